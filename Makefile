@@ -1,0 +1,83 @@
+# redactd — plain Makefile. `make` builds build/redactd; see README for targets.
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+CC      ?= cc
+
+PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih
+DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev \
+            libjansson-dev libinih-dev curl sqlite3 jq
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+           -Wformat=2 -Wvla -Wpointer-arith -Wundef
+HARDEN  := -D_FORTIFY_SOURCE=2 -fstack-protector-strong -fPIE -fstack-clash-protection
+OPT     ?= -O2 -g
+CFLAGS  ?=
+CFLAGS  += -std=c17 -D_GNU_SOURCE $(OPT) $(WARN) -Iinclude $(PKG_CFLAGS)
+LDFLAGS += -pie -Wl,-z,relro,-z,now
+LDLIBS  += $(PKG_LIBS) -lpthread -lm
+
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+
+SRCS    := $(wildcard src/*.c)
+LIBSRCS := $(filter-out src/main.c,$(SRCS))
+OBJS    := $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all deps run test unit e2e asan eval bench fuzz install clean check-config
+
+all: $(BUILD)/redactd
+
+deps:
+	@missing=""; for p in $(DEB_PKGS); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then echo "installing:$$missing"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	  else echo "missing packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
+	fi
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
+
+$(BUILD)/libredactd.a: $(OBJS)
+	ar rcs $@ $^
+
+$(BUILD)/redactd: $(BUILD)/obj/main.o $(BUILD)/libredactd.a
+	$(CC) $(CFLAGS) $(HARDEN) -o $@ $^ $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libredactd.a | $(BUILD)/tests
+	$(CC) $(CFLAGS) $(HARDEN) -Itests/unit -o $@ $< $(BUILD)/libredactd.a $(LDFLAGS) $(LDLIBS)
+
+$(BUILD)/obj $(BUILD)/tests:
+	mkdir -p $@
+
+# Development run: key and database live in dev/ (git-ignored).
+run: deps all
+	@mkdir -p dev && chmod 700 dev
+	@[ -f dev/master.key ] || $(BUILD)/redactd keygen -o dev/master.key
+	@sh tools/dev-banner.sh
+	REDACTD_DEV=1 $(BUILD)/redactd serve -c config/redactd.conf
+
+test: all $(UNIT_BINS)
+	@sh tests/run.sh $(BUILD)
+
+asan:
+	$(MAKE) BUILD=build-asan OPT="-O1 -g $(SANFLAGS)" LDFLAGS="$(SANFLAGS)" test
+
+eval: all
+	@sh tests/eval/run.sh $(BUILD)
+
+bench: all
+	@sh bench/run.sh $(BUILD)
+
+install: all
+	install -D -m 0755 $(BUILD)/redactd $(DESTDIR)$(PREFIX)/bin/redactd
+	install -D -m 0640 config/redactd.conf $(DESTDIR)/etc/redactd/redactd.conf.sample
+	install -D -m 0644 config/redactd.service $(DESTDIR)/lib/systemd/system/redactd.service
+
+clean:
+	rm -rf build build-*

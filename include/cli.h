@@ -1,0 +1,27 @@
+/*
+ * cli.h — the `redactd` command line (SPEC 3).
+ *
+ * Each subcommand is a function taking its own argv (argv[0] is the
+ * subcommand name) and returning the exit code: 0 success, 1 runtime
+ * failure, 2 usage or configuration error.
+ */
+#ifndef REDACTD_CLI_H
+#define REDACTD_CLI_H
+
+#include "app.h"
+
+enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
+
+int cli_main(int argc, char **argv);
+
+/* Shared by subcommands: the -c FILE default (/etc/redactd/redactd.conf,
+ * or config/redactd.conf when run from the source tree). */
+const char *cli_default_config(void);
+
+/* Open the app for a subcommand, printing the error; returns the exit code
+ * to use on failure, or 0. */
+int cli_open_app(struct app *app, const char *config_path, enum app_mode mode);
+
+int cmd_serve(int argc, char **argv);
+
+#endif

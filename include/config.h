@@ -1,0 +1,143 @@
+/*
+ * config.h — the INI configuration (parsed with inih), validated at load.
+ *
+ * Unknown sections and keys are errors: a typo must never silently switch a
+ * protection off. Every problem is reported as "FILE:LINE: message", one per
+ * line, and loading continues so that check-config shows them all at once.
+ *
+ * Sections (see config/redactd.conf for every key, its default and bounds):
+ *   [server] [storage] [retention] [retention "TENANT"] [channels] [audit]
+ *   [rule "NAME"] [token "NAME"] [source "NAME"] [tenant "NAME"]
+ *
+ * A rule section may carry `tenant = T`: it then applies only to tenant T,
+ * replacing a global rule of the same name for that tenant, or adding one.
+ * `enabled = no` disables a rule (built-in or not) globally or for a tenant.
+ */
+#ifndef REDACTD_CONFIG_H
+#define REDACTD_CONFIG_H
+
+#include "redactd.h"
+
+enum redact_style { STYLE_TAG = 0, STYLE_MASK, STYLE_PARTIAL, STYLE_HASH, STYLE_REMOVE };
+
+/* One [rule "NAME"] section. Only keys that were set in the file are marked
+ * in `set` so that a section overriding a built-in rule can change just its
+ * style and keep the built-in pattern. */
+enum rule_field {
+	RULE_F_PATTERN = 1u << 0, RULE_F_ENTITY = 1u << 1, RULE_F_STYLE = 1u << 2,
+	RULE_F_VALIDATOR = 1u << 3, RULE_F_PRIORITY = 1u << 4, RULE_F_CONTEXT = 1u << 5,
+	RULE_F_ENABLED = 1u << 6, RULE_F_CHANNELS = 1u << 7, RULE_F_KEEP = 1u << 8,
+	RULE_F_CONTEXT_REQUIRED = 1u << 9,
+};
+
+struct rule_conf {
+	char *name;               /* section name */
+	char *tenant;             /* NULL: every tenant */
+	unsigned set;             /* enum rule_field bits given in the file */
+	char *pattern;            /* PCRE2 source, UTF mode */
+	char *entity;             /* EMAIL, PHONE, ORDER_ID, ... (uppercase) */
+	enum redact_style style;
+	int keep;                 /* partial: characters kept, 1..8, default 4 */
+	char *validator;          /* none | luhn | iban | phone | ipv4 | ... */
+	int priority;             /* higher wins on overlap; default 50 */
+	char **context;           /* context words (lowercase) */
+	size_t ncontext;
+	bool context_required;    /* match only if a context word precedes it */
+	bool enabled;
+	unsigned channels;        /* bit (1u << rd_channel); 0 = every channel */
+	char *file;               /* where it was defined, for error messages */
+	int line;
+};
+
+struct token_conf {
+	char *name;
+	unsigned char sha256[32];
+	unsigned scopes;          /* enum rd_scope bits */
+	char *tenant;             /* NULL: may act for any tenant */
+};
+
+struct retention_conf {
+	char *tenant;             /* NULL for the global [retention] section */
+	char *category;
+	int64_t seconds;          /* 0 = keep forever */
+};
+
+struct source_conf {
+	char *name;               /* twilio | whatsapp | dialogflow-cx */
+	char *secret_file;
+	char *verify_token_file;
+	char *tenant;             /* tenant its messages go to; default "default" */
+};
+
+/* A [tenant "NAME"] section: per-tenant defaults. */
+struct tenant_conf {
+	char *name;
+	enum redact_style style;  /* default style for this tenant's rules */
+	bool style_set;
+};
+
+struct config {
+	char *path;
+
+	/* [server] */
+	char *listen;             /* "127.0.0.1:8080" or "unix:/path" */
+	int threads;              /* 0 = one per core */
+	size_t max_body;          /* default 1M */
+	char *public_url;         /* NULL if unset */
+	char *tls_cert, *tls_key; /* both or neither */
+	int max_connections;      /* default 1024 */
+	int request_timeout;      /* seconds, default 30 */
+
+	/* [storage] */
+	char *database;
+	char *key_file;           /* a path or "credential:NAME" */
+	bool sync_full;           /* synchronous = full (default) | normal */
+	int queue_size;           /* writer queue, records; default 65536 */
+	int batch_max;            /* records per group commit; default 4096 */
+	int batch_wait_us;        /* wait to fill a group; default 0 = none */
+
+	/* [retention] and [retention "TENANT"] */
+	struct retention_conf *retention;
+	size_t nretention;
+	int64_t default_retention;   /* seconds; "default" key; default 730d */
+	int64_t sweep_interval;      /* seconds; default 1h */
+	int sweep_batch;             /* rows per purge transaction; default 500 */
+
+	/* [audit] */
+	int64_t audit_retention;     /* seconds, 0 = forever (default) */
+
+	/* [channels] channel -> category */
+	char *channel_category[CH_COUNT];
+
+	struct rule_conf *rules;  size_t nrules;
+	struct token_conf *tokens; size_t ntokens;
+	struct source_conf *sources; size_t nsources;
+	struct tenant_conf *tenants; size_t ntenants;
+};
+
+/*
+ * Load and validate PATH. On success returns 0 and *out owns a config the
+ * caller frees with config_free. On failure returns -1, *out untouched, and
+ * err holds every problem as "FILE:LINE: message" lines (truncated to errlen).
+ * Patterns are not compiled here; redact_new does that (check-config calls
+ * both).
+ */
+int config_load(const char *path, struct config **out, char *err, size_t errlen) RD_WARN_UNUSED;
+void config_free(struct config *cfg);      /* NULL is a no-op */
+
+/* Retention in seconds for (tenant, category): tenant section, then global
+ * section, then `default`. 0 means keep forever. */
+int64_t config_retention(const struct config *cfg, const char *tenant, const char *category);
+
+/* Is `category` known (named in any [retention] section or a channel map)? */
+bool config_category_known(const struct config *cfg, const char *category);
+
+/* Find a token by the SHA-256 of the presented bearer token, comparing every
+ * configured hash in constant time. NULL if none matches. */
+const struct token_conf *config_token_find(const struct config *cfg, const unsigned char sha256[32]);
+
+const struct source_conf *config_source(const struct config *cfg, const char *name);
+
+const char *config_style_name(enum redact_style s);
+
+#endif

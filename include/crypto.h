@@ -1,0 +1,94 @@
+/*
+ * crypto.h — master key, derived keys and field sealing (libsodium).
+ *
+ * Key hierarchy:
+ *   master key (32 bytes, file 0600 or systemd credential; locked, wiped)
+ *     +-- subkeys by crypto_kdf_derive_from_key, context "redactd_":
+ *     |     LOOKUP   keyed hash of conversation ids  (crypto_generichash)
+ *     |     SUBJECT  keyed hash of emails/phones      (crypto_generichash)
+ *     |     HASHSTYLE the `hash` redaction style       (crypto_generichash)
+ *     |     AUDIT    keyed hash of audit targets
+ *     +-- wraps data keys (XChaCha20-Poly1305, AD = "rd-dk" || key id)
+ *           data key per (tenant, category, month) seals record fields
+ *
+ * Every record field is sealed with XChaCha20-Poly1305 and associated data
+ * binding it to its row (see crypto_ad_build), so a ciphertext moved to
+ * another row, field or key fails to open.
+ */
+#ifndef REDACTD_CRYPTO_H
+#define REDACTD_CRYPTO_H
+
+#include "redactd.h"
+
+#define CRYPTO_KEY_BYTES      32
+#define CRYPTO_NONCE_BYTES    24
+#define CRYPTO_TAG_BYTES      16
+#define CRYPTO_SEAL_OVERHEAD  (CRYPTO_NONCE_BYTES + CRYPTO_TAG_BYTES)
+#define CRYPTO_WRAPPED_BYTES  (CRYPTO_KEY_BYTES + CRYPTO_SEAL_OVERHEAD)
+#define CRYPTO_HASH_BYTES     32
+#define CRYPTO_AD_MAX         (64 + RD_MAX_NAME_LEN + CRYPTO_HASH_BYTES + RD_RECORD_ID_LEN)
+
+enum crypto_subkey {
+	SUBKEY_LOOKUP = 1, SUBKEY_SUBJECT = 2, SUBKEY_HASHSTYLE = 3, SUBKEY_AUDIT = 4,
+};
+
+/* Fields of a record, each sealed under its own associated data. */
+enum crypto_field { FIELD_CONVERSATION = 'c', FIELD_TEXT = 't', FIELD_META = 'm' };
+
+struct keyring;
+
+/* sodium_init once; -1 if libsodium cannot start. */
+int crypto_global_init(void) RD_WARN_UNUSED;
+
+/*
+ * Load a master key from `spec`: a path to a 32-byte file that must not be
+ * readable by group or others, or "credential:NAME" read from
+ * $CREDENTIALS_DIRECTORY/NAME (systemd LoadCredential). The key is held in
+ * sodium_malloc'd, mlocked memory. -1 with err on any problem.
+ */
+int keyring_load(const char *spec, struct keyring **out, char *err, size_t errlen) RD_WARN_UNUSED;
+void keyring_free(struct keyring *kr);   /* NULL is a no-op; wipes */
+
+/* Derived subkey into out (caller wipes it when done). */
+void keyring_subkey(const struct keyring *kr, enum crypto_subkey which,
+                    unsigned char out[CRYPTO_KEY_BYTES]);
+
+/* Wrap / unwrap a data key with the master key; AD binds the key id. */
+int keyring_wrap(const struct keyring *kr, int64_t key_id, const unsigned char dk[CRYPTO_KEY_BYTES],
+                 unsigned char out[CRYPTO_WRAPPED_BYTES]) RD_WARN_UNUSED;
+int keyring_unwrap(const struct keyring *kr, int64_t key_id, const unsigned char *wrapped,
+                   size_t wlen, unsigned char dk[CRYPTO_KEY_BYTES]) RD_WARN_UNUSED;
+
+/* Write 32 random bytes to a new file with mode 0600; refuses to overwrite
+ * (O_EXCL). -1 with err on failure. */
+int crypto_keygen_file(const char *path, char *err, size_t errlen) RD_WARN_UNUSED;
+
+/*
+ * Associated data for one field of one record:
+ * "rd1" || field || key_id(8, BE) || tenant || 0 || conv_hash(32) || record_id.
+ * Returns its length (<= CRYPTO_AD_MAX).
+ */
+size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field, int64_t key_id,
+                       const char *tenant, const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                       const char *record_id);
+
+/* Seal m into out (mlen + CRYPTO_SEAL_OVERHEAD bytes: nonce || ciphertext || tag). */
+void crypto_seal(const unsigned char key[CRYPTO_KEY_BYTES], const unsigned char *ad, size_t adlen,
+                 const void *m, size_t mlen, unsigned char *out);
+/* Open c (clen bytes) into out (clen - CRYPTO_SEAL_OVERHEAD bytes). -1 if it
+ * does not authenticate: tampered, moved to another row, or wrong key. */
+int crypto_open(const unsigned char key[CRYPTO_KEY_BYTES], const unsigned char *ad, size_t adlen,
+                const unsigned char *c, size_t clen, unsigned char *out) RD_WARN_UNUSED;
+
+/* Keyed hash of a conversation id within a tenant (lookup without storing it). */
+void crypto_conversation_hash(const unsigned char lookup_key[CRYPTO_KEY_BYTES], const char *tenant,
+                              const char *conversation_id, size_t len,
+                              unsigned char out[CRYPTO_HASH_BYTES]);
+
+/* Random record id "m_" + 24 hex digits into out (RD_RECORD_ID_LEN + 1 bytes). */
+void crypto_record_id(char out[RD_RECORD_ID_LEN + 1]);
+
+/* SHA-256 of a bearer token, for comparison with [token] sha256. */
+void crypto_token_hash(const char *token, size_t len, unsigned char out[32]);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * ingest.h — from a request body to committed records, and back.
+ *
+ * ingest_messages parses the body once (jansson), validates every message,
+ * redacts text and string metadata, seals each field under its row's
+ * associated data and hands the batch to the store, which answers only
+ * after COMMIT. A batch is all-or-nothing: one bad message rejects it whole
+ * and nothing is stored.
+ */
+#ifndef REDACTD_INGEST_H
+#define REDACTD_INGEST_H
+
+#include "app.h"
+
+#include <jansson.h>
+
+struct ingest_options {
+	const char *default_tenant;    /* token's tenant, or NULL for "default" */
+	bool return_redacted;          /* ?return=redacted */
+	enum rd_channel channel;       /* default channel when a message has none */
+	/* Webhook senders: hashed as a subject on every message of the batch. */
+	const char *sender;            /* NULL when there is none */
+};
+
+/*
+ * Body of POST /v1/messages -> *reply (201 body) and the ids created.
+ * Returns 0 or -1 with e set (4xx for the client's fault, 503 busy, 500).
+ * The caller owns *reply (json_decref).
+ */
+int ingest_messages(struct app *app, const struct ingest_options *opt, const char *body,
+                    size_t len, json_t **reply, struct api_error *e) RD_WARN_UNUSED;
+
+/* Ingest already-parsed messages (webhooks build them): same contract. */
+int ingest_json(struct app *app, const struct ingest_options *opt, json_t *messages,
+                json_t **reply, struct api_error *e) RD_WARN_UNUSED;
+
+/* POST /v1/redact: {"text", "channel", "tenant"} -> {"redacted", "findings"}. */
+int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
+                       json_t **reply, struct api_error *e) RD_WARN_UNUSED;
+
+/* The redact-only reply object for one text (shared by the CLI). */
+json_t *ingest_redact_reply(const struct redact_result *res);
+
+/* GET /v1/conversations/{id}: the opened transcript, or 404. */
+int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
+                             json_t **reply, struct api_error *e) RD_WARN_UNUSED;
+
+/* Parse a body into JSON with the API's limits (depth, UTF-8). */
+json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e);
+
+/* Tenant names: 1..64 of [A-Za-z0-9._-]. */
+bool ingest_tenant_valid(const char *t);
+
+#endif

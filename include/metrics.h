@@ -1,0 +1,32 @@
+/*
+ * metrics.h — counters for GET /metrics (Prometheus text format).
+ *
+ * Lock-free counters (C11 atomics) updated by request threads; rendering
+ * reads them without stopping anyone.
+ */
+#ifndef REDACTD_METRICS_H
+#define REDACTD_METRICS_H
+
+#include "redactd.h"
+#include "util.h"
+
+#include <jansson.h>
+
+struct metrics;
+
+struct metrics *metrics_new(void);
+void metrics_free(struct metrics *m);    /* NULL is a no-op */
+
+/* One finished request: its route pattern (a static string), status, time. */
+void metrics_request(struct metrics *m, const char *route, int status, int64_t duration_us);
+/* Ingest latency (request start to reply) for the histogram. */
+void metrics_ingest_latency(struct metrics *m, int64_t duration_us);
+/* Add a {"ENTITY": n} object of findings. m may be NULL. */
+void metrics_findings(struct metrics *m, json_t *counts);
+void metrics_purged(struct metrics *m, const char *category, uint64_t n);
+void metrics_audit(struct metrics *m, uint64_t n);
+
+/* Render everything in Prometheus text exposition format into b. */
+int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;
+
+#endif

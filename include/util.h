@@ -1,0 +1,44 @@
+/*
+ * util.h — small parsing and buffer helpers with explicit limits.
+ */
+#ifndef REDACTD_UTIL_H
+#define REDACTD_UTIL_H
+
+#include "redactd.h"
+#include <stdarg.h>
+
+/* "1M", "512k", "1024" -> bytes. Returns -1 on bad syntax or overflow. */
+int util_parse_size(const char *s, size_t *out) RD_WARN_UNUSED;
+/* "30s", "5m", "1h", "365d", "0" -> seconds. -1 on bad syntax or overflow. */
+int util_parse_duration(const char *s, int64_t *out) RD_WARN_UNUSED;
+/* Decimal integer in [min, max]; -1 otherwise. */
+int util_parse_long(const char *s, long min, long max, long *out) RD_WARN_UNUSED;
+/* Hex string of exactly 2*n digits into n bytes; -1 otherwise. */
+int util_hex_decode(const char *hex, unsigned char *out, size_t n) RD_WARN_UNUSED;
+/* n bytes to 2*n lowercase hex digits plus NUL (out must hold 2n+1). */
+void util_hex_encode(const unsigned char *in, size_t n, char *out);
+/* Whole UTF-8 validity check (rejects overlongs, surrogates, > U+10FFFF). */
+bool util_utf8_valid(const char *s, size_t n);
+/* Current time. */
+int64_t util_now_ms(void);
+/* Epoch ms -> "2026-11-22T18:42:01.123Z" (out must hold 32 bytes). */
+void util_format_ts(int64_t ms, char out[32]);
+/* RFC 3339 (with offset or Z, optional fraction) or decimal epoch seconds
+ * (optionally fractional) -> epoch ms. -1 on anything else. */
+int util_parse_ts(const char *s, int64_t *out_ms) RD_WARN_UNUSED;
+
+/* Growable byte buffer; always NUL-terminated after a successful append. */
+struct buf {
+	char *data;
+	size_t len;
+	size_t cap;
+};
+int buf_append(struct buf *b, const void *p, size_t n) RD_WARN_UNUSED;
+int buf_printf(struct buf *b, const char *fmt, ...) RD_PRINTF(2, 3) RD_WARN_UNUSED;
+void buf_reset(struct buf *b);   /* len = 0, keeps memory */
+void buf_free(struct buf *b);    /* wipes (sodium_memzero) and frees */
+
+/* snprintf into an error buffer; safe with err == NULL. */
+void util_err(char *err, size_t errlen, const char *fmt, ...) RD_PRINTF(3, 4);
+
+#endif

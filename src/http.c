@@ -1,0 +1,587 @@
+/*
+ * http.c — routing, authentication, limits and error replies.
+ *
+ * See http.h for the threading design. Every reply is JSON; every error is
+ * the SPEC 5.4 object. A log line per request carries the method, the route
+ * *pattern* (never the path: conversation ids are often phone numbers), the
+ * status, the duration, byte counts and the record ids created.
+ */
+#include "http.h"
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#if MHD_VERSION < 0x00097002
+typedef int MHD_RESULT;
+#else
+typedef enum MHD_Result MHD_RESULT;
+#endif
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	struct app *app;
+	int unix_fd;
+	char unix_path[108];
+	char *tls_key, *tls_cert;
+};
+
+struct request;
+typedef void (*route_fn)(struct request *rq);
+
+struct route {
+	const char *method;
+	const char *path;          /* exact path, or prefix ending in '/' for {id} */
+	bool has_id;
+	unsigned scope;            /* 0 = no authentication */
+	bool json_body;
+	route_fn fn;
+	const char *name;          /* pattern for logs and metrics */
+};
+
+/* Per-request state, MHD's *con_cls. */
+struct request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	const struct route *route;
+	const char *route_name;
+	const char *method;
+	const char *id;                 /* {id} from the path, borrowed from MHD */
+	bool authenticated;
+	char token_name[RD_MAX_NAME_LEN + 1];  /* copied: a reload may free the config */
+	char token_tenant[RD_MAX_NAME_LEN + 1]; /* "" when the token is not bound */
+	struct buf body;
+	bool too_large;
+	bool answered;
+	int status;
+	size_t bytes_out;
+	int64_t start_us;
+	char ids_note[96];              /* record ids created, for the log line */
+};
+
+static int64_t mono_us(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+/* ---- replies ------------------------------------------------------------ */
+
+static void reply_text(struct request *rq, int status, const char *ctype, const char *body, size_t len,
+                       const char *hname, const char *hvalue)
+{
+	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body,
+	                                                             MHD_RESPMEM_MUST_COPY);
+	if (!resp)
+		return;
+	MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, ctype);
+	MHD_add_response_header(resp, "X-Content-Type-Options", "nosniff");
+	MHD_add_response_header(resp, "Cache-Control", "no-store");
+	if (hname)
+		MHD_add_response_header(resp, hname, hvalue);
+	if (MHD_queue_response(rq->conn, (unsigned)status, resp) == MHD_YES) {
+		rq->answered = true;
+		rq->status = status;
+		rq->bytes_out = len;
+	}
+	MHD_destroy_response(resp);
+}
+
+static void reply_json(struct request *rq, int status, json_t *body)
+{
+	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
+	if (!s) {
+		static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+		reply_text(rq, 500, "application/json", oom, sizeof oom - 1, NULL, NULL);
+		return;
+	}
+	reply_text(rq, status, "application/json", s, strlen(s), NULL, NULL);
+	sodium_memzero(s, strlen(s));
+	free(s);
+}
+
+static void reply_error(struct request *rq, const struct api_error *e)
+{
+	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", e->code, "message", e->message);
+	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
+	const char *hname = NULL, *hvalue = NULL;
+	if (e->status == 401)
+		hname = "WWW-Authenticate", hvalue = "Bearer realm=\"redactd\"";
+	else if (e->status == 503 || e->status == 429)
+		hname = "Retry-After", hvalue = "1";
+	else if (e->status == 405 && rq->route)
+		hname = "Allow", hvalue = rq->route->method;
+	if (s)
+		reply_text(rq, e->status, "application/json", s, strlen(s), hname, hvalue);
+	free(s);
+	json_decref(o);
+}
+
+static void fail(struct request *rq, int status, const char *code, const char *msg)
+{
+	struct api_error e;
+	api_error_set(&e, status, code, "%s", msg);
+	reply_error(rq, &e);
+}
+
+/* ---- handlers ----------------------------------------------------------- */
+
+static const char *token_tenant(const struct request *rq)
+{
+	return rq->token_tenant[0] ? rq->token_tenant : NULL;
+}
+
+static void note_ids(struct request *rq, json_t *reply)
+{
+	json_t *ids = json_object_get(reply, "ids");
+	size_t n = json_array_size(ids);
+	if (n == 1)
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", json_string_value(json_array_get(ids, 0)));
+	else if (n > 1)
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)",
+		         json_string_value(json_array_get(ids, 0)), n);
+}
+
+static void handle_messages(struct request *rq)
+{
+	struct app *app = rq->srv->app;
+	const char *ret = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "return");
+	struct ingest_options opt = { .default_tenant = token_tenant(rq), .channel = CH_WEB,
+	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
+	json_t *reply = NULL;
+	struct api_error e;
+	int64_t t0 = mono_us();
+	if (ingest_messages(app, &opt, rq->body.data, rq->body.len, &reply, &e)) {
+		reply_error(rq, &e);
+		return;
+	}
+	metrics_ingest_latency(app->metrics, mono_us() - t0);
+	note_ids(rq, reply);
+	reply_json(rq, 201, reply);
+	json_decref(reply);
+}
+
+static void handle_redact(struct request *rq)
+{
+	json_t *reply = NULL;
+	struct api_error e;
+	if (ingest_redact_only(rq->srv->app, token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
+		reply_error(rq, &e);
+		return;
+	}
+	reply_json(rq, 200, reply);
+	json_decref(reply);
+}
+
+static const char *query_tenant(struct request *rq, struct api_error *e)
+{
+	const char *t = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "tenant");
+	const char *bound = token_tenant(rq);
+	if (!t)
+		return bound ? bound : "default";
+	if (!ingest_tenant_valid(t)) {
+		api_error_set(e, 400, "invalid_query", "tenant is not a valid tenant name");
+		return NULL;
+	}
+	if (bound && strcmp(t, bound)) {
+		api_error_set(e, 403, "forbidden", "this token is bound to another tenant");
+		return NULL;
+	}
+	return t;
+}
+
+static void handle_get_conversation(struct request *rq)
+{
+	struct api_error e;
+	json_t *reply = NULL;
+	const char *tenant = query_tenant(rq, &e);
+	if (!tenant || ingest_read_conversation(rq->srv->app, tenant, rq->id, &reply, &e)) {
+		reply_error(rq, &e);
+		return;
+	}
+	reply_json(rq, 200, reply);
+	json_decref(reply);
+}
+
+static void handle_healthz(struct request *rq)
+{
+	static const char ok[] = "{\"status\":\"ok\"}";
+	reply_text(rq, 200, "application/json", ok, sizeof ok - 1, NULL, NULL);
+}
+
+static void handle_metrics(struct request *rq)
+{
+	struct buf b = { 0 };
+	if (metrics_render(rq->srv->app->metrics, &b)) {
+		fail(rq, 500, "internal", "out of memory");
+	} else {
+		reply_text(rq, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
+	}
+	buf_free(&b);
+}
+
+static const struct route routes[] = {
+	{ "GET", "/healthz", false, 0, false, handle_healthz, "/healthz" },
+	{ "GET", "/metrics", false, SCOPE_READ, false, handle_metrics, "/metrics" },
+	{ "POST", "/v1/messages", false, SCOPE_INGEST, true, handle_messages, "/v1/messages" },
+	{ "POST", "/v1/redact", false, SCOPE_INGEST, true, handle_redact, "/v1/redact" },
+	{ "GET", "/v1/conversations/", true, SCOPE_READ, false, handle_get_conversation,
+	  "/v1/conversations/{id}" },
+};
+
+/* ---- routing and authentication --------------------------------------- */
+
+static bool path_matches(const struct route *r, const char *url, const char **id)
+{
+	size_t n = strlen(r->path);
+	if (!r->has_id)
+		return strcmp(url, r->path) == 0;
+	if (strncmp(url, r->path, n) != 0 || url[n] == '\0')
+		return false;
+	*id = url + n;
+	return true;
+}
+
+/* Finds the route for (method, url). Sets *wrong_method when the path is
+ * known but not for this method. */
+static const struct route *route_find(const char *method, const char *url, const char **id,
+                                      const struct route **path_route)
+{
+	*path_route = NULL;
+	for (size_t i = 0; i < RD_ARRAY_LEN(routes); i++) {
+		const char *tmp = NULL;
+		if (!path_matches(&routes[i], url, &tmp))
+			continue;
+		if (!*path_route)
+			*path_route = &routes[i];
+		if (strcmp(routes[i].method, method) == 0) {
+			*id = tmp;
+			return &routes[i];
+		}
+	}
+	return NULL;
+}
+
+static int authenticate(struct request *rq, struct api_error *e)
+{
+	if (!rq->route->scope)
+		return 0;
+	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	                                            MHD_HTTP_HEADER_AUTHORIZATION);
+	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
+		api_error_set(e, 401, "unauthorized", "an Authorization: Bearer token is required");
+		return -1;
+	}
+	unsigned char digest[32];
+	crypto_token_hash(h + 7, strlen(h + 7), digest);
+	const struct token_conf *tok = config_token_find(rq->srv->app->cfg, digest);
+	if (!tok) {
+		api_error_set(e, 401, "unauthorized", "the bearer token is not valid");
+		return -1;
+	}
+	rq->authenticated = true;
+	snprintf(rq->token_name, sizeof rq->token_name, "%s", tok->name);
+	snprintf(rq->token_tenant, sizeof rq->token_tenant, "%s", tok->tenant ? tok->tenant : "");
+	if (!(tok->scopes & rq->route->scope)) {
+		api_error_set(e, 403, "forbidden", "the token lacks the scope this route needs");
+		return -1;
+	}
+	return 0;
+}
+
+static int check_body_headers(struct request *rq, struct api_error *e)
+{
+	const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen("application/json");
+	if (!ct || strncasecmp(ct, "application/json", n) != 0 || (ct[n] && ct[n] != ';' && ct[n] != ' ')) {
+		api_error_set(e, 415, "unsupported_media_type", "Content-Type must be application/json");
+		return -1;
+	}
+	const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	size_t len;
+	if (cl && util_parse_size(cl, &len) == 0 && len > rq->srv->app->cfg->max_body) {
+		api_error_set(e, 413, "body_too_large", "the body exceeds max_body (%zu bytes)",
+		              rq->srv->app->cfg->max_body);
+		return -1;
+	}
+	return 0;
+}
+
+/* Everything decided from the request line and headers. -1 with e set. */
+static int admit(struct request *rq, const char *url, struct api_error *e)
+{
+	const struct route *path_route;
+	rq->route = route_find(rq->method, url, &rq->id, &path_route);
+	if (!rq->route) {
+		rq->route = path_route;
+		rq->route_name = path_route ? path_route->name : "(unknown)";
+		if (path_route)
+			api_error_set(e, 405, "method_not_allowed", "this route does not accept %s",
+			              strcmp(rq->method, "GET") && strcmp(rq->method, "POST") &&
+			              strcmp(rq->method, "DELETE") && strcmp(rq->method, "PUT") &&
+			              strcmp(rq->method, "PATCH") && strcmp(rq->method, "HEAD") ? "this method"
+			              : rq->method);
+		else
+			api_error_set(e, 404, "not_found", "no such route");
+		return -1;
+	}
+	rq->route_name = rq->route->name;
+	if (authenticate(rq, e))
+		return -1;
+	if (rq->route->json_body && check_body_headers(rq, e))
+		return -1;
+	return 0;
+}
+
+static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_size, void **con_cls)
+{
+	(void)version;
+	struct http_server *srv = cls;
+	struct request *rq = *con_cls;
+	if (!rq) {
+		rq = calloc(1, sizeof *rq);
+		if (!rq)
+			return MHD_NO;
+		rq->srv = srv;
+		rq->conn = conn;
+		rq->method = method;
+		rq->start_us = mono_us();
+		*con_cls = rq;
+		struct api_error e;
+		if (admit(rq, url, &e))
+			reply_error(rq, &e);
+		return MHD_YES;
+	}
+	if (rq->answered) {
+		*upload_size = 0;    /* discard the rest of a refused body */
+		return MHD_YES;
+	}
+	if (*upload_size) {
+		if (!rq->too_large && rq->body.len + *upload_size > srv->app->cfg->max_body) {
+			rq->too_large = true;
+			buf_free(&rq->body);
+		}
+		if (!rq->too_large && buf_append(&rq->body, upload_data, *upload_size))
+			return MHD_NO;
+		*upload_size = 0;
+		return MHD_YES;
+	}
+	if (rq->too_large) {
+		char msg[96];
+		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", srv->app->cfg->max_body);
+		fail(rq, 413, "body_too_large", msg);
+		return MHD_YES;
+	}
+	rq->route->fn(rq);
+	return rq->answered ? MHD_YES : MHD_NO;
+}
+
+/* Config and engine stay fixed for the length of one callback. */
+static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                             const char *method, const char *version, const char *upload_data,
+                             size_t *upload_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	pthread_rwlock_rdlock(&srv->app->lock);
+	MHD_RESULT rc = on_request_locked(cls, conn, url, method, version, upload_data, upload_size,
+	                                  con_cls);
+	pthread_rwlock_unlock(&srv->app->lock);
+	return rc;
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+	(void)conn;
+	struct http_server *srv = cls;
+	struct request *rq = *con_cls;
+	if (!rq)
+		return;
+	int64_t us = mono_us() - rq->start_us;
+	const char *route = rq->route_name ? rq->route_name : "(unknown)";
+	metrics_request(srv->app->metrics, route, rq->status, us);
+	log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", rq->method, route, rq->status,
+	         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
+	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	buf_free(&rq->body);
+	free(rq);
+	*con_cls = NULL;
+}
+
+/* ---- listening ---------------------------------------------------------- */
+
+static int parse_inet(const char *listen, struct sockaddr_storage *ss, char *err, size_t errlen)
+{
+	char host[256];
+	const char *colon = strrchr(listen, ':');
+	if (!colon || (size_t)(colon - listen) >= sizeof host) {
+		util_err(err, errlen, "listen: expected host:port or unix:/path");
+		return -1;
+	}
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	char *h = host;
+	if (h[0] == '[' && h[strlen(h) - 1] == ']') {
+		h[strlen(h) - 1] = '\0';
+		h++;
+	}
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+	                          .ai_flags = AI_NUMERICSERV | AI_PASSIVE }, *res;
+	int rc = getaddrinfo(*h ? h : NULL, colon + 1, &hints, &res);
+	if (rc) {
+		util_err(err, errlen, "listen: %s", gai_strerror(rc));
+		return -1;
+	}
+	memcpy(ss, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+static int open_unix(struct http_server *srv, const char *path, char *err, size_t errlen)
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	if (strlen(path) >= sizeof sun.sun_path) {
+		util_err(err, errlen, "listen: unix socket path too long");
+		return -1;
+	}
+	snprintf(sun.sun_path, sizeof sun.sun_path, "%s", path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0) {
+		util_err(err, errlen, "listen: socket: %s", strerror(errno));
+		return -1;
+	}
+	unlink(path);
+	mode_t old = umask(0117);
+	int rc = bind(fd, (struct sockaddr *)&sun, sizeof sun);
+	umask(old);
+	if (rc < 0 || listen(fd, 512) < 0) {
+		util_err(err, errlen, "listen: %s: %s", path, strerror(errno));
+		close(fd);
+		return -1;
+	}
+	srv->unix_fd = fd;
+	snprintf(srv->unix_path, sizeof srv->unix_path, "%s", path);
+	return 0;
+}
+
+static char *read_small_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	struct buf b = { 0 };
+	char chunk[4096];
+	size_t n;
+	if (!f) {
+		util_err(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
+		if (b.len + n > (1u << 20) || buf_append(&b, chunk, n)) {
+			util_err(err, errlen, "%s: too large", path);
+			buf_free(&b);
+			fclose(f);
+			return NULL;
+		}
+	}
+	fclose(f);
+	return b.data;
+}
+
+static unsigned worker_threads(const struct config *cfg)
+{
+	if (cfg->threads > 0)
+		return (unsigned)cfg->threads;
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (unsigned)n : 1;
+}
+
+int http_start(struct app *app, struct http_server **out, char *err, size_t errlen)
+{
+	struct http_server *srv = calloc(1, sizeof *srv);
+	struct sockaddr_storage ss;
+	const struct config *cfg = app->cfg;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	if (!srv) {
+		util_err(err, errlen, "out of memory");
+		return -1;
+	}
+	srv->app = app;
+	srv->unix_fd = -1;
+	bool is_unix = strncmp(cfg->listen, "unix:", 5) == 0;
+	if (is_unix ? open_unix(srv, cfg->listen + 5, err, errlen) : parse_inet(cfg->listen, &ss, err, errlen))
+		goto fail;
+	if (!is_unix && ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	if (cfg->tls_cert) {
+		srv->tls_cert = read_small_file(cfg->tls_cert, err, errlen);
+		srv->tls_key = srv->tls_cert ? read_small_file(cfg->tls_key, err, errlen) : NULL;
+		if (!srv->tls_key)
+			goto fail;
+		flags |= MHD_USE_TLS;
+	}
+	struct MHD_OptionItem opts[16];
+	size_t n = 0;
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, worker_threads(cfg), NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout, NULL };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL };
+	if (is_unix)
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, srv->unix_fd, NULL };
+	else
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
+	if (srv->tls_cert) {
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key };
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+		                                     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" };
+	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
+	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
+	                               MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+	if (!srv->daemon) {
+		util_err(err, errlen, "cannot listen on %s (address in use, or bad TLS files?)", cfg->listen);
+		goto fail;
+	}
+	*out = srv;
+	return 0;
+fail:
+	http_stop(srv);
+	return -1;
+}
+
+void http_stop(struct http_server *srv)
+{
+	if (!srv)
+		return;
+	if (srv->daemon)
+		MHD_stop_daemon(srv->daemon);
+	if (srv->unix_fd >= 0) {
+		close(srv->unix_fd);
+		unlink(srv->unix_path);
+	}
+	if (srv->tls_key) {
+		sodium_memzero(srv->tls_key, strlen(srv->tls_key));
+		free(srv->tls_key);
+	}
+	free(srv->tls_cert);
+	free(srv);
+}

@@ -1,0 +1,833 @@
+/*
+ * ingest.c — validate, redact, seal and store messages; read them back.
+ *
+ * Data flow of one POST /v1/messages:
+ *   body --jansson--> json --validate--> struct message_in[]
+ *        --redact--> redacted text + metadata, findings, subject hashes
+ *        --seal (data key of tenant/category/month)--> struct store_record[]
+ *        --store_submit (group commit)--> ids, 201
+ * Nothing reaches the store before every message of the batch has passed
+ * validation and redaction, so a bad message stores nothing.
+ */
+#include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "util.h"
+
+#include <sodium.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void api_error_set(struct api_error *e, int status, const char *code, const char *fmt, ...)
+{
+	e->status = status;
+	e->code = code;
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(e->message, sizeof e->message, fmt, ap);
+	va_end(ap);
+}
+
+/* ---- parsing ---------------------------------------------------------- */
+
+static int json_depth(const json_t *j, int depth)
+{
+	if (depth > RD_MAX_JSON_DEPTH)
+		return depth;
+	int max = depth;
+	if (json_is_object(j)) {
+		const char *k;
+		json_t *v;
+		json_object_foreach((json_t *)j, k, v) {
+			int d = json_depth(v, depth + 1);
+			if (d > max)
+				max = d;
+			if (max > RD_MAX_JSON_DEPTH)
+				break;
+		}
+	} else if (json_is_array(j)) {
+		size_t i;
+		json_t *v;
+		json_array_foreach(j, i, v) {
+			int d = json_depth(v, depth + 1);
+			if (d > max)
+				max = d;
+			if (max > RD_MAX_JSON_DEPTH)
+				break;
+		}
+	}
+	return max;
+}
+
+json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e)
+{
+	if (len == 0) {
+		api_error_set(e, 400, "invalid_json", "request body is empty");
+		return NULL;
+	}
+	if (!util_utf8_valid(body, len)) {
+		api_error_set(e, 400, "invalid_utf8", "request body is not valid UTF-8");
+		return NULL;
+	}
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root) {
+		/* jansson's text names the position, never quotes the input. */
+		api_error_set(e, 400, "invalid_json", "invalid JSON at line %d, column %d: %s",
+		              jerr.line, jerr.column, jerr.text);
+		return NULL;
+	}
+	if (json_depth(root, 1) > RD_MAX_JSON_DEPTH) {
+		json_decref(root);
+		api_error_set(e, 400, "too_deep", "JSON nesting deeper than %d levels", RD_MAX_JSON_DEPTH);
+		return NULL;
+	}
+	return root;
+}
+
+bool ingest_tenant_valid(const char *t)
+{
+	size_t n = strlen(t);
+	if (n == 0 || n > RD_MAX_NAME_LEN)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		char c = t[i];
+		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+		          c == '.' || c == '_' || c == '-';
+		if (!ok)
+			return false;
+	}
+	return true;
+}
+
+/* A validated message; pointers borrow from the parsed JSON. */
+struct message_in {
+	const char *conv_id;
+	size_t conv_len;
+	const char *text;
+	size_t text_len;
+	enum rd_role role;
+	enum rd_channel channel;
+	const char *category;
+	const char *tenant;
+	int64_t ts_ms;
+	json_t *metadata;        /* borrowed object, may be NULL */
+};
+
+static const char *const message_fields[] = {
+	"conversation_id", "text", "role", "channel", "category", "ts", "tenant", "metadata",
+};
+
+static bool is_message_field(const char *k)
+{
+	for (size_t i = 0; i < RD_ARRAY_LEN(message_fields); i++)
+		if (strcmp(k, message_fields[i]) == 0)
+			return true;
+	return false;
+}
+
+/* Optional string field: NULL when absent; -1 when present but not a string. */
+static int opt_string(json_t *m, const char *name, const char *where, const char **out,
+                      struct api_error *e)
+{
+	json_t *v = json_object_get(m, name);
+	*out = NULL;
+	if (!v || json_is_null(v))
+		return 0;
+	if (!json_is_string(v)) {
+		api_error_set(e, 422, "invalid_field", "%s.%s must be a string", where, name);
+		return -1;
+	}
+	*out = json_string_value(v);
+	return 0;
+}
+
+static int check_keys(json_t *m, const char *where, struct api_error *e)
+{
+	const char *k;
+	json_t *v;
+	json_object_foreach(m, k, v) {
+		if (!is_message_field(k)) {
+			api_error_set(e, 422, "unknown_field", "%s has an unknown field (allowed: "
+			              "conversation_id, text, role, channel, category, ts, tenant, metadata)",
+			              where);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int parse_required(json_t *m, const char *where, struct message_in *out, struct api_error *e)
+{
+	json_t *cid = json_object_get(m, "conversation_id");
+	json_t *text = json_object_get(m, "text");
+	if (!cid || !text) {
+		api_error_set(e, 422, "missing_field", "%s.%s is required", where,
+		              cid ? "text" : "conversation_id");
+		return -1;
+	}
+	if (!json_is_string(cid) || !json_is_string(text)) {
+		api_error_set(e, 422, "invalid_field", "%s.%s must be a string", where,
+		              json_is_string(cid) ? "text" : "conversation_id");
+		return -1;
+	}
+	out->conv_id = json_string_value(cid);
+	out->conv_len = json_string_length(cid);
+	out->text = json_string_value(text);
+	out->text_len = json_string_length(text);
+	if (out->conv_len == 0 || out->conv_len > RD_MAX_ID_LEN ||
+	    memchr(out->conv_id, '\0', out->conv_len)) {
+		api_error_set(e, 422, "invalid_field", "%s.conversation_id must be 1 to %d bytes, no NUL",
+		              where, RD_MAX_ID_LEN);
+		return -1;
+	}
+	if (memchr(out->text, '\0', out->text_len)) {
+		api_error_set(e, 422, "invalid_field", "%s.text must not contain NUL", where);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, struct api_error *e)
+{
+	json_t *v = json_object_get(m, "ts");
+	*out = now_ms;
+	if (!v || json_is_null(v))
+		return 0;
+	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 253402300800LL) {
+		*out = (int64_t)json_integer_value(v) * 1000;
+		return 0;
+	}
+	if (json_is_real(v) && json_real_value(v) >= 0 && json_real_value(v) < 253402300800.0) {
+		*out = (int64_t)(json_real_value(v) * 1000.0);
+		return 0;
+	}
+	if (json_is_string(v) && util_parse_ts(json_string_value(v), out) == 0)
+		return 0;
+	api_error_set(e, 422, "invalid_field", "%s.ts must be RFC 3339 or epoch seconds", where);
+	return -1;
+}
+
+static int parse_metadata(json_t *m, const char *where, json_t **out, struct api_error *e)
+{
+	json_t *md = json_object_get(m, "metadata");
+	*out = NULL;
+	if (!md || json_is_null(md))
+		return 0;
+	if (!json_is_object(md)) {
+		api_error_set(e, 422, "invalid_field", "%s.metadata must be an object", where);
+		return -1;
+	}
+	if (json_object_size(md) > RD_MAX_META_KEYS) {
+		api_error_set(e, 422, "invalid_field", "%s.metadata has more than %d keys", where,
+		              RD_MAX_META_KEYS);
+		return -1;
+	}
+	const char *k;
+	json_t *v;
+	json_object_foreach(md, k, v) {
+		if (json_is_object(v) || json_is_array(v)) {
+			api_error_set(e, 422, "invalid_field",
+			              "%s.metadata must be flat (strings, numbers, booleans, null)", where);
+			return -1;
+		}
+	}
+	*out = md;
+	return 0;
+}
+
+static int parse_enums(json_t *m, const char *where, const struct ingest_options *opt,
+                       struct message_in *out, struct api_error *e)
+{
+	const char *role, *channel;
+	if (opt_string(m, "role", where, &role, e) || opt_string(m, "channel", where, &channel, e))
+		return -1;
+	out->role = ROLE_USER;
+	if (role && rd_role_parse(role, &out->role) < 0) {
+		api_error_set(e, 422, "invalid_field", "%s.role must be user, agent, bot or system", where);
+		return -1;
+	}
+	out->channel = opt->channel;
+	if (channel && rd_channel_parse(channel, &out->channel) < 0) {
+		api_error_set(e, 422, "invalid_field",
+		              "%s.channel must be web, whatsapp, sms, voice, email or other", where);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_scoping(json_t *m, const char *where, const struct config *cfg,
+                         const struct ingest_options *opt, struct message_in *out,
+                         struct api_error *e)
+{
+	const char *tenant, *category;
+	if (opt_string(m, "tenant", where, &tenant, e) || opt_string(m, "category", where, &category, e))
+		return -1;
+	const char *bound = opt->default_tenant;
+	out->tenant = tenant ? tenant : bound ? bound : "default";
+	if (!ingest_tenant_valid(out->tenant)) {
+		api_error_set(e, 422, "invalid_field", "%s.tenant must be 1 to %d of A-Z a-z 0-9 . _ -",
+		              where, RD_MAX_NAME_LEN);
+		return -1;
+	}
+	if (bound && strcmp(out->tenant, bound) != 0) {
+		api_error_set(e, 403, "forbidden", "%s.tenant is not the token's tenant", where);
+		return -1;
+	}
+	out->category = category ? category : cfg->channel_category[out->channel];
+	if (!out->category || !config_category_known(cfg, out->category)) {
+		api_error_set(e, 422, "invalid_field", "%s.category is not a configured category", where);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_message(json_t *m, size_t index, bool batch, const struct config *cfg,
+                         const struct ingest_options *opt, int64_t now_ms, struct message_in *out,
+                         struct api_error *e)
+{
+	char where[32];
+	if (batch)
+		snprintf(where, sizeof where, "messages[%zu]", index);
+	else
+		snprintf(where, sizeof where, "message");
+	if (!json_is_object(m)) {
+		api_error_set(e, 422, "invalid_field", "%s must be an object", where);
+		return -1;
+	}
+	if (check_keys(m, where, e) || parse_required(m, where, out, e) ||
+	    parse_enums(m, where, opt, out, e) || parse_scoping(m, where, cfg, opt, out, e) ||
+	    parse_ts(m, where, now_ms, &out->ts_ms, e) || parse_metadata(m, where, &out->metadata, e))
+		return -1;
+	return 0;
+}
+
+/* ---- redaction and sealing --------------------------------------------- */
+
+/* Everything one message turns into; freed by prepared_free. */
+struct prepared {
+	struct store_record rec;
+	unsigned char *conv_ct, *text_ct, *meta_ct;
+	char *entity_counts;
+	unsigned char (*subjects)[CRYPTO_HASH_BYTES];
+	size_t nsubjects;
+	char *redacted_text;             /* kept only for ?return=redacted */
+};
+
+static void prepared_free(struct prepared *p)
+{
+	free(p->conv_ct);
+	free(p->text_ct);
+	free(p->meta_ct);
+	free(p->entity_counts);
+	free(p->subjects);
+	if (p->redacted_text) {
+		sodium_memzero(p->redacted_text, strlen(p->redacted_text));
+		free(p->redacted_text);
+	}
+	memset(p, 0, sizeof *p);
+}
+
+static int add_subjects(struct prepared *p, const struct redact_result *res)
+{
+	if (res->nsubjects == 0)
+		return 0;
+	void *n = realloc(p->subjects, (p->nsubjects + res->nsubjects) * sizeof *p->subjects);
+	if (!n)
+		return -1;
+	p->subjects = n;
+	for (size_t i = 0; i < res->nsubjects; i++)
+		memcpy(p->subjects[p->nsubjects++], res->subjects[i].hash, CRYPTO_HASH_BYTES);
+	return 0;
+}
+
+static int count_findings(json_t *counts, json_t *total, json_t *list, const struct redact_result *res,
+                          const char *field)
+{
+	for (size_t i = 0; i < res->nfindings; i++) {
+		const struct redact_finding *f = &res->findings[i];
+		json_t *c = json_object_get(counts, f->entity);
+		json_t *t = json_object_get(total, f->entity);
+		if (json_object_set_new(counts, f->entity, json_integer(c ? json_integer_value(c) + 1 : 1)) ||
+		    json_object_set_new(total, f->entity, json_integer(t ? json_integer_value(t) + 1 : 1)))
+			return -1;
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "entity", f->entity, "rule", f->rule,
+		                      "start", (json_int_t)f->start, "end", (json_int_t)f->end, "field", field);
+		if (!o || json_array_append_new(list, o))
+			return -1;
+	}
+	return 0;
+}
+
+/* Redacts each string value of metadata into a new object. */
+static json_t *redact_metadata(const struct redact *rd, const struct message_in *m,
+                               struct prepared *p, struct redact_result *res, json_t *counts,
+                               json_t *total, json_t *list)
+{
+	json_t *out = json_object();
+	if (!out || !m->metadata)
+		return out;
+	const char *k;
+	json_t *v;
+	json_object_foreach(m->metadata, k, v) {
+		json_t *nv;
+		if (json_is_string(v)) {
+			if (redact_run(rd, m->tenant, m->channel, json_string_value(v), json_string_length(v), res) ||
+			    add_subjects(p, res) || count_findings(counts, total, list, res, k))
+				goto fail;
+			nv = json_stringn(res->text, res->len);
+		} else {
+			nv = json_incref(v);
+		}
+		if (!nv || json_object_set_new(out, k, nv))
+			goto fail;
+	}
+	return out;
+fail:
+	json_decref(out);
+	return NULL;
+}
+
+static unsigned char *seal_field(const unsigned char key[CRYPTO_KEY_BYTES], enum crypto_field field,
+                                 const struct store_record *rec, const void *m, size_t mlen,
+                                 size_t *outlen)
+{
+	unsigned char ad[CRYPTO_AD_MAX];
+	size_t adlen = crypto_ad_build(ad, field, rec->key_id, rec->tenant, rec->conv_hash, rec->id);
+	unsigned char *out = malloc(mlen + CRYPTO_SEAL_OVERHEAD);
+	if (!out)
+		return NULL;
+	crypto_seal(key, ad, adlen, m, mlen, out);
+	*outlen = mlen + CRYPTO_SEAL_OVERHEAD;
+	return out;
+}
+
+/* Seals text, conversation id and the metadata document of one record. */
+static int seal_record(struct app *app, const struct message_in *m, struct prepared *p,
+                       const char *text, size_t text_len, const char *meta, size_t meta_len,
+                       struct api_error *e)
+{
+	struct store_record *r = &p->rec;
+	unsigned char key[CRYPTO_KEY_BYTES];
+	if (store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms, &r->key_id, key)) {
+		api_error_set(e, 500, "internal", "could not obtain a data key");
+		return -1;
+	}
+	p->conv_ct = seal_field(key, FIELD_CONVERSATION, r, m->conv_id, m->conv_len, &r->conv_ct_len);
+	p->text_ct = seal_field(key, FIELD_TEXT, r, text, text_len, &r->text_ct_len);
+	p->meta_ct = seal_field(key, FIELD_META, r, meta, meta_len, &r->meta_ct_len);
+	sodium_memzero(key, sizeof key);
+	if (!p->conv_ct || !p->text_ct || !p->meta_ct) {
+		api_error_set(e, 500, "internal", "out of memory");
+		return -1;
+	}
+	r->conv_ct = p->conv_ct;
+	r->text_ct = p->text_ct;
+	r->meta_ct = p->meta_ct;
+	return 0;
+}
+
+static void record_header(struct app *app, const struct message_in *m, int64_t now_ms,
+                          struct store_record *r)
+{
+	crypto_record_id(r->id);
+	r->tenant = m->tenant;
+	crypto_conversation_hash(app->lookup_key, m->tenant, m->conv_id, m->conv_len, r->conv_hash);
+	r->ts_ms = m->ts_ms;
+	r->received_ms = now_ms;
+	r->role = m->role;
+	r->channel = m->channel;
+	r->category = m->category;
+}
+
+static int add_sender(struct app *app, const struct ingest_options *opt, struct prepared *p)
+{
+	struct redact_subject s;
+	if (!opt->sender)
+		return 0;
+	if (redact_subject_hash(app->redact, SUBJECT_PHONE, opt->sender, strlen(opt->sender), &s) < 0)
+		return 0;   /* not a phone number (e.g. a web session id): nothing to link */
+	struct redact_result one = { .subjects = &s, .nsubjects = 1 };
+	return add_subjects(p, &one);
+}
+
+/* Turns one validated message into a sealed record. */
+static int prepare_one(struct app *app, const struct ingest_options *opt, const struct message_in *m,
+                       int64_t now_ms, struct prepared *p, struct redact_result *res,
+                       json_t *total, struct api_error *e)
+{
+	int rc = -1;
+	char *meta_doc = NULL;
+	json_t *counts = json_object(), *list = json_array(), *meta = NULL, *doc = NULL;
+	record_header(app, m, now_ms, &p->rec);
+	if (!counts || !list)
+		goto oom;
+	meta = redact_metadata(app->redact, m, p, res, counts, total, list);
+	if (!meta)
+		goto oom;
+	if (redact_run(app->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
+	    add_subjects(p, res) || add_sender(app, opt, p) || count_findings(counts, total, list, res, "text"))
+		goto oom;
+	doc = json_pack("{s:O, s:O}", "metadata", meta, "findings", list);
+	meta_doc = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
+	p->entity_counts = json_dumps(counts, JSON_COMPACT | JSON_SORT_KEYS);
+	if (!meta_doc || !p->entity_counts)
+		goto oom;
+	if (opt->return_redacted && !(p->redacted_text = strndup(res->text, res->len)))
+		goto oom;
+	p->rec.entity_counts = p->entity_counts;
+	p->rec.subjects = (const unsigned char (*)[CRYPTO_HASH_BYTES])p->subjects;
+	p->rec.nsubjects = p->nsubjects;
+	rc = seal_record(app, m, p, res->text, res->len, meta_doc, strlen(meta_doc), e);
+	goto done;
+oom:
+	api_error_set(e, 500, "internal", "out of memory or redaction failure");
+done:
+	if (meta_doc) {
+		sodium_memzero(meta_doc, strlen(meta_doc));
+		free(meta_doc);
+	}
+	json_decref(doc);
+	json_decref(meta);
+	json_decref(counts);
+	json_decref(list);
+	return rc;
+}
+
+/* ---- the batch --------------------------------------------------------- */
+
+static int collect_messages(json_t *root, json_t **items, bool *batch, struct api_error *e)
+{
+	json_t *arr = json_is_object(root) ? json_object_get(root, "messages") : NULL;
+	*batch = arr != NULL;
+	if (!json_is_object(root) && !json_is_array(root)) {
+		api_error_set(e, 422, "invalid_body", "body must be a message object or {\"messages\": [...]}");
+		return -1;
+	}
+	if (json_is_array(root))
+		arr = root, *batch = true;
+	if (!*batch) {
+		*items = root;
+		return 0;
+	}
+	if (json_is_object(root) && json_object_size(root) != 1) {
+		api_error_set(e, 422, "invalid_body", "a batch object holds only \"messages\"");
+		return -1;
+	}
+	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > RD_MAX_BATCH) {
+		api_error_set(e, 422, "invalid_body", "messages must be an array of 1 to %d messages",
+		              RD_MAX_BATCH);
+		return -1;
+	}
+	*items = arr;
+	return 0;
+}
+
+static int submit_status(int st, struct api_error *e)
+{
+	switch (st) {
+	case STORE_OK:
+		return 0;
+	case STORE_BUSY:
+		api_error_set(e, 503, "busy", "the write queue is full; retry shortly");
+		return -1;
+	case STORE_CLOSED:
+		api_error_set(e, 503, "shutting_down", "the daemon is shutting down");
+		return -1;
+	default:
+		api_error_set(e, 500, "storage_error", "the records could not be stored");
+		return -1;
+	}
+}
+
+static json_t *build_reply(const struct prepared *p, size_t n, json_t *total, bool with_text)
+{
+	json_t *reply = json_pack("{s:[], s:O}", "ids", "findings", total);
+	json_t *ids = reply ? json_object_get(reply, "ids") : NULL, *texts = NULL;
+	if (reply && with_text && json_object_set_new(reply, "redacted", json_array()) == 0)
+		texts = json_object_get(reply, "redacted");
+	if (!ids || (with_text && !texts))
+		goto fail;
+	for (size_t i = 0; i < n; i++) {
+		if (json_array_append_new(ids, json_string(p[i].rec.id)))
+			goto fail;
+		if (texts && json_array_append_new(texts, json_string(p[i].redacted_text)))
+			goto fail;
+	}
+	return reply;
+fail:
+	json_decref(reply);
+	return NULL;
+}
+
+int ingest_json(struct app *app, const struct ingest_options *opt, json_t *root, json_t **reply,
+                struct api_error *e)
+{
+	json_t *items;
+	bool batch;
+	if (collect_messages(root, &items, &batch, e))
+		return -1;
+	size_t n = batch ? json_array_size(items) : 1;
+	int64_t now_ms = util_now_ms();
+	int rc = -1;
+	struct message_in *msgs = calloc(n, sizeof *msgs);
+	struct prepared *prep = calloc(n, sizeof *prep);
+	struct store_record *recs = calloc(n, sizeof *recs);
+	struct redact_result res = { 0 };
+	json_t *total = json_object();
+	if (!msgs || !prep || !recs || !total) {
+		api_error_set(e, 500, "internal", "out of memory");
+		goto done;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (parse_message(batch ? json_array_get(items, i) : items, i, batch, app->cfg, opt, now_ms,
+		                  &msgs[i], e))
+			goto done;
+	for (size_t i = 0; i < n; i++) {
+		if (prepare_one(app, opt, &msgs[i], now_ms, &prep[i], &res, total, e))
+			goto done;
+		recs[i] = prep[i].rec;
+	}
+	if (submit_status(store_submit(app->store, recs, n), e))
+		goto done;
+	metrics_findings(app->metrics, total);
+	*reply = build_reply(prep, n, total, opt->return_redacted);
+	if (!*reply) {
+		api_error_set(e, 500, "internal", "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	for (size_t i = 0; prep && i < n; i++)
+		prepared_free(&prep[i]);
+	redact_result_free(&res);
+	json_decref(total);
+	free(msgs);
+	free(prep);
+	free(recs);
+	return rc;
+}
+
+int ingest_messages(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
+                    json_t **reply, struct api_error *e)
+{
+	json_t *root = ingest_parse_body(body, len, e);
+	if (!root)
+		return -1;
+	int rc = ingest_json(app, opt, root, reply, e);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- redact only --------------------------------------------------------- */
+
+json_t *ingest_redact_reply(const struct redact_result *res)
+{
+	json_t *list = json_array();
+	json_t *reply = json_pack("{s:s%, s:o}", "redacted", res->text ? res->text : "", res->len,
+	                          "findings", list);
+	if (!reply)
+		return NULL;
+	for (size_t i = 0; i < res->nfindings; i++) {
+		const struct redact_finding *f = &res->findings[i];
+		json_t *o = json_pack("{s:s, s:s, s:I, s:I}", "entity", f->entity, "rule", f->rule,
+		                      "start", (json_int_t)f->start, "end", (json_int_t)f->end);
+		if (!o || json_array_append_new(list, o)) {
+			json_decref(reply);
+			return NULL;
+		}
+	}
+	return reply;
+}
+
+static int redact_request_fields(json_t *root, const char *default_tenant, const char **text,
+                                 size_t *len, enum rd_channel *ch, const char **tenant,
+                                 struct api_error *e)
+{
+	json_t *t = json_is_object(root) ? json_object_get(root, "text") : NULL;
+	const char *k;
+	json_t *v;
+	if (!json_is_object(root)) {
+		api_error_set(e, 422, "invalid_body", "body must be an object with \"text\"");
+		return -1;
+	}
+	json_object_foreach(root, k, v) {
+		if (strcmp(k, "text") && strcmp(k, "channel") && strcmp(k, "tenant")) {
+			api_error_set(e, 422, "unknown_field", "unknown field (allowed: text, channel, tenant)");
+			return -1;
+		}
+	}
+	if (!json_is_string(t)) {
+		api_error_set(e, 422, t ? "invalid_field" : "missing_field", "text is required and must be a string");
+		return -1;
+	}
+	*text = json_string_value(t);
+	*len = json_string_length(t);
+	const char *chs, *ten;
+	if (opt_string(root, "channel", "body", &chs, e) || opt_string(root, "tenant", "body", &ten, e))
+		return -1;
+	*ch = CH_WEB;
+	if (chs && rd_channel_parse(chs, ch) < 0) {
+		api_error_set(e, 422, "invalid_field", "channel must be web, whatsapp, sms, voice, email or other");
+		return -1;
+	}
+	*tenant = ten ? ten : default_tenant ? default_tenant : "default";
+	if (!ingest_tenant_valid(*tenant) || (default_tenant && strcmp(*tenant, default_tenant))) {
+		api_error_set(e, ingest_tenant_valid(*tenant) ? 403 : 422, "invalid_field",
+		              "tenant is not valid for this token");
+		return -1;
+	}
+	return 0;
+}
+
+int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
+                       json_t **reply, struct api_error *e)
+{
+	json_t *root = ingest_parse_body(body, len, e);
+	if (!root)
+		return -1;
+	int rc = -1;
+	const char *text, *tenant;
+	size_t tlen;
+	enum rd_channel ch;
+	struct redact_result res = { 0 };
+	if (redact_request_fields(root, default_tenant, &text, &tlen, &ch, &tenant, e))
+		goto done;
+	if (memchr(text, '\0', tlen)) {
+		api_error_set(e, 422, "invalid_field", "text must not contain NUL");
+		goto done;
+	}
+	if (redact_run(app->redact, tenant, ch, text, tlen, &res)) {
+		api_error_set(e, 500, "internal", "redaction failed");
+		goto done;
+	}
+	*reply = ingest_redact_reply(&res);
+	if (!*reply) {
+		api_error_set(e, 500, "internal", "out of memory");
+		goto done;
+	}
+	rc = 0;
+done:
+	redact_result_free(&res);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- reading back -------------------------------------------------------- */
+
+struct read_ctx {
+	struct app *app;
+	json_t *messages;
+	int failures;                   /* rows that did not open (reported) */
+	int shredded;                   /* rows whose data key was destroyed */
+};
+
+/* Opens one sealed field into a NUL-terminated heap string. */
+static char *open_field(const unsigned char key[CRYPTO_KEY_BYTES], enum crypto_field field,
+                        const struct store_row *row, const unsigned char *c, size_t clen)
+{
+	if (clen < CRYPTO_SEAL_OVERHEAD)
+		return NULL;
+	unsigned char ad[CRYPTO_AD_MAX];
+	size_t adlen = crypto_ad_build(ad, field, row->key_id, row->tenant, row->conv_hash, row->id);
+	size_t mlen = clen - CRYPTO_SEAL_OVERHEAD;
+	char *out = malloc(mlen + 1);
+	if (!out)
+		return NULL;
+	if (crypto_open(key, ad, adlen, c, clen, (unsigned char *)out)) {
+		free(out);
+		return NULL;
+	}
+	out[mlen] = '\0';
+	return out;
+}
+
+static void free_secret(char *s)
+{
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+static json_t *row_json(const struct store_row *row, const char *text, const char *meta)
+{
+	char ts[32];
+	util_format_ts(row->ts_ms, ts);
+	json_t *doc = json_loads(meta, 0, NULL);
+	json_t *md = doc ? json_object_get(doc, "metadata") : NULL;
+	json_t *fi = doc ? json_object_get(doc, "findings") : NULL;
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", row->id, "ts", ts,
+	                      "role", rd_role_name(row->role), "channel", rd_channel_name(row->channel),
+	                      "category", row->category, "text", text,
+	                      "metadata", md ? json_incref(md) : json_object(),
+	                      "findings", fi ? json_incref(fi) : json_array());
+	json_decref(doc);
+	return o;
+}
+
+static int read_row(const struct store_row *row, void *arg)
+{
+	struct read_ctx *ctx = arg;
+	unsigned char key[CRYPTO_KEY_BYTES];
+	int krc = store_data_key_get(ctx->app->store, ctx->app->keys, row->key_id, key);
+	if (krc == 1) {
+		ctx->shredded++;
+		return 0;
+	}
+	if (krc != 0) {
+		ctx->failures++;
+		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
+		return 0;
+	}
+	char *text = open_field(key, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
+	char *meta = open_field(key, FIELD_META, row, row->meta_ct, row->meta_ct_len);
+	sodium_memzero(key, sizeof key);
+	json_t *o = text && meta ? row_json(row, text, meta) : NULL;
+	if (!text || !meta) {
+		ctx->failures++;
+		log_error("record %s: ciphertext failed to authenticate", row->id);
+	}
+	free_secret(text);
+	free_secret(meta);
+	if (o && json_array_append_new(ctx->messages, o))
+		return -1;
+	return 0;
+}
+
+int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
+                             json_t **reply, struct api_error *e)
+{
+	unsigned char hash[CRYPTO_HASH_BYTES];
+	size_t count = 0;
+	struct read_ctx ctx = { .app = app, .messages = json_array() };
+	if (!ctx.messages) {
+		api_error_set(e, 500, "internal", "out of memory");
+		return -1;
+	}
+	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
+	if (store_conversation(app->store, tenant, hash, read_row, &ctx, &count) != 0) {
+		json_decref(ctx.messages);
+		api_error_set(e, 500, "storage_error", "the conversation could not be read");
+		return -1;
+	}
+	if (ctx.failures) {
+		json_decref(ctx.messages);
+		api_error_set(e, 500, "integrity_error",
+		              "%d stored record(s) failed to authenticate; see the daemon log", ctx.failures);
+		return -1;
+	}
+	if (json_array_size(ctx.messages) == 0) {
+		json_decref(ctx.messages);
+		api_error_set(e, 404, "not_found", "no messages are held for this conversation");
+		return -1;
+	}
+	*reply = json_pack("{s:s, s:o}", "conversation_id", conversation_id, "messages", ctx.messages);
+	if (!*reply) {
+		api_error_set(e, 500, "internal", "out of memory");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,129 @@
+/*
+ * serve.c — `redactd serve`: the daemon's lifetime.
+ *
+ * DESIGN
+ * The main thread blocks SIGTERM, SIGINT and SIGHUP before any other thread
+ * starts (so every thread inherits the mask), starts the store's writer, the
+ * HTTP worker pool and the background services, tells systemd READY=1, then
+ * waits in sigwait: SIGHUP reloads rules and retention, SIGTERM/SIGINT stop
+ * accepting, let in-flight requests finish (their records are committed
+ * before they are answered), drain the writer and exit 0.
+ */
+#include "cli.h"
+#include "http.h"
+#include "log.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+/* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
+static void notify_systemd(const char *state)
+{
+	const char *path = getenv("NOTIFY_SOCKET");
+	if (!path || (path[0] != '/' && path[0] != '@'))
+		return;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	size_t n = strlen(path);
+	if (n >= sizeof sun.sun_path)
+		return;
+	memcpy(sun.sun_path, path, n);
+	if (sun.sun_path[0] == '@')
+		sun.sun_path[0] = '\0';   /* abstract namespace */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return;
+	if (sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sun,
+	           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
+		log_warn("sd_notify failed");
+	close(fd);
+}
+
+static const char serve_help[] =
+	"usage: redactd serve [-c FILE] [--debug]\n"
+	"Runs the daemon in the foreground. SIGTERM drains and exits; SIGHUP reloads\n"
+	"rules and retention.\n";
+
+static int parse_serve_args(int argc, char **argv, const char **config)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "debug", no_argument, 0, 'd' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': *config = optarg; break;
+		case 'd': log_set_level(LOG_DEBUG); break;
+		case 'h': fputs(serve_help, stdout); return EXIT_OK + 100;
+		default: fputs(serve_help, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fputs(serve_help, stderr);
+		return EXIT_USAGE;
+	}
+	return EXIT_OK;
+}
+
+static void wait_for_stop(struct app *app, const sigset_t *set)
+{
+	for (;;) {
+		int sig;
+		if (sigwait(set, &sig) != 0)
+			continue;
+		if (sig != SIGHUP) {
+			log_info("signal %d: draining and stopping", sig);
+			return;
+		}
+		char err[8192];
+		notify_systemd("RELOADING=1");
+		if (app_reload(app, err, sizeof err))
+			log_error("reload failed, keeping the running config: %s", err);
+		else
+			log_info("reloaded %s", app->config_path);
+		notify_systemd("READY=1");
+	}
+}
+
+int cmd_serve(int argc, char **argv)
+{
+	const char *config = cli_default_config();
+	int rc = parse_serve_args(argc, argv, &config);
+	if (rc)
+		return rc == EXIT_OK + 100 ? EXIT_OK : rc;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	struct app app;
+	if ((rc = cli_open_app(&app, config, APP_SERVE)))
+		return rc;
+	char err[512];
+	struct http_server *srv;
+	if (http_start(&app, &srv, err, sizeof err)) {
+		log_error("%s", err);
+		app_close(&app);
+		return EXIT_RUNTIME;
+	}
+	log_info("redactd %s listening on %s (schema v%d)", REDACTD_VERSION, app.cfg->listen,
+	         store_schema_version(app.store));
+	notify_systemd("READY=1");
+	wait_for_stop(&app, &set);
+	notify_systemd("STOPPING=1");
+	http_stop(srv);
+	app_close(&app);
+	log_info("stopped");
+	return EXIT_OK;
+}

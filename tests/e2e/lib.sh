@@ -1,0 +1,130 @@
+# tests/e2e/lib.sh — drive the real daemon on a loopback port with curl.
+#
+# Source it, call `daemon_start` (optionally with extra config text on
+# stdin via DAEMON_EXTRA_CONF), use `req`, `check`, and end with `finish`.
+# Each script gets its own temp dir ($T) with a fresh key, database and log.
+
+set -u
+BIN=${REDACTD_BIN:-$(pwd)/build/redactd}
+T=$(mktemp -d "${TMPDIR:-/tmp}/redactd-e2e-XXXXXX")
+PASSED=0; FAILED=0
+DAEMON_PID=""
+INGEST_TOKEN=e2e-ingest-token; READ_TOKEN=e2e-read-token; ADMIN_TOKEN=e2e-admin-token
+
+check() {  # check NAME COMMAND...  (passes when the command succeeds)
+	local name=$1; shift
+	if "$@" >/dev/null 2>&1; then PASSED=$((PASSED + 1)); echo "ok - $name"
+	else FAILED=$((FAILED + 1)); echo "not ok - $name"; fi
+}
+check_eq() {  # check_eq NAME GOT WANT
+	if [ "$2" = "$3" ]; then PASSED=$((PASSED + 1)); echo "ok - $1"
+	else FAILED=$((FAILED + 1)); echo "not ok - $1 (got '$2', want '$3')"; fi
+}
+
+sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
+
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$(( (RANDOM % 20000) + 30000 ))
+		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
+	done
+	echo 38080
+}
+
+write_config() {
+	PORT=${PORT:-$(free_port)}
+	cat > "$T/redactd.conf" <<CONF
+[server]
+listen = 127.0.0.1:$PORT
+threads = 4
+max_body = ${MAX_BODY:-64k}
+
+[storage]
+database = $T/redactd.db
+key_file = $T/master.key
+
+[retention]
+chat_transcript = 365d
+call_transcript = 365d
+lead = 365d
+email = 730d
+default = 730d
+sweep_interval = ${SWEEP_INTERVAL:-1h}
+
+[channels]
+web = chat_transcript
+whatsapp = chat_transcript
+sms = chat_transcript
+voice = call_transcript
+email = email
+other = chat_transcript
+
+[token "e2e-ingest"]
+sha256 = $(sha $INGEST_TOKEN)
+scopes = ingest
+
+[token "e2e-read"]
+sha256 = $(sha $READ_TOKEN)
+scopes = read
+
+[token "e2e-admin"]
+sha256 = $(sha $ADMIN_TOKEN)
+scopes = ingest,read,admin
+CONF
+	if [ -n "${DAEMON_EXTRA_CONF:-}" ]; then printf '%s\n' "$DAEMON_EXTRA_CONF" >> "$T/redactd.conf"; fi
+	BASE=http://127.0.0.1:$PORT
+}
+
+daemon_start() {  # starts (or restarts) the daemon; log appended to $T/daemon.log
+	[ -f "$T/redactd.conf" ] || write_config
+	[ -f "$T/master.key" ] || "$BIN" keygen -o "$T/master.key" 2>/dev/null
+	"$BIN" serve -c "$T/redactd.conf" >>"$T/daemon.log" 2>&1 &
+	DAEMON_PID=$!
+	for _ in $(seq 1 100); do
+		curl -s -o /dev/null "$BASE/healthz" && return 0
+		kill -0 "$DAEMON_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	echo "daemon did not start; log:"; cat "$T/daemon.log"
+	return 1
+}
+
+daemon_stop() {  # SIGTERM and wait
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -TERM "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_RC=$?
+	DAEMON_PID=""
+}
+
+daemon_kill9() {
+	[ -n "$DAEMON_PID" ] || return 0
+	kill -9 "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null
+	DAEMON_PID=""
+}
+
+# req METHOD PATH TOKEN [BODY] [extra curl args...] -> $STATUS, $BODY, $HEADERS
+req() {
+	local method=$1 path=$2 token=$3; shift 3
+	local body=""; if [ $# -gt 0 ]; then body=$1; shift; fi
+	local args=(-s -X "$method" -o "$T/resp" -D "$T/headers" -w '%{http_code}')
+	[ -n "$token" ] && args+=(-H "Authorization: Bearer $token")
+	[ -n "$body" ] && args+=(-H 'Content-Type: application/json' --data-binary "$body")
+	STATUS=$(curl "${args[@]}" "$@" "$BASE$path")
+	BODY=$(cat "$T/resp")
+	HEADERS=$(cat "$T/headers")
+}
+
+jget() { printf '%s' "$BODY" | jq -r "$1" 2>/dev/null; }  # jget '.ids[0]' 
+
+db_count() {  # rows in messages
+	sqlite3 "file:$T/redactd.db?mode=ro" "SELECT count(*) FROM messages;" 2>/dev/null
+}
+
+finish() {
+	daemon_stop
+	if [ "$FAILED" -eq 0 ]; then rm -rf "$T"; else echo "# kept $T for inspection"; fi
+	echo "# passed=$PASSED failed=$FAILED"
+	[ "$FAILED" -eq 0 ]
+}
+trap '[ -n "$DAEMON_PID" ] && kill -9 $DAEMON_PID 2>/dev/null' EXIT

@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# End to end: ingest, redaction, encryption at rest, read back, redact-only,
+# and durability across kill -9. The real daemon, a real SQLite file.
+. "$(dirname "$0")/lib.sh"
+daemon_start || { finish; exit 1; }
+
+EMAIL=jane.doe+tag@mail.example.co.uk
+PHONE="+44 7700 900123"
+ORDER=ORD-482913
+CARD="4111 1111 1111 1111"
+WORD=marmalade
+CONV="+447700900987"
+MSG="Hi, I am $EMAIL, call me on $PHONE about order $ORDER, card $CARD, and the $WORD."
+
+check "healthz answers without auth" curl -sf "$BASE/healthz"
+
+req POST /v1/messages "$INGEST_TOKEN" "{\"conversation_id\":\"$CONV\",\"text\":\"$MSG\",\"metadata\":{\"customer_email\":\"$EMAIL\",\"attempt\":2}}"
+check_eq "ingest answers 201" "$STATUS" 201
+ID=$(jget '.ids[0]')
+check "ingest returns a record id" test "${#ID}" -eq 26
+check_eq "findings count EMAIL (text + metadata)" "$(jget '.findings.EMAIL')" 2
+check_eq "findings count PHONE" "$(jget '.findings.PHONE')" 1
+check_eq "findings count CREDIT_CARD" "$(jget '.findings.CREDIT_CARD')" 1
+check_eq "findings count ORDER_ID" "$(jget '.findings.ORDER_ID')" 1
+
+ENC_CONV=$(printf '%s' "$CONV" | jq -sRr @uri)
+req GET "/v1/conversations/$ENC_CONV" "$READ_TOKEN"
+check_eq "read back answers 200" "$STATUS" 200
+TEXT=$(jget '.messages[0].text')
+check "read back is redacted" test "$TEXT" = "Hi, I am [EMAIL], call me on [PHONE] about order [ORDER_ID], card [CREDIT_CARD], and the $WORD."
+check_eq "read back has the id" "$(jget '.messages[0].id')" "$ID"
+check_eq "metadata string redacted" "$(jget '.messages[0].metadata.customer_email')" "[EMAIL]"
+check_eq "metadata number kept" "$(jget '.messages[0].metadata.attempt')" 2
+check_eq "findings listed" "$(jget '.messages[0].findings | length')" 5
+check_eq "conversation id echoed" "$(jget '.conversation_id')" "$CONV"
+
+req GET /v1/conversations/nobody "$READ_TOKEN"
+check_eq "unknown conversation is 404" "$STATUS" 404
+check_eq "404 has an error code" "$(jget '.error.code')" not_found
+
+# ?return=redacted and a batch
+req POST '/v1/messages?return=redacted' "$INGEST_TOKEN" '{"messages":[{"conversation_id":"c-2","text":"mail me at bob@example.org"},{"conversation_id":"c-2","text":"thanks","role":"agent","channel":"whatsapp","ts":"2026-01-02T03:04:05Z"}]}'
+check_eq "batch answers 201" "$STATUS" 201
+check_eq "batch returns two ids" "$(jget '.ids | length')" 2
+check_eq "return=redacted gives text" "$(jget '.redacted[0]')" "mail me at [EMAIL]"
+req GET /v1/conversations/c-2 "$READ_TOKEN"
+check_eq "batch reads back in order" "$(jget '[.messages[].role] | join(",")')" "agent,user"
+check_eq "ts kept" "$(jget '.messages[0].ts')" "2026-01-02T03:04:05.000Z"
+check_eq "channel kept" "$(jget '.messages[0].channel')" whatsapp
+
+# redact-only stores nothing
+BEFORE=$(db_count)
+req POST /v1/redact "$INGEST_TOKEN" '{"text":"write to ann@example.com now"}'
+check_eq "redact answers 200" "$STATUS" 200
+check_eq "redact output" "$(jget '.redacted')" "write to [EMAIL] now"
+check_eq "redact finding start (bytes)" "$(jget '.findings[0].start')" 9
+check_eq "redact finding end (bytes)" "$(jget '.findings[0].end')" 24
+check_eq "redact finding entity" "$(jget '.findings[0].entity')" EMAIL
+check_eq "redact stores nothing" "$(db_count)" "$BEFORE"
+
+# No raw PII at rest or in logs: database, WAL, log.
+sleep 0.2
+for v in "$EMAIL" "$PHONE" "7700 900123" "$ORDER" "$CARD" "4111111111111111" "$WORD" "$CONV" "bob@example.org" "mail me"; do
+	for f in "$T/redactd.db" "$T/redactd.db-wal" "$T/daemon.log"; do
+		[ -f "$f" ] || continue
+		check "'$v' not in $(basename "$f")" bash -c '! grep -aqF -- "$1" "$2"' _ "$v" "$f"
+	done
+done
+check "tokens not in log" bash -c "! grep -aqF -e '$INGEST_TOKEN' -e '$READ_TOKEN' '$T/daemon.log'"
+check "log has a line per request" grep -q 'http POST /v1/messages 201' "$T/daemon.log"
+check "database file is 0600" test "$(stat -c %a "$T/redactd.db")" = 600
+
+# kill -9 right after a 201: the record reads back after restart.
+req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"durable-1","text":"persist me"}'
+check_eq "ingest before kill answers 201" "$STATUS" 201
+daemon_kill9
+daemon_start
+req GET /v1/conversations/durable-1 "$READ_TOKEN"
+check_eq "acknowledged record survives kill -9" "$(jget '.messages[0].text')" "persist me"
+check "database passes integrity_check" bash -c "sqlite3 '$T/redactd.db' 'PRAGMA integrity_check' | grep -qx ok"
+
+finish
