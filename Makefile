@@ -74,6 +74,9 @@ eval: all
 bench: all
 	@sh bench/run.sh $(BUILD)
 
+fuzz:
+	@sh fuzz/run.sh
+
 install: all
 	install -D -m 0755 $(BUILD)/redactd $(DESTDIR)$(PREFIX)/bin/redactd
 	install -D -m 0640 config/redactd.conf $(DESTDIR)/etc/redactd/redactd.conf.sample

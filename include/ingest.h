@@ -34,6 +34,26 @@ int ingest_messages(struct app *app, const struct ingest_options *opt, const cha
 int ingest_json(struct app *app, const struct ingest_options *opt, json_t *messages,
                 json_t **reply, struct api_error *e) RD_WARN_UNUSED;
 
+/*
+ * The same in two halves, for callers that commit asynchronously (the HTTP
+ * layer suspends the connection meanwhile): ingest_prepare validates,
+ * redacts and seals into a batch; hand ingest_batch_records to the store;
+ * then ingest_batch_reply turns the store's status into the reply or error.
+ */
+struct ingest_batch;
+int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
+                   struct ingest_batch **out, struct api_error *e) RD_WARN_UNUSED;
+int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
+                        struct ingest_batch **out, struct api_error *e) RD_WARN_UNUSED;
+const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n);
+int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, json_t **reply,
+                       struct api_error *e) RD_WARN_UNUSED;
+void ingest_batch_free(struct ingest_batch *b);   /* NULL is a no-op */
+
+/* Validate a parsed body without redacting or storing (fuzzing, dry runs). */
+int ingest_validate(const struct config *cfg, const struct ingest_options *opt, json_t *root,
+                    struct api_error *e) RD_WARN_UNUSED;
+
 /* POST /v1/redact: {"text", "channel", "tenant"} -> {"redacted", "findings"}. */
 int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
                        json_t **reply, struct api_error *e) RD_WARN_UNUSED;

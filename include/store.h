@@ -97,6 +97,18 @@ int store_schema_version(struct store *st);
  * Returns STORE_OK, STORE_BUSY, STORE_CLOSED or STORE_ERR. */
 int store_submit(struct store *st, const struct store_record *recs, size_t n) RD_WARN_UNUSED;
 
+/*
+ * The same without blocking: copies the records into the writer's queue and
+ * returns STORE_OK; the writer later calls done(ctx, status) from its own
+ * thread once the transaction holding them has committed (STORE_OK) or
+ * failed (STORE_ERR). When the records cannot be queued (STORE_BUSY,
+ * STORE_CLOSED, STORE_ERR) it returns that and never calls done.
+ * done must be quick and must not call back into the store.
+ */
+typedef void (*store_done_fn)(void *ctx, int status);
+int store_submit_async(struct store *st, const struct store_record *recs, size_t n,
+                       store_done_fn done, void *ctx) RD_WARN_UNUSED;
+
 /* Every message of a conversation, in (ts, insertion) order. Returns 0, the
  * callback's non-zero value, or STORE_ERR. *count gets the rows visited. */
 int store_conversation(struct store *st, const char *tenant,
@@ -115,5 +127,26 @@ int store_data_key_for(struct store *st, const struct keyring *kr, const char *t
  * (crypto-shredded), -1 on failure, 0 on success. */
 int store_data_key_get(struct store *st, const struct keyring *kr, int64_t key_id,
                        unsigned char key[CRYPTO_KEY_BYTES]) RD_WARN_UNUSED;
+
+/*
+ * Run fn(db, ctx) on the writer's connection inside one transaction, in
+ * order with record batches (BEGIN IMMEDIATE; fn; COMMIT, or ROLLBACK if fn
+ * returns non-zero). Blocks until done. This is how purges, erasure, holds,
+ * audit entries and key rotation write: one thread owns every write, and an
+ * action and its audit entry commit together. Returns fn's value, STORE_ERR
+ * if the transaction could not commit, or STORE_CLOSED.
+ * A readonly store runs fn on a short-lived write connection instead.
+ */
+struct sqlite3;
+typedef int (*store_exec_fn)(struct sqlite3 *db, void *ctx);
+int store_exec(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
+
+/* Run fn(db, ctx) on a read connection (no transaction is held open after). */
+int store_read(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
+
+/* Extra schema steps owned by other modules (audit, holds), applied after
+ * the store's own, in order. Each is SQL run in the migration transaction. */
+extern const char *const store_module_migrations[];
+extern const size_t store_module_migrations_count;
 
 #endif

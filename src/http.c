@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <stdatomic.h>
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -34,6 +35,7 @@ typedef enum MHD_Result MHD_RESULT;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
+	atomic_int suspended;            /* connections waiting on a commit */
 	struct app *app;
 	int unix_fd;
 	char unix_path[108];
@@ -71,6 +73,9 @@ struct request {
 	size_t bytes_out;
 	int64_t start_us;
 	char ids_note[96];              /* record ids created, for the log line */
+	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
+	atomic_int commit_status;
+	atomic_bool commit_done;
 };
 
 static int64_t mono_us(void)
@@ -157,23 +162,58 @@ static void note_ids(struct request *rq, json_t *reply)
 		         json_string_value(json_array_get(ids, 0)), n);
 }
 
+/* Runs on the writer thread once the batch's transaction has committed. */
+static void on_committed(void *ctx, int status)
+{
+	struct request *rq = ctx;
+	atomic_store(&rq->commit_status, status);
+	atomic_store(&rq->commit_done, true);
+	MHD_resume_connection(rq->conn);
+}
+
+/* Second half of POST /v1/messages, when MHD resumes the connection. */
+static void finish_messages(struct request *rq)
+{
+	struct app *app = rq->srv->app;
+	json_t *reply = NULL;
+	struct api_error e;
+	atomic_fetch_sub(&rq->srv->suspended, 1);
+	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), &reply, &e);
+	ingest_batch_free(rq->batch);
+	rq->batch = NULL;
+	if (rc) {
+		reply_error(rq, &e);
+		return;
+	}
+	metrics_ingest_latency(app->metrics, mono_us() - rq->start_us);
+	note_ids(rq, reply);
+	reply_json(rq, 201, reply);
+	json_decref(reply);
+}
+
+/* First half: validate, redact and seal on this worker thread, hand the
+ * records to the writer and suspend the connection until they are
+ * committed, so one worker serves many clients while fsync runs. */
 static void handle_messages(struct request *rq)
 {
 	struct app *app = rq->srv->app;
 	const char *ret = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "return");
 	struct ingest_options opt = { .default_tenant = token_tenant(rq), .channel = CH_WEB,
 	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
-	json_t *reply = NULL;
 	struct api_error e;
-	int64_t t0 = mono_us();
-	if (ingest_messages(app, &opt, rq->body.data, rq->body.len, &reply, &e)) {
+	if (ingest_prepare(app, &opt, rq->body.data, rq->body.len, &rq->batch, &e)) {
 		reply_error(rq, &e);
 		return;
 	}
-	metrics_ingest_latency(app->metrics, mono_us() - t0);
-	note_ids(rq, reply);
-	reply_json(rq, 201, reply);
-	json_decref(reply);
+	size_t n;
+	const struct store_record *recs = ingest_batch_records(rq->batch, &n);
+	/* Suspend before submitting: the writer may resume us at once. */
+	atomic_fetch_add(&rq->srv->suspended, 1);
+	MHD_suspend_connection(rq->conn);
+	int st = store_submit_async(app->store, recs, n, on_committed, rq);
+	if (st != STORE_OK)
+		on_committed(rq, st);
+	rq->answered = true;   /* the reply is queued by finish_messages */
 }
 
 static void handle_redact(struct request *rq)
@@ -371,6 +411,11 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 			reply_error(rq, &e);
 		return MHD_YES;
 	}
+	if (rq->batch && atomic_load(&rq->commit_done)) {
+		rq->answered = false;
+		finish_messages(rq);
+		return rq->answered ? MHD_YES : MHD_NO;
+	}
 	if (rq->answered) {
 		*upload_size = 0;    /* discard the rest of a refused body */
 		return MHD_YES;
@@ -423,6 +468,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
 	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
 	buf_free(&rq->body);
+	ingest_batch_free(rq->batch);
 	free(rq);
 	*con_cls = NULL;
 }
@@ -518,7 +564,8 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 	struct http_server *srv = calloc(1, sizeof *srv);
 	struct sockaddr_storage ss;
 	const struct config *cfg = app->cfg;
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
 	if (!srv) {
 		util_err(err, errlen, "out of memory");
 		return -1;
@@ -572,8 +619,16 @@ void http_stop(struct http_server *srv)
 {
 	if (!srv)
 		return;
-	if (srv->daemon)
+	if (srv->daemon) {
+		/* Stop accepting, then let suspended requests get their commit
+		 * and their reply before the workers go (bounded: 10 s). */
+		MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
+		if (lfd != MHD_INVALID_SOCKET && srv->unix_fd < 0)
+			close(lfd);
+		for (int i = 0; i < 1000 && atomic_load(&srv->suspended) > 0; i++)
+			usleep(10000);
 		MHD_stop_daemon(srv->daemon);
+	}
 	if (srv->unix_fd >= 0) {
 		close(srv->unix_fd);
 		unlink(srv->unix_path);

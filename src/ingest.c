@@ -277,7 +277,8 @@ static int parse_scoping(json_t *m, const char *where, const struct config *cfg,
 		return -1;
 	}
 	out->category = category ? category : cfg->channel_category[out->channel];
-	if (!out->category || !config_category_known(cfg, out->category)) {
+	if (!out->category || strlen(out->category) > RD_MAX_NAME_LEN ||
+	    !config_category_known(cfg, out->category)) {
 		api_error_set(e, 422, "invalid_field", "%s.category is not a configured category", where);
 		return -1;
 	}
@@ -309,6 +310,8 @@ static int parse_message(json_t *m, size_t index, bool batch, const struct confi
 /* Everything one message turns into; freed by prepared_free. */
 struct prepared {
 	struct store_record rec;
+	char tenant[RD_MAX_NAME_LEN + 1];   /* owned copies: the record outlives the JSON */
+	char category[RD_MAX_NAME_LEN + 1];
 	unsigned char *conv_ct, *text_ct, *meta_ct;
 	char *entity_counts;
 	unsigned char (*subjects)[CRYPTO_HASH_BYTES];
@@ -433,7 +436,7 @@ static void record_header(struct app *app, const struct message_in *m, int64_t n
                           struct store_record *r)
 {
 	crypto_record_id(r->id);
-	r->tenant = m->tenant;
+	r->tenant = m->tenant;   /* replaced by the prepared copy in prepare_one */
 	crypto_conversation_hash(app->lookup_key, m->tenant, m->conv_id, m->conv_len, r->conv_hash);
 	r->ts_ms = m->ts_ms;
 	r->received_ms = now_ms;
@@ -462,6 +465,10 @@ static int prepare_one(struct app *app, const struct ingest_options *opt, const 
 	char *meta_doc = NULL;
 	json_t *counts = json_object(), *list = json_array(), *meta = NULL, *doc = NULL;
 	record_header(app, m, now_ms, &p->rec);
+	snprintf(p->tenant, sizeof p->tenant, "%s", m->tenant);
+	snprintf(p->category, sizeof p->category, "%s", m->category);
+	p->rec.tenant = p->tenant;
+	p->rec.category = p->category;
 	if (!counts || !list)
 		goto oom;
 	meta = redact_metadata(app->redact, m, p, res, counts, total, list);
@@ -562,51 +569,150 @@ fail:
 	return NULL;
 }
 
-int ingest_json(struct app *app, const struct ingest_options *opt, json_t *root, json_t **reply,
-                struct api_error *e)
+/* Parses and validates every message of a body; *msgs (caller frees)
+ * borrows from root. */
+static int validate_all(const struct config *cfg, const struct ingest_options *opt, json_t *root,
+                        int64_t now_ms, struct message_in **msgs, size_t *count, struct api_error *e)
 {
 	json_t *items;
 	bool batch;
 	if (collect_messages(root, &items, &batch, e))
 		return -1;
 	size_t n = batch ? json_array_size(items) : 1;
-	int64_t now_ms = util_now_ms();
-	int rc = -1;
-	struct message_in *msgs = calloc(n, sizeof *msgs);
-	struct prepared *prep = calloc(n, sizeof *prep);
-	struct store_record *recs = calloc(n, sizeof *recs);
-	struct redact_result res = { 0 };
-	json_t *total = json_object();
-	if (!msgs || !prep || !recs || !total) {
+	struct message_in *m = calloc(n, sizeof *m);
+	if (!m) {
 		api_error_set(e, 500, "internal", "out of memory");
-		goto done;
+		return -1;
 	}
-	for (size_t i = 0; i < n; i++)
-		if (parse_message(batch ? json_array_get(items, i) : items, i, batch, app->cfg, opt, now_ms,
-		                  &msgs[i], e))
-			goto done;
 	for (size_t i = 0; i < n; i++) {
-		if (prepare_one(app, opt, &msgs[i], now_ms, &prep[i], &res, total, e))
-			goto done;
-		recs[i] = prep[i].rec;
+		if (parse_message(batch ? json_array_get(items, i) : items, i, batch, cfg, opt, now_ms,
+		                  &m[i], e)) {
+			free(m);
+			return -1;
+		}
 	}
-	if (submit_status(store_submit(app->store, recs, n), e))
-		goto done;
-	metrics_findings(app->metrics, total);
-	*reply = build_reply(prep, n, total, opt->return_redacted);
+	*msgs = m;
+	*count = n;
+	return 0;
+}
+
+int ingest_validate(const struct config *cfg, const struct ingest_options *opt, json_t *root,
+                    struct api_error *e)
+{
+	struct message_in *msgs;
+	size_t n;
+	if (validate_all(cfg, opt, root, util_now_ms(), &msgs, &n, e))
+		return -1;
+	free(msgs);
+	return 0;
+}
+
+/* A batch between sealing and commit: records for the store and what the
+ * reply needs afterwards. */
+struct ingest_batch {
+	struct prepared *prep;
+	struct store_record *recs;
+	size_t n;
+	json_t *total;                  /* findings by entity */
+	bool with_text;
+};
+
+void ingest_batch_free(struct ingest_batch *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; b->prep && i < b->n; i++)
+		prepared_free(&b->prep[i]);
+	free(b->prep);
+	free(b->recs);
+	json_decref(b->total);
+	free(b);
+}
+
+static struct ingest_batch *batch_new(size_t n, bool with_text)
+{
+	struct ingest_batch *b = calloc(1, sizeof *b);
+	if (!b)
+		return NULL;
+	b->n = n;
+	b->with_text = with_text;
+	b->prep = calloc(n, sizeof *b->prep);
+	b->recs = calloc(n, sizeof *b->recs);
+	b->total = json_object();
+	if (!b->prep || !b->recs || !b->total) {
+		ingest_batch_free(b);
+		return NULL;
+	}
+	return b;
+}
+
+int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
+                        struct ingest_batch **out, struct api_error *e)
+{
+	int64_t now_ms = util_now_ms();
+	struct message_in *msgs;
+	size_t n;
+	if (validate_all(app->cfg, opt, root, now_ms, &msgs, &n, e))
+		return -1;
+	struct redact_result res = { 0 };
+	struct ingest_batch *b = batch_new(n, opt->return_redacted);
+	if (!b)
+		api_error_set(e, 500, "internal", "out of memory");
+	for (size_t i = 0; b && i < n; i++) {
+		if (prepare_one(app, opt, &msgs[i], now_ms, &b->prep[i], &res, b->total, e)) {
+			ingest_batch_free(b);
+			b = NULL;
+			break;
+		}
+		b->recs[i] = b->prep[i].rec;
+	}
+	redact_result_free(&res);
+	free(msgs);
+	if (!b)
+		return -1;
+	*out = b;
+	return 0;
+}
+
+int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
+                   struct ingest_batch **out, struct api_error *e)
+{
+	json_t *root = ingest_parse_body(body, len, e);
+	if (!root)
+		return -1;
+	int rc = ingest_prepare_json(app, opt, root, out, e);
+	json_decref(root);
+	return rc;
+}
+
+const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n)
+{
+	*n = b->n;
+	return b->recs;
+}
+
+int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, json_t **reply,
+                       struct api_error *e)
+{
+	if (submit_status(store_status, e))
+		return -1;
+	metrics_findings(app->metrics, b->total);
+	*reply = build_reply(b->prep, b->n, b->total, b->with_text);
 	if (!*reply) {
 		api_error_set(e, 500, "internal", "out of memory");
-		goto done;
+		return -1;
 	}
-	rc = 0;
-done:
-	for (size_t i = 0; prep && i < n; i++)
-		prepared_free(&prep[i]);
-	redact_result_free(&res);
-	json_decref(total);
-	free(msgs);
-	free(prep);
-	free(recs);
+	return 0;
+}
+
+int ingest_json(struct app *app, const struct ingest_options *opt, json_t *root, json_t **reply,
+                struct api_error *e)
+{
+	struct ingest_batch *b;
+	if (ingest_prepare_json(app, opt, root, &b, e))
+		return -1;
+	int rc = ingest_batch_reply(app, b, store_submit(app->store, b->recs, b->n), reply, e);
+	ingest_batch_free(b);
 	return rc;
 }
 

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# `make bench`: every benchmark; figures are recorded in BENCHMARKS.md.
+set -u
+BUILD=${1:-build}
+for b in bench/redact.sh bench/store.sh bench/ingest.sh; do
+	[ -f "$b" ] || continue
+	echo "== $b"
+	bash "$b" "$BUILD" || echo "$b failed"
+done
