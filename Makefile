@@ -62,7 +62,7 @@ run: deps all
 	@sh tools/dev-banner.sh
 	REDACTD_DEV=1 $(BUILD)/redactd serve -c config/redactd.conf
 
-test: all $(UNIT_BINS)
+test: deps all $(UNIT_BINS)
 	@sh tests/run.sh $(BUILD)
 
 asan:
