@@ -1,0 +1,185 @@
+/*
+ * redact_int.h — internals shared by the redact_*.c files (not a public
+ * header: nothing outside src/redact*.c includes it).
+ *
+ * redact.c        engine build: rule merge, compile (the DESIGN comment)
+ * redact_run.c    matching: windows, PCRE2, overlaps, styles, subjects
+ * redact_rules.c  the built-in rule table and its patterns
+ * redact_validate.c  validators and the value normaliser
+ * redact_spoken.c spoken digits and spoken emails (voice channel)
+ */
+#ifndef REDACTD_REDACT_INT_H
+#define REDACTD_REDACT_INT_H
+
+#define PCRE2_CODE_UNIT_WIDTH 8
+#include "redact.h"
+
+#include <pcre2.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Validators. A rule's pattern proposes a span; its validator decides, may
+ * shorten the span (a card followed by more digits), and writes the
+ * normalised value used for hashes, `partial` and subjects.
+ *
+ *   none          accept every match
+ *   luhn          13-19 digits passing the Luhn check
+ *   card          luhn + a known brand prefix and length (Visa, Mastercard
+ *                 incl. 2-series, Amex, Discover, Diners, JCB, UnionPay)
+ *   iban          country length from the SWIFT registry + ISO 7064 mod-97
+ *   phone         digit counts of E.164 and national plans; rejects dates,
+ *                 times, prices, thousands groups, versions, ISBNs, year
+ *                 ranges, ZIP+4 and IP-shaped numbers
+ *   ipv4          four octets <= 255, not a version number
+ *   ipv6          inet_pton(AF_INET6), every compressed form
+ *   spoken_phone  digit words -> 7..15 digits (< 10 needs a context word)
+ *   spoken_card   digit words -> 13..19 digits, a valid card (Luhn and
+ *                 brand) or after a card word
+ *                 (speech recognition breaks Luhn, so context suffices)
+ *   spoken_email  "jane dot doe at example dot com" -> jane.doe@example.com
+ */
+enum validator {
+	VAL_NONE = 0, VAL_LUHN, VAL_CARD, VAL_IBAN, VAL_PHONE, VAL_IPV4, VAL_IPV6,
+	VAL_SPOKEN_PHONE, VAL_SPOKEN_CARD, VAL_SPOKEN_EMAIL,
+	VAL_COUNT
+};
+
+/* Where a pattern can possibly match; the run loop only calls PCRE2 there. */
+enum trigger {
+	TRIG_ALL = 0,   /* whole text (custom patterns) */
+	TRIG_AT,        /* around each '@' */
+	TRIG_DIGIT,     /* around clusters of ASCII digits */
+	TRIG_NUMWORDS,  /* runs of four or more spoken number words */
+	TRIG_ATWORD,    /* before each word "at" (or '@') */
+	TRIG_COUNT
+};
+
+/* Cheap test of a digit window before a built-in digit rule runs PCRE2
+ * there: most windows (a date, a price) cannot hold most entities. */
+enum prefilter {
+	PF_NONE = 0,
+	PF_DIGITS,      /* at least min_digits digits */
+	PF_CHAIN,       /* min_digits digits joined only by short " .-/()" gaps */
+	PF_RUN,         /* min_digits consecutive digits */
+	PF_IPV4,        /* digit groups joined by three dots */
+	PF_IPV6,        /* "::" or three colons */
+	PF_IBAN,        /* two letters then two digits */
+	PF_ORD,         /* the letters "ord" */
+};
+
+/* A built-in rule (redact_rules.c). */
+struct builtin_rule {
+	const char *name, *entity, *pattern;
+	enum validator validator;
+	int priority;
+	enum trigger trigger;
+	enum prefilter prefilter;
+	int min_digits;
+	int back;                        /* a match starts at most this many bytes
+	                                    before its window's first digit */
+	unsigned channels;               /* 0 = every channel */
+	const char *const *context;      /* NULL-terminated, lowercase */
+	bool context_required;
+};
+
+extern const struct builtin_rule redact_builtins[];
+extern const size_t redact_nbuiltins;
+
+int redact_validator_parse(const char *name, enum validator *out);
+const char *redact_validator_name(enum validator v);
+
+/* What a validator sees: the span in the (normalised) work text and the
+ * text around it, for shape checks that look just outside the match. */
+struct vspan {
+	const char *text;    /* whole work text */
+	size_t len;
+	size_t start, end;   /* match; a validator may lower `end` */
+	bool has_context;    /* a context word of the rule precedes the match */
+};
+
+/* Bounded value buffer for normalised identifiers (hash, partial, subject). */
+#define REDACT_VALUE_MAX 320
+struct rvalue {
+	char s[REDACT_VALUE_MAX];
+	size_t len;
+};
+
+/* Returns true to accept; fills *val with the normalised value. */
+bool redact_validate(enum validator v, const char *entity, struct vspan *sp, struct rvalue *val);
+
+/* Normalisers shared by redaction and redact_subject_hash. -1 if the input
+ * does not look like that kind of identifier or is too long. */
+int redact_norm_email(const char *s, size_t n, struct rvalue *out);
+int redact_norm_phone(const char *s, size_t n, struct rvalue *out);
+
+/* Spoken forms (redact_spoken.c). Digits: "oh seven seven double oh" ->
+ * "07700"; returns the digit count or -1, sets *plus for a leading "plus".
+ * Email: -1 unless it reads as local "at" domain "dot" tld. */
+int redact_spoken_digits(const char *s, size_t n, struct rvalue *out, bool *plus);
+int redact_spoken_email(const char *s, size_t n, struct rvalue *out);
+
+/* Is w[0..n) a token of a spoken number: a digit word, "double", "plus",
+ * "hundred", or 1-4 digits? */
+bool redact_number_token(const char *w, size_t n);
+
+/* Helpers shared by the validators. */
+bool redact_luhn(const char *digits, size_t n);
+
+/* ---- the engine (built by redact.c, read by redact_run.c) ----------- */
+
+struct pat {
+	char *src;
+	pcre2_code *code;
+	bool jit;
+};
+
+struct rule {
+	char *name, *entity, *pattern;
+	int pat;                    /* index into redact.pats */
+	enum validator validator;
+	enum redact_style style;
+	bool style_set;             /* style given in config (else tenant default) */
+	int keep, priority;
+	char **context;
+	size_t ncontext;
+	size_t *ctx_len;
+	uint32_t *ctx_first;        /* [256] bit c: context word c starts with this byte */
+	bool context_required, enabled;
+	unsigned channels;
+	enum trigger trigger;
+	enum prefilter prefilter;
+	int min_digits, back;
+	const char *file;           /* where the pattern came from (build only) */
+	int line;
+};
+
+struct ruleset {
+	char *tenant;               /* NULL for the global set */
+	struct rule *rules;
+	size_t nrules;
+	const struct rule **active[CH_COUNT];   /* enabled rules per channel, */
+	size_t nactive[CH_COUNT];               /* grouped by trigger: */
+	size_t ntrig[CH_COUNT][TRIG_COUNT];     /* how many of each, in enum order */
+};
+
+struct tstyle {
+	char *tenant;
+	enum redact_style style;
+};
+
+struct redact {
+	struct pat *pats;
+	size_t npats;
+	struct ruleset global;
+	struct ruleset *tsets;
+	size_t ntsets;
+	struct tstyle *tstyles;
+	size_t ntstyles;
+	unsigned char *keys;        /* locked: hash key, then subject key */
+	const char **entities;
+	size_t nentities;
+};
+
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * redact_rules.c — the built-in rules: what each default entity looks like.
+ *
+ * Patterns are deliberately permissive about shape and strict about
+ * boundaries; the validator of each rule (redact_validate.c) then decides
+ * with arithmetic what a regex cannot: Luhn, mod-97, digit counts of phone
+ * plans, dates and prices that merely look like phone numbers. Boundaries
+ * use short fixed-length look-behinds only on the digit rules (they run on
+ * small windows around digits, so the cost is negligible); the email rule
+ * has none because it runs anchored near each '@'.
+ *
+ * Priorities (higher wins an overlap, then the longer match):
+ *   iban 90 (mod-97 and a country length are the strongest evidence, and
+ *   an IBAN's digits can pass Luhn), card 85, email 80, ip 70, order 60,
+ *   phone 50.
+ */
+#include "redact_int.h"
+
+/* Non-ASCII letters allowed in emails: skips Latin-1 punctuation, the
+ * General Punctuation block (curly quotes, dashes) and CJK punctuation, so
+ * that "“jane@example.com”" does not swallow its quotes. */
+#define U8L "\\x{C0}-\\x{1FFF}\\x{2070}-\\x{2FFF}\\x{3040}-\\x{FEFF}\\x{FF10}-\\x{10FFFF}"
+
+/* No (?i): the classes list both cases, and caseless matching over the
+ * large non-ASCII ranges would make PCRE2 fold every code point at build. */
+static const char email_pat[] =
+	"(?:\"[^\"\\r\\n\\\\]{1,64}\""
+	"|[\\w!#$%&*+/=?^`{|}~" U8L "-][\\w!#$%&'*+/=?^`{|}~." U8L "-]{0,63})"
+	"@(?:[a-zA-Z0-9" U8L "](?:[a-zA-Z0-9" U8L "-]{0,61}[a-zA-Z0-9" U8L "])?\\.)+"
+	"(?:[xX][nN]--[a-zA-Z0-9-]{1,59}|[a-zA-Z" U8L "]{2,63})(?![a-zA-Z0-9" U8L "-])";
+
+/* A phone-like run: optional international prefix (+CC or 00CC, optional
+ * "(0)"), optional bracketed area code, digit groups joined by one
+ * separator, optional extension. Never starts inside a word, a number, a
+ * price or an ID; never ends before a decimal part or a time. */
+static const char phone_pat[] =
+	"(?<![\\w+#.,/:@-])(?<!\\d[ .\\-/])"
+	"(?:(?:\\+|\\b00)\\d{1,3}[ .-]?(?:\\(0\\)[ .-]?)?)?"
+	"(?:\\(\\d{1,5}\\)[ .-]?)?"
+	"\\d{1,12}(?:(?:[ .\\-/]|\\s-\\s)\\d{1,12}){0,7}"
+	"(?:,?\\s*(?i:ext\\.?|extension|x|\\#)\\s*\\d{1,6})?"
+	"(?![\\w@:]|[.,]\\d)";
+
+/* A card may follow another card ("4111... 5555..."), so only a dash joins
+ * it to a preceding digit; a rejected run is skipped whole by the run loop. */
+static const char card_pat[] =
+	"(?<![\\w.,+/-])(?<!\\d-)(?:\\d[ -]?){12,18}\\d(?!\\d|[.,]\\d)";
+
+/* Compact or grouped; the validator trims to the country's length. */
+static const char iban_pat[] =
+	"(?<![\\w])[A-Za-z]{2}[ .-]?\\d{2}(?:[ .-]?[A-Za-z0-9]){11,30}(?![A-Za-z0-9])";
+
+static const char ipv4_pat[] =
+	"(?<![\\w.])(?:\\d{1,3}\\.){3}\\d{1,3}(?!\\w|\\.\\d)";
+
+static const char ipv6_pat[] =
+	"(?i)(?<![\\w:.])(?:[0-9a-f]{0,4}:){2,7}(?:(?:\\d{1,3}\\.){3}\\d{1,3}|[0-9a-f]{1,4})?(?![\\w:]|\\.\\d)";
+
+static const char order_id_pat[] =
+	"(?i)\\bORD(?:ER)?[-_#]?\\d{4,12}\\b";
+
+/* A bare number is an order id only after an order word (context). */
+static const char order_number_pat[] =
+	"(?<![\\w#.,-])(?<!\\d[ .-])\\#?\\d{4,12}(?![\\w]|[.,-]\\d|[ .]\\d)";
+
+#define DIGIT_WORD "(?:zero|oh|one|two|three|four|five|six|seven|eight|nine|nought|o" \
+	"|ten|eleven|twelve|thirteen|fourteen|fifteen|sixteen|seventeen|eighteen|nineteen" \
+	"|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|\\d{1,4})\\b"
+#define MULT "(?:(?:double|triple)[\\s-]+)?"
+#define WSEP "(?:\\s*,\\s*|\\s+-\\s+|[\\s-]+|\\.\\s+)"
+
+/* Four or more spoken digit tokens in a row: "oh seven seven double oh
+ * nine hundred one two three". The validator counts digits. */
+static const char spoken_digits_pat[] =
+	"(?i)\\b(?:plus\\s+)?" MULT DIGIT_WORD
+	"(?:" WSEP MULT "(?:" DIGIT_WORD "|hundred\\b|thousand\\b)){3,40}";
+
+#define SW "[a-z0-9][a-z0-9_+-]*(?:\\.[a-z0-9_+-]+)*"
+#define TLD "(?:com|net|org|edu|gov|mil|int|info|biz|io|co|uk|de|it|fr|es|ie|in|au|br|ca|us" \
+	"|me|nl|eu|ch|at|be|se|no|dk|fi|jp|cn|ru|pl|pt|mx|ar|nz|za|sg|hk|ai|app|dev|tv|ly|xyz)"
+
+static const char spoken_email_pat[] =
+	"(?i)\\b" SW "(?:\\s+(?:dot|underscore|dash|hyphen|minus|plus)\\s+" SW ")*"
+	"\\s+(?:at|@)\\s+" SW "(?:\\s+(?:dot|dash|hyphen)\\s+" SW ")*"
+	"(?:\\s+dot\\s+|\\.)" TLD "\\b";
+
+static const char *const order_ctx[] = {
+	"order", "orders", "order number", "order no", "order nr", "order id", "ordine",
+	"commande", "bestellung", "bestellnummer", "pedido", NULL
+};
+/* Before a written number these lower the digits a national number needs. */
+static const char *const phone_ctx[] = {
+	"call", "phone", "tel", "telephone", "mobile", "cell", "whatsapp", "fax", "ring", "sms",
+	"dial", NULL
+};
+static const char *const voice_phone_ctx[] = {
+	"phone", "number", "mobile", "cell", "call", "reach", "landline", "extension",
+	"whatsapp", "telephone", "contact", "text", NULL
+};
+static const char *const voice_card_ctx[] = {
+	"card", "visa", "mastercard", "amex", "american express", "credit", "debit",
+	"long number", "discover", NULL
+};
+
+#define VOICE (1u << CH_VOICE)
+
+const struct builtin_rule redact_builtins[] = {
+	{ "email", "EMAIL", email_pat, VAL_NONE, 80, TRIG_AT, PF_NONE, 0, 0, 0, NULL, false },
+	{ "credit_card", "CREDIT_CARD", card_pat, VAL_CARD, 85, TRIG_DIGIT, PF_CHAIN, 13, 1, 0, NULL, false },
+	{ "iban", "IBAN", iban_pat, VAL_IBAN, 90, TRIG_DIGIT, PF_IBAN, 4, 3, 0, NULL, false },
+	{ "ipv4", "IP_ADDRESS", ipv4_pat, VAL_IPV4, 70, TRIG_DIGIT, PF_IPV4, 4, 1, 0, NULL, false },
+	{ "ipv6", "IP_ADDRESS", ipv6_pat, VAL_IPV6, 70, TRIG_DIGIT, PF_IPV6, 1, 24, 0, NULL, false },
+	{ "order_id", "ORDER_ID", order_id_pat, VAL_NONE, 60, TRIG_DIGIT, PF_ORD, 4, 6, 0, NULL, false },
+	{ "order_number", "ORDER_ID", order_number_pat, VAL_NONE, 60, TRIG_DIGIT, PF_RUN, 4, 1, 0, order_ctx, true },
+	{ "phone", "PHONE", phone_pat, VAL_PHONE, 50, TRIG_DIGIT, PF_CHAIN, 6, 2, 0, phone_ctx, false },
+	{ "voice_card", "CREDIT_CARD", spoken_digits_pat, VAL_SPOKEN_CARD, 90, TRIG_NUMWORDS, PF_NONE, 0, 0, VOICE,
+	  voice_card_ctx, false },
+	{ "voice_email", "EMAIL", spoken_email_pat, VAL_SPOKEN_EMAIL, 80, TRIG_ATWORD, PF_NONE, 0, 0, VOICE, NULL, false },
+	{ "voice_phone", "PHONE", spoken_digits_pat, VAL_SPOKEN_PHONE, 50, TRIG_NUMWORDS, PF_NONE, 0, 0, VOICE,
+	  voice_phone_ctx, false },
+};
+const size_t redact_nbuiltins = RD_ARRAY_LEN(redact_builtins);

@@ -1,0 +1,1052 @@
+/*
+ * redact_run.c — matching a message: UTF-8 check and normalisation, digit
+ * and word windows, PCRE2 under limits, validators, overlaps, styles,
+ * subjects. See the DESIGN comment in redact.c.
+ */
+#include "redact_int.h"
+#include "log.h"
+#include "util.h"
+
+#include <ctype.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MATCH_LIMIT      200000u   /* backtracking steps per PCRE2 call */
+#define DEPTH_LIMIT      5000u     /* nested backtracking frames */
+#define HEAP_LIMIT_KB    8192u
+#define JIT_STACK_MAX    (512 * 1024)
+#define DIGIT_BACK       24        /* a digit match may start this far before a digit */
+#define DIGIT_GAP        16        /* digits closer than this share a window */
+#define EMAIL_BACK       256       /* longest local part looked at before '@' */
+#define SPOKEN_BACK      128       /* longest spoken local part before "at" */
+#define CONTEXT_BACK     40        /* bytes before a match searched for context words */
+#define HASH_HEX         8         /* hex digits shown by the hash style */
+
+/* ---------------------------------------------------------------------- */
+/* per-thread scratch                                                      */
+
+/* Where digit rules may start a match, and what the window holds. */
+struct window {
+	size_t start, limit;        /* match starts allowed in [start, limit] */
+	size_t first;               /* first digit */
+	unsigned digits, colons;
+	unsigned chain;             /* most digits joined by short " .-/()" gaps */
+	unsigned dotted;            /* most dots in a row of digit groups (1.2.3.4: 3) */
+	unsigned maxrun;            /* longest run of consecutive digits */
+	bool dcolon;                /* "::" somewhere */
+	bool iban, ord;             /* an IBAN head / "ord" prefix before a digit run */
+};
+
+struct cand {
+	const struct rule *rule;
+	size_t start, end;          /* work-text offsets */
+	size_t val_off, val_len;    /* normalised value in scratch.pool */
+};
+
+struct scratch {
+	pcre2_match_data *md;
+	pcre2_match_context *mctx;
+	pcre2_jit_stack *jit;
+	char *norm;                 /* normalised copy of the input */
+	size_t *map;                /* norm offset -> input offset (n + 1) */
+	size_t normcap;
+	struct window *wins;
+	size_t nwins, wincap;
+	struct cand *cands, *acc;
+	size_t ncands, nacc, candcap, acccap;
+	char *pool;
+	size_t poollen, poolcap;
+};
+
+static pthread_key_t scratch_key;
+static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+
+static void scratch_destroy(void *p)
+{
+	struct scratch *s = p;
+	if (!s)
+		return;
+	pcre2_match_data_free(s->md);
+	pcre2_match_context_free(s->mctx);
+	pcre2_jit_stack_free(s->jit);
+	if (s->norm)
+		sodium_memzero(s->norm, s->normcap);
+	free(s->norm);
+	free(s->map);
+	free(s->wins);
+	free(s->cands);
+	free(s->acc);
+	if (s->pool)
+		sodium_memzero(s->pool, s->poolcap);
+	free(s->pool);
+	free(s);
+}
+
+static void scratch_key_init(void)
+{
+	if (pthread_key_create(&scratch_key, scratch_destroy) != 0)
+		abort();   /* out of thread keys at startup: nothing sensible to do */
+}
+
+static struct scratch *scratch_get(void)
+{
+	pthread_once(&scratch_once, scratch_key_init);
+	struct scratch *s = pthread_getspecific(scratch_key);
+	if (s)
+		return s;
+	if (!(s = calloc(1, sizeof *s)))
+		return NULL;
+	s->md = pcre2_match_data_create(16, NULL);
+	s->mctx = pcre2_match_context_create(NULL);
+	s->jit = pcre2_jit_stack_create(32 * 1024, JIT_STACK_MAX, NULL);
+	if (!s->md || !s->mctx || !s->jit || pthread_setspecific(scratch_key, s)) {
+		scratch_destroy(s);
+		return NULL;
+	}
+	pcre2_set_match_limit(s->mctx, MATCH_LIMIT);
+	pcre2_set_depth_limit(s->mctx, DEPTH_LIMIT);
+	pcre2_set_heap_limit(s->mctx, HEAP_LIMIT_KB);
+	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
+	return s;
+}
+
+static int grow(void **p, size_t *cap, size_t need, size_t size)
+{
+	if (need <= *cap)
+		return 0;
+	size_t n = *cap ? *cap : 16;
+	while (n < need)
+		n *= 2;
+	void *q = realloc(*p, n * size);
+	if (!q)
+		return -1;
+	*p = q;
+	*cap = n;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* step 1: UTF-8 check and normalisation                                   */
+
+/* ASCII replacement of a normalisable character at s (len bytes), or 0. */
+static char norm_char(const unsigned char *s, size_t len)
+{
+	if (len == 2 && s[0] == 0xC2 && s[1] == 0xA0)
+		return ' ';                                     /* no-break space */
+	if (len != 3)
+		return 0;
+	if (s[0] == 0xEF && s[1] == 0xBC) {
+		if (s[2] >= 0x90 && s[2] <= 0x99) return (char)('0' + s[2] - 0x90);   /* full-width digits */
+		switch (s[2]) {
+		case 0x8B: return '+';
+		case 0x8D: return '-';
+		case 0x88: return '(';
+		case 0x89: return ')';
+		case 0x8E: return '.';
+		case 0xA0: return '@';
+		}
+		return 0;
+	}
+	if (s[0] == 0xE2 && s[1] == 0x80) {
+		if (s[2] >= 0x80 && s[2] <= 0x8A) return ' ';   /* en quad .. hair space */
+		if (s[2] == 0xAF) return ' ';                   /* narrow no-break space */
+		if (s[2] >= 0x90 && s[2] <= 0x93) return '-';   /* hyphens, figure/en dash */
+		return 0;
+	}
+	if (s[0] == 0xE3 && s[1] == 0x80 && s[2] == 0x80)
+		return ' ';                                     /* ideographic space */
+	return 0;
+}
+
+static size_t seq_len(unsigned char c)
+{
+	return c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
+}
+
+/* Offset of the first 16-byte block holding a non-ASCII byte, or len when
+ * all is ASCII (the common case for chat text); the last block overlaps
+ * its neighbour instead of falling back to a byte loop. */
+static size_t ascii_prefix(const unsigned char *s, size_t len)
+{
+#ifdef __SSE2__
+	if (len >= 16) {
+		size_t i;
+		for (i = 0; i + 16 <= len; i += 16)
+			if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i))))
+				return i;
+		if (i < len && _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + len - 16))))
+			return len - 16;
+		return len;
+	}
+#endif
+	size_t i = 0;
+	while (i < len && s[i] < 0x80)
+		i++;
+	return i;
+}
+
+/* Validates; sets *needs_norm if any character would be rewritten. */
+static bool check_utf8(const char *text, size_t len, bool *needs_norm)
+{
+	const unsigned char *s = (const unsigned char *)text;
+	*needs_norm = false;
+	size_t i = ascii_prefix(s, len);
+	while (i < len) {
+		uint64_t w;
+		if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {
+			i += 8;
+			continue;
+		}
+		if (s[i] < 0x80) {
+			i++;
+			continue;
+		}
+		size_t k = seq_len(s[i]);
+		if (k > len - i || !util_utf8_valid(text + i, k))
+			return false;
+		if (norm_char(s + i, k))
+			*needs_norm = true;
+		i += k;
+	}
+	return true;
+}
+
+static int normalise(struct scratch *sc, const char *text, size_t len, size_t *olen)
+{
+	if (grow((void **)&sc->norm, &sc->normcap, len + 1, 1))
+		return -1;
+	size_t mapcap = sc->normcap;
+	void *m = realloc(sc->map, (mapcap + 1) * sizeof *sc->map);
+	if (!m)
+		return -1;
+	sc->map = m;
+	const unsigned char *s = (const unsigned char *)text;
+	size_t o = 0;
+	for (size_t i = 0; i < len;) {
+		size_t k = s[i] < 0x80 ? 1 : seq_len(s[i]);
+		char c = k > 1 ? norm_char(s + i, k) : 0;
+		if (c) {
+			sc->map[o] = i;
+			sc->norm[o++] = c;
+		} else {
+			for (size_t j = 0; j < k; j++) {
+				sc->map[o] = i + j;
+				sc->norm[o++] = text[i + j];
+			}
+		}
+		i += k;
+	}
+	sc->map[o] = len;
+	sc->norm[o] = '\0';
+	*olen = o;
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* step 2: windows                                                         */
+
+/* First character boundary at or after i. */
+static size_t char_start(const char *t, size_t n, size_t i)
+{
+	while (i < n && ((unsigned char)t[i] & 0xC0) == 0x80)
+		i++;
+	return i;
+}
+
+static bool is_digit(char c)
+{
+	return (unsigned)(c - '0') <= 9;
+}
+
+/* Non-zero if any of the 8 bytes is an ASCII digit (SWAR range test from
+ * "Bit Twiddling Hacks", hasbetween). */
+static uint64_t has_digit8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull, low7 = ones * 127;
+	return (ones * (127 + '9' + 1) - (x & low7)) & ~x & ((x & low7) + ones * (127 - ('0' - 1))) &
+	       (ones * 128);
+}
+
+static const char *next_digit(const char *p, const char *end)
+{
+	uint64_t w;
+#ifdef __SSE2__
+	/* 16 bytes per step: most of a chat message has no digit at all */
+	const __m128i lo = _mm_set1_epi8('0' - 1), hi = _mm_set1_epi8('9' + 1);
+	while (end - p >= 16) {
+		__m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+		__m128i in = _mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi));
+		int m = _mm_movemask_epi8(in);
+		if (m)
+			return p + __builtin_ctz((unsigned)m);
+		p += 16;
+	}
+#endif
+	while (end - p >= 8) {
+		memcpy(&w, p, 8);
+		if (has_digit8(w))
+			break;
+		p += 8;
+	}
+	while (p < end && !is_digit(*p))
+		p++;
+	return p;
+}
+
+static bool is_alpha(char c)
+{
+	return ((unsigned char)c | 0x20u) - 'a' < 26u;
+}
+
+static bool is_sep(char c)
+{
+	return c == ' ' || c == '.' || c == '-';
+}
+
+/* At a digit run starting at d: the head of an IBAN ("GB82", "AL 47") or
+ * an "ORD"/"ORDER" prefix right before it. */
+static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
+{
+	bool two = d + 1 < n && is_digit(t[d + 1]);
+	if (two && d >= 2 && is_alpha(t[d - 1]) && is_alpha(t[d - 2]))
+		w->iban = true;
+	/* "AL 47 ..." only in capitals: "on 12", "at 10" are prose */
+	if (two && d >= 3 && is_sep(t[d - 1]) && t[d - 2] >= 'A' && t[d - 2] <= 'Z' &&
+	    t[d - 3] >= 'A' && t[d - 3] <= 'Z')
+		w->iban = true;
+	for (size_t k = 3; k <= 6 && k <= d; k++)
+		if ((((unsigned char)t[d - k] | 0x20u) == 'o') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
+		    (((unsigned char)t[d - k + 2] | 0x20u) == 'd'))
+			w->ord = true;
+}
+
+/* One cluster starting at the digit `first`: counts and flags. */
+static size_t scan_cluster(const char *t, size_t n, size_t first, struct window *w)
+{
+	size_t last = first, i;
+	size_t from = first > DIGIT_BACK ? first - DIGIT_BACK : 0;
+	/* colons before the first digit: IPv6 groups may start with letters */
+	for (const char *c = memchr(t + from, ':', first - from); c; ) {
+		i = (size_t)(c - t);
+		w->colons++;
+		w->dcolon |= i + 1 < n && t[i + 1] == ':';
+		c = i + 1 < first ? memchr(c + 1, ':', first - i - 1) : NULL;
+	}
+	unsigned dotted = 0;
+	unsigned chain = 0, run = 0;
+	bool joined = true;         /* only joiners since the last digit */
+	for (i = first; i < n && i - last <= DIGIT_GAP; i++) {
+		char c = t[i];
+		if (is_digit(c)) {
+			if (i == first || !is_digit(t[i - 1]))
+				run_start_flags(t, n, i, w);
+			chain = joined && i - last <= 3 ? chain + 1 : 1;
+			if (chain > w->chain)
+				w->chain = chain;
+			run = i > first && is_digit(t[i - 1]) ? run + 1 : 1;
+			if (run > w->maxrun)
+				w->maxrun = run;
+			joined = true;
+			last = i;
+			w->digits++;
+			continue;
+		}
+		if (c != ' ' && c != '.' && c != '-' && c != '/' && c != '(' && c != ')')
+			joined = false;
+		if (c == '.' && is_digit(t[i - 1]) && i + 1 < n && is_digit(t[i + 1])) {
+			if (++dotted > w->dotted)
+				w->dotted = dotted;
+		} else if (!is_digit(c)) {
+			dotted = 0;
+		}
+		if (c == ':') {
+			w->colons++;
+			w->dcolon |= i + 1 < n && t[i + 1] == ':';
+		}
+	}
+	w->first = first;
+	w->start = char_start(t, n, from);
+	w->limit = last;
+	return i;
+}
+
+/* Clusters of digits (gaps under DIGIT_GAP), each widened DIGIT_BACK bytes
+ * to the left for prefixes such as "+", "(", "ORD-", "GB82". Overlapping
+ * clusters merge into one window. */
+static int digit_windows(struct scratch *sc, const char *t, size_t n)
+{
+	sc->nwins = 0;
+	size_t i = 0;
+	while (i < n) {
+		const char *d = next_digit(t + i, t + n);
+		if (d >= t + n)
+			break;
+		struct window w = { 0 };
+		i = scan_cluster(t, n, (size_t)(d - t), &w);
+		struct window *prev = sc->nwins ? &sc->wins[sc->nwins - 1] : NULL;
+		if (prev && w.start <= prev->limit) {
+			prev->limit = w.limit;
+			prev->digits += w.digits;
+			prev->colons += w.colons;
+			prev->chain = w.chain > prev->chain ? w.chain : prev->chain;
+			prev->dotted = w.dotted > prev->dotted ? w.dotted : prev->dotted;
+			prev->maxrun = w.maxrun > prev->maxrun ? w.maxrun : prev->maxrun;
+			prev->dcolon |= w.dcolon;
+			prev->iban |= w.iban;
+			prev->ord |= w.ord;
+			continue;
+		}
+		if (grow((void **)&sc->wins, &sc->wincap, sc->nwins + 1, sizeof *sc->wins))
+			return -1;
+		sc->wins[sc->nwins++] = w;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* step 3: matching                                                        */
+
+struct run {
+	const struct redact *rd;
+	struct scratch *sc;
+	const char *t;              /* work text */
+	size_t n;
+	struct redact_result *out;
+	const char *first_at;       /* first '@' in t, or NULL */
+};
+
+/* ASCII word bytes; locale-free and branch-free for the hot loops. */
+static bool is_word_byte(char c)
+{
+	unsigned u = (unsigned char)c;
+	return (u | 0x20u) - 'a' < 26u || u - '0' < 10u || u == '_';
+}
+
+static unsigned char ascii_lower(char c)
+{
+	unsigned u = (unsigned char)c;
+	return (unsigned char)(u - 'A' < 26u ? (u | 0x20u) : u);
+}
+
+/* Is w (lowercase, wl bytes) at t[b..] as a whole word? */
+static bool word_at(const char *t, size_t n, size_t b, const char *w, size_t wl)
+{
+	if (b + wl > n || (b > 0 && is_word_byte(t[b - 1])) || (b + wl < n && is_word_byte(t[b + wl])))
+		return false;
+	for (size_t k = 0; k < wl; k++)
+		if (ascii_lower(t[b + k]) != (unsigned char)w[k])
+			return false;
+	return true;
+}
+
+static bool context_at(const char *t, size_t n, const struct rule *r, size_t i)
+{
+	uint32_t m = r->ctx_first[(unsigned char)t[i]];
+	if (!m || (i > 0 && is_word_byte(t[i - 1])))
+		return false;
+	for (size_t c = 0; c < r->ncontext; c++)
+		if ((c >= 32 || (m >> c & 1)) && word_at(t, n, i, r->context[c], r->ctx_len[c]))
+			return true;
+	return false;
+}
+
+/* A context word of the rule within CONTEXT_BACK bytes before `start`,
+ * as a whole word, with no digit between it and the match. */
+static bool has_context(const char *t, size_t n, const struct rule *r, size_t start)
+{
+	size_t from = start > CONTEXT_BACK ? start - CONTEXT_BACK : 0;
+	for (size_t i = start; i-- > from;) {
+		if (is_digit(t[i]))
+			return false;
+		if (context_at(t, n, r, i))
+			return true;
+	}
+	return false;
+}
+
+/* Could any match in the window have context? Context must come before a
+ * digit run with no digit between, so only the bytes before each run long
+ * enough for the rule (min_digits) are looked at. */
+static bool context_near(const char *t, size_t n, const struct rule *r, const struct window *w)
+{
+	for (size_t i = w->first; i <= w->limit; i++) {
+		if (!is_digit(t[i]) || (i > w->first && is_digit(t[i - 1])))
+			continue;
+		size_t e = i;
+		while (e < n && is_digit(t[e]))
+			e++;
+		if (e - i < (size_t)r->min_digits)   /* too short to be matched at all */
+			continue;
+		size_t s = i > 0 && t[i - 1] == '#' ? i - 1 : i;
+		if (has_context(t, n, r, s))
+			return true;
+	}
+	return false;
+}
+
+static int add_cand(struct run *ru, const struct rule *r, size_t s, size_t e, const struct rvalue *v)
+{
+	struct scratch *sc = ru->sc;
+	if (grow((void **)&sc->cands, &sc->candcap, sc->ncands + 1, sizeof *sc->cands) ||
+	    grow((void **)&sc->pool, &sc->poolcap, sc->poollen + v->len + 1, 1))
+		return -1;
+	memcpy(sc->pool + sc->poollen, v->s, v->len);
+	sc->cands[sc->ncands++] = (struct cand){ r, s, e, sc->poollen, v->len };
+	sc->poollen += v->len;
+	return 0;
+}
+
+/* Context, validator, candidate. Returns where the next search starts. */
+static int consider(struct run *ru, const struct rule *r, size_t s, size_t e, size_t *next)
+{
+	struct vspan sp = { ru->t, ru->n, s, e, false };
+	struct rvalue v;
+	*next = e > s ? e : s + 1;
+	if (r->ncontext)
+		sp.has_context = has_context(ru->t, ru->n, r, s);
+	if (r->context_required && !sp.has_context)
+		return 0;
+	if (!redact_validate(r->validator, r->entity, &sp, &v))
+		return 0;
+	if (sp.end > s)
+		*next = sp.end;
+	int rc = add_cand(ru, r, s, sp.end, &v);
+	sodium_memzero(&v, sizeof v);
+	return rc;
+}
+
+static int pcre_match(const struct run *ru, const struct pat *p, size_t from, size_t limit)
+{
+	pcre2_set_offset_limit(ru->sc->mctx, limit);
+	if (p->jit)
+		return pcre2_jit_match(p->code, (PCRE2_SPTR)ru->t, ru->n, from, 0, ru->sc->md, ru->sc->mctx);
+	return pcre2_match(p->code, (PCRE2_SPTR)ru->t, ru->n, from, PCRE2_NO_UTF_CHECK, ru->sc->md,
+	                   ru->sc->mctx);
+}
+
+/*
+ * Runs one rule over [from, limit] (start offsets). Returns the offset the
+ * next window may start at, or (size_t)-1 on out of memory. A PCRE2 error
+ * (a limit hit) ends the rule's work in this window.
+ */
+static size_t scan(struct run *ru, const struct rule *r, size_t from, size_t limit)
+{
+	const struct pat *p = &ru->rd->pats[r->pat];
+	while (from <= limit && from <= ru->n) {
+		int rc = pcre_match(ru, p, from, limit);
+		if (rc == PCRE2_ERROR_NOMATCH)
+			return from;
+		if (rc < 0) {
+			log_warn("redact: rule %s: match abandoned (pcre2 error %d)", r->name, rc);
+			ru->out->limit_errors++;
+			return limit + 1;
+		}
+		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ru->sc->md);
+		size_t next;
+		if (consider(ru, r, ov[0], ov[1], &next))
+			return (size_t)-1;
+		from = char_start(ru->t, ru->n, next);
+	}
+	return from;
+}
+
+/* Can the built-in rule match in this window at all? */
+static bool window_may_match(const struct run *ru, const struct rule *r, const struct window *w)
+{
+	if (w->digits < (unsigned)r->min_digits)
+		return false;
+	if (r->prefilter == PF_RUN && w->maxrun < (unsigned)r->min_digits)
+		return false;
+	if (r->context_required && !context_near(ru->t, ru->n, r, w))
+		return false;
+	switch (r->prefilter) {
+	case PF_IPV4: return w->dotted >= 3;
+	case PF_IPV6: return w->dcolon || w->colons >= 3;
+	case PF_IBAN: return w->iban;
+	case PF_ORD: return w->ord;
+	case PF_CHAIN: return w->chain >= (unsigned)r->min_digits;
+	case PF_RUN:
+	case PF_DIGITS:
+	case PF_NONE: break;
+	}
+	return true;
+}
+
+static int run_digit_rule(struct run *ru, const struct rule *r)
+{
+	size_t pos = 0;
+	for (size_t w = 0; w < ru->sc->nwins; w++) {
+		const struct window *win = &ru->sc->wins[w];
+		if (win->limit < pos || !window_may_match(ru, r, win))
+			continue;
+		size_t from = win->first > (size_t)r->back ? win->first - (size_t)r->back : 0;
+		if (from < win->start)
+			from = win->start;
+		from = char_start(ru->t, ru->n, from);
+		pos = scan(ru, r, from > pos ? from : pos, win->limit);
+		if (pos == (size_t)-1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Start of the token holding the '@' at `at`: back to a space, or to the
+ * opening quote of a quoted local part. */
+static size_t email_window_start(const char *t, size_t at)
+{
+	size_t i = at;
+	if (i > 0 && t[i - 1] == '"') {
+		const char *q = NULL;
+		for (size_t k = i - 1; k > 0 && i - k < 80; k--)
+			if (t[k - 1] == '"') { q = t + k - 1; break; }
+		if (q)
+			i = (size_t)(q - t);
+	}
+	while (i > 0 && at - i < EMAIL_BACK && !isspace((unsigned char)t[i - 1]))
+		i--;
+	return char_start(t, at, i);
+}
+
+static int run_at_rule(struct run *ru, const struct rule *r)
+{
+	size_t pos = 0;
+	const char *at = ru->first_at;
+	while (at) {
+		size_t a = (size_t)(at - ru->t);
+		if (a >= pos) {
+			size_t ws = email_window_start(ru->t, a);
+			pos = scan(ru, r, ws > pos ? ws : pos, a);
+			if (pos == (size_t)-1)
+				return -1;
+		}
+		at = a + 1 < ru->n ? memchr(at + 1, '@', ru->n - a - 1) : NULL;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* step 4: overlaps                                                        */
+
+static int cand_rank(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	if (x->rule->priority != y->rule->priority)
+		return x->rule->priority > y->rule->priority ? -1 : 1;
+	size_t lx = x->end - x->start, ly = y->end - y->start;
+	if (lx != ly)
+		return lx > ly ? -1 : 1;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Greedy by rank into a start-sorted list of disjoint spans. */
+static int resolve(struct scratch *sc)
+{
+	sc->nacc = 0;
+	if (sc->ncands == 0)
+		return 0;
+	qsort(sc->cands, sc->ncands, sizeof *sc->cands, cand_rank);
+	if (grow((void **)&sc->acc, &sc->acccap, sc->ncands, sizeof *sc->acc))
+		return -1;
+	for (size_t i = 0; i < sc->ncands; i++) {
+		const struct cand *c = &sc->cands[i];
+		size_t lo = 0, hi = sc->nacc;
+		while (lo < hi) {
+			size_t mid = (lo + hi) / 2;
+			if (sc->acc[mid].start < c->start) lo = mid + 1;
+			else hi = mid;
+		}
+		if ((lo < sc->nacc && sc->acc[lo].start < c->end) || (lo > 0 && sc->acc[lo - 1].end > c->start))
+			continue;
+		memmove(&sc->acc[lo + 1], &sc->acc[lo], (sc->nacc - lo) * sizeof *sc->acc);
+		sc->acc[lo] = *c;
+		sc->nacc++;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------- */
+/* step 5: output                                                          */
+
+static int out_append(struct redact_result *o, const void *p, size_t n)
+{
+	if (grow((void **)&o->text, &o->cap, o->len + n + 1, 1))
+		return -1;
+	if (n)
+		memcpy(o->text + o->len, p, n);
+	o->len += n;
+	o->text[o->len] = '\0';
+	return 0;
+}
+
+static int out_str(struct redact_result *o, const char *s)
+{
+	return out_append(o, s, strlen(s));
+}
+
+static enum redact_style style_for(const struct redact *rd, const struct rule *r, const char *tenant)
+{
+	if (r->style_set || !tenant)
+		return r->style;
+	for (size_t i = 0; i < rd->ntstyles; i++)
+		if (strcmp(rd->tstyles[i].tenant, tenant) == 0)
+			return rd->tstyles[i].style;
+	return r->style;
+}
+
+/* The last `keep` characters of the value (whole UTF-8 characters). */
+static const char *tail_chars(const char *v, size_t n, int keep)
+{
+	size_t i = n;
+	for (int k = 0; k < keep && i > 0; k++) {
+		i--;
+		while (i > 0 && ((unsigned char)v[i] & 0xC0) == 0x80)
+			i--;
+	}
+	return v + i;
+}
+
+static int write_hash(const struct run *ru, const char *tenant, const struct cand *c, const char *v)
+{
+	unsigned char h[crypto_generichash_BYTES_MIN];
+	char hex[2 * sizeof h + 1];
+	crypto_generichash_state st;
+	const char *t = tenant ? tenant : "";
+	crypto_generichash_init(&st, ru->rd->keys, 32, sizeof h);
+	crypto_generichash_update(&st, (const unsigned char *)t, strlen(t) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)c->rule->entity, strlen(c->rule->entity) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)v, c->val_len);
+	crypto_generichash_final(&st, h, sizeof h);
+	util_hex_encode(h, sizeof h, hex);
+	hex[HASH_HEX] = '\0';
+	return out_str(ru->out, "[") || out_str(ru->out, c->rule->entity) || out_str(ru->out, ":") ||
+	       out_str(ru->out, hex) || out_str(ru->out, "]");
+}
+
+static int write_replacement(const struct run *ru, const char *tenant, const struct cand *c)
+{
+	struct redact_result *o = ru->out;
+	const char *v = ru->sc->pool + c->val_off;
+	switch (style_for(ru->rd, c->rule, tenant)) {
+	case STYLE_TAG:
+		return out_str(o, "[") || out_str(o, c->rule->entity) || out_str(o, "]");
+	case STYLE_MASK:
+		return out_str(o, "****");
+	case STYLE_PARTIAL: {
+		const char *tail = tail_chars(v, c->val_len, c->rule->keep);
+		return out_str(o, "[") || out_str(o, c->rule->entity) || out_str(o, " \xe2\x80\xa6") ||
+		       out_append(o, tail, (size_t)(v + c->val_len - tail)) || out_str(o, "]");
+	}
+	case STYLE_HASH:
+		return write_hash(ru, tenant, c, v);
+	case STYLE_REMOVE:
+		return 0;
+	}
+	return 0;
+}
+
+static int add_finding(struct redact_result *o, const struct cand *c, size_t s, size_t e)
+{
+	if (grow((void **)&o->findings, &o->findings_cap, o->nfindings + 1, sizeof *o->findings))
+		return -1;
+	o->findings[o->nfindings++] = (struct redact_finding){ c->rule->entity, c->rule->name, s, e };
+	return 0;
+}
+
+static int subject_hash(const struct redact *rd, enum subject_kind kind, const char *v, size_t n,
+                        struct redact_subject *out)
+{
+	unsigned char k = (unsigned char)kind;
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, rd->keys + 32, 32, REDACT_SUBJECT_BYTES);
+	crypto_generichash_update(&st, &k, 1);
+	crypto_generichash_update(&st, (const unsigned char *)v, n);
+	crypto_generichash_final(&st, out->hash, REDACT_SUBJECT_BYTES);
+	return 0;
+}
+
+static int add_subject(const struct run *ru, const struct cand *c)
+{
+	enum subject_kind kind;
+	if (strcmp(c->rule->entity, "EMAIL") == 0) kind = SUBJECT_EMAIL;
+	else if (strcmp(c->rule->entity, "PHONE") == 0) kind = SUBJECT_PHONE;
+	else return 0;
+	struct redact_subject s;
+	subject_hash(ru->rd, kind, ru->sc->pool + c->val_off, c->val_len, &s);
+	struct redact_result *o = ru->out;
+	for (size_t i = 0; i < o->nsubjects; i++)
+		if (sodium_memcmp(o->subjects[i].hash, s.hash, sizeof s.hash) == 0)
+			return 0;
+	if (grow((void **)&o->subjects, &o->subjects_cap, o->nsubjects + 1, sizeof *o->subjects))
+		return -1;
+	o->subjects[o->nsubjects++] = s;
+	return 0;
+}
+
+static int write_output(struct run *ru, const char *tenant, const char *text, size_t len,
+                        const size_t *map)
+{
+	size_t pos = 0;
+	for (size_t i = 0; i < ru->sc->nacc; i++) {
+		const struct cand *c = &ru->sc->acc[i];
+		size_t s = map ? map[c->start] : c->start, e = map ? map[c->end] : c->end;
+		if (out_append(ru->out, text + pos, s - pos) || write_replacement(ru, tenant, c) ||
+		    add_finding(ru->out, c, s, e) || add_subject(ru, c))
+			return -1;
+		pos = e;
+	}
+	return out_append(ru->out, text + pos, len - pos);
+}
+
+/* ---------------------------------------------------------------------- */
+/* public                                                                  */
+
+static void result_reset(struct redact_result *o)
+{
+	if (o->text)
+		sodium_memzero(o->text, o->len);
+	o->len = 0;
+	o->nfindings = 0;
+	o->nsubjects = 0;
+	o->limit_errors = 0;
+}
+
+static const struct ruleset *ruleset_for(const struct redact *rd, const char *tenant)
+{
+	if (tenant)
+		for (size_t i = 0; i < rd->ntsets; i++)
+			if (strcmp(rd->tsets[i].tenant, tenant) == 0)
+				return &rd->tsets[i];
+	return &rd->global;
+}
+
+/* Only spaces, commas, dashes and dots (at most four) between two words of
+ * one reading. */
+static bool spoken_gap(const char *t, size_t from, size_t to)
+{
+	if (to - from > 4)
+		return false;
+	for (size_t k = from; k < to; k++)
+		if (!isspace((unsigned char)t[k]) && t[k] != ',' && t[k] != '-' && t[k] != '.')
+			return false;
+	return true;
+}
+
+static int add_window(struct scratch *sc, size_t start, size_t limit)
+{
+	if (grow((void **)&sc->wins, &sc->wincap, sc->nwins + 1, sizeof *sc->wins))
+		return -1;
+	sc->wins[sc->nwins++] = (struct window){ .start = start, .limit = limit, .first = start };
+	return 0;
+}
+
+/* First letters of number words (see redact_spoken.c): d e f h n o p s t z. */
+#define NUMWORD_FIRST ((1u << ('d' - 'a')) | (1u << ('e' - 'a')) | (1u << ('f' - 'a')) | \
+	(1u << ('h' - 'a')) | (1u << ('n' - 'a')) | (1u << ('o' - 'a')) | (1u << ('p' - 'a')) | \
+	(1u << ('s' - 'a')) | (1u << ('t' - 'a')) | (1u << ('z' - 'a')))
+
+static bool number_word_at(const char *t, size_t ws, size_t wl)
+{
+	if (is_digit(t[ws]))
+		return wl <= 4;
+	unsigned c = ascii_lower(t[ws]) - 'a';
+	return wl <= 9 && (NUMWORD_FIRST >> c & 1) && redact_number_token(t + ws, wl);
+}
+
+/* Windows of the spoken-number rules: runs of four or more number words
+ * ("oh seven seven double oh ...") joined by short gaps. */
+static int numword_windows(struct run *ru)
+{
+	const char *t = ru->t;
+	size_t n = ru->n, i = 0, run = 0, run_start = 0, prev_end = 0;
+	ru->sc->nwins = 0;
+	while (i < n) {
+		while (i < n && !is_alpha(t[i]) && !is_digit(t[i]))
+			i++;
+		if (i >= n)
+			break;
+		size_t ws = i;
+		bool digits = is_digit(t[i]);
+		while (i < n && (digits ? is_digit(t[i]) : is_alpha(t[i])))
+			i++;
+		if (number_word_at(t, ws, i - ws)) {
+			if (run && spoken_gap(t, prev_end, ws)) {
+				run++;
+			} else {
+				if (run >= 4 && add_window(ru->sc, run_start, prev_end))
+					return -1;
+				run = 1;
+				run_start = ws;
+			}
+			prev_end = i;
+		} else {
+			if (run >= 4 && add_window(ru->sc, run_start, prev_end))
+				return -1;
+			run = 0;
+		}
+	}
+	return run >= 4 ? add_window(ru->sc, run_start, prev_end) : 0;
+}
+
+/* Is t[i..i+2) the word "at" (any case) between whitespace? */
+static bool at_word(const char *t, size_t n, size_t i)
+{
+	return i > 0 && i + 2 < n && isspace((unsigned char)t[i - 1]) && isspace((unsigned char)t[i + 2]) &&
+	       ascii_lower(t[i]) == 'a' && ascii_lower(t[i + 1]) == 't';
+}
+
+/* Windows of the spoken-email rule: the stretch before each word "at" or
+ * '@'. SSE2 finds "at" pairs 16 bytes at a time; prose is long. */
+static int atword_windows(struct run *ru)
+{
+	const char *t = ru->t;
+	size_t n = ru->n, i = 0;
+	ru->sc->nwins = 0;
+	while (i + 1 < n) {
+#ifdef __SSE2__
+		if (n - i >= 17) {
+			const __m128i lo = _mm_set1_epi8(0x20);
+			__m128i a = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + i)), lo);
+			__m128i b = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + i + 1)), lo);
+			__m128i at = _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(const void *)(t + i)), _mm_set1_epi8('@'));
+			int m = (_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_set1_epi8('a'))) &
+			         _mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_set1_epi8('t')))) | _mm_movemask_epi8(at);
+			if (!m) {
+				i += 16;
+				continue;
+			}
+			i += (size_t)__builtin_ctz((unsigned)m);
+		}
+#endif
+		if (t[i] == '@' || at_word(t, n, i)) {
+			size_t from = i > SPOKEN_BACK ? i - SPOKEN_BACK : 0;
+			if (add_window(ru->sc, char_start(t, n, from), i))
+				return -1;
+		}
+		i++;
+	}
+	return 0;
+}
+
+static int run_windows(struct run *ru, const struct rule *r)
+{
+	size_t pos = 0;
+	for (size_t w = 0; w < ru->sc->nwins; w++) {
+		const struct window *win = &ru->sc->wins[w];
+		if (win->limit < pos)
+			continue;
+		pos = scan(ru, r, win->start > pos ? win->start : pos, win->limit);
+		if (pos == (size_t)-1)
+			return -1;
+	}
+	return 0;
+}
+
+static int run_spoken(struct run *ru, const struct rule *const *r, size_t nr, bool numwords)
+{
+	if (nr == 0)
+		return 0;
+	if (numwords ? numword_windows(ru) : atword_windows(ru))
+		return -1;
+	for (size_t i = 0; i < nr && ru->sc->nwins; i++)
+		if (run_windows(ru, r[i]))
+			return -1;
+	return 0;
+}
+
+/* Runs the channel's rules, each group of triggers over its own windows
+ * (active rules are stored grouped in enum trigger order). */
+static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel ch)
+{
+	const struct rule *const *g[TRIG_COUNT];
+	const size_t *nt = rs->ntrig[ch];
+	g[0] = rs->active[ch];
+	for (int k = 1; k < TRIG_COUNT; k++)
+		g[k] = g[k - 1] + nt[k - 1];
+	for (size_t i = 0; i < nt[TRIG_ALL]; i++)
+		if (scan(ru, g[TRIG_ALL][i], 0, ru->n) == (size_t)-1)
+			return -1;
+	ru->first_at = nt[TRIG_AT] ? memchr(ru->t, '@', ru->n) : NULL;
+	for (size_t i = 0; ru->first_at && i < nt[TRIG_AT]; i++)
+		if (run_at_rule(ru, g[TRIG_AT][i]))
+			return -1;
+	if (nt[TRIG_DIGIT] && digit_windows(ru->sc, ru->t, ru->n))
+		return -1;
+	for (size_t i = 0; ru->sc->nwins && i < nt[TRIG_DIGIT]; i++)
+		if (run_digit_rule(ru, g[TRIG_DIGIT][i]))
+			return -1;
+	if (run_spoken(ru, g[TRIG_NUMWORDS], nt[TRIG_NUMWORDS], true))
+		return -1;
+	return run_spoken(ru, g[TRIG_ATWORD], nt[TRIG_ATWORD], false);
+}
+
+/* The scratch copies that held message text or identifiers are wiped after
+ * every run, on success and on failure. */
+static void scratch_wipe(struct scratch *sc, bool norm)
+{
+	if (sc->pool)
+		sodium_memzero(sc->pool, sc->poollen);
+	if (norm && sc->norm)
+		sodium_memzero(sc->norm, sc->normcap);
+}
+
+int redact_run(const struct redact *rd, const char *tenant, enum rd_channel channel,
+               const char *text, size_t len, struct redact_result *out)
+{
+	bool needs_norm = false;
+	struct scratch *sc = scratch_get();
+	result_reset(out);
+	if (!sc || !check_utf8(text, len, &needs_norm) || (unsigned)channel >= CH_COUNT)
+		goto fail;
+	size_t n = len;
+	sc->ncands = 0;
+	sc->poollen = 0;
+	sc->nwins = 0;
+	if (needs_norm && normalise(sc, text, len, &n))
+		goto fail;
+	struct run ru = { rd, sc, needs_norm ? sc->norm : text, n, out, NULL };
+	if (match_rules(&ru, ruleset_for(rd, tenant), channel) || resolve(sc) ||
+	    write_output(&ru, tenant, text, len, needs_norm ? sc->map : NULL))
+		goto fail;
+	if (!out->text && out_append(out, "", 0))
+		goto fail;
+	scratch_wipe(sc, needs_norm);
+	return 0;
+fail:
+	if (sc)
+		scratch_wipe(sc, needs_norm);
+	result_reset(out);
+	return -1;
+}
+
+void redact_result_free(struct redact_result *res)
+{
+	if (!res)
+		return;
+	if (res->text)
+		sodium_memzero(res->text, res->cap);
+	free(res->text);
+	free(res->findings);
+	free(res->subjects);
+	memset(res, 0, sizeof *res);
+}
+
+int redact_subject_hash(const struct redact *rd, enum subject_kind kind, const char *s, size_t len,
+                        struct redact_subject *out)
+{
+	struct rvalue v;
+	int rc = -1;
+	if (kind == SUBJECT_EMAIL)
+		rc = redact_norm_email(s, len, &v);
+	else if (kind == SUBJECT_PHONE)
+		rc = redact_norm_phone(s, len, &v);
+	if (rc == 0)
+		subject_hash(rd, kind, v.s, v.len, out);
+	sodium_memzero(&v, sizeof v);
+	return rc;
+}

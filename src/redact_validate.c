@@ -1,0 +1,645 @@
+/*
+ * redact_validate.c — what a regex cannot decide: checksums, number plans,
+ * and the shapes of dates, prices and versions that look like phones.
+ *
+ * Every validator works on the normalised work text (ASCII digits, plain
+ * spaces; see redact.c) and may look a few bytes outside its match, e.g.
+ * for a currency sign or the word "version". It also writes the normalised
+ * value: the one normaliser for subjects lives here (redact_norm_email,
+ * redact_norm_phone) and redact_subject_hash uses the same functions.
+ */
+#include "redact_int.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const validator_names[VAL_COUNT] = {
+	[VAL_NONE] = "none", [VAL_LUHN] = "luhn", [VAL_CARD] = "card", [VAL_IBAN] = "iban",
+	[VAL_PHONE] = "phone", [VAL_IPV4] = "ipv4", [VAL_IPV6] = "ipv6",
+	[VAL_SPOKEN_PHONE] = "spoken_phone", [VAL_SPOKEN_CARD] = "spoken_card",
+	[VAL_SPOKEN_EMAIL] = "spoken_email",
+};
+
+int redact_validator_parse(const char *name, enum validator *out)
+{
+	for (int i = 0; i < VAL_COUNT; i++) {
+		if (strcmp(name, validator_names[i]) == 0) {
+			*out = (enum validator)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *redact_validator_name(enum validator v)
+{
+	return (unsigned)v < VAL_COUNT ? validator_names[v] : "?";
+}
+
+/* ---- normalisers ---------------------------------------------------- */
+
+int redact_norm_email(const char *s, size_t n, struct rvalue *out)
+{
+	while (n && isspace((unsigned char)*s)) { s++; n--; }
+	while (n && isspace((unsigned char)s[n - 1])) n--;
+	if (n >= 7 && strncasecmp(s, "mailto:", 7) == 0) { s += 7; n -= 7; }
+	const char *at = memchr(s, '@', n);
+	if (!at || at == s || n >= sizeof out->s)
+		return -1;
+	size_t dom = (size_t)(at - s) + 1;
+	if (dom >= n || !memchr(s + dom, '.', n - dom) || memchr(s + dom, '@', n - dom))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (isspace((unsigned char)s[i]) && s[0] != '"')
+			return -1;
+		out->s[i] = (char)tolower((unsigned char)s[i]);
+	}
+	out->len = n;
+	out->s[n] = '\0';
+	return 0;
+}
+
+/* Where an extension starts ("ext", "x", "#"), or n. */
+static size_t extension_at(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		char c = (char)tolower((unsigned char)s[i]);
+		if (c == 'e' || c == 'x' || c == '#')
+			return i;
+	}
+	return n;
+}
+
+/*
+ * Digits of a phone number as stored for subjects: "+", "00" and a "(0)"
+ * trunk dropped, an extension ignored. "+44 (0)7700 900123",
+ * "0044 7700-900123" and "447700900123" all give 447700900123. A scheme
+ * ("tel:", "whatsapp:") in front is skipped.
+ */
+int redact_norm_phone(const char *s, size_t n, struct rvalue *out)
+{
+	while (n && isspace((unsigned char)*s)) { s++; n--; }
+	const char *colon = memchr(s, ':', n);
+	if (colon && colon - s <= 10) { n -= (size_t)(colon + 1 - s); s = colon + 1; }
+	n = extension_at(s, n);
+	bool intl = false;
+	out->len = 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '+' && out->len == 0 && !intl) { intl = true; continue; }
+		if (c == '(' && i + 2 < n && s[i + 1] == '0' && s[i + 2] == ')' && intl) { i += 2; continue; }
+		if (isdigit((unsigned char)c)) {
+			if (out->len + 1 >= sizeof out->s)
+				return -1;
+			out->s[out->len++] = c;
+			if (out->len == 2 && !intl && out->s[0] == '0' && out->s[1] == '0') {
+				out->len = 0;
+				intl = true;
+			}
+			continue;
+		}
+		if (!strchr(" .-/()\t", c))
+			return -1;
+	}
+	out->s[out->len] = '\0';
+	return out->len >= 5 && out->len <= 15 ? 0 : -1;
+}
+
+/* ---- cards ---------------------------------------------------------- */
+
+bool redact_luhn(const char *d, size_t n)
+{
+	unsigned sum = 0;
+	for (size_t i = 0; i < n; i++) {
+		unsigned v = (unsigned)(d[n - 1 - i] - '0');
+		if (i & 1) {
+			v *= 2;
+			if (v > 9) v -= 9;
+		}
+		sum += v;
+	}
+	return n > 0 && sum % 10 == 0;
+}
+
+static unsigned prefix_num(const char *d, size_t k)
+{
+	unsigned v = 0;
+	for (size_t i = 0; i < k; i++)
+		v = v * 10 + (unsigned)(d[i] - '0');
+	return v;
+}
+
+/* Brand ranges and lengths (issuer identification numbers). */
+static bool card_brand_ok(const char *d, size_t n)
+{
+	unsigned p2 = prefix_num(d, 2), p3 = prefix_num(d, 3), p4 = prefix_num(d, 4);
+	unsigned p6 = prefix_num(d, 6);
+	if (d[0] == '4')                                        /* Visa */
+		return n == 13 || n == 16 || n == 19;
+	if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720))   /* Mastercard */
+		return n == 16;
+	if (p2 == 34 || p2 == 37)                               /* Amex */
+		return n == 15;
+	if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 ||
+	    (p6 >= 622126 && p6 <= 622925))                     /* Discover */
+		return n >= 16 && n <= 19;
+	if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39)   /* Diners */
+		return n >= 14 && n <= 19;
+	if (p4 >= 3528 && p4 <= 3589)                           /* JCB */
+		return n >= 16 && n <= 19;
+	if (p2 == 62 || p2 == 81)                               /* UnionPay */
+		return n >= 16 && n <= 19;
+	if (p4 >= 2200 && p4 <= 2204)                           /* Mir */
+		return n >= 16 && n <= 19;
+	if (p2 == 50 || (p2 >= 56 && p2 <= 69))                 /* Maestro */
+		return n >= 12 && n <= 19;
+	return false;
+}
+
+/* Longest prefix of the span ending at a group boundary that is a card. */
+static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
+{
+	char d[24];
+	size_t nd = 0, best_end = 0, best_n = 0;
+	for (size_t i = sp->start; i < sp->end; i++) {
+		char c = sp->text[i];
+		if (!isdigit((unsigned char)c))
+			continue;
+		if (nd >= sizeof d)
+			return false;
+		d[nd++] = c;
+		bool boundary = i + 1 == sp->end || !isdigit((unsigned char)sp->text[i + 1]);
+		if (boundary && nd >= 13 && nd <= 19 && redact_luhn(d, nd) && (!brand || card_brand_ok(d, nd))) {
+			best_end = i + 1;
+			best_n = nd;
+		}
+	}
+	if (!best_n)
+		return false;
+	sp->end = best_end;
+	memcpy(val->s, d, best_n);
+	val->len = best_n;
+	val->s[best_n] = '\0';
+	return true;
+}
+
+/* ---- IBAN ----------------------------------------------------------- */
+
+struct iban_len { char cc[3]; unsigned char len; };
+
+/* SWIFT IBAN registry lengths, plus the partner countries in common use. */
+static const struct iban_len iban_lens[] = {
+	{"AD",24},{"AE",23},{"AL",28},{"AT",20},{"AZ",28},{"BA",20},{"BE",16},{"BG",22},
+	{"BH",22},{"BI",27},{"BR",29},{"BY",28},{"CH",21},{"CR",22},{"CY",28},{"CZ",24},
+	{"DE",22},{"DJ",27},{"DK",18},{"DO",28},{"EE",20},{"EG",29},{"ES",24},{"FI",18},
+	{"FK",18},{"FO",18},{"FR",27},{"GB",22},{"GE",22},{"GI",23},{"GL",18},{"GR",27},
+	{"GT",28},{"HN",28},{"HR",21},{"HU",28},{"IE",22},{"IL",23},{"IQ",23},{"IS",26},
+	{"IT",27},{"JO",30},{"KW",30},{"KZ",20},{"LB",28},{"LC",32},{"LI",21},{"LT",20},
+	{"LU",20},{"LV",21},{"LY",25},{"MC",27},{"MD",24},{"ME",22},{"MK",19},{"MN",20},
+	{"MR",27},{"MT",31},{"MU",30},{"NI",28},{"NL",18},{"NO",15},{"OM",23},{"PK",24},
+	{"PL",28},{"PS",29},{"PT",25},{"QA",29},{"RO",24},{"RS",22},{"RU",33},{"SA",24},
+	{"SC",31},{"SD",18},{"SE",24},{"SI",19},{"SK",24},{"SM",27},{"SO",23},{"ST",25},
+	{"SV",28},{"TL",23},{"TN",24},{"TR",26},{"UA",29},{"VA",22},{"VG",24},{"XK",20},
+	{"YE",30},{"AO",25},{"BF",28},{"BJ",28},{"CF",27},{"CG",27},{"CI",28},{"CM",27},
+	{"CV",25},{"DZ",26},{"GA",27},{"GQ",27},{"GW",25},{"IR",26},{"KM",27},{"MA",28},
+	{"MG",27},{"ML",28},{"MZ",25},{"NE",28},{"SN",28},{"TD",27},{"TG",28},
+	/* territories that use their parent country's format */
+	{"AX",18},{"GF",27},{"GP",27},{"MQ",27},{"RE",27},{"YT",27},{"NC",27},{"PF",27},
+	{"PM",27},{"TF",27},{"WF",27},{"BL",27},{"MF",27},
+};
+
+static int iban_length(const char *cc)
+{
+	for (size_t i = 0; i < RD_ARRAY_LEN(iban_lens); i++)
+		if (iban_lens[i].cc[0] == cc[0] && iban_lens[i].cc[1] == cc[1])
+			return iban_lens[i].len;
+	return -1;
+}
+
+/* ISO 7064 mod 97-10 over the rearranged IBAN (first four chars moved last). */
+static bool iban_mod97(const char *s, size_t n)
+{
+	unsigned rem = 0;
+	for (size_t k = 0; k < n; k++) {
+		char c = s[(k + 4) % n];
+		unsigned v = isdigit((unsigned char)c) ? (unsigned)(c - '0') : (unsigned)(c - 'A' + 10);
+		rem = v >= 10 ? (rem * 100 + v) % 97 : (rem * 10 + v) % 97;
+	}
+	return rem == 1;
+}
+
+/* Alphanumerics of the span, uppercased, up to `want` (or all, max 34). */
+static size_t iban_chars(const struct vspan *sp, int want, char *s, size_t *last)
+{
+	size_t n = 0;
+	for (size_t i = sp->start; i < sp->end && n < 34; i++) {
+		if (!isalnum((unsigned char)sp->text[i]))
+			continue;
+		s[n++] = (char)toupper((unsigned char)sp->text[i]);
+		*last = i;
+		if (n == (size_t)want)
+			break;
+	}
+	return n;
+}
+
+/* Country length from the registry; for a country not in it, the whole
+ * run (15..34 characters) must pass mod-97 on its own. The match ends
+ * after the IBAN's last character, which must end a group. */
+static bool validate_iban(struct vspan *sp, struct rvalue *val)
+{
+	char s[40];
+	size_t last = sp->start;
+	char cc[2] = { (char)toupper((unsigned char)sp->text[sp->start]),
+	               (char)toupper((unsigned char)sp->text[sp->start + 1]) };
+	int want = iban_length(cc);
+	size_t n = iban_chars(sp, want, s, &last);
+	if (want < 0 ? n < 15 : n != (size_t)want)
+		return false;
+	if (last + 1 < sp->end && isalnum((unsigned char)sp->text[last + 1]))
+		return false;
+	if (!iban_mod97(s, n))
+		return false;
+	sp->end = last + 1;
+	memcpy(val->s, s, n);
+	val->len = n;
+	val->s[n] = '\0';
+	return true;
+}
+
+/* ---- context helpers ------------------------------------------------ */
+
+/* The word just before `at` (skipping spaces and ':'), lowercased. */
+static size_t previous_word(const struct vspan *sp, size_t at, char *w, size_t wcap)
+{
+	size_t i = at;
+	while (i > 0 && (sp->text[i - 1] == ' ' || sp->text[i - 1] == ':' || sp->text[i - 1] == '#'))
+		i--;
+	size_t e = i;
+	while (i > 0 && e - i < wcap - 1 && (isalnum((unsigned char)sp->text[i - 1]) || sp->text[i - 1] == '-'))
+		i--;
+	size_t n = e - i;
+	for (size_t k = 0; k < n; k++)
+		w[k] = (char)tolower((unsigned char)sp->text[i + k]);
+	w[n] = '\0';
+	return n;
+}
+
+static bool word_in(const char *w, const char *const *list)
+{
+	for (; *list; list++)
+		if (strcmp(w, *list) == 0)
+			return true;
+	return false;
+}
+
+static bool after_version_word(const struct vspan *sp)
+{
+	static const char *const words[] = {
+		"v", "ver", "version", "build", "release", "rev", "revision", "isbn", "isbn-10",
+		"isbn-13", "firmware", "kernel", "python", "node", "ios", "android", "chrome", NULL
+	};
+	char w[24];
+	return previous_word(sp, sp->start, w, sizeof w) && word_in(w, words);
+}
+
+static const char *const currencies[] = {
+	"$", "\xc2\xa3", "\xe2\x82\xac", "\xc2\xa5", "\xe2\x82\xb9", "eur", "usd", "gbp",
+	"chf", "inr", "aud", "cad", "brl", "r$", "rs", "kr", "euro", "dollar", "pound", NULL
+};
+
+/* Could byte c start or end a currency sign or code? (UTF-8 signs: any
+ * byte >= 0x80.) */
+static bool currency_byte(unsigned char c)
+{
+	return c == '$' || c >= 0x80 || (c && strchr("eugcianbrkdpsflonEUGCIANBRKDPSFLON", c));
+}
+
+/* A currency sign or code starting at p (after the number). */
+static bool currency_starts(const char *p, size_t avail)
+{
+	if (!avail || !currency_byte((unsigned char)*p))
+		return false;
+	for (size_t i = 0; currencies[i]; i++) {
+		size_t k = strlen(currencies[i]);
+		if (k <= avail && strncasecmp(p, currencies[i], k) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* A currency sign or code ending exactly at text[at] (before the number). */
+static bool currency_ends(const char *text, size_t at)
+{
+	if (!at || !currency_byte((unsigned char)text[at - 1]))
+		return false;
+	for (size_t i = 0; currencies[i]; i++) {
+		size_t k = strlen(currencies[i]);
+		if (k <= at && strncasecmp(text + at - k, currencies[i], k) == 0 &&
+		    (k == at || !isalpha((unsigned char)text[at - k - 1])))
+			return true;
+	}
+	return false;
+}
+
+/* A currency sign or code touching the number (one space allowed). */
+static bool near_currency(const struct vspan *sp)
+{
+	size_t e = sp->end, s = sp->start;
+	if (e < sp->len && sp->text[e] == ' ')
+		e++;
+	if (e < sp->len && currency_starts(sp->text + e, sp->len - e))
+		return true;
+	if (s > 0 && sp->text[s - 1] == ' ')
+		s--;
+	return currency_ends(sp->text, s);
+}
+
+/* ---- phones --------------------------------------------------------- */
+
+struct groups {
+	int n;
+	unsigned len[16];
+	unsigned long val[16];
+	char sep[16];             /* separator before group i ('\0' for none) */
+	char d[40];               /* digits, without "+"/"00", "(0)", extension */
+	size_t nd;
+	bool intl, bracket;
+};
+
+static bool add_digit(struct groups *g, char c, bool new_group, char sep)
+{
+	if (g->nd + 1 >= sizeof g->d)
+		return false;
+	if (new_group) {
+		if (g->n == (int)RD_ARRAY_LEN(g->len))
+			return false;
+		g->sep[g->n] = sep;
+		g->len[g->n] = 0;
+		g->val[g->n] = 0;
+		g->n++;
+	}
+	g->d[g->nd++] = c;
+	g->len[g->n - 1]++;
+	g->val[g->n - 1] = g->val[g->n - 1] * 10 + (unsigned long)(c - '0');
+	return true;
+}
+
+static bool split_groups(const char *s, size_t n, struct groups *g)
+{
+	memset(g, 0, sizeof *g);
+	n = extension_at(s, n);
+	char sep = 0;
+	bool in_digits = false;
+	for (size_t i = 0; i < n; i++) {
+		char c = s[i];
+		if (c == '+' && g->nd == 0) { g->intl = true; continue; }
+		if (c == '(' && g->intl && i + 2 < n && s[i + 1] == '0' && s[i + 2] == ')') { i += 2; in_digits = false; continue; }
+		if (isdigit((unsigned char)c)) {
+			if (!add_digit(g, c, !in_digits, sep))
+				return false;
+			in_digits = true;
+			sep = 0;
+			continue;
+		}
+		if (c == '(' || c == ')') g->bracket = true;
+		else if (c != ' ' || !sep) sep = c;
+		in_digits = false;
+	}
+	while (g->n > 0 && g->len[g->n - 1] == 0) g->n--;
+	if (!g->intl && g->nd > 2 && g->d[0] == '0' && g->d[1] == '0') {
+		g->intl = true;
+		memmove(g->d, g->d + 2, g->nd - 2);
+		g->nd -= 2;
+	}
+	g->d[g->nd] = '\0';
+	return true;
+}
+
+static bool is_year(unsigned long v, unsigned len) { return len == 4 && v >= 1900 && v <= 2099; }
+
+static bool looks_like_date(const struct groups *g)
+{
+	if (g->n < 3)
+		return false;
+	unsigned long a = g->val[0], b = g->val[1], c = g->val[2];
+	bool day_month = g->len[0] <= 2 && g->len[1] <= 2 && a >= 1 && a <= 31 && b >= 1 && b <= 31 &&
+	                 (a <= 12 || b <= 12);
+	if (day_month && (is_year(c, g->len[2]) || (g->len[2] == 2 && g->n == 3 && g->sep[1] == g->sep[2])))
+		return true;
+	return is_year(a, g->len[0]) && g->len[1] <= 2 && b >= 1 && b <= 12 && g->len[2] <= 2 &&
+	       c >= 1 && c <= 31;
+}
+
+static bool looks_like_thousands(const struct groups *g, const struct vspan *sp)
+{
+	if (g->n < 2 || g->len[0] > 3 || g->d[0] == '0' || g->bracket)
+		return false;
+	for (int i = 1; i < g->n; i++)
+		if (g->len[i] != 3 || g->sep[i] != g->sep[1])
+			return false;
+	if (g->sep[1] == '.' || g->sep[1] == ',')
+		return true;
+	return g->sep[1] == ' ' && (g->nd <= 8 || near_currency(sp));
+}
+
+static bool all_seps(const struct groups *g, char sep)
+{
+	for (int i = 1; i < g->n; i++)
+		if (g->sep[i] != sep)
+			return false;
+	return true;
+}
+
+/* Shapes of numbers that are not phone numbers, for national forms. */
+static bool not_a_phone_shape(const struct groups *g, const struct vspan *sp)
+{
+	unsigned maxlen = 0, minlen = 99;
+	for (int i = 0; i < g->n; i++) {
+		if (g->len[i] > maxlen) maxlen = g->len[i];
+		if (g->len[i] < minlen) minlen = g->len[i];
+	}
+	if (looks_like_date(g) || looks_like_thousands(g, sp))
+		return true;
+	if (maxlen <= 2 && g->nd < 9 && !sp->has_context)          /* times, scores */
+		return true;
+	if (g->n == 2 && is_year(g->val[0], g->len[0]) && is_year(g->val[1], g->len[1]))
+		return true;                                            /* year range */
+	if (g->n == 2 && g->len[0] == 5 && g->len[1] == 4 && g->sep[1] == '-')
+		return true;                                            /* ZIP+4 */
+	if (g->n == 2 && g->sep[1] == '.' && !(g->d[0] == '0' && g->nd >= 9))
+		return true;                                            /* decimal */
+	if (g->n == 4 && g->sep[1] == '.' && g->sep[2] == '.' && g->sep[3] == '.' && maxlen <= 3)
+		return true;                                            /* IPv4 */
+	if (g->n >= 3 && all_seps(g, '.') && minlen == 1)
+		return true;                                            /* version, build */
+	if (g->nd == 13 && (strncmp(g->d, "978", 3) == 0 || strncmp(g->d, "979", 3) == 0))
+		return true;                                            /* ISBN-13 */
+	if (g->nd == 10 && g->n == 4 && g->len[3] == 1)
+		return true;                                            /* ISBN-10 */
+	return false;
+}
+
+static bool nanp(const char *d) { return d[0] >= '2' && d[3] >= '2'; }
+
+/* Digit counts of national numbers without a country code. After a word
+ * like "call" or "phone", the 6-8 digit plans of smaller countries count. */
+static bool national_length_ok(const struct groups *g, bool context)
+{
+	const char *d = g->d;
+	size_t n = g->nd;
+	bool grouped = g->n >= 2 || g->bracket;
+	if (context && n >= 6 && n <= 12)
+		return true;
+	if (d[0] == '0')
+		return n >= (grouped ? 7u : 9u) && n <= 12;
+	if (grouped)
+		return n >= 7 && n <= 11;
+	if (n == 10)                          /* US/CA, IT and IN mobiles */
+		return nanp(d) || d[0] == '3' || (d[0] >= '6' && d[0] <= '9');
+	if (n == 9)                           /* ES */
+		return d[0] >= '6' && d[0] <= '9';
+	if (n == 11)                          /* 1 + NANP, BR mobile */
+		return (d[0] == '1' && nanp(d + 1)) || d[2] == '9';
+	return false;
+}
+
+struct cc_len { const char *cc; unsigned char min, max; };
+
+/* Total digits (country code included) for the plans named in the issue;
+ * every other country gets E.164's 8..15. */
+static const struct cc_len cc_lens[] = {
+	{ "1", 11, 11 }, { "44", 9, 12 }, { "39", 8, 13 }, { "33", 11, 11 }, { "49", 8, 15 },
+	{ "34", 11, 11 }, { "353", 10, 14 }, { "91", 12, 12 }, { "61", 8, 12 }, { "55", 10, 13 },
+};
+
+static bool intl_length_ok(const struct groups *g)
+{
+	if (g->nd < 8 || g->nd > 15 || g->d[0] == '0')
+		return false;
+	for (size_t i = 0; i < RD_ARRAY_LEN(cc_lens); i++) {
+		size_t k = strlen(cc_lens[i].cc);
+		if (strncmp(g->d, cc_lens[i].cc, k) == 0)
+			return g->nd >= cc_lens[i].min && g->nd <= cc_lens[i].max;
+	}
+	return true;
+}
+
+static bool validate_phone(struct vspan *sp, struct rvalue *val)
+{
+	struct groups g;
+	const char *s = sp->text + sp->start;
+	size_t n = sp->end - sp->start;
+	if (!split_groups(s, n, &g) || g.nd == 0)
+		return false;
+	if (g.intl ? !intl_length_ok(&g) : !national_length_ok(&g, sp->has_context))
+		return false;
+	if (!g.intl && not_a_phone_shape(&g, sp))
+		return false;
+	if (near_currency(sp) || after_version_word(sp))
+		return false;
+	return redact_norm_phone(s, n, val) == 0;
+}
+
+/* ---- IP addresses --------------------------------------------------- */
+
+static bool validate_ipv4(struct vspan *sp, struct rvalue *val)
+{
+	unsigned octet = 0, digits = 0;
+	for (size_t i = sp->start; i <= sp->end; i++) {
+		char c = i < sp->end ? sp->text[i] : '.';
+		if (c == '.') {
+			if (digits == 0 || octet > 255)
+				return false;
+			octet = digits = 0;
+		} else {
+			octet = octet * 10 + (unsigned)(c - '0');
+			digits++;
+		}
+	}
+	if (after_version_word(sp))
+		return false;
+	size_t n = sp->end - sp->start;
+	memcpy(val->s, sp->text + sp->start, n);
+	val->len = n;
+	val->s[n] = '\0';
+	return true;
+}
+
+static bool validate_ipv6(struct vspan *sp, struct rvalue *val)
+{
+	size_t n = sp->end - sp->start;
+	unsigned char addr[16];
+	if (n < 3 || n >= 64)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		val->s[i] = (char)tolower((unsigned char)sp->text[sp->start + i]);
+	val->s[n] = '\0';
+	val->len = n;
+	if (strspn(val->s, ":") == n || inet_pton(AF_INET6, val->s, addr) != 1)
+		return false;
+	return !after_version_word(sp);
+}
+
+/* ---- spoken --------------------------------------------------------- */
+
+static bool validate_spoken_phone(struct vspan *sp, struct rvalue *val)
+{
+	bool plus;
+	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
+	if (nd < 7 || nd > 15 || (nd < 10 && !sp->has_context && !plus))
+		return false;
+	if (!plus && val->len > 2 && val->s[0] == '0' && val->s[1] == '0') {
+		memmove(val->s, val->s + 2, val->len - 1);
+		val->len -= 2;
+	}
+	return true;
+}
+
+static bool validate_spoken_card(struct vspan *sp, struct rvalue *val)
+{
+	bool plus;
+	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
+	if (plus || nd < 13 || nd > 19)
+		return false;
+	return sp->has_context || (redact_luhn(val->s, val->len) && card_brand_ok(val->s, val->len));
+}
+
+/* ---- dispatch ------------------------------------------------------- */
+
+/* Value of a match whose validator does not produce one: by entity. */
+static bool default_value(const char *entity, const struct vspan *sp, struct rvalue *val)
+{
+	const char *s = sp->text + sp->start;
+	size_t n = sp->end - sp->start;
+	if (strcmp(entity, "EMAIL") == 0 && redact_norm_email(s, n, val) == 0)
+		return true;
+	if (strcmp(entity, "PHONE") == 0 && redact_norm_phone(s, n, val) == 0)
+		return true;
+	val->len = 0;
+	for (size_t i = 0; i < n && val->len + 1 < sizeof val->s; i++)
+		if (!isspace((unsigned char)s[i]))
+			val->s[val->len++] = s[i];
+	val->s[val->len] = '\0';
+	return true;
+}
+
+bool redact_validate(enum validator v, const char *entity, struct vspan *sp, struct rvalue *val)
+{
+	switch (v) {
+	case VAL_LUHN: return validate_card(sp, false, val);
+	case VAL_CARD: return validate_card(sp, true, val);
+	case VAL_IBAN: return validate_iban(sp, val);
+	case VAL_PHONE: return validate_phone(sp, val);
+	case VAL_IPV4: return validate_ipv4(sp, val);
+	case VAL_IPV6: return validate_ipv6(sp, val);
+	case VAL_SPOKEN_PHONE: return validate_spoken_phone(sp, val);
+	case VAL_SPOKEN_CARD: return validate_spoken_card(sp, val);
+	case VAL_SPOKEN_EMAIL: return redact_spoken_email(sp->text + sp->start, sp->end - sp->start, val) == 0;
+	case VAL_NONE:
+	case VAL_COUNT: break;
+	}
+	return default_value(entity, sp, val);
+}
