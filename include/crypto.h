@@ -3,12 +3,20 @@
  *
  * Key hierarchy:
  *   master key (32 bytes, file 0600 or systemd credential; locked, wiped)
+ *     +-- WRAP subkey (crypto_kdf, context "redactd_") wraps, with
+ *     |   XChaCha20-Poly1305 and AD = "rd-dk" || key id:
+ *     |     - data keys, one per (tenant, category, month): seal record fields
+ *     |     - the root key (key id 0), kept in the database (store_keyring_attach)
+ *     +-- FINGERPRINT subkey names the master key without revealing it
+ *   root key (the first master key of a database; survives rotations)
  *     +-- subkeys by crypto_kdf_derive_from_key, context "redactd_":
- *     |     LOOKUP   keyed hash of conversation ids  (crypto_generichash)
- *     |     SUBJECT  keyed hash of emails/phones      (crypto_generichash)
- *     |     HASHSTYLE the `hash` redaction style       (crypto_generichash)
- *     |     AUDIT    keyed hash of audit targets
- *     +-- wraps data keys (XChaCha20-Poly1305, AD = "rd-dk" || key id)
+ *           LOOKUP   keyed hash of conversation ids  (crypto_generichash)
+ *           SUBJECT  keyed hash of emails/phones      (crypto_generichash)
+ *           HASHSTYLE the `hash` redaction style       (crypto_generichash)
+ *           AUDIT    keyed hash of audit targets
+ *
+ * Rotating the master key re-wraps the data keys and the root key; the keyed
+ * hashes stored in the database stay valid because the root does not change.
  *           data key per (tenant, category, month) seals record fields
  *
  * Every record field is sealed with XChaCha20-Poly1305 and associated data
@@ -30,6 +38,10 @@
 
 enum crypto_subkey {
 	SUBKEY_LOOKUP = 1, SUBKEY_SUBJECT = 2, SUBKEY_HASHSTYLE = 3, SUBKEY_AUDIT = 4,
+	/* These two derive from the master key itself, never from the root;
+	 * keyring_subkey does not hand them out. */
+	SUBKEY_WRAP = 5,          /* keyring_wrap/unwrap */
+	SUBKEY_FINGERPRINT = 6,   /* keyring_fingerprint */
 };
 
 /* Fields of a record, each sealed under its own associated data. */
@@ -49,15 +61,30 @@ int crypto_global_init(void) RD_WARN_UNUSED;
 int keyring_load(const char *spec, struct keyring **out, char *err, size_t errlen) RD_WARN_UNUSED;
 void keyring_free(struct keyring *kr);   /* NULL is a no-op; wipes */
 
-/* Derived subkey into out (caller wipes it when done). */
+/* Derived subkey (from the root key) into out (caller wipes it when done). */
 void keyring_subkey(const struct keyring *kr, enum crypto_subkey which,
                     unsigned char out[CRYPTO_KEY_BYTES]);
 
-/* Wrap / unwrap a data key with the master key; AD binds the key id. */
+/* A public name for the master key (keyed hash of a derived subkey): equal
+ * fingerprints mean the same master key. Safe to log in hex. */
+void keyring_fingerprint(const struct keyring *kr, unsigned char out[CRYPTO_HASH_BYTES]);
+
+/* Wrap / unwrap a data key with the master key (its WRAP subkey); AD binds
+ * the key id. unwrap returns -1 for another master key or a tampered blob. */
 int keyring_wrap(const struct keyring *kr, int64_t key_id, const unsigned char dk[CRYPTO_KEY_BYTES],
                  unsigned char out[CRYPTO_WRAPPED_BYTES]) RD_WARN_UNUSED;
 int keyring_unwrap(const struct keyring *kr, int64_t key_id, const unsigned char *wrapped,
                    size_t wlen, unsigned char dk[CRYPTO_KEY_BYTES]) RD_WARN_UNUSED;
+
+/* Key id 0 is reserved for the root key (data key ids start at 1). */
+#define CRYPTO_ROOT_KEY_ID 0
+
+/* The keyring's root key wrapped by its master key (stored by the store). */
+int keyring_wrap_root(const struct keyring *kr, unsigned char out[CRYPTO_WRAPPED_BYTES])
+	RD_WARN_UNUSED;
+/* Unwrap a stored root key with kr's master key and derive subkeys from it
+ * from now on. -1 if it does not open (another master key): kr unchanged. */
+int keyring_load_root(struct keyring *kr, const unsigned char *wrapped, size_t wlen) RD_WARN_UNUSED;
 
 /* Write 32 random bytes to a new file with mode 0600; refuses to overwrite
  * (O_EXCL). -1 with err on failure. */
@@ -85,7 +112,9 @@ void crypto_conversation_hash(const unsigned char lookup_key[CRYPTO_KEY_BYTES], 
                               const char *conversation_id, size_t len,
                               unsigned char out[CRYPTO_HASH_BYTES]);
 
-/* Random record id "m_" + 24 hex digits into out (RD_RECORD_ID_LEN + 1 bytes). */
+/* Record id "m_" + 24 hex digits into out (RD_RECORD_ID_LEN + 1 bytes):
+ * 40 bits of the millisecond clock then 56 random bits (time-ordered, as
+ * UUIDv7, so the unique index is appended to rather than written at random). */
 void crypto_record_id(char out[RD_RECORD_ID_LEN + 1]);
 
 /* SHA-256 of a bearer token, for comparison with [token] sha256. */

@@ -25,6 +25,7 @@
 #include "crypto.h"
 
 struct store;
+struct sqlite3;
 
 enum store_status {
 	STORE_OK = 0,
@@ -39,6 +40,9 @@ struct store_options {
 	int batch_max;       /* records per transaction */
 	int batch_wait_us;   /* how long the writer waits to fill a group */
 	bool readonly;       /* CLI read paths: no writer thread */
+	/* Reading a backup made without keys (store_backup): take data keys
+	 * from this (live) database instead of the one opened. NULL normally. */
+	const char *keys_from;
 };
 
 /* A message ready to store: every personal field already sealed. The
@@ -94,7 +98,10 @@ void store_close(struct store *st);
 int store_schema_version(struct store *st);
 
 /* Commit recs[0..n) atomically (all or nothing). Blocks until durable.
- * Returns STORE_OK, STORE_BUSY, STORE_CLOSED or STORE_ERR. */
+ * Returns STORE_OK, STORE_BUSY, STORE_CLOSED or STORE_ERR (also for more
+ * records than queue_size, which could never fit). Each record's key_id
+ * must be a live data key (store_data_key_for of its ts_ms), else the
+ * whole submit fails. */
 int store_submit(struct store *st, const struct store_record *recs, size_t n) RD_WARN_UNUSED;
 
 /*
@@ -136,13 +143,108 @@ int store_data_key_get(struct store *st, const struct keyring *kr, int64_t key_i
  * action and its audit entry commit together. Returns fn's value, STORE_ERR
  * if the transaction could not commit, or STORE_CLOSED.
  * A readonly store runs fn on a short-lived write connection instead.
+ * fn must not BEGIN/COMMIT (it may use SAVEPOINTs), nor call store_exec,
+ * store_submit or store_data_key_for (they would wait for the writer that
+ * is running fn).
  */
-struct sqlite3;
 typedef int (*store_exec_fn)(struct sqlite3 *db, void *ctx);
 int store_exec(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
 
 /* Run fn(db, ctx) on a read connection (no transaction is held open after). */
 int store_read(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
+
+/* ---- keys, purges, backups (issue 4) ------------------------------------ */
+
+/*
+ * Bind kr to this database: load the database's root key (wrapped by the
+ * master key, table key_root) into kr, so keyring_subkey gives the same
+ * LOOKUP/SUBJECT/HASHSTYLE/AUDIT subkeys after any number of rotations. The
+ * first call on a new database stores kr's current root (its master key,
+ * so subkeys are what keyring_load alone gives). Call it right after
+ * store_open, before deriving subkeys. -1 with err if the master key does
+ * not open this database's root (the wrong key file).
+ */
+int store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t errlen)
+	RD_WARN_UNUSED;
+
+/*
+ * Key rotation: re-wrap the root key and every live data key from old_kr
+ * to new_kr in one transaction (through the writer; beside a running
+ * daemon when this store is readonly). store_rekey_db does the same inside
+ * a caller's store_exec function, so an audit entry commits with it. Keys
+ * already wrapped by new_kr are left as they are, so running it twice, or
+ * after a daemon created keys under the old key, is safe. *count gets the
+ * keys re-wrapped (the root counts as one). STORE_ERR (and nothing changed)
+ * if a key opens under neither master key. Unwrapped keys already cached stay
+ * valid: the data keys themselves do not change.
+ */
+int store_rekey(struct store *st, const struct keyring *old_kr, const struct keyring *new_kr,
+                size_t *count) RD_WARN_UNUSED;
+int store_rekey_db(struct sqlite3 *db, const struct keyring *old_kr,
+                   const struct keyring *new_kr, size_t *count) RD_WARN_UNUSED;
+
+/*
+ * Crypto-shredding: destroy (wrapped := NULL, cache wiped) every data key
+ * whose month ended before the month of now_ms and that no record uses any
+ * more. A backup taken without keys (store_backup) can then no longer be
+ * read for those periods. *count gets the keys destroyed. 0 or STORE_ERR.
+ */
+int store_shred_keys(struct store *st, int64_t now_ms, size_t *count) RD_WARN_UNUSED;
+
+/*
+ * PRAGMA wal_checkpoint(TRUNCATE) on the writer's connection, in order with
+ * the batches: run after purges so deleted ciphertext leaves the WAL
+ * (secure_delete has already zeroed it in the pages). 0, or STORE_ERR when
+ * readers kept it from completing within the busy timeout.
+ */
+int store_checkpoint(struct store *st) RD_WARN_UNUSED;
+
+/*
+ * Purge: delete records of `category` (and `tenant`, unless NULL) with
+ * ts_ms < cutoff_ms, oldest first, `batch` rows per transaction (so ingest
+ * waits behind one small batch at most). For each candidate, fn (may be
+ * NULL) runs on the writer's connection inside that transaction with the
+ * row's header fields (id, tenant, conv_hash, ts_ms, category, key_id; no
+ * ciphertext) and returns 0 to delete it, 1 to keep it (a legal hold), or
+ * a negative value to stop (that batch rolls back; the value is returned).
+ * Subject links of conversations left empty are removed too. *count gets
+ * the rows deleted. Follow with store_shred_keys and store_checkpoint.
+ */
+typedef int (*store_purge_fn)(struct sqlite3 *db, const struct store_row *row, void *ctx);
+int store_purge_before(struct store *st, const char *tenant, const char *category,
+                       int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
+                       size_t *count) RD_WARN_UNUSED;
+
+/*
+ * Consistent online backup (SQLite backup API, one read transaction, beside
+ * ingest) to dest, a new file created 0600 (an existing dest is refused).
+ * The copy is a single rollback-journal file.
+ * By default it holds no key material: its wrapped data keys are removed,
+ * so it is read with the live database's keys (store_options.keys_from)
+ * and crypto-shredding reaches it. STORE_BACKUP_WITH_KEYS keeps them: a
+ * self-contained copy that opens with the master key alone (disaster
+ * recovery escrow), which shredding cannot reach. -1 with err.
+ */
+#define STORE_BACKUP_WITH_KEYS 1u
+int store_backup(struct store *st, const char *dest, unsigned flags, char *err, size_t errlen)
+	RD_WARN_UNUSED;
+
+/* Schema steps in order: step i (0-based) takes the schema from version i to
+ * i + 1. The store's own come first, then store_module_migrations. */
+size_t store_migration_count(void);
+const char *store_migration_sql(size_t i);
+
+/* Counters since open, for /metrics and benchmarks. */
+struct store_counters {
+	uint64_t commits;          /* group transactions committed */
+	uint64_t records;          /* records committed */
+	uint64_t jobs_failed;      /* submits that got STORE_ERR */
+	uint64_t busy;             /* submits refused with STORE_BUSY */
+};
+void store_get_counters(struct store *st, struct store_counters *out);
+
+/* Test hook: a paused writer takes no new work (submits queue up). */
+void store_pause_writer(struct store *st, bool paused);
 
 /* Extra schema steps owned by other modules (audit, holds), applied after
  * the store's own, in order. Each is SQL run in the migration transaction. */

@@ -1,0 +1,366 @@
+/*
+ * store.c — opening the database, connections, reads, backups, purges,
+ * crypto-shredding and key rotation.
+ *
+ * Workload: many HTTP threads read conversations at once (each borrows a
+ * read connection from a small pool; WAL lets them run beside the writer);
+ * every write goes through the writer thread (store_writer.c), including
+ * the maintenance here, which runs as store_exec functions so it is ordered
+ * with ingest batches. Data keys are in store_keys.c, the schema in
+ * store_schema.c.
+ *
+ * Files: the database is created 0600 before SQLite opens it; SQLite gives
+ * its -wal and -shm files the database file's mode. secure_delete zeroes
+ * deleted content in the pages, temp_store=MEMORY keeps sort spills off
+ * disk, and store_checkpoint (TRUNCATE) empties the WAL after purges.
+ */
+#include "store_int.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* ---- files and connections ----------------------------------------------- */
+
+/* Creates path with mode 0600 if missing; tightens an existing database
+ * (and its -wal/-shm) that group or others could read. */
+static int prepare_file(const char *path, char *err, size_t errlen)
+{
+	static const char *const suffix[] = { "-wal", "-shm" };
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	struct stat sb;
+	if (fd < 0 || fstat(fd, &sb) != 0) {
+		util_err(err, errlen, "cannot open database file: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if ((sb.st_mode & 077) && fchmod(fd, 0600) == 0)
+		log_warn("store: database file was readable by group or others; now 0600");
+	close(fd);
+	for (size_t i = 0; i < RD_ARRAY_LEN(suffix); i++) {
+		char p[4200];
+		snprintf(p, sizeof p, "%s%s", path, suffix[i]);
+		if (stat(p, &sb) == 0 && (sb.st_mode & 077))
+			(void)chmod(p, 0600);
+	}
+	return 0;
+}
+
+int store_connect(const char *path, const struct store_options *opt, sqlite3 **out,
+                  char *err, size_t errlen)
+{
+	sqlite3 *db = NULL;
+	const char *pragmas = opt->sync_full
+		? "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;"
+		  " PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;"
+		: "PRAGMA synchronous=NORMAL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;"
+		  " PRAGMA temp_store=MEMORY; PRAGMA journal_size_limit=67108864;";
+	int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX |
+	                         SQLITE_OPEN_NOFOLLOW, NULL);
+	if (rc != SQLITE_OK)
+		goto fail;
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, STORE_BUSY_TIMEOUT_MS);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_DEFENSIVE, 1, NULL);
+	sqlite3_db_config(db, SQLITE_DBCONFIG_TRUSTED_SCHEMA, 0, NULL);
+	if ((rc = sqlite3_exec(db, pragmas, NULL, NULL, NULL)) != SQLITE_OK)
+		goto fail;
+	*out = db;
+	return 0;
+fail:
+	util_err(err, errlen, "cannot open database: %s", db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
+	sqlite3_close(db);
+	return -1;
+}
+
+/* WAL is a property of the file: set once, checked. */
+static int set_wal(sqlite3 *db, char *err, size_t errlen)
+{
+	sqlite3_stmt *s;
+	int ok = 0;
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode=WAL", -1, &s, NULL) == SQLITE_OK) {
+		ok = sqlite3_step(s) == SQLITE_ROW &&
+		     !strcmp((const char *)sqlite3_column_text(s, 0), "wal");
+		sqlite3_finalize(s);
+	}
+	if (!ok)
+		util_err(err, errlen, "cannot switch the database to WAL: %s", sqlite3_errmsg(db));
+	return ok ? 0 : -1;
+}
+
+sqlite3 *store_reader_get(struct store *st)
+{
+	sqlite3 *db = NULL;
+	char err[256];
+	pthread_mutex_lock(&st->rlock);
+	if (st->nfree > 0)
+		db = st->rfree[--st->nfree];
+	pthread_mutex_unlock(&st->rlock);
+	if (db)
+		return db;
+	/* Never wait for a pooled one: a reader may hold one while it needs another. */
+	if (store_connect(st->path, &st->opt, &db, err, sizeof err)) {
+		log_error("store: read connection: %s", err);
+		return NULL;
+	}
+	sqlite3_exec(db, "PRAGMA query_only=ON", NULL, NULL, NULL);
+	return db;
+}
+
+void store_reader_put(struct store *st, sqlite3 *db)
+{
+	if (!db)
+		return;
+	if (!sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_lock(&st->rlock);
+	if (st->nfree < STORE_READ_POOL) {
+		st->rfree[st->nfree++] = db;
+		db = NULL;
+	}
+	pthread_mutex_unlock(&st->rlock);
+	sqlite3_close(db);
+}
+
+int store_exec_direct(struct store *st, store_exec_fn fn, void *ctx)
+{
+	sqlite3 *db = NULL;
+	char err[256];
+	if (store_connect(st->path, &st->opt, &db, err, sizeof err)) {
+		log_error("store: %s", err);
+		return STORE_ERR;
+	}
+	int rc = STORE_ERR;
+	bool db_failed = true;
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
+		rc = fn(db, ctx);
+		db_failed = false;
+		if (sqlite3_get_autocommit(db)) {
+			db_failed = rc == 0;
+			rc = rc ? rc : STORE_ERR;
+		} else if (rc != 0) {
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+		} else if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+			db_failed = true;
+			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+			rc = STORE_ERR;
+		}
+	}
+	if (db_failed)
+		log_error("store: write failed: %s", sqlite3_errmsg(db));
+	sqlite3_close(db);
+	return rc;
+}
+
+/* ---- open and close ------------------------------------------------------- */
+
+static void options_normalise(struct store_options *o)
+{
+	if (o->queue_size <= 0)
+		o->queue_size = 65536;
+	if (o->batch_max <= 0)
+		o->batch_max = 4096;
+	if (o->batch_wait_us < 0)
+		o->batch_wait_us = 0;
+	if (o->batch_wait_us > 1000000)
+		o->batch_wait_us = 1000000;
+}
+
+static int store_alloc(const char *path, const struct store_options *opt, struct store **out)
+{
+	struct store *st = calloc(1, sizeof *st);
+	if (!st)
+		return -1;
+	st->opt = *opt;
+	st->opt.keys_from = NULL;   /* not kept: only used at open */
+	options_normalise(&st->opt);
+	pthread_mutex_init(&st->qlock, NULL);
+	pthread_cond_init(&st->qcond, NULL);
+	pthread_mutex_init(&st->rlock, NULL);
+	pthread_cond_init(&st->rcond, NULL);
+	pthread_mutex_init(&st->kdb_lock, NULL);
+	*out = st;
+	if (!(st->path = strdup(path)) || store_keys_init(st))
+		return -1;
+	return 0;
+}
+
+static int open_keysrc(struct store *st, const char *keys_from, char *err, size_t errlen)
+{
+	if (!keys_from)
+		return 0;
+	if (sqlite3_open_v2(keys_from, &st->keysrc, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX,
+	                    NULL) != SQLITE_OK) {
+		util_err(err, errlen, "cannot open the key database: %s", sqlite3_errmsg(st->keysrc));
+		return -1;
+	}
+	sqlite3_busy_timeout(st->keysrc, STORE_BUSY_TIMEOUT_MS);
+	return 0;
+}
+
+int store_open(const char *path, const struct store_options *opt, struct store **out,
+               char *err, size_t errlen)
+{
+	struct store *st = NULL;
+	int rc = -1;
+	if (store_alloc(path, opt, &st)) {
+		util_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (prepare_file(path, err, errlen) || store_connect(path, &st->opt, &st->wdb, err, errlen) ||
+	    set_wal(st->wdb, err, errlen) || store_migrate(st->wdb, &st->schema_version, err, errlen) ||
+	    open_keysrc(st, opt->keys_from, err, errlen))
+		goto fail;
+	if (st->opt.readonly) {
+		sqlite3_close(st->wdb);
+		st->wdb = NULL;
+	} else if (store_writer_start(st, err, errlen)) {
+		goto fail;
+	}
+	log_info("store: opened, schema version %d, synchronous=%s", st->schema_version,
+	         st->opt.sync_full ? "full" : "normal");
+	*out = st;
+	st = NULL;
+	rc = 0;
+fail:
+	store_close(st);
+	return rc;
+}
+
+void store_close(struct store *st)
+{
+	if (!st)
+		return;
+	store_writer_stop(st);
+	sqlite3_finalize(st->ins_msg);
+	sqlite3_finalize(st->ins_subj);
+	if (st->wdb) {
+		int rc = sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+		if (rc != SQLITE_OK)
+			log_warn("store: final checkpoint: %s", sqlite3_errstr(rc));
+		sqlite3_close(st->wdb);
+	}
+	for (size_t i = 0; i < st->nfree; i++)
+		sqlite3_close(st->rfree[i]);
+	sqlite3_close(st->kdb);
+	sqlite3_close(st->keysrc);
+	store_keys_free(st);
+	pthread_mutex_destroy(&st->qlock);
+	pthread_cond_destroy(&st->qcond);
+	pthread_mutex_destroy(&st->rlock);
+	pthread_cond_destroy(&st->rcond);
+	pthread_mutex_destroy(&st->kdb_lock);
+	free(st->path);
+	free(st);
+}
+
+int store_schema_version(struct store *st)
+{
+	return st->schema_version;
+}
+
+/* ---- reading -------------------------------------------------------------- */
+
+int store_read(struct store *st, store_exec_fn fn, void *ctx)
+{
+	sqlite3 *db = store_reader_get(st);
+	if (!db)
+		return STORE_ERR;
+	int rc = fn(db, ctx);
+	store_reader_put(st, db);
+	return rc;
+}
+
+static void row_from(sqlite3_stmt *s, struct store_row *r)
+{
+	enum rd_role role = ROLE_USER;
+	enum rd_channel ch = CH_OTHER;
+	r->rowid = sqlite3_column_int64(s, 0);
+	r->id = (const char *)sqlite3_column_text(s, 1);
+	r->tenant = (const char *)sqlite3_column_text(s, 2);
+	r->conv_hash = sqlite3_column_blob(s, 3);
+	r->ts_ms = sqlite3_column_int64(s, 4);
+	if (rd_role_parse((const char *)sqlite3_column_text(s, 5), &role))
+		role = ROLE_USER;
+	if (rd_channel_parse((const char *)sqlite3_column_text(s, 6), &ch))
+		ch = CH_OTHER;
+	r->role = role;
+	r->channel = ch;
+	r->category = (const char *)sqlite3_column_text(s, 7);
+	r->key_id = sqlite3_column_int64(s, 8);
+	r->conv_ct = sqlite3_column_blob(s, 9);
+	r->conv_ct_len = (size_t)sqlite3_column_bytes(s, 9);
+	r->text_ct = sqlite3_column_blob(s, 10);
+	r->text_ct_len = (size_t)sqlite3_column_bytes(s, 10);
+	r->meta_ct = sqlite3_column_blob(s, 11);
+	r->meta_ct_len = (size_t)sqlite3_column_bytes(s, 11);
+	r->entity_counts = (const char *)sqlite3_column_text(s, 12);
+}
+
+struct conv_ctx {
+	const char *tenant;
+	const unsigned char *hash;
+	store_row_fn fn;
+	void *ctx;
+	size_t count;
+};
+
+static int conversation_fn(sqlite3 *db, void *arg)
+{
+	struct conv_ctx *c = arg;
+	sqlite3_stmt *s;
+	int rc = 0, step;
+	if (sqlite3_prepare_v2(db, "SELECT id, record_id, tenant, conv_hash, ts_ms, role, channel,"
+	                       " category, key_id, conv_ct, text_ct, meta_ct, entity_counts FROM messages"
+	                       " WHERE tenant = ?1 AND conv_hash = ?2 ORDER BY ts_ms, id", -1, &s,
+	                       NULL) != SQLITE_OK)
+		return STORE_ERR;
+	sqlite3_bind_text(s, 1, c->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, c->hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct store_row row;
+		row_from(s, &row);
+		c->count++;
+		rc = c->fn(&row, c->ctx);
+	}
+	if (rc == 0 && step != SQLITE_DONE) {
+		log_error("store: conversation read failed: %s", sqlite3_errmsg(db));
+		rc = STORE_ERR;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_conversation(struct store *st, const char *tenant,
+                       const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                       store_row_fn fn, void *ctx, size_t *count)
+{
+	struct conv_ctx c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
+	int rc = store_read(st, conversation_fn, &c);
+	if (count)
+		*count = c.count;
+	return rc;
+}
+
+/* ---- checkpoint ----------------------------------------------------------- */
+
+int store_checkpoint(struct store *st)
+{
+	if (st->writer_started)
+		return store_writer_checkpoint(st);
+	sqlite3 *db = NULL;
+	char err[256];
+	if (store_connect(st->path, &st->opt, &db, err, sizeof err))
+		return STORE_ERR;
+	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? STORE_OK : STORE_ERR;
+}

@@ -1,0 +1,83 @@
+/*
+ * store_int.h — what the store's files share (store.c, store_writer.c,
+ * store_keys.c, store_schema.c). Not for other modules.
+ */
+#ifndef REDACTD_STORE_INT_H
+#define REDACTD_STORE_INT_H
+
+#include "store.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+#include <stdatomic.h>
+
+#define STORE_BUSY_TIMEOUT_MS 10000
+#define STORE_READ_POOL       8       /* idle read connections kept */
+#define STORE_CHECKPOINT_WAIT_MS 2000 /* writer's wait for readers at a checkpoint */
+
+struct store_job;    /* store_writer.c */
+struct dk_cache;     /* store_keys.c */
+
+struct store {
+	char *path;
+	struct store_options opt;
+
+	/* Writer (store_writer.c): it alone uses wdb once started. */
+	sqlite3 *wdb;
+	sqlite3_stmt *ins_msg, *ins_subj;
+	pthread_t writer;
+	bool writer_started;
+	pthread_mutex_t qlock;
+	pthread_cond_t qcond;           /* writer waits for work / unpause */
+	struct store_job *qhead, *qtail;
+	size_t queued_records;
+	bool stopping;
+	bool paused;                    /* test hook */
+	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
+
+	/* Read connections, opened on demand. */
+	pthread_mutex_t rlock;
+	pthread_cond_t rcond;
+	sqlite3 *rfree[STORE_READ_POOL];
+	size_t nfree, nopen;
+
+	/* Data keys (store_keys.c). */
+	struct dk_cache *keys;
+	pthread_mutex_t kdb_lock;       /* guards kdb */
+	sqlite3 *kdb;                   /* short key-creating writes; opened on demand */
+	sqlite3 *keysrc;                /* opt.keys_from: data keys of another database */
+	int schema_version;
+};
+
+/* Opens a connection to path with the store's pragmas (file created 0600
+ * beforehand by store_open). */
+int store_connect(const char *path, const struct store_options *opt, sqlite3 **out,
+                  char *err, size_t errlen) RD_WARN_UNUSED;
+
+/* Borrow / return a read connection (blocks while all are in use). */
+sqlite3 *store_reader_get(struct store *st);
+void store_reader_put(struct store *st, sqlite3 *db);
+
+/* Runs fn on a fresh write connection in BEGIN IMMEDIATE ... COMMIT
+ * (readonly stores, and the writer when it is not running). */
+int store_exec_direct(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
+
+/* store_schema.c: bring db to the newest version; -1 with err. */
+int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_UNUSED;
+
+/* store_writer.c */
+int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+void store_writer_stop(struct store *st);
+int store_writer_checkpoint(struct store *st) RD_WARN_UNUSED;
+
+/* store_keys.c */
+int store_keys_init(struct store *st) RD_WARN_UNUSED;
+void store_keys_free(struct store *st);
+/* Forget cached keys with these ids (after crypto-shredding). */
+void store_keys_forget(struct store *st, const int64_t *ids, size_t n);
+
+/* "YYYY-MM" (UTC) of ts_ms, and that month's [start, end) in ms; -1 for a
+ * year outside 0000..9999. */
+int store_period(int64_t ts_ms, char out[8], int64_t *start_ms, int64_t *end_ms) RD_WARN_UNUSED;
+
+#endif

@@ -1,0 +1,395 @@
+/*
+ * store_maint.c — maintenance writes: purges in batches, crypto-shredding,
+ * key rotation, and online backups.
+ *
+ * Workload: rare (a sweep per hour, a rotation per year), but beside live
+ * ingest. Every write is a store_exec function, so it runs on the writer in
+ * order with ingest batches and holds the write lock for one small batch at
+ * a time. A backup holds one read transaction (WAL: the writer goes on).
+ */
+#include "store_int.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- purge ----------------------------------------------------------------- */
+
+struct cand {
+	int64_t rowid, ts_ms, key_id;
+	char id[RD_RECORD_ID_LEN + 1];
+	char tenant[RD_MAX_NAME_LEN + 1];
+	unsigned char conv_hash[CRYPTO_HASH_BYTES];
+};
+
+struct purge_ctx {
+	const char *tenant, *category;
+	int64_t cutoff_ms;
+	size_t batch;
+	store_purge_fn fn;
+	void *ctx;
+	int64_t cur_ts, cur_rowid;    /* resume after this (ts, rowid) */
+	struct cand *c;
+	size_t scanned, deleted;
+};
+
+/* The next `batch` candidates after the cursor, oldest first. */
+static int purge_scan(sqlite3 *db, struct purge_ctx *p)
+{
+	sqlite3_stmt *s;
+	int step;
+	p->scanned = 0;
+	if (sqlite3_prepare_v2(db, "SELECT id, record_id, tenant, conv_hash, ts_ms, key_id FROM messages"
+	                       " WHERE category = ?1 AND (?2 IS NULL OR tenant = ?2) AND ts_ms < ?3"
+	                       " AND (ts_ms, id) > (?4, ?5) ORDER BY ts_ms, id LIMIT ?6", -1, &s,
+	                       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, p->category, -1, SQLITE_STATIC);
+	if (p->tenant)
+		sqlite3_bind_text(s, 2, p->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, p->cutoff_ms);
+	sqlite3_bind_int64(s, 4, p->cur_ts);
+	sqlite3_bind_int64(s, 5, p->cur_rowid);
+	sqlite3_bind_int64(s, 6, (int64_t)p->batch);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		struct cand *c = &p->c[p->scanned++];
+		c->rowid = sqlite3_column_int64(s, 0);
+		snprintf(c->id, sizeof c->id, "%s", (const char *)sqlite3_column_text(s, 1));
+		snprintf(c->tenant, sizeof c->tenant, "%s", (const char *)sqlite3_column_text(s, 2));
+		memset(c->conv_hash, 0, sizeof c->conv_hash);
+		if (sqlite3_column_bytes(s, 3) == CRYPTO_HASH_BYTES)
+			memcpy(c->conv_hash, sqlite3_column_blob(s, 3), CRYPTO_HASH_BYTES);
+		c->ts_ms = sqlite3_column_int64(s, 4);
+		c->key_id = sqlite3_column_int64(s, 5);
+	}
+	sqlite3_finalize(s);
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+static int run_stmt(sqlite3 *db, const char *sql, int64_t rowid, const struct cand *c)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (c) {
+		sqlite3_bind_text(s, 1, c->tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, c->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	} else {
+		sqlite3_bind_int64(s, 1, rowid);
+	}
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* Asks fn about one candidate, deletes it if allowed. <0 stops. */
+static int purge_one(sqlite3 *db, struct purge_ctx *p, const struct cand *c)
+{
+	struct store_row row = {
+		.rowid = c->rowid, .id = c->id, .tenant = c->tenant, .conv_hash = c->conv_hash,
+		.ts_ms = c->ts_ms, .category = p->category, .key_id = c->key_id,
+	};
+	int keep = p->fn ? p->fn(db, &row, p->ctx) : 0;
+	if (keep < 0)
+		return keep;
+	if (keep > 0)
+		return 0;
+	if (run_stmt(db, "DELETE FROM messages WHERE id = ?1", c->rowid, NULL) ||
+	    run_stmt(db, "DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2 AND NOT EXISTS"
+	             " (SELECT 1 FROM messages WHERE tenant = ?1 AND conv_hash = ?2)", 0, c))
+		return STORE_ERR;
+	p->deleted++;
+	return 0;
+}
+
+static int purge_batch_fn(sqlite3 *db, void *arg)
+{
+	struct purge_ctx *p = arg;
+	p->deleted = 0;
+	if (purge_scan(db, p))
+		return STORE_ERR;
+	for (size_t i = 0; i < p->scanned; i++) {
+		int rc = purge_one(db, p, &p->c[i]);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int store_purge_before(struct store *st, const char *tenant, const char *category,
+                       int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
+                       size_t *count)
+{
+	struct purge_ctx p = { .tenant = tenant, .category = category, .cutoff_ms = cutoff_ms,
+	                       .batch = batch ? batch : 500, .fn = fn, .ctx = ctx,
+	                       .cur_ts = INT64_MIN, .cur_rowid = 0 };
+	size_t total = 0;
+	int rc = 0;
+	if (p.batch > 100000 || !(p.c = calloc(p.batch, sizeof *p.c)))
+		return STORE_ERR;
+	do {
+		if ((rc = store_exec(st, purge_batch_fn, &p)) != 0)
+			break;
+		total += p.deleted;
+		if (p.scanned) {
+			p.cur_ts = p.c[p.scanned - 1].ts_ms;
+			p.cur_rowid = p.c[p.scanned - 1].rowid;
+		}
+	} while (p.scanned == p.batch);
+	free(p.c);
+	if (count)
+		*count = total;
+	if (total)
+		log_info("store: purged %zu record(s)", total);
+	return rc;
+}
+
+/* ---- crypto-shredding ------------------------------------------------------ */
+
+struct shred_ctx {
+	int64_t month_start_ms, now_ms;
+	int64_t *ids;
+	size_t n;
+};
+
+static int shred_fn(sqlite3 *db, void *arg)
+{
+	struct shred_ctx *c = arg;
+	sqlite3_stmt *s = NULL;
+	int rc = STORE_ERR, step;
+	c->n = 0;
+	/* The records of a key lie in its category and month: an index probe. */
+	if (sqlite3_prepare_v2(db, "UPDATE data_keys SET wrapped = NULL, destroyed_ms = ?2"
+	                       " WHERE wrapped IS NOT NULL AND end_ms <= ?1 AND NOT EXISTS"
+	                       " (SELECT 1 FROM messages m WHERE m.category = data_keys.category"
+	                       " AND m.ts_ms >= data_keys.start_ms AND m.ts_ms < data_keys.end_ms"
+	                       " AND m.key_id = data_keys.id) RETURNING id", -1, &s, NULL) != SQLITE_OK)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, c->month_start_ms);
+	sqlite3_bind_int64(s, 2, c->now_ms);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		void *p = realloc(c->ids, (c->n + 1) * sizeof *c->ids);
+		if (!p)
+			goto fail;
+		c->ids = p;
+		c->ids[c->n++] = sqlite3_column_int64(s, 0);
+	}
+	if (step != SQLITE_DONE)
+		goto fail;
+	rc = 0;
+fail:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_shred_keys(struct store *st, int64_t now_ms, size_t *count)
+{
+	char period[8];
+	int64_t end_ms;
+	struct shred_ctx c = { .now_ms = now_ms };
+	if (store_period(now_ms, period, &c.month_start_ms, &end_ms))
+		return STORE_ERR;
+	int rc = store_exec(st, shred_fn, &c);
+	if (rc == 0) {
+		store_keys_forget(st, c.ids, c.n);
+		for (size_t i = 0; i < c.n; i++)
+			log_info("store: destroyed data key %lld", (long long)c.ids[i]);
+		if (count)
+			*count = c.n;
+	}
+	free(c.ids);
+	return rc == 0 ? 0 : STORE_ERR;
+}
+
+/* ---- key rotation ---------------------------------------------------------- */
+
+struct rekey_ctx {
+	const struct keyring *old_kr, *new_kr;
+	size_t count;
+};
+
+/* Re-wraps one key (id 0: the root key); 1 if it was already under the
+ * new master key. */
+static int rekey_one(sqlite3 *db, const struct rekey_ctx *c, int64_t id, const void *w, size_t wlen)
+{
+	const char *sql = id == CRYPTO_ROOT_KEY_ID
+		? "UPDATE key_root SET wrapped = ?1 WHERE id = 1 AND ?2 = 0"
+		: "UPDATE data_keys SET wrapped = ?1 WHERE id = ?2";
+	unsigned char dk[CRYPTO_KEY_BYTES], nw[CRYPTO_WRAPPED_BYTES];
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+	if (keyring_unwrap(c->old_kr, id, w, wlen, dk) != 0) {
+		rc = keyring_unwrap(c->new_kr, id, w, wlen, dk) == 0 ? 1 : -1;
+		if (rc < 0)
+			log_error("store: data key %lld opens under neither master key", (long long)id);
+		goto fail;
+	}
+	if (keyring_wrap(c->new_kr, id, dk, nw) ||
+	    sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_blob(s, 1, nw, sizeof nw, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 2, id);
+	rc = sqlite3_step(s) == SQLITE_DONE ? 0 : -1;
+fail:
+	sqlite3_finalize(s);
+	sodium_memzero(dk, sizeof dk);
+	return rc;
+}
+
+struct wrapped_key {
+	int64_t id;
+	unsigned char w[CRYPTO_WRAPPED_BYTES];
+};
+
+/* Every live wrapped key, read before any is rewritten. */
+static int rekey_list(sqlite3 *db, struct wrapped_key **out, size_t *n)
+{
+	sqlite3_stmt *s;
+	struct wrapped_key *v = NULL;
+	int step;
+	*n = 0;
+	if (sqlite3_prepare_v2(db, "SELECT 0, wrapped FROM key_root UNION ALL"
+	                       " SELECT id, wrapped FROM data_keys WHERE wrapped IS NOT NULL",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		void *p = realloc(v, (*n + 1) * sizeof *v);
+		if (!p || sqlite3_column_bytes(s, 1) != CRYPTO_WRAPPED_BYTES) {
+			if (p)
+				v = p;
+			step = SQLITE_ERROR;
+			break;
+		}
+		v = p;
+		v[*n].id = sqlite3_column_int64(s, 0);
+		memcpy(v[(*n)++].w, sqlite3_column_blob(s, 1), CRYPTO_WRAPPED_BYTES);
+	}
+	sqlite3_finalize(s);
+	*out = v;
+	return step == SQLITE_DONE ? 0 : -1;
+}
+
+static int rekey_fn(sqlite3 *db, void *arg)
+{
+	struct rekey_ctx *c = arg;
+	struct wrapped_key *v = NULL;
+	size_t n = 0;
+	int rc = rekey_list(db, &v, &n);
+	c->count = 0;
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		rc = rekey_one(db, c, v[i].id, v[i].w, sizeof v[i].w);
+		if (rc == 0)
+			c->count++;
+	}
+	free(v);
+	return rc < 0 ? STORE_ERR : 0;
+}
+
+int store_rekey_db(sqlite3 *db, const struct keyring *old_kr, const struct keyring *new_kr,
+                   size_t *count)
+{
+	struct rekey_ctx c = { .old_kr = old_kr, .new_kr = new_kr };
+	if (rekey_fn(db, &c) != 0)
+		return STORE_ERR;
+	log_info("store: re-wrapped %zu key(s) under the new master key", c.count);
+	if (count)
+		*count = c.count;
+	return 0;
+}
+
+struct rekey_args {
+	const struct keyring *old_kr, *new_kr;
+	size_t *count;
+};
+
+static int rekey_exec(sqlite3 *db, void *arg)
+{
+	struct rekey_args *a = arg;
+	return store_rekey_db(db, a->old_kr, a->new_kr, a->count);
+}
+
+int store_rekey(struct store *st, const struct keyring *old_kr, const struct keyring *new_kr,
+                size_t *count)
+{
+	struct rekey_args a = { old_kr, new_kr, count };
+	return store_exec(st, rekey_exec, &a) == 0 ? 0 : STORE_ERR;
+}
+
+/* ---- backup ------------------------------------------------------------------ */
+
+/* Copies the whole database from src to dst in one step (one read
+ * transaction: consistent, and finishes however busy the writer is). */
+static int backup_copy(sqlite3 *src, sqlite3 *dst, char *err, size_t errlen)
+{
+	sqlite3_backup *b = sqlite3_backup_init(dst, "main", src, "main");
+	int rc;
+	if (!b) {
+		util_err(err, errlen, "backup: %s", sqlite3_errmsg(dst));
+		return -1;
+	}
+	while ((rc = sqlite3_backup_step(b, -1)) == SQLITE_BUSY || rc == SQLITE_LOCKED)
+		sqlite3_sleep(20);
+	int frc = sqlite3_backup_finish(b);
+	if (rc != SQLITE_DONE || frc != SQLITE_OK) {
+		util_err(err, errlen, "backup: %s", sqlite3_errstr(rc != SQLITE_DONE ? rc : frc));
+		return -1;
+	}
+	return 0;
+}
+
+/* The copy as one rollback-journal file; key material removed unless kept. */
+static int backup_finish(sqlite3 *dst, unsigned flags, char *err, size_t errlen)
+{
+	const char *sql = (flags & STORE_BACKUP_WITH_KEYS)
+		? "PRAGMA journal_mode=DELETE;"
+		: "PRAGMA journal_mode=DELETE; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"
+		  " UPDATE data_keys SET wrapped = NULL WHERE wrapped IS NOT NULL; VACUUM;";
+	if (sqlite3_exec(dst, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		util_err(err, errlen, "backup: %s", sqlite3_errmsg(dst));
+		return -1;
+	}
+	return 0;
+}
+
+int store_backup(struct store *st, const char *dest, unsigned flags, char *err, size_t errlen)
+{
+	sqlite3 *src = NULL, *dst = NULL;
+	int rc = -1, fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		util_err(err, errlen, "backup: cannot create %s: %s", errno == EEXIST ?
+		         "destination (it exists)" : "destination", strerror(errno));
+		return -1;
+	}
+	close(fd);
+	if (!(src = store_reader_get(st))) {
+		util_err(err, errlen, "backup: cannot read the database");
+		goto fail;
+	}
+	if (sqlite3_open_v2(dest, &dst, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) !=
+	    SQLITE_OK) {
+		util_err(err, errlen, "backup: %s", sqlite3_errmsg(dst));
+		goto fail;
+	}
+	sqlite3_exec(dst, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
+	if (backup_copy(src, dst, err, errlen) || backup_finish(dst, flags, err, errlen))
+		goto fail;
+	rc = 0;
+	log_info("store: backup written%s", (flags & STORE_BACKUP_WITH_KEYS) ? " with keys" : "");
+fail:
+	store_reader_put(st, src);
+	if (sqlite3_close(dst) != SQLITE_OK)
+		rc = -1;
+	if (rc != 0) {
+		char p[4200];
+		unlink(dest);
+		snprintf(p, sizeof p, "%s-journal", dest);
+		unlink(p);
+	}
+	return rc;
+}

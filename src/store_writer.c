@@ -1,0 +1,462 @@
+/*
+ * store_writer.c — the writer thread and group commit.
+ *
+ * DESIGN
+ * One writer thread owns the write connection (st->wdb) and is the only
+ * code that writes records. Work reaches it as jobs on one FIFO queue under
+ * st->qlock:
+ *   - JOB_RECORDS: a copy of the caller's records (store_submit copies the
+ *     borrowed buffers into one allocation, so the caller may free its own
+ *     at once);
+ *   - JOB_EXEC: a function to run inside the transaction (store_exec:
+ *     purges, erasure, holds, audit entries, key rotation);
+ *   - JOB_CHECKPOINT: wal_checkpoint(TRUNCATE), run between transactions.
+ * The queue is bounded in records (opt.queue_size): a submit that does not
+ * fit returns STORE_BUSY at once, so memory stays bounded under overload and
+ * the HTTP layer answers 503. Exec and checkpoint jobs are not counted.
+ *
+ * The writer loop takes every job waiting (up to opt.batch_max records; a
+ * job is never split, and a job larger than batch_max forms a group by
+ * itself), optionally waiting opt.batch_wait_us for a group to fill, then:
+ *   BEGIN IMMEDIATE
+ *     per job: SAVEPOINT job; its inserts or fn; RELEASE job
+ *              (on failure ROLLBACK TO job: only that job fails)
+ *   COMMIT
+ * and only after COMMIT returns wakes each job with its status: a
+ * synchronous submitter waiting on its job's semaphore, or an
+ * asynchronous one through its done callback. So an acknowledged record is
+ * durable (synchronous=FULL fsyncs the WAL at COMMIT), a job's records are
+ * all-or-nothing, and a failing job does not take its neighbours with it. If
+ * the transaction itself is lost (COMMIT fails, or SQLite rolls it back on
+ * an I/O error), every job of the group gets STORE_ERR.
+ *
+ * Stopping: store_close sets `stopping`; new submits get STORE_CLOSED; the
+ * writer drains what is queued, then exits; store_close joins it and
+ * checkpoints. The writer never calls back into the store while holding
+ * qlock, and done callbacks run without any lock held.
+ */
+#include "store_int.h"
+#include "log.h"
+#include "util.h"
+
+#include <errno.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
+
+struct store_job {
+	struct store_job *next;
+	enum job_kind kind;
+	struct store_record *recs;      /* JOB_RECORDS: n records; their buffers follow */
+	size_t n;
+	store_exec_fn fn;               /* JOB_EXEC */
+	void *ctx;
+	store_done_fn done;             /* async: called by the writer, then the job freed */
+	void *done_ctx;
+	sem_t done_sem;                 /* sync: the submitter waits here */
+	int status;
+};
+
+/* ---- copying records ------------------------------------------------------ */
+
+static size_t record_bytes(const struct store_record *r)
+{
+	return strlen(r->tenant) + 1 + strlen(r->category) + 1 +
+	       strlen(r->entity_counts ? r->entity_counts : "{}") + 1 + r->conv_ct_len +
+	       r->text_ct_len + r->meta_ct_len + r->nsubjects * CRYPTO_HASH_BYTES;
+}
+
+static void *put(char **p, const void *src, size_t n)
+{
+	void *at = *p;
+	if (n)
+		memcpy(at, src, n);
+	*p += n;
+	return at;
+}
+
+static void record_copy(struct store_record *dst, const struct store_record *src, char **p)
+{
+	const char *ec = src->entity_counts ? src->entity_counts : "{}";
+	*dst = *src;
+	dst->tenant = put(p, src->tenant, strlen(src->tenant) + 1);
+	dst->category = put(p, src->category, strlen(src->category) + 1);
+	dst->entity_counts = put(p, ec, strlen(ec) + 1);
+	dst->conv_ct = put(p, src->conv_ct, src->conv_ct_len);
+	dst->text_ct = put(p, src->text_ct, src->text_ct_len);
+	dst->meta_ct = put(p, src->meta_ct, src->meta_ct_len);
+	dst->subjects = put(p, src->subjects, src->nsubjects * CRYPTO_HASH_BYTES);
+}
+
+/* One allocation: the job, its record array, then every buffer. */
+static struct store_job *job_new_records(const struct store_record *recs, size_t n)
+{
+	size_t bytes = sizeof(struct store_job) + n * sizeof(struct store_record);
+	for (size_t i = 0; i < n; i++) {
+		if (!recs[i].tenant || !recs[i].category || (recs[i].nsubjects && !recs[i].subjects))
+			return NULL;
+		bytes += record_bytes(&recs[i]);
+	}
+	struct store_job *j = malloc(bytes);
+	if (!j)
+		return NULL;
+	memset(j, 0, sizeof *j);
+	j->kind = JOB_RECORDS;
+	j->recs = (struct store_record *)(j + 1);
+	j->n = n;
+	char *p = (char *)(j->recs + n);
+	for (size_t i = 0; i < n; i++)
+		record_copy(&j->recs[i], &recs[i], &p);
+	return j;
+}
+
+/* ---- the queue ------------------------------------------------------------ */
+
+/* Appends j; STORE_BUSY if its records do not fit, STORE_CLOSED when
+ * stopping. Caller holds qlock. */
+static int enqueue_locked(struct store *st, struct store_job *j)
+{
+	if (st->stopping || !st->writer_started)
+		return STORE_CLOSED;
+	if (j->kind == JOB_RECORDS && j->n > (size_t)st->opt.queue_size)
+		return STORE_ERR;    /* could never fit: do not invite endless retries */
+	if (j->kind == JOB_RECORDS &&
+	    st->queued_records + j->n > (size_t)st->opt.queue_size) {
+		atomic_fetch_add(&st->n_busy, 1);
+		return STORE_BUSY;
+	}
+	if (j->kind == JOB_RECORDS)
+		st->queued_records += j->n;
+	j->next = NULL;
+	if (st->qtail)
+		st->qtail->next = j;
+	else
+		st->qhead = j;
+	st->qtail = j;
+	pthread_cond_signal(&st->qcond);
+	return STORE_OK;
+}
+
+/* Enqueues j and waits for its result; frees j. A semaphore rather than a
+ * condition variable on qlock: the writer wakes each waiter without
+ * holding the queue lock, so woken submitters do not pile up on it. */
+static int run_sync(struct store *st, struct store_job *j)
+{
+	int rc;
+	sem_init(&j->done_sem, 0, 0);
+	pthread_mutex_lock(&st->qlock);
+	rc = enqueue_locked(st, j);
+	pthread_mutex_unlock(&st->qlock);
+	if (rc == STORE_OK) {
+		while (sem_wait(&j->done_sem) != 0 && errno == EINTR)
+			;
+		rc = j->status;
+	}
+	sem_destroy(&j->done_sem);
+	free(j);
+	return rc;
+}
+
+int store_submit(struct store *st, const struct store_record *recs, size_t n)
+{
+	if (n == 0)
+		return STORE_OK;
+	if (st->opt.readonly)
+		return STORE_CLOSED;
+	struct store_job *j = job_new_records(recs, n);
+	return j ? run_sync(st, j) : STORE_ERR;
+}
+
+int store_submit_async(struct store *st, const struct store_record *recs, size_t n,
+                       store_done_fn done, void *ctx)
+{
+	if (st->opt.readonly)
+		return STORE_CLOSED;
+	struct store_job *j = job_new_records(recs, n);
+	if (!j)
+		return STORE_ERR;
+	j->done = done;
+	j->done_ctx = ctx;
+	pthread_mutex_lock(&st->qlock);
+	int rc = enqueue_locked(st, j);
+	pthread_mutex_unlock(&st->qlock);
+	if (rc != STORE_OK)
+		free(j);
+	return rc;
+}
+
+int store_exec(struct store *st, store_exec_fn fn, void *ctx)
+{
+	if (!st->writer_started)
+		return store_exec_direct(st, fn, ctx);
+	if (pthread_equal(pthread_self(), st->writer)) {
+		/* From inside an exec function: it would wait for itself. */
+		log_error("store: store_exec called from the writer thread");
+		return STORE_ERR;
+	}
+	struct store_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return STORE_ERR;
+	j->kind = JOB_EXEC;
+	j->fn = fn;
+	j->ctx = ctx;
+	return run_sync(st, j);
+}
+
+int store_writer_checkpoint(struct store *st)
+{
+	struct store_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return STORE_ERR;
+	j->kind = JOB_CHECKPOINT;
+	return run_sync(st, j);
+}
+
+void store_pause_writer(struct store *st, bool paused)
+{
+	pthread_mutex_lock(&st->qlock);
+	st->paused = paused;
+	pthread_cond_broadcast(&st->qcond);
+	pthread_mutex_unlock(&st->qlock);
+}
+
+/* ---- executing a group ---------------------------------------------------- */
+
+static int insert_record(struct store *st, const struct store_record *r)
+{
+	sqlite3_stmt *s = st->ins_msg;
+	sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, r->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, r->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, r->ts_ms);
+	sqlite3_bind_int64(s, 5, r->received_ms);
+	sqlite3_bind_text(s, 6, rd_role_name(r->role), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 7, rd_channel_name(r->channel), -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, r->category, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 9, r->key_id);
+	sqlite3_bind_blob(s, 10, r->conv_ct, (int)r->conv_ct_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 11, r->text_ct, (int)r->text_ct_len, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 12, r->meta_ct, (int)r->meta_ct_len, SQLITE_STATIC);
+	sqlite3_bind_text(s, 13, r->entity_counts, -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		log_error("store: insert failed: %s", sqlite3_errmsg(st->wdb));
+		return -1;
+	}
+	if (sqlite3_changes(st->wdb) != 1) {   /* its data key was destroyed meanwhile */
+		log_error("store: record %s names data key %lld, which is not live", r->id,
+		          (long long)r->key_id);
+		return -1;
+	}
+	s = st->ins_subj;
+	for (size_t i = 0; i < r->nsubjects; i++) {
+		sqlite3_bind_blob(s, 1, r->subjects[i], CRYPTO_HASH_BYTES, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r->tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, r->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE) {
+			log_error("store: subject link failed: %s", sqlite3_errmsg(st->wdb));
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static bool bad_sizes(const struct store_record *r)
+{
+	return r->conv_ct_len > INT32_MAX || r->text_ct_len > INT32_MAX || r->meta_ct_len > INT32_MAX;
+}
+
+/* One job inside the group's transaction, under its own savepoint. */
+static int run_job(struct store *st, struct store_job *j)
+{
+	int rc = 0;
+	if (sqlite3_exec(st->wdb, "SAVEPOINT job", NULL, NULL, NULL) != SQLITE_OK)
+		return STORE_ERR;
+	if (j->kind == JOB_EXEC) {
+		rc = j->fn(st->wdb, j->ctx);
+	} else {
+		for (size_t i = 0; i < j->n && rc == 0; i++)
+			if (bad_sizes(&j->recs[i]) || insert_record(st, &j->recs[i]))
+				rc = STORE_ERR;
+		if (rc)
+			log_error("store: a batch of %zu record(s) failed and was rolled back", j->n);
+	}
+	if (sqlite3_get_autocommit(st->wdb))
+		return rc ? rc : STORE_ERR;   /* SQLite rolled the whole transaction back */
+	if (rc)
+		sqlite3_exec(st->wdb, "ROLLBACK TO job", NULL, NULL, NULL);
+	sqlite3_exec(st->wdb, "RELEASE job", NULL, NULL, NULL);
+	return rc;
+}
+
+static void run_checkpoint(struct store *st, struct store_job *j)
+{
+	/* TRUNCATE waits for readers; ingest waits behind it, so not for long.
+	 * If readers hold it back, the caller retries after its next purge. */
+	sqlite3_busy_timeout(st->wdb, STORE_CHECKPOINT_WAIT_MS);
+	int rc = sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+	sqlite3_busy_timeout(st->wdb, STORE_BUSY_TIMEOUT_MS);
+	if (rc != SQLITE_OK)
+		log_warn("store: checkpoint did not complete: %s", sqlite3_errstr(rc));
+	j->status = rc == SQLITE_OK ? STORE_OK : STORE_ERR;
+}
+
+/* Runs the group head..(end of list); sets each job's status. */
+static void run_group(struct store *st, struct store_job *head)
+{
+	if (head->kind == JOB_CHECKPOINT) {
+		run_checkpoint(st, head);
+		return;
+	}
+	bool lost = sqlite3_exec(st->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK;
+	for (struct store_job *j = head; j && !lost; j = j->next) {
+		j->status = run_job(st, j);
+		lost = sqlite3_get_autocommit(st->wdb) != 0;
+	}
+	if (!lost && sqlite3_exec(st->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		lost = true;
+		sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
+	}
+	if (lost) {
+		log_error("store: transaction lost: %s", sqlite3_errmsg(st->wdb));
+		for (struct store_job *j = head; j; j = j->next)
+			j->status = STORE_ERR;
+	} else {
+		atomic_fetch_add(&st->n_commits, 1);
+	}
+	for (struct store_job *j = head; j; j = j->next) {
+		if (j->kind != JOB_RECORDS)
+			continue;
+		if (j->status == STORE_OK)
+			atomic_fetch_add(&st->n_records, j->n);
+		else
+			atomic_fetch_add(&st->n_failed, 1);
+	}
+}
+
+void store_get_counters(struct store *st, struct store_counters *out)
+{
+	out->commits = atomic_load(&st->n_commits);
+	out->records = atomic_load(&st->n_records);
+	out->jobs_failed = atomic_load(&st->n_failed);
+	out->busy = atomic_load(&st->n_busy);
+}
+
+/* ---- the thread ------------------------------------------------------------ */
+
+/* Waits (qlock held) up to batch_wait_us for the queue to reach batch_max. */
+static void wait_to_fill(struct store *st)
+{
+	struct timespec until;
+	clock_gettime(CLOCK_REALTIME, &until);
+	long ns = until.tv_nsec + (long)st->opt.batch_wait_us * 1000L;
+	until.tv_sec += ns / 1000000000L;
+	until.tv_nsec = ns % 1000000000L;
+	while (!st->stopping && st->queued_records < (size_t)st->opt.batch_max)
+		if (pthread_cond_timedwait(&st->qcond, &st->qlock, &until) == ETIMEDOUT)
+			break;
+}
+
+/* Detaches the next group from the queue (qlock held); NULL-terminated. */
+static struct store_job *take_group(struct store *st)
+{
+	struct store_job *head = st->qhead, *last = head;
+	size_t recs = head->kind == JOB_RECORDS ? head->n : 0;
+	if (head->kind != JOB_CHECKPOINT) {
+		while (last->next && last->next->kind != JOB_CHECKPOINT &&
+		       (last->next->kind == JOB_EXEC ||
+		        recs + last->next->n <= (size_t)st->opt.batch_max)) {
+			last = last->next;
+			recs += last->kind == JOB_RECORDS ? last->n : 0;
+		}
+	}
+	st->qhead = last->next;
+	if (!st->qhead)
+		st->qtail = NULL;
+	last->next = NULL;
+	st->queued_records -= recs;
+	return head;
+}
+
+/* Wakes synchronous waiters; runs async callbacks and frees their jobs. */
+static void finish_group(struct store_job *head)
+{
+	struct store_job *next;
+	for (struct store_job *j = head; j; j = next) {
+		next = j->next;   /* read first: after sem_post, j belongs to its waiter */
+		if (j->done) {
+			j->done(j->done_ctx, j->status == STORE_OK ? STORE_OK : STORE_ERR);
+			free(j);
+		} else {
+			sem_post(&j->done_sem);
+		}
+	}
+}
+
+static void *writer_main(void *arg)
+{
+	struct store *st = arg;
+	pthread_setname_np(pthread_self(), "rd-writer");
+	for (;;) {
+		pthread_mutex_lock(&st->qlock);
+		while ((!st->qhead || st->paused) && !st->stopping)
+			pthread_cond_wait(&st->qcond, &st->qlock);
+		if (!st->qhead) {
+			pthread_mutex_unlock(&st->qlock);
+			break;   /* stopping, and drained */
+		}
+		if (st->opt.batch_wait_us > 0)
+			wait_to_fill(st);
+		struct store_job *group = take_group(st);
+		pthread_mutex_unlock(&st->qlock);
+		run_group(st, group);
+		finish_group(group);
+	}
+	return NULL;
+}
+
+int store_writer_start(struct store *st, char *err, size_t errlen)
+{
+	static const char ins_msg[] =
+		"INSERT INTO messages (record_id, tenant, conv_hash, ts_ms, received_ms, role, channel,"
+		" category, key_id, conv_ct, text_ct, meta_ct, entity_counts)"
+		" SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13"
+		" WHERE EXISTS (SELECT 1 FROM data_keys WHERE id = ?9 AND wrapped IS NOT NULL)";
+	static const char ins_subj[] =
+		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) VALUES (?1, ?2, ?3)";
+	/* The writer's page cache: index pages of random keys (record ids,
+	 * conversation hashes) stay hot instead of being re-read. */
+	sqlite3_exec(st->wdb, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
+	if (sqlite3_prepare_v3(st->wdb, ins_msg, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_msg,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->wdb, ins_subj, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_subj,
+	                       NULL) != SQLITE_OK) {
+		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
+		return -1;
+	}
+	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+		util_err(err, errlen, "cannot start the writer thread");
+		return -1;
+	}
+	st->writer_started = true;
+	return 0;
+}
+
+void store_writer_stop(struct store *st)
+{
+	if (!st->writer_started)
+		return;
+	pthread_mutex_lock(&st->qlock);
+	st->stopping = true;
+	st->paused = false;
+	pthread_cond_broadcast(&st->qcond);
+	pthread_mutex_unlock(&st->qlock);
+	pthread_join(st->writer, NULL);
+	st->writer_started = false;
+}

@@ -1,0 +1,239 @@
+/*
+ * test_crypto.c — master key loading, keygen, sealing with associated data,
+ * wrapping, hashes and ids.
+ */
+#include "crypto.h"
+#include "harness.h"
+
+#include <fcntl.h>
+#include <sodium.h>
+#include <sys/stat.h>
+
+static const unsigned char conv_a[CRYPTO_HASH_BYTES] = { 1, 2, 3 };
+static const unsigned char conv_b[CRYPTO_HASH_BYTES] = { 1, 2, 4 };
+
+static void path_in_tmp(char *out, size_t n, const char *name)
+{
+	snprintf(out, n, "%s/%s", TEST_TMPDIR(), name);
+}
+
+static int write_file(const char *path, const void *p, size_t n, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, mode);
+	if (fd < 0)
+		return -1;
+	int rc = write(fd, p, n) == (ssize_t)n ? 0 : -1;
+	close(fd);
+	return chmod(path, mode) || rc;
+}
+
+static struct keyring *load(const char *path)
+{
+	struct keyring *kr = NULL;
+	char err[256];
+	if (keyring_load(path, &kr, err, sizeof err))
+		return NULL;
+	return kr;
+}
+
+static void test_keygen(void)
+{
+	char p[512], err[256];
+	struct stat sb;
+	path_in_tmp(p, sizeof p, "master.key");
+	CHECK(crypto_keygen_file(p, err, sizeof err) == 0, "keygen creates a key file");
+	CHECK(stat(p, &sb) == 0 && (sb.st_mode & 0777) == 0600, "keygen file is mode 0600");
+	CHECK(sb.st_size == CRYPTO_KEY_BYTES, "keygen file holds 32 bytes");
+	CHECK(crypto_keygen_file(p, err, sizeof err) != 0, "keygen refuses to overwrite");
+	CHECK(stat(p, &sb) == 0 && sb.st_size == CRYPTO_KEY_BYTES, "refused keygen left the file");
+	mode_t old = umask(0);
+	path_in_tmp(p, sizeof p, "umask0.key");
+	CHECK(crypto_keygen_file(p, err, sizeof err) == 0 && stat(p, &sb) == 0 &&
+	      (sb.st_mode & 0777) == 0600, "keygen is 0600 even with umask 0");
+	umask(old);
+}
+
+static void test_key_load(void)
+{
+	char p[512], err[256];
+	unsigned char k[2 * CRYPTO_KEY_BYTES] = { 7 };
+	struct keyring *kr = NULL;
+	path_in_tmp(p, sizeof p, "master.key");
+	CHECK((kr = load(p)) != NULL, "key file 0600 loads");
+	keyring_free(kr);
+	keyring_free(NULL);
+	path_in_tmp(p, sizeof p, "loose.key");
+	CHECK(write_file(p, k, CRYPTO_KEY_BYTES, 0640) == 0, "write 0640 key");
+	CHECK(keyring_load(p, &kr, err, sizeof err) != 0 && strstr(err, "chmod"),
+	      "group-readable key file refused");
+	CHECK(chmod(p, 0604) == 0 && load(p) == NULL, "other-readable key file refused");
+	CHECK(chmod(p, 0400) == 0 && (kr = load(p)) != NULL, "0400 key file loads");
+	keyring_free(kr);
+	path_in_tmp(p, sizeof p, "short.key");
+	CHECK(write_file(p, k, 31, 0600) == 0 && load(p) == NULL, "31-byte key file refused");
+	path_in_tmp(p, sizeof p, "long.key");
+	CHECK(write_file(p, k, 33, 0600) == 0 && load(p) == NULL, "33-byte key file refused");
+	path_in_tmp(p, sizeof p, "missing.key");
+	CHECK(load(p) == NULL, "missing key file refused");
+	CHECK(load(TEST_TMPDIR()) == NULL, "directory refused");
+}
+
+static void test_credential(void)
+{
+	char p[512];
+	unsigned char k[CRYPTO_KEY_BYTES] = { 9 };
+	struct keyring *kr;
+	path_in_tmp(p, sizeof p, "cred.key");
+	CHECK(write_file(p, k, sizeof k, 0400) == 0, "write credential");
+	unsetenv("CREDENTIALS_DIRECTORY");
+	CHECK(load("credential:cred.key") == NULL, "credential without $CREDENTIALS_DIRECTORY refused");
+	setenv("CREDENTIALS_DIRECTORY", TEST_TMPDIR(), 1);
+	CHECK((kr = load("credential:cred.key")) != NULL, "credential:NAME loads");
+	keyring_free(kr);
+	CHECK(load("credential:../x") == NULL, "credential name with / refused");
+	CHECK(load("credential:..") == NULL, "credential .. refused");
+	CHECK(load("credential:") == NULL, "empty credential name refused");
+	unsetenv("CREDENTIALS_DIRECTORY");
+}
+
+static void test_ad_layout(void)
+{
+	unsigned char ad[CRYPTO_AD_MAX];
+	size_t n = crypto_ad_build(ad, FIELD_TEXT, 0x0102030405060708LL, "acme", conv_a,
+	                           "m_000000000000000000000001");
+	CHECK(n == 3 + 1 + 8 + 4 + 1 + 32 + 26, "ad length");
+	CHECK(memcmp(ad, "rd1t", 4) == 0, "ad starts with rd1 and the field");
+	CHECK(ad[4] == 1 && ad[11] == 8, "key id is big-endian");
+	CHECK(memcmp(ad + 12, "acme", 5) == 0, "tenant then a 0 byte");
+	CHECK(memcmp(ad + 17, conv_a, 32) == 0, "then the conversation hash");
+	CHECK(memcmp(ad + 49, "m_000000000000000000000001", 26) == 0, "then the record id");
+	char longest[RD_MAX_NAME_LEN + 1];
+	memset(longest, 'x', RD_MAX_NAME_LEN);
+	longest[RD_MAX_NAME_LEN] = '\0';
+	CHECK(crypto_ad_build(ad, FIELD_META, 1, longest, conv_a, "m_000000000000000000000001") <=
+	      CRYPTO_AD_MAX, "longest tenant fits CRYPTO_AD_MAX");
+}
+
+/* Seals "hello" for one row and tries to open it on variations of the row. */
+static void test_seal_open(void)
+{
+	unsigned char key[CRYPTO_KEY_BYTES], other[CRYPTO_KEY_BYTES], ad[CRYPTO_AD_MAX];
+	unsigned char c[5 + CRYPTO_SEAL_OVERHEAD], c2[sizeof c], m[5];
+	const char *rid = "m_0123456789abcdef01234567";
+	randombytes_buf(key, sizeof key);
+	randombytes_buf(other, sizeof other);
+	size_t adlen = crypto_ad_build(ad, FIELD_TEXT, 5, "acme", conv_a, rid);
+	crypto_seal(key, ad, adlen, "hello", 5, c);
+	CHECK(crypto_open(key, ad, adlen, c, sizeof c, m) == 0 && memcmp(m, "hello", 5) == 0,
+	      "seal/open round trip");
+	crypto_seal(key, ad, adlen, "hello", 5, c2);
+	CHECK(memcmp(c, c2, CRYPTO_NONCE_BYTES) != 0, "random nonce per seal");
+	CHECK(crypto_open(other, ad, adlen, c, sizeof c, m) != 0, "wrong key fails");
+	struct { const char *name; enum crypto_field f; int64_t kid; const char *t;
+	         const unsigned char *h; const char *r; } moved[] = {
+		{ "other record id fails", FIELD_TEXT, 5, "acme", conv_a, "m_0123456789abcdef01234568" },
+		{ "other conversation fails", FIELD_TEXT, 5, "acme", conv_b, rid },
+		{ "other field fails", FIELD_META, 5, "acme", conv_a, rid },
+		{ "other key id fails", FIELD_TEXT, 6, "acme", conv_a, rid },
+		{ "other tenant fails", FIELD_TEXT, 5, "acmf", conv_a, rid },
+	};
+	for (size_t i = 0; i < RD_ARRAY_LEN(moved); i++) {
+		unsigned char ad2[CRYPTO_AD_MAX];
+		size_t l2 = crypto_ad_build(ad2, moved[i].f, moved[i].kid, moved[i].t, moved[i].h,
+		                            moved[i].r);
+		CHECK(crypto_open(key, ad2, l2, c, sizeof c, m) != 0, moved[i].name);
+	}
+	c[CRYPTO_NONCE_BYTES] ^= 1;
+	CHECK(crypto_open(key, ad, adlen, c, sizeof c, m) != 0, "tampered ciphertext fails");
+	CHECK(crypto_open(key, ad, adlen, c, CRYPTO_SEAL_OVERHEAD - 1, m) != 0, "short input fails");
+	CHECK(crypto_open(key, ad, adlen, NULL, 0, m) != 0, "NULL input fails");
+	unsigned char e[CRYPTO_SEAL_OVERHEAD];
+	crypto_seal(key, ad, adlen, "", 0, e);
+	CHECK(crypto_open(key, ad, adlen, e, sizeof e, m) == 0, "empty message round trip");
+}
+
+static void test_wrap(void)
+{
+	char p[512], p2[512], err[256];
+	unsigned char dk[CRYPTO_KEY_BYTES], out[CRYPTO_KEY_BYTES], w[CRYPTO_WRAPPED_BYTES];
+	path_in_tmp(p, sizeof p, "master.key");
+	path_in_tmp(p2, sizeof p2, "master2.key");
+	CHECK(crypto_keygen_file(p2, err, sizeof err) == 0, "second key");
+	struct keyring *a = load(p), *a2 = load(p), *b = load(p2);
+	CHECK(a && a2 && b, "keyrings load");
+	if (!a || !a2 || !b)
+		goto done;
+	randombytes_buf(dk, sizeof dk);
+	CHECK(keyring_wrap(a, 42, dk, w) == 0, "wrap");
+	CHECK(keyring_unwrap(a, 42, w, sizeof w, out) == 0 && !memcmp(dk, out, sizeof dk), "unwrap");
+	CHECK(keyring_unwrap(a, 43, w, sizeof w, out) != 0, "unwrap under another key id fails");
+	CHECK(keyring_unwrap(b, 42, w, sizeof w, out) != 0, "unwrap with another master fails");
+	CHECK(keyring_unwrap(a, 42, w, sizeof w - 1, out) != 0, "truncated wrap fails");
+	unsigned char s1[CRYPTO_KEY_BYTES], s2[CRYPTO_KEY_BYTES], s3[CRYPTO_KEY_BYTES];
+	keyring_subkey(a, SUBKEY_LOOKUP, s1);
+	keyring_subkey(a2, SUBKEY_LOOKUP, s2);
+	keyring_subkey(a, SUBKEY_SUBJECT, s3);
+	CHECK(!memcmp(s1, s2, sizeof s1), "subkey is deterministic");
+	CHECK(memcmp(s1, s3, sizeof s1) != 0, "subkeys differ by id");
+	unsigned char f1[CRYPTO_HASH_BYTES], f2[CRYPTO_HASH_BYTES], f3[CRYPTO_HASH_BYTES];
+	unsigned char root[CRYPTO_WRAPPED_BYTES], sb1[CRYPTO_KEY_BYTES];
+	CHECK(keyring_wrap_root(a, root) == 0, "wrap the root key");
+	CHECK(keyring_load_root(b, root, sizeof root) != 0, "another master key cannot load it");
+	keyring_subkey(b, SUBKEY_LOOKUP, sb1);
+	CHECK(memcmp(sb1, s1, sizeof s1) != 0, "a refused root leaves the keyring as it was");
+	static const unsigned char other_root[CRYPTO_KEY_BYTES] = { 42 };
+	CHECK(keyring_wrap(b, CRYPTO_ROOT_KEY_ID, other_root, root) == 0 &&
+	      keyring_load_root(b, root, sizeof root) == 0,
+	      "a root wrapped by b loads into b");
+	keyring_subkey(b, SUBKEY_LOOKUP, sb1);
+	CHECK(memcmp(sb1, s1, sizeof s1) != 0, "subkeys now derive from that root");
+	keyring_fingerprint(a, f1);
+	keyring_fingerprint(a2, f2);
+	keyring_fingerprint(b, f3);
+	CHECK(!memcmp(f1, f2, sizeof f1) && memcmp(f1, f3, sizeof f1), "fingerprints name master keys");
+done:
+	keyring_free(a);
+	keyring_free(a2);
+	keyring_free(b);
+}
+
+static void test_hashes_ids(void)
+{
+	unsigned char k[CRYPTO_KEY_BYTES] = { 1 }, k2[CRYPTO_KEY_BYTES] = { 2 };
+	unsigned char h1[32], h2[32], h3[32], h4[32];
+	crypto_conversation_hash(k, "ab", "c", 1, h1);
+	crypto_conversation_hash(k, "a", "bc", 2, h2);
+	crypto_conversation_hash(k, "ab", "c", 1, h3);
+	crypto_conversation_hash(k2, "ab", "c", 1, h4);
+	CHECK(!memcmp(h1, h3, 32), "conversation hash is deterministic");
+	CHECK(memcmp(h1, h2, 32) != 0, "tenant and id are separated");
+	CHECK(memcmp(h1, h4, 32) != 0, "conversation hash is keyed");
+	char a[RD_RECORD_ID_LEN + 1], b[RD_RECORD_ID_LEN + 1];
+	crypto_record_id(a);
+	crypto_record_id(b);
+	bool hex = strlen(a) == RD_RECORD_ID_LEN && a[0] == 'm' && a[1] == '_';
+	for (int i = 2; i < RD_RECORD_ID_LEN; i++)
+		hex = hex && strchr("0123456789abcdef", a[i]) && a[i];
+	CHECK(hex, "record id is m_ + 24 hex digits");
+	CHECK(strcmp(a, b) != 0, "record ids differ");
+	unsigned char t[32];
+	static const unsigned char abc[32] = {
+		0xba, 0x78, 0x16, 0xbf, 0x8f, 0x01, 0xcf, 0xea, 0x41, 0x41, 0x40, 0xde, 0x5d, 0xae,
+		0x22, 0x23, 0xb0, 0x03, 0x61, 0xa3, 0x96, 0x17, 0x7a, 0x9c, 0xb4, 0x10, 0xff, 0x61,
+		0xf2, 0x00, 0x15, 0xad };
+	crypto_token_hash("abc", 3, t);
+	CHECK(!memcmp(t, abc, 32), "token hash is SHA-256");
+}
+
+int main(void)
+{
+	CHECK(crypto_global_init() == 0, "sodium_init");
+	test_keygen();
+	test_key_load();
+	test_credential();
+	test_ad_layout();
+	test_seal_open();
+	test_wrap();
+	test_hashes_ids();
+	return TEST_DONE();
+}
