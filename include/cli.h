@@ -24,4 +24,12 @@ int cli_open_app(struct app *app, const char *config_path, enum app_mode mode);
 
 int cmd_serve(int argc, char **argv);
 
+/* Operator commands (cli_admin.c): retention, subject rights, holds, audit. */
+int cmd_sweep(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_erase(int argc, char **argv);
+int cmd_hold(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
+int cmd_stats(int argc, char **argv);
+
 #endif

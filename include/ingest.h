@@ -65,6 +65,16 @@ json_t *ingest_redact_reply(const struct redact_result *res);
 int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
                              json_t **reply, struct api_error *e) RD_WARN_UNUSED;
 
+/*
+ * Open one stored row (from a store_conversation callback) into its API
+ * object {"id", "ts", "role", "channel", "category", "text", "metadata",
+ * "findings"}, plus "conversation_id" when with_conversation. Returns 0 and
+ * *out (caller decrefs); 1 when its data key was destroyed (crypto-shredded);
+ * -1 when it does not authenticate (logged by record id) or out of memory.
+ */
+int ingest_open_row(struct app *app, const struct store_row *row, bool with_conversation,
+                    json_t **out) RD_WARN_UNUSED;
+
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
 json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e);
 

@@ -30,23 +30,44 @@ static struct redact *build_engine(const struct config *cfg, const struct keyrin
 	return r;
 }
 
+/* The master key. Optional for `redactd redact` (hash-style output is then
+ * keyed per run); required wherever the store is opened. */
 static int open_keys(struct app *app, enum app_mode mode, char *err, size_t errlen)
 {
 	char kerr[512];
-	if (keyring_load(app->cfg->key_file, &app->keys, kerr, sizeof kerr) == 0) {
-		app->lookup_key = sodium_malloc(CRYPTO_KEY_BYTES);
-		if (!app->lookup_key) {
-			util_err(err, errlen, "out of locked memory");
-			return -1;
-		}
-		keyring_subkey(app->keys, SUBKEY_LOOKUP, app->lookup_key);
-		sodium_mprotect_readonly(app->lookup_key);
+	if (keyring_load(app->cfg->key_file, &app->keys, kerr, sizeof kerr) == 0)
 		return 0;
-	}
 	if (mode == APP_REDACT_ONLY)
 		return 0;
 	util_err(err, errlen, "master key: %s", kerr);
 	return -1;
+}
+
+/* Lookup hashes derive from the store's root key (which survives master
+ * key rotation), so this runs after store_keyring_attach. */
+static int derive_lookup_key(struct app *app, char *err, size_t errlen)
+{
+	app->lookup_key = sodium_malloc(CRYPTO_KEY_BYTES);
+	if (!app->lookup_key) {
+		util_err(err, errlen, "out of locked memory");
+		return -1;
+	}
+	keyring_subkey(app->keys, SUBKEY_LOOKUP, app->lookup_key);
+	sodium_mprotect_readonly(app->lookup_key);
+	return 0;
+}
+
+static int open_store(struct app *app, enum app_mode mode, char *err, size_t errlen)
+{
+	struct store_options so = {
+		.sync_full = app->cfg->sync_full, .queue_size = app->cfg->queue_size,
+		.batch_max = app->cfg->batch_max, .batch_wait_us = app->cfg->batch_wait_us,
+		.readonly = mode == APP_READONLY,
+	};
+	if (store_open(app->cfg->database, &so, &app->store, err, errlen) ||
+	    store_keyring_attach(app->store, app->keys, err, errlen))
+		return -1;
+	return derive_lookup_key(app, err, errlen);
 }
 
 int app_open(struct app *app, const char *config_path, enum app_mode mode, char *err,
@@ -62,12 +83,14 @@ int app_open(struct app *app, const char *config_path, enum app_mode mode, char 
 	if (crypto_global_init()) {
 		util_err(err, errlen, "libsodium failed to initialise");
 		*exit_code = 1;
-		return -1;
+		goto fail;
 	}
 	if (config_load(config_path, &app->cfg, err, errlen))
-		return -1;
+		goto fail;
 	*exit_code = 1;
 	if (open_keys(app, mode, err, errlen))
+		goto fail;
+	if (mode != APP_REDACT_ONLY && open_store(app, mode, err, errlen))
 		goto fail;
 	*exit_code = 2;
 	if (!(app->redact = build_engine(app->cfg, app->keys, err, errlen)))
@@ -77,15 +100,6 @@ int app_open(struct app *app, const char *config_path, enum app_mode mode, char 
 		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (mode == APP_REDACT_ONLY)
-		return 0;
-	struct store_options so = {
-		.sync_full = app->cfg->sync_full, .queue_size = app->cfg->queue_size,
-		.batch_max = app->cfg->batch_max, .batch_wait_us = app->cfg->batch_wait_us,
-		.readonly = mode == APP_READONLY,
-	};
-	if (store_open(app->cfg->database, &so, &app->store, err, errlen))
-		goto fail;
 	return 0;
 fail:
 	app_close(app);

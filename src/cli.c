@@ -29,6 +29,12 @@ static const struct command commands[] = {
 	{ "redact", cmd_redact, "redact stdin to stdout; nothing is stored" },
 	{ "keygen", cmd_keygen, "create a new random master key file (mode 0600)" },
 	{ "check-config", cmd_check_config, "parse the config and compile every rule" },
+	{ "sweep", cmd_sweep, "one retention pass now (--dry-run: what would go)" },
+	{ "export", cmd_export, "data-subject export (--email, --phone, --conversation)" },
+	{ "erase", cmd_erase, "data-subject erasure; held records are kept" },
+	{ "hold", cmd_hold, "legal holds: add, remove, list" },
+	{ "audit", cmd_audit, "verify the audit chain, or list its entries" },
+	{ "stats", cmd_stats, "counts per tenant, category and entity; retention horizons" },
 };
 
 const char *cli_default_config(void)

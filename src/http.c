@@ -7,6 +7,7 @@
  * status, the duration, byte counts and the record ids created.
  */
 #include "http.h"
+#include "http_internal.h"
 #include "ingest.h"
 #include "log.h"
 #include "metrics.h"
@@ -33,51 +34,6 @@ typedef int MHD_RESULT;
 typedef enum MHD_Result MHD_RESULT;
 #endif
 
-struct http_server {
-	struct MHD_Daemon *daemon;
-	atomic_int suspended;            /* connections waiting on a commit */
-	struct app *app;
-	int unix_fd;
-	char unix_path[108];
-	char *tls_key, *tls_cert;
-};
-
-struct request;
-typedef void (*route_fn)(struct request *rq);
-
-struct route {
-	const char *method;
-	const char *path;          /* exact path, or prefix ending in '/' for {id} */
-	bool has_id;
-	unsigned scope;            /* 0 = no authentication */
-	bool json_body;
-	route_fn fn;
-	const char *name;          /* pattern for logs and metrics */
-};
-
-/* Per-request state, MHD's *con_cls. */
-struct request {
-	struct http_server *srv;
-	struct MHD_Connection *conn;
-	const struct route *route;
-	const char *route_name;
-	const char *method;
-	const char *id;                 /* {id} from the path, borrowed from MHD */
-	bool authenticated;
-	char token_name[RD_MAX_NAME_LEN + 1];  /* copied: a reload may free the config */
-	char token_tenant[RD_MAX_NAME_LEN + 1]; /* "" when the token is not bound */
-	struct buf body;
-	bool too_large;
-	bool answered;
-	int status;
-	size_t bytes_out;
-	int64_t start_us;
-	char ids_note[96];              /* record ids created, for the log line */
-	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
-	atomic_int commit_status;
-	atomic_bool commit_done;
-};
-
 static int64_t mono_us(void)
 {
 	struct timespec ts;
@@ -87,7 +43,7 @@ static int64_t mono_us(void)
 
 /* ---- replies ------------------------------------------------------------ */
 
-static void reply_text(struct request *rq, int status, const char *ctype, const char *body, size_t len,
+void http_reply_text(struct request *rq, int status, const char *ctype, const char *body, size_t len,
                        const char *hname, const char *hvalue)
 {
 	struct MHD_Response *resp = MHD_create_response_from_buffer(len, (void *)body,
@@ -107,20 +63,20 @@ static void reply_text(struct request *rq, int status, const char *ctype, const 
 	MHD_destroy_response(resp);
 }
 
-static void reply_json(struct request *rq, int status, json_t *body)
+void http_reply_json(struct request *rq, int status, json_t *body)
 {
 	char *s = body ? json_dumps(body, JSON_COMPACT) : NULL;
 	if (!s) {
 		static const char oom[] = "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
-		reply_text(rq, 500, "application/json", oom, sizeof oom - 1, NULL, NULL);
+		http_reply_text(rq, 500, "application/json", oom, sizeof oom - 1, NULL, NULL);
 		return;
 	}
-	reply_text(rq, status, "application/json", s, strlen(s), NULL, NULL);
+	http_reply_text(rq, status, "application/json", s, strlen(s), NULL, NULL);
 	sodium_memzero(s, strlen(s));
 	free(s);
 }
 
-static void reply_error(struct request *rq, const struct api_error *e)
+void http_reply_error(struct request *rq, const struct api_error *e)
 {
 	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", e->code, "message", e->message);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
@@ -132,21 +88,21 @@ static void reply_error(struct request *rq, const struct api_error *e)
 	else if (e->status == 405 && rq->route)
 		hname = "Allow", hvalue = rq->route->method;
 	if (s)
-		reply_text(rq, e->status, "application/json", s, strlen(s), hname, hvalue);
+		http_reply_text(rq, e->status, "application/json", s, strlen(s), hname, hvalue);
 	free(s);
 	json_decref(o);
 }
 
-static void fail(struct request *rq, int status, const char *code, const char *msg)
+void http_fail(struct request *rq, int status, const char *code, const char *msg)
 {
 	struct api_error e;
 	api_error_set(&e, status, code, "%s", msg);
-	reply_error(rq, &e);
+	http_reply_error(rq, &e);
 }
 
 /* ---- handlers ----------------------------------------------------------- */
 
-static const char *token_tenant(const struct request *rq)
+const char *http_token_tenant(const struct request *rq)
 {
 	return rq->token_tenant[0] ? rq->token_tenant : NULL;
 }
@@ -182,12 +138,12 @@ static void finish_messages(struct request *rq)
 	ingest_batch_free(rq->batch);
 	rq->batch = NULL;
 	if (rc) {
-		reply_error(rq, &e);
+		http_reply_error(rq, &e);
 		return;
 	}
 	metrics_ingest_latency(app->metrics, mono_us() - rq->start_us);
 	note_ids(rq, reply);
-	reply_json(rq, 201, reply);
+	http_reply_json(rq, 201, reply);
 	json_decref(reply);
 }
 
@@ -198,11 +154,11 @@ static void handle_messages(struct request *rq)
 {
 	struct app *app = rq->srv->app;
 	const char *ret = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "return");
-	struct ingest_options opt = { .default_tenant = token_tenant(rq), .channel = CH_WEB,
+	struct ingest_options opt = { .default_tenant = http_token_tenant(rq), .channel = CH_WEB,
 	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
 	struct api_error e;
 	if (ingest_prepare(app, &opt, rq->body.data, rq->body.len, &rq->batch, &e)) {
-		reply_error(rq, &e);
+		http_reply_error(rq, &e);
 		return;
 	}
 	size_t n;
@@ -220,18 +176,18 @@ static void handle_redact(struct request *rq)
 {
 	json_t *reply = NULL;
 	struct api_error e;
-	if (ingest_redact_only(rq->srv->app, token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
-		reply_error(rq, &e);
+	if (ingest_redact_only(rq->srv->app, http_token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
+		http_reply_error(rq, &e);
 		return;
 	}
-	reply_json(rq, 200, reply);
+	http_reply_json(rq, 200, reply);
 	json_decref(reply);
 }
 
-static const char *query_tenant(struct request *rq, struct api_error *e)
+const char *http_query_tenant(struct request *rq, struct api_error *e)
 {
 	const char *t = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "tenant");
-	const char *bound = token_tenant(rq);
+	const char *bound = http_token_tenant(rq);
 	if (!t)
 		return bound ? bound : "default";
 	if (!ingest_tenant_valid(t)) {
@@ -249,28 +205,32 @@ static void handle_get_conversation(struct request *rq)
 {
 	struct api_error e;
 	json_t *reply = NULL;
-	const char *tenant = query_tenant(rq, &e);
+	const char *tenant = http_query_tenant(rq, &e);
 	if (!tenant || ingest_read_conversation(rq->srv->app, tenant, rq->id, &reply, &e)) {
-		reply_error(rq, &e);
+		http_reply_error(rq, &e);
 		return;
 	}
-	reply_json(rq, 200, reply);
+	if (http_audit_read(rq, tenant, rq->id, reply)) {
+		json_decref(reply);
+		return;
+	}
+	http_reply_json(rq, 200, reply);
 	json_decref(reply);
 }
 
 static void handle_healthz(struct request *rq)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
-	reply_text(rq, 200, "application/json", ok, sizeof ok - 1, NULL, NULL);
+	http_reply_text(rq, 200, "application/json", ok, sizeof ok - 1, NULL, NULL);
 }
 
 static void handle_metrics(struct request *rq)
 {
 	struct buf b = { 0 };
 	if (metrics_render(rq->srv->app->metrics, &b)) {
-		fail(rq, 500, "internal", "out of memory");
+		http_fail(rq, 500, "internal", "out of memory");
 	} else {
-		reply_text(rq, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
+		http_reply_text(rq, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
 	}
 	buf_free(&b);
 }
@@ -282,6 +242,13 @@ static const struct route routes[] = {
 	{ "POST", "/v1/redact", false, SCOPE_INGEST, true, handle_redact, "/v1/redact" },
 	{ "GET", "/v1/conversations/", true, SCOPE_READ, false, handle_get_conversation,
 	  "/v1/conversations/{id}" },
+	{ "DELETE", "/v1/conversations/", true, SCOPE_ADMIN, false, http_delete_conversation,
+	  "/v1/conversations/{id}" },
+	{ "GET", "/v1/subjects", false, SCOPE_ADMIN, false, http_get_subject, "/v1/subjects" },
+	{ "DELETE", "/v1/subjects", false, SCOPE_ADMIN, false, http_delete_subject, "/v1/subjects" },
+	{ "POST", "/v1/holds", false, SCOPE_ADMIN, true, http_post_hold, "/v1/holds" },
+	{ "GET", "/v1/holds", false, SCOPE_ADMIN, false, http_get_holds, "/v1/holds" },
+	{ "DELETE", "/v1/holds/", true, SCOPE_ADMIN, false, http_delete_hold, "/v1/holds/{id}" },
 };
 
 /* ---- routing and authentication --------------------------------------- */
@@ -408,7 +375,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 		*con_cls = rq;
 		struct api_error e;
 		if (admit(rq, url, &e))
-			reply_error(rq, &e);
+			http_reply_error(rq, &e);
 		return MHD_YES;
 	}
 	if (rq->batch && atomic_load(&rq->commit_done)) {
@@ -433,7 +400,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	if (rq->too_large) {
 		char msg[96];
 		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", srv->app->cfg->max_body);
-		fail(rq, 413, "body_too_large", msg);
+		http_fail(rq, 413, "body_too_large", msg);
 		return MHD_YES;
 	}
 	rq->route->fn(rq);

@@ -937,3 +937,40 @@ int ingest_read_conversation(struct app *app, const char *tenant, const char *co
 	}
 	return 0;
 }
+
+/* ---- opening one row for other readers (subject export) -----------------
+ * Added for issue 5 (subject.c): the same opening as read_row, exported so
+ * export does not duplicate the associated-data and key handling. */
+
+int ingest_open_row(struct app *app, const struct store_row *row, bool with_conversation,
+                    json_t **out)
+{
+	unsigned char key[CRYPTO_KEY_BYTES];
+	int krc = store_data_key_get(app->store, app->keys, row->key_id, key);
+	if (krc == 1)
+		return 1;
+	if (krc != 0) {
+		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
+		return -1;
+	}
+	char *text = open_field(key, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
+	char *meta = open_field(key, FIELD_META, row, row->meta_ct, row->meta_ct_len);
+	char *conv = with_conversation
+	             ? open_field(key, FIELD_CONVERSATION, row, row->conv_ct, row->conv_ct_len) : NULL;
+	sodium_memzero(key, sizeof key);
+	json_t *o = NULL;
+	if (!text || !meta || (with_conversation && !conv))
+		log_error("record %s: ciphertext failed to authenticate", row->id);
+	else if ((o = row_json(row, text, meta)) && conv &&
+	         json_object_set_new(o, "conversation_id", json_string(conv))) {
+		json_decref(o);
+		o = NULL;
+	}
+	free_secret(text);
+	free_secret(meta);
+	free_secret(conv);
+	if (!o)
+		return -1;
+	*out = o;
+	return 0;
+}

@@ -4,7 +4,7 @@
  * DESIGN
  * The main thread blocks SIGTERM, SIGINT and SIGHUP before any other thread
  * starts (so every thread inherits the mask), starts the store's writer, the
- * HTTP worker pool and the background services, tells systemd READY=1, then
+ * HTTP worker pool and the retention sweeper, tells systemd READY=1, then
  * waits in sigwait: SIGHUP reloads rules and retention, SIGTERM/SIGINT stop
  * accepting, let in-flight requests finish (their records are committed
  * before they are answered), drain the writer and exit 0.
@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "http.h"
 #include "log.h"
+#include "retention.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -117,11 +118,19 @@ int cmd_serve(int argc, char **argv)
 		app_close(&app);
 		return EXIT_RUNTIME;
 	}
+	struct retention *sweeper;
+	if (retention_start(&app, &sweeper, err, sizeof err)) {
+		log_error("%s", err);
+		http_stop(srv);
+		app_close(&app);
+		return EXIT_RUNTIME;
+	}
 	log_info("redactd %s listening on %s (schema v%d)", REDACTD_VERSION, app.cfg->listen,
 	         store_schema_version(app.store));
 	notify_systemd("READY=1");
 	wait_for_stop(&app, &set);
 	notify_systemd("STOPPING=1");
+	retention_stop(sweeper);
 	http_stop(srv);
 	app_close(&app);
 	log_info("stopped");

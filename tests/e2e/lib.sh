@@ -128,3 +128,24 @@ finish() {
 	[ "$FAILED" -eq 0 ]
 }
 trap '[ -n "$DAEMON_PID" ] && kill -9 $DAEMON_PID 2>/dev/null' EXIT
+
+# ---- added for retention, subjects and audit tests (issue 5) ----
+
+conf_set() {  # conf_set KEY VALUE: replace "KEY = ..." lines in the config (after write_config)
+	sed -i "s|^$1 = .*|$1 = $2|" "$T/redactd.conf"
+}
+
+rd() {  # rd SUBCOMMAND [args...]: the CLI against this test's config
+	"$BIN" "$@" -c "$T/redactd.conf"
+}
+
+uri() { printf '%s' "$1" | jq -sRr @uri; }  # percent-encode one query value
+
+wait_for() {  # wait_for SECONDS COMMAND...: poll until the command succeeds
+	local limit=$1; shift
+	for _ in $(seq 1 $((limit * 10))); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+	done
+	return 1
+}

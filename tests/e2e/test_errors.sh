@@ -18,7 +18,8 @@ req POST /v1/messages "$READ_TOKEN" "$GOOD";       expect "read token cannot ing
 req GET /v1/conversations/c1 "$INGEST_TOKEN";     check_eq "ingest token cannot read" "$STATUS" 403
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id": "c1", "text": '; expect "truncated JSON" 400 invalid_json
 req POST /v1/messages "$INGEST_TOKEN" 'not json';  expect "not JSON" 400 invalid_json
-req POST /v1/messages "$INGEST_TOKEN" '';          expect "empty body" 400
+req POST /v1/messages "$INGEST_TOKEN" "" -H 'Content-Type: application/json' --data-binary ''
+expect "empty body" 400 invalid_json
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"c1","text":42}'; expect "text not a string" 422 invalid_field
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"c1"}';           expect "text missing" 422 missing_field
 req POST /v1/messages "$INGEST_TOKEN" '{"text":"hi"}';                     expect "conversation_id missing" 422 missing_field

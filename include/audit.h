@@ -1,0 +1,102 @@
+/*
+ * audit.h — the tamper-evident audit log (SPEC 2.5, 7).
+ *
+ * Every read of stored content, export, erasure, hold, purge, key rotation
+ * and config reload appends one entry: seq, time, actor (token name or
+ * "cli"), action, target (ids and keyed hashes, never identifiers) and a
+ * count. Each entry carries the hash of the one before it and its own hash:
+ *
+ *   hash = BLAKE2b-256("rd-audit-v1" || prev_hash || u64be(seq) ||
+ *                      u64be(ts_ms) || lp(actor) || lp(action) ||
+ *                      lp(target) || u64be(count))       lp = u32be(len) || bytes
+ *
+ * so an edited field, a removed entry (seq gap or broken link) and two
+ * swapped entries (the prev link points at an entry found elsewhere) are
+ * each detected by audit_verify, which names the first bad seq. seq is an
+ * AUTOINCREMENT key: sqlite_sequence remembers the highest seq ever used,
+ * so removing the newest entries is detected as well (unless that table is
+ * edited too; `audit verify` prints the head hash for external anchoring).
+ *
+ * Appends take the sqlite3 handle of an open write transaction (store_exec)
+ * so an action and its entry commit together, or neither does.
+ *
+ * Old entries can be purged ([audit] retention): the hash of the last purged
+ * entry is kept in a checkpoint row, and the chain verifies from there.
+ */
+#ifndef REDACTD_AUDIT_H
+#define REDACTD_AUDIT_H
+
+#include "redactd.h"
+#include "crypto.h"
+
+#include <stdio.h>
+
+struct sqlite3;
+struct app;
+
+#define AUDIT_HASH_BYTES   32
+#define AUDIT_FIELD_MAX    256    /* actor, action and target, bytes each */
+#define AUDIT_TARGET_MAX   96     /* what audit_target writes, with NUL */
+
+/*
+ * Append one entry (ts = now) inside the caller's write transaction.
+ * Strings must be 1..AUDIT_FIELD_MAX bytes and must not carry personal data.
+ * Returns 0, or -1 on a database error or bad argument (the caller rolls
+ * back, so the action it records does not happen either).
+ */
+int audit_append(struct sqlite3 *db, const char *actor, const char *action, const char *target,
+                 int64_t count) RD_WARN_UNUSED;
+/* The same with an explicit time (tests, imports). */
+int audit_append_at(struct sqlite3 *db, int64_t ts_ms, const char *actor, const char *action,
+                    const char *target, int64_t count) RD_WARN_UNUSED;
+
+enum audit_fault {
+	AUDIT_INTACT = 0,
+	AUDIT_EDITED,      /* an entry's fields no longer match its hash */
+	AUDIT_REMOVED,     /* a seq is missing, or an entry links to one that is gone */
+	AUDIT_REORDERED,   /* an entry links to an entry that sits elsewhere */
+};
+
+struct audit_report {
+	enum audit_fault fault;
+	int64_t bad_seq;                     /* first bad entry (0 when intact) */
+	int64_t entries;                     /* entries walked */
+	int64_t first_seq, last_seq;         /* 0, 0 when the log is empty */
+	int64_t checkpoint_seq;              /* last purged seq, 0 if none */
+	unsigned char head[AUDIT_HASH_BYTES]; /* hash of the last entry */
+	char detail[160];                    /* one line for a human */
+};
+
+const char *audit_fault_name(enum audit_fault f);
+
+/* Re-walk the chain. Returns 0 when the walk completed (see out->fault),
+ * -1 on a database error. Read-only: run it on any connection. */
+int audit_verify(struct sqlite3 *db, struct audit_report *out) RD_WARN_UNUSED;
+
+/* Write entries with ts >= since_ms as JSON lines {"seq","ts","actor",
+ * "action","target","count"} to f. *n gets the number written. -1 on error. */
+int audit_list(struct sqlite3 *db, int64_t since_ms, FILE *f, size_t *n) RD_WARN_UNUSED;
+
+/*
+ * Delete entries older than before_ms inside the caller's write transaction,
+ * moving the checkpoint to the newest purged entry so the rest still
+ * verifies. Appends an "audit.purge" entry when anything went. *purged gets
+ * the count. -1 on a database error.
+ */
+int audit_purge(struct sqlite3 *db, int64_t before_ms, int64_t *purged) RD_WARN_UNUSED;
+
+/*
+ * A target for a keyed hash: "KIND:" + 32 hex digits of BLAKE2b keyed with
+ * the AUDIT subkey over (KIND, hash). Stable for one master key, so the
+ * entries about one subject or conversation can be matched with each other,
+ * yet the log alone links to nothing in the other tables.
+ */
+void audit_target(const struct keyring *kr, const char *kind, const unsigned char *hash, size_t n,
+                  char out[AUDIT_TARGET_MAX]);
+
+/* One entry in its own transaction on app's store (for actions that do not
+ * write anything else, such as reads), counted in metrics. 0 or -1. */
+int audit_record(struct app *app, const char *actor, const char *action, const char *target,
+                 int64_t count) RD_WARN_UNUSED;
+
+#endif

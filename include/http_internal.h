@@ -1,0 +1,92 @@
+/*
+ * http_internal.h — what the HTTP handler files share (http.c, http_admin.c).
+ *
+ * Not part of any other module's interface: only src/http*.c include it.
+ * Handlers run on an MHD worker thread holding app->lock for reading and
+ * answer exactly once through the http_reply_* functions.
+ */
+#ifndef REDACTD_HTTP_INTERNAL_H
+#define REDACTD_HTTP_INTERNAL_H
+
+#include "app.h"
+#include "util.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+
+struct MHD_Daemon;
+struct MHD_Connection;
+struct ingest_batch;
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	atomic_int suspended;            /* connections waiting on a commit */
+	struct app *app;
+	int unix_fd;
+	char unix_path[108];
+	char *tls_key, *tls_cert;
+};
+
+struct request;
+typedef void (*route_fn)(struct request *rq);
+
+struct route {
+	const char *method;
+	const char *path;          /* exact path, or prefix ending in '/' for {id} */
+	bool has_id;
+	unsigned scope;            /* 0 = no authentication */
+	bool json_body;
+	route_fn fn;
+	const char *name;          /* pattern for logs and metrics */
+};
+
+/* Per-request state, MHD's *con_cls. */
+struct request {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	const struct route *route;
+	const char *route_name;
+	const char *method;
+	const char *id;                 /* {id} from the path, borrowed from MHD */
+	bool authenticated;
+	char token_name[RD_MAX_NAME_LEN + 1];  /* copied: a reload may free the config */
+	char token_tenant[RD_MAX_NAME_LEN + 1]; /* "" when the token is not bound */
+	struct buf body;
+	bool too_large;
+	bool answered;
+	int status;
+	size_t bytes_out;
+	int64_t start_us;
+	char ids_note[96];              /* record ids created, for the log line */
+	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
+	atomic_int commit_status;
+	atomic_bool commit_done;
+};
+
+/* Replies (copy the body; hname/hvalue is one optional extra header). */
+void http_reply_text(struct request *rq, int status, const char *ctype, const char *body, size_t len,
+                     const char *hname, const char *hvalue);
+void http_reply_json(struct request *rq, int status, json_t *body);
+void http_reply_error(struct request *rq, const struct api_error *e);
+void http_fail(struct request *rq, int status, const char *code, const char *msg);
+
+/* The token's tenant, or NULL when the token is not bound to one. */
+const char *http_token_tenant(const struct request *rq);
+/* ?tenant=, checked against the token's; the token's or "default" when
+ * absent. NULL with e set when invalid or not the token's. */
+const char *http_query_tenant(struct request *rq, struct api_error *e);
+
+/* Admin handlers (http_admin.c). */
+void http_get_subject(struct request *rq);
+void http_delete_subject(struct request *rq);
+void http_delete_conversation(struct request *rq);
+void http_post_hold(struct request *rq);
+void http_get_holds(struct request *rq);
+void http_delete_hold(struct request *rq);
+
+/* Audit a read of conversation_id in tenant by the request's token, before
+ * its reply goes out. 0, or -1 after answering 500 itself. */
+int http_audit_read(struct request *rq, const char *tenant, const char *conversation_id,
+                    const json_t *reply);
+
+#endif

@@ -1,0 +1,85 @@
+/*
+ * retention.h — the retention sweeper, crypto-shredding after deletes, stats.
+ *
+ * DESIGN
+ * `redactd serve` starts one sweeper thread (retention_start). Every
+ * [retention] sweep_interval it runs a pass: for each (tenant, category)
+ * present in the database it computes the horizon with config_retention
+ * (read under app->lock, so a SIGHUP reload applies from the next pass) and
+ * deletes records older than it with store_purge_before: batches of
+ * sweep_batch rows, each one transaction on the writer, so ingest batches
+ * queue between them and never wait behind more than one small batch. Held
+ * records (subject.h) are kept by its per-row callback, which also adds
+ * each deleted row to retention_pending in the same transaction; the
+ * pass's end moves those counts into one audit entry per (tenant,
+ * category), so a crash mid-pass loses no count. Then old audit entries
+ * are purged ([audit] retention), data keys left with no records are
+ * destroyed and the WAL is checkpointed (TRUNCATE) so deleted ciphertext
+ * does not linger.
+ * retention_stop sets a flag the callback checks (the batch in progress
+ * rolls back), wakes the thread and joins it; the writer must still run.
+ *
+ * `redactd sweep` runs the same pass in its own process (SQLite locking and
+ * the store's busy timeout let it run beside the daemon).
+ */
+#ifndef REDACTD_RETENTION_H
+#define REDACTD_RETENTION_H
+
+#include "app.h"
+
+#include <jansson.h>
+#include <stdatomic.h>
+
+struct retention;
+
+/* Start the sweeper for app (which must outlive it). -1 with err. */
+int retention_start(struct app *app, struct retention **out, char *err, size_t errlen)
+	RD_WARN_UNUSED;
+/* Stop it: the pass in progress ends after its current batch. NULL no-op. */
+void retention_stop(struct retention *r);
+
+/* One (tenant, category) of a pass. */
+struct retention_line {
+	char tenant[RD_MAX_NAME_LEN + 1];
+	char category[RD_MAX_NAME_LEN + 1];
+	int64_t horizon_s;        /* 0 = kept forever */
+	int64_t records;          /* records of the group before the pass */
+	int64_t due;              /* older than the horizon and not held */
+	int64_t held;             /* older than the horizon but held */
+	int64_t purged;           /* deleted by this pass (0 on a dry run) */
+};
+
+struct retention_report {
+	struct retention_line *lines;
+	size_t n;
+	int64_t purged;           /* total */
+	int64_t audit_purged;     /* audit entries past [audit] retention */
+	bool stopped;             /* interrupted by retention_stop */
+};
+
+/*
+ * One pass now; its audit entries name `actor` ("sweeper" for the daemon's
+ * thread, "cli" for `redactd sweep`). With dry_run nothing is changed (and
+ * nothing audited); the report says what would go. stop may be NULL.
+ * Caller frees the report with retention_report_free. 0, or -1 on a
+ * storage error (the report then holds what was done before it).
+ */
+int retention_pass(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
+                   struct retention_report *rep) RD_WARN_UNUSED;
+void retention_report_free(struct retention_report *rep);
+
+/*
+ * After records were deleted (sweep, erasure): destroy data keys that no
+ * record uses any more (crypto-shredding) and checkpoint the WAL with
+ * TRUNCATE. Failures are logged; the deletes themselves stand.
+ */
+void retention_after_delete(struct app *app);
+
+/*
+ * {"tenants": {T: {"categories": {C: {"records", "oldest", "oldest_age_s",
+ * "horizon_s", "overdue"}}, "entities": {E: n}}}, "holds": n,
+ * "audit_entries": n}. Counts only: nothing sealed is opened. 0 or -1.
+ */
+int retention_stats(struct app *app, json_t **out) RD_WARN_UNUSED;
+
+#endif

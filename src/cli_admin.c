@@ -1,0 +1,459 @@
+/*
+ * cli_admin.c — operator commands: sweep, export, erase, hold, audit, stats.
+ *
+ * Each opens the app read-only (no writer thread): writes go through
+ * store_exec on a short-lived connection that waits on SQLite's lock, so
+ * these commands work while the daemon runs. The actor of their audit
+ * entries is "cli". Exit codes: 0 success, 1 runtime failure (including a
+ * broken audit chain), 2 usage or configuration error.
+ */
+#include "cli.h"
+#include "audit.h"
+#include "ingest.h"
+#include "retention.h"
+#include "subject.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ACTOR "cli"
+
+/* Options every admin command shares. */
+struct admin_opts {
+	const char *config;
+	const char *tenant;
+	bool json, dry_run;
+	const char *format;          /* export: json | csv */
+	const char *reason;          /* hold add */
+	const char *since;           /* audit list */
+	struct subject_query q;
+	int targets;                 /* how many of --email/--phone/--conversation */
+};
+
+enum { OPT_EMAIL = 256, OPT_PHONE, OPT_CONV, OPT_FORMAT, OPT_REASON, OPT_SINCE, OPT_DRY, OPT_JSON,
+       OPT_TENANT };
+
+static const struct option admin_options[] = {
+	{ "config", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
+	{ "email", required_argument, 0, OPT_EMAIL }, { "phone", required_argument, 0, OPT_PHONE },
+	{ "conversation", required_argument, 0, OPT_CONV }, { "format", required_argument, 0, OPT_FORMAT },
+	{ "reason", required_argument, 0, OPT_REASON }, { "since", required_argument, 0, OPT_SINCE },
+	{ "dry-run", no_argument, 0, OPT_DRY }, { "json", no_argument, 0, OPT_JSON },
+	{ "tenant", required_argument, 0, OPT_TENANT }, { 0, 0, 0, 0 },
+};
+
+static void set_target(struct admin_opts *o, enum subject_query_kind k, const char *v)
+{
+	o->q.kind = k;
+	o->q.value = v;
+	o->targets++;
+}
+
+/* Parses argv; `allowed` lists the long options (by value) this command
+ * takes. Returns -1 to go on, else the exit code (after --help or an error). */
+static int parse_admin(int argc, char **argv, const char *help, const int *allowed,
+                       struct admin_opts *o)
+{
+	int c;
+	memset(o, 0, sizeof *o);
+	o->config = cli_default_config();
+	o->tenant = "default";
+	o->format = "json";
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", admin_options, NULL)) != -1) {
+		bool ok = c == 'c' || c == 'h';
+		for (const int *a = allowed; *a && !ok; a++)
+			ok = *a == c;
+		if (!ok) {
+			fputs(help, stderr);
+			return EXIT_USAGE;
+		}
+		switch (c) {
+		case 'c': o->config = optarg; break;
+		case 'h': fputs(help, stdout); return EXIT_OK;
+		case OPT_EMAIL: set_target(o, SQ_EMAIL, optarg); break;
+		case OPT_PHONE: set_target(o, SQ_PHONE, optarg); break;
+		case OPT_CONV: set_target(o, SQ_CONVERSATION, optarg); break;
+		case OPT_FORMAT: o->format = optarg; break;
+		case OPT_REASON: o->reason = optarg; break;
+		case OPT_SINCE: o->since = optarg; break;
+		case OPT_DRY: o->dry_run = true; break;
+		case OPT_JSON: o->json = true; break;
+		case OPT_TENANT: o->tenant = optarg; break;
+		}
+	}
+	if (!ingest_tenant_valid(o->tenant)) {
+		fprintf(stderr, "redactd %s: --tenant must be 1 to %d of A-Z a-z 0-9 . _ -\n", argv[0],
+		        RD_MAX_NAME_LEN);
+		return EXIT_USAGE;
+	}
+	o->q.tenant = o->tenant;
+	return -1;
+}
+
+static int open_app(struct app *app, const struct admin_opts *o)
+{
+	return cli_open_app(app, o->config, APP_READONLY);
+}
+
+static int api_fail(const char *cmd, const struct api_error *e)
+{
+	fprintf(stderr, "redactd %s: %s\n", cmd, e->message);
+	return e->status >= 400 && e->status < 500 ? EXIT_USAGE : EXIT_RUNTIME;
+}
+
+/* "365d", "12h", "90s": the largest unit that divides evenly. */
+static void fmt_duration(int64_t s, char out[32])
+{
+	if (s <= 0)
+		snprintf(out, 32, "forever");
+	else if (s % 86400 == 0)
+		snprintf(out, 32, "%lldd", (long long)(s / 86400));
+	else if (s % 3600 == 0)
+		snprintf(out, 32, "%lldh", (long long)(s / 3600));
+	else if (s % 60 == 0)
+		snprintf(out, 32, "%lldm", (long long)(s / 60));
+	else
+		snprintf(out, 32, "%llds", (long long)s);
+}
+
+/* ---- sweep ----------------------------------------------------------------- */
+
+static const char sweep_help[] =
+	"usage: redactd sweep [-c FILE] [--dry-run]\n"
+	"One retention pass now, also while the daemon runs. Prints per tenant and\n"
+	"category what was purged (or with --dry-run, what would be) and what a\n"
+	"legal hold kept.\n";
+
+static void print_sweep(const struct retention_report *rep, bool dry_run)
+{
+	for (size_t i = 0; i < rep->n; i++) {
+		const struct retention_line *l = &rep->lines[i];
+		char h[32];
+		fmt_duration(l->horizon_s, h);
+		printf("%s/%s: %s %lld of %lld record(s), %lld held, retention %s\n", l->tenant, l->category,
+		       dry_run ? "would purge" : "purged", (long long)(dry_run ? l->due : l->purged),
+		       (long long)l->records, (long long)l->held, h);
+	}
+	printf("%s %lld record(s)", dry_run ? "would purge" : "purged", (long long)rep->purged);
+	if (!dry_run && rep->audit_purged)
+		printf(", %lld old audit entries", (long long)rep->audit_purged);
+	putchar('\n');
+}
+
+int cmd_sweep(int argc, char **argv)
+{
+	static const int allowed[] = { OPT_DRY, 0 };
+	struct admin_opts o;
+	int rc = parse_admin(argc, argv, sweep_help, allowed, &o);
+	if (rc >= 0)
+		return rc;
+	if (optind != argc) {
+		fputs(sweep_help, stderr);
+		return EXIT_USAGE;
+	}
+	struct app app;
+	if ((rc = open_app(&app, &o)))
+		return rc;
+	struct retention_report rep;
+	rc = retention_pass(&app, ACTOR, o.dry_run, NULL, &rep) ? EXIT_RUNTIME : EXIT_OK;
+	if (rc)
+		fprintf(stderr, "redactd sweep: the pass failed (see above); what was purged stands\n");
+	print_sweep(&rep, o.dry_run);
+	retention_report_free(&rep);
+	app_close(&app);
+	return rc;
+}
+
+/* ---- export / erase ------------------------------------------------------------ */
+
+static const char export_help[] =
+	"usage: redactd export (--email X | --phone X | --conversation ID) [--format json|csv]\n"
+	"                      [--tenant T] [-c FILE]\n"
+	"Writes every turn of every conversation linked to the subject, redacted, to\n"
+	"stdout (data-subject access and portability). The export is audit-logged.\n";
+
+static const char erase_help[] =
+	"usage: redactd erase (--email X | --phone X | --conversation ID) [--tenant T] [-c FILE]\n"
+	"Erases every conversation linked to the subject, except those under a legal\n"
+	"hold, and prints how many records were removed and kept. Audit-logged.\n";
+
+static int need_target(const struct admin_opts *o, const char *help)
+{
+	if (o->targets == 1)
+		return 0;
+	fputs(help, stderr);
+	return EXIT_USAGE;
+}
+
+static int print_export(const json_t *out, bool csv)
+{
+	if (!csv)
+		return json_dumpf(out, stdout, JSON_INDENT(2)) == 0 && putchar('\n') != EOF ? 0 : -1;
+	struct buf b = { 0 };
+	int rc = subject_export_csv(out, &b) == 0 && fwrite(b.data, 1, b.len, stdout) == b.len ? 0 : -1;
+	buf_free(&b);
+	return rc;
+}
+
+int cmd_export(int argc, char **argv)
+{
+	static const int allowed[] = { OPT_EMAIL, OPT_PHONE, OPT_CONV, OPT_FORMAT, OPT_TENANT, 0 };
+	struct admin_opts o;
+	int rc = parse_admin(argc, argv, export_help, allowed, &o);
+	if (rc >= 0)
+		return rc;
+	bool csv = !strcmp(o.format, "csv");
+	if (optind != argc || (!csv && strcmp(o.format, "json"))) {
+		fputs(export_help, stderr);
+		return EXIT_USAGE;
+	}
+	if (need_target(&o, export_help))
+		return EXIT_USAGE;
+	struct app app;
+	if ((rc = open_app(&app, &o)))
+		return rc;
+	struct api_error e;
+	json_t *out = NULL;
+	if (subject_export(&app, &o.q, ACTOR, &out, &e))
+		rc = api_fail("export", &e);
+	else if (print_export(out, csv))
+		rc = EXIT_RUNTIME;
+	json_decref(out);
+	app_close(&app);
+	return rc;
+}
+
+int cmd_erase(int argc, char **argv)
+{
+	static const int allowed[] = { OPT_EMAIL, OPT_PHONE, OPT_CONV, OPT_TENANT, 0 };
+	struct admin_opts o;
+	int rc = parse_admin(argc, argv, erase_help, allowed, &o);
+	if (rc >= 0)
+		return rc;
+	if (optind != argc || need_target(&o, erase_help))
+		return EXIT_USAGE;
+	struct app app;
+	if ((rc = open_app(&app, &o)))
+		return rc;
+	struct api_error e;
+	struct subject_erase_result r;
+	if (subject_erase(&app, &o.q, ACTOR, &r, &e)) {
+		rc = api_fail("erase", &e);
+	} else {
+		printf("removed %lld record(s) in %lld conversation(s)\n", (long long)r.removed,
+		       (long long)r.conversations);
+		if (r.kept)
+			printf("kept %lld record(s) in %lld conversation(s): under a legal hold\n",
+			       (long long)r.kept, (long long)r.held_conversations);
+	}
+	app_close(&app);
+	return rc;
+}
+
+/* ---- hold ---------------------------------------------------------------- */
+
+static const char hold_help[] =
+	"usage: redactd hold add (--conversation ID | --email X | --phone X) --reason TEXT\n"
+	"                        [--tenant T]\n"
+	"       redactd hold remove HOLD_ID\n"
+	"       redactd hold list [--tenant T]\n"
+	"Legal holds: held conversations (or every conversation of a held subject)\n"
+	"survive retention sweeps and erasure until the hold is removed.\n";
+
+static int hold_add(struct app *app, struct admin_opts *o)
+{
+	struct api_error e;
+	char id[SUBJECT_HOLD_ID_LEN + 1];
+	if (subject_hold_add(app, &o->q, o->reason, ACTOR, id, &e))
+		return api_fail("hold add", &e);
+	printf("%s\n", id);
+	return EXIT_OK;
+}
+
+static int hold_list(struct app *app, const char *tenant)
+{
+	struct api_error e;
+	json_t *out, *h;
+	size_t i;
+	if (subject_hold_list(app, tenant, ACTOR, &out, &e))
+		return api_fail("hold list", &e);
+	json_array_foreach(json_object_get(out, "holds"), i, h) {
+		json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		putchar('\n');
+	}
+	json_decref(out);
+	return EXIT_OK;
+}
+
+int cmd_hold(int argc, char **argv)
+{
+	static const int allowed[] = { OPT_EMAIL, OPT_PHONE, OPT_CONV, OPT_REASON, OPT_TENANT, 0 };
+	struct admin_opts o;
+	int rc = parse_admin(argc, argv, hold_help, allowed, &o);
+	if (rc >= 0)
+		return rc;
+	const char *verb = optind < argc ? argv[optind] : "";
+	int rest = argc - optind - 1;
+	bool add = !strcmp(verb, "add") && rest == 0 && o.targets == 1 && o.reason;
+	bool rm = !strcmp(verb, "remove") && rest == 1 && o.targets == 0;
+	bool list = !strcmp(verb, "list") && rest == 0 && o.targets == 0;
+	if (!add && !rm && !list) {
+		fputs(hold_help, stderr);
+		return EXIT_USAGE;
+	}
+	struct app app;
+	if ((rc = open_app(&app, &o)))
+		return rc;
+	struct api_error e;
+	if (add)
+		rc = hold_add(&app, &o);
+	else if (list)
+		rc = hold_list(&app, o.tenant);
+	else if (subject_hold_remove(&app, NULL, argv[optind + 1], ACTOR, &e))
+		rc = api_fail("hold remove", &e);
+	else
+		printf("removed %s\n", argv[optind + 1]);
+	app_close(&app);
+	return rc;
+}
+
+/* ---- audit --------------------------------------------------------------- */
+
+static const char audit_help[] =
+	"usage: redactd audit verify [-c FILE]\n"
+	"       redactd audit list [--since TS] [-c FILE]\n"
+	"verify re-walks the hash chain and exits 1 naming the first entry that was\n"
+	"edited, removed or reordered; on success it prints the head hash, worth\n"
+	"recording elsewhere. list prints entries as JSON lines; TS is RFC 3339 or\n"
+	"epoch seconds.\n";
+
+struct audit_cli_ctx {
+	struct audit_report rep;
+	int64_t since_ms;
+	size_t listed;
+};
+
+static int verify_fn(sqlite3 *db, void *arg)
+{
+	return audit_verify(db, &((struct audit_cli_ctx *)arg)->rep);
+}
+
+static int list_fn(sqlite3 *db, void *arg)
+{
+	struct audit_cli_ctx *c = arg;
+	return audit_list(db, c->since_ms, stdout, &c->listed);
+}
+
+static int audit_verify_print(struct app *app)
+{
+	struct audit_cli_ctx c = { 0 };
+	char head[2 * AUDIT_HASH_BYTES + 1];
+	if (store_read(app->store, verify_fn, &c) != 0) {
+		fprintf(stderr, "redactd audit verify: cannot read the audit log\n");
+		return EXIT_RUNTIME;
+	}
+	if (c.rep.fault != AUDIT_INTACT) {
+		printf("audit chain BROKEN: %s\n", c.rep.detail);
+		return EXIT_RUNTIME;
+	}
+	util_hex_encode(c.rep.head, sizeof c.rep.head, head);
+	printf("audit chain OK: %lld entries", (long long)c.rep.entries);
+	if (c.rep.entries)
+		printf(" (seq %lld..%lld)", (long long)c.rep.first_seq, (long long)c.rep.last_seq);
+	if (c.rep.checkpoint_seq)
+		printf(", checkpoint after seq %lld", (long long)c.rep.checkpoint_seq);
+	printf(", head %s\n", head);
+	return EXIT_OK;
+}
+
+int cmd_audit(int argc, char **argv)
+{
+	static const int allowed[] = { OPT_SINCE, 0 };
+	struct admin_opts o;
+	int rc = parse_admin(argc, argv, audit_help, allowed, &o);
+	if (rc >= 0)
+		return rc;
+	const char *verb = optind + 1 == argc ? argv[optind] : "";
+	struct audit_cli_ctx c = { 0 };
+	bool verify = !strcmp(verb, "verify") && !o.since, list = !strcmp(verb, "list");
+	if ((!verify && !list) || (o.since && util_parse_ts(o.since, &c.since_ms))) {
+		fputs(audit_help, stderr);
+		return EXIT_USAGE;
+	}
+	struct app app;
+	if ((rc = open_app(&app, &o)))
+		return rc;
+	if (verify) {
+		rc = audit_verify_print(&app);
+	} else if (store_read(app.store, list_fn, &c) != 0) {
+		fprintf(stderr, "redactd audit list: cannot read the audit log\n");
+		rc = EXIT_RUNTIME;
+	}
+	app_close(&app);
+	return rc;
+}
+
+/* ---- stats --------------------------------------------------------------- */
+
+static const char stats_help[] =
+	"usage: redactd stats [--json] [-c FILE]\n"
+	"Counts per tenant, category and entity type, and each category's oldest\n"
+	"record against its retention horizon. Nothing sealed is opened.\n";
+
+static void print_stats(const json_t *s)
+{
+	const char *t, *k;
+	json_t *to, *co, *n;
+	json_object_foreach(json_object_get(s, "tenants"), t, to) {
+		printf("tenant %s\n", t);
+		json_object_foreach(json_object_get(to, "categories"), k, co) {
+			char h[32], age[32];
+			fmt_duration(json_integer_value(json_object_get(co, "horizon_s")), h);
+			fmt_duration(json_integer_value(json_object_get(co, "oldest_age_s")), age);
+			printf("  %-20s %8lld records  oldest %s (age %s)  retention %s%s\n", k,
+			       (long long)json_integer_value(json_object_get(co, "records")),
+			       json_string_value(json_object_get(co, "oldest")), age, h,
+			       json_is_true(json_object_get(co, "overdue")) ? "  OVERDUE" : "");
+		}
+		json_object_foreach(json_object_get(to, "entities"), k, n)
+			printf("  entity %-13s %8lld\n", k, (long long)json_integer_value(n));
+	}
+	printf("holds %lld, audit entries %lld\n",
+	       (long long)json_integer_value(json_object_get(s, "holds")),
+	       (long long)json_integer_value(json_object_get(s, "audit_entries")));
+}
+
+int cmd_stats(int argc, char **argv)
+{
+	static const int allowed[] = { OPT_JSON, 0 };
+	struct admin_opts o;
+	int rc = parse_admin(argc, argv, stats_help, allowed, &o);
+	if (rc >= 0)
+		return rc;
+	if (optind != argc) {
+		fputs(stats_help, stderr);
+		return EXIT_USAGE;
+	}
+	struct app app;
+	if ((rc = open_app(&app, &o)))
+		return rc;
+	json_t *s;
+	if (retention_stats(&app, &s)) {
+		fprintf(stderr, "redactd stats: cannot read the database\n");
+		rc = EXIT_RUNTIME;
+	} else {
+		if (o.json) {
+			json_dumpf(s, stdout, JSON_INDENT(2));
+			putchar('\n');
+		} else {
+			print_stats(s);
+		}
+		json_decref(s);
+	}
+	app_close(&app);
+	return rc;
+}

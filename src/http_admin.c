@@ -1,0 +1,216 @@
+/*
+ * http_admin.c — admin routes: subjects (export, erasure), conversation
+ * erasure, legal holds; and the audit entry for conversation reads.
+ *
+ * Same pattern as the handlers in http.c: parse, call the module (subject.c),
+ * answer once. The actor of every audit entry is the token's name. Queries
+ * carry identifiers (emails, phone numbers): they never reach a log line
+ * (the request log shows the route pattern only).
+ */
+#include "http_internal.h"
+#include "audit.h"
+#include "ingest.h"
+#include "subject.h"
+
+#include <microhttpd.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *arg(struct request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* ?email= or ?phone= (exactly one) and ?tenant= into q. */
+static int subject_args(struct request *rq, struct subject_query *q, struct api_error *e)
+{
+	const char *email = arg(rq, "email"), *phone = arg(rq, "phone");
+	if (!!email == !!phone) {
+		api_error_set(e, 400, "invalid_query", "give exactly one of ?email= or ?phone=");
+		return -1;
+	}
+	q->kind = email ? SQ_EMAIL : SQ_PHONE;
+	q->value = email ? email : phone;
+	q->tenant = http_query_tenant(rq, e);
+	return q->tenant ? 0 : -1;
+}
+
+static bool wants_csv(struct request *rq)
+{
+	const char *acc = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	return acc && strstr(acc, "text/csv") != NULL;
+}
+
+static void reply_csv(struct request *rq, const json_t *export)
+{
+	struct buf b = { 0 };
+	if (subject_export_csv(export, &b))
+		http_fail(rq, 500, "internal", "out of memory");
+	else
+		http_reply_text(rq, 200, "text/csv; charset=utf-8", b.data ? b.data : "", b.len, NULL, NULL);
+	buf_free(&b);
+}
+
+void http_get_subject(struct request *rq)
+{
+	struct subject_query q;
+	struct api_error e;
+	json_t *out = NULL;
+	if (subject_args(rq, &q, &e) || subject_export(rq->srv->app, &q, rq->token_name, &out, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	if (wants_csv(rq))
+		reply_csv(rq, out);
+	else
+		http_reply_json(rq, 200, out);
+	json_decref(out);
+}
+
+static void erase(struct request *rq, const struct subject_query *q, bool not_found_if_none)
+{
+	struct subject_erase_result r;
+	struct api_error e;
+	if (subject_erase(rq->srv->app, q, rq->token_name, &r, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	if (not_found_if_none && r.removed == 0 && r.kept == 0) {
+		http_fail(rq, 404, "not_found", "no messages are held for this conversation");
+		return;
+	}
+	json_t *o = subject_erase_json(&r);
+	http_reply_json(rq, 200, o);
+	json_decref(o);
+}
+
+void http_delete_subject(struct request *rq)
+{
+	struct subject_query q;
+	struct api_error e;
+	if (subject_args(rq, &q, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	erase(rq, &q, false);
+}
+
+void http_delete_conversation(struct request *rq)
+{
+	struct api_error e;
+	struct subject_query q = { .kind = SQ_CONVERSATION, .value = rq->id };
+	if (!(q.tenant = http_query_tenant(rq, &e))) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	erase(rq, &q, true);
+}
+
+/* {"conversation_id" | "email" | "phone", "reason", "tenant"?} */
+static int hold_body(struct request *rq, json_t *root, struct subject_query *q, const char **reason,
+                     struct api_error *e)
+{
+	static const char *const keys[] = { "email", "phone", "conversation_id" };
+	const char *k, *bound = http_token_tenant(rq);
+	json_t *v;
+	int n = 0;
+	if (!json_is_object(root)) {
+		api_error_set(e, 422, "invalid_body", "body must be an object");
+		return -1;
+	}
+	json_object_foreach(root, k, v) {
+		bool known = !strcmp(k, "reason") || !strcmp(k, "tenant");
+		for (size_t i = 0; i < RD_ARRAY_LEN(keys); i++) {
+			if (strcmp(k, keys[i]))
+				continue;
+			known = true;
+			n++;
+			q->kind = (enum subject_query_kind)i;
+			q->value = json_string_value(v);
+		}
+		if (!known || !json_is_string(v)) {
+			api_error_set(e, 422, known ? "invalid_field" : "unknown_field",
+			              "fields are conversation_id, email or phone, reason, tenant (strings)");
+			return -1;
+		}
+	}
+	if (n != 1) {
+		api_error_set(e, 422, "missing_field", "give exactly one of conversation_id, email, phone");
+		return -1;
+	}
+	*reason = json_string_value(json_object_get(root, "reason"));
+	q->tenant = json_string_value(json_object_get(root, "tenant"));
+	if (!q->tenant)
+		q->tenant = bound ? bound : "default";
+	if (!ingest_tenant_valid(q->tenant) || (bound && strcmp(q->tenant, bound))) {
+		api_error_set(e, ingest_tenant_valid(q->tenant) ? 403 : 422, "invalid_field",
+		              "tenant is not valid for this token");
+		return -1;
+	}
+	return 0;
+}
+
+void http_post_hold(struct request *rq)
+{
+	struct api_error e;
+	struct subject_query q;
+	const char *reason;
+	char id[SUBJECT_HOLD_ID_LEN + 1];
+	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
+	if (!root || hold_body(rq, root, &q, &reason, &e) ||
+	    subject_hold_add(rq->srv->app, &q, reason, rq->token_name, id, &e)) {
+		http_reply_error(rq, &e);
+		json_decref(root);
+		return;
+	}
+	json_decref(root);
+	json_t *o = json_pack("{s:s}", "id", id);
+	snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", id);
+	http_reply_json(rq, 201, o);
+	json_decref(o);
+}
+
+void http_get_holds(struct request *rq)
+{
+	struct api_error e;
+	json_t *out;
+	/* An unbound token sees every tenant's holds unless it asks for one. */
+	bool scoped = http_token_tenant(rq) || arg(rq, "tenant");
+	const char *tenant = scoped ? http_query_tenant(rq, &e) : NULL;
+	if ((scoped && !tenant) || subject_hold_list(rq->srv->app, tenant, rq->token_name, &out, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	http_reply_json(rq, 200, out);
+	json_decref(out);
+}
+
+void http_delete_hold(struct request *rq)
+{
+	struct api_error e;
+	if (subject_hold_remove(rq->srv->app, http_token_tenant(rq), rq->id, rq->token_name, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	json_t *o = json_pack("{s:i}", "removed", 1);
+	http_reply_json(rq, 200, o);
+	json_decref(o);
+}
+
+int http_audit_read(struct request *rq, const char *tenant, const char *conversation_id,
+                    const json_t *reply)
+{
+	struct app *app = rq->srv->app;
+	unsigned char h[CRYPTO_HASH_BYTES];
+	char target[AUDIT_TARGET_MAX];
+	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), h);
+	audit_target(app->keys, "conversation", h, sizeof h, target);
+	json_int_t n = (json_int_t)json_array_size(json_object_get(reply, "messages"));
+	if (audit_record(app, rq->token_name, "read", target, n)) {
+		/* Content is not released unless its read is on record. */
+		http_fail(rq, 500, "audit_error", "the read could not be audit-logged");
+		return -1;
+	}
+	return 0;
+}

@@ -1,0 +1,50 @@
+/*
+ * schema_modules.c — tables owned by the audit, hold and retention modules.
+ *
+ * The store applies these after its own migrations, one element per schema
+ * step, each inside the migration transaction (store.h). Append new steps;
+ * never edit a step that has shipped.
+ */
+#include "store.h"
+
+const char *const store_module_migrations[] = {
+	/* 1: audit log with checkpoint, legal holds, sweeper progress. */
+	"CREATE TABLE audit_log ("
+	"  seq INTEGER PRIMARY KEY AUTOINCREMENT," /* sqlite_sequence keeps the high mark */
+	"  ts_ms INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  prev_hash BLOB NOT NULL,"
+	"  hash BLOB NOT NULL);"
+	"CREATE INDEX audit_log_ts ON audit_log(ts_ms);"
+	/* The last purged entry: where verification of the rest starts. */
+	"CREATE TABLE audit_checkpoint ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  seq INTEGER NOT NULL,"
+	"  hash BLOB NOT NULL,"
+	"  purged_ms INTEGER NOT NULL);"
+	/* A hold names its target only by keyed hash (conversation or subject
+	 * hash); the identifier and reason are sealed in doc_ct. */
+	"CREATE TABLE holds ("
+	"  id TEXT PRIMARY KEY,"
+	"  tenant TEXT NOT NULL,"
+	"  kind TEXT NOT NULL CHECK (kind IN ('conversation', 'subject')),"
+	"  target_hash BLOB NOT NULL,"
+	"  doc_ct BLOB NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  created_ms INTEGER NOT NULL);"
+	"CREATE INDEX holds_target ON holds(tenant, kind, target_hash);"
+	/* Rows purged by a sweep pass not yet written to the audit log: each
+	 * batch adds to it in its own transaction, the pass's audit entry
+	 * takes it, so a crash mid-pass loses no count. */
+	"CREATE TABLE retention_pending ("
+	"  tenant TEXT NOT NULL,"
+	"  category TEXT NOT NULL,"
+	"  purged INTEGER NOT NULL,"
+	"  PRIMARY KEY (tenant, category)) WITHOUT ROWID;",
+};
+
+const size_t store_module_migrations_count =
+	sizeof store_module_migrations / sizeof store_module_migrations[0];
