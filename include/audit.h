@@ -87,9 +87,10 @@ int audit_purge(struct sqlite3 *db, int64_t before_ms, int64_t *purged) RD_WARN_
 
 /*
  * A target for a keyed hash: "KIND:" + 32 hex digits of BLAKE2b keyed with
- * the AUDIT subkey over (KIND, hash). Stable for one master key, so the
- * entries about one subject or conversation can be matched with each other,
- * yet the log alone links to nothing in the other tables.
+ * the AUDIT subkey over (KIND, hash). Stable for the database (subkeys
+ * derive from its root key, which survives rotation), so the entries about
+ * one subject or conversation match each other, yet the log alone links to
+ * nothing in the other tables.
  */
 void audit_target(const struct keyring *kr, const char *kind, const unsigned char *hash, size_t n,
                   char out[AUDIT_TARGET_MAX]);

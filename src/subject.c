@@ -600,7 +600,8 @@ struct hold_list_ctx {
 };
 
 /* Opens a hold's sealed document; NULL when it does not authenticate
- * (tampered, or sealed under a master key since rotated away). */
+ * (tampered, or moved to another hold id or tenant). The key derives from
+ * the database's root key, so it survives master key rotation. */
 static json_t *hold_open(struct app *app, const char *id, const char *tenant,
                          const unsigned char *ct, size_t len)
 {
