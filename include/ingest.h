@@ -1,16 +1,16 @@
 /*
  * ingest.h — from a request body to committed records, and back.
  *
- * ingest_messages parses the body once (jansson), validates every message,
- * redacts text and string metadata, seals each field under its row's
- * associated data and hands the batch to the store, which answers only
- * after COMMIT. A batch is all-or-nothing: one bad message rejects it whole
- * and nothing is stored.
+ * A body is parsed once (jansson), every message validated, text and string
+ * metadata redacted, each field sealed under its row's associated data, and
+ * the batch handed to the store, which answers only after COMMIT. A batch is
+ * all-or-nothing: one bad message rejects it whole and nothing is stored.
  */
 #ifndef REDACTD_INGEST_H
 #define REDACTD_INGEST_H
 
 #include "app.h"
+#include "util.h"
 
 #include <jansson.h>
 
@@ -23,22 +23,14 @@ struct ingest_options {
 };
 
 /*
- * Body of POST /v1/messages -> *reply (201 body) and the ids created.
- * Returns 0 or -1 with e set (4xx for the client's fault, 503 busy, 500).
- * The caller owns *reply (json_decref).
- */
-int ingest_messages(struct app *app, const struct ingest_options *opt, const char *body,
-                    size_t len, json_t **reply, struct api_error *e) RD_WARN_UNUSED;
-
-/* Ingest already-parsed messages (webhooks build them): same contract. */
-int ingest_json(struct app *app, const struct ingest_options *opt, json_t *messages,
-                json_t **reply, struct api_error *e) RD_WARN_UNUSED;
-
-/*
- * The same in two halves, for callers that commit asynchronously (the HTTP
- * layer suspends the connection meanwhile): ingest_prepare validates,
- * redacts and seals into a batch; hand ingest_batch_records to the store;
- * then ingest_batch_reply turns the store's status into the reply or error.
+ * Ingest in two halves, so the caller can wait for the group commit without
+ * holding a thread (the HTTP layer suspends the connection meanwhile):
+ * ingest_prepare parses the body once, validates every message, redacts and
+ * seals into a batch (-1 with e set: 4xx for the client's fault, 500);
+ * hand ingest_batch_records to store_submit_async; then ingest_batch_reply
+ * turns the store's status into the 201 body (appended to *reply as JSON
+ * text) or an error (503 busy, 500). A bad message fails the whole batch
+ * before anything reaches the store.
  */
 struct ingest_batch;
 int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
@@ -46,7 +38,7 @@ int ingest_prepare(struct app *app, const struct ingest_options *opt, const char
 int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
                         struct ingest_batch **out, struct api_error *e) RD_WARN_UNUSED;
 const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n);
-int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, json_t **reply,
+int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
                        struct api_error *e) RD_WARN_UNUSED;
 void ingest_batch_free(struct ingest_batch *b);   /* NULL is a no-op */
 

@@ -10,7 +10,6 @@
 #include "redactd.h"
 #include "util.h"
 
-#include <jansson.h>
 
 struct metrics;
 
@@ -21,8 +20,8 @@ void metrics_free(struct metrics *m);    /* NULL is a no-op */
 void metrics_request(struct metrics *m, const char *route, int status, int64_t duration_us);
 /* Ingest latency (request start to reply) for the histogram. */
 void metrics_ingest_latency(struct metrics *m, int64_t duration_us);
-/* Add a {"ENTITY": n} object of findings. m may be NULL. */
-void metrics_findings(struct metrics *m, json_t *counts);
+/* n findings of an entity were redacted. m may be NULL. */
+void metrics_finding(struct metrics *m, const char *entity, uint64_t n);
 void metrics_purged(struct metrics *m, const char *category, uint64_t n);
 void metrics_audit(struct metrics *m, uint64_t n);
 

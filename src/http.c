@@ -107,15 +107,15 @@ const char *http_token_tenant(const struct request *rq)
 	return rq->token_tenant[0] ? rq->token_tenant : NULL;
 }
 
-static void note_ids(struct request *rq, json_t *reply)
+/* Record ids for the log line: the first, and how many. */
+static void note_ids(struct request *rq, const struct ingest_batch *b)
 {
-	json_t *ids = json_object_get(reply, "ids");
-	size_t n = json_array_size(ids);
+	size_t n;
+	const struct store_record *recs = ingest_batch_records(b, &n);
 	if (n == 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", json_string_value(json_array_get(ids, 0)));
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", recs[0].id);
 	else if (n > 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)",
-		         json_string_value(json_array_get(ids, 0)), n);
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)", recs[0].id, n);
 }
 
 /* Runs on the writer thread once the batch's transaction has committed. */
@@ -131,20 +131,21 @@ static void on_committed(void *ctx, int status)
 static void finish_messages(struct request *rq)
 {
 	struct app *app = rq->srv->app;
-	json_t *reply = NULL;
+	struct buf reply = { 0 };
 	struct api_error e;
 	atomic_fetch_sub(&rq->srv->suspended, 1);
 	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), &reply, &e);
+	if (rc == 0)
+		note_ids(rq, rq->batch);
 	ingest_batch_free(rq->batch);
 	rq->batch = NULL;
 	if (rc) {
 		http_reply_error(rq, &e);
-		return;
+	} else {
+		metrics_ingest_latency(app->metrics, mono_us() - rq->start_us);
+		http_reply_text(rq, 201, "application/json", reply.data, reply.len, NULL, NULL);
 	}
-	metrics_ingest_latency(app->metrics, mono_us() - rq->start_us);
-	note_ids(rq, reply);
-	http_reply_json(rq, 201, reply);
-	json_decref(reply);
+	buf_free(&reply);
 }
 
 /* First half: validate, redact and seal on this worker thread, hand the

@@ -5,7 +5,7 @@
  *   body --jansson--> json --validate--> struct message_in[]
  *        --redact--> redacted text + metadata, findings, subject hashes
  *        --seal (data key of tenant/category/month)--> struct store_record[]
- *        --store_submit (group commit)--> ids, 201
+ *        --store_submit_async (group commit)--> ids, 201
  * Nothing reaches the store before every message of the batch has passed
  * validation and redaction, so a bad message stores nothing.
  */
@@ -346,19 +346,91 @@ static int add_subjects(struct prepared *p, const struct redact_result *res)
 	return 0;
 }
 
-static int count_findings(json_t *counts, json_t *total, json_t *list, const struct redact_result *res,
-                          const char *field)
+/*
+ * Findings are written straight into their JSON text: entity names are
+ * [A-Z0-9_] and rule names [A-Za-z0-9._-] (the engine's own, or validated
+ * by config.c), offsets are integers, so only metadata field names need
+ * escaping. jansson would allocate a node per key for the same output, on
+ * every message.
+ */
+struct tally_entry {
+	const char *entity;            /* points into the engine */
+	unsigned n;
+};
+
+struct tally {
+	struct tally_entry *v;
+	size_t n, cap;
+};
+
+/* Adds k to entity's count, keeping entries sorted by name. */
+static int tally_add(struct tally *t, const char *entity, unsigned k)
+{
+	size_t i = 0;
+	int cmp = 1;
+	while (i < t->n && (cmp = strcmp(t->v[i].entity, entity)) < 0)
+		i++;
+	if (i < t->n && cmp == 0) {
+		t->v[i].n += k;
+		return 0;
+	}
+	if (t->n == t->cap) {
+		size_t cap = t->cap ? t->cap * 2 : 8;
+		void *nv = realloc(t->v, cap * sizeof *t->v);
+		if (!nv)
+			return -1;
+		t->v = nv;
+		t->cap = cap;
+	}
+	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof *t->v);
+	t->v[i] = (struct tally_entry){ entity, k };
+	t->n++;
+	return 0;
+}
+
+static void tally_free(struct tally *t)
+{
+	free(t->v);
+	memset(t, 0, sizeof *t);
+}
+
+/* {"EMAIL":1,"PHONE":2} */
+static int tally_json(const struct tally *t, struct buf *b)
+{
+	if (buf_append(b, "{", 1))
+		return -1;
+	for (size_t i = 0; i < t->n; i++)
+		if (buf_printf(b, "%s\"%s\":%u", i ? "," : "", t->v[i].entity, t->v[i].n))
+			return -1;
+	return buf_append(b, "}", 1);
+}
+
+/* A JSON string literal for s (quotes included). */
+static int json_quote(struct buf *b, const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	int rc = q ? buf_append(b, q, strlen(q)) : -1;
+	if (q) {
+		sodium_memzero(q, strlen(q));
+		free(q);
+	}
+	json_decref(j);
+	return rc;
+}
+
+/* Appends res's findings to the "findings" array text in doc and to the
+ * message's and the batch's counts. */
+static int add_findings(struct buf *doc, struct tally *counts, struct tally *total,
+                        const struct redact_result *res, const char *field)
 {
 	for (size_t i = 0; i < res->nfindings; i++) {
 		const struct redact_finding *f = &res->findings[i];
-		json_t *c = json_object_get(counts, f->entity);
-		json_t *t = json_object_get(total, f->entity);
-		if (json_object_set_new(counts, f->entity, json_integer(c ? json_integer_value(c) + 1 : 1)) ||
-		    json_object_set_new(total, f->entity, json_integer(t ? json_integer_value(t) + 1 : 1)))
-			return -1;
-		json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:s}", "entity", f->entity, "rule", f->rule,
-		                      "start", (json_int_t)f->start, "end", (json_int_t)f->end, "field", field);
-		if (!o || json_array_append_new(list, o))
+		if (tally_add(counts, f->entity, 1) || tally_add(total, f->entity, 1) ||
+		    buf_printf(doc, "%s{\"entity\":\"%s\",\"rule\":\"%s\",\"start\":%zu,\"end\":%zu,\"field\":",
+		               doc->data[doc->len - 1] == '[' ? "" : ",", f->entity, f->rule, f->start, f->end) ||
+		    (field ? json_quote(doc, field, strlen(field)) : buf_append(doc, "\"text\"", 6)) ||
+		    buf_append(doc, "}", 1))
 			return -1;
 	}
 	return 0;
@@ -366,8 +438,8 @@ static int count_findings(json_t *counts, json_t *total, json_t *list, const str
 
 /* Redacts each string value of metadata into a new object. */
 static json_t *redact_metadata(const struct redact *rd, const struct message_in *m,
-                               struct prepared *p, struct redact_result *res, json_t *counts,
-                               json_t *total, json_t *list)
+                               struct prepared *p, struct redact_result *res, struct buf *doc,
+                               struct tally *counts, struct tally *total)
 {
 	json_t *out = json_object();
 	if (!out || !m->metadata)
@@ -378,7 +450,7 @@ static json_t *redact_metadata(const struct redact *rd, const struct message_in 
 		json_t *nv;
 		if (json_is_string(v)) {
 			if (redact_run(rd, m->tenant, m->channel, json_string_value(v), json_string_length(v), res) ||
-			    add_subjects(p, res) || count_findings(counts, total, list, res, k))
+			    add_subjects(p, res) || add_findings(doc, counts, total, res, k))
 				goto fail;
 			nv = json_stringn(res->text, res->len);
 		} else {
@@ -456,50 +528,61 @@ static int add_sender(struct app *app, const struct ingest_options *opt, struct 
 	return add_subjects(p, &one);
 }
 
+/* The sealed metadata document: {"metadata":{...},"findings":[...]}. The
+ * findings array is written first (into `doc` after a placeholder-free
+ * prefix) because metadata redaction produces findings too. */
+static int finish_doc(struct buf *doc, json_t *meta, struct buf *out)
+{
+	char *m = json_object_size(meta) ? json_dumps(meta, JSON_COMPACT) : NULL;
+	int rc = buf_append(out, "{\"metadata\":", 12) || buf_append(out, m ? m : "{}", m ? strlen(m) : 2) ||
+	         buf_append(out, ",\"findings\":", 12) || buf_append(out, doc->data, doc->len) ||
+	         buf_append(out, "]}", 2);
+	if (m) {
+		sodium_memzero(m, strlen(m));
+		free(m);
+	}
+	return rc;
+}
+
 /* Turns one validated message into a sealed record. */
 static int prepare_one(struct app *app, const struct ingest_options *opt, const struct message_in *m,
                        int64_t now_ms, struct prepared *p, struct redact_result *res,
-                       json_t *total, struct api_error *e)
+                       struct tally *total, struct api_error *e)
 {
 	int rc = -1;
-	char *meta_doc = NULL;
-	json_t *counts = json_object(), *list = json_array(), *meta = NULL, *doc = NULL;
+	struct buf findings = { 0 }, doc = { 0 }, counts_json = { 0 };
+	struct tally counts = { 0 };
+	json_t *meta = NULL;
 	record_header(app, m, now_ms, &p->rec);
 	snprintf(p->tenant, sizeof p->tenant, "%s", m->tenant);
 	snprintf(p->category, sizeof p->category, "%s", m->category);
 	p->rec.tenant = p->tenant;
 	p->rec.category = p->category;
-	if (!counts || !list)
-		goto oom;
-	meta = redact_metadata(app->redact, m, p, res, counts, total, list);
-	if (!meta)
+	if (buf_append(&findings, "[", 1) ||
+	    !(meta = redact_metadata(app->redact, m, p, res, &findings, &counts, total)))
 		goto oom;
 	if (redact_run(app->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
-	    add_subjects(p, res) || add_sender(app, opt, p) || count_findings(counts, total, list, res, "text"))
-		goto oom;
-	doc = json_pack("{s:O, s:O}", "metadata", meta, "findings", list);
-	meta_doc = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
-	p->entity_counts = json_dumps(counts, JSON_COMPACT | JSON_SORT_KEYS);
-	if (!meta_doc || !p->entity_counts)
+	    add_subjects(p, res) || add_sender(app, opt, p) ||
+	    add_findings(&findings, &counts, total, res, NULL) || finish_doc(&findings, meta, &doc) ||
+	    tally_json(&counts, &counts_json))
 		goto oom;
 	if (opt->return_redacted && !(p->redacted_text = strndup(res->text, res->len)))
 		goto oom;
+	p->entity_counts = counts_json.data;
+	counts_json.data = NULL;
 	p->rec.entity_counts = p->entity_counts;
 	p->rec.subjects = (const unsigned char (*)[CRYPTO_HASH_BYTES])p->subjects;
 	p->rec.nsubjects = p->nsubjects;
-	rc = seal_record(app, m, p, res->text, res->len, meta_doc, strlen(meta_doc), e);
+	rc = seal_record(app, m, p, res->text, res->len, doc.data, doc.len, e);
 	goto done;
 oom:
 	api_error_set(e, 500, "internal", "out of memory or redaction failure");
 done:
-	if (meta_doc) {
-		sodium_memzero(meta_doc, strlen(meta_doc));
-		free(meta_doc);
-	}
-	json_decref(doc);
+	buf_free(&findings);
+	buf_free(&doc);
+	buf_free(&counts_json);
+	tally_free(&counts);
 	json_decref(meta);
-	json_decref(counts);
-	json_decref(list);
 	return rc;
 }
 
@@ -549,24 +632,28 @@ static int submit_status(int st, struct api_error *e)
 	}
 }
 
-static json_t *build_reply(const struct prepared *p, size_t n, json_t *total, bool with_text)
+/* {"ids":[...],"findings":{...}[,"redacted":[...]]} */
+static int build_reply(const struct prepared *p, size_t n, const struct tally *total, bool with_text,
+                       struct buf *out)
 {
-	json_t *reply = json_pack("{s:[], s:O}", "ids", "findings", total);
-	json_t *ids = reply ? json_object_get(reply, "ids") : NULL, *texts = NULL;
-	if (reply && with_text && json_object_set_new(reply, "redacted", json_array()) == 0)
-		texts = json_object_get(reply, "redacted");
-	if (!ids || (with_text && !texts))
-		goto fail;
-	for (size_t i = 0; i < n; i++) {
-		if (json_array_append_new(ids, json_string(p[i].rec.id)))
-			goto fail;
-		if (texts && json_array_append_new(texts, json_string(p[i].redacted_text)))
-			goto fail;
+	if (buf_append(out, "{\"ids\":[", 8))
+		return -1;
+	for (size_t i = 0; i < n; i++)
+		if (buf_printf(out, "%s\"%s\"", i ? "," : "", p[i].rec.id))
+			return -1;
+	if (buf_append(out, "],\"findings\":", 13) || tally_json(total, out))
+		return -1;
+	if (with_text) {
+		if (buf_append(out, ",\"redacted\":[", 13))
+			return -1;
+		for (size_t i = 0; i < n; i++)
+			if ((i && buf_append(out, ",", 1)) ||
+			    json_quote(out, p[i].redacted_text, strlen(p[i].redacted_text)))
+				return -1;
+		if (buf_append(out, "]", 1))
+			return -1;
 	}
-	return reply;
-fail:
-	json_decref(reply);
-	return NULL;
+	return buf_append(out, "}", 1);
 }
 
 /* Parses and validates every message of a body; *msgs (caller frees)
@@ -613,7 +700,7 @@ struct ingest_batch {
 	struct prepared *prep;
 	struct store_record *recs;
 	size_t n;
-	json_t *total;                  /* findings by entity */
+	struct tally total;             /* findings by entity */
 	bool with_text;
 };
 
@@ -625,7 +712,7 @@ void ingest_batch_free(struct ingest_batch *b)
 		prepared_free(&b->prep[i]);
 	free(b->prep);
 	free(b->recs);
-	json_decref(b->total);
+	tally_free(&b->total);
 	free(b);
 }
 
@@ -638,8 +725,7 @@ static struct ingest_batch *batch_new(size_t n, bool with_text)
 	b->with_text = with_text;
 	b->prep = calloc(n, sizeof *b->prep);
 	b->recs = calloc(n, sizeof *b->recs);
-	b->total = json_object();
-	if (!b->prep || !b->recs || !b->total) {
+	if (!b->prep || !b->recs) {
 		ingest_batch_free(b);
 		return NULL;
 	}
@@ -659,7 +745,7 @@ int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_
 	if (!b)
 		api_error_set(e, 500, "internal", "out of memory");
 	for (size_t i = 0; b && i < n; i++) {
-		if (prepare_one(app, opt, &msgs[i], now_ms, &b->prep[i], &res, b->total, e)) {
+		if (prepare_one(app, opt, &msgs[i], now_ms, &b->prep[i], &res, &b->total, e)) {
 			ingest_batch_free(b);
 			b = NULL;
 			break;
@@ -691,40 +777,18 @@ const struct store_record *ingest_batch_records(const struct ingest_batch *b, si
 	return b->recs;
 }
 
-int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, json_t **reply,
+int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
                        struct api_error *e)
 {
 	if (submit_status(store_status, e))
 		return -1;
-	metrics_findings(app->metrics, b->total);
-	*reply = build_reply(b->prep, b->n, b->total, b->with_text);
-	if (!*reply) {
+	for (size_t i = 0; i < b->total.n; i++)
+		metrics_finding(app->metrics, b->total.v[i].entity, b->total.v[i].n);
+	if (build_reply(b->prep, b->n, &b->total, b->with_text, reply)) {
 		api_error_set(e, 500, "internal", "out of memory");
 		return -1;
 	}
 	return 0;
-}
-
-int ingest_json(struct app *app, const struct ingest_options *opt, json_t *root, json_t **reply,
-                struct api_error *e)
-{
-	struct ingest_batch *b;
-	if (ingest_prepare_json(app, opt, root, &b, e))
-		return -1;
-	int rc = ingest_batch_reply(app, b, store_submit(app->store, b->recs, b->n), reply, e);
-	ingest_batch_free(b);
-	return rc;
-}
-
-int ingest_messages(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
-                    json_t **reply, struct api_error *e)
-{
-	json_t *root = ingest_parse_body(body, len, e);
-	if (!root)
-		return -1;
-	int rc = ingest_json(app, opt, root, reply, e);
-	json_decref(root);
-	return rc;
 }
 
 /* ---- redact only --------------------------------------------------------- */

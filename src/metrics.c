@@ -96,14 +96,10 @@ void metrics_ingest_latency(struct metrics *m, int64_t us)
 	atomic_fetch_add(&m->latency_count, 1);
 }
 
-void metrics_findings(struct metrics *m, json_t *counts)
+void metrics_finding(struct metrics *m, const char *entity, uint64_t n)
 {
-	const char *k;
-	json_t *v;
-	if (!m || !counts)
-		return;
-	json_object_foreach(counts, k, v)
-		slot_add(m->findings, k, 0, (uint64_t)json_integer_value(v));
+	if (m)
+		slot_add(m->findings, entity, 0, n);
 }
 
 void metrics_purged(struct metrics *m, const char *category, uint64_t n)
