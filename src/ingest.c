@@ -887,6 +887,9 @@ done:
 
 /* ---- reading back -------------------------------------------------------- */
 
+/* Opens one row into its JSON (see ingest.h); reports failures in the log
+ * by record id only. */
+
 struct read_ctx {
 	struct app *app;
 	json_t *messages;
@@ -941,28 +944,13 @@ static json_t *row_json(const struct store_row *row, const char *text, const cha
 static int read_row(const struct store_row *row, void *arg)
 {
 	struct read_ctx *ctx = arg;
-	unsigned char key[CRYPTO_KEY_BYTES];
-	int krc = store_data_key_get(ctx->app->store, ctx->app->keys, row->key_id, key);
-	if (krc == 1) {
+	json_t *o;
+	int rc = ingest_open_row(ctx->app, row, false, &o);
+	if (rc == 1)
 		ctx->shredded++;
-		return 0;
-	}
-	if (krc != 0) {
+	else if (rc != 0)
 		ctx->failures++;
-		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
-		return 0;
-	}
-	char *text = open_field(key, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
-	char *meta = open_field(key, FIELD_META, row, row->meta_ct, row->meta_ct_len);
-	sodium_memzero(key, sizeof key);
-	json_t *o = text && meta ? row_json(row, text, meta) : NULL;
-	if (!text || !meta) {
-		ctx->failures++;
-		log_error("record %s: ciphertext failed to authenticate", row->id);
-	}
-	free_secret(text);
-	free_secret(meta);
-	if (o && json_array_append_new(ctx->messages, o))
+	else if (json_array_append_new(ctx->messages, o))
 		return -1;
 	return 0;
 }
@@ -1002,9 +990,7 @@ int ingest_read_conversation(struct app *app, const char *tenant, const char *co
 	return 0;
 }
 
-/* ---- opening one row for other readers (subject export) -----------------
- * Added for issue 5 (subject.c): the same opening as read_row, exported so
- * export does not duplicate the associated-data and key handling. */
+/* ---- opening one row (conversation reads, subject export) ----------------- */
 
 int ingest_open_row(struct app *app, const struct store_row *row, bool with_conversation,
                     json_t **out)

@@ -122,7 +122,12 @@ db_count() {  # rows in messages
 }
 
 finish() {
-	daemon_stop
+	if [ -n "$DAEMON_PID" ]; then
+		daemon_stop
+		# A clean drain exits 0; under `make asan` a leak or sanitizer report does not.
+		check_eq "daemon drains and exits 0 on SIGTERM" "$DAEMON_RC" 0
+		check "daemon log has no sanitizer report" bash -c "! grep -q 'Sanitizer' '$T/daemon.log'"
+	fi
 	if [ "$FAILED" -eq 0 ]; then rm -rf "$T"; else echo "# kept $T for inspection"; fi
 	echo "# passed=$PASSED failed=$FAILED"
 	[ "$FAILED" -eq 0 ]
