@@ -60,7 +60,7 @@ run: deps all
 	@mkdir -p dev && chmod 700 dev
 	@[ -f dev/master.key ] || $(BUILD)/redactd keygen -o dev/master.key
 	@sh tools/dev-banner.sh
-	REDACTD_DEV=1 $(BUILD)/redactd serve -c config/redactd.conf
+	$(BUILD)/redactd serve -c config/redactd.conf
 
 test: deps all $(UNIT_BINS)
 	@sh tests/run.sh $(BUILD)

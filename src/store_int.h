@@ -14,7 +14,6 @@
 #define STORE_BUSY_TIMEOUT_MS 10000
 #define STORE_READ_POOL       8       /* idle read connections kept */
 #define STORE_CHECKPOINT_WAIT_MS 2000 /* writer's wait for readers at a checkpoint */
-#define STORE_WAL_CHECKPOINT_PAGES 4000 /* WAL pages that wake the checkpointer */
 
 struct store_job;    /* store_writer.c */
 struct dk_cache;     /* store_keys.c */
@@ -35,16 +34,6 @@ struct store {
 	bool stopping;
 	bool paused;                    /* test hook */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
-
-	/* Background checkpointer (store_writer.c): copies WAL frames into the
-	 * database so the writer's commits never stall on it. */
-	sqlite3 *cdb;
-	pthread_t checkpointer;
-	bool checkpointer_started;
-	pthread_mutex_t clock;
-	pthread_cond_t ccond;
-	int wal_pages;                  /* WAL size the writer saw at its last commit */
-	bool cstop;
 
 	/* Read connections, opened on demand. */
 	pthread_mutex_t rlock;

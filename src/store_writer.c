@@ -30,15 +30,6 @@
  * the transaction itself is lost (COMMIT fails, or SQLite rolls it back on
  * an I/O error), every job of the group gets STORE_ERR.
  *
- * Checkpoints: SQLite's automatic checkpoint would run inside the writer's
- * COMMIT every 1000 pages, copying the WAL into the database and fsyncing
- * it while every waiting request waits too. Instead a WAL hook tells a
- * checkpointer thread, with its own connection, when the WAL has grown past
- * STORE_WAL_CHECKPOINT_PAGES; it runs PASSIVE checkpoints (which never
- * block the writer), and the WAL restarts from its beginning once a
- * checkpoint has caught up. Purges still run their TRUNCATE checkpoint on
- * the writer so deleted ciphertext leaves the WAL at once.
- *
  * Stopping: store_close sets `stopping`; new submits get STORE_CLOSED; the
  * writer drains what is queued, then exits; store_close joins it and
  * checkpoints. The writer never calls back into the store while holding
@@ -430,78 +421,6 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
-/* ---- the checkpointer ------------------------------------------------------- */
-
-static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	(void)db;
-	(void)name;
-	struct store *st = arg;
-	pthread_mutex_lock(&st->clock);
-	st->wal_pages = pages;
-	if (pages >= STORE_WAL_CHECKPOINT_PAGES)
-		pthread_cond_signal(&st->ccond);
-	pthread_mutex_unlock(&st->clock);
-	return SQLITE_OK;
-}
-
-static void *checkpointer_main(void *arg)
-{
-	struct store *st = arg;
-	pthread_setname_np(pthread_self(), "rd-checkpoint");
-	pthread_mutex_lock(&st->clock);
-	for (;;) {
-		while (!st->cstop && st->wal_pages < STORE_WAL_CHECKPOINT_PAGES)
-			pthread_cond_wait(&st->ccond, &st->clock);
-		if (st->cstop)
-			break;
-		st->wal_pages = 0;
-		pthread_mutex_unlock(&st->clock);
-		int rc = sqlite3_wal_checkpoint_v2(st->cdb, NULL, SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-		if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-			log_warn("store: background checkpoint failed: %s", sqlite3_errstr(rc));
-		pthread_mutex_lock(&st->clock);
-	}
-	pthread_mutex_unlock(&st->clock);
-	return NULL;
-}
-
-static void checkpointer_stop(struct store *st);
-
-static int checkpointer_start(struct store *st, char *err, size_t errlen)
-{
-	if (store_connect(st->path, &st->opt, &st->cdb, err, errlen))
-		return -1;
-	pthread_mutex_init(&st->clock, NULL);
-	pthread_cond_init(&st->ccond, NULL);
-	if (pthread_create(&st->checkpointer, NULL, checkpointer_main, st) != 0) {
-		util_err(err, errlen, "cannot start the checkpointer thread");
-		checkpointer_stop(st);
-		return -1;
-	}
-	st->checkpointer_started = true;
-	sqlite3_wal_hook(st->wdb, on_wal_commit, st);   /* replaces the automatic checkpoint */
-	return 0;
-}
-
-static void checkpointer_stop(struct store *st)
-{
-	if (st->checkpointer_started) {
-		pthread_mutex_lock(&st->clock);
-		st->cstop = true;
-		pthread_cond_signal(&st->ccond);
-		pthread_mutex_unlock(&st->clock);
-		pthread_join(st->checkpointer, NULL);
-		pthread_mutex_destroy(&st->clock);
-		pthread_cond_destroy(&st->ccond);
-		st->checkpointer_started = false;
-	}
-	if (st->cdb) {
-		sqlite3_close(st->cdb);
-		st->cdb = NULL;
-	}
-}
-
 int store_writer_start(struct store *st, char *err, size_t errlen)
 {
 	static const char ins_msg[] =
@@ -521,11 +440,7 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (checkpointer_start(st, err, errlen))
-		return -1;
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
-		sqlite3_wal_hook(st->wdb, NULL, NULL);
-		checkpointer_stop(st);
 		util_err(err, errlen, "cannot start the writer thread");
 		return -1;
 	}
@@ -543,7 +458,5 @@ void store_writer_stop(struct store *st)
 	pthread_cond_broadcast(&st->qcond);
 	pthread_mutex_unlock(&st->qlock);
 	pthread_join(st->writer, NULL);
-	sqlite3_wal_hook(st->wdb, NULL, NULL);
-	checkpointer_stop(st);
 	st->writer_started = false;
 }
