@@ -9,6 +9,7 @@
  * accepting, let in-flight requests finish (their records are committed
  * before they are answered), drain the writer and exit 0.
  */
+#include "audit.h"
 #include "cli.h"
 #include "http.h"
 #include "log.h"
@@ -87,10 +88,14 @@ static void wait_for_stop(struct app *app, const sigset_t *set)
 		}
 		char err[8192];
 		notify_systemd("RELOADING=1");
-		if (app_reload(app, err, sizeof err))
+		bool ok = app_reload(app, err, sizeof err) == 0;
+		if (!ok)
 			log_error("reload failed, keeping the running config: %s", err);
 		else
 			log_info("reloaded %s", app->config_path);
+		/* count 1: the new config is in force; 0: it was refused. */
+		if (audit_record(app, "sighup", "config.reload", "config", ok ? 1 : 0))
+			log_error("reload: the audit entry could not be written");
 		notify_systemd("READY=1");
 	}
 }
