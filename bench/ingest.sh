@@ -7,7 +7,7 @@
 set -euo pipefail
 BUILD=${1:-build}; SECS=${2:-${BENCH_SECONDS:-30}}
 command -v wrk >/dev/null || { echo "ingest bench: wrk not installed (apt-get install wrk)"; exit 0; }
-T=$(mktemp -d); trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$T"' EXIT
+T=$(mktemp -d); trap 'rc=$?; kill $(jobs -p) 2>/dev/null || true; rm -rf "$T"; exit $rc' EXIT
 PKGS="libmicrohttpd"
 cc -O2 -o "$T/bare" bench/bare_server.c $(pkg-config --cflags --libs $PKGS)
 TOKEN=bench-ingest-token
@@ -40,9 +40,9 @@ run_wrk http://127.0.0.1:18081 > "$T/bare.txt"
 kill -TERM $BPID; wait $BPID || true
 rate() { awk '/Requests\/sec/ {print $2}' "$1"; }
 p99() { awk '$1 == "99%" {print $2}' "$1"; }
-non2xx() { awk '/Non-2xx/ {print $NF}' "$1"; }
+non2xx() { awk '/Non-2xx/ {n = $NF} END {print n + 0}' "$1"; }
 R=$(rate "$T/redactd.txt"); B=$(rate "$T/bare.txt")
 echo "ingest (wrk -t2 -c64 -d${SECS}s, ~1 KB messages, synchronous=FULL)"
-echo "  redactd:     $R req/s, p99 $(p99 "$T/redactd.txt"), non-2xx ${NON:-$(non2xx "$T/redactd.txt")}, peak RSS $((RSS / 1024)) MB, rows committed $ROWS"
+echo "  redactd:     $R req/s, p99 $(p99 "$T/redactd.txt"), non-2xx $(non2xx "$T/redactd.txt"), peak RSS $((RSS / 1024)) MB, rows committed $ROWS"
 echo "  bare server: $B req/s, p99 $(p99 "$T/bare.txt")"
 awk -v r="$R" -v b="$B" 'BEGIN { printf "  ratio:       %.3f of the bare server\n", r / b }'
