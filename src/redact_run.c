@@ -644,28 +644,59 @@ static int cand_rank(const void *a, const void *b)
 	return x->start < y->start ? -1 : x->start > y->start;
 }
 
-/* Greedy by rank into a start-sorted list of disjoint spans. */
+static int cand_by_start(const void *a, const void *b)
+{
+	const struct cand *x = a, *y = b;
+	return x->start < y->start ? -1 : x->start > y->start;
+}
+
+/* Greedy by rank within one cluster cands[0..n) of transitively
+ * overlapping spans, appending the winners to acc in start order. */
+static void resolve_cluster(struct scratch *sc, struct cand *c, size_t n)
+{
+	if (n == 1) {
+		sc->acc[sc->nacc++] = c[0];
+		return;
+	}
+	qsort(c, n, sizeof *c, cand_rank);
+	size_t first = sc->nacc;
+	for (size_t i = 0; i < n; i++) {
+		bool clash = false;
+		for (size_t k = first; k < sc->nacc && !clash; k++)
+			clash = sc->acc[k].start < c[i].end && c[i].start < sc->acc[k].end;
+		if (!clash)
+			sc->acc[sc->nacc++] = c[i];
+	}
+	qsort(&sc->acc[first], sc->nacc - first, sizeof *sc->acc, cand_by_start);
+}
+
+/*
+ * Picks disjoint spans: higher priority wins, then the longer match. A
+ * candidate can only lose to one it overlaps, and those lie in its cluster
+ * of transitively overlapping candidates, so the greedy runs per cluster:
+ * O(n log n) overall, where one greedy over everything would be quadratic
+ * on a long text with many findings.
+ */
 static int resolve(struct scratch *sc)
 {
 	sc->nacc = 0;
 	if (sc->ncands == 0)
 		return 0;
-	qsort(sc->cands, sc->ncands, sizeof *sc->cands, cand_rank);
 	if (grow((void **)&sc->acc, &sc->acccap, sc->ncands, sizeof *sc->acc))
 		return -1;
-	for (size_t i = 0; i < sc->ncands; i++) {
-		const struct cand *c = &sc->cands[i];
-		size_t lo = 0, hi = sc->nacc;
-		while (lo < hi) {
-			size_t mid = (lo + hi) / 2;
-			if (sc->acc[mid].start < c->start) lo = mid + 1;
-			else hi = mid;
-		}
-		if ((lo < sc->nacc && sc->acc[lo].start < c->end) || (lo > 0 && sc->acc[lo - 1].end > c->start))
+	qsort(sc->cands, sc->ncands, sizeof *sc->cands, cand_by_start);
+	size_t from = 0, end = sc->cands[0].end;
+	for (size_t i = 1; i <= sc->ncands; i++) {
+		if (i < sc->ncands && sc->cands[i].start < end) {
+			if (sc->cands[i].end > end)
+				end = sc->cands[i].end;
 			continue;
-		memmove(&sc->acc[lo + 1], &sc->acc[lo], (sc->nacc - lo) * sizeof *sc->acc);
-		sc->acc[lo] = *c;
-		sc->nacc++;
+		}
+		resolve_cluster(sc, &sc->cands[from], i - from);
+		if (i < sc->ncands) {
+			from = i;
+			end = sc->cands[i].end;
+		}
 	}
 	return 0;
 }
@@ -779,13 +810,30 @@ static int add_subject(const struct run *ru, const struct cand *c)
 	struct redact_subject s;
 	subject_hash(ru->rd, kind, ru->sc->pool + c->val_off, c->val_len, &s);
 	struct redact_result *o = ru->out;
-	for (size_t i = 0; i < o->nsubjects; i++)
-		if (sodium_memcmp(o->subjects[i].hash, s.hash, sizeof s.hash) == 0)
-			return 0;
+	if (o->nsubjects && memcmp(o->subjects[o->nsubjects - 1].hash, s.hash, sizeof s.hash) == 0)
+		return 0;   /* the same person twice in a row; the rest dedup_subjects does */
 	if (grow((void **)&o->subjects, &o->subjects_cap, o->nsubjects + 1, sizeof *o->subjects))
 		return -1;
 	o->subjects[o->nsubjects++] = s;
 	return 0;
+}
+
+static int subject_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, REDACT_SUBJECT_BYTES);
+}
+
+/* Sort and drop repeats: O(n log n) however many people a text names. */
+static void dedup_subjects(struct redact_result *o)
+{
+	if (o->nsubjects < 2)
+		return;
+	qsort(o->subjects, o->nsubjects, sizeof *o->subjects, subject_cmp);
+	size_t k = 1;
+	for (size_t i = 1; i < o->nsubjects; i++)
+		if (memcmp(o->subjects[i].hash, o->subjects[k - 1].hash, REDACT_SUBJECT_BYTES) != 0)
+			o->subjects[k++] = o->subjects[i];
+	o->nsubjects = k;
 }
 
 static int write_output(struct run *ru, const char *tenant, const char *text, size_t len,
@@ -1013,6 +1061,7 @@ int redact_run(const struct redact *rd, const char *tenant, enum rd_channel chan
 	if (match_rules(&ru, ruleset_for(rd, tenant), channel) || resolve(sc) ||
 	    write_output(&ru, tenant, text, len, needs_norm ? sc->map : NULL))
 		goto fail;
+	dedup_subjects(out);
 	if (!out->text && out_append(out, "", 0))
 		goto fail;
 	scratch_wipe(sc, needs_norm);

@@ -109,6 +109,12 @@ bool util_utf8_valid(const char *str, size_t n)
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
 	while (i < n) {
+		/* Most text is ASCII: skip it eight bytes at a time. */
+		uint64_t w;
+		while (n - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0))
+			i += 8;
+		if (i >= n)
+			break;
 		unsigned char c = s[i];
 		if (c < 0x80) {
 			i++;
