@@ -70,6 +70,18 @@ check "tokens not in log" bash -c "! grep -aqF -e '$INGEST_TOKEN' -e '$READ_TOKE
 check "log has a line per request" grep -q 'http POST /v1/messages 201' "$T/daemon.log"
 check "database file is 0600" test "$(stat -c %a "$T/redactd.db")" = 600
 
+# A ciphertext copied onto another row fails to open, and that is reported.
+req POST /v1/messages "$INGEST_TOKEN" '{"messages":[{"conversation_id":"swap-1","text":"first secret"},{"conversation_id":"swap-2","text":"second secret"}]}'
+A=$(jget '.ids[0]'); B=$(jget '.ids[1]')
+sqlite3 "$T/redactd.db" "PRAGMA busy_timeout=5000; UPDATE messages SET text_ct = (SELECT text_ct FROM messages WHERE record_id = '$A') WHERE record_id = '$B';" >/dev/null
+req GET /v1/conversations/swap-2 "$READ_TOKEN"
+check_eq "moved ciphertext: read refused" "$STATUS" 500
+check_eq "moved ciphertext: reported as integrity_error" "$(jget '.error.code')" integrity_error
+check "moved ciphertext: the log names the record" grep -q "record $B: ciphertext failed to authenticate" "$T/daemon.log"
+check "moved ciphertext: nothing of it is released" bash -c "! grep -q 'first secret' '$T/resp'"
+req GET /v1/conversations/swap-1 "$READ_TOKEN"
+check_eq "the untouched row still opens" "$(jget '.messages[0].text')" "first secret"
+
 # kill -9 right after a 201: the record reads back after restart.
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"durable-1","text":"persist me"}'
 check_eq "ingest before kill answers 201" "$STATUS" 201
