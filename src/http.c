@@ -431,8 +431,14 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	int64_t us = mono_us() - rq->start_us;
 	const char *route = rq->route_name ? rq->route_name : "(unknown)";
+	/* The method is the client's text: log only the standard ones. */
+	static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS" };
+	const char *method = "OTHER";
+	for (size_t i = 0; i < RD_ARRAY_LEN(methods); i++)
+		if (strcmp(rq->method, methods[i]) == 0)
+			method = methods[i];
 	metrics_request(srv->app->metrics, route, rq->status, us);
-	log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", rq->method, route, rq->status,
+	log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", method, route, rq->status,
 	         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
 	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
 	buf_free(&rq->body);

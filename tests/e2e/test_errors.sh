@@ -56,6 +56,13 @@ req POST /v1/messages "$INGEST_TOKEN" '{"messages":[]}'; expect "empty batch" 42
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"c1","text":"hi","role":"alice@example.com"}'
 check "error message does not echo input" bash -c "! grep -q 'alice@example.com' '$T/resp'"
 
+# Nothing the client sends reaches the log: not a made-up method, not a path.
+curl -s -o /dev/null -X 'MAILTO-bob.secret@example.com' "$BASE/v1/messages"
+curl -s -o /dev/null -H "Authorization: Bearer $READ_TOKEN" "$BASE/v1/conversations/%2B447700900555"
+sleep 0.2
+check "made-up method not logged" bash -c "! grep -q 'bob.secret' '$T/daemon.log'"
+check "conversation id in a path not logged" bash -c "! grep -q '447700900555' '$T/daemon.log'"
+
 # Still serving, and a good request still works.
 req POST /v1/messages "$INGEST_TOKEN" "$GOOD"
 check_eq "daemon still serves after bad input" "$STATUS" 201
