@@ -61,6 +61,20 @@ static int json_depth(const json_t *j, int depth)
 	return max;
 }
 
+static const char *json_error_reason(const json_error_t *jerr)
+{
+	switch (json_error_code(jerr)) {
+	case json_error_premature_end_of_input: return "unexpected end of input";
+	case json_error_end_of_input_expected: return "trailing data after the value";
+	case json_error_duplicate_key: return "duplicate object key";
+	case json_error_null_character:
+	case json_error_null_byte_in_key: return "NUL character";
+	case json_error_numeric_overflow: return "number out of range";
+	case json_error_invalid_utf8: return "invalid UTF-8";
+	default: return "syntax error";
+	}
+}
+
 json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e)
 {
 	if (len == 0) {
@@ -74,9 +88,10 @@ json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e)
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
-		/* jansson's text names the position, never quotes the input. */
-		api_error_set(e, 400, "invalid_json", "invalid JSON at line %d, column %d: %s",
-		              jerr.line, jerr.column, jerr.text);
+		/* jansson's own text quotes the input near the error ("near
+		 * 'jane@...'"), so only its code and position go back. */
+		api_error_set(e, 400, "invalid_json", "invalid JSON at line %d, column %d (%s)",
+		              jerr.line, jerr.column, json_error_reason(&jerr));
 		return NULL;
 	}
 	if (json_depth(root, 1) > RD_MAX_JSON_DEPTH) {

@@ -55,6 +55,9 @@ req POST /v1/messages "$INGEST_TOKEN" '{"messages":[]}'; expect "empty batch" 42
 # Errors never echo the client's data.
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"c1","text":"hi","role":"alice@example.com"}'
 check "error message does not echo input" bash -c "! grep -q 'alice@example.com' '$T/resp'"
+req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id": carol.secret@example.com}'
+check_eq "bare word in JSON is invalid_json" "$(jget '.error.code')" invalid_json
+check "JSON syntax error does not echo input" bash -c "! grep -q 'carol' '$T/resp'"
 
 # Nothing the client sends reaches the log: not a made-up method, not a path.
 curl -s -o /dev/null -X 'MAILTO-bob.secret@example.com' "$BASE/v1/messages"
