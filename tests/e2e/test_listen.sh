@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Listening options: HTTPS with TLS 1.2+ only, and a unix socket.
+. "$(dirname "$0")/lib.sh"
+
+# HTTPS with a throwaway self-signed certificate.
+openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj "/CN=127.0.0.1" \
+	-keyout "$T/tls.key" -out "$T/tls.crt" >/dev/null 2>&1
+check "test certificate made" test -s "$T/tls.crt"
+write_config
+sed -i "s|^threads = 4|threads = 4\ntls_cert = $T/tls.crt\ntls_key = $T/tls.key|" "$T/redactd.conf"
+"$BIN" keygen -o "$T/master.key" 2>/dev/null
+"$BIN" serve -c "$T/redactd.conf" >>"$T/daemon.log" 2>&1 &
+DAEMON_PID=$!
+HTTPS=https://127.0.0.1:$PORT
+for _ in $(seq 1 100); do curl -sk -o /dev/null "$HTTPS/healthz" && break; sleep 0.05; done
+check "HTTPS healthz" curl -sfk "$HTTPS/healthz"
+CODE=$(curl -sk -o /dev/null -w '%{http_code}' -H "Authorization: Bearer $INGEST_TOKEN" \
+	-H 'Content-Type: application/json' -d '{"conversation_id":"tls-1","text":"over TLS"}' "$HTTPS/v1/messages")
+check_eq "ingest over HTTPS" "$CODE" 201
+check "TLS 1.2 accepted" curl -sfk --tlsv1.2 --tls-max 1.2 "$HTTPS/healthz"
+check "TLS 1.1 refused" bash -c "! curl -sk --tlsv1.1 --tls-max 1.1 '$HTTPS/healthz'"
+check "plain HTTP on the TLS port is refused" bash -c "! curl -sf 'http://127.0.0.1:$PORT/healthz'"
+daemon_stop
+check_eq "TLS daemon exits 0" "$DAEMON_RC" 0
+
+# A unix socket, mode 0660.
+sed -i "s|^listen = .*|listen = unix:$T/redactd.sock|; /^tls_/d" "$T/redactd.conf"
+"$BIN" serve -c "$T/redactd.conf" >>"$T/daemon.log" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 1 100); do [ -S "$T/redactd.sock" ] && break; sleep 0.05; done
+check "unix socket healthz" curl -sf --unix-socket "$T/redactd.sock" http://localhost/healthz
+check_eq "unix socket is 0660" "$(stat -c %a "$T/redactd.sock")" 660
+CODE=$(curl -s -o /dev/null -w '%{http_code}' --unix-socket "$T/redactd.sock" -H "Authorization: Bearer $READ_TOKEN" \
+	http://localhost/v1/conversations/tls-1)
+check_eq "read over the unix socket" "$CODE" 200
+finish
