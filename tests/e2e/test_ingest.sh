@@ -58,6 +58,16 @@ check_eq "redact finding end (bytes)" "$(jget '.findings[0].end')" 24
 check_eq "redact finding entity" "$(jget '.findings[0].entity')" EMAIL
 check_eq "redact stores nothing" "$(db_count)" "$BEFORE"
 
+# Prometheus metrics (read scope).
+req GET /metrics "$READ_TOKEN"
+check_eq "metrics answer 200" "$STATUS" 200
+check "metrics count requests by route and status" grep -q 'redactd_requests_total{route="/v1/messages",status="201"} [1-9]' "$T/resp"
+check "metrics count findings by entity" grep -q 'redactd_findings_total{entity="EMAIL"} [1-9]' "$T/resp"
+check "metrics carry the ingest latency histogram" grep -q 'redactd_ingest_latency_seconds_bucket{le="+Inf"} [1-9]' "$T/resp"
+check "metrics are Prometheus text" grep -qi '^Content-Type: text/plain; version=0.0.4' "$T/headers"
+req GET /metrics ""
+check_eq "metrics need a token" "$STATUS" 401
+
 # No raw PII at rest or in logs: database, WAL, log.
 sleep 0.2
 for v in "$EMAIL" "$PHONE" "7700 900123" "$ORDER" "$CARD" "4111111111111111" "$WORD" "$CONV" "bob@example.org" "mail me"; do
