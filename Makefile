@@ -4,9 +4,9 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih
+PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle
 DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev \
-            libjansson-dev libinih-dev curl sqlite3 jq openssl
+            libjansson-dev libinih-dev nettle-dev curl sqlite3 jq openssl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
@@ -40,7 +40,7 @@ deps:
 	  else echo "missing packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h) | $(BUILD)/obj
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h src/*.h) | $(BUILD)/obj
 	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
 
 $(BUILD)/libredactd.a: $(OBJS)

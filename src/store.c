@@ -242,6 +242,8 @@ void store_close(struct store *st)
 	store_writer_stop(st);
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->ins_subj);
+	for (size_t i = 0; i < sizeof st->tx / sizeof st->tx[0]; i++)
+		sqlite3_finalize(st->tx[i]);
 	if (st->wdb) {
 		int rc = sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		if (rc != SQLITE_OK)

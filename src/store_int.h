@@ -25,6 +25,9 @@ struct store {
 	/* Writer (store_writer.c): it alone uses wdb once started. */
 	sqlite3 *wdb;
 	sqlite3_stmt *ins_msg, *ins_subj;
+	/* Transaction control, prepared once: the writer runs these for every
+	 * job, and parsing them each time showed in profiles. */
+	sqlite3_stmt *tx[6];
 	pthread_t writer;
 	bool writer_started;
 	pthread_mutex_t qlock;

@@ -47,6 +47,21 @@
 
 enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
 
+enum tx_stmt { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_ROLLBACK_TO, TX_RELEASE, TX_COUNT };
+static const char *const tx_sql[TX_COUNT] = {
+	[TX_BEGIN] = "BEGIN IMMEDIATE", [TX_COMMIT] = "COMMIT", [TX_ROLLBACK] = "ROLLBACK",
+	[TX_SAVEPOINT] = "SAVEPOINT job", [TX_ROLLBACK_TO] = "ROLLBACK TO job", [TX_RELEASE] = "RELEASE job",
+};
+
+/* Runs one prepared transaction statement; SQLITE_OK or the error. */
+static int tx(struct store *st, enum tx_stmt which)
+{
+	sqlite3_stmt *s = st->tx[which];
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
 struct store_job {
 	struct store_job *next;
 	enum job_kind kind;
@@ -276,7 +291,7 @@ static bool bad_sizes(const struct store_record *r)
 static int run_job(struct store *st, struct store_job *j)
 {
 	int rc = 0;
-	if (sqlite3_exec(st->wdb, "SAVEPOINT job", NULL, NULL, NULL) != SQLITE_OK)
+	if (tx(st, TX_SAVEPOINT) != SQLITE_OK)
 		return STORE_ERR;
 	if (j->kind == JOB_EXEC) {
 		rc = j->fn(st->wdb, j->ctx);
@@ -290,8 +305,8 @@ static int run_job(struct store *st, struct store_job *j)
 	if (sqlite3_get_autocommit(st->wdb))
 		return rc ? rc : STORE_ERR;   /* SQLite rolled the whole transaction back */
 	if (rc)
-		sqlite3_exec(st->wdb, "ROLLBACK TO job", NULL, NULL, NULL);
-	sqlite3_exec(st->wdb, "RELEASE job", NULL, NULL, NULL);
+		tx(st, TX_ROLLBACK_TO);
+	tx(st, TX_RELEASE);
 	return rc;
 }
 
@@ -314,14 +329,14 @@ static void run_group(struct store *st, struct store_job *head)
 		run_checkpoint(st, head);
 		return;
 	}
-	bool lost = sqlite3_exec(st->wdb, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK;
+	bool lost = tx(st, TX_BEGIN) != SQLITE_OK;
 	for (struct store_job *j = head; j && !lost; j = j->next) {
 		j->status = run_job(st, j);
 		lost = sqlite3_get_autocommit(st->wdb) != 0;
 	}
-	if (!lost && sqlite3_exec(st->wdb, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+	if (!lost && tx(st, TX_COMMIT) != SQLITE_OK) {
 		lost = true;
-		sqlite3_exec(st->wdb, "ROLLBACK", NULL, NULL, NULL);
+		tx(st, TX_ROLLBACK);
 	}
 	if (lost) {
 		log_error("store: transaction lost: %s", sqlite3_errmsg(st->wdb));
@@ -421,6 +436,15 @@ static void *writer_main(void *arg)
 	return NULL;
 }
 
+static int prepare_tx(struct store *st)
+{
+	for (int i = 0; i < TX_COUNT; i++)
+		if (sqlite3_prepare_v3(st->wdb, tx_sql[i], -1, SQLITE_PREPARE_PERSISTENT, &st->tx[i],
+		                       NULL) != SQLITE_OK)
+			return -1;
+	return 0;
+}
+
 int store_writer_start(struct store *st, char *err, size_t errlen)
 {
 	static const char ins_msg[] =
@@ -436,7 +460,7 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	if (sqlite3_prepare_v3(st->wdb, ins_msg, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_msg,
 	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->wdb, ins_subj, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_subj,
-	                       NULL) != SQLITE_OK) {
+	                       NULL) != SQLITE_OK || prepare_tx(st)) {
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
