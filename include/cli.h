@@ -32,4 +32,8 @@ int cmd_hold(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
+/* Keys and backups (cli_keys.c): `key rotate --new-key FILE`, `backup DEST`. */
+int cmd_key(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+
 #endif

@@ -91,6 +91,7 @@ struct config {
 	/* [storage] */
 	char *database;
 	char *key_file;           /* a path or "credential:NAME" */
+	char *keys_from;          /* key-less backup: live database holding its keys; NULL */
 	bool sync_full;           /* synchronous = full (default) | normal */
 	int queue_size;           /* writer queue, records; default 65536 */
 	int batch_max;            /* records per group commit; default 4096 */

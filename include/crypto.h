@@ -90,6 +90,13 @@ int keyring_load_root(struct keyring *kr, const unsigned char *wrapped, size_t w
  * (O_EXCL). -1 with err on failure. */
 int crypto_keygen_file(const char *path, char *err, size_t errlen) RD_WARN_UNUSED;
 
+/* Replace the file at path with kr's master key, atomically: a 0600
+ * temporary file in the same directory (owned like the old file when run
+ * as root), fsync, rename over path, fsync the directory. A crash leaves
+ * the old key or the new one, never a torn file. -1 with err. */
+int keyring_save(const struct keyring *kr, const char *path, char *err, size_t errlen)
+	RD_WARN_UNUSED;
+
 /*
  * Associated data for one field of one record:
  * "rd1" || field || key_id(8, BE) || tenant || 0 || conv_hash(32) || record_id.

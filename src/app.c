@@ -2,11 +2,13 @@
  * app.c — assembling the service: config, keys, engine, store.
  */
 #include "app.h"
+#include "audit.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
 
 #include <sodium.h>
+#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -62,11 +64,14 @@ static int open_store(struct app *app, enum app_mode mode, char *err, size_t err
 	struct store_options so = {
 		.sync_full = app->cfg->sync_full, .queue_size = app->cfg->queue_size,
 		.batch_max = app->cfg->batch_max, .batch_wait_us = app->cfg->batch_wait_us,
-		.readonly = mode == APP_READONLY,
+		.readonly = mode == APP_READONLY, .keys_from = app->cfg->keys_from,
 	};
 	if (store_open(app->cfg->database, &so, &app->store, err, errlen) ||
 	    store_keyring_attach(app->store, app->keys, err, errlen))
 		return -1;
+	if (so.keys_from)
+		log_warn("store: data keys come from keys_from (reading a key-less backup); "
+		         "no new records can be stored");
 	return derive_lookup_key(app, err, errlen);
 }
 
@@ -119,9 +124,74 @@ void app_close(struct app *app)
 	memset(app, 0, sizeof *app);
 }
 
+/* ---- reload -------------------------------------------------------------- */
+
+static bool same_master(const struct keyring *a, const struct keyring *b)
+{
+	unsigned char fa[CRYPTO_HASH_BYTES], fb[CRYPTO_HASH_BYTES];
+	keyring_fingerprint(a, fa);
+	keyring_fingerprint(b, fb);
+	return sodium_memcmp(fa, fb, sizeof fa) == 0;
+}
+
+struct key_switch {
+	const struct keyring *old_kr, *new_kr;
+	size_t count;
+};
+
+/* Re-wrap what is still under the old key (nothing, after `redactd key
+ * rotate`; safe to repeat) and record the switch, in one transaction. */
+static int key_switch_fn(sqlite3 *db, void *arg)
+{
+	struct key_switch *k = arg;
+	unsigned char fp[CRYPTO_HASH_BYTES];
+	char target[4 + 32 + 1] = "key:";
+	if (store_rekey_db(db, k->old_kr, k->new_kr, &k->count) != 0)
+		return STORE_ERR;
+	keyring_fingerprint(k->new_kr, fp);
+	util_hex_encode(fp, 16, target + 4);
+	return audit_append(db, "sighup", "key.reload", target, (int64_t)k->count) ? STORE_ERR : 0;
+}
+
+/*
+ * key_file again (the running path; a new path needs a restart). *out gets
+ * a new keyring bound to the database, or NULL when the key is unchanged.
+ * Order as in docs/storage.md: attach (which refuses a key that does not
+ * open the root, i.e. one the database was not rotated to), then re-wrap
+ * stragglers; the caller swaps under the lock.
+ */
+static int reload_key(struct app *app, struct keyring **out, char *err, size_t errlen)
+{
+	struct keyring *kr = NULL;
+	char kerr[512] = "";
+	*out = NULL;
+	if (!app->store)
+		return 0;
+	if (keyring_load(app->cfg->key_file, &kr, kerr, sizeof kerr)) {
+		util_err(err, errlen, "master key: %s", kerr);
+		return -1;
+	}
+	if (same_master(kr, app->keys)) {
+		keyring_free(kr);
+		return 0;
+	}
+	struct key_switch k = { .old_kr = app->keys, .new_kr = kr };
+	if (store_keyring_attach(app->store, kr, kerr, sizeof kerr) ||
+	    store_exec(app->store, key_switch_fn, &k) != 0) {
+		util_err(err, errlen, "new master key refused: %s",
+		         kerr[0] ? kerr : "re-wrapping the keys failed");
+		keyring_free(kr);
+		return -1;
+	}
+	log_info("reload: the master key changed; %zu key(s) re-wrapped here", k.count);
+	*out = kr;
+	return 0;
+}
+
 int app_reload(struct app *app, char *err, size_t errlen)
 {
 	struct config *cfg;
+	struct keyring *new_kr = NULL;
 	if (config_load(app->config_path, &cfg, err, errlen))
 		return -1;
 	/* Storage and listening settings need a restart; say so rather than
@@ -130,18 +200,23 @@ int app_reload(struct app *app, char *err, size_t errlen)
 	    strcmp(cfg->key_file, app->cfg->key_file))
 		log_warn("reload: [server] listen, [storage] database and key_file change only on restart");
 	struct redact *r = build_engine(cfg, app->keys, err, errlen);
-	if (!r) {
+	if (!r || reload_key(app, &new_kr, err, errlen)) {
+		redact_free(r);
 		config_free(cfg);
 		return -1;
 	}
 	pthread_rwlock_wrlock(&app->lock);
 	struct config *old_cfg = app->cfg;
 	struct redact *old_r = app->redact;
+	struct keyring *old_kr = new_kr ? app->keys : NULL;
 	/* Keep the values the running store and listener were built from. */
 	app->cfg = cfg;
 	app->redact = r;
+	if (new_kr)
+		app->keys = new_kr;   /* same root, so lookup_key and the engine's keys stand */
 	pthread_rwlock_unlock(&app->lock);
 	config_free(old_cfg);
 	redact_free(old_r);
+	keyring_free(old_kr);    /* wipes the old master key */
 	return 0;
 }

@@ -35,6 +35,8 @@ static const struct command commands[] = {
 	{ "hold", cmd_hold, "legal holds: add, remove, list" },
 	{ "audit", cmd_audit, "verify the audit chain, or list its entries" },
 	{ "stats", cmd_stats, "counts per tenant, category and entity; retention horizons" },
+	{ "key", cmd_key, "key rotate --new-key FILE: new master key, online" },
+	{ "backup", cmd_backup, "consistent online backup to DEST (--with-keys: self-contained)" },
 };
 
 const char *cli_default_config(void)

@@ -231,6 +231,15 @@ static const char *k_database(struct loader *ld, const char *v)
 	return set_str(&CFG->database, v) ? "out of memory" : NULL;
 }
 
+/* Reading a key-less backup (redactd backup): the database whose data keys
+ * open it. Empty means none. */
+static const char *k_keys_from(struct loader *ld, const char *v)
+{
+	free(CFG->keys_from);
+	CFG->keys_from = NULL;
+	return *v && set_str(&CFG->keys_from, v) ? "out of memory" : NULL;
+}
+
 /* The master key never sits in the config: refuse anything that looks like
  * key material rather than a path (SPEC invariant 7). */
 static bool looks_like_key(const char *v)
@@ -292,6 +301,7 @@ static const char *k_batch_wait(struct loader *ld, const char *v)
 static const struct key_def storage_keys[] = {
 	{ "database", k_database }, { "key_file", k_key_file }, { "synchronous", k_synchronous },
 	{ "queue_size", k_queue_size }, { "batch_max", k_batch_max }, { "batch_wait", k_batch_wait },
+	{ "keys_from", k_keys_from },
 };
 
 static const char *k_audit_retention(struct loader *ld, const char *v)
@@ -893,6 +903,7 @@ void config_free(struct config *c)
 	free(c->tls_key);
 	free(c->database);
 	free(c->key_file);
+	free(c->keys_from);
 	free(c);
 }
 

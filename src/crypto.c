@@ -309,6 +309,49 @@ fail:
 	return rc;
 }
 
+/* A temporary file beside path (same directory, so rename is atomic),
+ * mode 0600, owned like the file it will replace so the daemon's user can
+ * still read the key after root rotated it. */
+static int temp_beside(const char *path, char *tmp, size_t tmplen, char *err, size_t errlen)
+{
+	int n = snprintf(tmp, tmplen, "%s.tmp-XXXXXX", path);
+	if (n < 0 || (size_t)n >= tmplen) {
+		util_err(err, errlen, "key file path too long");
+		return -1;
+	}
+	int fd = mkostemp(tmp, O_CLOEXEC);
+	if (fd < 0) {
+		util_err(err, errlen, "cannot create a temporary key file: %s", strerror(errno));
+		return -1;
+	}
+	struct stat sb;
+	if (fchmod(fd, 0600) != 0 ||
+	    (lstat(path, &sb) == 0 && geteuid() == 0 && fchown(fd, sb.st_uid, sb.st_gid) != 0)) {
+		util_err(err, errlen, "cannot set up the temporary key file: %s", strerror(errno));
+		close(fd);
+		unlink(tmp);
+		return -1;
+	}
+	return fd;
+}
+
+int keyring_save(const struct keyring *kr, const char *path, char *err, size_t errlen)
+{
+	char tmp[4200];
+	int fd = temp_beside(path, tmp, sizeof tmp, err, errlen);
+	if (fd < 0)
+		return -1;
+	int ok = write_all(fd, kr->master, CRYPTO_KEY_BYTES) == 0 && fsync(fd) == 0;
+	ok = close(fd) == 0 && ok;
+	if (!ok || rename(tmp, path) != 0) {
+		util_err(err, errlen, "cannot replace the key file: %s", strerror(errno));
+		unlink(tmp);
+		return -1;
+	}
+	sync_parent(path);
+	return 0;
+}
+
 /* ---- sealing fields ------------------------------------------------------ */
 
 size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field, int64_t key_id,

@@ -51,7 +51,7 @@ static void notify_systemd(const char *state)
 static const char serve_help[] =
 	"usage: redactd serve [-c FILE] [--debug]\n"
 	"Runs the daemon in the foreground. SIGTERM drains and exits; SIGHUP reloads\n"
-	"rules and retention.\n";
+	"rules, tokens and retention, and the master key after `redactd key rotate`.\n";
 
 static int parse_serve_args(int argc, char **argv, const char **config)
 {

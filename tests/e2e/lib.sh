@@ -154,3 +154,43 @@ wait_for() {  # wait_for SECONDS COMMAND...: poll until the command succeeds
 	done
 	return 1
 }
+
+# ---- added for keys and backups (issue 4) ----
+
+conf_put() {  # conf_put FILE KEY VALUE: set KEY in FILE, or add it under [storage]
+	if grep -q "^$2 = " "$1"; then sed -i "s|^$2 = .*|$2 = $3|" "$1"
+	else sed -i "/^\[storage\]/a $2 = $3" "$1"; fi
+}
+
+conf_variant() {  # conf_variant OUT PORT [KEY=VALUE...]: this test's config on another port
+	local out=$1 port=$2 kv; shift 2
+	cp "$T/redactd.conf" "$out"
+	sed -i "s|^listen = .*|listen = 127.0.0.1:$port|" "$out"
+	for kv in "$@"; do conf_put "$out" "${kv%%=*}" "${kv#*=}"; done
+}
+
+D2_PID=""
+daemon2_start() {  # daemon2_start CONF PORT: a second daemon (log $T/daemon2.log), $BASE2
+	BASE2=http://127.0.0.1:$2
+	"$BIN" serve -c "$1" >>"$T/daemon2.log" 2>&1 &
+	D2_PID=$!
+	for _ in $(seq 1 100); do
+		curl -s -o /dev/null "$BASE2/healthz" && return 0
+		kill -0 "$D2_PID" 2>/dev/null || break
+		sleep 0.05
+	done
+	D2_PID=""
+	return 1
+}
+
+daemon2_stop() {
+	[ -n "$D2_PID" ] || return 0
+	kill -TERM "$D2_PID" 2>/dev/null; wait "$D2_PID" 2>/dev/null
+	D2_PID=""
+}
+
+req2() {  # req2 METHOD PATH TOKEN: like req, against the second daemon
+	local saved=$BASE; BASE=$BASE2; req "$@"; BASE=$saved
+}
+
+file_mode() { stat -c %a "$1"; }

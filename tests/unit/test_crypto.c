@@ -7,6 +7,7 @@
 
 #include <fcntl.h>
 #include <sodium.h>
+#include <string.h>
 #include <sys/stat.h>
 
 static const unsigned char conv_a[CRYPTO_HASH_BYTES] = { 1, 2, 3 };
@@ -51,6 +52,38 @@ static void test_keygen(void)
 	CHECK(crypto_keygen_file(p, err, sizeof err) == 0 && stat(p, &sb) == 0 &&
 	      (sb.st_mode & 0777) == 0600, "keygen is 0600 even with umask 0");
 	umask(old);
+}
+
+/* Fingerprints of two keyrings match (the same master key). */
+static bool same_fp(const struct keyring *a, const struct keyring *b)
+{
+	unsigned char fa[CRYPTO_HASH_BYTES], fb[CRYPTO_HASH_BYTES];
+	keyring_fingerprint(a, fa);
+	keyring_fingerprint(b, fb);
+	return memcmp(fa, fb, sizeof fa) == 0;
+}
+
+static void test_keyring_save(void)
+{
+	char a[512], b[512], err[256];
+	struct stat sb;
+	path_in_tmp(a, sizeof a, "save-old.key");
+	path_in_tmp(b, sizeof b, "save-new.key");
+	CHECK(crypto_keygen_file(a, err, sizeof err) == 0 && crypto_keygen_file(b, err, sizeof err) == 0,
+	      "two keys for save");
+	struct keyring *nk = load(b), *old = load(a), *back = NULL;
+	CHECK(nk && old && !same_fp(nk, old), "different keys differ");
+	mode_t um = umask(0);
+	CHECK(nk && keyring_save(nk, a, err, sizeof err) == 0, "keyring_save replaces a key file");
+	umask(um);
+	CHECK(stat(a, &sb) == 0 && (sb.st_mode & 0777) == 0600 && sb.st_size == CRYPTO_KEY_BYTES,
+	      "saved key file is 0600 and 32 bytes, even with umask 0");
+	CHECK(nk && (back = load(a)) && same_fp(back, nk), "the saved file holds the keyring's key");
+	path_in_tmp(b, sizeof b, "no-such-dir/x.key");
+	CHECK(nk && keyring_save(nk, b, err, sizeof err) != 0, "save into a missing directory fails");
+	keyring_free(nk);
+	keyring_free(old);
+	keyring_free(back);
 }
 
 static void test_key_load(void)
@@ -230,6 +263,7 @@ int main(void)
 	CHECK(crypto_global_init() == 0, "sodium_init");
 	test_keygen();
 	test_key_load();
+	test_keyring_save();
 	test_credential();
 	test_ad_layout();
 	test_seal_open();

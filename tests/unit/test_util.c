@@ -31,9 +31,12 @@ static void test_utf8(void)
 	CHECK(!util_utf8_valid("\xf4\x90\x80\x80", 4), "utf8 above U+10FFFF");
 	CHECK(!util_utf8_valid("abc\xe2\x82", 5), "utf8 truncated");
 	CHECK(!util_utf8_valid("\xff", 1), "utf8 invalid byte");
-	CHECK(!util_utf8_valid("sixteen ascii ch\xff and more ascii", 35), "utf8 invalid after an ASCII run");
-	CHECK(util_utf8_valid("sixteen ascii ch\xc3\xa9 and more ascii", 35), "utf8 valid after an ASCII run");
-	CHECK(!util_utf8_valid("0123456789abcde\xe2\x82", 17), "utf8 truncated after an ASCII run");
+	static const char bad_after_run[] = "sixteen ascii ch\xff and more ascii";
+	static const char good_after_run[] = "sixteen ascii ch\xc3\xa9 and more ascii";
+	static const char cut_after_run[] = "0123456789abcde\xe2\x82";
+	CHECK(!util_utf8_valid(bad_after_run, sizeof bad_after_run - 1), "utf8 invalid after an ASCII run");
+	CHECK(util_utf8_valid(good_after_run, sizeof good_after_run - 1), "utf8 valid after an ASCII run");
+	CHECK(!util_utf8_valid(cut_after_run, sizeof cut_after_run - 1), "utf8 truncated after an ASCII run");
 }
 
 static void test_timestamps(void)

@@ -1,0 +1,325 @@
+/*
+ * cli_keys.c — `redactd key rotate` and `redactd backup` (SPEC 3, 7; issue 4).
+ *
+ * Both run beside the daemon: they open the store read-only (no writer
+ * thread) and write through store_exec on a short-lived connection that
+ * waits on SQLite's lock (busy timeout), so the daemon's writer and these
+ * commands take turns. Neither goes through app_open: a rotation must be
+ * able to finish after an interruption, when key_file may no longer open
+ * the database, and a backup needs no key at all (it copies ciphertext).
+ * Audit entries: actor "cli", actions "key.rotate" and "backup".
+ */
+#include "cli.h"
+#include "audit.h"
+#include "util.h"
+
+#include <getopt.h>
+#include <libgen.h>
+#include <sodium.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <fcntl.h>
+#include <unistd.h>
+
+#define ACTOR "cli"
+#define CREDENTIAL_PREFIX "credential:"
+
+/* Config and a read-only store, without keys. */
+struct keys_env {
+	struct config *cfg;
+	struct store *st;
+};
+
+static int env_open(struct keys_env *env, const char *config, const char *cmd)
+{
+	static char err[8192];
+	memset(env, 0, sizeof *env);
+	if (crypto_global_init()) {
+		fprintf(stderr, "redactd %s: libsodium failed to initialise\n", cmd);
+		return EXIT_RUNTIME;
+	}
+	if (config_load(config, &env->cfg, err, sizeof err)) {
+		fprintf(stderr, "redactd %s: %s\n", cmd, err);
+		return EXIT_USAGE;
+	}
+	struct store_options so = { .sync_full = env->cfg->sync_full, .readonly = true };
+	if (store_open(env->cfg->database, &so, &env->st, err, sizeof err)) {
+		fprintf(stderr, "redactd %s: %s\n", cmd, err);
+		config_free(env->cfg);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static void env_close(struct keys_env *env)
+{
+	store_close(env->st);
+	config_free(env->cfg);
+	memset(env, 0, sizeof *env);
+}
+
+/* ---- key rotate -------------------------------------------------------------- */
+
+static const char key_help[] =
+	"usage: redactd key rotate --new-key FILE [-c FILE]\n"
+	"Makes FILE (32 bytes, mode 0600, e.g. from `redactd keygen -o FILE`) the master\n"
+	"key, online. In one transaction it re-wraps the root key and every live data\n"
+	"key under the new key and appends a key.rotate audit entry; then it replaces\n"
+	"key_file with the new key atomically. Record contents are not re-encrypted.\n"
+	"Then reload the daemon (systemctl reload redactd, or SIGHUP): until then it\n"
+	"reads and writes with its cached keys but cannot create a data key for a new\n"
+	"month, tenant or category. Afterwards the old key opens nothing in this\n"
+	"database: delete FILE and every copy of the old key, but keep the old key with\n"
+	"any --with-keys backup made before the rotation, which still needs it.\n"
+	"With key_file = credential:NAME, run it with $CREDENTIALS_DIRECTORY set to\n"
+	"where the current credential is; the command then tells you to replace the\n"
+	"credential and restart the service (a reload does not reload credentials).\n"
+	"Safe to run again with the same FILE if it was interrupted.\n";
+
+struct rotate_ctx {
+	const struct keyring *old_kr, *new_kr;
+	size_t count;
+	char target[4 + 32 + 1];
+};
+
+/* Re-wrap and its audit entry commit together, or neither does. */
+static int rotate_fn(sqlite3 *db, void *arg)
+{
+	struct rotate_ctx *c = arg;
+	if (store_rekey_db(db, c->old_kr, c->new_kr, &c->count) != 0)
+		return STORE_ERR;
+	return audit_append(db, ACTOR, "key.rotate", c->target, (int64_t)c->count) ? STORE_ERR : 0;
+}
+
+/* "key:" + 32 hex digits of the new key's public fingerprint. */
+static void key_target(const struct keyring *kr, char out[4 + 32 + 1])
+{
+	unsigned char fp[CRYPTO_HASH_BYTES];
+	keyring_fingerprint(kr, fp);
+	memcpy(out, "key:", 4);
+	util_hex_encode(fp, 16, out + 4);
+}
+
+static bool same_key(const struct keyring *a, const struct keyring *b)
+{
+	unsigned char fa[CRYPTO_HASH_BYTES], fb[CRYPTO_HASH_BYTES];
+	keyring_fingerprint(a, fa);
+	keyring_fingerprint(b, fb);
+	return sodium_memcmp(fa, fb, sizeof fa) == 0;
+}
+
+/* Both keys; 0 or an exit code (message printed). */
+static int load_keys(const char *key_file, const char *new_file, struct keyring **old_kr,
+                     struct keyring **new_kr)
+{
+	char err[512];
+	if (keyring_load(key_file, old_kr, err, sizeof err)) {
+		fprintf(stderr, "redactd key rotate: current master key (key_file): %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	if (keyring_load(new_file, new_kr, err, sizeof err)) {
+		fprintf(stderr, "redactd key rotate: new key %s: %s\n", new_file, err);
+		return EXIT_USAGE;
+	}
+	if (same_key(*old_kr, *new_kr)) {
+		fprintf(stderr, "redactd key rotate: the new key is the current key; nothing to do "
+		        "(make one with redactd keygen -o FILE)\n");
+		return EXIT_USAGE;
+	}
+	return 0;
+}
+
+/* Puts the new key where the daemon reads it, or says what to do. */
+static int install_key(const struct keyring *kr, const char *key_file, const char *new_file)
+{
+	char err[512];
+	if (!strncmp(key_file, CREDENTIAL_PREFIX, sizeof CREDENTIAL_PREFIX - 1)) {
+		printf("key_file is %s: replace that credential's source (the file named by\n"
+		       "LoadCredential= or SetCredentialEncrypted=) with %s, then\n"
+		       "`systemctl restart redactd`; a reload does not re-read credentials.\n",
+		       key_file, new_file);
+		return EXIT_OK;
+	}
+	if (keyring_save(kr, key_file, err, sizeof err) == 0) {
+		printf("key_file %s now holds the new key (mode 0600)\n", key_file);
+		return EXIT_OK;
+	}
+	fprintf(stderr, "redactd key rotate: %s\n"
+	        "The database is already re-wrapped under the new key: copy it into place by hand\n"
+	        "(install -m 600 %s %s) before the daemon restarts.\n", err, new_file, key_file);
+	return EXIT_RUNTIME;
+}
+
+static int rotate_run(struct keys_env *env, const char *new_file)
+{
+	struct keyring *old_kr = NULL, *new_kr = NULL;
+	char err[512];
+	int rc = load_keys(env->cfg->key_file, new_file, &old_kr, &new_kr);
+	if (rc)
+		goto done;
+	struct rotate_ctx c = { .old_kr = old_kr, .new_kr = new_kr };
+	key_target(new_kr, c.target);
+	rc = EXIT_RUNTIME;
+	if (store_exec(env->st, rotate_fn, &c) != 0) {
+		fprintf(stderr, "redactd key rotate: re-wrapping failed; nothing changed (a key that "
+		        "opens under neither master key, or the database is locked)\n");
+		goto done;
+	}
+	/* Never install a key that does not open this database. */
+	if (store_keyring_attach(env->st, new_kr, err, sizeof err)) {
+		fprintf(stderr, "redactd key rotate: %s\n", err);
+		goto done;
+	}
+	printf("re-wrapped %zu key(s) under the new master key (%s)\n", c.count, c.target);
+	rc = install_key(new_kr, env->cfg->key_file, new_file);
+	if (rc == EXIT_OK)
+		printf("now reload the daemon (systemctl reload redactd, or kill -HUP), then delete "
+		       "%s and every copy of the old key\n", new_file);
+done:
+	keyring_free(old_kr);
+	keyring_free(new_kr);
+	return rc;
+}
+
+int cmd_key(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "new-key", required_argument, 0, 'n' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	const char *config = cli_default_config(), *new_file = NULL;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'n': new_file = optarg; break;
+		case 'h': fputs(key_help, stdout); return EXIT_OK;
+		default: fputs(key_help, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || strcmp(argv[optind], "rotate") || !new_file) {
+		fputs(key_help, stderr);
+		return EXIT_USAGE;
+	}
+	struct keys_env env;
+	int rc = env_open(&env, config, "key rotate");
+	if (rc)
+		return rc;
+	rc = rotate_run(&env, new_file);
+	env_close(&env);
+	return rc;
+}
+
+/* ---- backup -------------------------------------------------------------------- */
+
+static const char backup_help[] =
+	"usage: redactd backup DEST [--with-keys] [-c FILE]\n"
+	"Writes a consistent copy of the database to DEST (a new file, mode 0600; an\n"
+	"existing DEST is refused) through SQLite's online backup API, while the\n"
+	"daemon runs and ingests. The copy holds no cleartext. Audit-logged.\n"
+	"  (default)    KEY-LESS: the copy's wrapped data keys are removed. It is read\n"
+	"               with the live database's keys ([storage] keys_from = the live\n"
+	"               database, same key_file), so crypto-shredding reaches it: once\n"
+	"               a period's data key is destroyed in the live database, that\n"
+	"               period can no longer be read from this backup either. Useless\n"
+	"               on its own if the live database is lost.\n"
+	"  --with-keys  SELF-CONTAINED: opens with the master key alone (disaster\n"
+	"               recovery). Shredding cannot reach it, and it stays readable\n"
+	"               with the master key current when it was taken: keep it no longer\n"
+	"               than your shortest retention period, and guard it like a key.\n"
+	"Restoring and reading backups: docs/keys-backup.md.\n";
+
+struct backup_audit {
+	const char *target;
+	int64_t records;
+};
+
+static int backup_audit_fn(sqlite3 *db, void *arg)
+{
+	const struct backup_audit *a = arg;
+	return audit_append(db, ACTOR, "backup", a->target, a->records) ? STORE_ERR : 0;
+}
+
+/* Records in the copy (for the audit entry and the operator); -1 on error. */
+static int64_t backup_records(const char *dest)
+{
+	sqlite3 *db = NULL;
+	sqlite3_stmt *s = NULL;
+	int64_t n = -1;
+	if (sqlite3_open_v2(dest, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) ==
+	        SQLITE_OK &&
+	    sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW)
+		n = sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	sqlite3_close(db);
+	return n;
+}
+
+/* The new name must survive a crash as well as the file's contents. */
+static void fsync_parent(const char *path)
+{
+	char *copy = strdup(path);
+	int fd = copy ? open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+	if (fd >= 0) {
+		(void)fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+static int backup_run(struct keys_env *env, const char *dest, bool with_keys)
+{
+	char err[512];
+	if (store_backup(env->st, dest, with_keys ? STORE_BACKUP_WITH_KEYS : 0, err, sizeof err)) {
+		fprintf(stderr, "redactd backup: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	fsync_parent(dest);
+	struct backup_audit a = { with_keys ? "backup:with-keys" : "backup:keyless",
+	                          backup_records(dest) };
+	/* An unaudited backup would be a copy nobody accounts for: remove it. */
+	if (a.records < 0 || store_exec(env->st, backup_audit_fn, &a) != 0) {
+		fprintf(stderr, "redactd backup: the copy or its audit entry failed; %s removed\n", dest);
+		unlink(dest);
+		return EXIT_RUNTIME;
+	}
+	printf("backup %s: %lld record(s), %s\n", dest, (long long)a.records,
+	       with_keys ? "with key material (opens with the master key alone)"
+	                 : "without key material (read it with keys_from = the live database)");
+	return EXIT_OK;
+}
+
+int cmd_backup(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "with-keys", no_argument, 0, 'k' },
+		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+	};
+	const char *config = cli_default_config();
+	bool with_keys = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'k': with_keys = true; break;
+		case 'h': fputs(backup_help, stdout); return EXIT_OK;
+		default: fputs(backup_help, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || !argv[optind][0]) {
+		fputs(backup_help, stderr);
+		return EXIT_USAGE;
+	}
+	struct keys_env env;
+	int rc = env_open(&env, config, "backup");
+	if (rc)
+		return rc;
+	rc = backup_run(&env, argv[optind], with_keys);
+	env_close(&env);
+	return rc;
+}
