@@ -79,12 +79,25 @@ CONF
 daemon_start() {  # starts (or restarts) the daemon; log appended to $T/daemon.log
 	[ -f "$T/redactd.conf" ] || write_config
 	[ -f "$T/master.key" ] || "$BIN" keygen -o "$T/master.key" 2>/dev/null
-	"$BIN" serve -c "$T/redactd.conf" >>"$T/daemon.log" 2>&1 &
-	DAEMON_PID=$!
-	for _ in $(seq 1 100); do
-		curl -s -o /dev/null "$BASE/healthz" && return 0
-		kill -0 "$DAEMON_PID" 2>/dev/null || break
-		sleep 0.05
+	local attempt
+	for attempt in 1 2 3; do
+		local mark=0; [ -f "$T/daemon.log" ] && mark=$(wc -l < "$T/daemon.log")
+		"$BIN" serve -c "$T/redactd.conf" >>"$T/daemon.log" 2>&1 &
+		DAEMON_PID=$!
+		for _ in $(seq 1 100); do
+			curl -s -o /dev/null "$BASE/healthz" && return 0
+			kill -0 "$DAEMON_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		# Another process took our random port between the probe and the
+		# bind: move to a fresh one and try again.
+		if tail -n +"$((mark + 1))" "$T/daemon.log" | grep -q "cannot listen" && [ "${BASE#http://127.0.0.1:}" != "$BASE" ]; then
+			PORT=$(free_port)
+			sed -i "s|^listen = 127.0.0.1:.*|listen = 127.0.0.1:$PORT|" "$T/redactd.conf"
+			BASE=http://127.0.0.1:$PORT
+			continue
+		fi
+		break
 	done
 	echo "daemon did not start; log:"; cat "$T/daemon.log"
 	return 1
