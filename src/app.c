@@ -154,7 +154,7 @@ static int key_switch_fn(sqlite3 *db, void *arg)
 }
 
 /*
- * key_file again (the running path; a new path needs a restart). *out gets
+ * Re-read key_file (the running path; a new path needs a restart). *out gets
  * a new keyring bound to the database, or NULL when the key is unchanged.
  * Order as in docs/storage.md: attach (which refuses a key that does not
  * open the root, i.e. one the database was not rotated to), then re-wrap
@@ -188,17 +188,51 @@ static int reload_key(struct app *app, struct keyring **out, char *err, size_t e
 	return 0;
 }
 
+/* Puts the running value of one setting back into the new config, counting
+ * the ones that differed. -1 if out of memory. */
+static int keep_str(char **now, char *const *running, int *changed)
+{
+	if ((!*now && !*running) || (*now && *running && !strcmp(*now, *running)))
+		return 0;
+	char *copy = *running ? strdup(*running) : NULL;
+	if (*running && !copy)
+		return -1;
+	free(*now);
+	*now = copy;
+	(*changed)++;
+	return 0;
+}
+
+/* Listening and storage were set up from the running config and change only
+ * on restart: keep their running values in the new config, so app->cfg
+ * always says what is in force, and say so in the log. */
+static int keep_restart_only(struct config *cfg, const struct config *running)
+{
+	int changed = 0;
+	if (keep_str(&cfg->listen, &running->listen, &changed) ||
+	    keep_str(&cfg->database, &running->database, &changed) ||
+	    keep_str(&cfg->key_file, &running->key_file, &changed) ||
+	    keep_str(&cfg->keys_from, &running->keys_from, &changed) ||
+	    keep_str(&cfg->tls_cert, &running->tls_cert, &changed) ||
+	    keep_str(&cfg->tls_key, &running->tls_key, &changed))
+		return -1;
+	if (changed)
+		log_warn("reload: listen, TLS, database, key_file and keys_from change only on restart;"
+		         " %d such setting(s) kept as they were", changed);
+	return 0;
+}
+
 int app_reload(struct app *app, char *err, size_t errlen)
 {
 	struct config *cfg;
 	struct keyring *new_kr = NULL;
 	if (config_load(app->config_path, &cfg, err, errlen))
 		return -1;
-	/* Storage and listening settings need a restart; say so rather than
-	 * pretending they changed. */
-	if (strcmp(cfg->database, app->cfg->database) || strcmp(cfg->listen, app->cfg->listen) ||
-	    strcmp(cfg->key_file, app->cfg->key_file))
-		log_warn("reload: [server] listen, [storage] database and key_file change only on restart");
+	if (keep_restart_only(cfg, app->cfg)) {
+		util_err(err, errlen, "out of memory");
+		config_free(cfg);
+		return -1;
+	}
 	struct redact *r = build_engine(cfg, app->keys, err, errlen);
 	if (!r || reload_key(app, &new_kr, err, errlen)) {
 		redact_free(r);
@@ -209,7 +243,6 @@ int app_reload(struct app *app, char *err, size_t errlen)
 	struct config *old_cfg = app->cfg;
 	struct redact *old_r = app->redact;
 	struct keyring *old_kr = new_kr ? app->keys : NULL;
-	/* Keep the values the running store and listener were built from. */
 	app->cfg = cfg;
 	app->redact = r;
 	if (new_kr)
