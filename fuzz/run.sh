@@ -3,7 +3,7 @@
 # it for FUZZ_SECONDS (default 60) from the seed corpus in fuzz/corpus/NAME.
 set -e
 SECS=${FUZZ_SECONDS:-60}
-PKGS="libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih"
+PKGS="libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle"
 out=build-fuzz; mkdir -p "$out"
 for h in fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)

@@ -29,6 +29,8 @@ struct http_server {
 
 struct request;
 typedef void (*route_fn)(struct request *rq);
+/* Answers a request whose batch has committed (or failed to). */
+typedef void (*http_finish_fn)(struct request *rq);
 
 struct route {
 	const char *method;
@@ -59,6 +61,7 @@ struct request {
 	int64_t start_us;
 	char ids_note[96];              /* record ids created, for the log line */
 	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
+	http_finish_fn finish;          /* answers once batch has committed */
 	atomic_int commit_status;
 	atomic_bool commit_done;
 };
@@ -75,6 +78,23 @@ const char *http_token_tenant(const struct request *rq);
 /* ?tenant=, checked against the token's; the token's or "default" when
  * absent. NULL with e set when invalid or not the token's. */
 const char *http_query_tenant(struct request *rq, struct api_error *e);
+
+/*
+ * The asynchronous commit shared by every ingesting route. http_submit_batch
+ * takes ownership of b, hands its records to the writer and suspends the
+ * connection (no worker waits on fsync); when the commit (or its failure)
+ * is known MHD resumes the connection and `finish` runs on a worker. It
+ * calls http_batch_result first: 0 with the 201 ingest body appended to
+ * *reply, or -1 with e set (503 busy, 500); either way the batch is freed.
+ */
+void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish);
+int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e) RD_WARN_UNUSED;
+
+/* Webhook handlers (webhook.c). */
+void http_webhook_cx(struct request *rq);
+void http_webhook_twilio(struct request *rq);
+void http_webhook_whatsapp_verify(struct request *rq);
+void http_webhook_whatsapp(struct request *rq);
 
 /* Admin handlers (http_admin.c). */
 void http_get_subject(struct request *rq);

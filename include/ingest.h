@@ -20,6 +20,9 @@ struct ingest_options {
 	enum rd_channel channel;       /* default channel when a message has none */
 	/* Webhook senders: hashed as a subject on every message of the batch. */
 	const char *sender;            /* NULL when there is none */
+	/* Per message (index i of the batch), overriding sender when non-NULL:
+	 * one WhatsApp notification may carry several senders. */
+	const char *const *senders;
 };
 
 /*

@@ -127,24 +127,45 @@ static void on_committed(void *ctx, int status)
 	MHD_resume_connection(rq->conn);
 }
 
+/* Suspend before submitting: the writer may resume us at once. */
+void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish)
+{
+	struct app *app = rq->srv->app;
+	size_t n;
+	const struct store_record *recs = ingest_batch_records(b, &n);
+	rq->batch = b;
+	rq->finish = finish;
+	atomic_fetch_add(&rq->srv->suspended, 1);
+	MHD_suspend_connection(rq->conn);
+	int st = store_submit_async(app->store, recs, n, on_committed, rq);
+	if (st != STORE_OK)
+		on_committed(rq, st);
+	rq->answered = true;   /* the reply is queued by `finish` */
+}
+
+int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e)
+{
+	struct app *app = rq->srv->app;
+	atomic_fetch_sub(&rq->srv->suspended, 1);
+	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), reply, e);
+	if (rc == 0) {
+		note_ids(rq, rq->batch);
+		metrics_ingest_latency(app->metrics, mono_us() - rq->start_us);
+	}
+	ingest_batch_free(rq->batch);
+	rq->batch = NULL;
+	return rc;
+}
+
 /* Second half of POST /v1/messages, when MHD resumes the connection. */
 static void finish_messages(struct request *rq)
 {
-	struct app *app = rq->srv->app;
 	struct buf reply = { 0 };
 	struct api_error e;
-	atomic_fetch_sub(&rq->srv->suspended, 1);
-	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), &reply, &e);
-	if (rc == 0)
-		note_ids(rq, rq->batch);
-	ingest_batch_free(rq->batch);
-	rq->batch = NULL;
-	if (rc) {
+	if (http_batch_result(rq, &reply, &e))
 		http_reply_error(rq, &e);
-	} else {
-		metrics_ingest_latency(app->metrics, mono_us() - rq->start_us);
+	else
 		http_reply_text(rq, 201, "application/json", reply.data, reply.len, NULL, NULL);
-	}
 	buf_free(&reply);
 }
 
@@ -158,19 +179,12 @@ static void handle_messages(struct request *rq)
 	struct ingest_options opt = { .default_tenant = http_token_tenant(rq), .channel = CH_WEB,
 	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
 	struct api_error e;
-	if (ingest_prepare(app, &opt, rq->body.data, rq->body.len, &rq->batch, &e)) {
+	struct ingest_batch *b;
+	if (ingest_prepare(app, &opt, rq->body.data, rq->body.len, &b, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
-	size_t n;
-	const struct store_record *recs = ingest_batch_records(rq->batch, &n);
-	/* Suspend before submitting: the writer may resume us at once. */
-	atomic_fetch_add(&rq->srv->suspended, 1);
-	MHD_suspend_connection(rq->conn);
-	int st = store_submit_async(app->store, recs, n, on_committed, rq);
-	if (st != STORE_OK)
-		on_committed(rq, st);
-	rq->answered = true;   /* the reply is queued by finish_messages */
+	http_submit_batch(rq, b, finish_messages);
 }
 
 static void handle_redact(struct request *rq)
@@ -250,6 +264,13 @@ static const struct route routes[] = {
 	{ "POST", "/v1/holds", false, SCOPE_ADMIN, true, http_post_hold, "/v1/holds" },
 	{ "GET", "/v1/holds", false, SCOPE_ADMIN, false, http_get_holds, "/v1/holds" },
 	{ "DELETE", "/v1/holds/", true, SCOPE_ADMIN, false, http_delete_hold, "/v1/holds/{id}" },
+	/* Webhooks (webhook.c): Twilio and WhatsApp prove themselves by signature. */
+	{ "POST", "/v1/webhooks/dialogflow-cx", false, SCOPE_INGEST, true, http_webhook_cx,
+	  "/v1/webhooks/dialogflow-cx" },
+	{ "POST", "/v1/webhooks/twilio", false, 0, false, http_webhook_twilio, "/v1/webhooks/twilio" },
+	{ "GET", "/v1/webhooks/whatsapp", false, 0, false, http_webhook_whatsapp_verify,
+	  "/v1/webhooks/whatsapp" },
+	{ "POST", "/v1/webhooks/whatsapp", false, 0, true, http_webhook_whatsapp, "/v1/webhooks/whatsapp" },
 };
 
 /* ---- routing and authentication --------------------------------------- */
@@ -381,7 +402,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	}
 	if (rq->batch && atomic_load(&rq->commit_done)) {
 		rq->answered = false;
-		finish_messages(rq);
+		rq->finish(rq);
 		return rq->answered ? MHD_YES : MHD_NO;
 	}
 	if (rq->answered) {

@@ -760,7 +760,10 @@ int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_
 	if (!b)
 		api_error_set(e, 500, "internal", "out of memory");
 	for (size_t i = 0; b && i < n; i++) {
-		if (prepare_one(app, opt, &msgs[i], now_ms, &b->prep[i], &res, &b->total, e)) {
+		struct ingest_options one = *opt;
+		if (opt->senders)
+			one.sender = opt->senders[i];
+		if (prepare_one(app, &one, &msgs[i], now_ms, &b->prep[i], &res, &b->total, e)) {
 			ingest_batch_free(b);
 			b = NULL;
 			break;

@@ -1,0 +1,712 @@
+/*
+ * webhook.c — SPEC 5.3: Dialogflow CX, Twilio and WhatsApp Cloud API
+ * callbacks turned into ordinary ingest batches.
+ *
+ * Each handler checks the caller (CX by bearer token in http.c; Twilio and
+ * Meta by their signatures, here), maps the provider's payload onto the
+ * message objects of POST /v1/messages, and goes through the same
+ * ingest_prepare_json + http_submit_batch path: redacted and sealed before
+ * anything is written, answered only after COMMIT, all-or-nothing per
+ * callback. Secrets are read from the source's files on each request (so a
+ * rotated file needs no reload), kept on the stack and wiped at once.
+ * Nothing a provider sends (text, numbers, names, session ids) reaches the
+ * log: the request line in http.c names the route pattern only.
+ *
+ * The form decoder is hand-written because Twilio signs every field
+ * byte-for-byte, empty values included, and it must be testable and
+ * fuzzable without a live connection (fuzz/fuzz_webhook.c).
+ */
+#include "webhook.h"
+#include "http_internal.h"
+#include "ingest.h"
+#include "log.h"
+
+#include <errno.h>
+#include <microhttpd.h>
+#include <nettle/hmac.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- form decoding ------------------------------------------------------ */
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/* One name or value; NULL on a bad escape, a decoded NUL or no memory. */
+static char *form_decode(const char *s, size_t n)
+{
+	char *out = malloc(n + 1);
+	size_t j = 0;
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+		if (c == '+') {
+			c = ' ';
+		} else if (c == '%') {
+			int hi = i + 2 < n ? hexval(s[i + 1]) : -1, lo = i + 2 < n ? hexval(s[i + 2]) : -1;
+			if (hi < 0 || lo < 0)
+				goto fail;
+			c = hi * 16 + lo;
+			i += 2;
+		}
+		if (c == 0)
+			goto fail;
+		out[j++] = (char)c;
+	}
+	out[j] = '\0';
+	return out;
+fail:
+	sodium_memzero(out, n + 1);
+	free(out);
+	return NULL;
+}
+
+static void free_wiped(char *s)
+{
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void webhook_form_free(struct webhook_form *f)
+{
+	for (size_t i = 0; i < f->n; i++) {
+		free_wiped(f->v[i].name);
+		free_wiped(f->v[i].value);
+	}
+	free(f->v);
+	f->v = NULL;
+	f->n = 0;
+}
+
+/* Appends the field s[0..n) ("name=value" or "name"). */
+static int form_add(struct webhook_form *f, const char *s, size_t n)
+{
+	const char *eq = memchr(s, '=', n);
+	size_t nlen = eq ? (size_t)(eq - s) : n;
+	struct webhook_param p = { form_decode(s, nlen), NULL };
+	p.value = eq ? form_decode(eq + 1, n - nlen - 1) : strdup("");
+	if (!p.name || !p.value)
+		goto fail;
+	f->v[f->n++] = p;
+	return 0;
+fail:
+	free_wiped(p.name);
+	free_wiped(p.value);
+	return -1;
+}
+
+int webhook_form_parse(const char *body, size_t len, struct webhook_form *out)
+{
+	struct webhook_form f = { calloc(WEBHOOK_MAX_PARAMS, sizeof *f.v), 0 };
+	size_t i = 0;
+	*out = (struct webhook_form){ 0 };
+	if (!f.v)
+		return -1;
+	while (i < len) {
+		const char *amp = memchr(body + i, '&', len - i);
+		size_t n = amp ? (size_t)(amp - (body + i)) : len - i;
+		if (n && (f.n == WEBHOOK_MAX_PARAMS || form_add(&f, body + i, n))) {
+			webhook_form_free(&f);
+			return -1;
+		}
+		i += n + 1;
+	}
+	*out = f;
+	return 0;
+}
+
+const char *webhook_form_get(const struct webhook_form *f, const char *name)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (strcmp(f->v[i].name, name) == 0)
+			return f->v[i].value;
+	return NULL;
+}
+
+/* ---- signatures --------------------------------------------------------- */
+
+static int param_cmp(const void *a, const void *b)
+{
+	const struct webhook_param *x = a, *y = b;
+	int c = strcmp(x->name, y->name);
+	return c ? c : strcmp(x->value, y->value);
+}
+
+static void twilio_digest(const char *token, size_t token_len, const char *url,
+                          struct webhook_form *f, uint8_t out[SHA1_DIGEST_SIZE])
+{
+	struct hmac_sha1_ctx ctx;
+	if (f->n)
+		qsort(f->v, f->n, sizeof *f->v, param_cmp);
+	hmac_sha1_set_key(&ctx, token_len, (const uint8_t *)token);
+	hmac_sha1_update(&ctx, strlen(url), (const uint8_t *)url);
+	for (size_t i = 0; i < f->n; i++) {
+		hmac_sha1_update(&ctx, strlen(f->v[i].name), (const uint8_t *)f->v[i].name);
+		hmac_sha1_update(&ctx, strlen(f->v[i].value), (const uint8_t *)f->v[i].value);
+	}
+	hmac_sha1_digest(&ctx, SHA1_DIGEST_SIZE, out);
+	sodium_memzero(&ctx, sizeof ctx);
+}
+
+void webhook_twilio_sign(const char *token, size_t token_len, const char *url,
+                         struct webhook_form *f, char out[WEBHOOK_TWILIO_SIG_LEN + 1])
+{
+	uint8_t d[SHA1_DIGEST_SIZE];
+	twilio_digest(token, token_len, url, f, d);
+	sodium_bin2base64(out, WEBHOOK_TWILIO_SIG_LEN + 1, d, sizeof d, sodium_base64_VARIANT_ORIGINAL);
+}
+
+/*
+ * The other form of url Twilio may have signed: with an explicit port
+ * removed, or with the scheme's default port added. -1 when url has no
+ * scheme://authority or the variant does not fit.
+ */
+static int url_port_variant(const char *url, char *out, size_t outlen)
+{
+	const char *sep = strstr(url, "://");
+	if (!sep)
+		return -1;
+	const char *auth = sep + 3, *end = auth + strcspn(auth, "/?#");
+	const char *bracket = memchr(auth, ']', (size_t)(end - auth));
+	const char *from = bracket ? bracket : auth;
+	const char *colon = memchr(from, ':', (size_t)(end - from));
+	int n;
+	if (colon) {
+		n = snprintf(out, outlen, "%.*s%s", (int)(colon - url), url, end);
+	} else {
+		const char *port = strncmp(url, "https://", 8) == 0 ? ":443" : ":80";
+		n = snprintf(out, outlen, "%.*s%s%s", (int)(end - url), url, port, end);
+	}
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+bool webhook_twilio_verify(const char *token, size_t token_len, const char *url,
+                           struct webhook_form *f, const char *signature)
+{
+	unsigned char want[SHA1_DIGEST_SIZE + 4];
+	uint8_t got[SHA1_DIGEST_SIZE];
+	size_t wlen = 0;
+	char alt[WEBHOOK_MAX_URL];
+	if (!signature || strlen(signature) != WEBHOOK_TWILIO_SIG_LEN ||
+	    sodium_base642bin(want, sizeof want, signature, WEBHOOK_TWILIO_SIG_LEN, NULL, &wlen, NULL,
+	                      sodium_base64_VARIANT_ORIGINAL) != 0 || wlen != SHA1_DIGEST_SIZE)
+		return false;
+	twilio_digest(token, token_len, url, f, got);
+	bool ok = sodium_memcmp(got, want, SHA1_DIGEST_SIZE) == 0;
+	if (!ok && url_port_variant(url, alt, sizeof alt) == 0) {
+		twilio_digest(token, token_len, alt, f, got);
+		ok = sodium_memcmp(got, want, SHA1_DIGEST_SIZE) == 0;
+	}
+	sodium_memzero(got, sizeof got);
+	return ok;
+}
+
+static void meta_digest(const char *secret, size_t secret_len, const void *body, size_t len,
+                        unsigned char out[crypto_auth_hmacsha256_BYTES])
+{
+	crypto_auth_hmacsha256_state st;
+	crypto_auth_hmacsha256_init(&st, (const unsigned char *)secret, secret_len);
+	crypto_auth_hmacsha256_update(&st, body, len);
+	crypto_auth_hmacsha256_final(&st, out);
+	sodium_memzero(&st, sizeof st);
+}
+
+void webhook_meta_sign(const char *secret, size_t secret_len, const void *body, size_t len,
+                       char out[WEBHOOK_META_SIG_LEN + 1])
+{
+	unsigned char d[crypto_auth_hmacsha256_BYTES];
+	meta_digest(secret, secret_len, body, len, d);
+	memcpy(out, "sha256=", 7);
+	util_hex_encode(d, sizeof d, out + 7);
+}
+
+bool webhook_meta_verify(const char *secret, size_t secret_len, const void *body, size_t len,
+                         const char *header)
+{
+	unsigned char want[crypto_auth_hmacsha256_BYTES], got[crypto_auth_hmacsha256_BYTES];
+	if (!header || strncmp(header, "sha256=", 7) != 0 ||
+	    util_hex_decode(header + 7, want, sizeof want) != 0)
+		return false;
+	meta_digest(secret, secret_len, body, len, got);
+	bool ok = sodium_memcmp(got, want, sizeof got) == 0;
+	sodium_memzero(got, sizeof got);
+	return ok;
+}
+
+/* A Host header we are willing to put into a URL: host or host:port. */
+static bool host_ok(const char *h)
+{
+	if (!h || !*h || strlen(h) > 255)
+		return false;
+	for (const char *p = h; *p; p++)
+		if (*p <= ' ' || *p >= 0x7f || strchr("/?#@\\", *p))
+			return false;
+	return true;
+}
+
+int webhook_signed_url(const char *public_url, bool tls, const char *host, const char *path,
+                       const char *query, char *out, size_t outlen)
+{
+	int n;
+	const char *q = query && *query ? "?" : "";
+	if (public_url && *public_url) {
+		size_t blen = strlen(public_url);
+		if (public_url[blen - 1] == '/')
+			blen--;
+		n = snprintf(out, outlen, "%.*s%s%s%s", (int)blen, public_url, path, q, *q ? query : "");
+	} else {
+		if (!host_ok(host))
+			return -1;
+		n = snprintf(out, outlen, "%s://%s%s%s%s", tls ? "https" : "http", host, path, q,
+		             *q ? query : "");
+	}
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+/* ---- shared handler parts ---------------------------------------------- */
+
+static const char twiml_empty[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
+static const char cx_empty[] = "{\"fulfillmentResponse\":{\"messages\":[]}}";
+
+static const char *header(struct request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
+}
+
+static const char *query_arg(struct request *rq, const char *name)
+{
+	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
+}
+
+/* The [source "NAME"] section, or NULL with a 404: an unconfigured source
+ * is a route that does not exist for this deployment. */
+static const struct source_conf *source_find(struct request *rq, const char *name,
+                                             struct api_error *e)
+{
+	const struct source_conf *s = config_source(rq->srv->app->cfg, name);
+	if (!s)
+		api_error_set(e, 404, "not_found", "the %s webhook is not configured (no [source \"%s\"])",
+		              name, name);
+	return s;
+}
+
+/*
+ * The first line of a secret file (trailing CR/LF and blanks dropped) into
+ * out. 0, or -1 with a 503: the source is configured but cannot work.
+ * Logs the source name and errno, never the contents.
+ */
+static int secret_read(const char *source, const char *path, char out[WEBHOOK_MAX_SECRET + 1],
+                       size_t *len, struct api_error *e)
+{
+	FILE *f = path ? fopen(path, "rbe") : NULL;
+	size_t n = 0;
+	if (f) {
+		n = fread(out, 1, WEBHOOK_MAX_SECRET + 1, f);
+		fclose(f);
+	}
+	if (n > WEBHOOK_MAX_SECRET || (f && memchr(out, '\0', n)))
+		n = 0;
+	char *nl = f ? memchr(out, '\n', n) : NULL;
+	if (nl)
+		n = (size_t)(nl - out);
+	while (n && (out[n - 1] == '\r' || out[n - 1] == ' ' || out[n - 1] == '\t'))
+		n--;
+	out[n] = '\0';
+	if (n == 0) {
+		log_warn("webhook %s: its secret file is missing, unreadable, empty or too long (%s)",
+		         source, f ? "bad contents" : strerror(errno));
+		api_error_set(e, 503, "source_unavailable", "the %s webhook secret cannot be read", source);
+		return -1;
+	}
+	*len = n;
+	return 0;
+}
+
+/* Answers a committed batch with a fixed provider-specific body. */
+static void finish_fixed(struct request *rq, const char *ctype, const char *body, size_t len)
+{
+	struct buf reply = { 0 };
+	struct api_error e;
+	if (http_batch_result(rq, &reply, &e))
+		http_reply_error(rq, &e);
+	else
+		http_reply_text(rq, 200, ctype, body, len, NULL, NULL);
+	buf_free(&reply);
+}
+
+static void finish_twilio(struct request *rq)
+{
+	finish_fixed(rq, "text/xml", twiml_empty, sizeof twiml_empty - 1);
+}
+
+static void finish_cx(struct request *rq)
+{
+	finish_fixed(rq, "application/json", cx_empty, sizeof cx_empty - 1);
+}
+
+/* WhatsApp: Meta only needs a 200; the ingest body (ids, findings) helps
+ * whoever debugs the integration and carries no personal data. */
+static void finish_whatsapp(struct request *rq)
+{
+	struct buf reply = { 0 };
+	struct api_error e;
+	if (http_batch_result(rq, &reply, &e))
+		http_reply_error(rq, &e);
+	else
+		http_reply_text(rq, 200, "application/json", reply.data, reply.len, NULL, NULL);
+	buf_free(&reply);
+}
+
+/* Seals root ({"messages": [...]}) and hands it to the writer; on error
+ * answers itself. Decrefs root. */
+static void submit(struct request *rq, json_t *root, const struct ingest_options *opt,
+                   http_finish_fn finish)
+{
+	struct ingest_batch *b;
+	struct api_error e;
+	int rc = root ? ingest_prepare_json(rq->srv->app, opt, root, &b, &e) : -1;
+	if (!root)
+		api_error_set(&e, 500, "internal", "out of memory");
+	json_decref(root);
+	if (rc)
+		http_reply_error(rq, &e);
+	else
+		http_submit_batch(rq, b, finish);
+}
+
+/* ---- Dialogflow CX ------------------------------------------------------ */
+
+/* Proto3 JSON is camelCase, but parsers accept the original field names
+ * too; take either. */
+static json_t *cx_get(json_t *o, const char *camel, const char *snake)
+{
+	json_t *v = json_object_get(o, camel);
+	return v ? v : json_object_get(o, snake);
+}
+
+/* The session id: the last segment of sessionInfo.session. */
+static const char *cx_session(json_t *root)
+{
+	const char *s = json_string_value(json_object_get(cx_get(root, "sessionInfo", "session_info"),
+	                                                  "session"));
+	const char *slash = s ? strrchr(s, '/') : NULL;
+	s = slash ? slash + 1 : s;
+	return s && *s ? s : NULL;
+}
+
+/*
+ * The end user's utterance and its channel. Voice when the query was audio
+ * (`transcript` is set only for AudioInput) or when the CX Phone Gateway
+ * announced itself in payload.telephony; *caller gets its caller_id (E.164,
+ * redacted by Google for trial agents) to link the caller as a subject.
+ */
+static const char *cx_utterance(json_t *root, enum rd_channel *ch, const char **caller)
+{
+	const char *text = json_string_value(json_object_get(root, "text"));
+	const char *transcript = json_string_value(json_object_get(root, "transcript"));
+	json_t *tel = json_object_get(json_object_get(root, "payload"), "telephony");
+	*caller = json_string_value(cx_get(tel, "caller_id", "callerId"));
+	*ch = transcript || json_is_object(tel) ? CH_VOICE : CH_WEB;
+	const char *u = text && *text ? text : transcript;
+	return u && *u ? u : NULL;
+}
+
+void http_webhook_cx(struct request *rq)
+{
+	struct api_error e;
+	enum rd_channel ch;
+	const char *caller;
+	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
+	if (root && !json_is_object(root))
+		api_error_set(&e, 422, "invalid_body", "a Dialogflow CX WebhookRequest is a JSON object");
+	const char *text = json_is_object(root) ? cx_utterance(root, &ch, &caller) : NULL;
+	const char *session = json_is_object(root) ? cx_session(root) : NULL;
+	if (text && !session)
+		api_error_set(&e, 422, "missing_field", "sessionInfo.session is required");
+	if (!json_is_object(root) || (text && !session)) {
+		json_decref(root);
+		http_reply_error(rq, &e);
+		return;
+	}
+	if (!text) {   /* an event or intent trigger: nothing the user said */
+		json_decref(root);
+		http_reply_text(rq, 200, "application/json", cx_empty, sizeof cx_empty - 1, NULL, NULL);
+		return;
+	}
+	const struct source_conf *src = config_source(rq->srv->app->cfg, "dialogflow-cx");
+	struct ingest_options opt = { .channel = ch, .sender = caller,
+	                              .default_tenant = http_token_tenant(rq) };
+	if (!opt.default_tenant && src)
+		opt.default_tenant = src->tenant;
+	json_t *msg = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", session,
+	                        "text", text, "role", "user", "channel", rd_channel_name(ch));
+	submit(rq, msg, &opt, finish_cx);
+	json_decref(root);   /* after: opt.sender borrows from it */
+}
+
+/* ---- Twilio ------------------------------------------------------------- */
+
+static bool form_content_type(struct request *rq)
+{
+	const char *ct = header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen("application/x-www-form-urlencoded");
+	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0 &&
+	       (!ct[n] || ct[n] == ';' || ct[n] == ' ');
+}
+
+/* Re-encodes one query key or value: unreserved bytes as they are. */
+static int query_encode(struct buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
+		bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		             strchr("-._~", c);
+		if (buf_append(b, plain ? (const char *)s : esc, plain ? 1 : 3))
+			return -1;
+	}
+	return 0;
+}
+
+static enum MHD_Result query_arg_cb(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value)
+{
+	(void)kind;
+	struct buf *b = cls;
+	bool ok = !(b->len && buf_append(b, "&", 1)) && !query_encode(b, key) &&
+	          !(value && (buf_append(b, "=", 1) || query_encode(b, value)));
+	return ok ? MHD_YES : MHD_NO;
+}
+
+/* The URL Twilio signed. MHD hands us the query already decoded, so it is
+ * rebuilt in order with RFC 3986 encoding: exact for the usual webhook URL
+ * (no query, or one of plain unreserved characters). */
+static int twilio_url(struct request *rq, char *url, size_t len, struct api_error *e)
+{
+	const struct config *cfg = rq->srv->app->cfg;
+	struct buf q = { 0 };
+	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_arg_cb, &q);
+	int rc = webhook_signed_url(cfg->public_url, cfg->tls_cert != NULL, header(rq, "Host"),
+	                            rq->route->path, q.data, url, len);
+	buf_free(&q);
+	if (rc)
+		api_error_set(e, 400, "invalid_request", "the Host header is missing or malformed");
+	return rc;
+}
+
+/* Body is the text, From the conversation; a callback without a Body (a
+ * status callback, or media only) stores nothing and still gets TwiML. */
+static void twilio_ingest(struct request *rq, const struct source_conf *src,
+                          const struct webhook_form *form)
+{
+	const char *text = webhook_form_get(form, "Body"), *from = webhook_form_get(form, "From");
+	if (!text || !*text) {
+		http_reply_text(rq, 200, "text/xml", twiml_empty, sizeof twiml_empty - 1, NULL, NULL);
+		return;
+	}
+	if (!from || !*from || !util_utf8_valid(text, strlen(text)) || !util_utf8_valid(from, strlen(from))) {
+		http_fail(rq, 422, "invalid_field", "a Twilio message needs a From and UTF-8 text");
+		return;
+	}
+	bool wa = strncmp(from, "whatsapp:", 9) == 0;
+	struct ingest_options opt = { .channel = wa ? CH_WHATSAPP : CH_SMS, .default_tenant = src->tenant,
+	                              .sender = wa ? from + 9 : from };
+	json_t *msg = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", from,
+	                        "text", text, "role", "user", "channel", wa ? "whatsapp" : "sms");
+	submit(rq, msg, &opt, finish_twilio);
+}
+
+void http_webhook_twilio(struct request *rq)
+{
+	struct api_error e;
+	struct webhook_form form = { 0 };
+	char secret[WEBHOOK_MAX_SECRET + 1], url[WEBHOOK_MAX_URL];
+	size_t slen;
+	const struct source_conf *src = source_find(rq, "twilio", &e);
+	if (!src)
+		goto fail;
+	if (!form_content_type(rq)) {
+		api_error_set(&e, 415, "unsupported_media_type",
+		              "Content-Type must be application/x-www-form-urlencoded");
+		goto fail;
+	}
+	if (webhook_form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &form)) {
+		api_error_set(&e, 400, "invalid_form", "the form body is malformed or has too many fields");
+		goto fail;
+	}
+	if (twilio_url(rq, url, sizeof url, &e) || secret_read("twilio", src->secret_file, secret, &slen, &e))
+		goto fail;
+	bool ok = webhook_twilio_verify(secret, slen, url, &form, header(rq, "X-Twilio-Signature"));
+	sodium_memzero(secret, sizeof secret);
+	if (!ok) {
+		api_error_set(&e, 403, "bad_signature", "X-Twilio-Signature is missing or does not match");
+		goto fail;
+	}
+	twilio_ingest(rq, src, &form);
+	webhook_form_free(&form);
+	return;
+fail:
+	webhook_form_free(&form);
+	http_reply_error(rq, &e);
+}
+
+/* ---- WhatsApp Cloud API ------------------------------------------------ */
+
+/* Constant time whatever the lengths: compare keyed-free digests. */
+static bool equal_ct(const char *a, const char *b)
+{
+	unsigned char ha[32], hb[32];
+	crypto_generichash(ha, sizeof ha, (const unsigned char *)a, strlen(a), NULL, 0);
+	crypto_generichash(hb, sizeof hb, (const unsigned char *)b, strlen(b), NULL, 0);
+	return sodium_memcmp(ha, hb, sizeof ha) == 0;
+}
+
+/* Meta sends a number; echo only short printable ASCII. */
+static bool challenge_ok(const char *c)
+{
+	size_t n = c ? strlen(c) : 0;
+	for (size_t i = 0; i < n; i++)
+		if (c[i] <= ' ' || c[i] >= 0x7f || c[i] == '<' || c[i] == '>')
+			return false;
+	return n > 0 && n <= 256;
+}
+
+void http_webhook_whatsapp_verify(struct request *rq)
+{
+	struct api_error e;
+	char secret[WEBHOOK_MAX_SECRET + 1];
+	size_t slen;
+	const struct source_conf *src = source_find(rq, "whatsapp", &e);
+	if (src && !src->verify_token_file)
+		api_error_set(&e, 404, "not_found", "the whatsapp handshake is not configured (verify_token_file)");
+	if (!src || !src->verify_token_file ||
+	    secret_read("whatsapp", src->verify_token_file, secret, &slen, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	const char *mode = query_arg(rq, "hub.mode"), *token = query_arg(rq, "hub.verify_token");
+	const char *challenge = query_arg(rq, "hub.challenge");
+	bool ok = mode && strcmp(mode, "subscribe") == 0 && token && equal_ct(token, secret) &&
+	          challenge_ok(challenge);
+	sodium_memzero(secret, sizeof secret);
+	if (!ok) {
+		http_fail(rq, 403, "forbidden", "hub.mode, hub.verify_token or hub.challenge is not accepted");
+		return;
+	}
+	http_reply_text(rq, 200, "text/plain", challenge, strlen(challenge), NULL, NULL);
+}
+
+/* One messages[] item: a text message becomes a message object appended
+ * to out and its sender to senders; other types are skipped. The contact's
+ * profile name is never read, so it is stored nowhere. */
+static int wa_message(json_t *m, json_t *out, const char **senders, struct api_error *e)
+{
+	const char *type = json_string_value(json_object_get(m, "type"));
+	if (!type || strcmp(type, "text") != 0)
+		return 0;
+	const char *from = json_string_value(json_object_get(m, "from"));
+	const char *body = json_string_value(json_object_get(json_object_get(m, "text"), "body"));
+	json_t *ts = json_object_get(m, "timestamp");
+	if (!from || !*from || !body || (ts && !json_is_string(ts))) {
+		api_error_set(e, 422, "invalid_field", "a text message needs from, text.body and a string timestamp");
+		return -1;
+	}
+	if (!*body)
+		return 0;
+	if (json_array_size(out) >= RD_MAX_BATCH) {
+		api_error_set(e, 422, "invalid_body", "more than %d messages in one notification", RD_MAX_BATCH);
+		return -1;
+	}
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "conversation_id", from, "text", body, "role", "user",
+	                      "channel", "whatsapp");
+	if (!o || (ts && json_object_set(o, "ts", ts)) || json_array_append_new(out, o)) {
+		api_error_set(e, 500, "internal", "out of memory");
+		return -1;
+	}
+	senders[json_array_size(out) - 1] = from;
+	return 0;
+}
+
+/* entry[].changes[].value.messages[]: absent levels are fine (other
+ * notification fields), wrongly typed ones are a 422. */
+static int wa_collect(json_t *root, json_t *out, const char **senders, struct api_error *e)
+{
+	json_t *entry = json_object_get(root, "entry"), *ent, *ch, *m;
+	size_t i, j, k;
+	if (!json_is_object(root) || (entry && !json_is_array(entry)))
+		goto bad;
+	json_array_foreach(entry, i, ent) {
+		json_t *changes = json_object_get(ent, "changes");
+		if (!json_is_object(ent) || (changes && !json_is_array(changes)))
+			goto bad;
+		json_array_foreach(changes, j, ch) {
+			json_t *msgs = json_object_get(json_object_get(ch, "value"), "messages");
+			if (!json_is_object(ch) || (msgs && !json_is_array(msgs)))
+				goto bad;
+			json_array_foreach(msgs, k, m) {
+				if (!json_is_object(m))
+					goto bad;
+				if (wa_message(m, out, senders, e))
+					return -1;
+			}
+		}
+	}
+	return 0;
+bad:
+	api_error_set(e, 422, "invalid_body", "not a WhatsApp Cloud API notification");
+	return -1;
+}
+
+/* Signature first, on the raw bytes, before the body is even parsed. */
+static int wa_verify(struct request *rq, const struct source_conf *src, struct api_error *e)
+{
+	char secret[WEBHOOK_MAX_SECRET + 1];
+	size_t slen;
+	if (secret_read("whatsapp", src->secret_file, secret, &slen, e))
+		return -1;
+	bool ok = webhook_meta_verify(secret, slen, rq->body.data ? rq->body.data : "", rq->body.len,
+	                              header(rq, "X-Hub-Signature-256"));
+	sodium_memzero(secret, sizeof secret);
+	if (!ok)
+		api_error_set(e, 403, "bad_signature", "X-Hub-Signature-256 is missing or does not match");
+	return ok ? 0 : -1;
+}
+
+void http_webhook_whatsapp(struct request *rq)
+{
+	struct api_error e;
+	json_t *root = NULL, *msgs = json_array();
+	const char **senders = calloc(RD_MAX_BATCH, sizeof *senders);
+	const struct source_conf *src = source_find(rq, "whatsapp", &e);
+	if (!msgs || !senders)
+		api_error_set(&e, 500, "internal", "out of memory");
+	if (!msgs || !senders || !src || wa_verify(rq, src, &e) ||
+	    !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
+	    wa_collect(root, msgs, senders, &e)) {
+		http_reply_error(rq, &e);
+	} else if (json_array_size(msgs) == 0) {   /* statuses, media, other fields */
+		static const char none[] = "{\"ids\":[],\"findings\":{}}";
+		http_reply_text(rq, 200, "application/json", none, sizeof none - 1, NULL, NULL);
+	} else {
+		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
+		                              .senders = senders };
+		submit(rq, json_pack("{s:O}", "messages", msgs), &opt, finish_whatsapp);
+	}
+	free(senders);   /* ingest copied what it needed (the subject hashes) */
+	json_decref(msgs);
+	json_decref(root);
+}
