@@ -89,6 +89,8 @@ const char *http_query_tenant(struct request *rq, struct api_error *e);
  */
 void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish);
 int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e) RD_WARN_UNUSED;
+/* The batch's result as the reply: status with the ingest body, or the error. */
+void http_reply_batch(struct request *rq, int status);
 
 /* Webhook handlers (webhook.c). */
 void http_webhook_cx(struct request *rq);

@@ -157,16 +157,21 @@ int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e
 	return rc;
 }
 
-/* Second half of POST /v1/messages, when MHD resumes the connection. */
-static void finish_messages(struct request *rq)
+void http_reply_batch(struct request *rq, int status)
 {
 	struct buf reply = { 0 };
 	struct api_error e;
 	if (http_batch_result(rq, &reply, &e))
 		http_reply_error(rq, &e);
 	else
-		http_reply_text(rq, 201, "application/json", reply.data, reply.len, NULL, NULL);
+		http_reply_text(rq, status, "application/json", reply.data, reply.len, NULL, NULL);
 	buf_free(&reply);
+}
+
+/* Second half of POST /v1/messages, when MHD resumes the connection. */
+static void finish_messages(struct request *rq)
+{
+	http_reply_batch(rq, 201);
 }
 
 /* First half: validate, redact and seal on this worker thread, hand the

@@ -361,13 +361,7 @@ static void finish_cx(struct request *rq)
  * whoever debugs the integration and carries no personal data. */
 static void finish_whatsapp(struct request *rq)
 {
-	struct buf reply = { 0 };
-	struct api_error e;
-	if (http_batch_result(rq, &reply, &e))
-		http_reply_error(rq, &e);
-	else
-		http_reply_text(rq, 200, "application/json", reply.data, reply.len, NULL, NULL);
-	buf_free(&reply);
+	http_reply_batch(rq, 200);
 }
 
 /* Seals root ({"messages": [...]}) and hands it to the writer; on error
