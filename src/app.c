@@ -156,9 +156,9 @@ static int key_switch_fn(sqlite3 *db, void *arg)
 /*
  * Re-read key_file (the running path; a new path needs a restart). *out gets
  * a new keyring bound to the database, or NULL when the key is unchanged.
- * Order as in docs/storage.md: attach (which refuses a key that does not
- * open the root, i.e. one the database was not rotated to), then re-wrap
- * stragglers; the caller swaps under the lock.
+ * Order as in the README (Storage, keys and durability): attach (which
+ * refuses a key that does not open the root, i.e. one the database was not
+ * rotated to), then re-wrap stragglers; the caller swaps under the lock.
  */
 static int reload_key(struct app *app, struct keyring **out, char *err, size_t errlen)
 {
