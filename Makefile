@@ -80,7 +80,10 @@ fuzz:
 install: all
 	install -D -m 0755 $(BUILD)/redactd $(DESTDIR)$(PREFIX)/bin/redactd
 	install -D -m 0640 config/redactd.conf $(DESTDIR)/etc/redactd/redactd.conf.sample
-	install -D -m 0644 config/redactd.service $(DESTDIR)/lib/systemd/system/redactd.service
+	install -d $(DESTDIR)/lib/systemd/system
+	sed 's|/usr/local/bin/redactd|$(PREFIX)/bin/redactd|g' config/redactd.service \
+		> $(DESTDIR)/lib/systemd/system/redactd.service
+	chmod 0644 $(DESTDIR)/lib/systemd/system/redactd.service
 
 clean:
 	rm -rf build build-*
