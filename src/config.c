@@ -1,10 +1,21 @@
 /*
  * config.c — the INI configuration, parsed with inih and validated at load.
  *
- * inih hands us (section, key, value); a line-counting reader tells us
- * where each came from, and notices section headers so that two sections
- * with the same name (a global rule and a tenant's override of it) stay
- * two entries. Every problem is appended to an error list as
+ * inih hands us (section, key, value) but, as Debian builds it, not the line
+ * (INI_HANDLER_LINENO is 0). So inih reads through our own line reader,
+ * which counts lines and classifies each one the way inih will (comment,
+ * continuation, [header], key) before inih sees it. That gives us:
+ *  - the line of every key, and of every section header;
+ *  - sections that hold no key at all, which inih never reports, so that an
+ *    empty misspelt [section] is still an error;
+ *  - our own copy of the header text (inih truncates it to 49 bytes);
+ *  - indented continuation lines, which inih would silently glue onto the
+ *    previous key: only a rule's pattern may continue, anything else is an
+ *    error, so an indented key can never end up inside another key's value;
+ *  - lines longer than inih's 200-byte buffer, which it would split into
+ *    two lines: reported as too long and skipped whole.
+ * Two sections with the same name (a global rule and a tenant's override of
+ * it) stay two entries. Every problem is appended to an error list as
  * "FILE:LINE: message" and loading goes on, so check-config shows them all.
  *
  * Each section kind has one table of keys (name, parser, doc); adding a key
@@ -36,13 +47,26 @@ struct loader {
 	int line;                 /* line the reader returned last */
 	int section_seq;          /* bumps on every [header] line */
 	int section_line;
+	char *header;             /* text between [ and ] of that header */
 	int handled_seq;          /* section_seq of the entry being filled */
+	int ended_seq;            /* section_seq whose end checks have run */
+	bool prev_key;            /* a key line since the header (inih's prev_name) */
+	bool continuation;        /* the line inih gets next continues a value */
+	struct buf seen;          /* "\nkey\n" of each key in this section instance */
+	int tls_line;             /* last tls_cert/tls_key line, for the pair check */
+	int syntax_line;          /* first syntax error classify_line reported */
 	enum section_kind kind;
 	char *name;               /* quoted section name, or NULL */
 	void *entry;              /* rule/token/source/tenant being filled */
 	char *retention_tenant;   /* [retention "T"] */
-	struct buf errors;
-	int nerrors;
+	struct cfg_error *errors;  /* every problem found, in the order found */
+	size_t nerrors;
+};
+
+struct cfg_error {
+	int line;
+	size_t seq;               /* keeps errors on one line in the order found */
+	char msg[512];
 };
 
 static void add_error(struct loader *ld, int line, const char *fmt, ...) RD_PRINTF(3, 4);
@@ -53,9 +77,36 @@ static void add_error(struct loader *ld, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
-	ld->nerrors++;
-	if (buf_printf(&ld->errors, "%s:%d: %s\n", ld->file, line, msg))
+	struct cfg_error *e = realloc(ld->errors, (ld->nerrors + 1) * sizeof *e);
+	if (!e) {
 		log_error("out of memory collecting config errors");
+		return;
+	}
+	ld->errors = e;
+	e[ld->nerrors] = (struct cfg_error){ .line = line, .seq = ld->nerrors };
+	memcpy(e[ld->nerrors].msg, msg, sizeof msg);
+	ld->nerrors++;
+}
+
+static int cmp_error(const void *a, const void *b)
+{
+	const struct cfg_error *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Some checks run only at a section's end or the file's end, so errors are
+ * found out of order; they are listed by line, as an editor would walk them. */
+static void format_errors(struct loader *ld, char *err, size_t errlen)
+{
+	struct buf b = { 0 };
+	qsort(ld->errors, ld->nerrors, sizeof *ld->errors, cmp_error);
+	for (size_t i = 0; i < ld->nerrors; i++)
+		if (buf_printf(&b, "%s:%d: %s\n", ld->file, ld->errors[i].line, ld->errors[i].msg))
+			break;
+	util_err(err, errlen, "%s", b.data ? b.data : "out of memory\n");
+	buf_free(&b);
 }
 
 /* ---- small value parsers ----------------------------------------------------- */
@@ -152,14 +203,17 @@ struct key_def {
 
 #define CFG (ld->cfg)
 
+/* The same limits http.c applies when it binds: a host of under 256 bytes
+ * (empty = every interface), and a unix path that fits sun_path (108). */
 static const char *k_listen(struct loader *ld, const char *v)
 {
-	if (strncmp(v, "unix:/", 6) != 0 && !strrchr(v, ':'))
-		return "listen must be host:port or unix:/path";
-	if (strncmp(v, "unix:", 5) != 0) {
-		long port;
-		if (util_parse_long(strrchr(v, ':') + 1, 0, 65535, &port))
-			return "listen: port must be 0 to 65535";
+	const char *colon = strrchr(v, ':');
+	long port;
+	if (!strncmp(v, "unix:", 5)) {
+		if (v[5] != '/' || strlen(v + 5) >= 108)
+			return "listen = unix:/path needs an absolute path of under 108 bytes";
+	} else if (!colon || colon - v >= 256 || util_parse_long(colon + 1, 0, 65535, &port)) {
+		return "listen must be host:port (port 0 to 65535), [v6addr]:port or unix:/path";
 	}
 	return set_str(&CFG->listen, v) ? "out of memory" : NULL;
 }
@@ -196,11 +250,13 @@ static const char *k_public_url(struct loader *ld, const char *v)
 
 static const char *k_tls_cert(struct loader *ld, const char *v)
 {
+	ld->tls_line = ld->line;
 	return set_str(&CFG->tls_cert, v) ? "out of memory" : NULL;
 }
 
 static const char *k_tls_key(struct loader *ld, const char *v)
 {
+	ld->tls_line = ld->line;
 	return set_str(&CFG->tls_key, v) ? "out of memory" : NULL;
 }
 
@@ -319,13 +375,34 @@ static const struct key_def audit_keys[] = { { "retention", k_audit_retention } 
 #define TOKEN ((struct token_conf *)ld->entry)
 #define SOURCE ((struct source_conf *)ld->entry)
 
+/* Emptiness is checked at the section's end (end_rule): `pattern =` may be
+ * followed by indented continuation lines. */
 static const char *k_rule_pattern(struct loader *ld, const char *v)
 {
-	if (!*v)
-		return "pattern must not be empty";
 	RULE->set |= RULE_F_PATTERN;
 	RULE->line = ld->line;   /* compile errors point at the pattern itself */
 	return set_str(&RULE->pattern, v) ? "out of memory" : NULL;
+}
+
+static const char *scan_to(const char *s, const char *chars);
+
+/* An indented line after `pattern = ...` continues it, for patterns longer
+ * than a line may be. The blanks around each piece are not part of it, so
+ * pieces join with nothing between them. inih 55 (Debian 12) leaves an
+ * inline comment on a continuation line, later versions strip it: strip it
+ * here so both read the same. */
+static const char *continue_pattern(struct loader *ld, const char *v)
+{
+	size_t a = strlen(RULE->pattern), b = (size_t)(scan_to(v, "") - v);
+	while (b > 0 && isspace((unsigned char)v[b - 1]))
+		b--;
+	char *p = realloc(RULE->pattern, a + b + 1);
+	if (!p)
+		return "out of memory";
+	memcpy(p + a, v, b);
+	p[a + b] = '\0';
+	RULE->pattern = p;
+	return NULL;
 }
 
 static const char *k_rule_entity(struct loader *ld, const char *v)
@@ -657,8 +734,28 @@ static int open_entry(struct loader *ld)
 	}
 }
 
-/* Called for the first key of each section instance. */
-static void begin_section(struct loader *ld, const char *section)
+/* Tokens, sources and tenants are looked up by name: a second section of
+ * the same name would be silently shadowed by the first. (Rules may repeat
+ * a name for another tenant; end_rule checks those.) */
+static bool named_twice(const struct loader *ld)
+{
+	const struct config *c = ld->cfg;
+	for (size_t i = 0; ld->kind == SEC_TOKEN && i < c->ntokens; i++)
+		if (!strcmp(c->tokens[i].name, ld->name))
+			return true;
+	for (size_t i = 0; ld->kind == SEC_SOURCE && i < c->nsources; i++)
+		if (!strcmp(c->sources[i].name, ld->name))
+			return true;
+	for (size_t i = 0; ld->kind == SEC_TENANT && i < c->ntenants; i++)
+		if (!strcmp(c->tenants[i].name, ld->name))
+			return true;
+	return false;
+}
+
+/* Checks the header of the current section and opens its entry. Runs for
+ * the first key of each section instance, or at its end if it has none;
+ * a section it refuses gets kind SEC_NONE and its keys are skipped. */
+static void begin_section(struct loader *ld)
 {
 	char word[32];
 	free(ld->name);
@@ -667,32 +764,98 @@ static void begin_section(struct loader *ld, const char *section)
 	ld->entry = NULL;
 	ld->retention_tenant = NULL;
 	ld->handled_seq = ld->section_seq;
-	if (split_section(section, word, sizeof word, &ld->name)) {
-		add_error(ld, ld->section_line, "bad section header [%s] (expected [name] or [name \"value\"])", section);
+	if (split_section(ld->header, word, sizeof word, &ld->name)) {
+		add_error(ld, ld->section_line, "bad section header [%s] (expected [name] or [name \"value\"])",
+		          ld->header);
 		return;
 	}
+	enum section_kind kind = SEC_NONE;
 	for (size_t i = 0; i < RD_ARRAY_LEN(section_kinds); i++)
 		if (!strcmp(word, section_kinds[i].word) && section_kinds[i].named == (ld->name != NULL))
-			ld->kind = section_kinds[i].kind;
-	if (ld->kind == SEC_NONE) {
-		add_error(ld, ld->section_line, "unknown section [%s]", section);
+			kind = section_kinds[i].kind;
+	if (kind == SEC_NONE) {
+		add_error(ld, ld->section_line, "unknown section [%s]", ld->header);
 		return;
 	}
 	if (ld->name && !valid_name(ld->name)) {
 		add_error(ld, ld->section_line, "section name \"%s\" must be 1 to 64 of A-Z a-z 0-9 . _ -", ld->name);
-		ld->kind = SEC_NONE;
 		return;
 	}
-	if (ld->kind == SEC_SOURCE && strcmp(ld->name, "twilio") && strcmp(ld->name, "whatsapp") &&
+	if (kind == SEC_SOURCE && strcmp(ld->name, "twilio") && strcmp(ld->name, "whatsapp") &&
 	    strcmp(ld->name, "dialogflow-cx")) {
 		add_error(ld, ld->section_line, "unknown source \"%s\" (twilio, whatsapp, dialogflow-cx)", ld->name);
+		return;
+	}
+	ld->kind = kind;
+	if (named_twice(ld)) {
+		add_error(ld, ld->section_line, "[%s] is defined twice", ld->header);
 		ld->kind = SEC_NONE;
 		return;
 	}
-	if (ld->kind == SEC_RETENTION)
+	if (kind == SEC_RETENTION)
 		ld->retention_tenant = ld->name;
 	if (open_entry(ld))
 		add_error(ld, ld->section_line, "out of memory");
+}
+
+static bool same_tenant(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+static void end_rule(struct loader *ld)
+{
+	const struct rule_conf *r = RULE;
+	if ((r->set & RULE_F_PATTERN) && r->pattern && !*r->pattern)
+		add_error(ld, r->line, "pattern must not be empty");
+	/* Two sections for the same rule and tenant: which one counts would be
+	 * an accident of order. */
+	for (const struct rule_conf *o = CFG->rules; o < r; o++)
+		if (!strcmp(o->name, r->name) && same_tenant(o->tenant, r->tenant))
+			add_error(ld, ld->section_line, "[rule \"%s\"] is defined twice for %s%s (also at line %d)",
+			          r->name, r->tenant ? "tenant " : "every tenant", r->tenant ? r->tenant : "", o->line);
+}
+
+static void end_token(struct loader *ld)
+{
+	struct token_conf *t = TOKEN;
+	if (!(t->scopes & (1u << 31)))
+		add_error(ld, ld->section_line, "[token \"%s\"] needs sha256 = <64 hex digits>", t->name);
+	t->scopes &= ~(1u << 31);
+	if (!t->scopes)
+		add_error(ld, ld->section_line, "[token \"%s\"] needs scopes = ingest, read and/or admin", t->name);
+	/* One secret, two scope sets: whichever matched last would win. */
+	for (const struct token_conf *o = CFG->tokens; o < t; o++)
+		if (!sodium_memcmp(o->sha256, t->sha256, sizeof t->sha256))
+			add_error(ld, ld->section_line, "[token \"%s\"] has the same sha256 as [token \"%s\"]",
+			          t->name, o->name);
+}
+
+static void end_source(struct loader *ld)
+{
+	const struct source_conf *s = SOURCE;
+	if (!s->secret_file && strcmp(s->name, "dialogflow-cx"))
+		add_error(ld, ld->section_line, "[source \"%s\"] needs secret_file", s->name);
+}
+
+/* Checks that need the whole section, run when the next header or the end
+ * of the file arrives. A section without keys is checked too: inih never
+ * calls us for it, and an empty misspelt [section] must still be an error. */
+static void end_section(struct loader *ld)
+{
+	if (ld->section_seq == 0 || ld->ended_seq == ld->section_seq)
+		return;
+	if (ld->handled_seq != ld->section_seq)
+		begin_section(ld);
+	ld->ended_seq = ld->section_seq;
+	if (!ld->entry)
+		return;
+	switch (ld->kind) {
+	case SEC_RULE: end_rule(ld); break;
+	case SEC_TOKEN: end_token(ld); break;
+	case SEC_SOURCE: end_source(ld); break;
+	default: break;
+	}
 }
 
 static const char *table_key(struct loader *ld, const struct key_def *t, size_t n, const char *key,
@@ -710,17 +873,34 @@ static const char *table_key(struct loader *ld, const struct key_def *t, size_t 
 
 #define TABLE(t) (t), RD_ARRAY_LEN(t)
 
-static int on_key(void *user, const char *section, const char *key, const char *value)
+/* A key given twice in one section is a mistake whichever value was meant. */
+static bool key_seen(struct loader *ld, const char *key)
 {
-	struct loader *ld = user;
-	if (ld->section_seq == 0) {
-		add_error(ld, ld->line, "key \"%s\" outside any section", key);
-		return 1;
+	char k[256];
+	snprintf(k, sizeof k, "\n%s\n", key);
+	if (ld->seen.len && strstr(ld->seen.data, k)) {
+		add_error(ld, ld->line, "key \"%s\" is given twice in [%s]", key, ld->header);
+		return true;
 	}
-	if (ld->handled_seq != ld->section_seq)
-		begin_section(ld, section);
-	if (ld->kind == SEC_NONE)
-		return 1;   /* the section's own error was reported once */
+	if (buf_printf(&ld->seen, "%s%s\n", ld->seen.len ? "" : "\n", key))
+		log_error("out of memory collecting config keys");
+	return false;
+}
+
+static void on_continuation(struct loader *ld, const char *key, const char *value)
+{
+	const char *msg;
+	if (ld->kind == SEC_RULE && !strcmp(key, "pattern") && RULE->pattern)
+		msg = continue_pattern(ld, value);
+	else
+		msg = "an indented line continues the value above it, which only a rule's "
+		      "pattern may do: remove the leading blanks";
+	if (msg)
+		add_error(ld, ld->line, "%s", msg);
+}
+
+static void dispatch_key(struct loader *ld, const char *key, const char *value)
+{
 	bool known = true;
 	const char *msg = NULL;
 	switch (ld->kind) {
@@ -736,27 +916,141 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	default: break;
 	}
 	if (!known)
-		add_error(ld, ld->line, "unknown key \"%s\" in [%s]", key, section);
+		add_error(ld, ld->line, "unknown key \"%s\" in [%s]", key, ld->header);
+	else if (msg && !strncmp(msg, key, strlen(key)))
+		add_error(ld, ld->line, "%s", msg);   /* the message already names the key */
 	else if (msg)
 		add_error(ld, ld->line, "%s: %s", key, msg);
+}
+
+/* inih's handler. `section` is unused: inih truncates it to 49 bytes, and
+ * the reader kept the whole header in ld->header. */
+static int on_key(void *user, const char *section, const char *key, const char *value)
+{
+	struct loader *ld = user;
+	(void)section;
+	if (ld->section_seq == 0) {
+		add_error(ld, ld->line, "key \"%s\" outside any section", key);
+		return 1;
+	}
+	if (ld->handled_seq != ld->section_seq)
+		begin_section(ld);
+	if (ld->kind == SEC_NONE)
+		return 1;   /* the section's own error was reported once */
+	if (ld->continuation)
+		on_continuation(ld, key, value);
+	else if (!key_seen(ld, key))
+		dispatch_key(ld, key, value);
 	return 1;
 }
 
-/* inih reads line by line through this, so ld->line is the line of the
- * key it hands to on_key next; header lines bump section_seq. */
+/* ---- the line reader ------------------------------------------------------------ */
+
+/* inih's scan for one of `chars`, stopping at an inline comment (a ';'
+ * after a blank), so that we read each line exactly as inih will. */
+static const char *scan_to(const char *s, const char *chars)
+{
+	bool was_space = false;
+	while (*s && !strchr(chars, *s) && !(was_space && *s == ';')) {
+		was_space = isspace((unsigned char)*s);
+		s++;
+	}
+	return s;
+}
+
+/* A [header] line: ends the previous section and keeps the header text. */
+static void header_line(struct loader *ld, const char *p)
+{
+	const char *end = scan_to(p, "]");
+	char *h;
+	if (*end != ']') {
+		add_error(ld, ld->line, "syntax error: a [section header needs its ]");
+		ld->syntax_line = ld->syntax_line ? ld->syntax_line : ld->line;
+		return;   /* inih keeps the old section, so do we */
+	}
+	end_section(ld);
+	if (!(h = strndup(p, (size_t)(end - p)))) {
+		add_error(ld, ld->line, "out of memory");
+		return;
+	}
+	free(ld->header);
+	ld->header = h;
+	ld->section_seq++;
+	ld->section_line = ld->line;
+	ld->prev_key = false;
+	buf_reset(&ld->seen);
+}
+
+/* Classifies a line in the order inih does: comment or blank, continuation
+ * (indented, after a key of this section), header, key = value. Lines that
+ * are none of these are reported here, so that every one is, where inih
+ * returns only the first. */
+static void classify_line(struct loader *ld, const char *line)
+{
+	const char *p = line;
+	if (ld->line == 1 && !strncmp(p, "\xEF\xBB\xBF", 3))
+		p += 3;   /* a UTF-8 byte order mark, which inih skips */
+	while (isspace((unsigned char)*p))
+		p++;
+	ld->continuation = false;
+	if (!*p || *p == ';' || *p == '#')
+		return;
+	if (ld->prev_key && p > line) {
+		ld->continuation = true;
+		return;
+	}
+	if (*p == '[') {
+		header_line(ld, p + 1);
+		return;
+	}
+	const char *sep = scan_to(p, "=:");
+	if (*sep == '=' || *sep == ':') {
+		ld->prev_key = sep > p;
+		return;
+	}
+	add_error(ld, ld->line, "syntax error (expected [section], key = value or a ; comment)");
+	ld->syntax_line = ld->syntax_line ? ld->syntax_line : ld->line;
+}
+
+static bool at_eof(FILE *f)
+{
+	int c = getc(f);
+	if (c == EOF)
+		return true;
+	ungetc(c, f);
+	return false;
+}
+
+static void skip_rest_of_line(FILE *f)
+{
+	int c;
+	while ((c = getc(f)) != EOF && c != '\n')
+		;
+}
+
+/* inih reads through this, one physical line per call, so ld->line is the
+ * line of the key inih hands to on_key next. A line too long for inih's
+ * buffer is refused whole rather than split (inih would read its tail as
+ * another line); inih gets a blank line in its place. */
 static char *read_line(char *str, int num, void *stream)
 {
 	struct loader *ld = stream;
-	if (!fgets(str, num, ld->f))
+	if (!fgets(str, num, ld->f)) {
+		end_section(ld);
 		return NULL;
-	ld->line++;
-	const char *p = str;
-	while (*p == ' ' || *p == '\t')
-		p++;
-	if (*p == '[') {
-		ld->section_seq++;
-		ld->section_line = ld->line;
 	}
+	ld->line++;
+	size_t n = strlen(str);
+	if (num > 2 && n + 1 == (size_t)num && str[n - 1] != '\n' && !at_eof(ld->f)) {
+		skip_rest_of_line(ld->f);
+		add_error(ld, ld->line, "line longer than %d bytes; continue a long pattern on indented lines",
+		          num - 2);
+		ld->continuation = false;
+		str[0] = '\n';
+		str[1] = '\0';
+		return str;
+	}
+	classify_line(ld, str);
 	return str;
 }
 
@@ -799,22 +1093,12 @@ static int set_defaults(struct config *c)
 	return 0;
 }
 
+/* Checks across sections, once the whole file is read. */
 static void validate(struct loader *ld)
 {
 	struct config *c = ld->cfg;
 	if (!c->tls_cert != !c->tls_key)
-		add_error(ld, ld->line, "[server] tls_cert and tls_key go together: set both or neither");
-	for (size_t i = 0; i < c->ntokens; i++) {
-		struct token_conf *t = &c->tokens[i];
-		if (!(t->scopes & (1u << 31)))
-			add_error(ld, ld->line, "[token \"%s\"] needs sha256 = <64 hex digits>", t->name);
-		t->scopes &= ~(1u << 31);
-		if (!t->scopes)
-			add_error(ld, ld->line, "[token \"%s\"] needs scopes = ingest, read and/or admin", t->name);
-	}
-	for (size_t i = 0; i < c->nsources; i++)
-		if (!c->sources[i].secret_file && strcmp(c->sources[i].name, "dialogflow-cx"))
-			add_error(ld, ld->line, "[source \"%s\"] needs secret_file", c->sources[i].name);
+		add_error(ld, ld->tls_line, "[server] tls_cert and tls_key go together: set both or neither");
 }
 
 /* ---- public API --------------------------------------------------------------- */
@@ -833,13 +1117,16 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		goto done;
 	}
 	int perr = ini_parse_stream(read_line, &ld, on_key, &ld);
-	if (perr > 0)
+	end_section(&ld);   /* in case inih stopped before the end of the file */
+	if (ferror(ld.f) || perr < 0)
+		add_error(&ld, ld.line, "cannot read the file");
+	else if (perr > 0 && perr != ld.syntax_line)
+		/* inih saw a syntax error that classify_line did not: report it
+		 * rather than trust the mirror blindly. */
 		add_error(&ld, perr, "syntax error (expected [section], key = value or a ; comment)");
-	else if (perr < 0)
-		add_error(&ld, 0, "cannot read the file");
 	validate(&ld);
 	if (ld.nerrors) {
-		util_err(err, errlen, "%s", ld.errors.data);
+		format_errors(&ld, err, errlen);
 		goto done;
 	}
 	*out = ld.cfg;
@@ -849,7 +1136,9 @@ done:
 	if (ld.f)
 		fclose(ld.f);
 	free(ld.name);
-	buf_free(&ld.errors);
+	free(ld.header);
+	buf_free(&ld.seen);
+	free(ld.errors);
 	config_free(ld.cfg);
 	return rc;
 }

@@ -1,5 +1,7 @@
 /* Unit tests for config.c: the sample config, defaults, every kind of error
- * with its FILE:LINE, all errors at once, retention lookup, tokens. */
+ * with its FILE:LINE, all errors at once and in line order, what the line
+ * reader adds to inih (empty sections, indented and over-long lines),
+ * duplicates, retention lookup, tokens, sources. */
 #include "harness.h"
 #include "config.h"
 
@@ -52,6 +54,11 @@ static void test_sample_config(void)
 	crypto_hash_sha256(h, (const unsigned char *)"dev-ingest-token", 16);
 	t = config_token_find(cfg, h);
 	CHECK(t && t->scopes == SCOPE_INGEST, "dev ingest token is ingest only");
+	crypto_hash_sha256(h, (const unsigned char *)"dev-read-token", 14);
+	t = config_token_find(cfg, h);
+	CHECK(t && t->scopes == SCOPE_READ && !strcmp(t->name, "dev-read"), "dev read token is read only");
+	CHECK_STR(cfg->database, "dev/redactd.db", "sample database is under dev/");
+	CHECK_STR(cfg->key_file, "dev/master.key", "sample key file is under dev/");
 	crypto_hash_sha256(h, (const unsigned char *)"nope", 4);
 	CHECK(config_token_find(cfg, h) == NULL, "unknown token not found");
 	config_free(cfg);
@@ -178,6 +185,138 @@ static void test_rules_and_tenants(void)
 	CHECK(1, "config_free(NULL) is a no-op");
 }
 
+/* What inih would get wrong on its own: empty sections, indented lines,
+ * lines longer than its buffer, long section names. */
+static void test_reader(void)
+{
+	struct config *cfg = load_text(
+		"[serverr]\n"                      /* 1: unknown, and empty */
+		"[token \"empty\"]\n"              /* 2: no keys at all */
+		"[storage]\n"                      /* 3 */
+		"database = /x.db\n"               /* 4 */
+		"  key_file = /k\n"                /* 5: indented: would join database */
+		"[server]\n");                     /* 6 */
+	CHECK(cfg == NULL, "empty and indented mistakes are refused");
+	CHECK(has_error(1, "unknown section [serverr]"), "an empty unknown section is still an error");
+	CHECK(has_error(2, "needs sha256"), "an empty token section is reported at its header");
+	CHECK(has_error(5, "indented line"), "an indented key is not glued onto the value above");
+
+	static char text[1024];
+	char pat[400];
+	memset(pat, 'a', sizeof pat - 1);
+	pat[sizeof pat - 1] = '\0';
+	snprintf(text, sizeof text,
+	         "[rule \"long\"]\n"                /* 1 */
+	         "entity = LONG\n"                  /* 2 */
+	         "pattern = %s(?=b)\n"              /* 3: longer than inih's buffer */
+	         "[server]\n"                       /* 4 */
+	         "threads = many\n",                /* 5 */
+	         pat);
+	cfg = load_text(text);
+	CHECK(cfg == NULL && has_error(3, "line longer than"), "an over-long line is reported at its line");
+	CHECK(has_error(5, "threads"), "lines after an over-long line keep their numbers");
+	CHECK(!has_error(4, "unknown key"), "the tail of an over-long line is not read as a key");
+
+	cfg = load_text(
+		"[rule \"long\"]\n"                /* 1 */
+		"entity = LONG\n"                  /* 2 */
+		"pattern =\n"                      /* 3 */
+		"    \\b(?:abc\n"                  /* 4 */
+		"\t|def)\\b   ; a comment\n"       /* 5 */
+		"[token \"a-token-name-that-is-longer-than-inih-section-buffer-of-50b\"]\n"
+		"sha256 = 1111111111111111111111111111111111111111111111111111111111111111\n"
+		"scopes = read\n"
+		"\xEF\xBB\xBF; not a BOM here, only a comment after one\n");
+	CHECK(cfg == NULL, "a stray BOM mid-file is a syntax error");
+	CHECK(has_error(9, "syntax error"), "the stray BOM's line is named");
+	cfg = load_text(
+		"\xEF\xBB\xBF[rule \"long\"]\n"    /* 1: a BOM at the start is fine */
+		"entity = LONG\n"                  /* 2 */
+		"pattern =\n"                      /* 3 */
+		"    \\b(?:abc\n"                  /* 4 */
+		"\t|def)\\b   ; a comment\n"       /* 5 */
+		"[token \"a-token-name-that-is-longer-than-inih-section-buffer-of-50b\"]\n"
+		"sha256 = 1111111111111111111111111111111111111111111111111111111111111111\n"
+		"scopes = read\n");
+	CHECK(cfg != NULL, "continuation lines, a BOM and a long section name load");
+	if (!cfg) {
+		printf("# %s\n", err);
+		return;
+	}
+	CHECK_STR(cfg->rules[0].pattern, "\\b(?:abc|def)\\b", "a pattern's continuation lines are joined");
+	CHECK(cfg->rules[0].line == 3, "a continued pattern's line is its first line");
+	CHECK(cfg->ntokens == 1 && strlen(cfg->tokens[0].name) == 59, "section names past 49 bytes are kept whole");
+	config_free(cfg);
+
+	cfg = load_text("[rule \"r\"]\npattern =\nentity = R\n");
+	CHECK(cfg == NULL && has_error(2, "pattern must not be empty"), "an empty pattern names its line");
+}
+
+static void test_duplicates_and_order(void)
+{
+	struct config *cfg = load_text(
+		"[server]\n"                       /* 1 */
+		"tls_cert = /a.crt\n"              /* 2: tls_key missing */
+		"[storage]\n"                      /* 3 */
+		"database = /a.db\n"               /* 4 */
+		"database = /b.db\n"               /* 5: twice */
+		"[source \"twilio\"]\n"            /* 6 */
+		"secret_file = /a\n"               /* 7 */
+		"[source \"twilio\"]\n"            /* 8: twice */
+		"secret_file = /b\n"               /* 9 */
+		"[token \"a\"]\n"                  /* 10 */
+		"sha256 = 2222222222222222222222222222222222222222222222222222222222222222\n"
+		"scopes = read\n"                  /* 12 */
+		"[token \"b\"]\n"                  /* 13: same hash */
+		"sha256 = 2222222222222222222222222222222222222222222222222222222222222222\n"
+		"scopes = admin\n"                 /* 15 */
+		"[rule \"email\"]\n"               /* 16 */
+		"style = mask\n"                   /* 17 */
+		"[rule \"email\"]\n"               /* 18: same rule, same (every) tenant */
+		"style = hash\n"                   /* 19 */
+		"no equals here\n"                 /* 20 */
+		"nor here\n");                     /* 21 */
+	CHECK(cfg == NULL, "duplicates are refused");
+	CHECK(has_error(2, "tls_cert and tls_key"), "half-set TLS names the line that set it");
+	CHECK(has_error(5, "given twice"), "a key given twice names the second line");
+	CHECK(has_error(8, "defined twice"), "a source defined twice names its second header");
+	CHECK(has_error(13, "same sha256"), "two tokens with one hash are refused");
+	CHECK(has_error(18, "defined twice"), "a rule defined twice for one tenant is refused");
+	CHECK(has_error(20, "syntax error") && has_error(21, "syntax error"), "every syntax error is reported");
+	const char *l2 = strstr(err, ":2: "), *l5 = strstr(err, ":5: "), *l21 = strstr(err, ":21: ");
+	CHECK(l2 && l5 && l21 && l2 < l5 && l5 < l21, "errors are listed in line order");
+}
+
+static void test_listen_and_lookups(void)
+{
+	struct config *cfg = load_text("[server]\nlisten = unix:relative.sock\n");
+	CHECK(cfg == NULL && has_error(2, "unix:/path"), "a relative unix socket path is refused");
+	cfg = load_text("[server]\nlisten = 127.0.0.1\n");
+	CHECK(cfg == NULL && has_error(2, "host:port"), "listen without a port is refused");
+	cfg = load_text("[server]\nlisten = [::1]:8080\n");
+	CHECK(cfg != NULL, "an IPv6 listen address loads");
+	config_free(cfg);
+	cfg = load_text(
+		"[server]\nlisten = unix:/run/redactd/redactd.sock\n"
+		"[storage]\nkey_file = credential:master.key\nbatch_wait = 2ms\n"
+		"[source \"whatsapp\"]\nsecret_file = /s\nverify_token_file = /v\ntenant = acme\n"
+		"[retention \"acme\"]\nchat_transcript = 0\n");
+	CHECK(cfg != NULL, "unix listen, credential key, sources load");
+	if (!cfg) {
+		printf("# %s\n", err);
+		return;
+	}
+	CHECK_STR(cfg->key_file, "credential:master.key", "key_file takes credential:NAME");
+	CHECK(cfg->batch_wait_us == 2000, "batch_wait in ms becomes microseconds");
+	const struct source_conf *s = config_source(cfg, "whatsapp");
+	CHECK(s && !strcmp(s->tenant, "acme") && !strcmp(s->verify_token_file, "/v"), "config_source finds a source");
+	CHECK(config_source(cfg, "twilio") == NULL, "an unconfigured source is NULL");
+	CHECK(config_retention(cfg, "acme", "chat_transcript") == 0, "a tenant may keep a category forever");
+	CHECK(config_retention(cfg, NULL, "chat_transcript") == 365 * 86400, "the global value stays");
+	CHECK_STR(config_style_name(STYLE_PARTIAL), "partial", "style names");
+	config_free(cfg);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -187,5 +326,8 @@ int main(void)
 	test_errors_have_lines();
 	test_more_errors();
 	test_rules_and_tenants();
+	test_reader();
+	test_duplicates_and_order();
+	test_listen_and_lookups();
 	return TEST_DONE();
 }
