@@ -22,9 +22,9 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_suite "unit/$(basename "$t")" "$t"
 done
-for t in tests/e2e/test_*.sh; do
+for t in tests/e2e/test_*.sh tests/eval/test_*.sh; do
 	[ -f "$t" ] || continue
-	run_suite "e2e/$(basename "$t" .sh)" bash "$t"
+	run_suite "$(basename "$(dirname "$t")")/$(basename "$t" .sh)" bash "$t"
 done
 [ -n "$broken" ] && echo "suites that did not finish:$broken"
 echo "$total_p passed, $total_f failed"
