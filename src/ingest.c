@@ -81,12 +81,14 @@ json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e)
 		api_error_set(e, 400, "invalid_json", "request body is empty");
 		return NULL;
 	}
-	if (!util_utf8_valid(body, len)) {
+	/* jansson checks UTF-8 (overlongs and surrogates included) as it
+	 * parses, so the body is not walked a second time for it here. */
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!root && json_error_code(&jerr) == json_error_invalid_utf8) {
 		api_error_set(e, 400, "invalid_utf8", "request body is not valid UTF-8");
 		return NULL;
 	}
-	json_error_t jerr;
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root) {
 		/* jansson's own text quotes the input near the error ("near
 		 * 'jane@...'"), so only its code and position go back. */

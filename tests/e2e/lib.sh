@@ -76,6 +76,15 @@ CONF
 	BASE=http://127.0.0.1:$PORT
 }
 
+wait_healthy() {  # wait_healthy BASE PID: 0 once BASE/healthz answers, 1 if PID dies or 5 s pass
+	for _ in $(seq 1 100); do
+		curl -s -o /dev/null "$1/healthz" && return 0
+		kill -0 "$2" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
 daemon_start() {  # starts (or restarts) the daemon; log appended to $T/daemon.log
 	[ -f "$T/redactd.conf" ] || write_config
 	[ -f "$T/master.key" ] || "$BIN" keygen -o "$T/master.key" 2>/dev/null
@@ -84,11 +93,7 @@ daemon_start() {  # starts (or restarts) the daemon; log appended to $T/daemon.l
 		local mark=0; [ -f "$T/daemon.log" ] && mark=$(wc -l < "$T/daemon.log")
 		"$BIN" serve -c "$T/redactd.conf" >>"$T/daemon.log" 2>&1 &
 		DAEMON_PID=$!
-		for _ in $(seq 1 100); do
-			curl -s -o /dev/null "$BASE/healthz" && return 0
-			kill -0 "$DAEMON_PID" 2>/dev/null || break
-			sleep 0.05
-		done
+		wait_healthy "$BASE" "$DAEMON_PID" && return 0
 		# Another process took our random port between the probe and the
 		# bind: move to a fresh one and try again.
 		if tail -n +"$((mark + 1))" "$T/daemon.log" | grep -q "cannot listen" && [ "${BASE#http://127.0.0.1:}" != "$BASE" ]; then
@@ -187,11 +192,7 @@ daemon2_start() {  # daemon2_start CONF PORT: a second daemon (log $T/daemon2.lo
 	BASE2=http://127.0.0.1:$2
 	"$BIN" serve -c "$1" >>"$T/daemon2.log" 2>&1 &
 	D2_PID=$!
-	for _ in $(seq 1 100); do
-		curl -s -o /dev/null "$BASE2/healthz" && return 0
-		kill -0 "$D2_PID" 2>/dev/null || break
-		sleep 0.05
-	done
+	wait_healthy "$BASE2" "$D2_PID" && return 0
 	D2_PID=""
 	return 1
 }

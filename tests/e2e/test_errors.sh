@@ -33,6 +33,11 @@ req POST /v1/messages "$INGEST_TOKEN" '[1,2]';       expect "array of non-object
 printf '{"conversation_id":"c1","text":"caf\xc3\x28"}' > "$T/bad-utf8.json"
 req POST /v1/messages "$INGEST_TOKEN" "" --data-binary "@$T/bad-utf8.json" -H 'Content-Type: application/json'
 expect "invalid UTF-8" 400 invalid_utf8
+for bad in '\xc0\xaf' '\xed\xa0\x80' '\xf4\x90\x80\x80' '\xe2\x82'; do  # overlong, surrogate, > U+10FFFF, cut
+	printf '{"conversation_id":"c1","text":"a'"$bad"'b"}' > "$T/bad-utf8.json"
+	req POST /v1/messages "$INGEST_TOKEN" "" --data-binary "@$T/bad-utf8.json" -H 'Content-Type: application/json'
+	expect "invalid UTF-8 ($bad)" 400 invalid_utf8
+done
 DEEP=$(printf '{"conversation_id":"c1","text":"x","metadata":%.0s' ; for i in $(seq 1 40); do printf '['; done; for i in $(seq 1 40); do printf ']'; done; printf '}')
 req POST /v1/messages "$INGEST_TOKEN" "$DEEP";       expect "deep nesting" 400 too_deep
 head -c 20000 /dev/zero | tr '\0' 'a' > "$T/big.txt"
