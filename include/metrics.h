@@ -27,5 +27,8 @@ void metrics_audit(struct metrics *m, uint64_t n);
 
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;
+/* The store's group-commit counters and queue depth, appended to b. */
+struct store_counters;
+int metrics_render_store(const struct store_counters *sc, struct buf *b) RD_WARN_UNUSED;
 
 #endif

@@ -240,11 +240,16 @@ struct store_counters {
 	uint64_t records;          /* records committed */
 	uint64_t jobs_failed;      /* submits that got STORE_ERR */
 	uint64_t busy;             /* submits refused with STORE_BUSY */
+	uint64_t syncs;            /* WAL fdatasyncs by the sync stage (FULL) */
+	uint64_t queued;           /* records waiting for the writer now */
 };
 void store_get_counters(struct store *st, struct store_counters *out);
 
 /* Test hook: a paused writer takes no new work (submits queue up). */
 void store_pause_writer(struct store *st, bool paused);
+/* Test hook: every later WAL fdatasync of the sync stage fails (EINVAL),
+ * as a failing disk would. */
+void store_test_fail_syncs(struct store *st);
 
 /* Extra schema steps owned by other modules (audit, holds), applied after
  * the store's own, in order. Each is SQL run in the migration transaction. */

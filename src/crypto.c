@@ -13,6 +13,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +31,11 @@ struct keyring {
 	                          * until keyring_load_root installs the database's */
 };
 
+static void use_internal_rng(void)
+{
+	(void)randombytes_set_implementation(&randombytes_internal_implementation);
+}
+
 int crypto_global_init(void)
 {
 	/* crypto.h sizes must agree with libsodium's. */
@@ -38,6 +44,12 @@ int crypto_global_init(void)
 	_Static_assert(CRYPTO_TAG_BYTES == crypto_aead_xchacha20poly1305_ietf_ABYTES, "tag");
 	_Static_assert(CRYPTO_KEY_BYTES == crypto_kdf_KEYBYTES, "kdf key");
 	_Static_assert(sizeof KDF_CONTEXT - 1 == crypto_kdf_CONTEXTBYTES, "kdf context");
+	/* libsodium's own ChaCha20 generator, seeded from getrandom() and
+	 * kept per thread, rather than a getrandom() system call for every
+	 * nonce and record id (four per message). Set once, before the first
+	 * sodium_init, as libsodium requires. */
+	static pthread_once_t once = PTHREAD_ONCE_INIT;
+	pthread_once(&once, use_internal_rng);
 	return sodium_init() < 0 ? -1 : 0;
 }
 

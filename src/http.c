@@ -247,7 +247,9 @@ static void handle_healthz(struct request *rq)
 static void handle_metrics(struct request *rq)
 {
 	struct buf b = { 0 };
-	if (metrics_render(rq->srv->app->metrics, &b)) {
+	struct store_counters sc;
+	store_get_counters(rq->srv->app->store, &sc);
+	if (metrics_render(rq->srv->app->metrics, &b) || metrics_render_store(&sc, &b)) {
 		http_fail(rq, 500, "internal", "out of memory");
 	} else {
 		http_reply_text(rq, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);

@@ -6,6 +6,7 @@
  * the name pointer); nothing allocates on the request path.
  */
 #include "metrics.h"
+#include "store.h"
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -169,4 +170,30 @@ int metrics_render(struct metrics *m, struct buf *b)
 	               (unsigned long long)atomic_load(&m->audit_entries)))
 		return -1;
 	return 0;
+}
+
+int metrics_render_store(const struct store_counters *sc, struct buf *b)
+{
+	return buf_printf(b,
+		"# HELP redactd_store_commits_total Group transactions committed by the writer.\n"
+		"# TYPE redactd_store_commits_total counter\n"
+		"redactd_store_commits_total %llu\n"
+		"# HELP redactd_store_records_total Records committed.\n"
+		"# TYPE redactd_store_records_total counter\n"
+		"redactd_store_records_total %llu\n"
+		"# HELP redactd_store_syncs_total WAL fdatasyncs that acknowledged committed groups.\n"
+		"# TYPE redactd_store_syncs_total counter\n"
+		"redactd_store_syncs_total %llu\n"
+		"# HELP redactd_store_busy_total Submits refused because the writer queue was full (503).\n"
+		"# TYPE redactd_store_busy_total counter\n"
+		"redactd_store_busy_total %llu\n"
+		"# HELP redactd_store_failed_jobs_total Submits that failed in the store.\n"
+		"# TYPE redactd_store_failed_jobs_total counter\n"
+		"redactd_store_failed_jobs_total %llu\n"
+		"# HELP redactd_store_queued_records Records waiting for the writer.\n"
+		"# TYPE redactd_store_queued_records gauge\n"
+		"redactd_store_queued_records %llu\n",
+		(unsigned long long)sc->commits, (unsigned long long)sc->records,
+		(unsigned long long)sc->syncs, (unsigned long long)sc->busy,
+		(unsigned long long)sc->jobs_failed, (unsigned long long)sc->queued);
 }

@@ -187,6 +187,10 @@ static int store_alloc(const char *path, const struct store_options *opt, struct
 	pthread_mutex_init(&st->rlock, NULL);
 	pthread_cond_init(&st->rcond, NULL);
 	pthread_mutex_init(&st->kdb_lock, NULL);
+	pthread_mutex_init(&st->slock, NULL);
+	pthread_cond_init(&st->scond, NULL);
+	pthread_cond_init(&st->staken, NULL);
+	st->wal_fd = -1;
 	*out = st;
 	if (!(st->path = strdup(path)) || store_keys_init(st))
 		return -1;
@@ -260,6 +264,9 @@ void store_close(struct store *st)
 	pthread_mutex_destroy(&st->rlock);
 	pthread_cond_destroy(&st->rcond);
 	pthread_mutex_destroy(&st->kdb_lock);
+	pthread_mutex_destroy(&st->slock);
+	pthread_cond_destroy(&st->scond);
+	pthread_cond_destroy(&st->staken);
 	free(st->path);
 	free(st);
 }

@@ -38,6 +38,20 @@ struct store {
 	bool paused;                    /* test hook */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
 
+	/* Sync stage (synchronous=FULL): the writer commits without fsync and
+	 * hands each committed group here; the syncer fdatasyncs the WAL once
+	 * for every group waiting, then acknowledges them (store_writer.c). */
+	int wal_fd;                     /* -1 when there is no sync stage */
+	pthread_t syncer;
+	bool syncer_started;
+	pthread_mutex_t slock;
+	pthread_cond_t scond;           /* syncer waits for committed groups */
+	pthread_cond_t staken;          /* writer waits for the syncer to take them */
+	struct store_job *shead, *stail; /* committed groups, chained by ->next */
+	bool sync_stopping;
+	atomic_bool sync_failed;        /* an fdatasync failed: refuse writes */
+	atomic_uint_fast64_t n_syncs;
+
 	/* Read connections, opened on demand. */
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;

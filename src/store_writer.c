@@ -22,13 +22,31 @@
  *     per job: SAVEPOINT job; its inserts or fn; RELEASE job
  *              (on failure ROLLBACK TO job: only that job fails)
  *   COMMIT
- * and only after COMMIT returns wakes each job with its status: a
+ * and only once the COMMIT is durable wakes each job with its status: a
  * synchronous submitter waiting on its job's semaphore, or an
  * asynchronous one through its done callback. So an acknowledged record is
- * durable (synchronous=FULL fsyncs the WAL at COMMIT), a job's records are
- * all-or-nothing, and a failing job does not take its neighbours with it. If
- * the transaction itself is lost (COMMIT fails, or SQLite rolls it back on
- * an I/O error), every job of the group gets STORE_ERR.
+ * durable, a job's records are all-or-nothing, and a failing job does not
+ * take its neighbours with it. If the transaction itself is lost (COMMIT
+ * fails, or SQLite rolls it back on an I/O error), every job of the group
+ * gets STORE_ERR.
+ *
+ * Durability at synchronous=FULL comes from a second thread, the syncer.
+ * SQLite's FULL would fsync the WAL inside COMMIT, and the writer would sit
+ * idle for the fsync (130-800 us here) while requests pile up. Instead the
+ * writer's connection commits with synchronous=NORMAL (WAL frames written,
+ * not synced) and hands the committed group to the syncer, then starts the
+ * next group at once. The syncer fdatasyncs the WAL file once for every
+ * group waiting and only then acknowledges them. A commit is durable when
+ * its frames are on disk; frames written later (the next group's, while
+ * the fsync runs) are either complete or fail their checksums at recovery,
+ * which then stops before them, exactly as after a crash under FULL.
+ * Checkpoints keep NORMAL's own syncs (WAL before, database after), so a
+ * restarted WAL never loses checkpointed data. What changes: another
+ * connection may read a group in the moment between its commit and its
+ * fsync; such records are not acknowledged yet, and after a power cut they
+ * may be gone, as if never sent. If an fdatasync fails, the kernel may
+ * have dropped the dirty pages: the groups waiting get STORE_ERR and the
+ * store refuses every later write (sync_failed) until restarted.
  *
  * Stopping: store_close sets `stopping`; new submits get STORE_CLOSED; the
  * writer drains what is queued, then exits; store_close joins it and
@@ -40,10 +58,13 @@
 #include "util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <semaphore.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
 
@@ -136,6 +157,8 @@ static int enqueue_locked(struct store *st, struct store_job *j)
 {
 	if (st->stopping || !st->writer_started)
 		return STORE_CLOSED;
+	if (atomic_load(&st->sync_failed))
+		return STORE_ERR;
 	if (j->kind == JOB_RECORDS && j->n > (size_t)st->opt.queue_size)
 		return STORE_ERR;    /* could never fit: do not invite endless retries */
 	if (j->kind == JOB_RECORDS &&
@@ -322,12 +345,13 @@ static void run_checkpoint(struct store *st, struct store_job *j)
 	j->status = rc == SQLITE_OK ? STORE_OK : STORE_ERR;
 }
 
-/* Runs the group head..(end of list); sets each job's status. */
-static void run_group(struct store *st, struct store_job *head)
+/* Runs the group head..(end of list); sets each job's status. True when
+ * it committed a transaction (which still needs the sync stage). */
+static bool run_group(struct store *st, struct store_job *head)
 {
 	if (head->kind == JOB_CHECKPOINT) {
 		run_checkpoint(st, head);
-		return;
+		return false;
 	}
 	bool lost = tx(st, TX_BEGIN) != SQLITE_OK;
 	for (struct store_job *j = head; j && !lost; j = j->next) {
@@ -353,6 +377,7 @@ static void run_group(struct store *st, struct store_job *head)
 		else
 			atomic_fetch_add(&st->n_failed, 1);
 	}
+	return !lost;
 }
 
 void store_get_counters(struct store *st, struct store_counters *out)
@@ -361,7 +386,16 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->records = atomic_load(&st->n_records);
 	out->jobs_failed = atomic_load(&st->n_failed);
 	out->busy = atomic_load(&st->n_busy);
+	out->syncs = atomic_load(&st->n_syncs);
+	pthread_mutex_lock(&st->qlock);
+	out->queued = st->queued_records;
+	pthread_mutex_unlock(&st->qlock);
 }
+
+static void sync_enqueue(struct store *st, struct store_job *group);
+static void sync_wait_taken(struct store *st);
+static int sync_start(struct store *st, char *err, size_t errlen);
+static void sync_stop(struct store *st);
 
 /* ---- the thread ------------------------------------------------------------ */
 
@@ -419,6 +453,7 @@ static void *writer_main(void *arg)
 	struct store *st = arg;
 	pthread_setname_np(pthread_self(), "rd-writer");
 	for (;;) {
+		sync_wait_taken(st);
 		pthread_mutex_lock(&st->qlock);
 		while ((!st->qhead || st->paused) && !st->stopping)
 			pthread_cond_wait(&st->qcond, &st->qlock);
@@ -430,10 +465,144 @@ static void *writer_main(void *arg)
 			wait_to_fill(st);
 		struct store_job *group = take_group(st);
 		pthread_mutex_unlock(&st->qlock);
-		run_group(st, group);
-		finish_group(group);
+		if (run_group(st, group) && st->wal_fd >= 0)
+			sync_enqueue(st, group);
+		else
+			finish_group(group);
 	}
 	return NULL;
+}
+
+/* ---- the sync stage ------------------------------------------------------- */
+
+/* While a committed group still waits for the syncer (busy with an
+ * earlier fsync), a new commit would only wait behind it: the writer waits
+ * too, and meanwhile more records queue up for one bigger transaction,
+ * which dirties fewer pages per record. */
+static void sync_wait_taken(struct store *st)
+{
+	if (st->wal_fd < 0)
+		return;
+	pthread_mutex_lock(&st->slock);
+	while (st->shead)
+		pthread_cond_wait(&st->staken, &st->slock);
+	pthread_mutex_unlock(&st->slock);
+}
+
+/* Appends a committed group to the syncer's list. */
+static void sync_enqueue(struct store *st, struct store_job *group)
+{
+	struct store_job *last = group;
+	while (last->next)
+		last = last->next;
+	pthread_mutex_lock(&st->slock);
+	if (st->stail)
+		st->stail->next = group;
+	else
+		st->shead = group;
+	st->stail = last;
+	pthread_cond_signal(&st->scond);
+	pthread_mutex_unlock(&st->slock);
+}
+
+static void *syncer_main(void *arg)
+{
+	struct store *st = arg;
+	pthread_setname_np(pthread_self(), "rd-sync");
+	for (;;) {
+		pthread_mutex_lock(&st->slock);
+		while (!st->shead && !st->sync_stopping)
+			pthread_cond_wait(&st->scond, &st->slock);
+		struct store_job *jobs = st->shead;
+		st->shead = st->stail = NULL;
+		pthread_cond_signal(&st->staken);
+		pthread_mutex_unlock(&st->slock);
+		if (!jobs)
+			break;   /* stopping, and drained */
+		/* Every frame of these groups was written before this call. */
+		if (fdatasync(st->wal_fd) != 0) {
+			log_error("store: fdatasync of the WAL failed (%s): refusing writes until restart",
+			          strerror(errno));
+			atomic_store(&st->sync_failed, true);
+		}
+		if (atomic_load(&st->sync_failed))
+			for (struct store_job *j = jobs; j; j = j->next)
+				j->status = STORE_ERR;
+		atomic_fetch_add(&st->n_syncs, 1);
+		finish_group(jobs);
+	}
+	return NULL;
+}
+
+/* Opens the WAL file for fdatasync and makes its directory entry durable
+ * (SQLite would do that at its first sync of a new WAL). */
+static int sync_open(struct store *st, char *err, size_t errlen)
+{
+	char wal[4096], dir[4096];
+	if (snprintf(wal, sizeof wal, "%s-wal", st->path) >= (int)sizeof wal ||
+	    snprintf(dir, sizeof dir, "%s", st->path) >= (int)sizeof dir) {
+		util_err(err, errlen, "database path too long");
+		return -1;
+	}
+	char *slash = strrchr(dir, '/');
+	if (slash)
+		slash[slash == dir ? 1 : 0] = '\0';
+	else
+		strcpy(dir, ".");
+	st->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (st->wal_fd < 0 || dfd < 0 || fsync(dfd) != 0) {
+		util_err(err, errlen, "cannot open %s for syncing: %s", st->wal_fd < 0 ? wal : dir,
+		         strerror(errno));
+		if (dfd >= 0)
+			close(dfd);
+		return -1;
+	}
+	close(dfd);
+	return 0;
+}
+
+/* FULL: the writer's own commits skip the fsync the syncer does for them. */
+static int sync_start(struct store *st, char *err, size_t errlen)
+{
+	if (!st->opt.sync_full)
+		return 0;
+	if (sync_open(st, err, errlen))
+		return -1;
+	if (sqlite3_exec(st->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
+	    pthread_create(&st->syncer, NULL, syncer_main, st) != 0) {
+		util_err(err, errlen, "cannot start the sync thread");
+		return -1;
+	}
+	st->syncer_started = true;
+	return 0;
+}
+
+void store_test_fail_syncs(struct store *st)
+{
+	int p[2];
+	if (st->wal_fd < 0 || pipe(p) != 0)
+		return;
+	(void)dup2(p[0], st->wal_fd);   /* fdatasync on a pipe: EINVAL */
+	close(p[0]);
+	close(p[1]);
+}
+
+static void sync_stop(struct store *st)
+{
+	if (st->syncer_started) {
+		pthread_mutex_lock(&st->slock);
+		st->sync_stopping = true;
+		pthread_cond_signal(&st->scond);
+		pthread_mutex_unlock(&st->slock);
+		pthread_join(st->syncer, NULL);
+		st->syncer_started = false;
+	}
+	if (st->wal_fd >= 0)
+		close(st->wal_fd);
+	st->wal_fd = -1;
+	if (st->wdb && st->opt.sync_full)
+		sqlite3_exec(st->wdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 }
 
 static int prepare_tx(struct store *st)
@@ -464,7 +633,10 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
+	if (sync_start(st, err, errlen))
+		return -1;
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
+		sync_stop(st);
 		util_err(err, errlen, "cannot start the writer thread");
 		return -1;
 	}
@@ -483,4 +655,5 @@ void store_writer_stop(struct store *st)
 	pthread_mutex_unlock(&st->qlock);
 	pthread_join(st->writer, NULL);
 	st->writer_started = false;
+	sync_stop(st);
 }
