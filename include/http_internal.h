@@ -62,6 +62,7 @@ struct request {
 	char ids_note[96];              /* record ids created, for the log line */
 	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
 	http_finish_fn finish;          /* answers once batch has committed */
+	bool counted_suspended;         /* in srv->suspended until its result is taken */
 	atomic_int commit_status;
 	atomic_bool commit_done;
 };

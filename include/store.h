@@ -86,6 +86,16 @@ struct store_row {
 /* Return 0 to continue, non-zero to stop (that value is returned). */
 typedef int (*store_row_fn)(const struct store_row *row, void *ctx);
 
+/* SQL for the ids of one conversation's messages, with the tenant as ?1
+ * and conv_hash as ?2: the bulk-filled conv_index plus the short tail of
+ * messages the writer has not indexed yet. Use as `id IN ` STORE_CONV_IDS_SQL
+ * (IN also makes the two parts' union exact) or `EXISTS ` STORE_CONV_IDS_SQL. */
+#define STORE_CONV_IDS_SQL                                                                  \
+	"(SELECT msg_id FROM conv_index WHERE tenant = ?1 AND conv_hash = ?2"                  \
+	" UNION ALL SELECT id FROM messages"                                                  \
+	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
+	" AND tenant = ?1 AND conv_hash = ?2)"
+
 /*
  * Open (creating with mode 0600 if needed) and migrate the database at
  * path; start the writer thread unless opt->readonly. -1 with err on failure.

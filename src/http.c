@@ -127,6 +127,17 @@ static void on_committed(void *ctx, int status)
 	MHD_resume_connection(rq->conn);
 }
 
+/* A request leaves srv->suspended once: when its result is taken, or when
+ * MHD ends it without asking (the client closed the connection while it
+ * waited on the commit; http_stop would otherwise wait for it in vain). */
+static void uncount_suspended(struct request *rq)
+{
+	if (rq->counted_suspended) {
+		rq->counted_suspended = false;
+		atomic_fetch_sub(&rq->srv->suspended, 1);
+	}
+}
+
 /* Suspend before submitting: the writer may resume us at once. */
 void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish)
 {
@@ -136,6 +147,7 @@ void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_f
 	rq->batch = b;
 	rq->finish = finish;
 	atomic_fetch_add(&rq->srv->suspended, 1);
+	rq->counted_suspended = true;
 	MHD_suspend_connection(rq->conn);
 	int st = store_submit_async(app->store, recs, n, on_committed, rq);
 	if (st != STORE_OK)
@@ -146,7 +158,7 @@ void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_f
 int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e)
 {
 	struct app *app = rq->srv->app;
-	atomic_fetch_sub(&rq->srv->suspended, 1);
+	uncount_suspended(rq);
 	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), reply, e);
 	if (rc == 0) {
 		note_ids(rq, rq->batch);
@@ -465,6 +477,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	for (size_t i = 0; i < RD_ARRAY_LEN(methods); i++)
 		if (strcmp(rq->method, methods[i]) == 0)
 			method = methods[i];
+	uncount_suspended(rq);
 	metrics_request(srv->app->metrics, route, rq->status, us);
 	log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", method, route, rq->status,
 	         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,

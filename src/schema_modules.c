@@ -44,6 +44,28 @@ const char *const store_module_migrations[] = {
 	"  category TEXT NOT NULL,"
 	"  purged INTEGER NOT NULL,"
 	"  PRIMARY KEY (tenant, category)) WITHOUT ROWID;",
+
+	/* 3 (the store's): the conversation index moves out of `messages` into
+	 * a table the writer fills in bulk (store_convidx.c). An index on
+	 * (tenant, conv_hash) dirtied one random page per message and halved
+	 * the writer's rate. Messages with id > upto are not indexed yet;
+	 * readers find them by scanning that short tail (STORE_CONV_IDS_SQL).
+	 * A trigger keeps the index in step with every delete. */
+	"CREATE TABLE conv_index ("
+	"  tenant TEXT NOT NULL,"
+	"  conv_hash BLOB NOT NULL,"
+	"  msg_id INTEGER NOT NULL,"
+	"  PRIMARY KEY (tenant, conv_hash, msg_id)) WITHOUT ROWID;"
+	"CREATE TABLE conv_index_state ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  upto INTEGER NOT NULL);"
+	"INSERT INTO conv_index (tenant, conv_hash, msg_id) SELECT tenant, conv_hash, id FROM messages;"
+	"INSERT INTO conv_index_state (id, upto) VALUES (1, coalesce((SELECT max(id) FROM messages), 0));"
+	"CREATE TRIGGER messages_unindex AFTER DELETE ON messages BEGIN"
+	"  DELETE FROM conv_index"
+	"   WHERE tenant = old.tenant AND conv_hash = old.conv_hash AND msg_id = old.id;"
+	" END;"
+	"DROP INDEX messages_conv;",
 };
 
 const size_t store_module_migrations_count =

@@ -246,6 +246,7 @@ void store_close(struct store *st)
 	store_writer_stop(st);
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->ins_subj);
+	store_convidx_stop(st);
 	for (size_t i = 0; i < sizeof st->tx / sizeof st->tx[0]; i++)
 		sqlite3_finalize(st->tx[i]);
 	if (st->wdb) {
@@ -329,7 +330,7 @@ static int conversation_fn(sqlite3 *db, void *arg)
 	int rc = 0, step;
 	if (sqlite3_prepare_v2(db, "SELECT id, record_id, tenant, conv_hash, ts_ms, role, channel,"
 	                       " category, key_id, conv_ct, text_ct, meta_ct, entity_counts FROM messages"
-	                       " WHERE tenant = ?1 AND conv_hash = ?2 ORDER BY ts_ms, id", -1, &s,
+	                       " WHERE id IN " STORE_CONV_IDS_SQL " ORDER BY ts_ms, id", -1, &s,
 	                       NULL) != SQLITE_OK)
 		return STORE_ERR;
 	sqlite3_bind_text(s, 1, c->tenant, -1, SQLITE_STATIC);

@@ -16,7 +16,17 @@
 #define STORE_CHECKPOINT_WAIT_MS 2000 /* writer's wait for readers at a checkpoint */
 
 struct store_job;    /* store_writer.c */
-struct dk_cache;     /* store_keys.c */
+struct dk_cache;     /* store_convidx.c: the bulk-filled conversation index (writer thread). */
+#define CONVIDX_BATCH   1024        /* records per bulk update */
+#define CONVIDX_IDLE_MS 1000        /* or this long after the last, when idle */
+int store_convidx_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+void store_convidx_stop(struct store *st);
+/* In the group's transaction: sets next_msg_id. 0 or -1. */
+int store_convidx_begin(struct store *st) RD_WARN_UNUSED;
+bool store_convidx_due(const struct store *st, bool idle);
+void store_convidx_apply(struct store *st);
+
+/* store_keys.c */
 
 struct store {
 	char *path;
@@ -37,6 +47,12 @@ struct store {
 	bool stopping;
 	bool paused;                    /* test hook */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
+
+	/* Conversation index (store_convidx.c), writer only. */
+	sqlite3_stmt *ci[4];
+	int64_t next_msg_id;            /* id of the next message inserted */
+	size_t ci_pending;              /* messages not in conv_index yet */
+	int64_t ci_applied_ms;          /* last bulk update */
 
 	/* Sync stage (synchronous=FULL): the writer commits without fsync and
 	 * hands each committed group here; the syncer fdatasyncs the WAL once
@@ -86,6 +102,16 @@ int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_U
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
 int store_writer_checkpoint(struct store *st) RD_WARN_UNUSED;
+
+/* store_convidx.c: the bulk-filled conversation index (writer thread). */
+#define CONVIDX_BATCH   1024        /* records per bulk update */
+#define CONVIDX_IDLE_MS 1000        /* or this long after the last, when idle */
+int store_convidx_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+void store_convidx_stop(struct store *st);
+/* In the group's transaction: sets next_msg_id. 0 or -1. */
+int store_convidx_begin(struct store *st) RD_WARN_UNUSED;
+bool store_convidx_due(const struct store *st, bool idle);
+void store_convidx_apply(struct store *st);
 
 /* store_keys.c */
 int store_keys_init(struct store *st) RD_WARN_UNUSED;

@@ -102,7 +102,7 @@ static int purge_one(sqlite3 *db, struct purge_ctx *p, const struct cand *c)
 		return 0;
 	if (run_stmt(db, "DELETE FROM messages WHERE id = ?1", c->rowid, NULL) ||
 	    run_stmt(db, "DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2 AND NOT EXISTS"
-	             " (SELECT 1 FROM messages WHERE tenant = ?1 AND conv_hash = ?2)", 0, c))
+	             " " STORE_CONV_IDS_SQL, 0, c))
 		return STORE_ERR;
 	p->deleted++;
 	return 0;

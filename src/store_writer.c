@@ -266,6 +266,7 @@ void store_pause_writer(struct store *st, bool paused)
 static int insert_record(struct store *st, const struct store_record *r)
 {
 	sqlite3_stmt *s = st->ins_msg;
+	sqlite3_bind_int64(s, 14, st->next_msg_id++);
 	sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, r->tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 3, r->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
@@ -353,7 +354,7 @@ static bool run_group(struct store *st, struct store_job *head)
 		run_checkpoint(st, head);
 		return false;
 	}
-	bool lost = tx(st, TX_BEGIN) != SQLITE_OK;
+	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0;
 	for (struct store_job *j = head; j && !lost; j = j->next) {
 		j->status = run_job(st, j);
 		lost = sqlite3_get_autocommit(st->wdb) != 0;
@@ -372,8 +373,10 @@ static bool run_group(struct store *st, struct store_job *head)
 	for (struct store_job *j = head; j; j = j->next) {
 		if (j->kind != JOB_RECORDS)
 			continue;
-		if (j->status == STORE_OK)
+		if (j->status == STORE_OK) {
 			atomic_fetch_add(&st->n_records, j->n);
+			st->ci_pending += j->n;
+		}
 		else
 			atomic_fetch_add(&st->n_failed, 1);
 	}
@@ -410,6 +413,20 @@ static void wait_to_fill(struct store *st)
 	while (!st->stopping && st->queued_records < (size_t)st->opt.batch_max)
 		if (pthread_cond_timedwait(&st->qcond, &st->qlock, &until) == ETIMEDOUT)
 			break;
+}
+
+/* Waits (qlock held) for a job, a resume or stopping. With messages not
+ * yet in the conversation index it waits at most until their bulk update
+ * is due, and then returns true (idle). */
+static bool wait_for_work(struct store *st)
+{
+	if (st->ci_pending == 0) {
+		pthread_cond_wait(&st->qcond, &st->qlock);
+		return false;
+	}
+	int64_t due_ms = st->ci_applied_ms + CONVIDX_IDLE_MS;
+	struct timespec until = { .tv_sec = due_ms / 1000, .tv_nsec = (due_ms % 1000) * 1000000L };
+	return pthread_cond_timedwait(&st->qcond, &st->qlock, &until) == ETIMEDOUT;
 }
 
 /* Detaches the next group from the queue (qlock held); NULL-terminated. */
@@ -455,20 +472,28 @@ static void *writer_main(void *arg)
 	for (;;) {
 		sync_wait_taken(st);
 		pthread_mutex_lock(&st->qlock);
-		while ((!st->qhead || st->paused) && !st->stopping)
-			pthread_cond_wait(&st->qcond, &st->qlock);
-		if (!st->qhead) {
-			pthread_mutex_unlock(&st->qlock);
-			break;   /* stopping, and drained */
+		bool idle = false;
+		while ((!st->qhead || st->paused) && !st->stopping && !idle)
+			idle = wait_for_work(st);
+		bool drained = st->stopping && !st->qhead;
+		struct store_job *group = NULL;
+		if (!idle && !drained) {
+			if (st->opt.batch_wait_us > 0)
+				wait_to_fill(st);
+			group = take_group(st);
 		}
-		if (st->opt.batch_wait_us > 0)
-			wait_to_fill(st);
-		struct store_job *group = take_group(st);
 		pthread_mutex_unlock(&st->qlock);
-		if (run_group(st, group) && st->wal_fd >= 0)
-			sync_enqueue(st, group);
-		else
-			finish_group(group);
+		if (group) {
+			if (run_group(st, group) && st->wal_fd >= 0)
+				sync_enqueue(st, group);
+			else
+				finish_group(group);
+		}
+		/* While the syncer fsyncs the group just handed over. */
+		if ((drained && st->ci_pending) || store_convidx_due(st, idle))
+			store_convidx_apply(st);
+		if (drained)
+			break;
 	}
 	return NULL;
 }
@@ -617,9 +642,9 @@ static int prepare_tx(struct store *st)
 int store_writer_start(struct store *st, char *err, size_t errlen)
 {
 	static const char ins_msg[] =
-		"INSERT INTO messages (record_id, tenant, conv_hash, ts_ms, received_ms, role, channel,"
+		"INSERT INTO messages (id, record_id, tenant, conv_hash, ts_ms, received_ms, role, channel,"
 		" category, key_id, conv_ct, text_ct, meta_ct, entity_counts)"
-		" SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13"
+		" SELECT ?14, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13"
 		" WHERE EXISTS (SELECT 1 FROM data_keys WHERE id = ?9 AND wrapped IS NOT NULL)";
 	static const char ins_subj[] =
 		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) VALUES (?1, ?2, ?3)";
@@ -633,7 +658,7 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (sync_start(st, err, errlen))
+	if (store_convidx_start(st, err, errlen) || sync_start(st, err, errlen))
 		return -1;
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
 		sync_stop(st);

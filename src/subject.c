@@ -368,14 +368,14 @@ static int erase_conversation(sqlite3 *db, struct erase_ctx *c, const unsigned c
 	if (subject_conversation_held(db, tenant, h, &held))
 		return -1;
 	if (held) {
-		if (run_conv(db, "SELECT count(*) FROM messages WHERE tenant = ?1 AND conv_hash = ?2",
+		if (run_conv(db, "SELECT count(*) FROM messages WHERE id IN " STORE_CONV_IDS_SQL,
 		             tenant, h, &n))
 			return -1;
 		c->r.kept += n;
 		c->r.held_conversations += n > 0;
 		return 0;
 	}
-	if (run_conv(db, "DELETE FROM messages WHERE tenant = ?1 AND conv_hash = ?2", tenant, h, &n) ||
+	if (run_conv(db, "DELETE FROM messages WHERE id IN " STORE_CONV_IDS_SQL, tenant, h, &n) ||
 	    run_conv(db, "DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2", tenant, h, NULL))
 		return -1;
 	c->r.removed += n;

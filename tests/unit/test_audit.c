@@ -16,8 +16,8 @@ static sqlite3 *open_db(const char *name)
 	snprintf(path, sizeof path, "%s/%s", TEST_TMPDIR(), name);
 	if (sqlite3_open(path, &db) != SQLITE_OK)
 		return NULL;
-	for (size_t i = 0; i < store_module_migrations_count; i++)
-		if (sqlite3_exec(db, store_module_migrations[i], NULL, NULL, NULL) != SQLITE_OK)
+	for (size_t i = 0; i < store_migration_count(); i++)
+		if (sqlite3_exec(db, store_migration_sql(i), NULL, NULL, NULL) != SQLITE_OK)
 			return NULL;
 	return db;
 }

@@ -13,10 +13,12 @@
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define JAN_2020 1577880000000LL   /* 2020-01-01T12:00:00Z */
 #define FEB_2020 1580558400000LL   /* 2020-02-01T12:00:00Z */
 #define MAR_2020 1583064000000LL   /* 2020-03-01T12:00:00Z */
+#define CONVIDX_IDLE_MS_FOR_TEST 1000 /* store_int.h CONVIDX_IDLE_MS */
 
 static struct keyring *kr1, *kr2;
 
@@ -433,6 +435,79 @@ static void test_busy(void)
 	CHECK(count_sql("busy.db", "SELECT count(*) FROM messages") == 6, "6 records stored");
 }
 
+/* ---- the bulk-filled conversation index ----------------------------------- */
+
+/* Every message at or below the watermark has its conv_index row, and no
+ * conv_index row outlives its message. */
+static bool conv_index_consistent(const char *db)
+{
+	return count_sql(db, "SELECT count(*) FROM messages WHERE id <= (SELECT upto FROM"
+	                     " conv_index_state) AND id NOT IN (SELECT msg_id FROM conv_index)") == 0 &&
+	       count_sql(db, "SELECT count(*) FROM conv_index"
+	                     " WHERE msg_id NOT IN (SELECT id FROM messages)") == 0;
+}
+
+static int delete_newest_fn(sqlite3 *db, void *ctx)
+{
+	(void)ctx;
+	return sqlite3_exec(db, "DELETE FROM messages WHERE id = (SELECT max(id) FROM messages)", NULL,
+	                    NULL, NULL) == SQLITE_OK ? 0 : STORE_ERR;
+}
+
+static void test_conv_index(void)
+{
+	enum { BULK = 1100 };
+	struct store *st = open_store("convidx.db", 4096, false, NULL);
+	struct trec *t = calloc(BULK, sizeof *t);
+	struct store_record *recs = calloc(BULK, sizeof *recs);
+	if (!st || !t || !recs) {
+		CHECK(0, "conv index setup");
+		goto out;
+	}
+	for (int i = 0; i < 3; i++)
+		if (make_rec(st, &t[i], "acme", "tail", MAR_2020 + i, "t"))
+			CHECK(0, "conv index setup");
+	struct store_record three[3] = { t[0].r, t[1].r, t[2].r };
+	CHECK(store_submit(st, three, 3) == STORE_OK, "3 records in one conversation");
+	CHECK(count_sql("convidx.db", "SELECT count(*) FROM conv_index") == 0,
+	      "a small batch is not indexed at once");
+	CHECK(read_conv(st, kr1, "acme", "tail").opened == 3, "read finds them in the unindexed tail");
+
+	for (int i = 0; i < BULK; i++) {
+		if (make_rec(st, &t[i], "acme", i % 2 ? "odd" : "even", MAR_2020 + 10 + i, "b"))
+			CHECK(0, "conv index setup");
+		recs[i] = t[i].r;
+	}
+	CHECK(store_submit(st, recs, BULK) == STORE_OK, "1100 more records");
+	if (make_rec(st, &t[0], "acme", "tail", MAR_2020 + 5000, "t"))
+		CHECK(0, "conv index setup");
+	CHECK(store_submit(st, &t[0].r, 1) == STORE_OK, "and one after them");
+	CHECK(count_sql("convidx.db", "SELECT count(*) FROM conv_index") >= 3 + BULK,
+	      "a full batch is indexed in bulk");
+	CHECK(conv_index_consistent("convidx.db"), "indexed up to its watermark, nothing stale");
+	CHECK(read_conv(st, kr1, "acme", "even").opened == BULK / 2 &&
+	      read_conv(st, kr1, "acme", "odd").opened == BULK / 2 &&
+	      read_conv(st, kr1, "acme", "tail").opened == 4, "reads: indexed and tail, each once");
+
+	/* Deleting the newest messages must not let a new one take an id under
+	 * the watermark, where neither the index nor the tail would show it. */
+	CHECK(store_exec(st, delete_newest_fn, NULL) == 0 && store_exec(st, delete_newest_fn, NULL) == 0,
+	      "delete the two newest messages");
+	if (make_rec(st, &t[1], "acme", "late", MAR_2020 + 6000, "l"))
+		CHECK(0, "conv index setup");
+	CHECK(store_submit(st, &t[1].r, 1) == STORE_OK, "a message after the deletes");
+	CHECK(read_conv(st, kr1, "acme", "late").opened == 1, "it is found");
+	CHECK(conv_index_consistent("convidx.db"), "the delete trigger kept the index in step");
+	usleep((CONVIDX_IDLE_MS_FOR_TEST + 300) * 1000);
+	CHECK(count_sql("convidx.db", "SELECT count(*) FROM messages WHERE id > (SELECT upto FROM"
+	                              " conv_index_state)") == 0, "an idle writer indexes the tail");
+	store_close(st);
+	CHECK(conv_index_consistent("convidx.db"), "consistent after close");
+out:
+	free(t);
+	free(recs);
+}
+
 /* synchronous=FULL: a separate stage fdatasyncs the WAL before any
  * acknowledgement; if that fails the store refuses writes from then on. */
 static void test_sync_stage(void)
@@ -759,6 +834,13 @@ static int module_use_fn(sqlite3 *db, void *arg)
 	       SQLITE_OK ? 0 : -1;
 }
 
+static int count_row_fn(const struct store_row *row, void *ctx)
+{
+	(void)row;
+	(void)ctx;
+	return 0;
+}
+
 static void check_migrated(const char *name, size_t from)
 {
 	char label[96];
@@ -767,7 +849,15 @@ static void check_migrated(const char *name, size_t from)
 	CHECK(st && store_exec(st, module_use_fn, NULL) == 0, label);
 	snprintf(label, sizeof label, "version %zu: data keys survive", from);
 	CHECK(st && count_sql(name, "SELECT count(*) FROM data_keys") == (from >= 1 ? 1 : 0), label);
+	unsigned char h[CRYPTO_HASH_BYTES] = { 0 };
+	size_t n = 0;
+	snprintf(label, sizeof label, "version %zu: its message is found by conversation", from);
+	CHECK(st && store_conversation(st, "t", h, count_row_fn, NULL, &n) == 0 &&
+	      n == (from >= 1 ? 1u : 0u), label);
 	store_close(st);
+	snprintf(label, sizeof label, "version %zu: conversation index complete after close", from);
+	CHECK(conv_index_consistent(name) &&
+	      count_sql(name, "SELECT count(*) FROM conv_index") == (from >= 1 ? 1 : 0), label);
 }
 
 /* A database at schema version v, built by applying the first v steps by hand. */
@@ -787,7 +877,7 @@ static int make_at_version(const char *name, size_t v)
 		                  " wrapped, created_ms) VALUES (7, 't', 'c', '2020-01', 0, 1, x'00', 0);"
 		                  "INSERT INTO messages (record_id, tenant, conv_hash, ts_ms, received_ms, role,"
 		                  " channel, category, key_id, conv_ct, text_ct, meta_ct) VALUES ('m_x', 't',"
-		                  " x'00', 1, 1, 'user', 'web', 'c', 7, x'00', x'00', x'00')",
+		                  " zeroblob(32), 1, 1, 'user', 'web', 'c', 7, x'00', x'00', x'00')",
 		                  NULL, NULL, NULL);
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : -1;
@@ -835,6 +925,7 @@ int main(void)
 	test_concurrent_reads();
 	test_busy();
 	test_sync_stage();
+	test_conv_index();
 	test_data_keys();
 	test_rotation();
 	test_root_key();
