@@ -76,6 +76,10 @@ struct tenant_conf {
 	bool style_set;
 };
 
+/* [server] access_log: a line per request (all), only for failed ones
+ * (errors: status >= 400 or a connection cut short; the default), or none. */
+enum access_log { ACCESS_LOG_ERRORS = 0, ACCESS_LOG_ALL, ACCESS_LOG_OFF };
+
 struct config {
 	char *path;
 
@@ -87,6 +91,7 @@ struct config {
 	char *tls_cert, *tls_key; /* both or neither */
 	int max_connections;      /* default 1024 */
 	int request_timeout;      /* seconds, default 30 */
+	int access_log;           /* enum access_log: which requests get a log line */
 
 	/* [storage] */
 	char *database;

@@ -63,6 +63,7 @@ struct request {
 	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
 	http_finish_fn finish;          /* answers once batch has committed */
 	bool counted_suspended;         /* in srv->suspended until its result is taken */
+	int access_log;                 /* the config's, when the request began */
 	atomic_int commit_status;
 	atomic_bool commit_done;
 };

@@ -274,10 +274,24 @@ static const char *k_request_timeout(struct loader *ld, const char *v)
 	return NULL;
 }
 
+static const char *k_access_log(struct loader *ld, const char *v)
+{
+	if (!strcasecmp(v, "errors"))
+		CFG->access_log = ACCESS_LOG_ERRORS;
+	else if (!strcasecmp(v, "all"))
+		CFG->access_log = ACCESS_LOG_ALL;
+	else if (!strcasecmp(v, "off"))
+		CFG->access_log = ACCESS_LOG_OFF;
+	else
+		return "access_log must be errors, all or off";
+	return NULL;
+}
+
 static const struct key_def server_keys[] = {
 	{ "listen", k_listen }, { "threads", k_threads }, { "max_body", k_max_body },
 	{ "public_url", k_public_url }, { "tls_cert", k_tls_cert }, { "tls_key", k_tls_key },
 	{ "max_connections", k_max_connections }, { "request_timeout", k_request_timeout },
+	{ "access_log", k_access_log },
 };
 
 static const char *k_database(struct loader *ld, const char *v)
@@ -1069,6 +1083,7 @@ static int set_defaults(struct config *c)
 	c->max_body = 1u << 20;
 	c->max_connections = 1024;
 	c->request_timeout = 30;
+	c->access_log = ACCESS_LOG_ERRORS;
 	c->sync_full = true;
 	c->queue_size = 65536;
 	c->batch_max = 4096;

@@ -413,6 +413,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 		rq->conn = conn;
 		rq->method = method;
 		rq->start_us = mono_us();
+		rq->access_log = srv->app->cfg->access_log;
 		*con_cls = rq;
 		struct api_error e;
 		if (admit(rq, url, &e))
@@ -479,9 +480,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 			method = methods[i];
 	uncount_suspended(rq);
 	metrics_request(srv->app->metrics, route, rq->status, us);
-	log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", method, route, rq->status,
-	         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
-	         toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (connection ended early)");
+	bool cut = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
+	if (rq->access_log == ACCESS_LOG_ALL ||
+	    (rq->access_log == ACCESS_LOG_ERRORS && (rq->status >= 400 || cut)))
+		log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", method, route, rq->status,
+		         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
+		         cut ? " (connection ended early)" : "");
 	buf_free(&rq->body);
 	ingest_batch_free(rq->batch);
 	free(rq);

@@ -39,6 +39,7 @@ write_config() {
 listen = 127.0.0.1:$PORT
 threads = 4
 max_body = ${MAX_BODY:-64k}
+access_log = ${ACCESS_LOG:-all}
 
 [storage]
 database = $T/redactd.db

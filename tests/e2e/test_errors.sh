@@ -99,4 +99,21 @@ daemon_stop
 stop_ms=$(( ($(date +%s%N) - started) / 1000000 ))
 check_eq "drains and exits 0 after an abandoned request" "$DAEMON_RC" 0
 check "SIGTERM after an abandoned request stops within 3 s (took ${stop_ms} ms)" test "$stop_ms" -lt 3000
+
+# access_log = errors (the default): failed requests get their line, the
+# others none; the setting takes effect on reload.
+conf_set access_log errors
+daemon_start || { finish; exit 1; }
+mark=$(wc -l < "$T/daemon.log")
+req POST /v1/messages "$INGEST_TOKEN" "$GOOD"
+req POST /v1/messages "wrong-token" "$GOOD"
+sleep 0.2
+check "access_log=errors: a 201 gets no line" bash -c "! tail -n +$((mark + 1)) '$T/daemon.log' | grep -q 'http POST /v1/messages 201'"
+check "access_log=errors: a 401 gets its line" bash -c "tail -n +$((mark + 1)) '$T/daemon.log' | grep -q 'http POST /v1/messages 401'"
+conf_set access_log off
+kill -HUP "$DAEMON_PID"; sleep 0.3
+mark=$(wc -l < "$T/daemon.log")
+req POST /v1/messages "wrong-token" "$GOOD"
+sleep 0.2
+check "access_log=off after SIGHUP: not even a 401" bash -c "! tail -n +$((mark + 1)) '$T/daemon.log' | grep -q 'http POST'"
 finish

@@ -72,6 +72,7 @@ static void test_defaults(void)
 		return;
 	CHECK(cfg->max_body == 1024 * 1024, "max_body defaults to 1M");
 	CHECK(cfg->sync_full, "synchronous defaults to full");
+	CHECK(cfg->access_log == ACCESS_LOG_ERRORS, "access_log defaults to errors");
 	CHECK_STR(cfg->channel_category[CH_VOICE], "call_transcript", "voice defaults to call_transcript");
 	CHECK_STR(cfg->channel_category[CH_WEB], "chat_transcript", "web defaults to chat_transcript");
 	CHECK(config_retention(cfg, "default", "chat_transcript") == 365 * 86400, "chat kept 365d by default");
@@ -131,6 +132,15 @@ static void test_more_errors(void)
 	cfg = load_text("[server]\nlisten = 127.0.0.1:8080\nthis line has no equals sign\n");
 	CHECK(cfg == NULL, "a syntax error is refused");
 	CHECK(has_error(3, "syntax error"), "syntax error names its line");
+	cfg = load_text("[server]\naccess_log = ALL\n");
+	CHECK(cfg && cfg->access_log == ACCESS_LOG_ALL, "access_log = all");
+	config_free(cfg);
+	cfg = load_text("[server]\naccess_log = off\n");
+	CHECK(cfg && cfg->access_log == ACCESS_LOG_OFF, "access_log = off");
+	config_free(cfg);
+	cfg = load_text("[server]\naccess_log = verbose\n");
+	CHECK(cfg == NULL && has_error(2, "access_log must be errors, all or off"),
+	      "a bad access_log names its line and the values");
 	cfg = load_text("[token \"t\"]\nscopes = read\n");
 	CHECK(cfg == NULL && strstr(err, "needs sha256"), "a token without a hash is refused");
 	cfg = load_text("[server]\nlisten = 127.0.0.1:70000\n");
