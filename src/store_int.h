@@ -14,6 +14,7 @@
 #define STORE_BUSY_TIMEOUT_MS 10000
 #define STORE_READ_POOL       8       /* idle read connections kept */
 #define STORE_CHECKPOINT_WAIT_MS 2000 /* writer's wait for readers at a checkpoint */
+#define STORE_CHECKPOINT_PAGES 1000   /* WAL frames that start a background checkpoint */
 
 struct store_job;    /* store_writer.c */
 struct dk_cache;     /* store_convidx.c: the bulk-filled conversation index (writer thread). */
@@ -67,6 +68,8 @@ struct store {
 	bool sync_stopping;
 	atomic_bool sync_failed;        /* an fdatasync failed: refuse writes */
 	atomic_uint_fast64_t n_syncs;
+	sqlite3 *cdb;                   /* the syncer's checkpoint connection */
+	atomic_int wal_pages;           /* WAL frames after the writer's last commit */
 
 	/* Read connections, opened on demand. */
 	pthread_mutex_t rlock;

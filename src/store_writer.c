@@ -41,7 +41,11 @@
  * the fsync runs) are either complete or fail their checksums at recovery,
  * which then stops before them, exactly as after a crash under FULL.
  * Checkpoints keep NORMAL's own syncs (WAL before, database after), so a
- * restarted WAL never loses checkpointed data. What changes: another
+ * restarted WAL never loses checkpointed data. They run on the syncer too,
+ * on a connection of its own, after an fsync once the WAL holds
+ * STORE_CHECKPOINT_PAGES frames (PASSIVE, so the writer goes on
+ * committing): SQLite's automatic checkpoint ran inside the writer's
+ * COMMIT, and its two fsyncs stalled every request behind it. What changes: another
  * connection may read a group in the moment between its commit and its
  * fsync; such records are not acknowledged yet, and after a power cut they
  * may be gone, as if never sent. If an fdatasync fails, the kernel may
@@ -530,6 +534,17 @@ static void sync_enqueue(struct store *st, struct store_job *group)
 	pthread_mutex_unlock(&st->slock);
 }
 
+/* PASSIVE: copies what it can without waiting for readers or the writer,
+ * which keeps committing meanwhile. It syncs the WAL before and the
+ * database after, as a checkpoint in the writer did. The writer restarts
+ * the WAL once it has all been copied. */
+static void background_checkpoint(struct store *st)
+{
+	int rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
+		log_warn("store: background checkpoint: %s", sqlite3_errstr(rc));
+}
+
 static void *syncer_main(void *arg)
 {
 	struct store *st = arg;
@@ -555,8 +570,20 @@ static void *syncer_main(void *arg)
 				j->status = STORE_ERR;
 		atomic_fetch_add(&st->n_syncs, 1);
 		finish_group(jobs);
+		if (atomic_load(&st->wal_pages) >= STORE_CHECKPOINT_PAGES)
+			background_checkpoint(st);
 	}
 	return NULL;
+}
+
+/* After every commit on the writer's connection (sqlite3_wal_hook). */
+static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	(void)db;
+	(void)name;
+	struct store *st = arg;
+	atomic_store(&st->wal_pages, pages);
+	return SQLITE_OK;
 }
 
 /* Opens the WAL file for fdatasync and makes its directory entry durable
@@ -594,6 +621,11 @@ static int sync_start(struct store *st, char *err, size_t errlen)
 		return 0;
 	if (sync_open(st, err, errlen))
 		return -1;
+	/* Checkpoints move to the syncer too: the hook replaces the writer's
+	 * automatic checkpoint (whose two fsyncs stalled it) and only counts. */
+	if (store_connect(st->path, &st->opt, &st->cdb, err, errlen))
+		return -1;
+	sqlite3_wal_hook(st->wdb, on_wal_commit, st);
 	if (sqlite3_exec(st->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    pthread_create(&st->syncer, NULL, syncer_main, st) != 0) {
 		util_err(err, errlen, "cannot start the sync thread");
@@ -623,6 +655,8 @@ static void sync_stop(struct store *st)
 		pthread_join(st->syncer, NULL);
 		st->syncer_started = false;
 	}
+	sqlite3_close(st->cdb);
+	st->cdb = NULL;
 	if (st->wal_fd >= 0)
 		close(st->wal_fd);
 	st->wal_fd = -1;
