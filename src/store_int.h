@@ -66,10 +66,12 @@ struct store {
 	pthread_cond_t staken;          /* writer waits for the syncer to take them */
 	struct store_job *shead, *stail; /* committed groups, chained by ->next */
 	bool sync_stopping;
+	bool sync_busy;                 /* the syncer is working on groups it took */
 	atomic_bool sync_failed;        /* an fdatasync failed: refuse writes */
 	atomic_uint_fast64_t n_syncs;
 	sqlite3 *cdb;                   /* the syncer's checkpoint connection */
 	atomic_int wal_pages;           /* WAL frames after the writer's last commit */
+	atomic_int ckpt_at;             /* wal_pages at the last background checkpoint */
 
 	/* Read connections, opened on demand. */
 	pthread_mutex_t rlock;

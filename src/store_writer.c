@@ -400,6 +400,9 @@ void store_get_counters(struct store *st, struct store_counters *out)
 }
 
 static void sync_enqueue(struct store *st, struct store_job *group);
+static void sync_and_finish(struct store *st, struct store_job *jobs);
+static bool sync_inline(struct store *st);
+static bool checkpoint_due(struct store *st);
 static void sync_wait_taken(struct store *st);
 static int sync_start(struct store *st, char *err, size_t errlen);
 static void sync_stop(struct store *st);
@@ -488,10 +491,12 @@ static void *writer_main(void *arg)
 		}
 		pthread_mutex_unlock(&st->qlock);
 		if (group) {
-			if (run_group(st, group) && st->wal_fd >= 0)
-				sync_enqueue(st, group);
-			else
+			if (!run_group(st, group) || st->wal_fd < 0)
 				finish_group(group);
+			else if (sync_inline(st))
+				sync_and_finish(st, group);
+			else
+				sync_enqueue(st, group);
 		}
 		/* While the syncer fsyncs the group just handed over. */
 		if ((drained && st->ci_pending) || store_convidx_due(st, idle))
@@ -534,15 +539,72 @@ static void sync_enqueue(struct store *st, struct store_job *group)
 	pthread_mutex_unlock(&st->slock);
 }
 
+/* fdatasync of the WAL, then the jobs' answers. Every frame of these
+ * groups was written before this call. */
+static void sync_and_finish(struct store *st, struct store_job *jobs)
+{
+	if (fdatasync(st->wal_fd) != 0) {
+		log_error("store: fdatasync of the WAL failed (%s): refusing writes until restart",
+		          strerror(errno));
+		atomic_store(&st->sync_failed, true);
+	}
+	if (atomic_load(&st->sync_failed))
+		for (struct store_job *j = jobs; j; j = j->next)
+			j->status = STORE_ERR;
+	atomic_fetch_add(&st->n_syncs, 1);
+	finish_group(jobs);
+}
+
+/* True when handing a committed group to the syncer would gain nothing:
+ * the syncer is idle and no job waits for the writer, so there is no
+ * next group to commit during the fsync. The writer then syncs it itself
+ * and saves two thread wake-ups (a single client's round trip was twice
+ * as long with them). A checkpoint that is due still goes the syncer's
+ * way. */
+static bool sync_inline(struct store *st)
+{
+	if (checkpoint_due(st))
+		return false;
+	pthread_mutex_lock(&st->slock);
+	bool idle = !st->shead && !st->sync_busy;
+	pthread_mutex_unlock(&st->slock);
+	if (!idle)
+		return false;
+	pthread_mutex_lock(&st->qlock);
+	bool empty = !st->qhead;
+	pthread_mutex_unlock(&st->qlock);
+	return empty;
+}
+
+/* Due once the WAL holds STORE_CHECKPOINT_PAGES frames more than at the
+ * last checkpoint (or than at its last restart). Not on every commit past
+ * the threshold: the writer keeps committing during a checkpoint, so the
+ * WAL often cannot restart right after one, and each retry would copy a
+ * few frames at the price of two fsyncs. */
+static bool checkpoint_due(struct store *st)
+{
+	int pages = atomic_load(&st->wal_pages), at = atomic_load(&st->ckpt_at);
+	if (pages < at)
+		atomic_store(&st->ckpt_at, at = 0);   /* the WAL restarted */
+	return pages - at >= STORE_CHECKPOINT_PAGES;
+}
+
 /* PASSIVE: copies what it can without waiting for readers or the writer,
- * which keeps committing meanwhile. It syncs the WAL before and the
- * database after, as a checkpoint in the writer did. The writer restarts
- * the WAL once it has all been copied. */
+ * which keeps committing meanwhile, and syncs the WAL before and the
+ * database after, as a checkpoint in the writer did. The WAL restarts at
+ * the writer's next transaction if that begins after a complete copy; when
+ * it has grown to four times the threshold because none did, RESTART waits
+ * for a gap between the writer's transactions so that the next one
+ * restarts it, which bounds the WAL. */
 static void background_checkpoint(struct store *st)
 {
-	int rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+	int pages = atomic_load(&st->wal_pages);
+	int mode = pages >= 4 * STORE_CHECKPOINT_PAGES ? SQLITE_CHECKPOINT_RESTART
+	                                                : SQLITE_CHECKPOINT_PASSIVE;
+	int rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", mode, NULL, NULL);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		log_warn("store: background checkpoint: %s", sqlite3_errstr(rc));
+	atomic_store(&st->ckpt_at, pages);
 }
 
 static void *syncer_main(void *arg)
@@ -555,23 +617,17 @@ static void *syncer_main(void *arg)
 			pthread_cond_wait(&st->scond, &st->slock);
 		struct store_job *jobs = st->shead;
 		st->shead = st->stail = NULL;
+		st->sync_busy = jobs != NULL;
 		pthread_cond_signal(&st->staken);
 		pthread_mutex_unlock(&st->slock);
 		if (!jobs)
 			break;   /* stopping, and drained */
-		/* Every frame of these groups was written before this call. */
-		if (fdatasync(st->wal_fd) != 0) {
-			log_error("store: fdatasync of the WAL failed (%s): refusing writes until restart",
-			          strerror(errno));
-			atomic_store(&st->sync_failed, true);
-		}
-		if (atomic_load(&st->sync_failed))
-			for (struct store_job *j = jobs; j; j = j->next)
-				j->status = STORE_ERR;
-		atomic_fetch_add(&st->n_syncs, 1);
-		finish_group(jobs);
-		if (atomic_load(&st->wal_pages) >= STORE_CHECKPOINT_PAGES)
+		sync_and_finish(st, jobs);
+		if (checkpoint_due(st))
 			background_checkpoint(st);
+		pthread_mutex_lock(&st->slock);
+		st->sync_busy = false;
+		pthread_mutex_unlock(&st->slock);
 	}
 	return NULL;
 }
