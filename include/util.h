@@ -35,6 +35,9 @@ struct buf {
 };
 int buf_append(struct buf *b, const void *p, size_t n) RD_WARN_UNUSED;
 int buf_printf(struct buf *b, const char *fmt, ...) RD_PRINTF(2, 3) RD_WARN_UNUSED;
+/* Without printf's cost, for the per-message JSON text. */
+int buf_append_str(struct buf *b, const char *s) RD_WARN_UNUSED;
+int buf_append_uint(struct buf *b, uint64_t v) RD_WARN_UNUSED;
 void buf_reset(struct buf *b);   /* len = 0, keeps memory */
 void buf_free(struct buf *b);    /* wipes (sodium_memzero) and frees */
 

@@ -416,8 +416,10 @@ static int tally_json(const struct tally *t, struct buf *b)
 {
 	if (buf_append(b, "{", 1))
 		return -1;
+	/* Entity names are the engine's own identifiers: no escaping needed. */
 	for (size_t i = 0; i < t->n; i++)
-		if (buf_printf(b, "%s\"%s\":%u", i ? "," : "", t->v[i].entity, t->v[i].n))
+		if (buf_append_str(b, i ? ",\"" : "\"") || buf_append_str(b, t->v[i].entity) ||
+		    buf_append(b, "\":", 2) || buf_append_uint(b, t->v[i].n))
 			return -1;
 	return buf_append(b, "}", 1);
 }
@@ -444,8 +446,11 @@ static int add_findings(struct buf *doc, struct tally *counts, struct tally *tot
 	for (size_t i = 0; i < res->nfindings; i++) {
 		const struct redact_finding *f = &res->findings[i];
 		if (tally_add(counts, f->entity, 1) || tally_add(total, f->entity, 1) ||
-		    buf_printf(doc, "%s{\"entity\":\"%s\",\"rule\":\"%s\",\"start\":%zu,\"end\":%zu,\"field\":",
-		               doc->data[doc->len - 1] == '[' ? "" : ",", f->entity, f->rule, f->start, f->end) ||
+		    buf_append_str(doc, doc->data[doc->len - 1] == '[' ? "{\"entity\":\"" : ",{\"entity\":\"") ||
+		    buf_append_str(doc, f->entity) || buf_append_str(doc, "\",\"rule\":\"") ||
+		    buf_append_str(doc, f->rule) || buf_append_str(doc, "\",\"start\":") ||
+		    buf_append_uint(doc, f->start) || buf_append_str(doc, ",\"end\":") ||
+		    buf_append_uint(doc, f->end) || buf_append_str(doc, ",\"field\":") ||
 		    (field ? json_quote(doc, field, strlen(field)) : buf_append(doc, "\"text\"", 6)) ||
 		    buf_append(doc, "}", 1))
 			return -1;

@@ -288,6 +288,20 @@ int buf_append(struct buf *b, const void *p, size_t n)
 	return 0;
 }
 
+int buf_append_str(struct buf *b, const char *s)
+{
+	return buf_append(b, s, strlen(s));
+}
+
+int buf_append_uint(struct buf *b, uint64_t v)
+{
+	char tmp[24], *p = tmp + sizeof tmp;
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	return buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+}
+
 int buf_printf(struct buf *b, const char *fmt, ...)
 {
 	char tmp[512];

@@ -67,6 +67,9 @@ static void test_hex_and_buf(void)
 	struct buf buf = { 0 };
 	CHECK(buf_append(&buf, "ab", 2) == 0 && buf_printf(&buf, "%d", 42) == 0, "buf append");
 	CHECK_STR(buf.data, "ab42", "buf content");
+	CHECK(buf_append_str(&buf, ",") == 0 && buf_append_uint(&buf, 0) == 0 &&
+	      buf_append_str(&buf, ",") == 0 && buf_append_uint(&buf, UINT64_MAX) == 0, "buf numbers");
+	CHECK_STR(buf.data, "ab42,0,18446744073709551615", "buf numbers: 0 and UINT64_MAX");
 	buf_free(&buf);
 }
 
