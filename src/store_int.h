@@ -17,17 +17,7 @@
 #define STORE_CHECKPOINT_PAGES 1000   /* WAL frames that start a background checkpoint */
 
 struct store_job;    /* store_writer.c */
-struct dk_cache;     /* store_convidx.c: the bulk-filled conversation index (writer thread). */
-#define CONVIDX_BATCH   1024        /* records per bulk update */
-#define CONVIDX_IDLE_MS 1000        /* or this long after the last, when idle */
-int store_convidx_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
-void store_convidx_stop(struct store *st);
-/* In the group's transaction: sets next_msg_id. 0 or -1. */
-int store_convidx_begin(struct store *st) RD_WARN_UNUSED;
-bool store_convidx_due(const struct store *st, bool idle);
-void store_convidx_apply(struct store *st);
-
-/* store_keys.c */
+struct dk_cache;     /* store_keys.c */
 
 struct store {
 	char *path;
