@@ -23,10 +23,10 @@ check_eq() {  # check_eq NAME GOT WANT
 
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 
-free_port() {
+free_port() {  # below Linux's ephemeral range (32768-60999), where clients' own ports live
 	local p
 	for _ in $(seq 1 50); do
-		p=$(( (RANDOM % 20000) + 30000 ))
+		p=$(( (RANDOM % 12000) + 20000 ))
 		(exec 3<>/dev/tcp/127.0.0.1/$p) 2>/dev/null || { echo $p; return; }
 	done
 	echo 38080
@@ -190,11 +190,19 @@ conf_variant() {  # conf_variant OUT PORT [KEY=VALUE...]: this test's config on 
 
 D2_PID=""
 daemon2_start() {  # daemon2_start CONF PORT: a second daemon (log $T/daemon2.log), $BASE2
-	BASE2=http://127.0.0.1:$2
-	"$BIN" serve -c "$1" >>"$T/daemon2.log" 2>&1 &
-	D2_PID=$!
-	wait_healthy "$BASE2" "$D2_PID" && return 0
-	D2_PID=""
+	local port=$2 attempt mark
+	for attempt in 1 2 3; do
+		BASE2=http://127.0.0.1:$port
+		mark=0; [ -f "$T/daemon2.log" ] && mark=$(wc -l < "$T/daemon2.log")
+		"$BIN" serve -c "$1" >>"$T/daemon2.log" 2>&1 &
+		D2_PID=$!
+		wait_healthy "$BASE2" "$D2_PID" && return 0
+		D2_PID=""
+		# The port was taken meanwhile: move this config to a fresh one.
+		tail -n +"$((mark + 1))" "$T/daemon2.log" | grep -q "cannot listen" || break
+		port=$(free_port)
+		sed -i "s|^listen = 127.0.0.1:.*|listen = 127.0.0.1:$port|" "$1"
+	done
 	return 1
 }
 
