@@ -42,6 +42,8 @@ struct route {
 	const char *name;          /* pattern for logs and metrics */
 };
 
+#define HTTP_MAX_RAW_QUERY 4096         /* longer queries are re-encoded for Twilio */
+
 /* Per-request state, MHD's *con_cls. */
 struct request {
 	struct http_server *srv;
@@ -64,6 +66,7 @@ struct request {
 	http_finish_fn finish;          /* answers once batch has committed */
 	bool counted_suspended;         /* in srv->suspended until its result is taken */
 	int access_log;                 /* the config's, when the request began */
+	char *raw_query;                /* the query exactly as sent, or NULL (Twilio signs it) */
 	atomic_int commit_status;
 	atomic_bool commit_done;
 };

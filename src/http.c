@@ -398,6 +398,29 @@ static int admit(struct request *rq, const char *url, struct api_error *e)
 	return 0;
 }
 
+static struct request *request_new(struct http_server *srv, struct MHD_Connection *conn)
+{
+	struct request *rq = calloc(1, sizeof *rq);
+	if (rq) {
+		rq->srv = srv;
+		rq->conn = conn;
+		rq->start_us = mono_us();
+	}
+	return rq;
+}
+
+/* MHD's URI callback, before it decodes the query: keeps the query's exact
+ * bytes, which Twilio's signature covers (decoding and re-encoding cannot
+ * always restore them). Never logged. Its value becomes *con_cls. */
+static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
+{
+	struct request *rq = request_new(cls, conn);
+	const char *q = uri ? strchr(uri, '?') : NULL;
+	if (rq && q && q[1] && strlen(q + 1) <= HTTP_MAX_RAW_QUERY)
+		rq->raw_query = strdup(q + 1);   /* on failure: re-encoded instead */
+	return rq;
+}
+
 static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_size, void **con_cls)
@@ -405,14 +428,10 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	(void)version;
 	struct http_server *srv = cls;
 	struct request *rq = *con_cls;
-	if (!rq) {
-		rq = calloc(1, sizeof *rq);
-		if (!rq)
+	if (!rq || !rq->method) {
+		if (!rq && !(rq = request_new(srv, conn)))
 			return MHD_NO;
-		rq->srv = srv;
-		rq->conn = conn;
 		rq->method = method;
-		rq->start_us = mono_us();
 		rq->access_log = srv->app->cfg->access_log;
 		*con_cls = rq;
 		struct api_error e;
@@ -470,6 +489,12 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct request *rq = *con_cls;
 	if (!rq)
 		return;
+	*con_cls = NULL;
+	if (!rq->method) {   /* ended before its headers were complete */
+		free(rq->raw_query);
+		free(rq);
+		return;
+	}
 	int64_t us = mono_us() - rq->start_us;
 	const char *route = rq->route_name ? rq->route_name : "(unknown)";
 	/* The method is the client's text: log only the standard ones. */
@@ -488,8 +513,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		         cut ? " (connection ended early)" : "");
 	buf_free(&rq->body);
 	ingest_batch_free(rq->batch);
+	free(rq->raw_query);
 	free(rq);
-	*con_cls = NULL;
 }
 
 /* ---- listening ---------------------------------------------------------- */
@@ -606,6 +631,7 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 	struct MHD_OptionItem opts[16];
 	size_t n = 0;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, worker_threads(cfg), NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_TIMEOUT, cfg->request_timeout, NULL };

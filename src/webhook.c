@@ -486,16 +486,19 @@ static enum MHD_Result query_arg_cb(void *cls, enum MHD_ValueKind kind, const ch
 	return ok ? MHD_YES : MHD_NO;
 }
 
-/* The URL Twilio signed. MHD hands us the query already decoded, so it is
- * rebuilt in order with RFC 3986 encoding: exact for the usual webhook URL
- * (no query, or one of plain unreserved characters). */
+/* The URL Twilio signed, with the query exactly as it arrived. Without
+ * that copy (a query over HTTP_MAX_RAW_QUERY) the decoded query is rebuilt
+ * in order with RFC 3986 encoding, exact when it holds only unreserved
+ * characters. */
 static int twilio_url(struct request *rq, char *url, size_t len, struct api_error *e)
 {
 	const struct config *cfg = rq->srv->app->cfg;
 	struct buf q = { 0 };
-	MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_arg_cb, &q);
+	if (!rq->raw_query)
+		MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_arg_cb, &q);
 	int rc = webhook_signed_url(cfg->public_url, cfg->tls_cert != NULL, header(rq, "Host"),
-	                            rq->route->path, q.data, url, len);
+	                            rq->route->path, rq->raw_query ? rq->raw_query : q.data, url,
+	                            len);
 	buf_free(&q);
 	if (rc)
 		api_error_set(e, 400, "invalid_request", "the Host header is missing or malformed");

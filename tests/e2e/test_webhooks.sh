@@ -31,7 +31,7 @@ tw_post() {  # tw_post SIGNATURE NAME VALUE ... -> $STATUS, $BODY, $HEADERS
 	local sig=$1 args=(); shift
 	while [ $# -gt 0 ]; do args+=(--data-urlencode "$1=$2"); shift 2; done
 	STATUS=$(curl -s -o "$T/resp" -D "$T/headers" -w '%{http_code}' -H "X-Twilio-Signature: $sig" \
-		"${args[@]}" "$BASE/v1/webhooks/twilio")
+		"${args[@]}" "$BASE/v1/webhooks/twilio${TW_QUERY:-}")
 	BODY=$(cat "$T/resp"); HEADERS=$(cat "$T/headers")
 }
 TW_URL="$BASE/v1/webhooks/twilio"
@@ -49,6 +49,17 @@ check_eq "twilio SMS text is redacted" "$(jget '.messages[0].text')" "Hi, I am [
 check_eq "twilio SMS on the sms channel, role user" "$(jget '.messages[0] | .channel + "/" + .role')" "sms/user"
 req GET "/v1/subjects?phone=$(uri "+44 7700 900456")" "$ADMIN_TOKEN"
 check_eq "twilio sender is a subject" "$(jget '[.conversations[].conversation_id] | join(",")')" "+447700900456"
+
+# A webhook URL with a query Twilio signs byte for byte: percent-encoding
+# that decoding and re-encoding would not restore (lower-case hex, an
+# encoded unreserved character, '+' for a space, an encoded '/').
+QS=(Body "query test" From "+447700900444" To "+15005550006")
+TW_QUERY='?site=a%2fb&name=%7Ejo+x&x=%41'
+tw_post "$(tw_sig "$TW_URL$TW_QUERY" "${QS[@]}")" "${QS[@]}"
+check_eq "twilio URL with an encoded query: signature over its exact bytes" "$STATUS" 200
+tw_post "$(tw_sig "$TW_URL?site=a%2Fb&name=~jo%20x&x=A" "${QS[@]}")" "${QS[@]}"
+check_eq "twilio: a signature over a re-encoded query is refused" "$STATUS" 403
+unset TW_QUERY
 
 WA=(Body "order ORD-123456 please" From "whatsapp:+447700900789" To "whatsapp:+15005550006")
 tw_post "$(tw_sig "http://127.0.0.1/v1/webhooks/twilio" "${WA[@]}")" "${WA[@]}"
