@@ -8,6 +8,7 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <semaphore.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 
@@ -16,7 +17,22 @@
 #define STORE_CHECKPOINT_WAIT_MS 2000 /* writer's wait for readers at a checkpoint */
 #define STORE_CHECKPOINT_PAGES 1000   /* WAL frames that start a background checkpoint */
 
-struct store_job;    /* store_writer.c */
+enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
+
+/* A unit of work for the writer (store_writer.c). */
+struct store_job {
+	struct store_job *next;
+	enum job_kind kind;
+	struct store_record *recs;      /* JOB_RECORDS: n records; their buffers follow */
+	size_t n;
+	store_exec_fn fn;               /* JOB_EXEC */
+	void *ctx;
+	store_done_fn done;             /* async: called by the writer, then the job freed */
+	void *done_ctx;
+	sem_t done_sem;                 /* sync: the submitter waits here */
+	int status;
+};
+
 struct dk_cache;     /* store_keys.c */
 
 struct store {
@@ -97,6 +113,18 @@ int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_U
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
 int store_writer_checkpoint(struct store *st) RD_WARN_UNUSED;
+
+/* store_writer.c: wakes or calls back each job of a NULL-terminated list
+ * with its status, and frees the asynchronous ones. */
+void store_finish_jobs(struct store_job *head);
+
+/* store_sync.c: the sync stage (synchronous=FULL). */
+int store_sync_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+void store_sync_stop(struct store *st);
+/* Writer: before taking a group, while a committed one waits for the syncer. */
+void store_sync_wait_taken(struct store *st);
+/* Writer: a committed group, acknowledged once it is durable. */
+void store_sync_committed(struct store *st, struct store_job *group);
 
 /* store_convidx.c: the bulk-filled conversation index (writer thread). */
 #define CONVIDX_BATCH   1024        /* records per bulk update */

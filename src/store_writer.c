@@ -30,27 +30,8 @@
  * fails, or SQLite rolls it back on an I/O error), every job of the group
  * gets STORE_ERR.
  *
- * Durability at synchronous=FULL comes from a second thread, the syncer.
- * SQLite's FULL would fsync the WAL inside COMMIT, and the writer would sit
- * idle for the fsync (130-800 us here) while requests pile up. Instead the
- * writer's connection commits with synchronous=NORMAL (WAL frames written,
- * not synced) and hands the committed group to the syncer, then starts the
- * next group at once. The syncer fdatasyncs the WAL file once for every
- * group waiting and only then acknowledges them. A commit is durable when
- * its frames are on disk; frames written later (the next group's, while
- * the fsync runs) are either complete or fail their checksums at recovery,
- * which then stops before them, exactly as after a crash under FULL.
- * Checkpoints keep NORMAL's own syncs (WAL before, database after), so a
- * restarted WAL never loses checkpointed data. They run on the syncer too,
- * on a connection of its own, after an fsync once the WAL holds
- * STORE_CHECKPOINT_PAGES frames (PASSIVE, so the writer goes on
- * committing): SQLite's automatic checkpoint ran inside the writer's
- * COMMIT, and its two fsyncs stalled every request behind it. What changes: another
- * connection may read a group in the moment between its commit and its
- * fsync; such records are not acknowledged yet, and after a power cut they
- * may be gone, as if never sent. If an fdatasync fails, the kernel may
- * have dropped the dirty pages: the groups waiting get STORE_ERR and the
- * store refuses every later write (sync_failed) until restarted.
+ * At synchronous=FULL the COMMIT is made durable by the sync stage
+ * (store_sync.c), which also runs the checkpoints.
  *
  * Stopping: store_close sets `stopping`; new submits get STORE_CLOSED; the
  * writer drains what is queued, then exits; store_close joins it and
@@ -70,8 +51,6 @@
 #include <time.h>
 #include <unistd.h>
 
-enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
-
 enum tx_stmt { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_ROLLBACK_TO, TX_RELEASE, TX_COUNT };
 static const char *const tx_sql[TX_COUNT] = {
 	[TX_BEGIN] = "BEGIN IMMEDIATE", [TX_COMMIT] = "COMMIT", [TX_ROLLBACK] = "ROLLBACK",
@@ -87,18 +66,6 @@ static int tx(struct store *st, enum tx_stmt which)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
-struct store_job {
-	struct store_job *next;
-	enum job_kind kind;
-	struct store_record *recs;      /* JOB_RECORDS: n records; their buffers follow */
-	size_t n;
-	store_exec_fn fn;               /* JOB_EXEC */
-	void *ctx;
-	store_done_fn done;             /* async: called by the writer, then the job freed */
-	void *done_ctx;
-	sem_t done_sem;                 /* sync: the submitter waits here */
-	int status;
-};
 
 /* ---- copying records ------------------------------------------------------ */
 
@@ -399,13 +366,6 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	pthread_mutex_unlock(&st->qlock);
 }
 
-static void sync_enqueue(struct store *st, struct store_job *group);
-static void sync_and_finish(struct store *st, struct store_job *jobs);
-static bool sync_inline(struct store *st);
-static bool checkpoint_due(struct store *st);
-static void sync_wait_taken(struct store *st);
-static int sync_start(struct store *st, char *err, size_t errlen);
-static void sync_stop(struct store *st);
 
 /* ---- the thread ------------------------------------------------------------ */
 
@@ -458,7 +418,7 @@ static struct store_job *take_group(struct store *st)
 }
 
 /* Wakes synchronous waiters; runs async callbacks and frees their jobs. */
-static void finish_group(struct store_job *head)
+void store_finish_jobs(struct store_job *head)
 {
 	struct store_job *next;
 	for (struct store_job *j = head; j; j = next) {
@@ -477,7 +437,7 @@ static void *writer_main(void *arg)
 	struct store *st = arg;
 	pthread_setname_np(pthread_self(), "rd-writer");
 	for (;;) {
-		sync_wait_taken(st);
+		store_sync_wait_taken(st);
 		pthread_mutex_lock(&st->qlock);
 		bool idle = false;
 		while ((!st->qhead || st->paused) && !st->stopping && !idle)
@@ -491,12 +451,10 @@ static void *writer_main(void *arg)
 		}
 		pthread_mutex_unlock(&st->qlock);
 		if (group) {
-			if (!run_group(st, group) || st->wal_fd < 0)
-				finish_group(group);
-			else if (sync_inline(st))
-				sync_and_finish(st, group);
+			if (run_group(st, group))
+				store_sync_committed(st, group);
 			else
-				sync_enqueue(st, group);
+				store_finish_jobs(group);
 		}
 		/* While the syncer fsyncs the group just handed over. */
 		if ((drained && st->ci_pending) || store_convidx_due(st, idle))
@@ -505,219 +463,6 @@ static void *writer_main(void *arg)
 			break;
 	}
 	return NULL;
-}
-
-/* ---- the sync stage ------------------------------------------------------- */
-
-/* While a committed group still waits for the syncer (busy with an
- * earlier fsync), a new commit would only wait behind it: the writer waits
- * too, and meanwhile more records queue up for one bigger transaction,
- * which dirties fewer pages per record. */
-static void sync_wait_taken(struct store *st)
-{
-	if (st->wal_fd < 0)
-		return;
-	pthread_mutex_lock(&st->slock);
-	while (st->shead)
-		pthread_cond_wait(&st->staken, &st->slock);
-	pthread_mutex_unlock(&st->slock);
-}
-
-/* Appends a committed group to the syncer's list. */
-static void sync_enqueue(struct store *st, struct store_job *group)
-{
-	struct store_job *last = group;
-	while (last->next)
-		last = last->next;
-	pthread_mutex_lock(&st->slock);
-	if (st->stail)
-		st->stail->next = group;
-	else
-		st->shead = group;
-	st->stail = last;
-	pthread_cond_signal(&st->scond);
-	pthread_mutex_unlock(&st->slock);
-}
-
-/* fdatasync of the WAL, then the jobs' answers. Every frame of these
- * groups was written before this call. */
-static void sync_and_finish(struct store *st, struct store_job *jobs)
-{
-	if (fdatasync(st->wal_fd) != 0) {
-		log_error("store: fdatasync of the WAL failed (%s): refusing writes until restart",
-		          strerror(errno));
-		atomic_store(&st->sync_failed, true);
-	}
-	if (atomic_load(&st->sync_failed))
-		for (struct store_job *j = jobs; j; j = j->next)
-			j->status = STORE_ERR;
-	atomic_fetch_add(&st->n_syncs, 1);
-	finish_group(jobs);
-}
-
-/* True when handing a committed group to the syncer would gain nothing:
- * the syncer is idle and no job waits for the writer, so there is no
- * next group to commit during the fsync. The writer then syncs it itself
- * and saves two thread wake-ups (a single client's round trip was twice
- * as long with them). A checkpoint that is due still goes the syncer's
- * way. */
-static bool sync_inline(struct store *st)
-{
-	if (checkpoint_due(st))
-		return false;
-	pthread_mutex_lock(&st->slock);
-	bool idle = !st->shead && !st->sync_busy;
-	pthread_mutex_unlock(&st->slock);
-	if (!idle)
-		return false;
-	pthread_mutex_lock(&st->qlock);
-	bool empty = !st->qhead;
-	pthread_mutex_unlock(&st->qlock);
-	return empty;
-}
-
-/* Due once the WAL holds STORE_CHECKPOINT_PAGES frames more than at the
- * last checkpoint (or than at its last restart). Not on every commit past
- * the threshold: the writer keeps committing during a checkpoint, so the
- * WAL often cannot restart right after one, and each retry would copy a
- * few frames at the price of two fsyncs. */
-static bool checkpoint_due(struct store *st)
-{
-	int pages = atomic_load(&st->wal_pages), at = atomic_load(&st->ckpt_at);
-	if (pages < at)
-		atomic_store(&st->ckpt_at, at = 0);   /* the WAL restarted */
-	return pages - at >= STORE_CHECKPOINT_PAGES;
-}
-
-/* PASSIVE: copies what it can without waiting for readers or the writer,
- * which keeps committing meanwhile, and syncs the WAL before and the
- * database after, as a checkpoint in the writer did. The WAL restarts at
- * the writer's next transaction if that begins after a complete copy; when
- * it has grown to four times the threshold because none did, RESTART waits
- * for a gap between the writer's transactions so that the next one
- * restarts it, which bounds the WAL. */
-static void background_checkpoint(struct store *st)
-{
-	int pages = atomic_load(&st->wal_pages);
-	int mode = pages >= 4 * STORE_CHECKPOINT_PAGES ? SQLITE_CHECKPOINT_RESTART
-	                                                : SQLITE_CHECKPOINT_PASSIVE;
-	int rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", mode, NULL, NULL);
-	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
-		log_warn("store: background checkpoint: %s", sqlite3_errstr(rc));
-	atomic_store(&st->ckpt_at, pages);
-}
-
-static void *syncer_main(void *arg)
-{
-	struct store *st = arg;
-	pthread_setname_np(pthread_self(), "rd-sync");
-	for (;;) {
-		pthread_mutex_lock(&st->slock);
-		while (!st->shead && !st->sync_stopping)
-			pthread_cond_wait(&st->scond, &st->slock);
-		struct store_job *jobs = st->shead;
-		st->shead = st->stail = NULL;
-		st->sync_busy = jobs != NULL;
-		pthread_cond_signal(&st->staken);
-		pthread_mutex_unlock(&st->slock);
-		if (!jobs)
-			break;   /* stopping, and drained */
-		sync_and_finish(st, jobs);
-		if (checkpoint_due(st))
-			background_checkpoint(st);
-		pthread_mutex_lock(&st->slock);
-		st->sync_busy = false;
-		pthread_mutex_unlock(&st->slock);
-	}
-	return NULL;
-}
-
-/* After every commit on the writer's connection (sqlite3_wal_hook). */
-static int on_wal_commit(void *arg, sqlite3 *db, const char *name, int pages)
-{
-	(void)db;
-	(void)name;
-	struct store *st = arg;
-	atomic_store(&st->wal_pages, pages);
-	return SQLITE_OK;
-}
-
-/* Opens the WAL file for fdatasync and makes its directory entry durable
- * (SQLite would do that at its first sync of a new WAL). */
-static int sync_open(struct store *st, char *err, size_t errlen)
-{
-	char wal[4096], dir[4096];
-	if (snprintf(wal, sizeof wal, "%s-wal", st->path) >= (int)sizeof wal ||
-	    snprintf(dir, sizeof dir, "%s", st->path) >= (int)sizeof dir) {
-		util_err(err, errlen, "database path too long");
-		return -1;
-	}
-	char *slash = strrchr(dir, '/');
-	if (slash)
-		slash[slash == dir ? 1 : 0] = '\0';
-	else
-		strcpy(dir, ".");
-	st->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
-	int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	if (st->wal_fd < 0 || dfd < 0 || fsync(dfd) != 0) {
-		util_err(err, errlen, "cannot open %s for syncing: %s", st->wal_fd < 0 ? wal : dir,
-		         strerror(errno));
-		if (dfd >= 0)
-			close(dfd);
-		return -1;
-	}
-	close(dfd);
-	return 0;
-}
-
-/* FULL: the writer's own commits skip the fsync the syncer does for them. */
-static int sync_start(struct store *st, char *err, size_t errlen)
-{
-	if (!st->opt.sync_full)
-		return 0;
-	if (sync_open(st, err, errlen))
-		return -1;
-	/* Checkpoints move to the syncer too: the hook replaces the writer's
-	 * automatic checkpoint (whose two fsyncs stalled it) and only counts. */
-	if (store_connect(st->path, &st->opt, &st->cdb, err, errlen))
-		return -1;
-	sqlite3_wal_hook(st->wdb, on_wal_commit, st);
-	if (sqlite3_exec(st->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
-	    pthread_create(&st->syncer, NULL, syncer_main, st) != 0) {
-		util_err(err, errlen, "cannot start the sync thread");
-		return -1;
-	}
-	st->syncer_started = true;
-	return 0;
-}
-
-void store_test_fail_syncs(struct store *st)
-{
-	int p[2];
-	if (st->wal_fd < 0 || pipe(p) != 0)
-		return;
-	(void)dup2(p[0], st->wal_fd);   /* fdatasync on a pipe: EINVAL */
-	close(p[0]);
-	close(p[1]);
-}
-
-static void sync_stop(struct store *st)
-{
-	if (st->syncer_started) {
-		pthread_mutex_lock(&st->slock);
-		st->sync_stopping = true;
-		pthread_cond_signal(&st->scond);
-		pthread_mutex_unlock(&st->slock);
-		pthread_join(st->syncer, NULL);
-		st->syncer_started = false;
-	}
-	sqlite3_close(st->cdb);
-	st->cdb = NULL;
-	if (st->wal_fd >= 0)
-		close(st->wal_fd);
-	st->wal_fd = -1;
-	if (st->wdb && st->opt.sync_full)
-		sqlite3_exec(st->wdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 }
 
 static int prepare_tx(struct store *st)
@@ -748,10 +493,10 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (store_convidx_start(st, err, errlen) || sync_start(st, err, errlen))
+	if (store_convidx_start(st, err, errlen) || store_sync_start(st, err, errlen))
 		return -1;
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
-		sync_stop(st);
+		store_sync_stop(st);
 		util_err(err, errlen, "cannot start the writer thread");
 		return -1;
 	}
@@ -770,5 +515,5 @@ void store_writer_stop(struct store *st)
 	pthread_mutex_unlock(&st->qlock);
 	pthread_join(st->writer, NULL);
 	st->writer_started = false;
-	sync_stop(st);
+	store_sync_stop(st);
 }
