@@ -261,6 +261,10 @@ void store_pause_writer(struct store *st, bool paused);
  * as a failing disk would. */
 void store_test_fail_syncs(struct store *st);
 
+/* False once an fdatasync of the WAL has failed: the store then refuses
+ * every write until the daemon restarts (GET /healthz answers 503). */
+bool store_writable(struct store *st);
+
 /* Extra schema steps owned by other modules (audit, holds), applied after
  * the store's own, in order. Each is SQL run in the migration transaction. */
 extern const char *const store_module_migrations[];

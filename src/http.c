@@ -250,10 +250,15 @@ static void handle_get_conversation(struct request *rq)
 	json_decref(reply);
 }
 
+/* 503 once the store cannot make writes durable: restarting is the fix. */
 static void handle_healthz(struct request *rq)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
-	http_reply_text(rq, 200, "application/json", ok, sizeof ok - 1, NULL, NULL);
+	static const char failing[] = "{\"status\":\"failing\",\"reason\":\"storage\"}";
+	if (store_writable(rq->srv->app->store))
+		http_reply_text(rq, 200, "application/json", ok, sizeof ok - 1, NULL, NULL);
+	else
+		http_reply_text(rq, 503, "application/json", failing, sizeof failing - 1, NULL, NULL);
 }
 
 static void handle_metrics(struct request *rq)

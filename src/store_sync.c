@@ -254,6 +254,11 @@ void store_sync_stop(struct store *st)
 		sqlite3_exec(st->wdb, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 }
 
+bool store_writable(struct store *st)
+{
+	return !atomic_load(&st->sync_failed);
+}
+
 void store_sync_committed(struct store *st, struct store_job *group)
 {
 	if (st->wal_fd < 0)

@@ -523,8 +523,10 @@ static void test_sync_stage(void)
 	struct store_counters sc;
 	store_get_counters(st, &sc);
 	CHECK(sc.syncs >= 1 && sc.syncs <= sc.commits, "FULL: each acknowledged group was fdatasynced");
+	CHECK(store_writable(st), "writable before any failure");
 	store_test_fail_syncs(st);
 	CHECK(store_submit(st, &t[1].r, 1) == STORE_ERR, "a failed fdatasync answers STORE_ERR");
+	CHECK(!store_writable(st), "not writable after a failed fdatasync");
 	CHECK(store_submit(st, &t[2].r, 1) == STORE_ERR, "and the store refuses later writes");
 	store_close(st);
 	/* The record whose fsync failed was committed (its caller got an error
