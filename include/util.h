@@ -35,6 +35,13 @@ struct buf {
 };
 int buf_append(struct buf *b, const void *p, size_t n) RD_WARN_UNUSED;
 int buf_printf(struct buf *b, const char *fmt, ...) RD_PRINTF(2, 3) RD_WARN_UNUSED;
+
+/* A file named in the config: "credential:NAME" is $CREDENTIALS_DIRECTORY/NAME
+ * (systemd LoadCredential=), anything else a path as is. 0, or -1 with err
+ * (never the file's contents). */
+#define UTIL_CREDENTIAL_PREFIX "credential:"
+int util_credential_path(const char *spec, char *out, size_t outlen, char *err,
+                         size_t errlen) RD_WARN_UNUSED;
 /* Without printf's cost, for the per-message JSON text. */
 int buf_append_str(struct buf *b, const char *s) RD_WARN_UNUSED;
 int buf_append_uint(struct buf *b, uint64_t v) RD_WARN_UNUSED;

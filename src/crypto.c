@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #define KDF_CONTEXT "redactd_"   /* crypto_kdf_CONTEXTBYTES = 8 */
-#define CREDENTIAL_PREFIX "credential:"
 
 static const unsigned char wrap_ad_tag[] = { 'r', 'd', '-', 'd', 'k' };
 
@@ -54,37 +53,6 @@ int crypto_global_init(void)
 }
 
 /* ---- loading the master key ------------------------------------------- */
-
-/* "credential:NAME" -> $CREDENTIALS_DIRECTORY/NAME; a plain path as is. */
-static int key_path(const char *spec, char *out, size_t outlen, char *err, size_t errlen)
-{
-	size_t plen = sizeof CREDENTIAL_PREFIX - 1;
-	if (strncmp(spec, CREDENTIAL_PREFIX, plen) != 0) {
-		if (!spec[0] || strlen(spec) >= outlen) {
-			util_err(err, errlen, "key file path is empty or too long");
-			return -1;
-		}
-		memcpy(out, spec, strlen(spec) + 1);
-		return 0;
-	}
-	const char *name = spec + plen;
-	const char *dir = getenv("CREDENTIALS_DIRECTORY");
-	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
-		util_err(err, errlen, "credential name must be a plain file name");
-		return -1;
-	}
-	if (!dir || !dir[0]) {
-		util_err(err, errlen, "%s given but $CREDENTIALS_DIRECTORY is not set "
-		         "(LoadCredential= in the unit)", CREDENTIAL_PREFIX);
-		return -1;
-	}
-	int n = snprintf(out, outlen, "%s/%s", dir, name);
-	if (n < 0 || (size_t)n >= outlen) {
-		util_err(err, errlen, "credential path too long");
-		return -1;
-	}
-	return 0;
-}
 
 /* Reads exactly CRYPTO_KEY_BYTES from fd into key; the file must be a
  * regular file of that size, unreadable by group and others. */
@@ -128,7 +96,7 @@ int keyring_load(const char *spec, struct keyring **out, char *err, size_t errle
 	char path[4096];
 	int fd = -1, rc = -1;
 	struct keyring *kr = NULL;
-	if (!spec || key_path(spec, path, sizeof path, err, errlen))
+	if (!spec || util_credential_path(spec, path, sizeof path, err, errlen))
 		goto fail;
 	if (!(kr = calloc(1, sizeof *kr)) || !(kr->master = sodium_malloc(CRYPTO_KEY_BYTES)) ||
 	    !(kr->root = sodium_malloc(CRYPTO_KEY_BYTES))) {

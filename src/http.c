@@ -578,8 +578,11 @@ static int open_unix(struct http_server *srv, const char *path, char *err, size_
 	return 0;
 }
 
-static char *read_small_file(const char *path, char *err, size_t errlen)
+static char *read_small_file(const char *spec, char *err, size_t errlen)
 {
+	char path[4096];
+	if (util_credential_path(spec, path, sizeof path, err, errlen))
+		return NULL;
 	FILE *f = fopen(path, "rb");
 	struct buf b = { 0 };
 	char chunk[4096];

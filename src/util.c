@@ -340,3 +340,34 @@ void buf_free(struct buf *b)
 	b->data = NULL;
 	b->len = b->cap = 0;
 }
+
+/* "credential:NAME" -> $CREDENTIALS_DIRECTORY/NAME; a plain path as is. */
+int util_credential_path(const char *spec, char *out, size_t outlen, char *err, size_t errlen)
+{
+	size_t plen = sizeof UTIL_CREDENTIAL_PREFIX - 1;
+	if (strncmp(spec, UTIL_CREDENTIAL_PREFIX, plen) != 0) {
+		if (!spec[0] || strlen(spec) >= outlen) {
+			util_err(err, errlen, "file path is empty or too long");
+			return -1;
+		}
+		memcpy(out, spec, strlen(spec) + 1);
+		return 0;
+	}
+	const char *name = spec + plen;
+	const char *dir = getenv("CREDENTIALS_DIRECTORY");
+	if (!name[0] || strchr(name, '/') || !strcmp(name, ".") || !strcmp(name, "..")) {
+		util_err(err, errlen, "credential name must be a plain file name");
+		return -1;
+	}
+	if (!dir || !dir[0]) {
+		util_err(err, errlen, "%s given but $CREDENTIALS_DIRECTORY is not set "
+		         "(LoadCredential= in the unit)", UTIL_CREDENTIAL_PREFIX);
+		return -1;
+	}
+	int n = snprintf(out, outlen, "%s/%s", dir, name);
+	if (n < 0 || (size_t)n >= outlen) {
+		util_err(err, errlen, "credential path too long");
+		return -1;
+	}
+	return 0;
+}

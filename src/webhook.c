@@ -308,10 +308,16 @@ static const struct source_conf *source_find(struct request *rq, const char *nam
  * out. 0, or -1 with a 503: the source is configured but cannot work.
  * Logs the source name and errno, never the contents.
  */
-static int secret_read(const char *source, const char *path, char out[WEBHOOK_MAX_SECRET + 1],
+static int secret_read(const char *source, const char *spec, char out[WEBHOOK_MAX_SECRET + 1],
                        size_t *len, struct api_error *e)
 {
-	FILE *f = path ? fopen(path, "rbe") : NULL;
+	char path[4096], perr[192];
+	if (spec && util_credential_path(spec, path, sizeof path, perr, sizeof perr)) {
+		log_warn("webhook %s: %s", source, perr);
+		api_error_set(e, 503, "source_unavailable", "the %s webhook secret cannot be read", source);
+		return -1;
+	}
+	FILE *f = spec ? fopen(path, "rbe") : NULL;
 	size_t n = 0;
 	if (f) {
 		n = fread(out, 1, WEBHOOK_MAX_SECRET + 1, f);

@@ -10,12 +10,16 @@ TW_TOKEN=tw-auth-token-e2e-0123456789abcdef
 META_SECRET=meta-app-secret-e2e-fedcba9876543210
 VERIFY=meta-verify-token-e2e-42
 printf '%s\n' "$TW_TOKEN" > "$T/twilio.token"
-printf '%s' "$META_SECRET" > "$T/meta.secret"
+# The WhatsApp app secret comes as a systemd credential (LoadCredential=
+# puts it in $CREDENTIALS_DIRECTORY); the other secrets are plain paths.
+export CREDENTIALS_DIRECTORY="$T/credentials"
+mkdir -p "$CREDENTIALS_DIRECTORY"
+printf '%s' "$META_SECRET" > "$CREDENTIALS_DIRECTORY/meta.secret"
 printf '%s\n' "$VERIFY" > "$T/meta-verify.token"
 DAEMON_EXTRA_CONF="[source \"twilio\"]
 secret_file = $T/twilio.token
 [source \"whatsapp\"]
-secret_file = $T/meta.secret
+secret_file = credential:meta.secret
 verify_token_file = $T/meta-verify.token"
 daemon_start || { finish; exit 1; }
 

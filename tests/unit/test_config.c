@@ -138,6 +138,15 @@ static void test_more_errors(void)
 	cfg = load_text("[server]\naccess_log = off\n");
 	CHECK(cfg && cfg->access_log == ACCESS_LOG_OFF, "access_log = off");
 	config_free(cfg);
+	cfg = load_text("[server]\ntls_cert = credential:tls.crt\ntls_key = credential:tls.key\n"
+	                "[source \"twilio\"]\nsecret_file = credential:twilio.token\n");
+	CHECK(cfg && !strcmp(cfg->tls_key, "credential:tls.key"), "credential:NAME for TLS and webhook secrets");
+	config_free(cfg);
+	cfg = load_text("[server]\ntls_cert = /a.crt\ntls_key = credential:../k\n"
+	                "[source \"twilio\"]\nsecret_file = credential:\n");
+	CHECK(cfg == NULL && has_error(3, "tls_key must be a file path or credential:NAME") &&
+	      has_error(5, "secret_file must be a file path or credential:NAME"),
+	      "a credential that is not a plain name is refused, with its line");
 	cfg = load_text("[server]\naccess_log = verbose\n");
 	CHECK(cfg == NULL && has_error(2, "access_log must be errors, all or off"),
 	      "a bad access_log names its line and the values");
