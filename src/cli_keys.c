@@ -24,7 +24,6 @@
 #include <unistd.h>
 
 #define ACTOR "cli"
-#define CREDENTIAL_PREFIX "credential:"
 
 /* Config and a read-only store, without keys. */
 struct keys_env {
@@ -135,7 +134,7 @@ static int load_keys(const char *key_file, const char *new_file, struct keyring 
 static int install_key(const struct keyring *kr, const char *key_file, const char *new_file)
 {
 	char err[512];
-	if (!strncmp(key_file, CREDENTIAL_PREFIX, sizeof CREDENTIAL_PREFIX - 1)) {
+	if (!strncmp(key_file, UTIL_CREDENTIAL_PREFIX, sizeof UTIL_CREDENTIAL_PREFIX - 1)) {
 		printf("key_file is %s: replace that credential's source (the file named by\n"
 		       "LoadCredential= or SetCredentialEncrypted=) with %s, then\n"
 		       "`systemctl restart redactd`; a reload does not re-read credentials.\n",

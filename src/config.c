@@ -248,20 +248,16 @@ static const char *k_public_url(struct loader *ld, const char *v)
 	return set_str(&CFG->public_url, v) ? "out of memory" : NULL;
 }
 
-/* A file a secret is read from: a path, or credential:NAME. */
-static const char *file_spec_error(const char *v)
+/* A file a secret is read from: a path, or credential:NAME with a plain name. */
+static bool valid_file_spec(const char *v)
 {
-	if (!*v)
-		return "must be a file path or credential:NAME";
-	if (!strncmp(v, UTIL_CREDENTIAL_PREFIX, sizeof UTIL_CREDENTIAL_PREFIX - 1) &&
-	    !valid_name(v + sizeof UTIL_CREDENTIAL_PREFIX - 1))
-		return "credential:NAME needs a plain credential name";
-	return NULL;
+	size_t plen = sizeof UTIL_CREDENTIAL_PREFIX - 1;
+	return *v && (strncmp(v, UTIL_CREDENTIAL_PREFIX, plen) || valid_name(v + plen));
 }
 
 static const char *k_tls_cert(struct loader *ld, const char *v)
 {
-	if (file_spec_error(v))
+	if (!valid_file_spec(v))
 		return "tls_cert must be a file path or credential:NAME (a plain name)";
 	ld->tls_line = ld->line;
 	return set_str(&CFG->tls_cert, v) ? "out of memory" : NULL;
@@ -269,7 +265,7 @@ static const char *k_tls_cert(struct loader *ld, const char *v)
 
 static const char *k_tls_key(struct loader *ld, const char *v)
 {
-	if (file_spec_error(v))
+	if (!valid_file_spec(v))
 		return "tls_key must be a file path or credential:NAME (a plain name)";
 	ld->tls_line = ld->line;
 	return set_str(&CFG->tls_key, v) ? "out of memory" : NULL;
@@ -580,14 +576,14 @@ static const struct key_def token_keys[] = {
 
 static const char *k_source_secret(struct loader *ld, const char *v)
 {
-	if (file_spec_error(v))
+	if (!valid_file_spec(v))
 		return "secret_file must be a file path or credential:NAME (a plain name)";
 	return set_str(&SOURCE->secret_file, v) ? "out of memory" : NULL;
 }
 
 static const char *k_source_verify(struct loader *ld, const char *v)
 {
-	if (file_spec_error(v))
+	if (!valid_file_spec(v))
 		return "verify_token_file must be a file path or credential:NAME (a plain name)";
 	return set_str(&SOURCE->verify_token_file, v) ? "out of memory" : NULL;
 }

@@ -414,6 +414,18 @@ static struct request *request_new(struct http_server *srv, struct MHD_Connectio
 	return rq;
 }
 
+/* The raw query may hold identifiers (?phone=...): wiped like bodies. */
+static void request_free(struct request *rq)
+{
+	if (rq->raw_query) {
+		sodium_memzero(rq->raw_query, strlen(rq->raw_query));
+		free(rq->raw_query);
+	}
+	buf_free(&rq->body);
+	ingest_batch_free(rq->batch);
+	free(rq);
+}
+
 /* MHD's URI callback, before it decodes the query: keeps the query's exact
  * bytes, which Twilio's signature covers (decoding and re-encoding cannot
  * always restore them). Never logged. Its value becomes *con_cls. */
@@ -496,8 +508,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		return;
 	*con_cls = NULL;
 	if (!rq->method) {   /* ended before its headers were complete */
-		free(rq->raw_query);
-		free(rq);
+		request_free(rq);
 		return;
 	}
 	int64_t us = mono_us() - rq->start_us;
@@ -516,10 +527,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", method, route, rq->status,
 		         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
 		         cut ? " (connection ended early)" : "");
-	buf_free(&rq->body);
-	ingest_batch_free(rq->batch);
-	free(rq->raw_query);
-	free(rq);
+	request_free(rq);
 }
 
 /* ---- listening ---------------------------------------------------------- */

@@ -27,6 +27,7 @@
 #include "util.h"
 
 enum { CI_NEXT_ID, CI_PENDING, CI_INSERT, CI_UPTO, CI_COUNT };
+_Static_assert(CI_COUNT == CONVIDX_STMTS, "struct store holds one slot per statement");
 static const char *const ci_sql[CI_COUNT] = {
 	[CI_NEXT_ID] = "SELECT max(coalesce((SELECT upto FROM conv_index_state WHERE id = 1), 0),"
 	               " coalesce((SELECT max(id) FROM messages), 0)) + 1",

@@ -16,6 +16,7 @@
 #define STORE_READ_POOL       8       /* idle read connections kept */
 #define STORE_CHECKPOINT_WAIT_MS 2000 /* writer's wait for readers at a checkpoint */
 #define STORE_CHECKPOINT_PAGES 1000   /* WAL frames that start a background checkpoint */
+#define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 
 enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
 
@@ -56,14 +57,14 @@ struct store {
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
 
 	/* Conversation index (store_convidx.c), writer only. */
-	sqlite3_stmt *ci[4];
+	sqlite3_stmt *ci[CONVIDX_STMTS];
 	int64_t next_msg_id;            /* id of the next message inserted */
 	size_t ci_pending;              /* messages not in conv_index yet */
 	int64_t ci_applied_ms;          /* last bulk update */
 
 	/* Sync stage (synchronous=FULL): the writer commits without fsync and
 	 * hands each committed group here; the syncer fdatasyncs the WAL once
-	 * for every group waiting, then acknowledges them (store_writer.c). */
+	 * for every group waiting, then acknowledges them (store_sync.c). */
 	int wal_fd;                     /* -1 when there is no sync stage */
 	pthread_t syncer;
 	bool syncer_started;

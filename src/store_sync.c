@@ -119,7 +119,7 @@ static bool checkpoint_due(struct store *st)
 {
 	int pages = atomic_load(&st->wal_pages), at = atomic_load(&st->ckpt_at);
 	if (pages < at)
-		atomic_store(&st->ckpt_at, at = 0);   /* the WAL restarted */
+		at = 0;   /* the WAL restarted since */
 	return pages - at >= STORE_CHECKPOINT_PAGES;
 }
 

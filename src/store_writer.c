@@ -43,13 +43,10 @@
 #include "util.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <semaphore.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
 
 enum tx_stmt { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_ROLLBACK_TO, TX_RELEASE, TX_COUNT };
 static const char *const tx_sql[TX_COUNT] = {
@@ -65,7 +62,6 @@ static int tx(struct store *st, enum tx_stmt which)
 	sqlite3_reset(s);
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
-
 
 /* ---- copying records ------------------------------------------------------ */
 
@@ -347,9 +343,9 @@ static bool run_group(struct store *st, struct store_job *head)
 		if (j->status == STORE_OK) {
 			atomic_fetch_add(&st->n_records, j->n);
 			st->ci_pending += j->n;
-		}
-		else
+		} else {
 			atomic_fetch_add(&st->n_failed, 1);
+		}
 	}
 	return !lost;
 }
@@ -365,7 +361,6 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->queued = st->queued_records;
 	pthread_mutex_unlock(&st->qlock);
 }
-
 
 /* ---- the thread ------------------------------------------------------------ */
 
@@ -493,8 +488,12 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (store_convidx_start(st, err, errlen) || store_sync_start(st, err, errlen))
+	if (store_convidx_start(st, err, errlen))
 		return -1;
+	if (store_sync_start(st, err, errlen)) {
+		store_sync_stop(st);   /* closes what it had opened */
+		return -1;
+	}
 	if (pthread_create(&st->writer, NULL, writer_main, st) != 0) {
 		store_sync_stop(st);
 		util_err(err, errlen, "cannot start the writer thread");
