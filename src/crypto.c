@@ -30,9 +30,47 @@ struct keyring {
 	                          * until keyring_load_root installs the database's */
 };
 
+/* Nonces and the random part of record ids are public (stored beside the
+ * ciphertext or returned to the client), so each thread draws them from a
+ * small pool that one randombytes_buf call refills, rather than one
+ * libsodium call (with its getpid fork check) per nonce. Keys never come
+ * from here. */
+#define PUBLIC_POOL_BYTES 1024
+
+static _Thread_local unsigned char public_pool[PUBLIC_POOL_BYTES];
+static _Thread_local size_t public_left;
+
+/* A forked child must neither hand out its parent's unused pool bytes (a
+ * nonce repeated under one key breaks XChaCha20-Poly1305) nor use the
+ * parent's generator state, which libsodium's internal generator refuses
+ * (it aborts) until stirred. Only the forking thread exists in the child. */
+static void after_fork_in_child(void)
+{
+	public_left = 0;
+	randombytes_stir();
+}
+
 static void use_internal_rng(void)
 {
 	(void)randombytes_set_implementation(&randombytes_internal_implementation);
+	if (pthread_atfork(NULL, NULL, after_fork_in_child) != 0)
+		abort();   /* cannot make fork safe: refuse rather than risk a nonce */
+}
+
+static void public_random(unsigned char *out, size_t n)
+{
+	if (n > PUBLIC_POOL_BYTES / 4) {
+		randombytes_buf(out, n);
+		return;
+	}
+	if (public_left < n) {
+		randombytes_buf(public_pool, sizeof public_pool);
+		public_left = sizeof public_pool;
+	}
+	unsigned char *from = public_pool + sizeof public_pool - public_left;
+	memcpy(out, from, n);
+	sodium_memzero(from, n);   /* each byte is handed out once */
+	public_left -= n;
 }
 
 int crypto_global_init(void)
@@ -45,8 +83,8 @@ int crypto_global_init(void)
 	_Static_assert(sizeof KDF_CONTEXT - 1 == crypto_kdf_CONTEXTBYTES, "kdf context");
 	/* libsodium's own ChaCha20 generator, seeded from getrandom() and
 	 * kept per thread, rather than a getrandom() system call for every
-	 * nonce and record id (four per message). Set once, before the first
-	 * sodium_init, as libsodium requires. */
+	 * draw. Set once, before the first sodium_init, as libsodium
+	 * requires; the fork handler comes with it. */
 	static pthread_once_t once = PTHREAD_ONCE_INIT;
 	pthread_once(&once, use_internal_rng);
 	return sodium_init() < 0 ? -1 : 0;
@@ -361,7 +399,7 @@ void crypto_seal(const unsigned char key[CRYPTO_KEY_BYTES], const unsigned char 
                  const void *m, size_t mlen, unsigned char *out)
 {
 	unsigned long long clen;
-	randombytes_buf(out, CRYPTO_NONCE_BYTES);
+	public_random(out, CRYPTO_NONCE_BYTES);
 	crypto_aead_xchacha20poly1305_ietf_encrypt(out + CRYPTO_NONCE_BYTES, &clen, m, mlen, ad, adlen,
 	                                           NULL, out, key);
 }
@@ -404,7 +442,7 @@ void crypto_record_id(char out[RD_RECORD_ID_LEN + 1])
 	uint64_t ms = (uint64_t)util_now_ms();
 	for (int i = 4; i >= 0; i--, ms >>= 8)
 		r[i] = (unsigned char)(ms & 0xff);
-	randombytes_buf(r + 5, sizeof r - 5);
+	public_random(r + 5, sizeof r - 5);
 	out[0] = 'm';
 	out[1] = '_';
 	sodium_bin2hex(out + 2, RD_RECORD_ID_LEN - 1, r, sizeof r);

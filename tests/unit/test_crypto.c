@@ -6,9 +6,13 @@
 #include "harness.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const unsigned char conv_a[CRYPTO_HASH_BYTES] = { 1, 2, 3 };
 static const unsigned char conv_b[CRYPTO_HASH_BYTES] = { 1, 2, 4 };
@@ -258,6 +262,71 @@ static void test_hashes_ids(void)
 	CHECK(!memcmp(t, abc, 32), "token hash is SHA-256");
 }
 
+/* The nonce of a fresh seal of a one-byte message. */
+static void seal_nonce(unsigned char nonce[CRYPTO_NONCE_BYTES])
+{
+	static const unsigned char key[CRYPTO_KEY_BYTES] = { 7 };
+	unsigned char out[1 + CRYPTO_SEAL_OVERHEAD];
+	crypto_seal(key, (const unsigned char *)"ad", 2, "x", 1, out);
+	memcpy(nonce, out, CRYPTO_NONCE_BYTES);
+}
+
+static int cmp_nonce(const void *a, const void *b)
+{
+	return memcmp(a, b, CRYPTO_NONCE_BYTES);
+}
+
+#define NONCES_PER_THREAD 2000   /* 4 threads: 8,000 seals */
+
+static void *seal_many(void *arg)
+{
+	unsigned char (*n)[CRYPTO_NONCE_BYTES] = arg;
+	for (int i = 0; i < NONCES_PER_THREAD; i++)
+		seal_nonce(n[i]);
+	return NULL;
+}
+
+/* Nonces come from a per-thread pool refilled in bulk: none may repeat
+ * within a thread, across threads, or between a process and a child it
+ * forks after drawing from the pool. */
+static void test_nonces_unique(void)
+{
+	enum { THREADS = 4 };
+	unsigned char (*n)[CRYPTO_NONCE_BYTES] = calloc(THREADS * NONCES_PER_THREAD, CRYPTO_NONCE_BYTES);
+	pthread_t t[THREADS];
+	int started = 1;
+	for (int i = 0; i < THREADS; i++)
+		started &= pthread_create(&t[i], NULL, seal_many, n + i * NONCES_PER_THREAD) == 0;
+	for (int i = 0; i < THREADS; i++)
+		pthread_join(t[i], NULL);
+	CHECK(started, "threads start");
+	qsort(n, THREADS * NONCES_PER_THREAD, CRYPTO_NONCE_BYTES, cmp_nonce);
+	int repeats = 0;
+	for (int i = 1; i < THREADS * NONCES_PER_THREAD; i++)
+		repeats += !cmp_nonce(n[i - 1], n[i]);
+	CHECK(repeats == 0, "no nonce repeats across 8000 seals in 4 threads");
+	free(n);
+
+	unsigned char mine[CRYPTO_NONCE_BYTES], childs[CRYPTO_NONCE_BYTES] = { 0 };
+	seal_nonce(mine);   /* the pool now holds unused bytes */
+	int fds[2];
+	CHECK(pipe(fds) == 0, "pipe");
+	pid_t pid = fork();
+	if (pid == 0) {
+		close(fds[0]);
+		seal_nonce(childs);
+		_exit(write(fds[1], childs, sizeof childs) == (ssize_t)sizeof childs ? 0 : 1);
+	}
+	close(fds[1]);   /* a child that dies without writing ends the read */
+	seal_nonce(mine);
+	int status = -1;
+	CHECK(pid > 0 && read(fds[0], childs, sizeof childs) == (ssize_t)sizeof childs &&
+	          waitpid(pid, &status, 0) == pid && status == 0,
+	      "child sealed and reported its nonce");
+	CHECK(memcmp(mine, childs, sizeof mine) != 0, "a forked child does not reuse the parent's nonce");
+	close(fds[0]);
+}
+
 int main(void)
 {
 	CHECK(crypto_global_init() == 0, "sodium_init");
@@ -269,5 +338,6 @@ int main(void)
 	test_seal_open();
 	test_wrap();
 	test_hashes_ids();
+	test_nonces_unique();
 	return TEST_DONE();
 }
