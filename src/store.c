@@ -20,6 +20,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,9 +55,21 @@ static int prepare_file(const char *path, char *err, size_t errlen)
 	return 0;
 }
 
+/* SQLite keeps global allocation statistics behind a mutex by default;
+ * nothing here reads them, and at thousands of rows a second the writer
+ * and the request threads would contend on it for every allocation.
+ * Must run before SQLite initialises; later calls are refused harmlessly
+ * (SQLITE_MISUSE), e.g. when a test opened a database first. */
+static void sqlite_global_tune(void)
+{
+	(void)sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+}
+
 int store_connect(const char *path, const struct store_options *opt, sqlite3 **out,
                   char *err, size_t errlen)
 {
+	static pthread_once_t tuned = PTHREAD_ONCE_INIT;
+	pthread_once(&tuned, sqlite_global_tune);
 	sqlite3 *db = NULL;
 	const char *pragmas = opt->sync_full
 		? "PRAGMA synchronous=FULL; PRAGMA secure_delete=ON; PRAGMA foreign_keys=ON;"

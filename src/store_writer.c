@@ -48,6 +48,9 @@
 #include <string.h>
 #include <time.h>
 
+#define WRITER_LOOKASIDE_SLOT  2048   /* bytes: holds a message's row image */
+#define WRITER_LOOKASIDE_SLOTS 256
+
 enum tx_stmt { TX_BEGIN, TX_COMMIT, TX_ROLLBACK, TX_SAVEPOINT, TX_ROLLBACK_TO, TX_RELEASE, TX_COUNT };
 static const char *const tx_sql[TX_COUNT] = {
 	[TX_BEGIN] = "BEGIN IMMEDIATE", [TX_COMMIT] = "COMMIT", [TX_ROLLBACK] = "ROLLBACK",
@@ -481,6 +484,14 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	/* The writer's page cache: index pages of random keys (record ids,
 	 * conversation hashes) stay hot instead of being re-read. */
 	sqlite3_exec(st->wdb, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
+	/* A larger lookaside (2 KB slots, 512 KB in all) for the one busy
+	 * connection: a message's ~1.2 KB row image and its cursors come from
+	 * there instead of malloc, a few per cent of the writer's time.
+	 * Refused (SQLITE_BUSY) only while lookaside memory is in use, which
+	 * it is not before the first statement; the default still works. */
+	if (sqlite3_db_config(st->wdb, SQLITE_DBCONFIG_LOOKASIDE, NULL, WRITER_LOOKASIDE_SLOT,
+	                      WRITER_LOOKASIDE_SLOTS) != SQLITE_OK)
+		log_warn("store: the writer keeps SQLite's default lookaside");
 	if (sqlite3_prepare_v3(st->wdb, ins_msg, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_msg,
 	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->wdb, ins_subj, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_subj,
