@@ -257,6 +257,9 @@ void store_get_counters(struct store *st, struct store_counters *out);
 
 /* Test hook: a paused writer takes no new work (submits queue up). */
 void store_pause_writer(struct store *st, bool paused);
+/* Test hook: background checkpoints (FULL) every `pages` WAL frames
+ * instead of STORE_CHECKPOINT_PAGES, so a test can cross many. */
+void store_test_checkpoint_pages(struct store *st, int pages);
 /* Test hook: every later WAL fdatasync of the sync stage fails (EINVAL),
  * as a failing disk would. */
 void store_test_fail_syncs(struct store *st);

@@ -204,6 +204,7 @@ static int store_alloc(const char *path, const struct store_options *opt, struct
 	pthread_cond_init(&st->scond, NULL);
 	pthread_cond_init(&st->staken, NULL);
 	st->wal_fd = -1;
+	st->ckpt_pages = STORE_CHECKPOINT_PAGES;
 	*out = st;
 	if (!(st->path = strdup(path)) || store_keys_init(st))
 		return -1;

@@ -120,7 +120,7 @@ static bool checkpoint_due(struct store *st)
 	int pages = atomic_load(&st->wal_pages), at = atomic_load(&st->ckpt_at);
 	if (pages < at)
 		at = 0;   /* the WAL restarted since */
-	return pages - at >= STORE_CHECKPOINT_PAGES;
+	return pages - at >= st->ckpt_pages;
 }
 
 /* PASSIVE: copies what it can without waiting for readers or the writer,
@@ -133,8 +133,8 @@ static bool checkpoint_due(struct store *st)
 static void background_checkpoint(struct store *st)
 {
 	int pages = atomic_load(&st->wal_pages);
-	int mode = pages >= 4 * STORE_CHECKPOINT_PAGES ? SQLITE_CHECKPOINT_RESTART
-	                                                : SQLITE_CHECKPOINT_PASSIVE;
+	int mode = pages >= STORE_CHECKPOINT_RESTART_AT * st->ckpt_pages ? SQLITE_CHECKPOINT_RESTART
+	                                                                  : SQLITE_CHECKPOINT_PASSIVE;
 	int rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", mode, NULL, NULL);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		log_warn("store: background checkpoint: %s", sqlite3_errstr(rc));
@@ -223,6 +223,11 @@ int store_sync_start(struct store *st, char *err, size_t errlen)
 	}
 	st->syncer_started = true;
 	return 0;
+}
+
+void store_test_checkpoint_pages(struct store *st, int pages)
+{
+	st->ckpt_pages = pages;
 }
 
 void store_test_fail_syncs(struct store *st)

@@ -548,6 +548,67 @@ static void test_sync_stage(void)
 	store_close(st);
 }
 
+/* Writers that keep the writer busy, so a PASSIVE checkpoint rarely finds
+ * the WAL complete and only the RESTART fallback can start it over. */
+#define WAL_WRITERS 4
+#define WAL_RECORDS 400   /* per writer, ~250 bytes of text each */
+
+static void *wal_writer_main(void *arg)
+{
+	struct worker *w = arg;
+	char text[251];
+	memset(text, 'a' + w->idx, sizeof text - 1);
+	text[sizeof text - 1] = '\0';
+	for (int i = 0; i < WAL_RECORDS; i++) {
+		struct trec t;
+		int rc;
+		if (make_rec(w->st, &t, "acme", "wal", FEB_2020 + i, text)) {
+			w->failures++;
+			continue;
+		}
+		while ((rc = store_submit(w->st, &t.r, 1)) == STORE_BUSY)
+			usleep(100);
+		w->failures += rc != STORE_OK;
+	}
+	return NULL;
+}
+
+/* Background checkpoints keep the WAL bounded under continuous writes:
+ * with a threshold of 32 frames the file stays within a small multiple of
+ * it (~140 frames, RESTART at 128); without background checkpoints the same
+ * writes grow it to ~3,200 frames. */
+static void test_wal_bounded(void)
+{
+	enum { PAGES = 32, FRAME = 4096 + 24 };
+	struct store *st = open_store("walcap.db", 64, false, NULL);
+	pthread_t th[WAL_WRITERS];
+	struct worker w[WAL_WRITERS];
+	int failures = 0;
+	if (!st)
+		return;
+	store_test_checkpoint_pages(st, PAGES);
+	for (int i = 0; i < WAL_WRITERS; i++) {
+		w[i] = (struct worker){ .st = st, .idx = i };
+		pthread_create(&th[i], NULL, wal_writer_main, &w[i]);
+	}
+	for (int i = 0; i < WAL_WRITERS; i++) {
+		pthread_join(th[i], NULL);
+		failures += w[i].failures;
+	}
+	struct stat sb;
+	char wal[512];
+	snprintf(wal, sizeof wal, "%s-wal", tmp("walcap.db"));
+	off_t wal_size = stat(wal, &sb) == 0 ? sb.st_size : -1;
+	store_close(st);
+	CHECK(failures == 0, "continuous writers: every record acknowledged");
+	CHECK(count_sql("walcap.db", "SELECT count(*) FROM messages") == WAL_WRITERS * WAL_RECORDS,
+	      "every record landed");
+	printf("# WAL %lld bytes (%lld frames) for %d records\n", (long long)wal_size,
+	       (long long)(wal_size / FRAME), WAL_WRITERS * WAL_RECORDS);
+	CHECK(wal_size > 0 && wal_size <= (off_t)(12 * PAGES) * FRAME,
+	      "the WAL stays within 12x the checkpoint threshold");
+}
+
 /* ---- data keys -------------------------------------------------------------- */
 
 static void test_data_keys(void)
@@ -927,6 +988,7 @@ int main(void)
 	test_concurrent_reads();
 	test_busy();
 	test_sync_stage();
+	test_wal_bounded();
 	test_conv_index();
 	test_data_keys();
 	test_rotation();
