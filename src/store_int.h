@@ -15,12 +15,11 @@
 #define STORE_BUSY_TIMEOUT_MS 10000
 #define STORE_READ_POOL       8       /* idle read connections kept */
 #define STORE_CHECKPOINT_WAIT_MS 2000 /* writer's wait for readers at a checkpoint */
-/* WAL frames that start a background checkpoint. A page rewritten by many
- * commits (index and interior pages, page 1) is copied once per checkpoint,
- * so fewer, larger checkpoints copy less: 4,000 ingested ~6 % faster than
- * 1,000 and no slower than 8,000 (BENCHMARKS.md). */
-#define STORE_CHECKPOINT_PAGES 4000
-#define STORE_CHECKPOINT_RESTART_AT 4 /* times that: RESTART bounds the WAL (~64 MB) */
+/* WAL frames that start a background checkpoint. Fewer, larger ones copy
+ * a page rewritten by many commits once, but hold up the WAL fsyncs behind
+ * them: 4,000 ingested 0-6 % more than 1,000 with p99 12 -> 24-33 ms. */
+#define STORE_CHECKPOINT_PAGES 1000
+#define STORE_CHECKPOINT_RESTART_AT 4 /* times that: RESTART bounds the WAL (~16 MB) */
 #define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 
 enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
