@@ -4,6 +4,7 @@
  */
 #include "cli.h"
 #include "ingest.h"
+#include "json_mem.h"
 #include "log.h"
 #include "util.h"
 
@@ -70,6 +71,7 @@ static void usage(FILE *f)
 
 int cli_main(int argc, char **argv)
 {
+	json_mem_install();   /* before any JSON is allocated */
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

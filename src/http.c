@@ -9,6 +9,7 @@
 #include "http.h"
 #include "http_internal.h"
 #include "ingest.h"
+#include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -72,8 +73,7 @@ void http_reply_json(struct request *rq, int status, json_t *body)
 		return;
 	}
 	http_reply_text(rq, status, "application/json", s, strlen(s), NULL, NULL);
-	sodium_memzero(s, strlen(s));
-	free(s);
+	json_mem_free_text(s);
 }
 
 void http_reply_error(struct request *rq, const struct api_error *e)
@@ -89,7 +89,7 @@ void http_reply_error(struct request *rq, const struct api_error *e)
 		hname = "Allow", hvalue = rq->route->method;
 	if (s)
 		http_reply_text(rq, e->status, "application/json", s, strlen(s), hname, hvalue);
-	free(s);
+	json_mem_free_text(s);
 	json_decref(o);
 }
 

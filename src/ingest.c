@@ -10,6 +10,7 @@
  * validation and redaction, so a bad message stores nothing.
  */
 #include "ingest.h"
+#include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
 #include "util.h"
@@ -430,10 +431,7 @@ static int json_quote(struct buf *b, const char *s, size_t len)
 	json_t *j = json_stringn(s, len);
 	char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
 	int rc = q ? buf_append(b, q, strlen(q)) : -1;
-	if (q) {
-		sodium_memzero(q, strlen(q));
-		free(q);
-	}
+	json_mem_free_text(q);
 	json_decref(j);
 	return rc;
 }
@@ -559,10 +557,7 @@ static int finish_doc(struct buf *doc, json_t *meta, struct buf *out)
 	int rc = buf_append(out, "{\"metadata\":", 12) || buf_append(out, m ? m : "{}", m ? strlen(m) : 2) ||
 	         buf_append(out, ",\"findings\":", 12) || buf_append(out, doc->data, doc->len) ||
 	         buf_append(out, "]}", 2);
-	if (m) {
-		sodium_memzero(m, strlen(m));
-		free(m);
-	}
+	json_mem_free_text(m);
 	return rc;
 }
 

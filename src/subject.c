@@ -10,6 +10,7 @@
 #include "subject.h"
 #include "audit.h"
 #include "ingest.h"
+#include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
 #include "retention.h"
@@ -277,10 +278,7 @@ static int csv_json_field(struct buf *b, const json_t *v)
 {
 	char *s = v ? json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
 	int rc = csv_field(b, s, false);
-	if (s) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
+	json_mem_free_text(s);
 	return rc;
 }
 
@@ -296,7 +294,7 @@ static int csv_message(struct buf *b, const char *conv, const json_t *m)
 		return -1;
 	char *f = json_dumps(json_object_get(m, "findings"), JSON_COMPACT | JSON_ENCODE_ANY);
 	int rc = csv_field(b, f, true);
-	free(f);
+	json_mem_free_text(f);
 	return rc;
 }
 
@@ -501,8 +499,7 @@ static unsigned char *hold_seal(struct app *app, const struct subject_query *q, 
 		sodium_memzero(key, sizeof key);
 		*len = n + CRYPTO_SEAL_OVERHEAD;
 	}
-	sodium_memzero(s, n);
-	free(s);
+	json_mem_free_text(s);
 	return ct;
 }
 
