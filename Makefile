@@ -6,7 +6,7 @@ CC      ?= cc
 
 PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle
 DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev \
-            libjansson-dev libinih-dev nettle-dev curl sqlite3 jq openssl
+            libjansson-dev libinih-dev nettle-dev curl sqlite3 jq openssl strace
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)

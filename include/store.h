@@ -32,6 +32,7 @@ enum store_status {
 	STORE_ERR = -1,      /* database error (logged) */
 	STORE_BUSY = -2,     /* writer queue full: retry later */
 	STORE_CLOSED = -3,   /* shutting down */
+	STORE_FAILED = -4,   /* refused: a WAL fdatasync failed earlier; restart needed */
 };
 
 struct store_options {
@@ -108,8 +109,9 @@ void store_close(struct store *st);
 int store_schema_version(struct store *st);
 
 /* Commit recs[0..n) atomically (all or nothing). Blocks until durable.
- * Returns STORE_OK, STORE_BUSY, STORE_CLOSED or STORE_ERR (also for more
- * records than queue_size, which could never fit). Each record's key_id
+ * Returns STORE_OK, STORE_BUSY, STORE_CLOSED, STORE_FAILED (writes refused
+ * since a WAL fdatasync failed) or STORE_ERR (also for more records than
+ * queue_size, which could never fit). Each record's key_id
  * must be a live data key (store_data_key_for of its ts_ms), else the
  * whole submit fails. */
 int store_submit(struct store *st, const struct store_record *recs, size_t n) RD_WARN_UNUSED;
@@ -119,7 +121,8 @@ int store_submit(struct store *st, const struct store_record *recs, size_t n) RD
  * returns STORE_OK; the writer later calls done(ctx, status) from its own
  * thread once the transaction holding them has committed (STORE_OK) or
  * failed (STORE_ERR). When the records cannot be queued (STORE_BUSY,
- * STORE_CLOSED, STORE_ERR) it returns that and never calls done.
+ * STORE_CLOSED, STORE_FAILED, STORE_ERR) it returns that and never calls
+ * done.
  * done must be quick and must not call back into the store.
  */
 typedef void (*store_done_fn)(void *ctx, int status);

@@ -643,6 +643,10 @@ static int submit_status(int st, struct api_error *e)
 	case STORE_CLOSED:
 		api_error_set(e, 503, "shutting_down", "the daemon is shutting down");
 		return -1;
+	case STORE_FAILED:
+		api_error_set(e, 503, "storage_failed",
+		              "writes are refused since a disk sync failed; the daemon needs a restart");
+		return -1;
 	default:
 		api_error_set(e, 500, "storage_error", "the records could not be stored");
 		return -1;

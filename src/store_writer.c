@@ -128,7 +128,7 @@ static int enqueue_locked(struct store *st, struct store_job *j)
 	if (st->stopping || !st->writer_started)
 		return STORE_CLOSED;
 	if (atomic_load(&st->sync_failed))
-		return STORE_ERR;
+		return STORE_FAILED;
 	if (j->kind == JOB_RECORDS && j->n > (size_t)st->opt.queue_size)
 		return STORE_ERR;    /* could never fit: do not invite endless retries */
 	if (j->kind == JOB_RECORDS &&

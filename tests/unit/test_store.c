@@ -527,7 +527,7 @@ static void test_sync_stage(void)
 	store_test_fail_syncs(st);
 	CHECK(store_submit(st, &t[1].r, 1) == STORE_ERR, "a failed fdatasync answers STORE_ERR");
 	CHECK(!store_writable(st), "not writable after a failed fdatasync");
-	CHECK(store_submit(st, &t[2].r, 1) == STORE_ERR, "and the store refuses later writes");
+	CHECK(store_submit(st, &t[2].r, 1) == STORE_FAILED, "and the store refuses later writes");
 	store_close(st);
 	/* The record whose fsync failed was committed (its caller got an error
 	 * and may retry); the refused one never reached the database. */
