@@ -41,6 +41,11 @@ struct api_error {
 void api_error_set(struct api_error *e, int status, const char *code, const char *fmt, ...)
 	RD_PRINTF(4, 5);
 
+/* For a failed store write whose status is rc: 503 storage_failed when the
+ * store refuses writes since a failed fdatasync (STORE_FAILED: a restart is
+ * needed), else 500 with code and message. */
+void api_error_store(struct api_error *e, int rc, const char *code, const char *message);
+
 enum app_mode {
 	APP_REDACT_ONLY,   /* config + redaction engine (key optional) */
 	APP_READONLY,      /* + keys + store without a writer */

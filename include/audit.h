@@ -96,7 +96,8 @@ void audit_target(const struct keyring *kr, const char *kind, const unsigned cha
                   char out[AUDIT_TARGET_MAX]);
 
 /* One entry in its own transaction on app's store (for actions that do not
- * write anything else, such as reads), counted in metrics. 0 or -1. */
+ * write anything else, such as reads), counted in metrics. 0, or the
+ * store's status (STORE_FAILED once writes are refused, else STORE_ERR). */
 int audit_record(struct app *app, const char *actor, const char *action, const char *target,
                  int64_t count) RD_WARN_UNUSED;
 

@@ -442,8 +442,9 @@ int audit_record(struct app *app, const char *actor, const char *action, const c
                  int64_t count)
 {
 	struct record_ctx c = { actor, action, target, count };
-	if (store_exec(app->store, record_fn, &c) != 0)
-		return -1;
+	int rc = store_exec(app->store, record_fn, &c);
+	if (rc != 0)
+		return rc < 0 ? rc : STORE_ERR;
 	metrics_audit(app->metrics, 1);
 	return 0;
 }

@@ -31,6 +31,15 @@ void api_error_set(struct api_error *e, int status, const char *code, const char
 	va_end(ap);
 }
 
+void api_error_store(struct api_error *e, int rc, const char *code, const char *message)
+{
+	if (rc == STORE_FAILED)
+		api_error_set(e, 503, "storage_failed",
+		              "writes are refused since a disk sync failed; the daemon needs a restart");
+	else
+		api_error_set(e, 500, code, "%s", message);
+}
+
 /* ---- parsing ---------------------------------------------------------- */
 
 static int json_depth(const json_t *j, int depth)
@@ -643,12 +652,8 @@ static int submit_status(int st, struct api_error *e)
 	case STORE_CLOSED:
 		api_error_set(e, 503, "shutting_down", "the daemon is shutting down");
 		return -1;
-	case STORE_FAILED:
-		api_error_set(e, 503, "storage_failed",
-		              "writes are refused since a disk sync failed; the daemon needs a restart");
-		return -1;
 	default:
-		api_error_set(e, 500, "storage_error", "the records could not be stored");
+		api_error_store(e, st, "storage_error", "the records could not be stored");
 		return -1;
 	}
 }

@@ -242,8 +242,9 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 	/* Nothing leaves before its audit entry is committed. */
 	query_target(app, q, h, target);
 	struct audit_ctx a = { actor, "export", target, records };
-	if (store_exec(app->store, audit_fn, &a) != 0) {
-		api_error_set(e, 500, "audit_error", "the export could not be audit-logged");
+	int rc = store_exec(app->store, audit_fn, &a);
+	if (rc != 0) {
+		api_error_store(e, rc, "audit_error", "the export could not be audit-logged");
 		goto fail;
 	}
 	metrics_audit(app->metrics, 1);
@@ -408,8 +409,9 @@ int subject_erase(struct app *app, const struct subject_query *q, const char *ac
 		return -1;
 	query_target(app, q, h, target);
 	struct erase_ctx c = { .q = q, .hash = h, .actor = actor, .target = target };
-	if (store_exec(app->store, erase_fn, &c) != 0) {
-		api_error_set(e, 500, "storage_error", "the erasure could not be committed");
+	int rc = store_exec(app->store, erase_fn, &c);
+	if (rc != 0) {
+		api_error_store(e, rc, "storage_error", "the erasure could not be committed");
 		return -1;
 	}
 	metrics_audit(app->metrics, (uint64_t)c.audit_entries);
@@ -524,7 +526,7 @@ int subject_hold_add(struct app *app, const struct subject_query *q, const char 
 	int rc = ct ? store_exec(app->store, hold_add_fn, &c) : -1;
 	free(ct);
 	if (rc != 0) {
-		api_error_set(e, 500, "storage_error", "the hold could not be stored");
+		api_error_store(e, rc, "storage_error", "the hold could not be stored");
 		return -1;
 	}
 	metrics_audit(app->metrics, 1);
@@ -577,8 +579,9 @@ int subject_hold_remove(struct app *app, const char *tenant, const char *id, con
 		api_error_set(e, 404, "not_found", "no such hold");
 		return -1;
 	}
-	if (store_exec(app->store, hold_remove_fn, &c) != 0) {
-		api_error_set(e, 500, "storage_error", "the hold could not be removed");
+	int rc = store_exec(app->store, hold_remove_fn, &c);
+	if (rc != 0) {
+		api_error_store(e, rc, "storage_error", "the hold could not be removed");
 		return -1;
 	}
 	if (!c.found) {
@@ -673,9 +676,10 @@ int subject_hold_list(struct app *app, const char *tenant, const char *actor, js
 	char t[AUDIT_TARGET_MAX];
 	snprintf(t, sizeof t, "tenant:%s", target);
 	struct audit_ctx a = { actor, "hold.list", t, (int64_t)json_array_size(c.holds) };
-	if (store_exec(app->store, audit_fn, &a) != 0) {
+	int rc = store_exec(app->store, audit_fn, &a);
+	if (rc != 0) {
 		json_decref(c.holds);
-		api_error_set(e, 500, "audit_error", "the read could not be audit-logged");
+		api_error_store(e, rc, "audit_error", "the read could not be audit-logged");
 		return -1;
 	}
 	metrics_audit(app->metrics, 1);

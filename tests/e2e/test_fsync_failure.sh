@@ -2,8 +2,8 @@
 # A disk that stops syncing, while the daemon serves: strace attaches to
 # every thread and makes each fdatasync of the WAL fail with EIO (a real
 # failure at the system-call layer, no hook in the daemon). The request
-# whose sync failed gets 500, later writes 503 storage_failed, reads 500
-# audit_error (a read is released only once its audit entry commits),
+# whose sync failed gets 500, later writes, erasures and reads 503
+# storage_failed (a read is released only once its audit entry commits),
 # GET /healthz 503 with reason "storage", and the log says why, without
 # message text.
 # Writes stay refused after the disk "recovers"; a restart makes the store
@@ -46,8 +46,10 @@ check_eq "GET /healthz: 503" "$STATUS" 503
 check_eq "… failing, reason storage" "$(jget '.status + "/" + .reason')" "failing/storage"
 check "the log names the failed fdatasync" grep -q "fdatasync of the WAL failed" "$T/daemon.log"
 req GET "/v1/conversations/c1" "$READ_TOKEN"
-check_eq "reads are refused too: none is released before its audit entry commits" "$STATUS" 500
-check_eq "… audit_error" "$(jget '.error.code')" audit_error
+check_eq "reads are refused too: none is released before its audit entry commits" "$STATUS" 503
+check_eq "… storage_failed" "$(jget '.error.code')" storage_failed
+req DELETE "/v1/subjects?email=$(uri a@b.example)" "$ADMIN_TOKEN"
+check_eq "an erasure: 503 storage_failed" "$STATUS/$(jget '.error.code')" "503/storage_failed"
 
 kill -INT "$STRACE_PID"; wait "$STRACE_PID" 2>/dev/null
 wait_for 5 bash -c "! grep -q '^TracerPid:[[:space:]]*[1-9]' /proc/$DAEMON_PID/status"
@@ -65,5 +67,7 @@ req GET "/v1/conversations/c1" "$READ_TOKEN"
 check "the message acknowledged before the failure reads back" \
 	bash -c "printf '%s' '$BODY' | jq -e --arg id '$ACKED' '[.messages[].id] | index(\$id) != null'"
 check "no refused message was stored" bash -c "printf '%s' '$BODY' | jq -e '[.messages[].text] | index(\"refused\") == null and index(\"disk back\") == null'"
+req DELETE "/v1/subjects?email=$(uri a@b.example)" "$ADMIN_TOKEN"
+check_eq "after a restart: the erasure runs" "$STATUS" 200
 check "the log has no message text" bash -c "! grep -qE 'a@b.example|7700 900123|refused|disk back' '$T/daemon.log'"
 finish
