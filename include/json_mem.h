@@ -40,6 +40,8 @@ struct json_mem_stats {
 	size_t arena_used;     /* bytes handed out since the last reset */
 	long arena_live;       /* blocks of this arena not yet freed */
 	unsigned long resets;  /* times the arena was wiped and reused */
+	bool heap_only;        /* this thread allocates from the heap only
+	                        * (sanitizer build, or its arena is given up) */
 };
 void json_mem_thread_stats(struct json_mem_stats *out);
 

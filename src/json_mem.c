@@ -5,7 +5,9 @@
  * and its size, so free needs no lookup and works from any thread. An
  * arena counts its live blocks; the owning thread wipes and reuses it once
  * the count is zero (at the free that empties it, or at its next
- * allocation when another thread freed the last block).
+ * allocation when another thread freed the last block, so until then the
+ * bytes stay in the arena, unwiped: a thread cannot wipe memory that its
+ * owner may be handing out at that moment).
  *
  * Under AddressSanitizer every block comes from the heap (still wiped when
  * freed), so a leaked tree or a use after free is reported as before.
@@ -71,6 +73,10 @@ static void arena_release(struct arena *a)
 static void arena_destroy(void *p)
 {
 	struct arena *a = p;
+	/* Runs on the exiting thread: JSON it still builds (in a later
+	 * destructor) must not reach the arena given up here. */
+	mine = NULL;
+	no_arena = true;
 	if (atomic_fetch_or_explicit(&a->live, ORPHAN, memory_order_acq_rel) == 0)
 		arena_release(a);
 }
@@ -170,6 +176,7 @@ bool json_mem_uses_arenas(void)
 void json_mem_thread_stats(struct json_mem_stats *out)
 {
 	memset(out, 0, sizeof *out);
+	out->heap_only = no_arena || !ARENAS;
 	if (!mine)
 		return;
 	out->arena_used = mine->used;

@@ -124,6 +124,45 @@ static void test_cross_thread_free(void)
 	CHECK(r.st.arena_live == 0, "and its arena is empty afterwards");
 }
 
+/* JSON built in a thread-exit destructor that runs after the allocator's
+ * own (keys are destroyed in creation order, and the allocator's key was
+ * created by the first test): it must not touch the arena given up. */
+static pthread_key_t late_key;
+static int late_ok = -1;
+static long late_arena_used = -1;
+static int late_heap_only = -1;
+
+static void late_destructor(void *p)
+{
+	(void)p;
+	json_t *o = json_pack("{s:s}", "late", "value");
+	struct json_mem_stats st;
+	json_mem_thread_stats(&st);
+	late_arena_used = (long)st.arena_used;
+	late_heap_only = st.heap_only;
+	late_ok = o && !strcmp(json_string_value(json_object_get(o, "late")), "value");
+	json_decref(o);
+}
+
+static void *parse_then_exit(void *arg)
+{
+	(void)arg;
+	json_decref(parse(secret_body));   /* this thread now has an arena */
+	pthread_setspecific(late_key, (void *)1);
+	return NULL;
+}
+
+static void test_late_destructor(void)
+{
+	pthread_t t;
+	CHECK(pthread_key_create(&late_key, late_destructor) == 0 &&
+	      pthread_create(&t, NULL, parse_then_exit, NULL) == 0 && pthread_join(t, NULL) == 0,
+	      "a thread exits with a destructor that builds JSON");
+	CHECK(late_ok == 1, "JSON works in a destructor after the arena's");
+	CHECK(late_heap_only == 1 && late_arena_used == 0,
+	      "and allocates from the heap (the exited thread's arena is gone)");
+}
+
 int main(void)
 {
 	json_mem_install();
@@ -137,5 +176,6 @@ int main(void)
 	}
 	test_large_block();
 	test_cross_thread_free();
+	test_late_destructor();
 	return TEST_DONE();
 }
