@@ -54,14 +54,14 @@ kill -TERM $PID $BPID; wait $PID || true; wait $BPID || true
 ROWS=$(sqlite3 "$T/bench.db" 'SELECT count(*) FROM messages')
 # Over all slices of one server: requests / seconds, the worst slice's p99,
 # non-2xx answers; and each slice's rate.
-summary() {  # name -> "rate p99 non2xx slice-rates"
-	awk '/requests in/ {n += $1; t += $4 + 0; r = r sprintf(" %.0f", $1 / ($4 + 0))}
+summary() {  # files -> "rate p99 non2xx rate1/rate2/..."
+	awk '/requests in/ {n += $1; t += $4 + 0; r = r (r == "" ? "" : "/") sprintf("%.0f", $1 / ($4 + 0))}
 	     $1 == "99%" {v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[^m]s$/) v *= 1000; if (v > p) p = v}
 	     /Non-2xx/ {x += $NF}
-	     END {printf "%.2f %.2fms %d%s\n", n / t, p, x, r}' "$@"
+	     END {printf "%.2f %.2fms %d %s\n", n / t, p, x, r}' "$@"
 }
-read -r R RP RX RS <<<"$(summary "$T"/redactd.*.txt | awk '{s = $4; for (i = 5; i <= NF; i++) s = s "/" $i; print $1, $2, $3, s}')"
-read -r B BP BX BS <<<"$(summary "$T"/bare.*.txt | awk '{s = $4; for (i = 5; i <= NF; i++) s = s "/" $i; print $1, $2, $3, s}')"
+read -r R RP RX RS <<<"$(summary "$T"/redactd.*.txt)"
+read -r B BP BX BS <<<"$(summary "$T"/bare.*.txt)"
 echo "ingest (wrk -t2 -c64, ${SEGMENTS} alternating slices of ${SLICE}s per server, ~1 KB messages, synchronous=FULL)"
 echo "  redactd:     $R req/s (slices $RS), p99 $RP, non-2xx $RX, peak RSS $((RSS / 1024)) MB, rows committed $ROWS"
 awk -v r="$(metric redactd_store_records_total)" -v c="$(metric redactd_store_commits_total)" \

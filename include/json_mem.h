@@ -31,10 +31,6 @@ void json_mem_install(void);
  * installed allocator, so plain free() would be wrong). NULL is fine. */
 void json_mem_free_text(char *s);
 
-/* False in AddressSanitizer builds, where every block is a heap block so
- * that leaks and uses after free are reported. */
-bool json_mem_uses_arenas(void);
-
 /* Statistics of the calling thread's arena, for tests. */
 struct json_mem_stats {
 	size_t arena_used;     /* bytes handed out since the last reset */

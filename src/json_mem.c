@@ -93,9 +93,8 @@ static struct arena *thread_arena(void)
 		return mine;
 	pthread_once(&arena_key_once, arena_key_init);
 	struct arena *a = calloc(1, sizeof *a);
-	if (a && (a->base = malloc(JSON_MEM_ARENA_BYTES)) && pthread_setspecific(arena_key, a) == 0) {
+	if (a && (a->base = malloc(JSON_MEM_ARENA_BYTES)) && pthread_setspecific(arena_key, a) == 0)
 		return mine = a;
-	}
 	if (a)
 		free(a->base);
 	free(a);
@@ -166,11 +165,6 @@ void json_mem_free_text(char *s)
 	json_get_alloc_funcs(NULL, &free_fn);
 	sodium_memzero(s, strlen(s));
 	free_fn(s);
-}
-
-bool json_mem_uses_arenas(void)
-{
-	return ARENAS;
 }
 
 void json_mem_thread_stats(struct json_mem_stats *out)

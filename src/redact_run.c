@@ -1064,8 +1064,6 @@ int redact_run(const struct redact *rd, const char *tenant, enum rd_channel chan
 	    write_output(&ru, tenant, text, len, needs_norm ? sc->map : NULL))
 		goto fail;
 	dedup_subjects(out);
-	if (!out->text && out_append(out, "", 0))
-		goto fail;
 	scratch_wipe(sc, needs_norm);
 	return 0;
 fail:
