@@ -255,11 +255,14 @@ struct store_counters {
 	uint64_t busy;             /* submits refused with STORE_BUSY */
 	uint64_t syncs;            /* WAL fdatasyncs by the sync stage (FULL) */
 	uint64_t queued;           /* records waiting for the writer now */
+	uint64_t links_cached;     /* subject links known stored, not re-inserted */
 };
 void store_get_counters(struct store *st, struct store_counters *out);
 
 /* Test hook: a paused writer takes no new work (submits queue up). */
 void store_pause_writer(struct store *st, bool paused);
+/* Test hook: jobs of any kind waiting for the writer (a paused one). */
+size_t store_test_queued_jobs(struct store *st);
 /* Test hook: background checkpoints (FULL) every `pages` WAL frames
  * instead of STORE_CHECKPOINT_PAGES, so a test can cross many. */
 void store_test_checkpoint_pages(struct store *st, int pages);

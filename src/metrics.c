@@ -192,8 +192,13 @@ int metrics_render_store(const struct store_counters *sc, struct buf *b)
 		"redactd_store_failed_jobs_total %llu\n"
 		"# HELP redactd_store_queued_records Records waiting for the writer.\n"
 		"# TYPE redactd_store_queued_records gauge\n"
-		"redactd_store_queued_records %llu\n",
+		"redactd_store_queued_records %llu\n"
+		"# HELP redactd_store_subject_links_cached_total Subject links the writer knew were stored"
+		" and did not insert again.\n"
+		"# TYPE redactd_store_subject_links_cached_total counter\n"
+		"redactd_store_subject_links_cached_total %llu\n",
 		(unsigned long long)sc->commits, (unsigned long long)sc->records,
 		(unsigned long long)sc->syncs, (unsigned long long)sc->busy,
-		(unsigned long long)sc->jobs_failed, (unsigned long long)sc->queued);
+		(unsigned long long)sc->jobs_failed, (unsigned long long)sc->queued,
+		(unsigned long long)sc->links_cached);
 }

@@ -40,13 +40,32 @@ struct store_job {
 
 struct dk_cache;     /* store_keys.c */
 
+/* store_links.c: subject links (subjects rows) the writer knows the
+ * database holds, so it need not re-insert them for every message. */
+#define STORE_LINK_SLOTS 1024
+struct store_link {
+	unsigned char subject[CRYPTO_HASH_BYTES], conv[CRYPTO_HASH_BYTES];
+	char tenant[RD_MAX_NAME_LEN + 1];   /* "" while the slot is free */
+};
+#define STORE_LIVE_KEYS 8             /* data keys checked live per transaction */
+
 struct store {
 	char *path;
 	struct store_options opt;
 
 	/* Writer (store_writer.c): it alone uses wdb once started. */
 	sqlite3 *wdb;
-	sqlite3_stmt *ins_msg, *ins_subj;
+	sqlite3_stmt *ins_msg, *ins_subj, *key_live, *data_version;
+	/* What the current transaction has checked (store_writer.c): data
+	 * keys found live. Reset at BEGIN and after every exec job. */
+	int64_t live_keys[STORE_LIVE_KEYS];
+	size_t nlive_keys;
+	/* Subject links known to be in the database (store_links.c), and the
+	 * PRAGMA data_version they were seen under: another connection's
+	 * commit (a CLI erasure, say) may have deleted some. */
+	struct store_link *links;
+	int64_t links_version;
+	atomic_uint_fast64_t n_link_hits;
 	/* Transaction control, prepared once: the writer runs these for every
 	 * job, and parsing them each time showed in profiles. */
 	sqlite3_stmt *tx[6];
@@ -131,6 +150,16 @@ void store_sync_stop(struct store *st);
 void store_sync_wait_taken(struct store *st);
 /* Writer: a committed group, acknowledged once it is durable. */
 void store_sync_committed(struct store *st, struct store_job *group);
+
+/* store_links.c: the subject link cache (writer thread). */
+int store_links_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+void store_links_stop(struct store *st);
+void store_links_forget(struct store *st);
+int store_links_check_version(struct store *st) RD_WARN_UNUSED;
+bool store_links_known(struct store *st, const unsigned char *subject, const char *tenant,
+                       const unsigned char *conv);
+void store_links_note(struct store *st, const unsigned char *subject, const char *tenant,
+                      const unsigned char *conv);
 
 /* store_convidx.c: the bulk-filled conversation index (writer thread). */
 #define CONVIDX_BATCH   1024        /* records per bulk update */

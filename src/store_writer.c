@@ -231,10 +231,47 @@ void store_pause_writer(struct store *st, bool paused)
 	pthread_mutex_unlock(&st->qlock);
 }
 
+size_t store_test_queued_jobs(struct store *st)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&st->qlock);
+	for (const struct store_job *j = st->qhead; j; j = j->next)
+		n++;
+	pthread_mutex_unlock(&st->qlock);
+	return n;
+}
+
 /* ---- executing a group ---------------------------------------------------- */
 
-static int insert_record(struct store *st, const struct store_record *r)
+/* 1 when the data key may seal new records (not destroyed), 0 when not,
+ * -1 on error. Asked once per key and transaction: inside it only an exec
+ * job of the writer's own can destroy a key, and that resets the list. */
+static int key_live(struct store *st, int64_t key_id)
 {
+	for (size_t i = 0; i < st->nlive_keys; i++)
+		if (st->live_keys[i] == key_id)
+			return 1;
+	sqlite3_stmt *s = st->key_live;
+	sqlite3_bind_int64(s, 1, key_id);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc == SQLITE_ROW && st->nlive_keys < STORE_LIVE_KEYS)
+		st->live_keys[st->nlive_keys++] = key_id;
+	return rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : -1;
+}
+
+static int insert_message(struct store *st, const struct store_record *r)
+{
+	int live = key_live(st, r->key_id);
+	if (live < 0) {
+		log_error("store: data key lookup failed: %s", sqlite3_errmsg(st->wdb));
+		return -1;
+	}
+	if (!live) {   /* destroyed since the record was sealed */
+		log_error("store: record %s names data key %lld, which is not live", r->id,
+		          (long long)r->key_id);
+		return -1;
+	}
 	sqlite3_stmt *s = st->ins_msg;
 	sqlite3_bind_int64(s, 14, st->next_msg_id++);
 	sqlite3_bind_text(s, 1, r->id, -1, SQLITE_STATIC);
@@ -256,24 +293,37 @@ static int insert_record(struct store *st, const struct store_record *r)
 		log_error("store: insert failed: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (sqlite3_changes(st->wdb) != 1) {   /* its data key was destroyed meanwhile */
-		log_error("store: record %s names data key %lld, which is not live", r->id,
-		          (long long)r->key_id);
-		return -1;
-	}
-	s = st->ins_subj;
+	return 0;
+}
+
+/* Links each subject to the record's conversation, skipping the links the
+ * cache knows are stored (store_links.c). */
+static int link_subjects(struct store *st, const struct store_record *r)
+{
+	sqlite3_stmt *s = st->ins_subj;
 	for (size_t i = 0; i < r->nsubjects; i++) {
+		if (store_links_known(st, r->subjects[i], r->tenant, r->conv_hash)) {
+			atomic_fetch_add(&st->n_link_hits, 1);
+			continue;
+		}
 		sqlite3_bind_blob(s, 1, r->subjects[i], CRYPTO_HASH_BYTES, SQLITE_STATIC);
 		sqlite3_bind_text(s, 2, r->tenant, -1, SQLITE_STATIC);
 		sqlite3_bind_blob(s, 3, r->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-		rc = sqlite3_step(s);
+		int rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
 			log_error("store: subject link failed: %s", sqlite3_errmsg(st->wdb));
 			return -1;
 		}
+		if (sqlite3_changes(st->wdb) == 0)   /* there already */
+			store_links_note(st, r->subjects[i], r->tenant, r->conv_hash);
 	}
 	return 0;
+}
+
+static int insert_record(struct store *st, const struct store_record *r)
+{
+	return insert_message(st, r) || link_subjects(st, r) ? -1 : 0;
 }
 
 static bool bad_sizes(const struct store_record *r)
@@ -289,6 +339,9 @@ static int run_job(struct store *st, struct store_job *j)
 		return STORE_ERR;
 	if (j->kind == JOB_EXEC) {
 		rc = j->fn(st->wdb, j->ctx);
+		/* It may have destroyed keys or deleted links. */
+		st->nlive_keys = 0;
+		store_links_forget(st);
 	} else {
 		for (size_t i = 0; i < j->n && rc == 0; i++)
 			if (bad_sizes(&j->recs[i]) || insert_record(st, &j->recs[i]))
@@ -298,8 +351,10 @@ static int run_job(struct store *st, struct store_job *j)
 	}
 	if (sqlite3_get_autocommit(st->wdb))
 		return rc ? rc : STORE_ERR;   /* SQLite rolled the whole transaction back */
-	if (rc)
+	if (rc) {
 		tx(st, TX_ROLLBACK_TO);
+		store_links_forget(st);   /* links it found may have been its own */
+	}
 	tx(st, TX_RELEASE);
 	return rc;
 }
@@ -324,7 +379,9 @@ static bool run_group(struct store *st, struct store_job *head)
 		run_checkpoint(st, head);
 		return false;
 	}
-	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0;
+	st->nlive_keys = 0;
+	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0 ||
+	            store_links_check_version(st) != 0;
 	for (struct store_job *j = head; j && !lost; j = j->next) {
 		j->status = run_job(st, j);
 		lost = sqlite3_get_autocommit(st->wdb) != 0;
@@ -335,6 +392,7 @@ static bool run_group(struct store *st, struct store_job *head)
 	}
 	if (lost) {
 		log_error("store: transaction lost: %s", sqlite3_errmsg(st->wdb));
+		store_links_forget(st);
 		for (struct store_job *j = head; j; j = j->next)
 			j->status = STORE_ERR;
 	} else {
@@ -360,6 +418,7 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->jobs_failed = atomic_load(&st->n_failed);
 	out->busy = atomic_load(&st->n_busy);
 	out->syncs = atomic_load(&st->n_syncs);
+	out->links_cached = atomic_load(&st->n_link_hits);
 	pthread_mutex_lock(&st->qlock);
 	out->queued = st->queued_records;
 	pthread_mutex_unlock(&st->qlock);
@@ -477,8 +536,8 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	static const char ins_msg[] =
 		"INSERT INTO messages (id, record_id, tenant, conv_hash, ts_ms, received_ms, role, channel,"
 		" category, key_id, conv_ct, text_ct, meta_ct, entity_counts)"
-		" SELECT ?14, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13"
-		" WHERE EXISTS (SELECT 1 FROM data_keys WHERE id = ?9 AND wrapped IS NOT NULL)";
+		" VALUES (?14, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
+	static const char key_live_sql[] = "SELECT 1 FROM data_keys WHERE id = ?1 AND wrapped IS NOT NULL";
 	static const char ins_subj[] =
 		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) VALUES (?1, ?2, ?3)";
 	/* The writer's page cache: index pages of random keys (record ids,
@@ -495,11 +554,13 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	if (sqlite3_prepare_v3(st->wdb, ins_msg, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_msg,
 	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->wdb, ins_subj, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_subj,
+	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->wdb, key_live_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->key_live,
 	                       NULL) != SQLITE_OK || prepare_tx(st)) {
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (store_convidx_start(st, err, errlen))
+	if (store_convidx_start(st, err, errlen) || store_links_start(st, err, errlen))
 		return -1;
 	if (store_sync_start(st, err, errlen)) {
 		store_sync_stop(st);   /* closes what it had opened */

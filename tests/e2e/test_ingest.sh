@@ -58,6 +58,12 @@ check_eq "redact finding end (bytes)" "$(jget '.findings[0].end')" 24
 check_eq "redact finding entity" "$(jget '.findings[0].entity')" EMAIL
 check_eq "redact stores nothing" "$(db_count)" "$BEFORE"
 
+# The same person three times in one conversation: the writer links them
+# to it once and then knows the link is stored.
+for i in 1 2 3; do
+	req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"links-1","text":"again from repeat@example.com"}'
+done
+
 # Prometheus metrics (read scope).
 req GET /metrics "$READ_TOKEN"
 check_eq "metrics answer 200" "$STATUS" 200
@@ -66,6 +72,7 @@ check "metrics count findings by entity" grep -q 'redactd_findings_total{entity=
 check "metrics count group commits" grep -q '^redactd_store_commits_total [1-9]' "$T/resp"
 check "metrics count committed records" grep -q '^redactd_store_records_total [1-9]' "$T/resp"
 check "metrics count WAL syncs (synchronous=FULL)" grep -q '^redactd_store_syncs_total [1-9]' "$T/resp"
+check "metrics count subject links known stored" grep -q '^redactd_store_subject_links_cached_total [1-9]' "$T/resp"
 check "metrics show the writer queue" grep -q '^redactd_store_queued_records [0-9]' "$T/resp"
 check "metrics carry the ingest latency histogram" grep -q 'redactd_ingest_latency_seconds_bucket{le="+Inf"} [1-9]' "$T/resp"
 check "metrics are Prometheus text" grep -qi '^Content-Type: text/plain; version=0.0.4' "$T/headers"

@@ -864,6 +864,153 @@ static int exec_insert_then(struct sqlite3 *db, void *ctx)
 	return ret;
 }
 
+/* ---- what the writer remembers between inserts ---------------------------- */
+
+static int links_stored(const char *dbname)
+{
+	return (int)count_sql(dbname, "SELECT count(*) FROM subjects");
+}
+
+static int exec_delete_links(struct sqlite3 *db, void *ctx)
+{
+	(void)ctx;
+	return sqlite3_exec(db, "DELETE FROM subjects", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+}
+
+static uint64_t links_cached(struct store *st)
+{
+	struct store_counters c;
+	store_get_counters(st, &c);
+	return c.links_cached;
+}
+
+/* Submits one new record of conversation conv (subject 0x5a); its status. */
+static int submit_one(struct store *st, const char *conv, int64_t ts)
+{
+	struct trec t;
+	if (make_rec(st, &t, "acme", conv, ts, "x"))
+		return -100;
+	return store_submit(st, &t.r, 1);
+}
+
+/* The subject link cache (store_links.c) skips links known stored, and
+ * forgets them whenever a link may have gone: an exec job, another
+ * connection's commit, a job rolled back. */
+static void test_link_cache(void)
+{
+	const char *name = "links.db";
+	struct store *st = open_store(name, 1024, false, NULL);
+	if (!st) {
+		CHECK(0, "link cache setup");
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		CHECK(submit_one(st, "x", FEB_2020 + i) == STORE_OK, "record with a subject stored");
+	CHECK(links_cached(st) == 1, "the third record's link is known, not inserted again");
+
+	CHECK(store_exec(st, exec_delete_links, NULL) == 0 && links_stored(name) == 0,
+	      "an exec job deletes the links");
+	CHECK(submit_one(st, "x", FEB_2020 + 3) == STORE_OK && links_stored(name) == 1,
+	      "after an exec job the link is inserted again");
+
+	submit_one(st, "x", FEB_2020 + 4);
+	sqlite3 *other = NULL;
+	CHECK(sqlite3_open(tmp(name), &other) == SQLITE_OK &&
+	      sqlite3_exec(other, "DELETE FROM subjects", NULL, NULL, NULL) == SQLITE_OK,
+	      "another connection deletes the links");
+	sqlite3_close(other);
+	CHECK(submit_one(st, "x", FEB_2020 + 5) == STORE_OK && links_stored(name) == 1,
+	      "after another connection's commit the link is inserted again");
+
+	/* A job links (p), finds its own link (q), then fails (p again). */
+	struct trec p, q, r;
+	if (make_rec(st, &p, "acme", "y", FEB_2020 + 6, "p") ||
+	    make_rec(st, &q, "acme", "y", FEB_2020 + 7, "q") ||
+	    make_rec(st, &r, "acme", "y", FEB_2020 + 8, "r")) {
+		CHECK(0, "rollback setup");
+		store_close(st);
+		return;
+	}
+	struct store_record job[3] = { p.r, q.r, p.r };
+	CHECK(store_submit(st, job, 3) == STORE_ERR && links_stored(name) == 1,
+	      "a failed job's link is rolled back");
+	CHECK(store_submit(st, &r.r, 1) == STORE_OK && links_stored(name) == 2,
+	      "and inserted by the next record of that conversation");
+	store_close(st);
+}
+
+struct destroy_arg {
+	struct store *st;
+	int64_t key_id;
+	int rc;
+};
+
+static int exec_destroy_key(struct sqlite3 *db, void *ctx)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "UPDATE data_keys SET wrapped = NULL WHERE id = ?1", -1, &s,
+	                       NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_int64(s, 1, ((struct destroy_arg *)ctx)->key_id);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+static void *destroy_main(void *arg)
+{
+	struct destroy_arg *a = arg;
+	a->rc = store_exec(a->st, exec_destroy_key, a);
+	return NULL;
+}
+
+/* Each transaction checks a data key once; a key destroyed since (by
+ * another connection, or by an exec job earlier in the same group) seals
+ * nothing more. */
+static void test_key_checks(void)
+{
+	struct store *st = open_store("keychk.db", 1024, false, NULL);
+	struct trec a, b, c, d;
+	if (!st || make_rec(st, &a, "acme", "k", JAN_2020, "a") ||
+	    make_rec(st, &b, "acme", "k", JAN_2020 + 1, "b") ||
+	    make_rec(st, &c, "acme", "k", FEB_2020, "c") ||
+	    make_rec(st, &d, "acme", "k", FEB_2020 + 1, "d")) {
+		CHECK(0, "key check setup");
+		store_close(st);
+		return;
+	}
+	CHECK(store_submit(st, &a.r, 1) == STORE_OK, "January record stored");
+	sqlite3 *other = NULL;
+	sqlite3_stmt *s = NULL;
+	CHECK(sqlite3_open(tmp("keychk.db"), &other) == SQLITE_OK &&
+	      sqlite3_prepare_v2(other, "UPDATE data_keys SET wrapped = NULL WHERE id = ?1", -1, &s,
+	                         NULL) == SQLITE_OK &&
+	      sqlite3_bind_int64(s, 1, a.r.key_id) == SQLITE_OK && sqlite3_step(s) == SQLITE_DONE,
+	      "another connection destroys January's key");
+	sqlite3_finalize(s);
+	sqlite3_close(other);
+	CHECK(store_submit(st, &b.r, 1) == STORE_ERR, "a record sealed under it fails");
+
+	/* One group: c, then the exec destroying February's key, then d. */
+	struct job_status sc = { 1, false }, sd = { 1, false };
+	struct destroy_arg da = { st, c.r.key_id, 1 };
+	pthread_t th;
+	store_pause_writer(st, true);
+	CHECK(store_submit_async(st, &c.r, 1, on_job, &sc) == STORE_OK, "c queued");
+	CHECK(pthread_create(&th, NULL, destroy_main, &da) == 0, "exec thread");
+	for (int i = 0; i < 5000 && store_test_queued_jobs(st) < 2; i++)
+		usleep(1000);
+	CHECK(store_test_queued_jobs(st) == 2 &&
+	      store_submit_async(st, &d.r, 1, on_job, &sd) == STORE_OK, "exec, then d queued");
+	store_pause_writer(st, false);
+	pthread_join(th, NULL);
+	store_close(st);   /* drains */
+	CHECK(sc.called && sc.status == STORE_OK, "the record before the exec stores");
+	CHECK(da.rc == 0, "the exec destroys February's key");
+	CHECK(sd.called && sd.status == STORE_ERR, "the record after it in the same group fails");
+	CHECK(count_sql("keychk.db", "SELECT count(*) FROM messages") == 2, "a and c are stored");
+}
+
 static void test_exec(void)
 {
 	for (int ro = 0; ro < 2; ro++) {
@@ -997,6 +1144,8 @@ int main(void)
 	test_residue(true);
 	test_residue(false);
 	test_exec();
+	test_link_cache();
+	test_key_checks();
 	test_migrations();
 	keyring_free(kr1);
 	keyring_free(kr2);
