@@ -261,6 +261,9 @@ void store_get_counters(struct store *st, struct store_counters *out);
 
 /* Test hook: a paused writer takes no new work (submits queue up). */
 void store_pause_writer(struct store *st, bool paused);
+/* Test hook: the writer's next COMMIT fails (and rolls back), as one
+ * refused by a full disk would. */
+void store_test_fail_next_commit(struct store *st);
 /* Test hook: jobs of any kind waiting for the writer (a paused one). */
 size_t store_test_queued_jobs(struct store *st);
 /* Test hook: background checkpoints (FULL) every `pages` WAL frames

@@ -59,9 +59,9 @@ void store_links_forget(struct store *st)
 		memset(st->links, 0, STORE_LINK_SLOTS * sizeof *st->links);
 }
 
-/* At the start of each transaction. 0, or -1 when the version cannot be
- * read (the cache is forgotten then too). */
-int store_links_check_version(struct store *st)
+/* At the start of each transaction. A version that cannot be read
+ * forgets the cache, as a changed one does. */
+void store_links_check_version(struct store *st)
 {
 	int64_t v = -1;
 	if (sqlite3_step(st->data_version) == SQLITE_ROW)
@@ -70,7 +70,6 @@ int store_links_check_version(struct store *st)
 	if (v < 0 || v != st->links_version)
 		store_links_forget(st);
 	st->links_version = v;
-	return v < 0 ? -1 : 0;
 }
 
 static struct store_link *slot_for(struct store *st, const unsigned char *subject,

@@ -231,6 +231,18 @@ void store_pause_writer(struct store *st, bool paused)
 	pthread_mutex_unlock(&st->qlock);
 }
 
+void store_test_fail_next_commit(struct store *st)
+{
+	atomic_store(&st->fail_next_commit, true);
+}
+
+/* sqlite3_commit_hook: non-zero turns the COMMIT into a ROLLBACK. */
+static int refuse_commit_on_request(void *arg)
+{
+	struct store *st = arg;
+	return atomic_exchange(&st->fail_next_commit, false) ? 1 : 0;
+}
+
 size_t store_test_queued_jobs(struct store *st)
 {
 	size_t n = 0;
@@ -380,19 +392,20 @@ static bool run_group(struct store *st, struct store_job *head)
 		return false;
 	}
 	st->nlive_keys = 0;
-	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0 ||
-	            store_links_check_version(st) != 0;
+	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0;
+	if (!lost)
+		store_links_check_version(st);
 	for (struct store_job *j = head; j && !lost; j = j->next) {
 		j->status = run_job(st, j);
 		lost = sqlite3_get_autocommit(st->wdb) != 0;
 	}
-	if (!lost && tx(st, TX_COMMIT) != SQLITE_OK) {
+	if (!lost && tx(st, TX_COMMIT) != SQLITE_OK)
 		lost = true;
-		tx(st, TX_ROLLBACK);
-	}
 	if (lost) {
 		log_error("store: transaction lost: %s", sqlite3_errmsg(st->wdb));
-		store_links_forget(st);
+		if (!sqlite3_get_autocommit(st->wdb))
+			tx(st, TX_ROLLBACK);   /* else the next BEGIN fails, and every one after */
+		store_links_forget(st);   /* links found there may have been this group's */
 		for (struct store_job *j = head; j; j = j->next)
 			j->status = STORE_ERR;
 	} else {
@@ -489,6 +502,14 @@ void store_finish_jobs(struct store_job *head)
 	}
 }
 
+static bool has_exec(const struct store_job *j)
+{
+	for (; j; j = j->next)
+		if (j->kind == JOB_EXEC)
+			return true;
+	return false;
+}
+
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
@@ -508,6 +529,8 @@ static void *writer_main(void *arg)
 		}
 		pthread_mutex_unlock(&st->qlock);
 		if (group) {
+			if (st->ci_pending > CONVIDX_EXEC_TAIL && has_exec(group))
+				store_convidx_apply(st);
 			if (run_group(st, group))
 				store_sync_committed(st, group);
 			else
@@ -562,6 +585,7 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	}
 	if (store_convidx_start(st, err, errlen) || store_links_start(st, err, errlen))
 		return -1;
+	sqlite3_commit_hook(st->wdb, refuse_commit_on_request, st);
 	if (store_sync_start(st, err, errlen)) {
 		store_sync_stop(st);   /* closes what it had opened */
 		return -1;

@@ -257,7 +257,7 @@ static void wait_calls(struct done_log *d, int n)
 /* Per job status after three async jobs run in one group. */
 struct job_status {
 	int status;
-	bool called;
+	atomic_bool called;   /* set by the writer thread */
 };
 
 static void on_job(void *ctx, int status)
@@ -504,6 +504,36 @@ static void test_conv_index(void)
 	store_close(st);
 	CHECK(conv_index_consistent("convidx.db"), "consistent after close");
 out:
+	free(t);
+	free(recs);
+}
+
+static int noop_fn(struct sqlite3 *db, void *ctx)
+{
+	(void)db;
+	(void)ctx;
+	return 0;
+}
+
+/* A maintenance job never scans a tail longer than CONVIDX_EXEC_TAIL
+ * (1,024) per conversation: the writer indexes a longer one first. */
+static void test_conv_index_before_exec(void)
+{
+	enum { N = 2000 };
+	struct store *st = open_store("cidxexec.db", 4096, false, NULL);
+	struct trec *t = calloc(N, sizeof *t);
+	struct store_record *recs = calloc(N, sizeof *recs);
+	bool ok = st && t && recs;
+	for (int i = 0; ok && i < N; i++) {
+		ok = make_rec(st, &t[i], "acme", i % 3 ? "a" : "b", MAR_2020 + i, "x") == 0;
+		recs[i] = t[i].r;
+	}
+	const char *tail = "SELECT count(*) FROM messages WHERE id > (SELECT upto FROM conv_index_state)";
+	CHECK(ok && store_submit(st, recs, N) == STORE_OK && count_sql("cidxexec.db", tail) == N,
+	      "2000 records wait in the unindexed tail");
+	CHECK(ok && store_exec(st, noop_fn, NULL) == 0 && count_sql("cidxexec.db", tail) == 0,
+	      "a maintenance job has them indexed first");
+	store_close(st);
 	free(t);
 	free(recs);
 }
@@ -936,6 +966,29 @@ static void test_link_cache(void)
 	      "a failed job's link is rolled back");
 	CHECK(store_submit(st, &r.r, 1) == STORE_OK && links_stored(name) == 2,
 	      "and inserted by the next record of that conversation");
+
+	/* Two jobs in one group: the first links, the second finds its link;
+	 * then the COMMIT fails and takes both back. */
+	struct trec u, v, w;
+	if (make_rec(st, &u, "acme", "z", FEB_2020 + 9, "u") ||
+	    make_rec(st, &v, "acme", "z", FEB_2020 + 10, "v") ||
+	    make_rec(st, &w, "acme", "z", FEB_2020 + 11, "w")) {
+		CHECK(0, "lost transaction setup");
+		store_close(st);
+		return;
+	}
+	struct job_status su = { 1, false }, sv = { 1, false };
+	store_pause_writer(st, true);
+	store_test_fail_next_commit(st);
+	CHECK(store_submit_async(st, &u.r, 1, on_job, &su) == STORE_OK &&
+	      store_submit_async(st, &v.r, 1, on_job, &sv) == STORE_OK, "two jobs queued");
+	store_pause_writer(st, false);
+	for (int i = 0; i < 5000 && !(su.called && sv.called); i++)
+		usleep(1000);
+	CHECK(su.called && su.status == STORE_ERR && sv.called && sv.status == STORE_ERR,
+	      "a refused COMMIT fails every job of its group");
+	CHECK(store_submit(st, &w.r, 1) == STORE_OK, "a record after the failed commit");
+	CHECK(links_stored(name) == 3, "and the next record links the conversation again");
 	store_close(st);
 }
 
@@ -1137,6 +1190,7 @@ int main(void)
 	test_sync_stage();
 	test_wal_bounded();
 	test_conv_index();
+	test_conv_index_before_exec();
 	test_data_keys();
 	test_rotation();
 	test_root_key();
