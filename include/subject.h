@@ -57,6 +57,12 @@ struct sqlite3;
 int subject_conversation_held(struct sqlite3 *db, const char *tenant,
                               const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
 	RD_WARN_UNUSED;
+/* The same, keeping the statement in *stmt between calls on one
+ * connection (prepared on first use; the caller finalizes it). */
+struct sqlite3_stmt;
+int subject_conversation_held_cached(struct sqlite3 *db, struct sqlite3_stmt **stmt,
+                                     const char *tenant,
+                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held);
 
 /*
  * Export every turn of every conversation linked to q, opened and redacted:

@@ -150,29 +150,45 @@ static int add_pending(sqlite3 *db, const struct retention_line *l, int64_t n)
 struct purge_cb_ctx {
 	struct retention_line *l;
 	const atomic_bool *stop;
+	sqlite3_stmt *held;          /* the held check, prepared once per batch */
+	int64_t batch_purged;        /* candidates of this batch not held */
 };
 
+/* The end of a batch (row == NULL): its count goes to retention_pending
+ * in that same transaction, and the statement is finalized. */
+static int purge_batch_end(sqlite3 *db, struct purge_cb_ctx *c)
+{
+	int rc = c->batch_purged ? add_pending(db, c->l, c->batch_purged) : 0;
+	sqlite3_finalize(c->held);
+	c->held = NULL;
+	c->batch_purged = 0;
+	return rc;
+}
+
 /* store_purge_before asks about each candidate inside its batch's
- * transaction: keep held ones; count the others in retention_pending in
- * that same transaction. Stopping rolls the current batch back whole. */
+ * transaction: keep held ones; count the others, in retention_pending at
+ * the batch's end. Stopping rolls the current batch back whole. */
 static int purge_cb(sqlite3 *db, const struct store_row *row, void *arg)
 {
 	struct purge_cb_ctx *c = arg;
 	bool held;
+	if (!row)
+		return purge_batch_end(db, c) ? -1 : 0;
 	if (c->stop && atomic_load(c->stop))
 		return PURGE_STOPPED;
-	if (subject_conversation_held(db, row->tenant, row->conv_hash, &held))
+	if (subject_conversation_held_cached(db, &c->held, row->tenant, row->conv_hash, &held))
 		return -1;
 	if (held)
 		return 1;
-	return add_pending(db, c->l, 1) ? -1 : 0;
+	c->batch_purged++;
+	return 0;
 }
 
 /* 0 done, 1 stopped, -1 failed (what committed before stays counted). */
 static int purge_group(struct app *app, struct retention_line *l, int64_t cutoff_ms, int batch,
                        const atomic_bool *stop)
 {
-	struct purge_cb_ctx c = { l, stop };
+	struct purge_cb_ctx c = { l, stop, NULL, 0 };
 	size_t n = 0;
 	int rc = store_purge_before(app->store, l->tenant, l->category, cutoff_ms, (size_t)batch,
 	                            purge_cb, &c, &n);

@@ -37,6 +37,7 @@ struct purge_ctx {
 	int64_t cur_ts, cur_rowid;    /* resume after this (ts, rowid) */
 	struct cand *c;
 	size_t scanned, deleted;
+	sqlite3_stmt *del[2];         /* purge_sql, during a batch */
 };
 
 /* The next `batch` candidates after the cursor, oldest first. */
@@ -72,19 +73,19 @@ static int purge_scan(sqlite3 *db, struct purge_ctx *p)
 	return step == SQLITE_DONE ? 0 : -1;
 }
 
-static int run_stmt(sqlite3 *db, const char *sql, int64_t rowid, const struct cand *c)
+/* Deleting a candidate, and its conversation's subject links once no
+ * message of it is left. Prepared once per batch: preparing them for every
+ * row was 60 % of a purge's time. */
+static const char *const purge_sql[2] = {
+	"DELETE FROM messages WHERE id = ?1",
+	"DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2 AND NOT EXISTS " STORE_CONV_IDS_SQL,
+};
+
+static int step_reset(sqlite3_stmt *s)
 {
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	if (c) {
-		sqlite3_bind_text(s, 1, c->tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 2, c->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	} else {
-		sqlite3_bind_int64(s, 1, rowid);
-	}
 	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
@@ -100,11 +101,25 @@ static int purge_one(sqlite3 *db, struct purge_ctx *p, const struct cand *c)
 		return keep;
 	if (keep > 0)
 		return 0;
-	if (run_stmt(db, "DELETE FROM messages WHERE id = ?1", c->rowid, NULL) ||
-	    run_stmt(db, "DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2 AND NOT EXISTS"
-	             " " STORE_CONV_IDS_SQL, 0, c))
+	sqlite3_bind_int64(p->del[0], 1, c->rowid);
+	sqlite3_bind_text(p->del[1], 1, c->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(p->del[1], 2, c->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	if (step_reset(p->del[0]) || step_reset(p->del[1]))
 		return STORE_ERR;
 	p->deleted++;
+	return 0;
+}
+
+static int purge_candidates(sqlite3 *db, struct purge_ctx *p)
+{
+	for (size_t i = 0; i < 2; i++)
+		if (sqlite3_prepare_v2(db, purge_sql[i], -1, &p->del[i], NULL) != SQLITE_OK)
+			return STORE_ERR;
+	for (size_t i = 0; i < p->scanned; i++) {
+		int rc = purge_one(db, p, &p->c[i]);
+		if (rc < 0)
+			return rc;
+	}
 	return 0;
 }
 
@@ -114,12 +129,13 @@ static int purge_batch_fn(sqlite3 *db, void *arg)
 	p->deleted = 0;
 	if (purge_scan(db, p))
 		return STORE_ERR;
-	for (size_t i = 0; i < p->scanned; i++) {
-		int rc = purge_one(db, p, &p->c[i]);
-		if (rc < 0)
-			return rc;
+	int rc = purge_candidates(db, p);
+	for (size_t i = 0; i < 2; i++) {
+		sqlite3_finalize(p->del[i]);
+		p->del[i] = NULL;
 	}
-	return 0;
+	int end = p->fn ? p->fn(db, NULL, p->ctx) : 0;   /* the batch's end, always */
+	return rc ? rc : end < 0 ? end : 0;
 }
 
 int store_purge_before(struct store *st, const char *tenant, const char *category,

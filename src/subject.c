@@ -327,19 +327,29 @@ struct erase_ctx {
 	int64_t audit_entries;
 };
 
+int subject_conversation_held_cached(struct sqlite3 *db, struct sqlite3_stmt **stmt,
+                                     const char *tenant,
+                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
+{
+	if (!*stmt && sqlite3_prepare_v2(db, "SELECT " SUBJECT_HELD_SQL("?2"), -1, stmt, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_stmt *s = *stmt;
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	*held = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_ROW ? 0 : -1;
+}
+
 int subject_conversation_held(struct sqlite3 *db, const char *tenant,
                               const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
 {
-	const unsigned char *h = conv_hash;
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, "SELECT " SUBJECT_HELD_SQL("?2"), -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, h, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	*held = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	sqlite3_stmt *s = NULL;
+	int rc = subject_conversation_held_cached(db, &s, tenant, conv_hash, held);
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	return rc;
 }
 
 /* Runs a statement with (tenant, conv_hash) bound; *changes gets the rows

@@ -761,7 +761,7 @@ done:
 static int keep_conv_k(struct sqlite3 *db, const struct store_row *row, void *ctx)
 {
 	(void)db;
-	return !memcmp(row->conv_hash, ctx, CRYPTO_HASH_BYTES) ? 1 : 0;
+	return row && !memcmp(row->conv_hash, ctx, CRYPTO_HASH_BYTES) ? 1 : 0;
 }
 
 static void test_shred_backup(void)
