@@ -9,8 +9,9 @@
  * deletes records older than it with store_purge_before: batches of
  * sweep_batch rows, each one transaction on the writer, so ingest batches
  * queue between them and never wait behind more than one small batch. Held
- * records (subject.h) are kept by its per-row callback, which also adds
- * each deleted row to retention_pending in the same transaction; the
+ * records (subject.h) are kept by its per-row callback, which counts the
+ * others and, at the batch's end, adds the count to retention_pending in
+ * the same transaction; the
  * pass's end moves those counts into one audit entry per (tenant,
  * category), so a crash mid-pass loses no count. Then old audit entries
  * are purged ([audit] retention), data keys left with no records are

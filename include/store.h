@@ -220,10 +220,15 @@ int store_checkpoint(struct store *st) RD_WARN_UNUSED;
  * row's header fields (id, tenant, conv_hash, ts_ms, category, key_id; no
  * ciphertext) and returns 0 to delete it, 1 to keep it (a legal hold), or
  * a negative value to stop (that batch rolls back; the value is returned).
- * After each batch's candidates (also when one stopped it), fn is called
- * once more with row == NULL, still inside the transaction: there it can
- * write per-batch totals and must finalize any statement it prepared on
- * db (which lets it prepare once per batch, not once per row).
+ * After each batch whose candidates were read (also an empty one, one that
+ * fn stopped, or one where a delete failed), fn is called once more with
+ * row == NULL: there it must finalize any statement it prepared on db
+ * (which lets it prepare once per batch, not once per row) and may write
+ * per-batch totals. A negative value from that call fails the batch. After
+ * a failure SQLite may already have rolled the transaction back
+ * (sqlite3_get_autocommit(db) is then non-zero); fn must not write then,
+ * since its write would commit on its own. Anything it writes in a failed
+ * batch that is still open is rolled back with the batch.
  * Subject links of conversations left empty are removed too. *count gets
  * the rows deleted. Follow with store_shred_keys and store_checkpoint.
  */

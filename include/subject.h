@@ -62,7 +62,8 @@ int subject_conversation_held(struct sqlite3 *db, const char *tenant,
 struct sqlite3_stmt;
 int subject_conversation_held_cached(struct sqlite3 *db, struct sqlite3_stmt **stmt,
                                      const char *tenant,
-                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held);
+                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
+	RD_WARN_UNUSED;
 
 /*
  * Export every turn of every conversation linked to q, opened and redacted:

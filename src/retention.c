@@ -155,10 +155,14 @@ struct purge_cb_ctx {
 };
 
 /* The end of a batch (row == NULL): its count goes to retention_pending
- * in that same transaction, and the statement is finalized. */
+ * in that same transaction, and the statement is finalized. Not when
+ * SQLite has rolled a failed batch back already: the count would then
+ * commit on its own, for rows that are still there. */
 static int purge_batch_end(sqlite3 *db, struct purge_cb_ctx *c)
 {
-	int rc = c->batch_purged ? add_pending(db, c->l, c->batch_purged) : 0;
+	int rc = 0;
+	if (c->batch_purged)
+		rc = sqlite3_get_autocommit(db) ? -1 : add_pending(db, c->l, c->batch_purged);
 	sqlite3_finalize(c->held);
 	c->held = NULL;
 	c->batch_purged = 0;

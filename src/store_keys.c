@@ -319,20 +319,28 @@ static int load_or_create(struct store *st, const struct keyring *kr, const stru
                           int64_t *id, unsigned char dk[CRYPTO_KEY_BYTES])
 {
 	int rc = -1;
+	char why[160] = "";
 	pthread_mutex_lock(&st->kdb_lock);
 	sqlite3 *db = key_db(st);
 	if (!db || sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		goto fail;
 	if (select_or_insert(db, kr, kn, id, dk) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		/* ROLLBACK resets the message; a failure that was not SQLite's
+		 * (a refused wrap) has logged its own reason. */
+		int ec = sqlite3_errcode(db);
+		if (ec != SQLITE_OK && ec != SQLITE_ROW && ec != SQLITE_DONE)
+			snprintf(why, sizeof why, ": %s", sqlite3_errmsg(db));
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		sodium_memzero(dk, CRYPTO_KEY_BYTES);
 		goto fail;
 	}
 	rc = 0;
 fail:
-	if (rc && db)
-		log_error("store: data key: %s", sqlite3_errmsg(db));
+	if (rc && db && !why[0] && sqlite3_errcode(db) != SQLITE_OK)
+		snprintf(why, sizeof why, ": %s", sqlite3_errmsg(db));
+	if (rc)
+		log_error("store: no data key for the record%s", why);
 	pthread_mutex_unlock(&st->kdb_lock);
 	return rc;
 }
