@@ -923,6 +923,15 @@ static int submit_one(struct store *st, const char *conv, int64_t ts)
 	return store_submit(st, &t.r, 1);
 }
 
+/* Three records of conversation conv, ts, ts + 1, ts + 2; false if no key. */
+static bool make_three(struct store *st, const char *conv, int64_t ts, struct trec t[3])
+{
+	for (int i = 0; i < 3; i++)
+		if (make_rec(st, &t[i], "acme", conv, ts + i, "x"))
+			return false;
+	return true;
+}
+
 /* The subject link cache (store_links.c) skips links known stored, and
  * forgets them whenever a link may have gone: an exec job, another
  * connection's commit, a job rolled back. */
@@ -952,42 +961,32 @@ static void test_link_cache(void)
 	CHECK(submit_one(st, "x", FEB_2020 + 5) == STORE_OK && links_stored(name) == 1,
 	      "after another connection's commit the link is inserted again");
 
-	/* A job links (p), finds its own link (q), then fails (p again). */
-	struct trec p, q, r;
-	if (make_rec(st, &p, "acme", "y", FEB_2020 + 6, "p") ||
-	    make_rec(st, &q, "acme", "y", FEB_2020 + 7, "q") ||
-	    make_rec(st, &r, "acme", "y", FEB_2020 + 8, "r")) {
+	/* A job links (y0), finds its own link (y1), then fails (y0 again). */
+	struct trec y[3], z[3];
+	if (!make_three(st, "y", FEB_2020 + 6, y) || !make_three(st, "z", FEB_2020 + 9, z)) {
 		CHECK(0, "rollback setup");
 		store_close(st);
 		return;
 	}
-	struct store_record job[3] = { p.r, q.r, p.r };
+	struct store_record job[3] = { y[0].r, y[1].r, y[0].r };
 	CHECK(store_submit(st, job, 3) == STORE_ERR && links_stored(name) == 1,
 	      "a failed job's link is rolled back");
-	CHECK(store_submit(st, &r.r, 1) == STORE_OK && links_stored(name) == 2,
+	CHECK(store_submit(st, &y[2].r, 1) == STORE_OK && links_stored(name) == 2,
 	      "and inserted by the next record of that conversation");
 
 	/* Two jobs in one group: the first links, the second finds its link;
 	 * then the COMMIT fails and takes both back. */
-	struct trec u, v, w;
-	if (make_rec(st, &u, "acme", "z", FEB_2020 + 9, "u") ||
-	    make_rec(st, &v, "acme", "z", FEB_2020 + 10, "v") ||
-	    make_rec(st, &w, "acme", "z", FEB_2020 + 11, "w")) {
-		CHECK(0, "lost transaction setup");
-		store_close(st);
-		return;
-	}
 	struct job_status su = { 1, false }, sv = { 1, false };
 	store_pause_writer(st, true);
 	store_test_fail_next_commit(st);
-	CHECK(store_submit_async(st, &u.r, 1, on_job, &su) == STORE_OK &&
-	      store_submit_async(st, &v.r, 1, on_job, &sv) == STORE_OK, "two jobs queued");
+	CHECK(store_submit_async(st, &z[0].r, 1, on_job, &su) == STORE_OK &&
+	      store_submit_async(st, &z[1].r, 1, on_job, &sv) == STORE_OK, "two jobs queued");
 	store_pause_writer(st, false);
 	for (int i = 0; i < 5000 && !(su.called && sv.called); i++)
 		usleep(1000);
 	CHECK(su.called && su.status == STORE_ERR && sv.called && sv.status == STORE_ERR,
 	      "a refused COMMIT fails every job of its group");
-	CHECK(store_submit(st, &w.r, 1) == STORE_OK, "a record after the failed commit");
+	CHECK(store_submit(st, &z[2].r, 1) == STORE_OK, "a record after the failed commit");
 	CHECK(links_stored(name) == 3, "and the next record links the conversation again");
 	store_close(st);
 }
