@@ -273,6 +273,9 @@ void store_pause_writer(struct store *st, bool paused);
 /* Test hook: the writer's next COMMIT fails (and rolls back), as one
  * refused by a full disk would. */
 void store_test_fail_next_commit(struct store *st);
+/* Test hook: purge batches end after every n candidates, as when records
+ * wait (0: only then). */
+void store_test_purge_yield(struct store *st, size_t n);
 /* Test hook: jobs of any kind waiting for the writer (a paused one). */
 size_t store_test_queued_jobs(struct store *st);
 /* Test hook: background checkpoints (FULL) every `pages` WAL frames

@@ -20,7 +20,14 @@
  * them: 4,000 ingested 0-6 % more than 1,000 with p99 12 -> 24-33 ms. */
 #define STORE_CHECKPOINT_PAGES 1000
 #define STORE_CHECKPOINT_RESTART_AT 4 /* times that: RESTART bounds the WAL (~16 MB) */
+/* How long a RESTART checkpoint may wait for the writer's next gap and for
+ * readers of old snapshots. It holds the writer lock meanwhile, so ingest
+ * waits as long: with SQLite's 10 s default, a long export (or the
+ * sweeper's scan) stalled every request for 140 ms and more. Given up, it
+ * finishes as PASSIVE and is tried again at the next threshold. */
+#define STORE_RESTART_WAIT_MS 10
 #define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
+#define STORE_PURGE_YIELD_MS 4        /* a purge batch gives way to waiting records after this */
 
 enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
 
@@ -78,6 +85,7 @@ struct store {
 	bool stopping;
 	bool paused;                    /* test hook */
 	atomic_bool fail_next_commit;   /* test hook: the next COMMIT is refused */
+	size_t test_purge_yield;        /* test hook: purge batches yield every n rows */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
 
 	/* Conversation index (store_convidx.c), writer only. */
@@ -139,6 +147,9 @@ int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_U
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
 int store_writer_checkpoint(struct store *st) RD_WARN_UNUSED;
+
+/* store_writer.c: records are waiting for the writer (any thread). */
+bool store_records_waiting(struct store *st);
 
 /* store_writer.c: wakes or calls back each job of a NULL-terminated list
  * with its status, and frees the asynchronous ones. */

@@ -215,6 +215,7 @@ int store_sync_start(struct store *st, char *err, size_t errlen)
 	 * automatic checkpoint (whose two fsyncs stalled it) and only counts. */
 	if (store_connect(st->path, &st->opt, &st->cdb, err, errlen))
 		return -1;
+	sqlite3_busy_timeout(st->cdb, STORE_RESTART_WAIT_MS);
 	sqlite3_wal_hook(st->wdb, on_wal_commit, st);
 	if (sqlite3_exec(st->wdb, "PRAGMA synchronous=NORMAL", NULL, NULL, NULL) != SQLITE_OK ||
 	    pthread_create(&st->syncer, NULL, syncer_main, st) != 0) {

@@ -231,6 +231,14 @@ void store_pause_writer(struct store *st, bool paused)
 	pthread_mutex_unlock(&st->qlock);
 }
 
+bool store_records_waiting(struct store *st)
+{
+	pthread_mutex_lock(&st->qlock);
+	bool waiting = st->queued_records > 0;
+	pthread_mutex_unlock(&st->qlock);
+	return waiting;
+}
+
 void store_test_fail_next_commit(struct store *st)
 {
 	atomic_store(&st->fail_next_commit, true);
