@@ -21,6 +21,8 @@ void util_hex_encode(const unsigned char *in, size_t n, char *out);
 bool util_utf8_valid(const char *s, size_t n);
 /* Current time. */
 int64_t util_now_ms(void);
+/* A monotonic clock in microseconds, for durations. */
+int64_t util_mono_us(void);
 /* Epoch ms -> "2026-11-22T18:42:01.123Z" (out must hold 32 bytes). */
 void util_format_ts(int64_t ms, char out[32]);
 /* RFC 3339 (with offset or Z, optional fraction) or decimal epoch seconds

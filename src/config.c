@@ -326,7 +326,7 @@ static const char *k_keys_from(struct loader *ld, const char *v)
 static bool looks_like_key(const char *v)
 {
 	size_t n = strlen(v), keyish = 0;
-	if (strchr(v, '/') || strncmp(v, "credential:", 11) == 0)
+	if (strchr(v, '/') || strncmp(v, UTIL_CREDENTIAL_PREFIX, sizeof UTIL_CREDENTIAL_PREFIX - 1) == 0)
 		return false;
 	for (size_t i = 0; i < n; i++)
 		if (isalnum((unsigned char)v[i]) || v[i] == '+' || v[i] == '=')
@@ -340,7 +340,7 @@ static const char *k_key_file(struct loader *ld, const char *v)
 		return "key_file must be a path or credential:NAME";
 	if (looks_like_key(v))
 		return "key_file must be a path or credential:NAME, never the key itself";
-	if (!strncmp(v, "credential:", 11) && !valid_name(v + 11))
+	if (!valid_file_spec(v))
 		return "key_file credential:NAME needs a plain credential name";
 	return set_str(&CFG->key_file, v) ? "out of memory" : NULL;
 }

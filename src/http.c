@@ -26,7 +26,6 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <time.h>
 #include <unistd.h>
 
 #if MHD_VERSION < 0x00097002
@@ -34,13 +33,6 @@ typedef int MHD_RESULT;
 #else
 typedef enum MHD_Result MHD_RESULT;
 #endif
-
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
 
 /* ---- replies ------------------------------------------------------------ */
 
@@ -162,7 +154,7 @@ int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e
 	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), reply, e);
 	if (rc == 0) {
 		note_ids(rq, rq->batch);
-		metrics_ingest_latency(app->metrics, mono_us() - rq->start_us);
+		metrics_ingest_latency(app->metrics, util_mono_us() - rq->start_us);
 	}
 	ingest_batch_free(rq->batch);
 	rq->batch = NULL;
@@ -409,7 +401,7 @@ static struct request *request_new(struct http_server *srv, struct MHD_Connectio
 	if (rq) {
 		rq->srv = srv;
 		rq->conn = conn;
-		rq->start_us = mono_us();
+		rq->start_us = util_mono_us();
 	}
 	return rq;
 }
@@ -511,7 +503,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		request_free(rq);
 		return;
 	}
-	int64_t us = mono_us() - rq->start_us;
+	int64_t us = util_mono_us() - rq->start_us;
 	const char *route = rq->route_name ? rq->route_name : "(unknown)";
 	/* The method is the client's text: log only the standard ones. */
 	static const char *const methods[] = { "GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS" };

@@ -17,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- purge ----------------------------------------------------------------- */
@@ -112,33 +111,26 @@ static int purge_one(sqlite3 *db, struct purge_ctx *p, const struct cand *c)
 	return 0;
 }
 
-/* A batch that has held the writer for STORE_PURGE_YIELD_MS while
- * records wait ends early (what it deleted commits); the next batch goes on
- * from there, after those records. A sweep then delays ingest by a few ms
- * at a time, not by a whole batch (20-40 ms for 500 rows under load). */
-static int64_t mono_us(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
 void store_test_purge_yield(struct store *st, size_t n)
 {
 	st->test_purge_yield = n;
 }
 
+/* A batch that has held the writer for STORE_PURGE_YIELD_MS while
+ * records wait ends early (what it deleted commits); the next batch goes on
+ * from there, after those records. A sweep then delays ingest by a few ms
+ * at a time, not by a whole batch (20-40 ms for 500 rows under load). */
 static bool purge_should_yield(struct purge_ctx *p, int64_t start_us)
 {
 	if (p->st->test_purge_yield)
 		return p->done % p->st->test_purge_yield == 0;
-	return p->done % 16 == 0 && mono_us() - start_us >= STORE_PURGE_YIELD_MS * 1000 &&
+	return p->done % 16 == 0 && util_mono_us() - start_us >= STORE_PURGE_YIELD_MS * 1000 &&
 	       store_records_waiting(p->st);
 }
 
 static int purge_candidates(sqlite3 *db, struct purge_ctx *p)
 {
-	int64_t start_us = mono_us();
+	int64_t start_us = util_mono_us();
 	for (size_t i = 0; i < 2; i++)
 		if (sqlite3_prepare_v2(db, purge_sql[i], -1, &p->del[i], NULL) != SQLITE_OK)
 			return STORE_ERR;

@@ -7,13 +7,13 @@
 #include "store.h"
 #include "audit.h"
 #include "harness.h"
+#include "util.h"
 
 #include <pthread.h>
 #include <sodium.h>
 #include <sqlite3.h>
 #include <stdatomic.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #define JAN_2020 1577880000000LL   /* 2020-01-01T12:00:00Z */
@@ -115,6 +115,31 @@ static int make_rec(struct store *st, struct trec *t, const char *tenant, const 
 	r->subjects = (const unsigned char (*)[CRYPTO_HASH_BYTES])t->subj;
 	r->nsubjects = 1;
 	return 0;
+}
+
+/* n records of tenant acme, the i-th in conversation "c<i % nconv>" at
+ * ts + i; *recs gets their store_records. Both arrays calloc'd; NULL (and
+ * nothing to free) if one cannot be made. */
+static struct trec *make_many(struct store *st, int n, int nconv, int64_t ts,
+                              struct store_record **recs)
+{
+	struct trec *t = st ? calloc((size_t)n, sizeof *t) : NULL;
+	*recs = t ? calloc((size_t)n, sizeof **recs) : NULL;
+	for (int i = 0; *recs && i < n; i++) {
+		char conv[16];
+		snprintf(conv, sizeof conv, "c%d", i % nconv);
+		if (make_rec(st, &t[i], "acme", conv, ts + i, "x")) {
+			free(*recs);
+			*recs = NULL;
+		} else {
+			(*recs)[i] = t[i].r;
+		}
+	}
+	if (!*recs) {
+		free(t);
+		return NULL;
+	}
+	return t;
 }
 
 /* Reading back: texts opened in order into a buffer "a|b|c". */
@@ -522,13 +547,9 @@ static void test_conv_index_before_exec(void)
 {
 	enum { N = 2000 };
 	struct store *st = open_store("cidxexec.db", 4096, false, NULL);
-	struct trec *t = calloc(N, sizeof *t);
-	struct store_record *recs = calloc(N, sizeof *recs);
-	bool ok = st && t && recs;
-	for (int i = 0; ok && i < N; i++) {
-		ok = make_rec(st, &t[i], "acme", i % 3 ? "a" : "b", MAR_2020 + i, "x") == 0;
-		recs[i] = t[i].r;
-	}
+	struct store_record *recs = NULL;
+	struct trec *t = make_many(st, N, 3, MAR_2020, &recs);
+	bool ok = t != NULL;
 	const char *tail = "SELECT count(*) FROM messages WHERE id > (SELECT upto FROM conv_index_state)";
 	CHECK(ok && store_submit(st, recs, N) == STORE_OK && count_sql("cidxexec.db", tail) == N,
 	      "2000 records wait in the unindexed tail");
@@ -608,13 +629,6 @@ static void *wal_writer_main(void *arg)
  * with a threshold of 32 frames the file stays within a small multiple of
  * it (~140 frames, RESTART at 128); without background checkpoints the same
  * writes grow it to ~3,200 frames. */
-static int64_t now_ms_mono(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* A reader keeping an old snapshot (a long export) blocks the WAL's
  * restart; the RESTART checkpoint gives up after a few ms instead of
  * holding the writer lock, and so every submit, for SQLite's 10 s. */
@@ -636,11 +650,11 @@ static void test_restart_with_reader(void)
 	int64_t worst = 0;
 	int failures = 0;
 	for (int i = 0; i < 300; i++) {
-		int64_t t0 = now_ms_mono();
+		int64_t t0 = util_mono_us() / 1000;
 		if (make_rec(st, &t, "acme", "r", MAR_2020 + 1 + i, "more") ||
 		    store_submit(st, &t.r, 1) != STORE_OK)
 			failures++;
-		int64_t took = now_ms_mono() - t0;
+		int64_t took = util_mono_us() / 1000 - t0;
 		worst = took > worst ? took : worst;
 	}
 	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
@@ -871,17 +885,11 @@ static void test_purge_yield(void)
 {
 	enum { N = 120 };
 	struct store *st = open_store("yield.db", 1024, false, NULL);
-	struct trec *t = calloc(N, sizeof *t);
-	struct store_record *recs = calloc(N, sizeof *recs);
-	bool ok = st && t && recs;
-	for (int i = 0; ok && i < N; i++) {
-		char conv[16];
-		snprintf(conv, sizeof conv, "c%d", i % 7);
-		ok = make_rec(st, &t[i], "acme", conv, JAN_2020 + i, "x") == 0;
-		recs[i] = t[i].r;
-	}
+	struct store_record *recs = NULL;
+	struct trec *t = make_many(st, N, 7, JAN_2020, &recs);
+	bool ok = t != NULL;
 	size_t n = 0, held = 0;
-	for (int i = 0; i < N; i++)
+	for (int i = 0; ok && i < N; i++)
 		held += !memcmp(t[i].r.conv_hash, t[3].r.conv_hash, CRYPTO_HASH_BYTES);
 	CHECK(ok && store_submit(st, recs, N) == STORE_OK, "120 January records in 7 conversations");
 	if (st)
