@@ -8,6 +8,11 @@ PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle
 DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev \
             libjansson-dev libinih-dev nettle-dev curl sqlite3 jq openssl strace
 
+# pkg-config runs when make reads this file. On a machine that has never
+# built redactd the -dev packages are not there yet at that moment, so the
+# targets that install them (test, run, asan) build in a second make, started
+# after `deps`, which reads pkg-config afresh. A build without the packages
+# stops at `libs-present` with what to install instead of failing to link.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
@@ -28,7 +33,7 @@ OBJS    := $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps run test unit e2e asan eval bench fuzz install clean check-config
+.PHONY: all deps libs-present run test test-bins unit e2e asan eval bench fuzz install clean check-config
 
 all: $(BUILD)/redactd
 
@@ -40,7 +45,13 @@ deps:
 	  else echo "missing packages:$$missing (run: sudo apt-get install$$missing)"; exit 1; fi; \
 	fi
 
-$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h src/*.h) | $(BUILD)/obj
+libs-present:
+	@pkg-config --exists $(PKGS) 2>/dev/null || { \
+	  echo "redactd: the build libraries are missing ($(PKGS))."; \
+	  echo "  run 'make deps' as root (or: sudo apt-get install $(DEB_PKGS)); 'make test' and 'make run' do it for you"; \
+	  exit 2; }
+
+$(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h src/*.h) | $(BUILD)/obj libs-present
 	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
 
 $(BUILD)/libredactd.a: $(OBJS)
@@ -56,14 +67,18 @@ $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@
 
 # Development run: key and database live in dev/ (git-ignored).
-run: deps all
+run: deps
+	@$(MAKE) --no-print-directory all
 	@mkdir -p dev && chmod 700 dev
 	@[ -f dev/master.key ] || $(BUILD)/redactd keygen -o dev/master.key
 	@sh tools/dev-banner.sh
 	$(BUILD)/redactd serve -c config/redactd.conf
 
-test: deps all $(UNIT_BINS)
+test: deps
+	@$(MAKE) --no-print-directory test-bins
 	@sh tests/run.sh $(BUILD)
+
+test-bins: all $(UNIT_BINS)
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g $(SANFLAGS)" LDFLAGS="$(SANFLAGS)" test
