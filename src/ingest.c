@@ -380,8 +380,12 @@ static int add_subjects(struct prepared *p, const struct redact_result *res)
  * escaping. jansson would allocate a node per key for the same output, on
  * every message.
  */
+/* The name is copied, not pointed to: a batch waits for its commit without
+ * the config lock, and a SIGHUP meanwhile frees the engine that owns the
+ * names its findings came from (issue 11: garbage keys in 201 replies and
+ * /metrics labels read from freed memory). */
 struct tally_entry {
-	const char *entity;            /* points into the engine */
+	char entity[RD_MAX_NAME_LEN + 1];
 	unsigned n;
 };
 
@@ -410,7 +414,8 @@ static int tally_add(struct tally *t, const char *entity, unsigned k)
 		t->cap = cap;
 	}
 	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof *t->v);
-	t->v[i] = (struct tally_entry){ entity, k };
+	snprintf(t->v[i].entity, sizeof t->v[i].entity, "%s", entity);
+	t->v[i].n = k;
 	t->n++;
 	return 0;
 }
