@@ -1,21 +1,75 @@
-/* libFuzzer harness: the webhook form decoder and the signature checks. */
+/*
+ * libFuzzer harness: the webhook routes' pure parts, with valid signatures.
+ *
+ * Each input is signed as the provider would sign it (Meta's HMAC-SHA256
+ * over the raw body, Twilio's HMAC-SHA1 over URL and sorted fields), so the
+ * checks must accept it (and refuse it with one signature byte changed);
+ * then it goes where a signed body goes: the form decoder (Twilio), the
+ * WhatsApp notification walker and the Dialogflow CX field readers.
+ */
+#include "app.h"
+#include "ingest.h"
 #include "webhook.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+static const char secret[] = "fuzz-app-secret";
+
+static void meta_signature(const uint8_t *data, size_t size)
+{
+	char sig[WEBHOOK_META_SIG_LEN + 1];
+	webhook_meta_sign(secret, sizeof secret - 1, data, size, sig);
+	if (!webhook_meta_verify(secret, sizeof secret - 1, data, size, sig))
+		abort();
+	sig[WEBHOOK_META_SIG_LEN - 1] = sig[WEBHOOK_META_SIG_LEN - 1] == '0' ? '1' : '0';
+	if (webhook_meta_verify(secret, sizeof secret - 1, data, size, sig))
+		abort();
+}
+
+static void twilio_form(const uint8_t *data, size_t size)
 {
 	struct webhook_form f;
 	char sig[WEBHOOK_TWILIO_SIG_LEN + 1];
-	if (webhook_form_parse((const char *)data, size, &f) == 0) {
-		const char *url = webhook_form_get(&f, "url");
-		const char *got = webhook_form_get(&f, "sig");
-		webhook_twilio_sign("12345", 5, url ? url : "https://example.com/x", &f, sig);
-		(void)webhook_twilio_verify("12345", 5, url ? url : "https://h:1/x?y", &f, got ? got : sig);
-		(void)webhook_meta_verify("s", 1, data, size, got);
-		webhook_form_free(&f);
+	if (webhook_form_parse((const char *)data, size, &f))
+		return;
+	const char *url = "https://bots.example.com/v1/webhooks/twilio?tenant=t";
+	webhook_twilio_sign(secret, sizeof secret - 1, url, &f, sig);
+	if (!webhook_twilio_verify(secret, sizeof secret - 1, url, &f, sig))
+		abort();
+	(void)webhook_form_get(&f, "Body");
+	(void)webhook_form_get(&f, "From");
+	webhook_form_free(&f);
+}
+
+static void json_payloads(const uint8_t *data, size_t size)
+{
+	struct api_error e;
+	json_t *root = ingest_parse_body((const char *)data, size, &e);
+	if (!root)
+		return;
+	json_t *out = json_array();
+	const char **senders = calloc(RD_MAX_BATCH, sizeof *senders);
+	if (out && senders && webhook_wa_collect(root, out, senders, &e) == 0)
+		for (size_t i = 0; i < json_array_size(out); i++)
+			if (!senders[i] || !json_is_object(json_array_get(out, i)))
+				abort();
+	if (json_is_object(root)) {
+		enum rd_channel ch;
+		const char *caller;
+		(void)webhook_cx_utterance(root, &ch, &caller);
+		(void)webhook_cx_session(root);
 	}
+	free(senders);
+	json_decref(out);
+	json_decref(root);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	meta_signature(data, size);
+	twilio_form(data, size);
+	json_payloads(data, size);
 	return 0;
 }

@@ -12,6 +12,10 @@
 
 #include "redactd.h"
 
+#include <jansson.h>
+
+struct api_error;
+
 #define WEBHOOK_MAX_PARAMS   256    /* form fields in one callback */
 #define WEBHOOK_MAX_SECRET   512    /* bytes of an auth token / app secret */
 #define WEBHOOK_MAX_URL      4096   /* the URL a callback was signed for */
@@ -66,5 +70,19 @@ bool webhook_meta_verify(const char *secret, size_t secret_len, const void *body
  */
 int webhook_signed_url(const char *public_url, bool tls, const char *host, const char *path,
                        const char *query, char *out, size_t outlen) RD_WARN_UNUSED;
+
+/* Dialogflow CX WebhookRequest: the session id (last segment of
+ * sessionInfo.session) or NULL; the end user's utterance or NULL, with its
+ * channel and the telephony caller id (NULL when absent). Both borrow from
+ * root. */
+const char *webhook_cx_session(json_t *root);
+const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char **caller);
+
+/* WhatsApp Cloud API notification: appends one message object per text
+ * message of entry[].changes[].value.messages[] to out and its sender
+ * (borrowed from root) to senders[i] (RD_MAX_BATCH slots). -1 with e set
+ * (422) on a wrongly typed level or more than RD_MAX_BATCH messages. */
+int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct api_error *e)
+	RD_WARN_UNUSED;
 
 #endif

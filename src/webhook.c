@@ -398,7 +398,7 @@ static json_t *cx_get(json_t *o, const char *camel, const char *snake)
 }
 
 /* The session id: the last segment of sessionInfo.session. */
-static const char *cx_session(json_t *root)
+const char *webhook_cx_session(json_t *root)
 {
 	const char *s = json_string_value(json_object_get(cx_get(root, "sessionInfo", "session_info"),
 	                                                  "session"));
@@ -413,7 +413,7 @@ static const char *cx_session(json_t *root)
  * announced itself in payload.telephony; *caller gets its caller_id (E.164,
  * redacted by Google for trial agents) to link the caller as a subject.
  */
-static const char *cx_utterance(json_t *root, enum rd_channel *ch, const char **caller)
+const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char **caller)
 {
 	const char *text = json_string_value(json_object_get(root, "text"));
 	const char *transcript = json_string_value(json_object_get(root, "transcript"));
@@ -432,8 +432,8 @@ void http_webhook_cx(struct request *rq)
 	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
 	if (root && !json_is_object(root))
 		api_error_set(&e, 422, "invalid_body", "a Dialogflow CX WebhookRequest is a JSON object");
-	const char *text = json_is_object(root) ? cx_utterance(root, &ch, &caller) : NULL;
-	const char *session = json_is_object(root) ? cx_session(root) : NULL;
+	const char *text = json_is_object(root) ? webhook_cx_utterance(root, &ch, &caller) : NULL;
+	const char *session = json_is_object(root) ? webhook_cx_session(root) : NULL;
 	if (text && !session)
 		api_error_set(&e, 422, "missing_field", "sessionInfo.session is required");
 	if (!json_is_object(root) || (text && !session)) {
@@ -646,7 +646,7 @@ static int wa_message(json_t *m, json_t *out, const char **senders, struct api_e
 
 /* entry[].changes[].value.messages[]: absent levels are fine (other
  * notification fields), wrongly typed ones are a 422. */
-static int wa_collect(json_t *root, json_t *out, const char **senders, struct api_error *e)
+int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct api_error *e)
 {
 	json_t *entry = json_object_get(root, "entry"), *ent, *ch, *m;
 	size_t i, j, k;
@@ -699,7 +699,7 @@ void http_webhook_whatsapp(struct request *rq)
 		api_error_set(&e, 500, "internal", "out of memory");
 	if (!msgs || !senders || !src || wa_verify(rq, src, &e) ||
 	    !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
-	    wa_collect(root, msgs, senders, &e)) {
+	    webhook_wa_collect(root, msgs, senders, &e)) {
 		http_reply_error(rq, &e);
 	} else if (json_array_size(msgs) == 0) {   /* statuses, media, other fields */
 		static const char none[] = "{\"ids\":[],\"findings\":{}}";

@@ -22,7 +22,7 @@ for t in "$BUILD"/tests/test_*; do
 	[ -x "$t" ] || continue
 	run_suite "unit/$(basename "$t")" "$t"
 done
-for t in tests/e2e/test_*.sh tests/eval/test_*.sh; do
+for t in tests/e2e/test_*.sh tests/eval/test_*.sh tests/fuzz/test_*.sh; do
 	[ -f "$t" ] || continue
 	run_suite "$(basename "$(dirname "$t")")/$(basename "$t" .sh)" bash "$t"
 done
