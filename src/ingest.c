@@ -99,6 +99,12 @@ json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e)
 		api_error_set(e, 400, "invalid_utf8", "request body is not valid UTF-8");
 		return NULL;
 	}
+	/* jansson stops at 2,048 levels itself; deeper is still "too deep",
+	 * not a syntax error. */
+	if (!root && json_error_code(&jerr) == json_error_stack_overflow) {
+		api_error_set(e, 400, "too_deep", "JSON nesting deeper than %d levels", RD_MAX_JSON_DEPTH);
+		return NULL;
+	}
 	if (!root) {
 		/* jansson's own text quotes the input near the error ("near
 		 * 'jane@...'"), so only its code and position go back. */

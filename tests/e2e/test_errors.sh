@@ -40,6 +40,10 @@ for bad in '\xc0\xaf' '\xed\xa0\x80' '\xf4\x90\x80\x80' '\xe2\x82'; do  # overlo
 done
 DEEP=$(printf '{"conversation_id":"c1","text":"x","metadata":%.0s' ; for i in $(seq 1 40); do printf '['; done; for i in $(seq 1 40); do printf ']'; done; printf '}')
 req POST /v1/messages "$INGEST_TOKEN" "$DEEP";       expect "deep nesting" 400 too_deep
+# Past jansson's own limit (2,048 levels) it stops parsing: still too_deep.
+python3 -c 'import sys; sys.stdout.write("{\"conversation_id\":\"c1\",\"text\":\"x\",\"metadata\":" + "[" * 3000 + "]" * 3000 + "}")' > "$T/deeper.json"
+req POST /v1/messages "$INGEST_TOKEN" "" --data-binary "@$T/deeper.json" -H 'Content-Type: application/json'
+expect "nesting past jansson's 2,048 levels" 400 too_deep
 head -c 20000 /dev/zero | tr '\0' 'a' > "$T/big.txt"
 req POST /v1/messages "$INGEST_TOKEN" "" --data-binary "@$T/big.txt" -H 'Content-Type: application/json'
 expect "body over max_body" 413 body_too_large

@@ -103,6 +103,31 @@ check "moved ciphertext: nothing of it is released" bash -c "! grep -q 'first se
 req GET /v1/conversations/swap-1 "$READ_TOKEN"
 check_eq "the untouched row still opens" "$(jget '.messages[0].text')" "first secret"
 
+# A client that goes away after sending a whole request: the request is
+# committed all the same (the README's "Clients that go away"); one cut off
+# in the middle of its body stores nothing.
+gone() {  # gone BODY SEND_BYTES: sends the request's first SEND_BYTES bytes, then closes
+	python3 - "$PORT" "$INGEST_TOKEN" "$1" "$2" <<'PY'
+import socket, sys
+port, token, body, n = int(sys.argv[1]), sys.argv[2], sys.argv[3].encode(), int(sys.argv[4])
+head = ("POST /v1/messages HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\n"
+        "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (token, len(body))).encode()
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall((head + body)[:n if n >= 0 else None])
+s.close()
+PY
+}
+conv_count() {  # messages of conversation $1, read back through the API
+	req GET "/v1/conversations/$1" "$READ_TOKEN"; jget '.messages | length'
+}
+gone '{"conversation_id":"gone-1","text":"sent whole, then the client left"}' -1
+wait_count() { for _ in $(seq 1 50); do [ "$(conv_count "$1")" = "$2" ] && return 0; sleep 0.1; done; return 1; }
+check "a whole request from a client that left is committed" wait_count gone-1 1
+gone '{"conversation_id":"gone-2","text":"cut off in the middle of the body"}' 180
+sleep 0.5
+check_eq "a request cut off in its body stores nothing" "$(conv_count gone-2)" 0
+check "the daemon still serves after both" curl -sf "$BASE/healthz"
+
 # kill -9 right after a 201: the record reads back after restart.
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"durable-1","text":"persist me"}'
 check_eq "ingest before kill answers 201" "$STATUS" 201
