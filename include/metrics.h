@@ -24,9 +24,19 @@ void metrics_ingest_latency(struct metrics *m, int64_t duration_us);
 void metrics_finding(struct metrics *m, const char *entity, uint64_t n);
 void metrics_purged(struct metrics *m, const char *category, uint64_t n);
 void metrics_audit(struct metrics *m, uint64_t n);
+/* A retention pass started at started_ms (wall clock) and ended, ok or not. */
+void metrics_sweep(struct metrics *m, int64_t started_ms, bool ok);
 
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;
+/* process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,
+ * process_start_time_seconds and friends, as Prometheus' client libraries
+ * name them; nothing where /proc is missing. */
+int metrics_render_process(struct metrics *m, struct buf *b) RD_WARN_UNUSED;
+/* redactd_tls_certificate_expiry_timestamp_seconds of the served
+ * certificate (PEM; its first certificate is the leaf). Nothing when
+ * cert_pem is NULL or does not parse. */
+int metrics_render_tls(const char *cert_pem, struct buf *b) RD_WARN_UNUSED;
 /* The store's group-commit counters and queue depth, appended to b. */
 struct store_counters;
 int metrics_render_store(const struct store_counters *sc, struct buf *b) RD_WARN_UNUSED;

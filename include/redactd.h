@@ -42,6 +42,10 @@ const char *rd_role_name(enum rd_role r);
 int rd_role_parse(const char *s, enum rd_role *out) RD_WARN_UNUSED;
 
 /* Token scopes, a bit set. */
-enum rd_scope { SCOPE_INGEST = 1u << 0, SCOPE_READ = 1u << 1, SCOPE_ADMIN = 1u << 2 };
+/* A route names the scopes any one of which lets a token in. `metrics`
+ * scrapes /metrics and nothing else. */
+enum rd_scope {
+	SCOPE_INGEST = 1u << 0, SCOPE_READ = 1u << 1, SCOPE_ADMIN = 1u << 2, SCOPE_METRICS = 1u << 3
+};
 
 #endif

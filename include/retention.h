@@ -83,4 +83,13 @@ void retention_after_delete(struct app *app);
  */
 int retention_stats(struct app *app, json_t **out) RD_WARN_UNUSED;
 
+/*
+ * Gauges for /metrics, per tenant and category: records past their horizon
+ * and not held (what an operator alerts on when the retention promise is
+ * broken), records past it but held, and the horizon. Counted by a dry-run
+ * pass at most every 30 s; appended to b. -1 if the store cannot be read.
+ */
+struct buf;
+int retention_render_metrics(struct app *app, struct buf *b) RD_WARN_UNUSED;
+
 #endif

@@ -549,6 +549,7 @@ static int add_scope(const char *item, void *ctx)
 	if (!strcmp(item, "ingest")) *scopes |= SCOPE_INGEST;
 	else if (!strcmp(item, "read")) *scopes |= SCOPE_READ;
 	else if (!strcmp(item, "admin")) *scopes |= SCOPE_ADMIN;
+	else if (!strcmp(item, "metrics")) *scopes |= SCOPE_METRICS;
 	else return 1;
 	return 0;
 }
@@ -558,7 +559,7 @@ static const char *k_token_scopes(struct loader *ld, const char *v)
 	unsigned scopes = 0;
 	int rc = for_each_item(v, add_scope, &scopes);
 	if (rc > 0 || scopes == 0)
-		return "scopes must list ingest, read and/or admin";
+		return "scopes must list ingest, read, admin and/or metrics";
 	TOKEN->scopes = (TOKEN->scopes & (1u << 31)) | scopes;
 	return NULL;
 }
@@ -852,7 +853,7 @@ static void end_token(struct loader *ld)
 		add_error(ld, ld->section_line, "[token \"%s\"] needs sha256 = <64 hex digits>", t->name);
 	t->scopes &= ~(1u << 31);
 	if (!t->scopes)
-		add_error(ld, ld->section_line, "[token \"%s\"] needs scopes = ingest, read and/or admin", t->name);
+		add_error(ld, ld->section_line, "[token \"%s\"] needs scopes = ingest, read, admin and/or metrics", t->name);
 	/* One secret, two scope sets: whichever matched last would win. */
 	for (const struct token_conf *o = CFG->tokens; o < t; o++)
 		if (!sodium_memcmp(o->sha256, t->sha256, sizeof t->sha256))

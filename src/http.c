@@ -12,6 +12,7 @@
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
+#include "retention.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -257,8 +258,15 @@ static void handle_metrics(struct request *rq)
 {
 	struct buf b = { 0 };
 	struct store_counters sc;
-	store_get_counters(rq->srv->app->store, &sc);
-	if (metrics_render(rq->srv->app->metrics, &b) || metrics_render_store(&sc, &b)) {
+	struct app *app = rq->srv->app;
+	store_get_counters(app->store, &sc);
+	if (metrics_render(app->metrics, &b) || metrics_render_store(&sc, &b) ||
+	    buf_printf(&b, "# HELP redactd_storage_failed 1 while the store refuses writes after a failed"
+	                   " WAL fdatasync (a restart is needed).\n"
+	                   "# TYPE redactd_storage_failed gauge\nredactd_storage_failed %d\n",
+	               !store_writable(app->store)) ||
+	    retention_render_metrics(app, &b) || metrics_render_process(app->metrics, &b) ||
+	    metrics_render_tls(rq->srv->tls_cert, &b)) {
 		http_fail(rq, 500, "internal", "out of memory");
 	} else {
 		http_reply_text(rq, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
@@ -268,7 +276,7 @@ static void handle_metrics(struct request *rq)
 
 static const struct route routes[] = {
 	{ "GET", "/healthz", false, 0, false, handle_healthz, "/healthz" },
-	{ "GET", "/metrics", false, SCOPE_READ, false, handle_metrics, "/metrics" },
+	{ "GET", "/metrics", false, SCOPE_METRICS | SCOPE_READ, false, handle_metrics, "/metrics" },
 	{ "POST", "/v1/messages", false, SCOPE_INGEST, true, handle_messages, "/v1/messages" },
 	{ "POST", "/v1/redact", false, SCOPE_INGEST, true, handle_redact, "/v1/redact" },
 	{ "GET", "/v1/conversations/", true, SCOPE_READ, false, handle_get_conversation,

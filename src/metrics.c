@@ -8,10 +8,14 @@
 #include "metrics.h"
 #include "store.h"
 
+#include <dirent.h>
+#include <gnutls/x509.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
 
 #define MAX_SLOTS 64
 #define NAME_MAX_LEN 48
@@ -33,11 +37,16 @@ struct metrics {
 	struct slot purged[MAX_SLOTS];
 	atomic_uint_fast64_t latency_buckets[NBUCKETS + 1];
 	atomic_uint_fast64_t latency_sum_us, latency_count, audit_entries;
+	_Atomic(int64_t) sweep_started_ms, sweep_succeeded_ms;
+	int64_t started_ms;           /* process start, wall clock */
 };
 
 struct metrics *metrics_new(void)
 {
-	return calloc(1, sizeof(struct metrics));
+	struct metrics *m = calloc(1, sizeof(struct metrics));
+	if (m)
+		m->started_ms = util_now_ms();
+	return m;
 }
 
 void metrics_free(struct metrics *m)
@@ -109,6 +118,15 @@ void metrics_purged(struct metrics *m, const char *category, uint64_t n)
 		slot_add(m->purged, category, 0, n);
 }
 
+void metrics_sweep(struct metrics *m, int64_t started_ms, bool ok)
+{
+	if (!m)
+		return;
+	atomic_store(&m->sweep_started_ms, started_ms);
+	if (ok)
+		atomic_store(&m->sweep_succeeded_ms, started_ms);
+}
+
 void metrics_audit(struct metrics *m, uint64_t n)
 {
 	if (m)
@@ -123,7 +141,7 @@ static int render_slots(const struct slot *t, struct buf *b, const char *metric,
 			continue;
 		unsigned long long c = atomic_load(&t[i].count);
 		int rc = with_status
-			? buf_printf(b, "%s{%s=\"%s\",status=\"%d\"} %llu\n", metric, label, t[i].name, t[i].status, c)
+			? buf_printf(b, "%s{%s=\"%s\",code=\"%d\"} %llu\n", metric, label, t[i].name, t[i].status, c)
 			: buf_printf(b, "%s{%s=\"%s\"} %llu\n", metric, label, t[i].name, c);
 		if (rc)
 			return -1;
@@ -152,9 +170,31 @@ static int render_latency(struct metrics *m, struct buf *b)
 	                  (unsigned long long)atomic_load(&m->latency_count));
 }
 
+/* Seconds since the epoch of a wall-clock time in ms; 0 for never. */
+static double epoch_s(int64_t ms)
+{
+	return (double)ms / 1000.0;
+}
+
+static int render_sweep(struct metrics *m, struct buf *b)
+{
+	return buf_printf(b,
+		"# HELP redactd_sweep_last_start_timestamp_seconds Start of the last retention pass (0: none yet).\n"
+		"# TYPE redactd_sweep_last_start_timestamp_seconds gauge\n"
+		"redactd_sweep_last_start_timestamp_seconds %.3f\n"
+		"# HELP redactd_sweep_last_success_timestamp_seconds Start of the last retention pass that completed.\n"
+		"# TYPE redactd_sweep_last_success_timestamp_seconds gauge\n"
+		"redactd_sweep_last_success_timestamp_seconds %.3f\n",
+		epoch_s(atomic_load(&m->sweep_started_ms)), epoch_s(atomic_load(&m->sweep_succeeded_ms)));
+}
+
 int metrics_render(struct metrics *m, struct buf *b)
 {
-	if (buf_printf(b, "# HELP redactd_requests_total HTTP requests by route and status.\n"
+	if (buf_printf(b, "# HELP redactd_build_info The running redactd's version.\n"
+	                  "# TYPE redactd_build_info gauge\n"
+	                  "redactd_build_info{version=\"%s\"} 1\n", REDACTD_VERSION) ||
+	    render_sweep(m, b) ||
+	    buf_printf(b, "# HELP redactd_requests_total HTTP requests by route and status code.\n"
 	                  "# TYPE redactd_requests_total counter\n") ||
 	    render_slots(m->requests, b, "redactd_requests_total", "route", true) ||
 	    buf_printf(b, "# HELP redactd_findings_total PII findings redacted, by entity.\n"
@@ -170,6 +210,92 @@ int metrics_render(struct metrics *m, struct buf *b)
 	               (unsigned long long)atomic_load(&m->audit_entries)))
 		return -1;
 	return 0;
+}
+
+/* ---- process_* (the names Prometheus client libraries use) ------------ */
+
+static int count_open_fds(void)
+{
+	DIR *d = opendir("/proc/self/fd");
+	if (!d)
+		return -1;
+	int n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		if (e->d_name[0] != '.')
+			n++;
+	closedir(d);
+	return n - 1;   /* the directory's own fd */
+}
+
+/* utime and stime (clock ticks) and vsize, rss (pages) from /proc/self/stat. */
+static int read_proc_stat(double *cpu_s, double *vsize, double *rss)
+{
+	char buf[1024];
+	FILE *f = fopen("/proc/self/stat", "r");
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	if (f)
+		fclose(f);
+	buf[n] = '\0';
+	const char *p = strrchr(buf, ')');   /* the command name may hold spaces */
+	unsigned long long ut, st, vs;
+	long long rs;
+	if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu %*d %*d %*d %*d "
+	                        "%*d %*d %*u %llu %lld", &ut, &st, &vs, &rs) != 4)
+		return -1;
+	long hz = sysconf(_SC_CLK_TCK), page = sysconf(_SC_PAGESIZE);
+	*cpu_s = (double)(ut + st) / (double)(hz > 0 ? hz : 100);
+	*vsize = (double)vs;
+	*rss = (double)rs * (double)(page > 0 ? page : 4096);
+	return 0;
+}
+
+int metrics_render_process(struct metrics *m, struct buf *b)
+{
+	double cpu, vsize, rss;
+	struct rlimit rl;
+	int fds = count_open_fds();
+	if (read_proc_stat(&cpu, &vsize, &rss) || fds < 0 || getrlimit(RLIMIT_NOFILE, &rl))
+		return 0;   /* no /proc: leave the process_* family out */
+	return buf_printf(b,
+		"# HELP process_cpu_seconds_total Total user and system CPU time spent in seconds.\n"
+		"# TYPE process_cpu_seconds_total counter\n"
+		"process_cpu_seconds_total %.2f\n"
+		"# HELP process_resident_memory_bytes Resident memory size in bytes.\n"
+		"# TYPE process_resident_memory_bytes gauge\n"
+		"process_resident_memory_bytes %.0f\n"
+		"# HELP process_virtual_memory_bytes Virtual memory size in bytes.\n"
+		"# TYPE process_virtual_memory_bytes gauge\n"
+		"process_virtual_memory_bytes %.0f\n"
+		"# HELP process_open_fds Number of open file descriptors.\n"
+		"# TYPE process_open_fds gauge\n"
+		"process_open_fds %d\n"
+		"# HELP process_max_fds Maximum number of open file descriptors.\n"
+		"# TYPE process_max_fds gauge\n"
+		"process_max_fds %llu\n"
+		"# HELP process_start_time_seconds Start time of the process since unix epoch in seconds.\n"
+		"# TYPE process_start_time_seconds gauge\n"
+		"process_start_time_seconds %.3f\n",
+		cpu, rss, vsize, fds, (unsigned long long)rl.rlim_cur, epoch_s(m->started_ms));
+}
+
+int metrics_render_tls(const char *cert_pem, struct buf *b)
+{
+	if (!cert_pem)
+		return 0;
+	gnutls_x509_crt_t crt;
+	gnutls_datum_t pem = { (unsigned char *)(uintptr_t)cert_pem, (unsigned)strlen(cert_pem) };
+	if (gnutls_x509_crt_init(&crt) < 0)
+		return 0;
+	time_t expires = -1;
+	if (gnutls_x509_crt_import(crt, &pem, GNUTLS_X509_FMT_PEM) >= 0)
+		expires = gnutls_x509_crt_get_expiration_time(crt);   /* the first (leaf) certificate */
+	gnutls_x509_crt_deinit(crt);
+	if (expires == (time_t)-1)
+		return 0;
+	return buf_printf(b, "# HELP redactd_tls_certificate_expiry_timestamp_seconds When the served"
+	                     " TLS certificate expires.\n"
+	                     "# TYPE redactd_tls_certificate_expiry_timestamp_seconds gauge\n"
+	                     "redactd_tls_certificate_expiry_timestamp_seconds %lld\n", (long long)expires);
 }
 
 int metrics_render_store(const struct store_counters *sc, struct buf *b)

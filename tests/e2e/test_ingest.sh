@@ -67,7 +67,7 @@ done
 # Prometheus metrics (read scope).
 req GET /metrics "$READ_TOKEN"
 check_eq "metrics answer 200" "$STATUS" 200
-check "metrics count requests by route and status" grep -q 'redactd_requests_total{route="/v1/messages",status="201"} [1-9]' "$T/resp"
+check "metrics count requests by route and status" grep -q 'redactd_requests_total{route="/v1/messages",code="201"} [1-9]' "$T/resp"
 check "metrics count findings by entity" grep -q 'redactd_findings_total{entity="EMAIL"} [1-9]' "$T/resp"
 check "metrics count group commits" grep -q '^redactd_store_commits_total [1-9]' "$T/resp"
 check "metrics count committed records" grep -q '^redactd_store_records_total [1-9]' "$T/resp"

@@ -20,6 +20,10 @@ check_eq "ingest over HTTPS" "$CODE" 201
 check "TLS 1.2 accepted" curl -sfk --tlsv1.2 --tls-max 1.2 "$HTTPS/healthz"
 check "TLS 1.1 refused" bash -c "! curl -sk --tlsv1.1 --tls-max 1.1 '$HTTPS/healthz'"
 check "plain HTTP on the TLS port is refused" bash -c "! curl -sf 'http://127.0.0.1:$PORT/healthz'"
+WANT=$(date -d "$(openssl x509 -enddate -noout -in "$T/tls.crt" | cut -d= -f2)" +%s)
+GOT=$(curl -sk -H "Authorization: Bearer $READ_TOKEN" "$HTTPS/metrics" |
+	awk '$1 == "redactd_tls_certificate_expiry_timestamp_seconds" {print $2}')
+check_eq "/metrics gives the certificate's expiry" "$GOT" "$WANT"
 daemon_stop
 check_eq "TLS daemon exits 0" "$DAEMON_RC" 0
 
