@@ -213,6 +213,27 @@ int store_shred_keys(struct store *st, int64_t now_ms, size_t *count) RD_WARN_UN
 int store_checkpoint(struct store *st) RD_WARN_UNUSED;
 
 /*
+ * Erasure residue (store_residue.c). Deleted rows leave the database files
+ * only once a TRUNCATE checkpoint completes after the delete; a reader
+ * holding an old snapshot keeps it from completing. A transaction that
+ * deletes records calls store_residue_mark (inside its store_exec
+ * function or purge callback) so the residue is recorded with the delete.
+ * store_residue_clear then retries short checkpoints for up to wait_ms and
+ * removes the mark once one completed; *pending says whether residue is
+ * left (the daemon's sweeper retries until it is gone). STORE_OK or
+ * STORE_ERR. store_residue_get reads the mark: pending, since when, and
+ * how many deletes marked it since it was last cleared.
+ */
+struct store_residue {
+	bool pending;
+	int64_t since_ms;
+	int64_t marks;
+};
+int store_residue_mark(struct sqlite3 *db, int64_t now_ms) RD_WARN_UNUSED;
+int store_residue_clear(struct store *st, int wait_ms, bool *pending) RD_WARN_UNUSED;
+int store_residue_get(struct store *st, struct store_residue *out) RD_WARN_UNUSED;
+
+/*
  * Purge: delete records of `category` (and `tenant`, unless NULL) with
  * ts_ms < cutoff_ms, oldest first, `batch` rows per transaction (so ingest
  * waits behind one small batch at most). For each candidate, fn (may be
@@ -265,6 +286,8 @@ struct store_counters {
 	uint64_t syncs;            /* WAL fdatasyncs by the sync stage (FULL) */
 	uint64_t queued;           /* records waiting for the writer now */
 	uint64_t links_cached;     /* subject links known stored, not re-inserted */
+	uint64_t ckpt_retries;     /* residue checkpoints that readers held back */
+	bool residue_pending;      /* deleted records still in the files (last seen) */
 };
 void store_get_counters(struct store *st, struct store_counters *out);
 

@@ -66,6 +66,14 @@ const char *const store_module_migrations[] = {
 	"   WHERE tenant = old.tenant AND conv_hash = old.conv_hash AND msg_id = old.id;"
 	" END;"
 	"DROP INDEX messages_conv;",
+
+	/* 4: erasure residue (store_residue.c). One row while deleted records
+	 * may still be in the database file or the WAL, because no TRUNCATE
+	 * checkpoint has completed since; gen counts the deletes that marked it. */
+	"CREATE TABLE residue_pending ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  gen INTEGER NOT NULL,"
+	"  since_ms INTEGER NOT NULL);",
 };
 
 const size_t store_module_migrations_count =

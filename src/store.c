@@ -381,7 +381,7 @@ int store_conversation(struct store *st, const char *tenant,
 int store_checkpoint(struct store *st)
 {
 	if (st->writer_started)
-		return store_writer_checkpoint(st);
+		return store_writer_checkpoint(st, STORE_CHECKPOINT_WAIT_MS);
 	sqlite3 *db = NULL;
 	char err[256];
 	if (store_connect(st->path, &st->opt, &db, err, sizeof err))

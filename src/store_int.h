@@ -26,6 +26,11 @@
  * sweeper's scan) stalled every request for 140 ms and more. Given up, it
  * finishes as PASSIVE and is tried again at the next threshold. */
 #define STORE_RESTART_WAIT_MS 10
+/* Clearing erasure residue: each TRUNCATE try waits this long for readers
+ * (the writer lock is held meanwhile, so ingest waits as long), then the
+ * writer runs free for STORE_RESIDUE_RETRY_MS before the next try. */
+#define STORE_RESIDUE_TRY_MS 10
+#define STORE_RESIDUE_RETRY_MS 50
 #define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 #define STORE_PURGE_YIELD_MS 4        /* a purge batch gives way to waiting records after this */
 
@@ -41,6 +46,7 @@ struct store_job {
 	void *ctx;
 	store_done_fn done;             /* async: called by the writer, then the job freed */
 	void *done_ctx;
+	int wait_ms;                    /* JOB_CHECKPOINT: how long it waits for readers */
 	sem_t done_sem;                 /* sync: the submitter waits here */
 	int status;
 };
@@ -87,6 +93,8 @@ struct store {
 	atomic_bool fail_next_commit;   /* test hook: the next COMMIT is refused */
 	size_t test_purge_yield;        /* test hook: purge batches yield every n rows */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
+	atomic_uint_fast64_t n_ckpt_retries;   /* store_residue.c */
+	atomic_bool residue_pending;
 
 	/* Conversation index (store_convidx.c), writer only. */
 	sqlite3_stmt *ci[CONVIDX_STMTS];
@@ -146,7 +154,7 @@ int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_U
 /* store_writer.c */
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
-int store_writer_checkpoint(struct store *st) RD_WARN_UNUSED;
+int store_writer_checkpoint(struct store *st, int wait_ms) RD_WARN_UNUSED;
 
 /* store_writer.c: records are waiting for the writer (any thread). */
 bool store_records_waiting(struct store *st);

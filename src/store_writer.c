@@ -214,12 +214,13 @@ int store_exec(struct store *st, store_exec_fn fn, void *ctx)
 	return run_sync(st, j);
 }
 
-int store_writer_checkpoint(struct store *st)
+int store_writer_checkpoint(struct store *st, int wait_ms)
 {
 	struct store_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return STORE_ERR;
 	j->kind = JOB_CHECKPOINT;
+	j->wait_ms = wait_ms;
 	return run_sync(st, j);
 }
 
@@ -382,8 +383,8 @@ static int run_job(struct store *st, struct store_job *j)
 static void run_checkpoint(struct store *st, struct store_job *j)
 {
 	/* TRUNCATE waits for readers; ingest waits behind it, so not for long.
-	 * If readers hold it back, the caller retries after its next purge. */
-	sqlite3_busy_timeout(st->wdb, STORE_CHECKPOINT_WAIT_MS);
+	 * If readers hold it back, the caller retries (store_residue_clear). */
+	sqlite3_busy_timeout(st->wdb, j->wait_ms);
 	int rc = sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_busy_timeout(st->wdb, STORE_BUSY_TIMEOUT_MS);
 	if (rc != SQLITE_OK)
@@ -440,6 +441,8 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->busy = atomic_load(&st->n_busy);
 	out->syncs = atomic_load(&st->n_syncs);
 	out->links_cached = atomic_load(&st->n_link_hits);
+	out->ckpt_retries = atomic_load(&st->n_ckpt_retries);
+	out->residue_pending = atomic_load(&st->residue_pending);
 	pthread_mutex_lock(&st->qlock);
 	out->queued = st->queued_records;
 	pthread_mutex_unlock(&st->qlock);

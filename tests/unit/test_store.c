@@ -966,6 +966,70 @@ static void test_residue(bool pre)
 	store_close(st);
 }
 
+/* Deletes conversation "gone" and marks the residue, as an erasure does. */
+static int erase_marked_fn(struct sqlite3 *db, void *ctx)
+{
+	const unsigned char *h = ctx;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "DELETE FROM messages WHERE conv_hash = ?1", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_blob(s, 1, h, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? store_residue_mark(db, JAN_2020) : -1;
+}
+
+/* Issue 11: a reader in another connection keeps an old snapshot while
+ * records are erased. The checkpoint cannot complete: the residue is
+ * reported pending (the ciphertext is still in the files), and once the
+ * reader lets go a retry clears it and the bytes are gone. */
+static void test_residue_reader(void)
+{
+	struct store *st = open_store("resread.db", 256, false, NULL);
+	struct trec t[2];
+	sqlite3 *reader = NULL;
+	bool pending = false;
+	struct store_residue r;
+	const size_t off = CRYPTO_NONCE_BYTES + 40, len = 48;
+	char text[200];
+	memset(text, 'q', sizeof text - 1);
+	text[sizeof text - 1] = '\0';
+	if (!st || make_rec(st, &t[0], "acme", "gone", JAN_2020, text) ||
+	    make_rec(st, &t[1], "acme", "kept", JAN_2020 + 1, text) ||
+	    store_submit(st, &t[0].r, 1) != STORE_OK || store_submit(st, &t[1].r, 1) != STORE_OK ||
+	    store_checkpoint(st) != 0) {
+		CHECK(0, "residue reader setup");
+		store_close(st);
+		return;
+	}
+	CHECK(file_has("resread.db", t[0].text + off, len), "the ciphertext is in the database file");
+	CHECK(sqlite3_open(tmp("resread.db"), &reader) == SQLITE_OK &&
+	      sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM messages;", NULL, NULL, NULL) == SQLITE_OK,
+	      "another connection holds a read transaction");
+	CHECK(store_exec(st, erase_marked_fn, t[0].r.conv_hash) == 0, "erase with the residue mark");
+	CHECK(store_residue_clear(st, 200, &pending) == STORE_OK && pending,
+	      "with the reader there the residue stays pending");
+	CHECK(store_residue_get(st, &r) == STORE_OK && r.pending && r.marks == 1 && r.since_ms == JAN_2020,
+	      "the mark is in the database");
+	CHECK(file_has("resread.db", t[0].text + off, len) || file_has("resread.db-wal", t[0].text + off, len),
+	      "pending: the ciphertext is still in the files");
+	struct store_counters c;
+	store_get_counters(st, &c);
+	CHECK(c.ckpt_retries > 0 && c.residue_pending, "retries and the pending state are counted");
+	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(reader);
+	CHECK(store_residue_clear(st, 200, &pending) == STORE_OK && !pending,
+	      "once the reader is gone the residue clears");
+	CHECK(store_residue_get(st, &r) == STORE_OK && !r.pending, "and the mark is gone");
+	CHECK(!file_has("resread.db", t[0].text + off, len) && !file_has("resread.db-wal", t[0].text + off, len),
+	      "the erased ciphertext is in neither the database file nor the WAL");
+	CHECK(file_has("resread.db", t[1].text + off, len) || file_has("resread.db-wal", t[1].text + off, len),
+	      "the other record's ciphertext is still there");
+	store_get_counters(st, &c);
+	CHECK(!c.residue_pending, "not pending any more");
+	store_close(st);
+}
+
 /* ---- store_exec ------------------------------------------------------------------ */
 
 static int exec_insert_then(struct sqlite3 *db, void *ctx)
@@ -1280,6 +1344,7 @@ int main(void)
 	test_purge_yield();
 	test_residue(true);
 	test_residue(false);
+	test_residue_reader();
 	test_exec();
 	test_link_cache();
 	test_key_checks();
