@@ -33,6 +33,7 @@ enum store_status {
 	STORE_BUSY = -2,     /* writer queue full: retry later */
 	STORE_CLOSED = -3,   /* shutting down */
 	STORE_FAILED = -4,   /* refused: a WAL fdatasync failed earlier; restart needed */
+	STORE_FULL = -5,     /* the disk is full (SQLITE_FULL): nothing written; retry later */
 };
 
 struct store_options {
@@ -110,7 +111,8 @@ int store_schema_version(struct store *st);
 
 /* Commit recs[0..n) atomically (all or nothing). Blocks until durable.
  * Returns STORE_OK, STORE_BUSY, STORE_CLOSED, STORE_FAILED (writes refused
- * since a WAL fdatasync failed) or STORE_ERR (also for more records than
+ * since a WAL fdatasync failed), STORE_FULL (the disk is full: nothing was
+ * written, a retry may succeed) or STORE_ERR (also for more records than
  * queue_size, which could never fit). Each record's key_id
  * must be a live data key (store_data_key_for of its ts_ms), else the
  * whole submit fails. */
@@ -120,7 +122,7 @@ int store_submit(struct store *st, const struct store_record *recs, size_t n) RD
  * The same without blocking: copies the records into the writer's queue and
  * returns STORE_OK; the writer later calls done(ctx, status) from its own
  * thread once the transaction holding them has committed (STORE_OK) or
- * failed (STORE_ERR). When the records cannot be queued (STORE_BUSY,
+ * failed (STORE_FULL for lack of disk space, else STORE_ERR). When the records cannot be queued (STORE_BUSY,
  * STORE_CLOSED, STORE_FAILED, STORE_ERR) it returns that and never calls
  * done.
  * done must be quick and must not call back into the store.
@@ -311,6 +313,11 @@ void store_test_fail_syncs(struct store *st);
 /* False once an fdatasync of the WAL has failed: the store then refuses
  * every write until the daemon restarts (GET /healthz answers 503). */
 bool store_writable(struct store *st);
+
+/* True while the writer's last transaction failed for lack of disk space
+ * (SQLITE_FULL; its jobs got STORE_FULL); false again after one commits.
+ * GET /healthz answers 503 storage_full meanwhile. */
+bool store_disk_full(struct store *st);
 
 /* Extra schema steps owned by other modules (audit, holds), applied after
  * the store's own, in order. Each is SQL run in the migration transaction. */

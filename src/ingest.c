@@ -36,6 +36,8 @@ void api_error_store(struct api_error *e, int rc, const char *code, const char *
 	if (rc == STORE_FAILED)
 		api_error_set(e, 503, "storage_failed",
 		              "writes are refused since a disk sync failed; the daemon needs a restart");
+	else if (rc == STORE_FULL)
+		api_error_set(e, 503, "storage_full", "the disk is full; nothing was stored, retry later");
 	else
 		api_error_set(e, 500, code, "%s", message);
 }

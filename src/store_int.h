@@ -91,6 +91,8 @@ struct store {
 	bool stopping;
 	bool paused;                    /* test hook */
 	atomic_bool fail_next_commit;   /* test hook: the next COMMIT is refused */
+	bool group_full;                /* writer: this group hit SQLITE_FULL */
+	atomic_bool disk_full;          /* the last group failed for lack of space */
 	size_t test_purge_yield;        /* test hook: purge batches yield every n rows */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
 	atomic_uint_fast64_t n_ckpt_retries;   /* store_residue.c */
