@@ -77,6 +77,7 @@ struct store_row {
 	int64_t ts_ms;
 	enum rd_role role;
 	enum rd_channel channel;
+	const char *role_name, *channel_name;   /* as stored (the AD binds these) */
 	const char *category;
 	int64_t key_id;
 	const unsigned char *conv_ct; size_t conv_ct_len;
@@ -84,6 +85,17 @@ struct store_row {
 	const unsigned char *meta_ct; size_t meta_ct_len;
 	const char *entity_counts;
 };
+
+/* What the associated data of a record's sealed fields binds
+ * (crypto_ad_build): of a record about to be stored, and of a stored row. */
+void store_record_ad(const struct store_record *r, struct crypto_ad_row *out);
+void store_row_ad(const struct store_row *r, struct crypto_ad_row *out);
+
+/* The AD format the rows of this database are sealed with: 2 (every
+ * column of crypto_ad_row), or 1 (tenant, conversation, record id only)
+ * for a database store_keyring_attach has not re-sealed yet, such as an
+ * older key-less backup read with keys_from. Use crypto_ad_build_v1 then. */
+int store_seal_format(struct store *st);
 
 /* Return 0 to continue, non-zero to stop (that value is returned). */
 typedef int (*store_row_fn)(const struct store_row *row, void *ctx);
@@ -178,6 +190,11 @@ int store_read(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
  * so subkeys are what keyring_load alone gives). Call it right after
  * store_open, before deriving subkeys. -1 with err if the master key does
  * not open this database's root (the wrong key file).
+ * In the same transaction it re-seals the rows of a database whose seal
+ * format is still 1 under format 2's associated data (schema v5; needs
+ * the master key, so it is not a plain SQL step). A row that opens under
+ * neither format is left as it is and named in the log (its reads fail
+ * and say so); a row whose data key was destroyed cannot be read anyway.
  */
 int store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t errlen)
 	RD_WARN_UNUSED;

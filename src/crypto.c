@@ -372,27 +372,61 @@ int keyring_save(const struct keyring *kr, const char *path, char *err, size_t e
 
 /* ---- sealing fields ------------------------------------------------------ */
 
-size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field, int64_t key_id,
-                       const char *tenant, const unsigned char conv_hash[CRYPTO_HASH_BYTES],
-                       const char *record_id)
+/* Appends n bytes of s at out + *n. */
+static void ad_put(unsigned char *out, size_t *n, const void *s, size_t len)
 {
-	size_t tlen = strlen(tenant), rlen = strlen(record_id), n = 0;
-	/* Callers validate both (ingest_tenant_valid, crypto_record_id): a
-	 * longer one is a bug, not bad input. */
+	memcpy(out + *n, s, len);
+	*n += len;
+}
+
+/* The part both formats share: tag, field, key id, tenant, conversation
+ * hash, record id. 0 when a value is too long: ingest validates what it
+ * seals, so that is a row edited in the database, which must fail to
+ * open (reported), not stop the daemon. */
+static size_t ad_common(unsigned char *out, const char *tag, enum crypto_field field,
+                        const struct crypto_ad_row *r)
+{
+	if (!r->conv_hash)
+		return 0;
+	size_t tlen = strlen(r->tenant), rlen = strlen(r->record_id), n = 0;
 	if (tlen > RD_MAX_NAME_LEN || rlen > RD_RECORD_ID_LEN)
-		abort();
-	memcpy(out, "rd1", 3);
-	n = 3;
+		return 0;
+	ad_put(out, &n, tag, 3);
 	out[n++] = (unsigned char)field;
-	be64(key_id, out + n);
+	be64(r->key_id, out + n);
 	n += 8;
-	memcpy(out + n, tenant, tlen);
-	n += tlen;
+	ad_put(out, &n, r->tenant, tlen);
 	out[n++] = 0;
-	memcpy(out + n, conv_hash, CRYPTO_HASH_BYTES);
-	n += CRYPTO_HASH_BYTES;
-	memcpy(out + n, record_id, rlen);
-	return n + rlen;
+	ad_put(out, &n, r->conv_hash, CRYPTO_HASH_BYTES);
+	ad_put(out, &n, r->record_id, rlen);
+	return n;
+}
+
+size_t crypto_ad_build_v1(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field,
+                          const struct crypto_ad_row *row)
+{
+	return ad_common(out, "rd1", field, row);
+}
+
+size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field,
+                       const struct crypto_ad_row *row)
+{
+	const char *names[3] = { row->role, row->channel, row->category };
+	const size_t max[3] = { CRYPTO_AD_NAME_MAX, CRYPTO_AD_NAME_MAX, RD_MAX_NAME_LEN };
+	size_t n = ad_common(out, "rd2", field, row);
+	if (n == 0)
+		return 0;
+	/* 0 before each name: no two different rows give the same bytes. */
+	for (size_t i = 0; i < 3; i++) {
+		size_t len = strlen(names[i]);
+		if (len > max[i])
+			return 0;
+		out[n++] = 0;
+		ad_put(out, &n, names[i], len);
+	}
+	out[n++] = 0;
+	be64(row->ts_ms, out + n);
+	return n + 8;
 }
 
 void crypto_seal(const unsigned char key[CRYPTO_KEY_BYTES], const unsigned char *ad, size_t adlen,

@@ -501,8 +501,10 @@ static unsigned char *seal_field(const unsigned char key[CRYPTO_KEY_BYTES], enum
                                  size_t *outlen)
 {
 	unsigned char ad[CRYPTO_AD_MAX];
-	size_t adlen = crypto_ad_build(ad, field, rec->key_id, rec->tenant, rec->conv_hash, rec->id);
-	unsigned char *out = malloc(mlen + CRYPTO_SEAL_OVERHEAD);
+	struct crypto_ad_row a;
+	store_record_ad(rec, &a);
+	size_t adlen = crypto_ad_build(ad, field, &a);
+	unsigned char *out = adlen ? malloc(mlen + CRYPTO_SEAL_OVERHEAD) : NULL;
 	if (!out)
 		return NULL;
 	crypto_seal(key, ad, adlen, m, mlen, out);
@@ -928,14 +930,21 @@ struct read_ctx {
 	int shredded;                   /* rows whose data key was destroyed */
 };
 
-/* Opens one sealed field into a NUL-terminated heap string. */
-static char *open_field(const unsigned char key[CRYPTO_KEY_BYTES], enum crypto_field field,
-                        const struct store_row *row, const unsigned char *c, size_t clen)
+/* Opens one sealed field into a NUL-terminated heap string. The AD binds
+ * the row's stored role, channel, category and time (format 2), except in
+ * a database not re-sealed yet (an older key-less backup). */
+static char *open_field(const unsigned char key[CRYPTO_KEY_BYTES], int format,
+                        enum crypto_field field, const struct store_row *row,
+                        const unsigned char *c, size_t clen)
 {
 	if (clen < CRYPTO_SEAL_OVERHEAD)
 		return NULL;
 	unsigned char ad[CRYPTO_AD_MAX];
-	size_t adlen = crypto_ad_build(ad, field, row->key_id, row->tenant, row->conv_hash, row->id);
+	struct crypto_ad_row a;
+	store_row_ad(row, &a);
+	size_t adlen = format == 1 ? crypto_ad_build_v1(ad, field, &a) : crypto_ad_build(ad, field, &a);
+	if (!adlen)
+		return NULL;
 	size_t mlen = clen - CRYPTO_SEAL_OVERHEAD;
 	char *out = malloc(mlen + 1);
 	if (!out)
@@ -1034,10 +1043,12 @@ int ingest_open_row(struct app *app, const struct store_row *row, bool with_conv
 		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
 		return -1;
 	}
-	char *text = open_field(key, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
-	char *meta = open_field(key, FIELD_META, row, row->meta_ct, row->meta_ct_len);
-	char *conv = with_conversation
-	             ? open_field(key, FIELD_CONVERSATION, row, row->conv_ct, row->conv_ct_len) : NULL;
+	int format = store_seal_format(app->store);
+	char *text = open_field(key, format, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
+	char *meta = open_field(key, format, FIELD_META, row, row->meta_ct, row->meta_ct_len);
+	char *conv = with_conversation ? open_field(key, format, FIELD_CONVERSATION, row, row->conv_ct,
+	                                            row->conv_ct_len)
+	                               : NULL;
 	sodium_memzero(key, sizeof key);
 	json_t *o = NULL;
 	if (!text || !meta || (with_conversation && !conv))

@@ -74,6 +74,16 @@ const char *const store_module_migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  gen INTEGER NOT NULL,"
 	"  since_ms INTEGER NOT NULL);",
+
+	/* 5: the associated data of sealed fields binds role, channel,
+	 * category and time too (format 2, crypto_ad_build). Rows sealed
+	 * before are re-sealed by store_keyring_attach, which has the master
+	 * key that plain SQL lacks; until then the database says format 1. */
+	"CREATE TABLE seal_format ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  format INTEGER NOT NULL);"
+	"INSERT INTO seal_format (id, format)"
+	"  VALUES (1, CASE WHEN EXISTS (SELECT 1 FROM messages) THEN 1 ELSE 2 END);",
 };
 
 const size_t store_module_migrations_count =

@@ -135,6 +135,7 @@ struct store {
 	sqlite3 *kdb;                   /* short key-creating writes; opened on demand */
 	sqlite3 *keysrc;                /* opt.keys_from: data keys of another database */
 	int schema_version;
+	int seal_format;                /* 1 or 2: store_seal_format (store_reseal.c) */
 };
 
 /* Opens a connection to path with the store's pragmas (file created 0600
@@ -152,6 +153,13 @@ int store_exec_direct(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNU
 
 /* store_schema.c: bring db to the newest version; -1 with err. */
 int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_UNUSED;
+
+/* store_reseal.c: the seal format of the database (table seal_format). */
+int store_seal_format_read(sqlite3 *db, int *format, char *err, size_t errlen) RD_WARN_UNUSED;
+/* Inside store_keyring_attach's transaction on db: re-seal format-1 rows
+ * under format 2 with kr's data keys, then record format 2. */
+int store_reseal(struct store *st, sqlite3 *db, const struct keyring *kr, char *err,
+                 size_t errlen) RD_WARN_UNUSED;
 
 /* store_writer.c */
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;

@@ -508,11 +508,12 @@ int store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t
 		rc = root_attach(db, false, kr, err, errlen);
 	} else if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		util_err(err, errlen, "cannot lock the database: %s", sqlite3_errmsg(db));
-	} else if (root_attach(db, true, kr, err, errlen) ||
+	} else if (root_attach(db, true, kr, err, errlen) || store_reseal(st, db, kr, err, errlen) ||
 	           sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	} else {
 		rc = 0;
+		st->seal_format = 2;
 	}
 	pthread_mutex_unlock(&st->kdb_lock);
 	return rc;
