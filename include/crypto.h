@@ -114,6 +114,12 @@ struct crypto_ad_row {
 #define CRYPTO_AD_MAX (64 + 2 * RD_MAX_NAME_LEN + CRYPTO_HASH_BYTES + RD_RECORD_ID_LEN + \
                        2 * CRYPTO_AD_NAME_MAX)
 
+/* An interrupted keyring_save leaves "<key_file>.tmp-XXXXXX" beside the
+ * key, holding key material. Overwrites each with zeros, fsyncs and
+ * unlinks it, and logs its path (never its content). Nothing for a
+ * credential:NAME key_file. Returns how many were removed. */
+int keyring_clean_temps(const char *key_file);
+
 /*
  * Associated data for one field of one record (format 2, SPEC 2.2):
  * "rd2" || field || key_id(8, BE) || tenant || 0 || conv_hash(32) ||

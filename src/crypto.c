@@ -9,8 +9,10 @@
  * are wiped on every path. Nothing here logs.
  */
 #include "crypto.h"
+#include "log.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -486,4 +488,74 @@ void crypto_record_id(char out[RD_RECORD_ID_LEN + 1])
 void crypto_token_hash(const char *token, size_t len, unsigned char out[32])
 {
 	crypto_hash_sha256(out, (const unsigned char *)token, len);
+}
+
+/* ---- leftovers of an interrupted rotation ---------------------------------- */
+
+/* Zeroes a regular file's bytes in place and syncs them (not through a
+ * symbolic link: that is only unlinked). Best effort: a journalling or
+ * flash filesystem may keep older copies of the blocks. */
+static void wipe_file(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat sb;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		static const unsigned char zeros[4096];
+		off_t left = sb.st_size;
+		while (left > 0) {
+			size_t n = left < (off_t)sizeof zeros ? (size_t)left : sizeof zeros;
+			if (write_all(fd, zeros, n) != 0)
+				break;
+			left -= (off_t)n;
+		}
+		(void)fsync(fd);
+	}
+	close(fd);
+}
+
+/* "<base>.tmp-" and the six characters mkostemp put there. */
+static bool is_key_temp(const char *name, const char *base, size_t blen)
+{
+	return !strncmp(name, base, blen) && !strncmp(name + blen, ".tmp-", 5) &&
+	       strlen(name + blen + 5) == 6;
+}
+
+int keyring_clean_temps(const char *key_file)
+{
+	char dir[4096];
+	const char *slash = strrchr(key_file, '/'), *base = slash ? slash + 1 : key_file;
+	size_t dlen = slash ? (size_t)(slash - key_file) : 0;
+	if (!strncmp(key_file, UTIL_CREDENTIAL_PREFIX, sizeof UTIL_CREDENTIAL_PREFIX - 1) || !*base ||
+	    dlen >= sizeof dir)
+		return 0;
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (dlen == 0)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)dlen, key_file);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;   /* no directory, no leftovers; loading the key reports the rest */
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!is_key_temp(e->d_name, base, strlen(base)))
+			continue;
+		wipe_file(dirfd(d), e->d_name);
+		if (unlinkat(dirfd(d), e->d_name, 0) != 0) {
+			log_warn("keys: cannot remove %s/%s, left by an interrupted key rotation: %s", dir,
+			         e->d_name, strerror(errno));
+			continue;
+		}
+		log_warn("keys: wiped and removed %s/%s, left by an interrupted key rotation", dir,
+		         e->d_name);
+		n++;
+	}
+	closedir(d);
+	if (n)
+		sync_parent(key_file);
+	return n;
 }
