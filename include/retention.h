@@ -54,6 +54,7 @@ struct retention_report {
 	struct retention_line *lines;
 	size_t n;
 	int64_t purged;           /* total */
+	int64_t due;              /* total due: what a dry run would purge */
 	int64_t audit_purged;     /* audit entries past [audit] retention */
 	bool residue_pending;     /* purged rows still in the files (store_residue_clear) */
 	bool stopped;             /* interrupted by retention_stop */

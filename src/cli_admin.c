@@ -138,7 +138,9 @@ static void print_sweep(const struct retention_report *rep, bool dry_run)
 		       dry_run ? "would purge" : "purged", (long long)(dry_run ? l->due : l->purged),
 		       (long long)l->records, (long long)l->held, h);
 	}
-	printf("%s %lld record(s)", dry_run ? "would purge" : "purged", (long long)rep->purged);
+	/* A dry run purges nothing: its total is what is due. */
+	printf("%s %lld record(s)", dry_run ? "would purge" : "purged",
+	       (long long)(dry_run ? rep->due : rep->purged));
 	if (!dry_run && rep->audit_purged)
 		printf(", %lld old audit entries", (long long)rep->audit_purged);
 	putchar('\n');

@@ -321,6 +321,7 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 	for (size_t i = 0; i < rep->n; i++) {
 		int rc = run_group(app, &rep->lines[i], dry_run, pc.batch, stop, now_ms);
 		rep->purged += rep->lines[i].purged;
+		rep->due += rep->lines[i].due;
 		if (rc < 0)
 			return -1;
 		if (rc > 0) {
