@@ -152,7 +152,8 @@ int store_conversation(struct store *st, const char *tenant,
 /*
  * The data key for (tenant, category, month of ts_ms), created and wrapped
  * with kr's master key on first use; cached unwrapped in locked memory.
- * Writes the id and the key (caller wipes key). -1 on failure.
+ * Writes the id and the key (caller wipes key). -1 on failure, STORE_FULL
+ * when the disk had no room for a new key (the store then counts as full).
  */
 int store_data_key_for(struct store *st, const struct keyring *kr, const char *tenant,
                        const char *category, int64_t ts_ms, int64_t *key_id,

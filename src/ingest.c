@@ -519,7 +519,13 @@ static int seal_record(struct app *app, const struct message_in *m, struct prepa
 {
 	struct store_record *r = &p->rec;
 	unsigned char key[CRYPTO_KEY_BYTES];
-	if (store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms, &r->key_id, key)) {
+	int krc = store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms,
+	                             &r->key_id, key);
+	if (krc == STORE_FULL) {
+		api_error_store(e, krc, "storage_error", "the disk is full");
+		return -1;
+	}
+	if (krc) {
 		api_error_set(e, 500, "internal", "could not obtain a data key");
 		return -1;
 	}

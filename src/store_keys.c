@@ -331,6 +331,10 @@ static int load_or_create(struct store *st, const struct keyring *kr, const stru
 		int ec = sqlite3_errcode(db);
 		if (ec != SQLITE_OK && ec != SQLITE_ROW && ec != SQLITE_DONE)
 			snprintf(why, sizeof why, ": %s", sqlite3_errmsg(db));
+		if (ec == SQLITE_FULL) {   /* the first record of a period, on a full disk */
+			atomic_store(&st->disk_full, true);
+			rc = STORE_FULL;
+		}
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		sodium_memzero(dk, CRYPTO_KEY_BYTES);
 		goto fail;
@@ -371,9 +375,8 @@ int store_data_key_for(struct store *st, const struct keyring *kr, const char *t
 		id = c->e[i].id;
 		memcpy(key, c->slab + (size_t)i * CRYPTO_KEY_BYTES, CRYPTO_KEY_BYTES);
 		rc = 0;
-	} else if (load_or_create(st, kr, &kn, &id, key) == 0) {
+	} else if ((rc = load_or_create(st, kr, &kn, &id, key)) == 0) {
 		cache_add(c, id, tenant, category, kn.period, key);
-		rc = 0;
 	}
 	pthread_rwlock_unlock(&c->lock);
 	if (rc == 0)

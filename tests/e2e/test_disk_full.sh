@@ -47,6 +47,8 @@ check_eq "/healthz answers 503 while the disk is full" "$STATUS" 503
 check_eq "/healthz says storage_full" "$(jget '.status')" storage_full
 post full-again
 check_eq "the disk is still full: 503 again" "$STATUS,$(jget '.error.code')" "503,storage_full"
+req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"new-period","text":"x","ts":"2021-03-04T05:06:07Z"}'
+check_eq "a record needing a new data key (new period) gets the same 503" "$STATUS,$(jget '.error.code')" "503,storage_full"
 req GET /v1/conversations/before-full "$READ_TOKEN"
 check_eq "a read, whose audit entry cannot be written, is refused the same way" "$STATUS,$(jget '.error.code')" "503,storage_full"
 
