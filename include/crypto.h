@@ -21,7 +21,8 @@
  *
  * Every record field is sealed with XChaCha20-Poly1305 and associated data
  * binding it to its row (see crypto_ad_build), so a ciphertext moved to
- * another row, field or key fails to open.
+ * another row, field or key fails to open, and so does a row whose role,
+ * channel, category or time was edited.
  */
 #ifndef REDACTD_CRYPTO_H
 #define REDACTD_CRYPTO_H
