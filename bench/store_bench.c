@@ -48,7 +48,9 @@ static void seal(const unsigned char *key, enum crypto_field f, struct store_rec
                  const void *m, size_t mlen, unsigned char *out)
 {
 	unsigned char ad[CRYPTO_AD_MAX];
-	size_t adlen = crypto_ad_build(ad, f, r->key_id, r->tenant, r->conv_hash, r->id);
+	struct crypto_ad_row a;
+	store_record_ad(r, &a);
+	size_t adlen = crypto_ad_build(ad, f, &a);
 	crypto_seal(key, ad, adlen, m, mlen, out);
 }
 

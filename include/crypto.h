@@ -21,7 +21,8 @@
  *
  * Every record field is sealed with XChaCha20-Poly1305 and associated data
  * binding it to its row (see crypto_ad_build), so a ciphertext moved to
- * another row, field or key fails to open.
+ * another row, field or key fails to open, and so does a row whose role,
+ * channel, category or time was edited.
  */
 #ifndef REDACTD_CRYPTO_H
 #define REDACTD_CRYPTO_H
@@ -34,7 +35,6 @@
 #define CRYPTO_SEAL_OVERHEAD  (CRYPTO_NONCE_BYTES + CRYPTO_TAG_BYTES)
 #define CRYPTO_WRAPPED_BYTES  (CRYPTO_KEY_BYTES + CRYPTO_SEAL_OVERHEAD)
 #define CRYPTO_HASH_BYTES     32
-#define CRYPTO_AD_MAX         (64 + RD_MAX_NAME_LEN + CRYPTO_HASH_BYTES + RD_RECORD_ID_LEN)
 
 enum crypto_subkey {
 	SUBKEY_LOOKUP = 1, SUBKEY_SUBJECT = 2, SUBKEY_HASHSTYLE = 3, SUBKEY_AUDIT = 4,
@@ -97,14 +97,49 @@ int crypto_keygen_file(const char *path, char *err, size_t errlen) RD_WARN_UNUSE
 int keyring_save(const struct keyring *kr, const char *path, char *err, size_t errlen)
 	RD_WARN_UNUSED;
 
+/* What the associated data of a record's fields binds (crypto_ad_build):
+ * every column of its row that says what the record is and how long it is
+ * kept. role and channel are the stored names ("user", "web"), so a row
+ * edited to a name the daemon does not know fails too. */
+struct crypto_ad_row {
+	int64_t key_id;
+	const char *tenant;
+	const unsigned char *conv_hash;      /* CRYPTO_HASH_BYTES */
+	const char *record_id;
+	const char *role, *channel, *category;
+	int64_t ts_ms;
+};
+
+/* Longest role or channel name the AD takes. */
+#define CRYPTO_AD_NAME_MAX 16
+#define CRYPTO_AD_MAX (64 + 2 * RD_MAX_NAME_LEN + CRYPTO_HASH_BYTES + RD_RECORD_ID_LEN + \
+                       2 * CRYPTO_AD_NAME_MAX)
+
+/* An interrupted keyring_save leaves "<key_file>.tmp-XXXXXX" beside the
+ * key, holding key material. Overwrites each with zeros, fsyncs and
+ * unlinks it, and logs its path (never its content). Nothing for a
+ * credential:NAME key_file. Returns how many were removed. */
+int keyring_clean_temps(const char *key_file);
+
 /*
- * Associated data for one field of one record:
- * "rd1" || field || key_id(8, BE) || tenant || 0 || conv_hash(32) || record_id.
- * Returns its length (<= CRYPTO_AD_MAX).
+ * Associated data for one field of one record (format 2, SPEC 2.2):
+ * "rd2" || field || key_id(8, BE) || tenant || 0 || conv_hash(32) ||
+ * record_id || 0 || role || 0 || channel || 0 || category || 0 || ts_ms(8, BE).
+ * A ciphertext moved to another row, field or key, or a row whose tenant,
+ * role, channel, category or time was edited, fails to open.
+ * Returns its length (<= CRYPTO_AD_MAX), or 0 when a value is too long
+ * (a row edited in the database: treat as failing to open).
  */
-size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field, int64_t key_id,
-                       const char *tenant, const unsigned char conv_hash[CRYPTO_HASH_BYTES],
-                       const char *record_id);
+size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field,
+                       const struct crypto_ad_row *row);
+
+/*
+ * Format 1, before issue 11: "rd1" || field || key_id(8, BE) || tenant || 0
+ * || conv_hash(32) || record_id. Only for re-sealing rows of older
+ * databases (store_keyring_attach) and reading backups not migrated yet.
+ */
+size_t crypto_ad_build_v1(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field,
+                          const struct crypto_ad_row *row);
 
 /* Seal m into out (mlen + CRYPTO_SEAL_OVERHEAD bytes: nonce || ciphertext || tag). */
 void crypto_seal(const unsigned char key[CRYPTO_KEY_BYTES], const unsigned char *ad, size_t adlen,

@@ -57,7 +57,9 @@ struct retention_report {
 	struct retention_line *lines;
 	size_t n;
 	int64_t purged;           /* total */
+	int64_t due;              /* total due: what a dry run would purge */
 	int64_t audit_purged;     /* audit entries past [audit] retention */
+	bool residue_pending;     /* purged rows still in the files (store_residue_clear) */
 	bool stopped;             /* interrupted by retention_stop */
 };
 
@@ -73,16 +75,22 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 void retention_report_free(struct retention_report *rep);
 
 /*
- * After records were deleted (sweep, erasure): destroy data keys that no
- * record uses any more (crypto-shredding) and checkpoint the WAL with
- * TRUNCATE. Failures are logged; the deletes themselves stand.
+ * After records were deleted (sweep, erasure) in a transaction that called
+ * store_residue_mark: destroy data keys that no record uses any more
+ * (crypto-shredding), then retry TRUNCATE checkpoints for up to
+ * RETENTION_RESIDUE_WAIT_MS until the deleted rows have left the database
+ * file and the WAL. True while they have not (a reader holds an old
+ * snapshot): the sweeper thread retries every RETENTION_RESIDUE_RETRY_MS.
+ * Failures are logged; the deletes themselves stand.
  */
-void retention_after_delete(struct app *app);
+#define RETENTION_RESIDUE_WAIT_MS 2000
+#define RETENTION_RESIDUE_RETRY_MS 2000
+bool retention_after_delete(struct app *app);
 
 /*
  * {"tenants": {T: {"categories": {C: {"records", "oldest", "oldest_age_s",
  * "horizon_s", "overdue"}}, "entities": {E: n}}}, "holds": n,
- * "audit_entries": n}. Counts only: nothing sealed is opened. 0 or -1.
+ * "audit_entries": n, "residue": {"pending": bool, "since"?, "deletes"?}}. Counts only: nothing sealed is opened. 0 or -1.
  */
 int retention_stats(struct app *app, json_t **out) RD_WARN_UNUSED;
 

@@ -33,6 +33,7 @@ enum store_status {
 	STORE_BUSY = -2,     /* writer queue full: retry later */
 	STORE_CLOSED = -3,   /* shutting down */
 	STORE_FAILED = -4,   /* refused: a WAL fdatasync failed earlier; restart needed */
+	STORE_FULL = -5,     /* the disk is full (SQLITE_FULL): nothing written; retry later */
 };
 
 struct store_options {
@@ -76,6 +77,7 @@ struct store_row {
 	int64_t ts_ms;
 	enum rd_role role;
 	enum rd_channel channel;
+	const char *role_name, *channel_name;   /* as stored (the AD binds these) */
 	const char *category;
 	int64_t key_id;
 	const unsigned char *conv_ct; size_t conv_ct_len;
@@ -83,6 +85,17 @@ struct store_row {
 	const unsigned char *meta_ct; size_t meta_ct_len;
 	const char *entity_counts;
 };
+
+/* What the associated data of a record's sealed fields binds
+ * (crypto_ad_build): of a record about to be stored, and of a stored row. */
+void store_record_ad(const struct store_record *r, struct crypto_ad_row *out);
+void store_row_ad(const struct store_row *r, struct crypto_ad_row *out);
+
+/* The AD format the rows of this database are sealed with: 2 (every
+ * column of crypto_ad_row), or 1 (tenant, conversation, record id only)
+ * for a database store_keyring_attach has not re-sealed yet, such as an
+ * older key-less backup read with keys_from. Use crypto_ad_build_v1 then. */
+int store_seal_format(struct store *st);
 
 /* Return 0 to continue, non-zero to stop (that value is returned). */
 typedef int (*store_row_fn)(const struct store_row *row, void *ctx);
@@ -110,7 +123,8 @@ int store_schema_version(struct store *st);
 
 /* Commit recs[0..n) atomically (all or nothing). Blocks until durable.
  * Returns STORE_OK, STORE_BUSY, STORE_CLOSED, STORE_FAILED (writes refused
- * since a WAL fdatasync failed) or STORE_ERR (also for more records than
+ * since a WAL fdatasync failed), STORE_FULL (the disk is full: nothing was
+ * written, a retry may succeed) or STORE_ERR (also for more records than
  * queue_size, which could never fit). Each record's key_id
  * must be a live data key (store_data_key_for of its ts_ms), else the
  * whole submit fails. */
@@ -120,7 +134,7 @@ int store_submit(struct store *st, const struct store_record *recs, size_t n) RD
  * The same without blocking: copies the records into the writer's queue and
  * returns STORE_OK; the writer later calls done(ctx, status) from its own
  * thread once the transaction holding them has committed (STORE_OK) or
- * failed (STORE_ERR). When the records cannot be queued (STORE_BUSY,
+ * failed (STORE_FULL for lack of disk space, else STORE_ERR). When the records cannot be queued (STORE_BUSY,
  * STORE_CLOSED, STORE_FAILED, STORE_ERR) it returns that and never calls
  * done.
  * done must be quick and must not call back into the store.
@@ -138,7 +152,8 @@ int store_conversation(struct store *st, const char *tenant,
 /*
  * The data key for (tenant, category, month of ts_ms), created and wrapped
  * with kr's master key on first use; cached unwrapped in locked memory.
- * Writes the id and the key (caller wipes key). -1 on failure.
+ * Writes the id and the key (caller wipes key). -1 on failure, STORE_FULL
+ * when the disk had no room for a new key (the store then counts as full).
  */
 int store_data_key_for(struct store *st, const struct keyring *kr, const char *tenant,
                        const char *category, int64_t ts_ms, int64_t *key_id,
@@ -182,6 +197,11 @@ int store_read(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
  * so subkeys are what keyring_load alone gives). Call it right after
  * store_open, before deriving subkeys. -1 with err if the master key does
  * not open this database's root (the wrong key file).
+ * In the same transaction it re-seals the rows of a database whose seal
+ * format is still 1 under format 2's associated data (schema v5; needs
+ * the master key, so it is not a plain SQL step). A row that opens under
+ * neither format is left as it is and named in the log (its reads fail
+ * and say so); a row whose data key was destroyed cannot be read anyway.
  */
 int store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t errlen)
 	RD_WARN_UNUSED;
@@ -217,6 +237,27 @@ int store_shred_keys(struct store *st, int64_t now_ms, size_t *count) RD_WARN_UN
  * readers kept it from completing within the busy timeout.
  */
 int store_checkpoint(struct store *st) RD_WARN_UNUSED;
+
+/*
+ * Erasure residue (store_residue.c). Deleted rows leave the database files
+ * only once a TRUNCATE checkpoint completes after the delete; a reader
+ * holding an old snapshot keeps it from completing. A transaction that
+ * deletes records calls store_residue_mark (inside its store_exec
+ * function or purge callback) so the residue is recorded with the delete.
+ * store_residue_clear then retries short checkpoints for up to wait_ms and
+ * removes the mark once one completed; *pending says whether residue is
+ * left (the daemon's sweeper retries until it is gone). STORE_OK or
+ * STORE_ERR. store_residue_get reads the mark: pending, since when, and
+ * how many deletes marked it since it was last cleared.
+ */
+struct store_residue {
+	bool pending;
+	int64_t since_ms;
+	int64_t marks;
+};
+int store_residue_mark(struct sqlite3 *db, int64_t now_ms) RD_WARN_UNUSED;
+int store_residue_clear(struct store *st, int wait_ms, bool *pending) RD_WARN_UNUSED;
+int store_residue_get(struct store *st, struct store_residue *out) RD_WARN_UNUSED;
 
 /*
  * Purge: delete records of `category` (and `tenant`, unless NULL) with
@@ -271,6 +312,8 @@ struct store_counters {
 	uint64_t syncs;            /* WAL fdatasyncs by the sync stage (FULL) */
 	uint64_t queued;           /* records waiting for the writer now */
 	uint64_t links_cached;     /* subject links known stored, not re-inserted */
+	uint64_t ckpt_retries;     /* residue checkpoints that readers held back */
+	bool residue_pending;      /* deleted records still in the files (last seen) */
 };
 void store_get_counters(struct store *st, struct store_counters *out);
 
@@ -294,6 +337,11 @@ void store_test_fail_syncs(struct store *st);
 /* False once an fdatasync of the WAL has failed: the store then refuses
  * every write until the daemon restarts (GET /healthz answers 503). */
 bool store_writable(struct store *st);
+
+/* True while the writer's last transaction failed for lack of disk space
+ * (SQLITE_FULL; its jobs got STORE_FULL); false again after one commits.
+ * GET /healthz answers 503 storage_full meanwhile. */
+bool store_disk_full(struct store *st);
 
 /* Extra schema steps owned by other modules (audit, holds), applied after
  * the store's own, in order. Each is SQL run in the migration transaction. */

@@ -83,16 +83,19 @@ struct subject_erase_result {
 	int64_t kept;                  /* records kept because they are held */
 	int64_t conversations;         /* conversations erased */
 	int64_t held_conversations;    /* conversations kept (legal hold) */
+	bool residue_pending;          /* the erased rows are still in the files */
 };
 
 /* Erase every conversation linked to q except held ones, in one
- * transaction with its audit entries; then destroys data keys left with no
- * records and checkpoints the WAL. 0, or -1 with e. */
+ * transaction with its audit entries and the residue mark; then destroys
+ * data keys left with no records and retries the checkpoint that takes the
+ * erased rows out of the files (retention_after_delete): residue_pending
+ * when a reader's old snapshot still holds it back. 0, or -1 with e. */
 int subject_erase(struct app *app, const struct subject_query *q, const char *actor,
                   struct subject_erase_result *out, struct api_error *e) RD_WARN_UNUSED;
 
 /* The erase reply object {"removed", "kept", "conversations",
- * "held_conversations", "kept_reason"?}. */
+ * "held_conversations", "residue": "none" | "pending", "kept_reason"?}. */
 json_t *subject_erase_json(const struct subject_erase_result *r);
 
 /* Place a hold on q's conversation or subject; id gets "h_..." (201). */

@@ -53,4 +53,10 @@ void buf_free(struct buf *b);    /* wipes (sodium_memzero) and frees */
 /* snprintf into an error buffer; safe with err == NULL. */
 void util_err(char *err, size_t errlen, const char *fmt, ...) RD_PRINTF(3, 4);
 
+/* Keep key material out of core dumps: the process is made non-dumpable
+ * (PR_SET_DUMPABLE 0: no core file, and /proc/PID files and ptrace are
+ * closed to other processes of the same user) and RLIMIT_CORE set to 0.
+ * -1 if the kernel refused the first. */
+int util_no_core_dumps(void);
+
 #endif

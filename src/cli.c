@@ -70,6 +70,10 @@ static void usage(FILE *f)
 
 int cli_main(int argc, char **argv)
 {
+	/* First, before any subcommand reads a key: a crash must not write
+	 * the master key, data keys or message text into a core file. */
+	if (util_no_core_dumps())
+		fprintf(stderr, "redactd: warning: cannot disable core dumps\n");
 	json_mem_install();   /* before any JSON is allocated */
 	if (argc < 2) {
 		usage(stderr);

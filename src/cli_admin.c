@@ -138,10 +138,15 @@ static void print_sweep(const struct retention_report *rep, bool dry_run)
 		       dry_run ? "would purge" : "purged", (long long)(dry_run ? l->due : l->purged),
 		       (long long)l->records, (long long)l->held, h);
 	}
-	printf("%s %lld record(s)", dry_run ? "would purge" : "purged", (long long)rep->purged);
+	/* A dry run purges nothing: its total is what is due. */
+	printf("%s %lld record(s)", dry_run ? "would purge" : "purged",
+	       (long long)(dry_run ? rep->due : rep->purged));
 	if (!dry_run && rep->audit_purged)
 		printf(", %lld old audit entries", (long long)rep->audit_purged);
 	putchar('\n');
+	if (!dry_run && rep->residue_pending)
+		printf("residue pending: deleted records are still in the database file or WAL,"
+		       " held there by a reader's old snapshot\n");
 }
 
 int cmd_sweep(int argc, char **argv)
@@ -246,6 +251,10 @@ int cmd_erase(int argc, char **argv)
 	} else {
 		printf("removed %lld record(s) in %lld conversation(s)\n", (long long)r.removed,
 		       (long long)r.conversations);
+		if (r.residue_pending)
+			printf("residue pending: a reader's old snapshot keeps the erased records in the"
+			       " database file for now; the daemon's sweeper (or the next `redactd sweep`)"
+			       " removes them, and `redactd stats` shows when that is done\n");
 		if (r.kept)
 			printf("kept %lld record(s) in %lld conversation(s): under a legal hold\n",
 			       (long long)r.kept, (long long)r.held_conversations);
@@ -425,6 +434,14 @@ static void print_stats(const json_t *s)
 	printf("holds %lld, audit entries %lld\n",
 	       (long long)json_integer_value(json_object_get(s, "holds")),
 	       (long long)json_integer_value(json_object_get(s, "audit_entries")));
+	json_t *r = json_object_get(s, "residue");
+	if (json_is_true(json_object_get(r, "pending")))
+		printf("erasure residue PENDING since %s (%lld delete(s)): deleted records are still in"
+		       " the database file or WAL, held there by a reader's old snapshot\n",
+		       json_string_value(json_object_get(r, "since")),
+		       (long long)json_integer_value(json_object_get(r, "deletes")));
+	else
+		printf("erasure residue none\n");
 }
 
 int cmd_stats(int argc, char **argv)

@@ -155,6 +155,11 @@ static int rotate_run(struct keys_env *env, const char *new_file)
 {
 	struct keyring *old_kr = NULL, *new_kr = NULL;
 	char err[512];
+	/* A rotation killed between writing its temporary key file and the
+	 * rename left key material there; this one would add its own. */
+	int cleaned = keyring_clean_temps(env->cfg->key_file);
+	if (cleaned)
+		printf("removed %d temporary key file(s) left by an interrupted rotation\n", cleaned);
 	int rc = load_keys(env->cfg->key_file, new_file, &old_kr, &new_kr);
 	if (rc)
 		goto done;

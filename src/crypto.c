@@ -9,8 +9,10 @@
  * are wiped on every path. Nothing here logs.
  */
 #include "crypto.h"
+#include "log.h"
 #include "util.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -372,27 +374,61 @@ int keyring_save(const struct keyring *kr, const char *path, char *err, size_t e
 
 /* ---- sealing fields ------------------------------------------------------ */
 
-size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field, int64_t key_id,
-                       const char *tenant, const unsigned char conv_hash[CRYPTO_HASH_BYTES],
-                       const char *record_id)
+/* Appends n bytes of s at out + *n. */
+static void ad_put(unsigned char *out, size_t *n, const void *s, size_t len)
 {
-	size_t tlen = strlen(tenant), rlen = strlen(record_id), n = 0;
-	/* Callers validate both (ingest_tenant_valid, crypto_record_id): a
-	 * longer one is a bug, not bad input. */
+	memcpy(out + *n, s, len);
+	*n += len;
+}
+
+/* The part both formats share: tag, field, key id, tenant, conversation
+ * hash, record id. 0 when a value is too long: ingest validates what it
+ * seals, so that is a row edited in the database, which must fail to
+ * open (reported), not stop the daemon. */
+static size_t ad_common(unsigned char *out, const char *tag, enum crypto_field field,
+                        const struct crypto_ad_row *r)
+{
+	if (!r->conv_hash)
+		return 0;
+	size_t tlen = strlen(r->tenant), rlen = strlen(r->record_id), n = 0;
 	if (tlen > RD_MAX_NAME_LEN || rlen > RD_RECORD_ID_LEN)
-		abort();
-	memcpy(out, "rd1", 3);
-	n = 3;
+		return 0;
+	ad_put(out, &n, tag, 3);
 	out[n++] = (unsigned char)field;
-	be64(key_id, out + n);
+	be64(r->key_id, out + n);
 	n += 8;
-	memcpy(out + n, tenant, tlen);
-	n += tlen;
+	ad_put(out, &n, r->tenant, tlen);
 	out[n++] = 0;
-	memcpy(out + n, conv_hash, CRYPTO_HASH_BYTES);
-	n += CRYPTO_HASH_BYTES;
-	memcpy(out + n, record_id, rlen);
-	return n + rlen;
+	ad_put(out, &n, r->conv_hash, CRYPTO_HASH_BYTES);
+	ad_put(out, &n, r->record_id, rlen);
+	return n;
+}
+
+size_t crypto_ad_build_v1(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field,
+                          const struct crypto_ad_row *row)
+{
+	return ad_common(out, "rd1", field, row);
+}
+
+size_t crypto_ad_build(unsigned char out[CRYPTO_AD_MAX], enum crypto_field field,
+                       const struct crypto_ad_row *row)
+{
+	const char *names[3] = { row->role, row->channel, row->category };
+	const size_t max[3] = { CRYPTO_AD_NAME_MAX, CRYPTO_AD_NAME_MAX, RD_MAX_NAME_LEN };
+	size_t n = ad_common(out, "rd2", field, row);
+	if (n == 0)
+		return 0;
+	/* 0 before each name: no two different rows give the same bytes. */
+	for (size_t i = 0; i < 3; i++) {
+		size_t len = strlen(names[i]);
+		if (len > max[i])
+			return 0;
+		out[n++] = 0;
+		ad_put(out, &n, names[i], len);
+	}
+	out[n++] = 0;
+	be64(row->ts_ms, out + n);
+	return n + 8;
 }
 
 void crypto_seal(const unsigned char key[CRYPTO_KEY_BYTES], const unsigned char *ad, size_t adlen,
@@ -452,4 +488,74 @@ void crypto_record_id(char out[RD_RECORD_ID_LEN + 1])
 void crypto_token_hash(const char *token, size_t len, unsigned char out[32])
 {
 	crypto_hash_sha256(out, (const unsigned char *)token, len);
+}
+
+/* ---- leftovers of an interrupted rotation ---------------------------------- */
+
+/* Zeroes a regular file's bytes in place and syncs them (not through a
+ * symbolic link: that is only unlinked). Best effort: a journalling or
+ * flash filesystem may keep older copies of the blocks. */
+static void wipe_file(int dfd, const char *name)
+{
+	int fd = openat(dfd, name, O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	struct stat sb;
+	if (fd < 0)
+		return;
+	if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode)) {
+		static const unsigned char zeros[4096];
+		off_t left = sb.st_size;
+		while (left > 0) {
+			size_t n = left < (off_t)sizeof zeros ? (size_t)left : sizeof zeros;
+			if (write_all(fd, zeros, n) != 0)
+				break;
+			left -= (off_t)n;
+		}
+		(void)fsync(fd);
+	}
+	close(fd);
+}
+
+/* "<base>.tmp-" and the six characters mkostemp put there. */
+static bool is_key_temp(const char *name, const char *base, size_t blen)
+{
+	return !strncmp(name, base, blen) && !strncmp(name + blen, ".tmp-", 5) &&
+	       strlen(name + blen + 5) == 6;
+}
+
+int keyring_clean_temps(const char *key_file)
+{
+	char dir[4096];
+	const char *slash = strrchr(key_file, '/'), *base = slash ? slash + 1 : key_file;
+	size_t dlen = slash ? (size_t)(slash - key_file) : 0;
+	if (!strncmp(key_file, UTIL_CREDENTIAL_PREFIX, sizeof UTIL_CREDENTIAL_PREFIX - 1) || !*base ||
+	    dlen >= sizeof dir)
+		return 0;
+	if (!slash)
+		snprintf(dir, sizeof dir, ".");
+	else if (dlen == 0)
+		snprintf(dir, sizeof dir, "/");
+	else
+		snprintf(dir, sizeof dir, "%.*s", (int)dlen, key_file);
+	DIR *d = opendir(dir);
+	if (!d)
+		return 0;   /* no directory, no leftovers; loading the key reports the rest */
+	int n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		if (!is_key_temp(e->d_name, base, strlen(base)))
+			continue;
+		wipe_file(dirfd(d), e->d_name);
+		if (unlinkat(dirfd(d), e->d_name, 0) != 0) {
+			log_warn("keys: cannot remove %s/%s, left by an interrupted key rotation: %s", dir,
+			         e->d_name, strerror(errno));
+			continue;
+		}
+		log_warn("keys: wiped and removed %s/%s, left by an interrupted key rotation", dir,
+		         e->d_name);
+		n++;
+	}
+	closedir(d);
+	if (n)
+		sync_parent(key_file);
+	return n;
 }

@@ -243,15 +243,21 @@ static void handle_get_conversation(struct request *rq)
 	json_decref(reply);
 }
 
-/* 503 once the store cannot make writes durable: restarting is the fix. */
+/* 503 once the store cannot make writes durable (restarting is the fix),
+ * and while the last write failed for lack of disk space (freeing space
+ * is; the next write that succeeds makes it 200 again). */
 static void handle_healthz(struct request *rq)
 {
 	static const char ok[] = "{\"status\":\"ok\"}";
 	static const char failing[] = "{\"status\":\"failing\",\"reason\":\"storage\"}";
-	if (store_writable(rq->srv->app->store))
-		http_reply_text(rq, 200, "application/json", ok, sizeof ok - 1, NULL, NULL);
-	else
+	static const char full[] = "{\"status\":\"storage_full\"}";
+	struct store *st = rq->srv->app->store;
+	if (!store_writable(st))
 		http_reply_text(rq, 503, "application/json", failing, sizeof failing - 1, NULL, NULL);
+	else if (store_disk_full(st))
+		http_reply_text(rq, 503, "application/json", full, sizeof full - 1, "Retry-After", "10");
+	else
+		http_reply_text(rq, 200, "application/json", ok, sizeof ok - 1, NULL, NULL);
 }
 
 static void handle_metrics(struct request *rq)

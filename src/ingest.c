@@ -36,6 +36,8 @@ void api_error_store(struct api_error *e, int rc, const char *code, const char *
 	if (rc == STORE_FAILED)
 		api_error_set(e, 503, "storage_failed",
 		              "writes are refused since a disk sync failed; the daemon needs a restart");
+	else if (rc == STORE_FULL)
+		api_error_set(e, 503, "storage_full", "the disk is full; nothing was stored, retry later");
 	else
 		api_error_set(e, 500, code, "%s", message);
 }
@@ -510,8 +512,10 @@ static unsigned char *seal_field(const unsigned char key[CRYPTO_KEY_BYTES], enum
                                  size_t *outlen)
 {
 	unsigned char ad[CRYPTO_AD_MAX];
-	size_t adlen = crypto_ad_build(ad, field, rec->key_id, rec->tenant, rec->conv_hash, rec->id);
-	unsigned char *out = malloc(mlen + CRYPTO_SEAL_OVERHEAD);
+	struct crypto_ad_row a;
+	store_record_ad(rec, &a);
+	size_t adlen = crypto_ad_build(ad, field, &a);
+	unsigned char *out = adlen ? malloc(mlen + CRYPTO_SEAL_OVERHEAD) : NULL;
 	if (!out)
 		return NULL;
 	crypto_seal(key, ad, adlen, m, mlen, out);
@@ -526,7 +530,13 @@ static int seal_record(struct app *app, const struct message_in *m, struct prepa
 {
 	struct store_record *r = &p->rec;
 	unsigned char key[CRYPTO_KEY_BYTES];
-	if (store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms, &r->key_id, key)) {
+	int krc = store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms,
+	                             &r->key_id, key);
+	if (krc == STORE_FULL) {
+		api_error_store(e, krc, "storage_error", "the disk is full");
+		return -1;
+	}
+	if (krc) {
 		api_error_set(e, 500, "internal", "could not obtain a data key");
 		return -1;
 	}
@@ -937,14 +947,21 @@ struct read_ctx {
 	int shredded;                   /* rows whose data key was destroyed */
 };
 
-/* Opens one sealed field into a NUL-terminated heap string. */
-static char *open_field(const unsigned char key[CRYPTO_KEY_BYTES], enum crypto_field field,
-                        const struct store_row *row, const unsigned char *c, size_t clen)
+/* Opens one sealed field into a NUL-terminated heap string. The AD binds
+ * the row's stored role, channel, category and time (format 2), except in
+ * a database not re-sealed yet (an older key-less backup). */
+static char *open_field(const unsigned char key[CRYPTO_KEY_BYTES], int format,
+                        enum crypto_field field, const struct store_row *row,
+                        const unsigned char *c, size_t clen)
 {
 	if (clen < CRYPTO_SEAL_OVERHEAD)
 		return NULL;
 	unsigned char ad[CRYPTO_AD_MAX];
-	size_t adlen = crypto_ad_build(ad, field, row->key_id, row->tenant, row->conv_hash, row->id);
+	struct crypto_ad_row a;
+	store_row_ad(row, &a);
+	size_t adlen = format == 1 ? crypto_ad_build_v1(ad, field, &a) : crypto_ad_build(ad, field, &a);
+	if (!adlen)
+		return NULL;
 	size_t mlen = clen - CRYPTO_SEAL_OVERHEAD;
 	char *out = malloc(mlen + 1);
 	if (!out)
@@ -1043,10 +1060,12 @@ int ingest_open_row(struct app *app, const struct store_row *row, bool with_conv
 		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
 		return -1;
 	}
-	char *text = open_field(key, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
-	char *meta = open_field(key, FIELD_META, row, row->meta_ct, row->meta_ct_len);
-	char *conv = with_conversation
-	             ? open_field(key, FIELD_CONVERSATION, row, row->conv_ct, row->conv_ct_len) : NULL;
+	int format = store_seal_format(app->store);
+	char *text = open_field(key, format, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
+	char *meta = open_field(key, format, FIELD_META, row, row->meta_ct, row->meta_ct_len);
+	char *conv = with_conversation ? open_field(key, format, FIELD_CONVERSATION, row, row->conv_ct,
+	                                            row->conv_ct_len)
+	                               : NULL;
 	sodium_memzero(key, sizeof key);
 	json_t *o = NULL;
 	if (!text || !meta || (with_conversation && !conv))

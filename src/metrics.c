@@ -328,9 +328,18 @@ int metrics_render_store(const struct store_counters *sc, struct buf *b)
 		"# HELP redactd_store_subject_links_cached_total Subject links the writer knew were stored"
 		" and did not insert again.\n"
 		"# TYPE redactd_store_subject_links_cached_total counter\n"
-		"redactd_store_subject_links_cached_total %llu\n",
+		"redactd_store_subject_links_cached_total %llu\n"
+		"# HELP redactd_store_checkpoint_retries_total Checkpoints after deletes that readers of"
+		" old snapshots held back (retried).\n"
+		"# TYPE redactd_store_checkpoint_retries_total counter\n"
+		"redactd_store_checkpoint_retries_total %llu\n"
+		"# HELP redactd_store_residue_pending 1 while deleted records may still be in the"
+		" database file or WAL.\n"
+		"# TYPE redactd_store_residue_pending gauge\n"
+		"redactd_store_residue_pending %d\n",
 		(unsigned long long)sc->commits, (unsigned long long)sc->records,
 		(unsigned long long)sc->syncs, (unsigned long long)sc->busy,
 		(unsigned long long)sc->jobs_failed, (unsigned long long)sc->queued,
-		(unsigned long long)sc->links_cached);
+		(unsigned long long)sc->links_cached, (unsigned long long)sc->ckpt_retries,
+		sc->residue_pending ? 1 : 0);
 }

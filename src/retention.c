@@ -155,14 +155,16 @@ struct purge_cb_ctx {
 };
 
 /* The end of a batch (row == NULL): its count goes to retention_pending
- * in that same transaction, and the statement is finalized. Not when
+ * and the deleted rows are marked as residue (until a checkpoint
+ * completes) in that same transaction, and the statement is finalized. Not when
  * SQLite has rolled a failed batch back already: the count would then
  * commit on its own, for rows that are still there. */
 static int purge_batch_end(sqlite3 *db, struct purge_cb_ctx *c)
 {
 	int rc = 0;
 	if (c->batch_purged)
-		rc = sqlite3_get_autocommit(db) ? -1 : add_pending(db, c->l, c->batch_purged);
+		rc = sqlite3_get_autocommit(db) || add_pending(db, c->l, c->batch_purged) ||
+		     store_residue_mark(db, util_now_ms()) ? -1 : 0;
 	sqlite3_finalize(c->held);
 	c->held = NULL;
 	c->batch_purged = 0;
@@ -260,12 +262,34 @@ static void shred_keys(struct app *app)
 		log_info("crypto-shredded %zu data key(s) with no records left", shredded);
 }
 
-void retention_after_delete(struct app *app)
+bool retention_after_delete(struct app *app)
 {
+	bool pending = true;
 	shred_keys(app);
-	/* Readers can hold the checkpoint back; the next one catches up. */
-	if (store_checkpoint(app->store) != STORE_OK)
-		log_warn("WAL checkpoint (TRUNCATE) did not complete; retrying after the next purge");
+	if (store_residue_clear(app->store, RETENTION_RESIDUE_WAIT_MS, &pending) != STORE_OK)
+		log_error("could not check for deleted records left in the files; the sweeper retries");
+	return pending;
+}
+
+/* How long one of the sweeper's retries may take (its own thread: no
+ * request waits for it). */
+#define SWEEPER_RESIDUE_ROUND_MS 200
+
+/* The sweeper's retry between passes, and a pass that deleted nothing:
+ * one short round of checkpoints when a delete (here, or by `redactd
+ * erase` in another process) left residue. True while some is left. */
+static bool residue_retry(struct app *app)
+{
+	struct store_residue r;
+	bool pending = true;
+	if (store_residue_get(app->store, &r) != STORE_OK)
+		return true;
+	if (!r.pending)
+		return false;
+	if (store_residue_clear(app->store, SWEEPER_RESIDUE_ROUND_MS, &pending) == STORE_OK && !pending)
+		log_info("sweep: deleted records pending since %lld s ago have left the files",
+		         (long long)((util_now_ms() - r.since_ms) / 1000));
+	return pending;
 }
 
 /* ---- a pass ------------------------------------------------------------ */
@@ -297,6 +321,7 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 	for (size_t i = 0; i < rep->n; i++) {
 		int rc = run_group(app, &rep->lines[i], dry_run, pc.batch, stop, now_ms);
 		rep->purged += rep->lines[i].purged;
+		rep->due += rep->lines[i].due;
 		if (rc < 0)
 			return -1;
 		if (rc > 0) {
@@ -316,10 +341,12 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 	rep->audit_purged = fc.audit_purged;
 	/* Shred on every pass: a month's key becomes destroyable when the month
 	 * ends, which need not coincide with a pass that deletes anything. */
-	if (rep->purged)
-		retention_after_delete(app);
-	else
+	if (rep->purged) {
+		rep->residue_pending = retention_after_delete(app);
+	} else {
 		shred_keys(app);
+		rep->residue_pending = residue_retry(app);
+	}
 	return 0;
 }
 
@@ -416,11 +443,21 @@ static int64_t first_due(struct retention *r)
 	return last + iv < now ? now : last + iv;
 }
 
+/* Between passes the sweeper wakes every RETENTION_RESIDUE_RETRY_MS to
+ * finish deletes whose rows a reader kept in the files (residue_retry):
+ * one indexed read when there is none. */
 static void *sweeper_main(void *arg)
 {
 	struct retention *r = arg;
 	int64_t due = first_due(r);
-	while (wait_until(r, due)) {
+	for (;;) {
+		int64_t next = util_now_ms() + RETENTION_RESIDUE_RETRY_MS;
+		if (!wait_until(r, next < due ? next : due))
+			break;
+		if (util_now_ms() < due) {
+			(void)residue_retry(r->app);
+			continue;
+		}
 		struct retention_report rep;
 		int64_t t0 = util_now_ms();
 		atomic_store(&r->pass_started_us, util_mono_us());
@@ -584,6 +621,20 @@ static void stats_horizons(struct app *app, json_t *tenants, int64_t now_ms)
 	pthread_rwlock_unlock(&app->lock);
 }
 
+/* {"pending": false}, or {"pending": true, "since": TS, "deletes": n}:
+ * deleted records still in the database file or WAL. */
+static json_t *stats_residue(struct app *app)
+{
+	struct store_residue r;
+	char ts[32];
+	if (store_residue_get(app->store, &r) != STORE_OK)
+		return NULL;
+	if (!r.pending)
+		return json_pack("{s:b}", "pending", 0);
+	util_format_ts(r.since_ms, ts);
+	return json_pack("{s:b, s:s, s:I}", "pending", 1, "since", ts, "deletes", (json_int_t)r.marks);
+}
+
 int retention_stats(struct app *app, json_t **out)
 {
 	struct stats_ctx c = { .tenants = json_object() };
@@ -592,8 +643,13 @@ int retention_stats(struct app *app, json_t **out)
 		return -1;
 	}
 	stats_horizons(app, c.tenants, util_now_ms());
-	*out = json_pack("{s:o, s:I, s:I}", "tenants", c.tenants, "holds", (json_int_t)c.holds,
-	                 "audit_entries", (json_int_t)c.audit_entries);
+	json_t *residue = stats_residue(app);
+	if (!residue) {
+		json_decref(c.tenants);
+		return -1;
+	}
+	*out = json_pack("{s:o, s:I, s:I, s:o}", "tenants", c.tenants, "holds", (json_int_t)c.holds,
+	                 "audit_entries", (json_int_t)c.audit_entries, "residue", residue);
 	return *out ? 0 : -1;
 }
 

@@ -66,6 +66,24 @@ const char *const store_module_migrations[] = {
 	"   WHERE tenant = old.tenant AND conv_hash = old.conv_hash AND msg_id = old.id;"
 	" END;"
 	"DROP INDEX messages_conv;",
+
+	/* 4: erasure residue (store_residue.c). One row while deleted records
+	 * may still be in the database file or the WAL, because no TRUNCATE
+	 * checkpoint has completed since; gen counts the deletes that marked it. */
+	"CREATE TABLE residue_pending ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  gen INTEGER NOT NULL,"
+	"  since_ms INTEGER NOT NULL);",
+
+	/* 5: the associated data of sealed fields binds role, channel,
+	 * category and time too (format 2, crypto_ad_build). Rows sealed
+	 * before are re-sealed by store_keyring_attach, which has the master
+	 * key that plain SQL lacks; until then the database says format 1. */
+	"CREATE TABLE seal_format ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  format INTEGER NOT NULL);"
+	"INSERT INTO seal_format (id, format)"
+	"  VALUES (1, CASE WHEN EXISTS (SELECT 1 FROM messages) THEN 1 ELSE 2 END);",
 };
 
 const size_t store_module_migrations_count =

@@ -92,6 +92,8 @@ int cmd_serve(int argc, char **argv)
 	struct app app;
 	if ((rc = cli_open_app(&app, config, APP_SERVE)))
 		return rc;
+	/* Key material an interrupted `redactd key rotate` left beside the key. */
+	(void)keyring_clean_temps(app.cfg->key_file);
 	char err[512];
 	struct http_server *srv;
 	if (http_start(&app, &srv, err, sizeof err)) {

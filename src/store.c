@@ -235,6 +235,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 	}
 	if (prepare_file(path, err, errlen) || store_connect(path, &st->opt, &st->wdb, err, errlen) ||
 	    set_wal(st->wdb, err, errlen) || store_migrate(st->wdb, &st->schema_version, err, errlen) ||
+	    store_seal_format_read(st->wdb, &st->seal_format, err, errlen) ||
 	    open_keysrc(st, opt->keys_from, err, errlen))
 		goto fail;
 	if (st->opt.readonly) {
@@ -312,7 +313,8 @@ static void row_from(sqlite3_stmt *s, struct store_row *r)
 	r->rowid = sqlite3_column_int64(s, 0);
 	r->id = (const char *)sqlite3_column_text(s, 1);
 	r->tenant = (const char *)sqlite3_column_text(s, 2);
-	r->conv_hash = sqlite3_column_blob(s, 3);
+	/* NULL unless whole: an edited row then fails to open (crypto_ad_build). */
+	r->conv_hash = sqlite3_column_bytes(s, 3) == CRYPTO_HASH_BYTES ? sqlite3_column_blob(s, 3) : NULL;
 	r->ts_ms = sqlite3_column_int64(s, 4);
 	if (rd_role_parse((const char *)sqlite3_column_text(s, 5), &role))
 		role = ROLE_USER;
@@ -320,6 +322,8 @@ static void row_from(sqlite3_stmt *s, struct store_row *r)
 		ch = CH_OTHER;
 	r->role = role;
 	r->channel = ch;
+	r->role_name = (const char *)sqlite3_column_text(s, 5);
+	r->channel_name = (const char *)sqlite3_column_text(s, 6);
 	r->category = (const char *)sqlite3_column_text(s, 7);
 	r->key_id = sqlite3_column_int64(s, 8);
 	r->conv_ct = sqlite3_column_blob(s, 9);
@@ -376,12 +380,36 @@ int store_conversation(struct store *st, const char *tenant,
 	return rc;
 }
 
+void store_record_ad(const struct store_record *r, struct crypto_ad_row *out)
+{
+	*out = (struct crypto_ad_row){
+		.key_id = r->key_id, .tenant = r->tenant, .conv_hash = r->conv_hash,
+		.record_id = r->id, .role = rd_role_name(r->role), .channel = rd_channel_name(r->channel),
+		.category = r->category, .ts_ms = r->ts_ms,
+	};
+}
+
+void store_row_ad(const struct store_row *r, struct crypto_ad_row *out)
+{
+	*out = (struct crypto_ad_row){
+		.key_id = r->key_id, .tenant = r->tenant ? r->tenant : "", .conv_hash = r->conv_hash,
+		.record_id = r->id ? r->id : "", .role = r->role_name ? r->role_name : "",
+		.channel = r->channel_name ? r->channel_name : "",
+		.category = r->category ? r->category : "", .ts_ms = r->ts_ms,
+	};
+}
+
+int store_seal_format(struct store *st)
+{
+	return st->seal_format;
+}
+
 /* ---- checkpoint ----------------------------------------------------------- */
 
 int store_checkpoint(struct store *st)
 {
 	if (st->writer_started)
-		return store_writer_checkpoint(st);
+		return store_writer_checkpoint(st, STORE_CHECKPOINT_WAIT_MS);
 	sqlite3 *db = NULL;
 	char err[256];
 	if (store_connect(st->path, &st->opt, &db, err, sizeof err))

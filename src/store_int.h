@@ -26,6 +26,11 @@
  * sweeper's scan) stalled every request for 140 ms and more. Given up, it
  * finishes as PASSIVE and is tried again at the next threshold. */
 #define STORE_RESTART_WAIT_MS 10
+/* Clearing erasure residue: each TRUNCATE try waits this long for readers
+ * (the writer lock is held meanwhile, so ingest waits as long), then the
+ * writer runs free for STORE_RESIDUE_RETRY_MS before the next try. */
+#define STORE_RESIDUE_TRY_MS 10
+#define STORE_RESIDUE_RETRY_MS 50
 #define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 #define STORE_PURGE_YIELD_MS 4        /* a purge batch gives way to waiting records after this */
 
@@ -41,6 +46,7 @@ struct store_job {
 	void *ctx;
 	store_done_fn done;             /* async: called by the writer, then the job freed */
 	void *done_ctx;
+	int wait_ms;                    /* JOB_CHECKPOINT: how long it waits for readers */
 	sem_t done_sem;                 /* sync: the submitter waits here */
 	int status;
 };
@@ -85,8 +91,12 @@ struct store {
 	bool stopping;
 	bool paused;                    /* test hook */
 	atomic_bool fail_next_commit;   /* test hook: the next COMMIT is refused */
+	bool group_full;                /* writer: this group hit SQLITE_FULL */
+	atomic_bool disk_full;          /* the last group failed for lack of space */
 	size_t test_purge_yield;        /* test hook: purge batches yield every n rows */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
+	atomic_uint_fast64_t n_ckpt_retries;   /* store_residue.c */
+	atomic_bool residue_pending;
 
 	/* Conversation index (store_convidx.c), writer only. */
 	sqlite3_stmt *ci[CONVIDX_STMTS];
@@ -125,6 +135,7 @@ struct store {
 	sqlite3 *kdb;                   /* short key-creating writes; opened on demand */
 	sqlite3 *keysrc;                /* opt.keys_from: data keys of another database */
 	int schema_version;
+	int seal_format;                /* 1 or 2: store_seal_format (store_reseal.c) */
 };
 
 /* Opens a connection to path with the store's pragmas (file created 0600
@@ -143,10 +154,17 @@ int store_exec_direct(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNU
 /* store_schema.c: bring db to the newest version; -1 with err. */
 int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_UNUSED;
 
+/* store_reseal.c: the seal format of the database (table seal_format). */
+int store_seal_format_read(sqlite3 *db, int *format, char *err, size_t errlen) RD_WARN_UNUSED;
+/* Inside store_keyring_attach's transaction on db: re-seal format-1 rows
+ * under format 2 with kr's data keys, then record format 2. */
+int store_reseal(struct store *st, sqlite3 *db, const struct keyring *kr, char *err,
+                 size_t errlen) RD_WARN_UNUSED;
+
 /* store_writer.c */
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
-int store_writer_checkpoint(struct store *st) RD_WARN_UNUSED;
+int store_writer_checkpoint(struct store *st, int wait_ms) RD_WARN_UNUSED;
 
 /* store_writer.c: records are waiting for the writer (any thread). */
 bool store_records_waiting(struct store *st);

@@ -331,6 +331,10 @@ static int load_or_create(struct store *st, const struct keyring *kr, const stru
 		int ec = sqlite3_errcode(db);
 		if (ec != SQLITE_OK && ec != SQLITE_ROW && ec != SQLITE_DONE)
 			snprintf(why, sizeof why, ": %s", sqlite3_errmsg(db));
+		if (ec == SQLITE_FULL) {   /* the first record of a period, on a full disk */
+			atomic_store(&st->disk_full, true);
+			rc = STORE_FULL;
+		}
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		sodium_memzero(dk, CRYPTO_KEY_BYTES);
 		goto fail;
@@ -371,9 +375,8 @@ int store_data_key_for(struct store *st, const struct keyring *kr, const char *t
 		id = c->e[i].id;
 		memcpy(key, c->slab + (size_t)i * CRYPTO_KEY_BYTES, CRYPTO_KEY_BYTES);
 		rc = 0;
-	} else if (load_or_create(st, kr, &kn, &id, key) == 0) {
+	} else if ((rc = load_or_create(st, kr, &kn, &id, key)) == 0) {
 		cache_add(c, id, tenant, category, kn.period, key);
-		rc = 0;
 	}
 	pthread_rwlock_unlock(&c->lock);
 	if (rc == 0)
@@ -508,11 +511,12 @@ int store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t
 		rc = root_attach(db, false, kr, err, errlen);
 	} else if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
 		util_err(err, errlen, "cannot lock the database: %s", sqlite3_errmsg(db));
-	} else if (root_attach(db, true, kr, err, errlen) ||
+	} else if (root_attach(db, true, kr, err, errlen) || store_reseal(st, db, kr, err, errlen) ||
 	           sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	} else {
 		rc = 0;
+		st->seal_format = 2;
 	}
 	pthread_mutex_unlock(&st->kdb_lock);
 	return rc;

@@ -265,6 +265,11 @@ bool store_writable(struct store *st)
 	return !atomic_load(&st->sync_failed);
 }
 
+bool store_disk_full(struct store *st)
+{
+	return atomic_load(&st->disk_full);
+}
+
 void store_sync_committed(struct store *st, struct store_job *group)
 {
 	if (st->wal_fd < 0)

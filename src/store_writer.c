@@ -66,6 +66,15 @@ static int tx(struct store *st, enum tx_stmt which)
 	return rc == SQLITE_DONE ? SQLITE_OK : rc;
 }
 
+/* Remembers that the statement that just failed on the writer's
+ * connection ran out of disk space: its group's failed jobs then get
+ * STORE_FULL (503, retry later) rather than STORE_ERR. */
+static void note_full(struct store *st)
+{
+	if ((sqlite3_extended_errcode(st->wdb) & 0xff) == SQLITE_FULL)
+		st->group_full = true;
+}
+
 /* ---- copying records ------------------------------------------------------ */
 
 static size_t record_bytes(const struct store_record *r)
@@ -225,12 +234,13 @@ int store_ping(struct store *st)
 	return run_sync(st, j);
 }
 
-int store_writer_checkpoint(struct store *st)
+int store_writer_checkpoint(struct store *st, int wait_ms)
 {
 	struct store_job *j = calloc(1, sizeof *j);
 	if (!j)
 		return STORE_ERR;
 	j->kind = JOB_CHECKPOINT;
+	j->wait_ms = wait_ms;
 	return run_sync(st, j);
 }
 
@@ -321,6 +331,7 @@ static int insert_message(struct store *st, const struct store_record *r)
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
+		note_full(st);
 		log_error("store: insert failed: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
@@ -343,6 +354,7 @@ static int link_subjects(struct store *st, const struct store_record *r)
 		int rc = sqlite3_step(s);
 		sqlite3_reset(s);
 		if (rc != SQLITE_DONE) {
+			note_full(st);
 			log_error("store: subject link failed: %s", sqlite3_errmsg(st->wdb));
 			return -1;
 		}
@@ -372,6 +384,8 @@ static int run_job(struct store *st, struct store_job *j)
 		/* store_ping: nothing to run; the group's commit and sync answer it. */
 	} else if (j->kind == JOB_EXEC) {
 		rc = j->fn(st->wdb, j->ctx);
+		if (rc)
+			note_full(st);
 		/* It may have destroyed keys or deleted links. */
 		st->nlive_keys = 0;
 		store_links_forget(st);
@@ -395,13 +409,29 @@ static int run_job(struct store *st, struct store_job *j)
 static void run_checkpoint(struct store *st, struct store_job *j)
 {
 	/* TRUNCATE waits for readers; ingest waits behind it, so not for long.
-	 * If readers hold it back, the caller retries after its next purge. */
-	sqlite3_busy_timeout(st->wdb, STORE_CHECKPOINT_WAIT_MS);
+	 * If readers hold it back, the caller retries (store_residue_clear). */
+	sqlite3_busy_timeout(st->wdb, j->wait_ms);
 	int rc = sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_busy_timeout(st->wdb, STORE_BUSY_TIMEOUT_MS);
 	if (rc != SQLITE_OK)
 		log_warn("store: checkpoint did not complete: %s", sqlite3_errstr(rc));
 	j->status = rc == SQLITE_OK ? STORE_OK : STORE_ERR;
+}
+
+/* After a group: a failure for lack of space turns its failed jobs'
+ * STORE_ERR into STORE_FULL and marks the disk full until a group commits
+ * without one. */
+static void group_full_status(struct store *st, struct store_job *head, bool lost)
+{
+	if (st->group_full) {
+		for (struct store_job *j = head; j; j = j->next)
+			if (j->status == STORE_ERR)
+				j->status = STORE_FULL;
+		if (!atomic_exchange(&st->disk_full, true))
+			log_warn("store: the disk is full: writes fail (503 storage_full) until space is freed");
+	} else if (!lost && atomic_exchange(&st->disk_full, false)) {
+		log_info("store: writes succeed again after the disk was full");
+	}
 }
 
 /* Runs the group head..(end of list); sets each job's status. True when
@@ -413,6 +443,7 @@ static bool run_group(struct store *st, struct store_job *head)
 		return false;
 	}
 	st->nlive_keys = 0;
+	st->group_full = false;
 	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0;
 	if (!lost)
 		store_links_check_version(st);
@@ -423,6 +454,7 @@ static bool run_group(struct store *st, struct store_job *head)
 	if (!lost && tx(st, TX_COMMIT) != SQLITE_OK)
 		lost = true;
 	if (lost) {
+		note_full(st);
 		log_error("store: transaction lost: %s", sqlite3_errmsg(st->wdb));
 		if (!sqlite3_get_autocommit(st->wdb))
 			tx(st, TX_ROLLBACK);   /* else the next BEGIN fails, and every one after */
@@ -432,6 +464,7 @@ static bool run_group(struct store *st, struct store_job *head)
 	} else {
 		atomic_fetch_add(&st->n_commits, 1);
 	}
+	group_full_status(st, head, lost);
 	for (struct store_job *j = head; j; j = j->next) {
 		if (j->kind != JOB_RECORDS)
 			continue;
@@ -453,6 +486,8 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->busy = atomic_load(&st->n_busy);
 	out->syncs = atomic_load(&st->n_syncs);
 	out->links_cached = atomic_load(&st->n_link_hits);
+	out->ckpt_retries = atomic_load(&st->n_ckpt_retries);
+	out->residue_pending = atomic_load(&st->residue_pending);
 	pthread_mutex_lock(&st->qlock);
 	out->queued = st->queued_records;
 	pthread_mutex_unlock(&st->qlock);
@@ -515,7 +550,8 @@ void store_finish_jobs(struct store_job *head)
 	for (struct store_job *j = head; j; j = next) {
 		next = j->next;   /* read first: after sem_post, j belongs to its waiter */
 		if (j->done) {
-			j->done(j->done_ctx, j->status == STORE_OK ? STORE_OK : STORE_ERR);
+			j->done(j->done_ctx, j->status == STORE_OK || j->status == STORE_FULL ? j->status
+			                                                                      : STORE_ERR);
 			free(j);
 		} else {
 			sem_post(&j->done_sem);

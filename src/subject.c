@@ -403,6 +403,10 @@ static int erase_fn(sqlite3 *db, void *arg)
 	free(list.h);
 	if (rc == 0)
 		rc = audit_append(db, c->actor, "erase", c->target, c->r.removed);
+	/* Recorded with the delete: until a checkpoint completes, the rows are
+	 * still in the files, whatever happens to this process. */
+	if (rc == 0 && c->r.removed)
+		rc = store_residue_mark(db, util_now_ms());
 	/* What a hold kept is recorded too: the request was not fully met. */
 	if (rc == 0 && c->r.kept)
 		rc = audit_append(db, c->actor, "erase.held", c->target, c->r.kept);
@@ -428,16 +432,17 @@ int subject_erase(struct app *app, const struct subject_query *q, const char *ac
 	log_info("erase: %lld record(s) removed, %lld kept by a hold", (long long)c.r.removed,
 	         (long long)c.r.kept);
 	if (c.r.removed)
-		retention_after_delete(app);
+		c.r.residue_pending = retention_after_delete(app);
 	*out = c.r;
 	return 0;
 }
 
 json_t *subject_erase_json(const struct subject_erase_result *r)
 {
-	json_t *o = json_pack("{s:I, s:I, s:I, s:I}", "removed", (json_int_t)r->removed,
+	json_t *o = json_pack("{s:I, s:I, s:I, s:I, s:s}", "removed", (json_int_t)r->removed,
 	                      "kept", (json_int_t)r->kept, "conversations", (json_int_t)r->conversations,
-	                      "held_conversations", (json_int_t)r->held_conversations);
+	                      "held_conversations", (json_int_t)r->held_conversations,
+	                      "residue", r->residue_pending ? "pending" : "none");
 	if (o && r->kept && json_object_set_new(o, "kept_reason", json_string("legal_hold"))) {
 		json_decref(o);
 		return NULL;

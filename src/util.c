@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <time.h>
 
 void util_err(char *err, size_t errlen, const char *fmt, ...)
@@ -377,4 +379,11 @@ int util_credential_path(const char *spec, char *out, size_t outlen, char *err, 
 		return -1;
 	}
 	return 0;
+}
+
+int util_no_core_dumps(void)
+{
+	struct rlimit none = { 0, 0 };
+	(void)setrlimit(RLIMIT_CORE, &none);   /* belt and braces: the prctl is what counts */
+	return prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) == 0 ? 0 : -1;
 }

@@ -118,12 +118,16 @@ check_eq "erasing it again is 404" "$STATUS" 404
 # ---- one sweep from the command line while the daemon runs ----
 post c-old "an old message" '"ts":"2020-01-01T00:00:00Z"'
 post c-new "a new message"
+post c-old-lead "an old lead" '"ts":"2020-01-01T00:00:00Z","category":"lead"'
 OUT=$(rd sweep --dry-run 2>&1)
 check "sweep --dry-run says what would go" bash -c "printf '%s' \"\$1\" | grep -q 'default/chat_transcript: would purge 1 of 2'" _ "$OUT"
+check "sweep --dry-run: and in another category" bash -c "printf '%s' \"\$1\" | grep -q 'default/lead: would purge 1 of 1'" _ "$OUT"
+check "sweep --dry-run: its total is the sum (issue 11, finding 6)" bash -c "printf '%s' \"\$1\" | grep -qx 'would purge 2 record(s)'" _ "$OUT"
 req GET /v1/conversations/c-old "$READ_TOKEN"
 check_eq "dry run deleted nothing" "$STATUS" 200
 OUT=$(rd sweep 2>&1)
 check "sweep purges it" bash -c "printf '%s' \"\$1\" | grep -q 'default/chat_transcript: purged 1 of 2'" _ "$OUT"
+check "sweep: its total counts both" bash -c "printf '%s' \"\$1\" | grep -q '^purged 2 record(s)'" _ "$OUT"
 req GET /v1/conversations/c-old "$READ_TOKEN"
 check_eq "swept conversation is gone" "$STATUS" 404
 req GET /v1/conversations/c-new "$READ_TOKEN"

@@ -133,22 +133,45 @@ static void test_credential(void)
 	unsetenv("CREDENTIALS_DIRECTORY");
 }
 
+static const struct crypto_ad_row ad_base = {
+	.key_id = 0x0102030405060708LL, .tenant = "acme", .record_id = "m_000000000000000000000001",
+	.role = "user", .channel = "web", .category = "chat_transcript", .ts_ms = 0x0a0b0c0d0e0f1011LL,
+};
+
 static void test_ad_layout(void)
 {
 	unsigned char ad[CRYPTO_AD_MAX];
-	size_t n = crypto_ad_build(ad, FIELD_TEXT, 0x0102030405060708LL, "acme", conv_a,
-	                           "m_000000000000000000000001");
-	CHECK(n == 3 + 1 + 8 + 4 + 1 + 32 + 26, "ad length");
-	CHECK(memcmp(ad, "rd1t", 4) == 0, "ad starts with rd1 and the field");
+	struct crypto_ad_row a = ad_base;
+	a.conv_hash = conv_a;
+	size_t n = crypto_ad_build(ad, FIELD_TEXT, &a);
+	CHECK(n == 3 + 1 + 8 + 4 + 1 + 32 + 26 + 1 + 4 + 1 + 3 + 1 + 15 + 1 + 8, "ad length");
+	CHECK(memcmp(ad, "rd2t", 4) == 0, "ad starts with rd2 and the field");
 	CHECK(ad[4] == 1 && ad[11] == 8, "key id is big-endian");
 	CHECK(memcmp(ad + 12, "acme", 5) == 0, "tenant then a 0 byte");
 	CHECK(memcmp(ad + 17, conv_a, 32) == 0, "then the conversation hash");
 	CHECK(memcmp(ad + 49, "m_000000000000000000000001", 26) == 0, "then the record id");
-	char longest[RD_MAX_NAME_LEN + 1];
+	CHECK(memcmp(ad + 75, "\0user\0web\0chat_transcript\0", 26) == 0,
+	      "then role, channel and category, each after a 0 byte");
+	CHECK(ad[101] == 0x0a && ad[108] == 0x11, "then the time, big-endian");
+	CHECK(crypto_ad_build_v1(ad, FIELD_TEXT, &a) == 3 + 1 + 8 + 4 + 1 + 32 + 26 &&
+	      memcmp(ad, "rd1t", 4) == 0, "format 1 (re-sealing older rows) is the old layout");
+	char longest[RD_MAX_NAME_LEN + 1], name[CRYPTO_AD_NAME_MAX + 1];
 	memset(longest, 'x', RD_MAX_NAME_LEN);
 	longest[RD_MAX_NAME_LEN] = '\0';
-	CHECK(crypto_ad_build(ad, FIELD_META, 1, longest, conv_a, "m_000000000000000000000001") <=
-	      CRYPTO_AD_MAX, "longest tenant fits CRYPTO_AD_MAX");
+	memset(name, 'y', CRYPTO_AD_NAME_MAX);
+	name[CRYPTO_AD_NAME_MAX] = '\0';
+	a.tenant = a.category = longest;
+	a.role = a.channel = name;
+	n = crypto_ad_build(ad, FIELD_META, &a);
+	CHECK(n > 0 && n <= CRYPTO_AD_MAX, "longest tenant, category, role and channel fit CRYPTO_AD_MAX");
+	char toolong[RD_MAX_NAME_LEN + 2];
+	memset(toolong, 'z', sizeof toolong - 1);
+	toolong[sizeof toolong - 1] = '\0';
+	a.category = toolong;
+	CHECK(crypto_ad_build(ad, FIELD_META, &a) == 0, "an overlong column (an edited row) gives 0");
+	a.category = "c";
+	a.conv_hash = NULL;
+	CHECK(crypto_ad_build(ad, FIELD_META, &a) == 0, "a missing conversation hash gives 0");
 }
 
 /* Seals "hello" for one row and tries to open it on variations of the row. */
@@ -157,27 +180,38 @@ static void test_seal_open(void)
 	unsigned char key[CRYPTO_KEY_BYTES], other[CRYPTO_KEY_BYTES], ad[CRYPTO_AD_MAX];
 	unsigned char c[5 + CRYPTO_SEAL_OVERHEAD], c2[sizeof c], m[5];
 	const char *rid = "m_0123456789abcdef01234567";
+	struct crypto_ad_row a = ad_base;
+	a.conv_hash = conv_a;
+	a.record_id = rid;
+	a.key_id = 5;
 	randombytes_buf(key, sizeof key);
 	randombytes_buf(other, sizeof other);
-	size_t adlen = crypto_ad_build(ad, FIELD_TEXT, 5, "acme", conv_a, rid);
+	size_t adlen = crypto_ad_build(ad, FIELD_TEXT, &a);
 	crypto_seal(key, ad, adlen, "hello", 5, c);
 	CHECK(crypto_open(key, ad, adlen, c, sizeof c, m) == 0 && memcmp(m, "hello", 5) == 0,
 	      "seal/open round trip");
 	crypto_seal(key, ad, adlen, "hello", 5, c2);
 	CHECK(memcmp(c, c2, CRYPTO_NONCE_BYTES) != 0, "random nonce per seal");
 	CHECK(crypto_open(other, ad, adlen, c, sizeof c, m) != 0, "wrong key fails");
-	struct { const char *name; enum crypto_field f; int64_t kid; const char *t;
-	         const unsigned char *h; const char *r; } moved[] = {
-		{ "other record id fails", FIELD_TEXT, 5, "acme", conv_a, "m_0123456789abcdef01234568" },
-		{ "other conversation fails", FIELD_TEXT, 5, "acme", conv_b, rid },
-		{ "other field fails", FIELD_META, 5, "acme", conv_a, rid },
-		{ "other key id fails", FIELD_TEXT, 6, "acme", conv_a, rid },
-		{ "other tenant fails", FIELD_TEXT, 5, "acmf", conv_a, rid },
+	struct { const char *name; enum crypto_field f; struct crypto_ad_row r; } moved[] = {
+		{ "other record id fails", FIELD_TEXT, a }, { "other conversation fails", FIELD_TEXT, a },
+		{ "other field fails", FIELD_META, a }, { "other key id fails", FIELD_TEXT, a },
+		{ "other tenant fails", FIELD_TEXT, a }, { "other role fails", FIELD_TEXT, a },
+		{ "other channel fails", FIELD_TEXT, a }, { "other category fails", FIELD_TEXT, a },
+		{ "other time fails", FIELD_TEXT, a }, { "format 1 AD fails", FIELD_TEXT, a },
 	};
+	moved[0].r.record_id = "m_0123456789abcdef01234568";
+	moved[1].r.conv_hash = conv_b;
+	moved[3].r.key_id = 6;
+	moved[4].r.tenant = "acmf";
+	moved[5].r.role = "agent";
+	moved[6].r.channel = "sms";
+	moved[7].r.category = "lead";
+	moved[8].r.ts_ms = a.ts_ms - 1;
 	for (size_t i = 0; i < RD_ARRAY_LEN(moved); i++) {
 		unsigned char ad2[CRYPTO_AD_MAX];
-		size_t l2 = crypto_ad_build(ad2, moved[i].f, moved[i].kid, moved[i].t, moved[i].h,
-		                            moved[i].r);
+		size_t l2 = i == 9 ? crypto_ad_build_v1(ad2, moved[i].f, &moved[i].r)
+		                   : crypto_ad_build(ad2, moved[i].f, &moved[i].r);
 		CHECK(crypto_open(key, ad2, l2, c, sizeof c, m) != 0, moved[i].name);
 	}
 	c[CRYPTO_NONCE_BYTES] ^= 1;

@@ -75,11 +75,15 @@ static void conv_hash(const char *tenant, const char *conv, unsigned char h[CRYP
 	sodium_memzero(lk, sizeof lk);
 }
 
+static bool seal_v1;   /* make_rec seals under format 1, as before issue 11 */
+
 static size_t seal(const unsigned char *key, enum crypto_field f, const struct store_record *r,
                    const char *m, unsigned char *out)
 {
 	unsigned char ad[CRYPTO_AD_MAX];
-	size_t adlen = crypto_ad_build(ad, f, r->key_id, r->tenant, r->conv_hash, r->id);
+	struct crypto_ad_row a;
+	store_record_ad(r, &a);
+	size_t adlen = seal_v1 ? crypto_ad_build_v1(ad, f, &a) : crypto_ad_build(ad, f, &a);
 	crypto_seal(key, ad, adlen, m, strlen(m), out);
 	return strlen(m) + CRYPTO_SEAL_OVERHEAD;
 }
@@ -159,7 +163,9 @@ static int read_fn(const struct store_row *row, void *arg)
 		rb->shredded++;
 		return 0;
 	}
-	size_t adlen = crypto_ad_build(ad, FIELD_TEXT, row->key_id, row->tenant, row->conv_hash, row->id);
+	struct crypto_ad_row a;
+	store_row_ad(row, &a);
+	size_t adlen = crypto_ad_build(ad, FIELD_TEXT, &a);
 	if (k != 0 || row->text_ct_len > sizeof m ||
 	    crypto_open(key, ad, adlen, row->text_ct, row->text_ct_len, m) != 0) {
 		rb->failed++;
@@ -966,6 +972,143 @@ static void test_residue(bool pre)
 	store_close(st);
 }
 
+/* Deletes conversation "gone" and marks the residue, as an erasure does. */
+static int erase_marked_fn(struct sqlite3 *db, void *ctx)
+{
+	const unsigned char *h = ctx;
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(db, "DELETE FROM messages WHERE conv_hash = ?1", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	sqlite3_bind_blob(s, 1, h, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? store_residue_mark(db, JAN_2020) : -1;
+}
+
+/* Issue 11: a reader in another connection keeps an old snapshot while
+ * records are erased. The checkpoint cannot complete: the residue is
+ * reported pending (the ciphertext is still in the files), and once the
+ * reader lets go a retry clears it and the bytes are gone. */
+static void test_residue_reader(void)
+{
+	struct store *st = open_store("resread.db", 256, false, NULL);
+	struct trec t[2];
+	sqlite3 *reader = NULL;
+	bool pending = false;
+	struct store_residue r;
+	const size_t off = CRYPTO_NONCE_BYTES + 40, len = 48;
+	char text[200];
+	memset(text, 'q', sizeof text - 1);
+	text[sizeof text - 1] = '\0';
+	if (!st || make_rec(st, &t[0], "acme", "gone", JAN_2020, text) ||
+	    make_rec(st, &t[1], "acme", "kept", JAN_2020 + 1, text) ||
+	    store_submit(st, &t[0].r, 1) != STORE_OK || store_submit(st, &t[1].r, 1) != STORE_OK ||
+	    store_checkpoint(st) != 0) {
+		CHECK(0, "residue reader setup");
+		store_close(st);
+		return;
+	}
+	CHECK(file_has("resread.db", t[0].text + off, len), "the ciphertext is in the database file");
+	CHECK(sqlite3_open(tmp("resread.db"), &reader) == SQLITE_OK &&
+	      sqlite3_exec(reader, "BEGIN; SELECT count(*) FROM messages;", NULL, NULL, NULL) == SQLITE_OK,
+	      "another connection holds a read transaction");
+	CHECK(store_exec(st, erase_marked_fn, t[0].r.conv_hash) == 0, "erase with the residue mark");
+	CHECK(store_residue_clear(st, 200, &pending) == STORE_OK && pending,
+	      "with the reader there the residue stays pending");
+	CHECK(store_residue_get(st, &r) == STORE_OK && r.pending && r.marks == 1 && r.since_ms == JAN_2020,
+	      "the mark is in the database");
+	CHECK(file_has("resread.db", t[0].text + off, len) || file_has("resread.db-wal", t[0].text + off, len),
+	      "pending: the ciphertext is still in the files");
+	struct store_counters c;
+	store_get_counters(st, &c);
+	CHECK(c.ckpt_retries > 0 && c.residue_pending, "retries and the pending state are counted");
+	sqlite3_exec(reader, "COMMIT", NULL, NULL, NULL);
+	sqlite3_close(reader);
+	CHECK(store_residue_clear(st, 200, &pending) == STORE_OK && !pending,
+	      "once the reader is gone the residue clears");
+	CHECK(store_residue_get(st, &r) == STORE_OK && !r.pending, "and the mark is gone");
+	CHECK(!file_has("resread.db", t[0].text + off, len) && !file_has("resread.db-wal", t[0].text + off, len),
+	      "the erased ciphertext is in neither the database file nor the WAL");
+	CHECK(file_has("resread.db", t[1].text + off, len) || file_has("resread.db-wal", t[1].text + off, len),
+	      "the other record's ciphertext is still there");
+	store_get_counters(st, &c);
+	CHECK(!c.residue_pending, "not pending any more");
+	store_close(st);
+}
+
+/* ---- seal format 2 (issue 11) ---------------------------------------------------- */
+
+static int sql_on(const char *dbname, const char *sql)
+{
+	sqlite3 *db;
+	int rc = sqlite3_open(tmp(dbname), &db);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, sql, NULL, NULL, NULL);
+	sqlite3_close(db);
+	return rc == SQLITE_OK ? 0 : -1;
+}
+
+static struct store *open_attached(const char *name)
+{
+	char err[256];
+	struct store *st = open_store(name, 64, false, NULL);
+	if (st && store_keyring_attach(st, kr1, err, sizeof err)) {
+		fprintf(stderr, "attach %s: %s\n", name, err);
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+/* A database written before issue 11 (schema v4, every field sealed under
+ * format 1) is migrated on open and re-sealed when the key is attached:
+ * its records read under format 2, which binds role, channel, category
+ * and time. Setting the format back to 1 afterwards launders no edit. */
+static void test_reseal(void)
+{
+	struct store *st = open_attached("reseal.db");
+	struct trec t[3];
+	seal_v1 = true;
+	bool ok = st && !make_rec(st, &t[0], "acme", "old", JAN_2020, "first") &&
+	          !make_rec(st, &t[1], "acme", "old", JAN_2020 + 1, "second") &&
+	          !make_rec(st, &t[2], "acme", "gone", FEB_2020, "shredded");
+	seal_v1 = false;
+	struct store_record r[3] = { t[0].r, t[1].r, t[2].r };
+	CHECK(ok && store_submit(st, r, 3) == STORE_OK, "three records sealed the old way");
+	store_close(st);
+	/* As the previous release left it: no seal_format table, schema v4. */
+	CHECK(sql_on("reseal.db", "DROP TABLE seal_format; PRAGMA user_version = 4;"
+	             " UPDATE data_keys SET wrapped = NULL WHERE id = (SELECT key_id FROM messages"
+	             " WHERE ts_ms = 1580558400000)") == 0,
+	      "made a schema-v4 database (one record's key destroyed meanwhile)");
+	CHECK(sql_on("reseal.db", "UPDATE messages SET key_id = key_id") == 0, "still opens with sqlite3");
+	st = open_store("reseal.db", 64, false, NULL);
+	CHECK(st && store_schema_version(st) == (int)store_migration_count() && store_seal_format(st) == 1,
+	      "opening migrates the schema; the rows are still format 1");
+	CHECK(st && read_conv(st, kr1, "acme", "old").failed == 2,
+	      "format-1 rows do not open under format 2's associated data");
+	store_close(st);
+	st = open_attached("reseal.db");
+	CHECK(st && store_seal_format(st) == 2, "attaching the key re-seals: format 2");
+	struct readback rb = st ? read_conv(st, kr1, "acme", "old") : (struct readback){ 0 };
+	CHECK(rb.opened == 2 && rb.failed == 0 && !strcmp(rb.texts, "first|second"),
+	      "the migrated records read back");
+	CHECK(count_sql("reseal.db", "SELECT format FROM seal_format") == 2, "the database says format 2");
+	store_close(st);
+	st = open_attached("reseal.db");
+	CHECK(st && read_conv(st, kr1, "acme", "old").opened == 2, "re-opening re-seals nothing twice");
+	store_close(st);
+	/* An attacker edits a row and sets the format back to 1. */
+	CHECK(sql_on("reseal.db", "UPDATE seal_format SET format = 1;"
+	             " UPDATE messages SET role = 'agent' WHERE ts_ms = 1577880000000") == 0,
+	      "edit a role and set the format back");
+	st = open_attached("reseal.db");
+	rb = st ? read_conv(st, kr1, "acme", "old") : (struct readback){ 0 };
+	CHECK(st && store_seal_format(st) == 2 && rb.opened == 1 && rb.failed == 1 &&
+	      !strcmp(rb.texts, "second"), "the edited row still fails; the other reads");
+	store_close(st);
+}
+
 /* ---- store_exec ------------------------------------------------------------------ */
 
 static int exec_insert_then(struct sqlite3 *db, void *ctx)
@@ -1280,6 +1423,8 @@ int main(void)
 	test_purge_yield();
 	test_residue(true);
 	test_residue(false);
+	test_residue_reader();
+	test_reseal();
 	test_exec();
 	test_link_cache();
 	test_key_checks();
