@@ -17,6 +17,8 @@
 struct MHD_Daemon;
 struct MHD_Connection;
 struct ingest_batch;
+struct http_guard;
+struct guard_conn;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -25,6 +27,7 @@ struct http_server {
 	int unix_fd;
 	char unix_path[108];
 	char *tls_key, *tls_cert;
+	struct http_guard *guard;        /* deadlines, per-address limit, lingering */
 };
 
 struct request;
@@ -69,6 +72,10 @@ struct request {
 	char *raw_query;                /* the query exactly as sent, or NULL (Twilio signs it) */
 	atomic_int commit_status;
 	atomic_bool commit_done;
+	struct guard_conn *gc;          /* the connection's guard state, or NULL */
+	bool bad_path;                  /* the decoded path holds a NUL or control byte */
+	bool body_expected;             /* Content-Length > 0 or Transfer-Encoding */
+	size_t discarded;               /* bytes of a refused chunked body dropped */
 };
 
 /* Replies (copy the body; hname/hvalue is one optional extra header). */

@@ -24,6 +24,9 @@ void metrics_ingest_latency(struct metrics *m, int64_t duration_us);
 void metrics_finding(struct metrics *m, const char *entity, uint64_t n);
 void metrics_purged(struct metrics *m, const char *category, uint64_t n);
 void metrics_audit(struct metrics *m, uint64_t n);
+/* A connection the HTTP guard cut: reason is a static string
+ * (header_timeout, body_rate, per_ip_limit). */
+void metrics_conn_dropped(struct metrics *m, const char *reason);
 
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;

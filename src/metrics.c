@@ -31,6 +31,7 @@ struct metrics {
 	struct slot requests[MAX_SLOTS];
 	struct slot findings[MAX_SLOTS];
 	struct slot purged[MAX_SLOTS];
+	struct slot dropped[MAX_SLOTS];
 	atomic_uint_fast64_t latency_buckets[NBUCKETS + 1];
 	atomic_uint_fast64_t latency_sum_us, latency_count, audit_entries;
 };
@@ -115,6 +116,12 @@ void metrics_audit(struct metrics *m, uint64_t n)
 		atomic_fetch_add(&m->audit_entries, n);
 }
 
+void metrics_conn_dropped(struct metrics *m, const char *reason)
+{
+	if (m)
+		slot_add(m->dropped, reason, 0, 1);
+}
+
 static int render_slots(const struct slot *t, struct buf *b, const char *metric, const char *label,
                         bool with_status)
 {
@@ -164,6 +171,10 @@ int metrics_render(struct metrics *m, struct buf *b)
 	    buf_printf(b, "# HELP redactd_purged_total Records purged by retention, by category.\n"
 	                  "# TYPE redactd_purged_total counter\n") ||
 	    render_slots(m->purged, b, "redactd_purged_total", "category", false) ||
+	    buf_printf(b, "# HELP redactd_http_connections_dropped_total Connections cut by the"
+	                  " HTTP defences, by reason.\n"
+	                  "# TYPE redactd_http_connections_dropped_total counter\n") ||
+	    render_slots(m->dropped, b, "redactd_http_connections_dropped_total", "reason", false) ||
 	    buf_printf(b, "# HELP redactd_audit_entries_total Audit log entries appended.\n"
 	                  "# TYPE redactd_audit_entries_total counter\n"
 	                  "redactd_audit_entries_total %llu\n",
