@@ -19,6 +19,7 @@ struct MHD_Connection;
 struct ingest_batch;
 struct http_guard;
 struct guard_conn;
+struct ratelimit;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -28,6 +29,7 @@ struct http_server {
 	char unix_path[108];
 	char *tls_key, *tls_cert;
 	struct http_guard *guard;        /* deadlines, per-address limit, lingering */
+	struct ratelimit *limits;        /* 429 buckets per address and per token */
 };
 
 struct request;
@@ -76,6 +78,7 @@ struct request {
 	bool bad_path;                  /* the decoded path holds a NUL or control byte */
 	bool body_expected;             /* Content-Length > 0 or Transfer-Encoding */
 	size_t discarded;               /* bytes of a refused chunked body dropped */
+	int retry_after;                /* seconds for a 429's Retry-After; 0 = 1 */
 };
 
 /* Replies (copy the body; hname/hvalue is one optional extra header). */

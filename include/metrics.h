@@ -27,6 +27,8 @@ void metrics_audit(struct metrics *m, uint64_t n);
 /* A connection the HTTP guard cut: reason is a static string
  * (header_timeout, body_rate, per_ip_limit). */
 void metrics_conn_dropped(struct metrics *m, const char *reason);
+/* A request refused with 429: scope "ip" or "token". */
+void metrics_rate_limited(struct metrics *m, const char *scope);
 
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;

@@ -13,6 +13,7 @@
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -74,10 +75,12 @@ void http_reply_error(struct request *rq, const struct api_error *e)
 	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", e->code, "message", e->message);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	const char *hname = NULL, *hvalue = NULL;
+	char retry[16];
+	snprintf(retry, sizeof retry, "%d", rq->retry_after > 0 ? rq->retry_after : 1);
 	if (e->status == 401)
 		hname = "WWW-Authenticate", hvalue = "Bearer realm=\"redactd\"";
 	else if (e->status == 503 || e->status == 429)
-		hname = "Retry-After", hvalue = "1";
+		hname = "Retry-After", hvalue = retry;
 	else if (e->status == 405 && rq->route)
 		hname = "Allow", hvalue = rq->route->method;
 	if (s)
@@ -323,6 +326,41 @@ static const struct route *route_find(const char *method, const char *url, const
 	return NULL;
 }
 
+/* One request from key's bucket; 429 with e set when it is empty. */
+static int take_limit(struct request *rq, const char *scope, const void *key, size_t len,
+                      double rate, int burst, struct api_error *e)
+{
+	int wait = ratelimit_take(rq->srv->limits, key, len, rate, burst);
+	if (!wait)
+		return 0;
+	rq->retry_after = wait;
+	metrics_rate_limited(rq->srv->app->metrics, scope);
+	api_error_set(e, 429, "rate_limited", "too many requests %s; retry after %d s",
+	              strcmp(scope, "ip") ? "for this token" : "from this address", wait);
+	return -1;
+}
+
+/* [token] rate_limit, keyed by the token's name. */
+static int limit_token(struct request *rq, const struct token_conf *tok, struct api_error *e)
+{
+	char key[RATELIMIT_MAX_KEY_LEN];
+	int n = snprintf(key, sizeof key, "t%s", tok->name);
+	if (tok->rate_limit <= 0 || n < 0 || (size_t)n >= sizeof key)
+		return 0;
+	return take_limit(rq, "token", key, (size_t)n, tok->rate_limit, tok->rate_burst, e);
+}
+
+/* [server] rate_limit_per_ip, keyed by the client's address (IPv6: /64). */
+static int limit_address(struct request *rq, struct api_error *e)
+{
+	const struct config *cfg = rq->srv->app->cfg;
+	unsigned char key[17] = { 'a' };
+	if (cfg->rate_limit_per_ip <= 0 || !rq->gc)
+		return 0;
+	size_t n = guard_addr_key(rq->gc, key + 1);
+	return take_limit(rq, "ip", key, n + 1, cfg->rate_limit_per_ip, cfg->rate_burst_per_ip, e);
+}
+
 static int authenticate(struct request *rq, struct api_error *e)
 {
 	if (!rq->route->scope)
@@ -347,7 +385,7 @@ static int authenticate(struct request *rq, struct api_error *e)
 		api_error_set(e, 403, "forbidden", "the token lacks the scope this route needs");
 		return -1;
 	}
-	return 0;
+	return limit_token(rq, tok, e);
 }
 
 static int check_body_headers(struct request *rq, struct api_error *e)
@@ -400,6 +438,8 @@ static int admit(struct request *rq, const char *url, const char *version, struc
 	rq->route = route_find(rq->method, url, &rq->id, &path_route);
 	rq->route_name = rq->route ? rq->route->name : path_route ? path_route->name : "(unknown)";
 	if (check_framing(rq, version, e))
+		return -1;
+	if (strcmp(rq->route_name, "/healthz") && limit_address(rq, e))
 		return -1;
 	if (!rq->route) {
 		rq->route = path_route;
@@ -697,6 +737,10 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 	                            .body_min_rate = cfg->body_min_rate, .body_grace = cfg->body_grace };
 	if (guard_start(&srv->guard, &lim, app->metrics, err, errlen))
 		goto fail;
+	if (!(srv->limits = ratelimit_new())) {
+		util_err(err, errlen, "out of memory");
+		goto fail;
+	}
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify,
 	                                     srv->guard };
@@ -746,6 +790,7 @@ void http_stop(struct http_server *srv)
 		MHD_stop_daemon(srv->daemon);
 	}
 	guard_stop(srv->guard);      /* after MHD: no notification can come any more */
+	ratelimit_free(srv->limits);
 	if (srv->unix_fd >= 0) {
 		close(srv->unix_fd);
 		unlink(srv->unix_path);

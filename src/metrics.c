@@ -32,6 +32,7 @@ struct metrics {
 	struct slot findings[MAX_SLOTS];
 	struct slot purged[MAX_SLOTS];
 	struct slot dropped[MAX_SLOTS];
+	struct slot limited[MAX_SLOTS];
 	atomic_uint_fast64_t latency_buckets[NBUCKETS + 1];
 	atomic_uint_fast64_t latency_sum_us, latency_count, audit_entries;
 };
@@ -122,6 +123,12 @@ void metrics_conn_dropped(struct metrics *m, const char *reason)
 		slot_add(m->dropped, reason, 0, 1);
 }
 
+void metrics_rate_limited(struct metrics *m, const char *scope)
+{
+	if (m)
+		slot_add(m->limited, scope, 0, 1);
+}
+
 static int render_slots(const struct slot *t, struct buf *b, const char *metric, const char *label,
                         bool with_status)
 {
@@ -175,6 +182,9 @@ int metrics_render(struct metrics *m, struct buf *b)
 	                  " HTTP defences, by reason.\n"
 	                  "# TYPE redactd_http_connections_dropped_total counter\n") ||
 	    render_slots(m->dropped, b, "redactd_http_connections_dropped_total", "reason", false) ||
+	    buf_printf(b, "# HELP redactd_http_rate_limited_total Requests refused with 429, by limit.\n"
+	                  "# TYPE redactd_http_rate_limited_total counter\n") ||
+	    render_slots(m->limited, b, "redactd_http_rate_limited_total", "scope", false) ||
 	    buf_printf(b, "# HELP redactd_audit_entries_total Audit log entries appended.\n"
 	                  "# TYPE redactd_audit_entries_total counter\n"
 	                  "redactd_audit_entries_total %llu\n",
