@@ -21,6 +21,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -697,6 +699,39 @@ static char *read_small_file(const char *spec, char *err, size_t errlen)
 	return b.data;
 }
 
+#define MHD_LOG_WINDOW_US (60 * 1000000LL)
+#define MHD_LOG_PER_WINDOW 10
+
+/* libmicrohttpd's own messages. Most are one per connection ("Connection
+ * socket is closed when reading request ..."), so every slow client the
+ * guard cuts would write a line and a flood of them would flood the log:
+ * at most MHD_LOG_PER_WINDOW lines a minute, then a count of the rest.
+ * They hold MHD's texts and numbers, never request data. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t window_start;
+	static unsigned shown, dropped;
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	int64_t now = util_mono_us();
+	pthread_mutex_lock(&lock);
+	if (now - window_start > MHD_LOG_WINDOW_US) {
+		if (dropped)
+			log_warn("libmicrohttpd: %u more messages in the last minute not shown", dropped);
+		window_start = now;
+		shown = dropped = 0;
+	}
+	bool show = shown < MHD_LOG_PER_WINDOW;
+	shown += show;
+	dropped += !show;
+	pthread_mutex_unlock(&lock);
+	if (show)
+		log_warn("libmicrohttpd: %s", msg);
+}
+
 static unsigned worker_threads(const struct config *cfg)
 {
 	if (cfg->threads > 0)
@@ -730,7 +765,7 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
-	struct MHD_OptionItem opts[16];
+	struct MHD_OptionItem opts[20];
 	size_t n = 0;
 	struct guard_limits lim = { .per_ip = cfg->max_connections_per_ip,
 	                            .header_timeout = cfg->header_timeout,
@@ -741,6 +776,7 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify,
 	                                     srv->guard };

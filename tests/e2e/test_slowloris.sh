@@ -4,7 +4,7 @@
 # holds at most max_connections_per_ip; a header block trickled past
 # header_timeout is cut, and so is a body slower than body_min_rate after
 # body_grace. A body above the rate and an idle kept-alive connection are
-# left alone. Bounded: about 20 s.
+# left alone, and the cuts do not flood the log. Bounded: about 20 s.
 . "$(dirname "$0")/lib.sh"
 SL="python3 $(dirname "$0")/slowloris.py"
 write_config
@@ -30,6 +30,9 @@ check "every probe answered within 100 ms (slowest $(field probe_max_ms) ms)" \
 	python3 -c "import sys; sys.exit(0 if $(field probe_max_ms) < 100 else 1)"
 check "per_ip_limit drops counted in /metrics ($(metric per_ip_limit))" test "$(metric per_ip_limit)" -ge 160
 check "header_timeout drops counted in /metrics ($(metric header_timeout))" test "$(metric header_timeout)" -ge 150
+# MHD logs a line per connection it sees closed mid-request.
+mhd_lines=$(grep -c 'Connection socket is closed' "$T/daemon.log")
+check "the cuts write at most 10 of MHD's lines a minute ($mhd_lines)" test "$mhd_lines" -le 10
 
 cut=$($SL "$PORT" header | jq -r .cut_after_s)
 check "one trickling header block is cut after header_timeout (2 s; took $cut s)" \
