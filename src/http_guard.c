@@ -31,6 +31,7 @@
 
 enum phase {
 	PH_HEADERS,   /* reading a header block: deadline from phase_start */
+	PH_IDLE_NEW,  /* a request just ended: the watchdog notes the bytes received */
 	PH_IDLE,      /* kept alive between requests: MHD's own timeout applies */
 	PH_BODY,      /* reading a body: minimum rate after the grace period */
 	PH_BUSY,      /* handled or answering: no deadline of ours */
@@ -55,7 +56,7 @@ struct guard_conn {
 	atomic_int phase;
 	atomic_llong phase_start_us;
 	atomic_ullong body_bytes;
-	atomic_llong rx_base;       /* PH_IDLE: bytes received when first seen idle; -1 unknown */
+	atomic_llong rx_base;       /* PH_IDLE: bytes received when first seen idle */
 };
 
 struct lingerer {
@@ -164,31 +165,37 @@ static int64_t rx_bytes(int fd)
 
 /* A kept-alive connection starts its header deadline when the next
  * request's first byte arrives (MHD reads it at once, so the kernel's
- * count is the only trace); until then MHD's request_timeout rules. */
-static void check_idle(struct guard_conn *gc, int64_t now)
+ * count is the only trace); until then MHD's request_timeout rules.
+ * Phases move by compare-and-swap, so a worker starting the next request
+ * meanwhile wins. Bytes that came before the first look count as idle:
+ * the deadline then starts at the next byte, a tick later at worst. */
+static void check_idle(struct guard_conn *gc, int phase, int64_t now)
 {
-	int64_t base = atomic_load(&gc->rx_base), rx = rx_bytes(gc->fd);
+	int64_t rx = rx_bytes(gc->fd);
 	if (rx < 0)
-		return;
-	if (base < 0) {
+		return;   /* not TCP (a unix socket): no way to tell, MHD's timeout rules */
+	if (phase == PH_IDLE_NEW) {
 		atomic_store(&gc->rx_base, rx);
+		atomic_compare_exchange_strong(&gc->phase, &phase, PH_IDLE);
 		return;
 	}
-	int expected = PH_IDLE;
-	if (rx != base && atomic_compare_exchange_strong(&gc->phase, &expected, PH_HEADERS))
+	if (rx != atomic_load(&gc->rx_base) &&
+	    atomic_compare_exchange_strong(&gc->phase, &phase, PH_HEADERS))
 		atomic_store(&gc->phase_start_us, now);
 }
 
 static void check_conn(struct http_guard *g, struct guard_conn *gc, int64_t now)
 {
 	int64_t elapsed = now - atomic_load(&gc->phase_start_us);
-	switch (atomic_load(&gc->phase)) {
+	int phase = atomic_load(&gc->phase);
+	switch (phase) {
 	case PH_HEADERS:
 		if (elapsed > (int64_t)g->lim.header_timeout * 1000000)
 			cut(g, gc, "header_timeout");
 		break;
+	case PH_IDLE_NEW:
 	case PH_IDLE:
-		check_idle(gc, now);
+		check_idle(gc, phase, now);
 		break;
 	case PH_BODY: {
 		if (!g->lim.body_min_rate)
@@ -340,7 +347,6 @@ static void conn_started(struct http_guard *g, struct MHD_Connection *c, void **
 	gc->key_len = addr_key(ad ? ad->client_addr : NULL, gc->key);
 	atomic_store(&gc->phase, PH_HEADERS);
 	atomic_store(&gc->phase_start_us, util_mono_us());
-	atomic_store(&gc->rx_base, -1);
 	pthread_mutex_lock(&g->lock);
 	gc->next = g->head;
 	if (g->head)
@@ -424,9 +430,7 @@ void guard_body_done(struct guard_conn *gc)
 
 void guard_request_done(struct guard_conn *gc)
 {
-	if (gc)
-		atomic_store(&gc->rx_base, -1);
-	set_phase(gc, PH_IDLE);
+	set_phase(gc, PH_IDLE_NEW);
 }
 
 void guard_linger(struct guard_conn *gc)

@@ -14,6 +14,9 @@
       a 6 KB body at 2 KB/s (above the minimum rate): the status.
   slowloris.py PORT keepalive WAIT
       two requests on one connection, WAIT seconds apart: both statuses.
+  slowloris.py PORT keepalive-trickle
+      one request, then the next one's header block trickled on the same
+      connection: seconds from its first byte until cut.
 """
 import http.client
 import json
@@ -113,14 +116,7 @@ def wait_cut(s, limit, feed):
 
 
 def header(port):
-    s = slow_socket(port, HOST)
-    state = {"n": 0}
-
-    def feed(sock):   # a byte every 0.25 s, never the end of the headers
-        state["n"] += 1
-        if state["n"] % 5 == 0:
-            sock.send(b"X")
-    return {"cut_after_s": wait_cut(s, 15, feed)}
+    return {"cut_after_s": wait_cut(slow_socket(port, HOST), 15, trickle_feed())}
 
 
 def body_request(port, token, length):
@@ -165,6 +161,27 @@ def keepalive(port, wait):
     return {"statuses": statuses}
 
 
+def trickle_feed():
+    state = {"n": 0}
+
+    def feed(sock):   # a byte every 0.25 s, never the end of the headers
+        state["n"] += 1
+        if state["n"] % 5 == 0:
+            sock.send(b"X")
+    return feed
+
+
+def keepalive_trickle(port):
+    s = socket.create_connection((HOST, port), timeout=5)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data or not data.rstrip().endswith(b"}"):
+        data += s.recv(4096)
+    time.sleep(1)   # idle a while first: that is not part of the deadline
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+    return {"first": int(data.split(b" ")[1]), "cut_after_s": wait_cut(s, 15, trickle_feed())}
+
+
 def main():
     port, mode = int(sys.argv[1]), sys.argv[2]
     if mode == "flood":
@@ -173,6 +190,8 @@ def main():
         out = header(port)
     elif mode == "body":
         out = body(port, sys.argv[3])
+    elif mode == "keepalive-trickle":
+        out = keepalive_trickle(port)
     elif mode == "steady-body":
         out = steady_body(port, sys.argv[3])
     else:

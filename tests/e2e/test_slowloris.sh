@@ -46,6 +46,11 @@ check_eq "a body at 2 KB/s (above body_min_rate) is stored" \
 	"$($SL "$PORT" steady-body "$INGEST_TOKEN" | jq -r .status)" 201
 check_eq "an idle kept-alive connection outlives header_timeout" \
 	"$($SL "$PORT" keepalive 3 | jq -c .statuses)" "[200,200]"
+OUT=$($SL "$PORT" keepalive-trickle)
+cut=$(printf '%s' "$OUT" | jq -r .cut_after_s)
+check_eq "kept alive: the first request is served" "$(printf '%s' "$OUT" | jq -r .first)" 200
+check "kept alive: the next header block, trickled, is cut after header_timeout (took $cut s)" \
+	python3 -c "import sys; sys.exit(0 if '$cut' != 'null' and 1.9 <= $cut < 3.5 else 1)"
 
 req GET /healthz ""
 check_eq "still serving" "$STATUS" 200
