@@ -4,7 +4,7 @@
  * Only requests on a limited route or token come here (a limit of 0 skips
  * it), so the lock is not on the default request path. When the table
  * reaches RATELIMIT_MAX_KEYS it first drops the buckets that have refilled
- * completely (they hold no state worth keeping).
+ * completely (they hold no state worth keeping), at most once a second.
  */
 #include "ratelimit.h"
 #include "util.h"
@@ -30,6 +30,7 @@ struct ratelimit {
 	pthread_mutex_t lock;
 	struct bucket *table[RL_BUCKETS];
 	size_t count;
+	int64_t last_sweep_us;
 };
 
 struct ratelimit *ratelimit_new(void)
@@ -92,8 +93,12 @@ static struct bucket *bucket_get(struct ratelimit *rl, const unsigned char *key,
 	for (struct bucket *b = *head; b; b = b->next)
 		if (b->len == len && memcmp(b->key, key, len) == 0)
 			return b;
-	if (rl->count >= RATELIMIT_MAX_KEYS)
+	/* A sweep walks every bucket under the lock: at most one a second, so
+	 * a stream of new addresses against a full table stays cheap. */
+	if (rl->count >= RATELIMIT_MAX_KEYS && now - rl->last_sweep_us >= 1000000) {
+		rl->last_sweep_us = now;
 		sweep_full(rl, now);
+	}
 	struct bucket *b = rl->count < RATELIMIT_MAX_KEYS ? calloc(1, sizeof *b) : NULL;
 	if (!b)
 		return NULL;
