@@ -54,6 +54,8 @@ struct token_conf {
 	unsigned char sha256[32];
 	unsigned scopes;          /* enum rd_scope bits */
 	char *tenant;             /* NULL: may act for any tenant */
+	double rate_limit;        /* requests/s for this token; 0 = unlimited */
+	int rate_burst;           /* bucket size; 0 = max(1, rate_limit) */
 };
 
 struct retention_conf {
@@ -92,6 +94,14 @@ struct config {
 	int max_connections;      /* default 1024 */
 	int request_timeout;      /* seconds, default 30 */
 	int access_log;           /* enum access_log: which requests get a log line */
+	/* Connection defences (README, Security model); read at start only. */
+	int max_connections_per_ip;  /* per client address (IPv6: per /64); default 256 */
+	int header_timeout;       /* seconds for a whole header block; default 10 */
+	size_t body_min_rate;     /* bytes/s a body must average after body_grace; 0 = off */
+	int body_grace;           /* seconds before body_min_rate applies; default 10 */
+	/* Request rate limits (token buckets); taken from the config in force. */
+	double rate_limit_per_ip; /* requests/s per client address; 0 = off (default) */
+	int rate_burst_per_ip;    /* bucket size; 0 = max(1, rate_limit_per_ip) */
 
 	/* [storage] */
 	char *database;

@@ -17,6 +17,9 @@
 struct MHD_Daemon;
 struct MHD_Connection;
 struct ingest_batch;
+struct http_guard;
+struct guard_conn;
+struct ratelimit;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -25,6 +28,8 @@ struct http_server {
 	int unix_fd;
 	char unix_path[108];
 	char *tls_key, *tls_cert;
+	struct http_guard *guard;        /* deadlines, per-address limit, lingering */
+	struct ratelimit *limits;        /* 429 buckets per address and per token */
 };
 
 struct request;
@@ -69,6 +74,11 @@ struct request {
 	char *raw_query;                /* the query exactly as sent, or NULL (Twilio signs it) */
 	atomic_int commit_status;
 	atomic_bool commit_done;
+	struct guard_conn *gc;          /* the connection's guard state, or NULL */
+	bool bad_path;                  /* the decoded path holds a NUL or control byte */
+	bool body_expected;             /* Content-Length > 0 or Transfer-Encoding */
+	size_t discarded;               /* bytes of a refused chunked body dropped */
+	int retry_after;                /* seconds for a 429's Retry-After; 0 = 1 */
 };
 
 /* Replies (copy the body; hname/hvalue is one optional extra header). */

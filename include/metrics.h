@@ -28,6 +28,11 @@ void metrics_audit(struct metrics *m, uint64_t n);
 void metrics_sweep(struct metrics *m, int64_t started_ms, bool ok);
 /* The last pass's start and the last completed pass's start (0: none). */
 void metrics_sweep_last(struct metrics *m, int64_t *started_ms, int64_t *succeeded_ms);
+/* A connection the HTTP guard cut: reason is a static string
+ * (header_timeout, body_rate, per_ip_limit). */
+void metrics_conn_dropped(struct metrics *m, const char *reason);
+/* A request refused with 429: scope "ip" or "token". */
+void metrics_rate_limited(struct metrics *m, const char *scope);
 
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;

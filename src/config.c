@@ -298,11 +298,75 @@ static const char *k_access_log(struct loader *ld, const char *v)
 	return NULL;
 }
 
+static const char *k_max_connections_per_ip(struct loader *ld, const char *v)
+{
+	return k_int(v, 1, 100000, &CFG->max_connections_per_ip,
+	             "max_connections_per_ip must be 1 to 100000");
+}
+
+/* A whole number of seconds in [min, max]: "10s", "2m". */
+static const char *k_seconds(const char *v, int64_t min, int64_t max, int *out, const char *msg)
+{
+	int64_t d;
+	if (util_parse_duration(v, &d) || d < min || d > max)
+		return msg;
+	*out = (int)d;
+	return NULL;
+}
+
+static const char *k_header_timeout(struct loader *ld, const char *v)
+{
+	return k_seconds(v, 1, 3600, &CFG->header_timeout,
+	                 "header_timeout must be a duration from 1s to 1h");
+}
+
+static const char *k_body_grace(struct loader *ld, const char *v)
+{
+	return k_seconds(v, 1, 3600, &CFG->body_grace, "body_grace must be a duration from 1s to 1h");
+}
+
+static const char *k_body_min_rate(struct loader *ld, const char *v)
+{
+	if (util_parse_size(v, &CFG->body_min_rate) || CFG->body_min_rate > (64u << 20))
+		return "body_min_rate must be a size per second from 0 (off) to 64M (e.g. 1k)";
+	return NULL;
+}
+
+/* "0" (off), "N", "N/s", "N/min" or "N/h": requests per second. */
+static int parse_rate(const char *v, double *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	double per = !*end || !strcmp(end, "/s") ? 1 : !strcmp(end, "/min") ? 60
+	             : !strcmp(end, "/h") ? 3600 : 0;
+	if (errno || end == v || n < 0 || n > 1000000 || per == 0)
+		return -1;
+	*out = (double)n / per;
+	return 0;
+}
+
+static const char *k_rate_limit_per_ip(struct loader *ld, const char *v)
+{
+	if (parse_rate(v, &CFG->rate_limit_per_ip))
+		return "rate_limit_per_ip must be 0 (off) or N, N/s, N/min or N/h requests (N <= 1000000)";
+	return NULL;
+}
+
+static const char *k_rate_burst_per_ip(struct loader *ld, const char *v)
+{
+	return k_int(v, 0, 1000000, &CFG->rate_burst_per_ip,
+	             "rate_burst_per_ip must be 0 (the rate, at least 1) to 1000000 requests");
+}
+
 static const struct key_def server_keys[] = {
 	{ "listen", k_listen }, { "threads", k_threads }, { "max_body", k_max_body },
 	{ "public_url", k_public_url }, { "tls_cert", k_tls_cert }, { "tls_key", k_tls_key },
 	{ "max_connections", k_max_connections }, { "request_timeout", k_request_timeout },
-	{ "access_log", k_access_log },
+	{ "access_log", k_access_log }, { "max_connections_per_ip", k_max_connections_per_ip },
+	{ "header_timeout", k_header_timeout }, { "body_min_rate", k_body_min_rate },
+	{ "body_grace", k_body_grace }, { "rate_limit_per_ip", k_rate_limit_per_ip },
+	{ "rate_burst_per_ip", k_rate_burst_per_ip },
 };
 
 static const char *k_database(struct loader *ld, const char *v)
@@ -571,8 +635,22 @@ static const char *k_token_tenant(struct loader *ld, const char *v)
 	return set_str(&TOKEN->tenant, v) ? "out of memory" : NULL;
 }
 
+static const char *k_token_rate_limit(struct loader *ld, const char *v)
+{
+	if (parse_rate(v, &TOKEN->rate_limit))
+		return "rate_limit must be 0 (off) or N, N/s, N/min or N/h requests (N <= 1000000)";
+	return NULL;
+}
+
+static const char *k_token_rate_burst(struct loader *ld, const char *v)
+{
+	return k_int(v, 0, 1000000, &TOKEN->rate_burst,
+	             "rate_burst must be 0 (the rate, at least 1) to 1000000 requests");
+}
+
 static const struct key_def token_keys[] = {
 	{ "sha256", k_token_sha256 }, { "scopes", k_token_scopes }, { "tenant", k_token_tenant },
+	{ "rate_limit", k_token_rate_limit }, { "rate_burst", k_token_rate_burst },
 };
 
 static const char *k_source_secret(struct loader *ld, const char *v)
@@ -1099,6 +1177,10 @@ static int set_defaults(struct config *c)
 	c->max_body = 1u << 20;
 	c->max_connections = 1024;
 	c->request_timeout = 30;
+	c->max_connections_per_ip = 256;
+	c->header_timeout = 10;
+	c->body_min_rate = 1024;
+	c->body_grace = 10;
 	c->access_log = ACCESS_LOG_ERRORS;
 	c->sync_full = true;
 	c->queue_size = 65536;

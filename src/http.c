@@ -7,11 +7,13 @@
  * status, the duration, byte counts and the record ids created.
  */
 #include "http.h"
+#include "http_guard.h"
 #include "http_internal.h"
 #include "ingest.h"
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
+#include "ratelimit.h"
 #include "retention.h"
 #include "util.h"
 
@@ -20,6 +22,8 @@
 #include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <stdarg.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -74,10 +78,12 @@ void http_reply_error(struct request *rq, const struct api_error *e)
 	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", e->code, "message", e->message);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	const char *hname = NULL, *hvalue = NULL;
+	char retry[16];
+	snprintf(retry, sizeof retry, "%d", rq->retry_after > 0 ? rq->retry_after : 1);
 	if (e->status == 401)
 		hname = "WWW-Authenticate", hvalue = "Bearer realm=\"redactd\"";
 	else if (e->status == 503 || e->status == 429)
-		hname = "Retry-After", hvalue = "1";
+		hname = "Retry-After", hvalue = retry;
 	else if (e->status == 405 && rq->route)
 		hname = "Allow", hvalue = rq->route->method;
 	if (s)
@@ -336,6 +342,41 @@ static const struct route *route_find(const char *method, const char *url, const
 	return NULL;
 }
 
+/* One request from key's bucket; 429 with e set when it is empty. */
+static int take_limit(struct request *rq, const char *scope, const void *key, size_t len,
+                      double rate, int burst, struct api_error *e)
+{
+	int wait = ratelimit_take(rq->srv->limits, key, len, rate, burst);
+	if (!wait)
+		return 0;
+	rq->retry_after = wait;
+	metrics_rate_limited(rq->srv->app->metrics, scope);
+	api_error_set(e, 429, "rate_limited", "too many requests %s; retry after %d s",
+	              strcmp(scope, "ip") ? "for this token" : "from this address", wait);
+	return -1;
+}
+
+/* [token] rate_limit, keyed by the token's name. */
+static int limit_token(struct request *rq, const struct token_conf *tok, struct api_error *e)
+{
+	char key[RATELIMIT_MAX_KEY_LEN];
+	int n = snprintf(key, sizeof key, "t%s", tok->name);
+	if (tok->rate_limit <= 0 || n < 0 || (size_t)n >= sizeof key)
+		return 0;
+	return take_limit(rq, "token", key, (size_t)n, tok->rate_limit, tok->rate_burst, e);
+}
+
+/* [server] rate_limit_per_ip, keyed by the client's address (IPv6: /64). */
+static int limit_address(struct request *rq, struct api_error *e)
+{
+	const struct config *cfg = rq->srv->app->cfg;
+	unsigned char key[17] = { 'a' };
+	if (cfg->rate_limit_per_ip <= 0 || !rq->gc)
+		return 0;
+	size_t n = guard_addr_key(rq->gc, key + 1);
+	return take_limit(rq, "ip", key, n + 1, cfg->rate_limit_per_ip, cfg->rate_burst_per_ip, e);
+}
+
 static int authenticate(struct request *rq, struct api_error *e)
 {
 	if (!rq->route->scope)
@@ -360,7 +401,7 @@ static int authenticate(struct request *rq, struct api_error *e)
 		api_error_set(e, 403, "forbidden", "the token lacks the scope this route needs");
 		return -1;
 	}
-	return 0;
+	return limit_token(rq, tok, e);
 }
 
 static int check_body_headers(struct request *rq, struct api_error *e)
@@ -383,14 +424,41 @@ static int check_body_headers(struct request *rq, struct api_error *e)
 	return 0;
 }
 
+/* Request framing a proxy and this server could read differently (request
+ * smuggling), and ids MHD's decoding cut short at a %00. */
+static int check_framing(struct request *rq, const char *version, struct api_error *e)
+{
+	const char *te = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_TRANSFER_ENCODING);
+	const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
+	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
+	size_t len;
+	rq->body_expected = te || (cl && (util_parse_size(cl, &len) || len > 0));
+	if (rq->bad_path)
+		api_error_set(e, 400, "invalid_path", "the path holds a NUL or control character");
+	else if (te && cl)
+		api_error_set(e, 400, "bad_request",
+		              "Content-Length and Transfer-Encoding must not be sent together");
+	else if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
+	         !MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))
+		api_error_set(e, 400, "bad_request", "an HTTP/1.1 request needs a Host header");
+	else
+		return 0;
+	return -1;
+}
+
 /* Everything decided from the request line and headers. -1 with e set. */
-static int admit(struct request *rq, const char *url, struct api_error *e)
+static int admit(struct request *rq, const char *url, const char *version, struct api_error *e)
 {
 	const struct route *path_route;
 	rq->route = route_find(rq->method, url, &rq->id, &path_route);
+	rq->route_name = rq->route ? rq->route->name : path_route ? path_route->name : "(unknown)";
+	if (check_framing(rq, version, e))
+		return -1;
+	if (strcmp(rq->route_name, "/healthz") && limit_address(rq, e))
+		return -1;
 	if (!rq->route) {
 		rq->route = path_route;
-		rq->route_name = path_route ? path_route->name : "(unknown)";
 		if (path_route)
 			api_error_set(e, 405, "method_not_allowed", "this route does not accept %s",
 			              strcmp(rq->method, "GET") && strcmp(rq->method, "POST") &&
@@ -401,7 +469,6 @@ static int admit(struct request *rq, const char *url, struct api_error *e)
 			api_error_set(e, 404, "not_found", "no such route");
 		return -1;
 	}
-	rq->route_name = rq->route->name;
 	if (authenticate(rq, e))
 		return -1;
 	if (rq->route->json_body && check_body_headers(rq, e))
@@ -435,10 +502,28 @@ static void request_free(struct request *rq)
 /* MHD's URI callback, before it decodes the query: keeps the query's exact
  * bytes, which Twilio's signature covers (decoding and re-encoding cannot
  * always restore them). Never logged. Its value becomes *con_cls. */
+/* MHD decodes %00 into a NUL that ends the path (an id "abc%00def" would
+ * read as "abc"): decode the path ourselves and look at every byte. */
+static bool path_has_control(const char *uri)
+{
+	size_t n = strcspn(uri, "?");
+	char *copy = strndup(uri, n);
+	bool bad = !copy;
+	if (copy) {
+		size_t len = MHD_http_unescape(copy);
+		for (size_t i = 0; i < len && !bad; i++)
+			bad = (unsigned char)copy[i] < 0x20 || copy[i] == 0x7f;
+	}
+	free(copy);
+	return bad;
+}
+
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct request *rq = request_new(cls, conn);
 	const char *q = uri ? strchr(uri, '?') : NULL;
+	if (rq && uri)
+		rq->bad_path = path_has_control(uri);
 	if (rq && q && q[1] && strlen(q + 1) <= HTTP_MAX_RAW_QUERY)
 		rq->raw_query = strdup(q + 1);   /* on failure: re-encoded instead */
 	return rq;
@@ -448,7 +533,6 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_size, void **con_cls)
 {
-	(void)version;
 	struct http_server *srv = cls;
 	struct request *rq = *con_cls;
 	if (!rq || !rq->method) {
@@ -456,10 +540,16 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 			return MHD_NO;
 		rq->method = method;
 		rq->access_log = srv->app->cfg->access_log;
+		rq->gc = guard_of(conn);
 		*con_cls = rq;
 		struct api_error e;
-		if (admit(rq, url, &e))
+		int refused = admit(rq, url, version, &e);
+		guard_headers_done(rq->gc, rq->body_expected);
+		if (refused) {
 			http_reply_error(rq, &e);
+			if (rq->body_expected)
+				guard_linger(rq->gc);   /* MHD will not read that body */
+		}
 		return MHD_YES;
 	}
 	if (rq->batch && atomic_load(&rq->commit_done)) {
@@ -472,15 +562,21 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 		return MHD_YES;
 	}
 	if (*upload_size) {
+		guard_body_bytes(rq->gc, *upload_size);
 		if (!rq->too_large && rq->body.len + *upload_size > srv->app->cfg->max_body) {
 			rq->too_large = true;
 			buf_free(&rq->body);
 		}
+		/* A chunked body has no length to refuse up front: it is read and
+		 * dropped so the 413 can be sent, but not for ever. */
+		if (rq->too_large && (rq->discarded += *upload_size) > GUARD_LINGER_BYTES)
+			return MHD_NO;
 		if (!rq->too_large && buf_append(&rq->body, upload_data, *upload_size))
 			return MHD_NO;
 		*upload_size = 0;
 		return MHD_YES;
 	}
+	guard_body_done(rq->gc);
 	if (rq->too_large) {
 		char msg[96];
 		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", srv->app->cfg->max_body);
@@ -507,9 +603,9 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-	(void)conn;
 	struct http_server *srv = cls;
 	struct request *rq = *con_cls;
+	guard_request_done(guard_of(conn));
 	if (!rq)
 		return;
 	*con_cls = NULL;
@@ -617,6 +713,39 @@ static char *read_small_file(const char *spec, char *err, size_t errlen)
 	return b.data;
 }
 
+#define MHD_LOG_WINDOW_US (60 * 1000000LL)
+#define MHD_LOG_PER_WINDOW 10
+
+/* libmicrohttpd's own messages. Most are one per connection ("Connection
+ * socket is closed when reading request ..."), so every slow client the
+ * guard cuts would write a line and a flood of them would flood the log:
+ * at most MHD_LOG_PER_WINDOW lines a minute, then a count of the rest.
+ * They hold MHD's texts and numbers, never request data. */
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+	static int64_t window_start;
+	static unsigned shown, dropped;
+	(void)cls;
+	char msg[512];
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	int64_t now = util_mono_us();
+	pthread_mutex_lock(&lock);
+	if (now - window_start > MHD_LOG_WINDOW_US) {
+		if (dropped)
+			log_warn("libmicrohttpd: %u more messages in the last minute not shown", dropped);
+		window_start = now;
+		shown = dropped = 0;
+	}
+	bool show = shown < MHD_LOG_PER_WINDOW;
+	shown += show;
+	dropped += !show;
+	pthread_mutex_unlock(&lock);
+	if (show)
+		log_warn("libmicrohttpd: %s", msg);
+}
+
 static unsigned worker_threads(const struct config *cfg)
 {
 	if (cfg->threads > 0)
@@ -650,9 +779,21 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
-	struct MHD_OptionItem opts[16];
+	struct MHD_OptionItem opts[20];
 	size_t n = 0;
+	struct guard_limits lim = { .per_ip = cfg->max_connections_per_ip,
+	                            .header_timeout = cfg->header_timeout,
+	                            .body_min_rate = cfg->body_min_rate, .body_grace = cfg->body_grace };
+	if (guard_start(&srv->guard, &lim, app->metrics, err, errlen))
+		goto fail;
+	if (!(srv->limits = ratelimit_new())) {
+		util_err(err, errlen, "out of memory");
+		goto fail;
+	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify,
+	                                     srv->guard };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_URI_LOG_CALLBACK, (intptr_t)on_uri, srv };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_THREAD_POOL_SIZE, worker_threads(cfg), NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_CONNECTION_LIMIT, cfg->max_connections, NULL };
@@ -698,6 +839,8 @@ void http_stop(struct http_server *srv)
 			usleep(10000);
 		MHD_stop_daemon(srv->daemon);
 	}
+	guard_stop(srv->guard);      /* after MHD: no notification can come any more */
+	ratelimit_free(srv->limits);
 	if (srv->unix_fd >= 0) {
 		close(srv->unix_fd);
 		unlink(srv->unix_path);

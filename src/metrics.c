@@ -35,6 +35,8 @@ struct metrics {
 	struct slot requests[MAX_SLOTS];
 	struct slot findings[MAX_SLOTS];
 	struct slot purged[MAX_SLOTS];
+	struct slot dropped[MAX_SLOTS];
+	struct slot limited[MAX_SLOTS];
 	atomic_uint_fast64_t latency_buckets[NBUCKETS + 1];
 	atomic_uint_fast64_t latency_sum_us, latency_count, audit_entries;
 	_Atomic(int64_t) sweep_started_ms, sweep_succeeded_ms;
@@ -139,6 +141,18 @@ void metrics_audit(struct metrics *m, uint64_t n)
 		atomic_fetch_add(&m->audit_entries, n);
 }
 
+void metrics_conn_dropped(struct metrics *m, const char *reason)
+{
+	if (m)
+		slot_add(m->dropped, reason, 0, 1);
+}
+
+void metrics_rate_limited(struct metrics *m, const char *scope)
+{
+	if (m)
+		slot_add(m->limited, scope, 0, 1);
+}
+
 static int render_slots(const struct slot *t, struct buf *b, const char *metric, const char *label,
                         bool with_status)
 {
@@ -196,7 +210,7 @@ static int render_sweep(struct metrics *m, struct buf *b)
 
 int metrics_render(struct metrics *m, struct buf *b)
 {
-	if (buf_printf(b, "# HELP redactd_build_info The running redactd's version.\n"
+	if (buf_printf(b, "# HELP redactd_build_info The running redactd version.\n"
 	                  "# TYPE redactd_build_info gauge\n"
 	                  "redactd_build_info{version=\"%s\"} 1\n", REDACTD_VERSION) ||
 	    render_sweep(m, b) ||
@@ -210,6 +224,13 @@ int metrics_render(struct metrics *m, struct buf *b)
 	    buf_printf(b, "# HELP redactd_purged_total Records purged by retention, by category.\n"
 	                  "# TYPE redactd_purged_total counter\n") ||
 	    render_slots(m->purged, b, "redactd_purged_total", "category", false) ||
+	    buf_printf(b, "# HELP redactd_http_connections_dropped_total Connections cut by the"
+	                  " HTTP defences, by reason.\n"
+	                  "# TYPE redactd_http_connections_dropped_total counter\n") ||
+	    render_slots(m->dropped, b, "redactd_http_connections_dropped_total", "reason", false) ||
+	    buf_printf(b, "# HELP redactd_http_rate_limited_total Requests refused with 429, by limit.\n"
+	                  "# TYPE redactd_http_rate_limited_total counter\n") ||
+	    render_slots(m->limited, b, "redactd_http_rate_limited_total", "scope", false) ||
 	    buf_printf(b, "# HELP redactd_audit_entries_total Audit log entries appended.\n"
 	                  "# TYPE redactd_audit_entries_total counter\n"
 	                  "redactd_audit_entries_total %llu\n",

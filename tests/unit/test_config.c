@@ -336,6 +336,36 @@ static void test_listen_and_lookups(void)
 	config_free(cfg);
 }
 
+/* Issue 11: the HTTP defences' keys, their defaults and their errors. */
+static void test_http_defences(void)
+{
+	struct config *cfg = load_text("[server]\nlisten = 127.0.0.1:9999\n");
+	CHECK(cfg && cfg->max_connections_per_ip == 256 && cfg->header_timeout == 10 &&
+	      cfg->body_min_rate == 1024 && cfg->body_grace == 10 && cfg->rate_limit_per_ip == 0,
+	      "connection defences default on, rate limits off");
+	config_free(cfg);
+	cfg = load_text("[server]\nmax_connections_per_ip = 8\nheader_timeout = 5s\nbody_min_rate = 0\n"
+	                "body_grace = 1m\nrate_limit_per_ip = 600/min\nrate_burst_per_ip = 20\n"
+	                "[token \"t\"]\nsha256 = " "0000000000000000000000000000000000000000000000000000000000000000"
+	                "\nscopes = read\nrate_limit = 5\nrate_burst = 2\n");
+	CHECK(cfg && cfg->max_connections_per_ip == 8 && cfg->header_timeout == 5 &&
+	      cfg->body_min_rate == 0 && cfg->body_grace == 60 && cfg->rate_limit_per_ip == 10.0 &&
+	      cfg->rate_burst_per_ip == 20, "the [server] defence keys are read");
+	CHECK(cfg && cfg->ntokens == 1 && cfg->tokens[0].rate_limit == 5.0 && cfg->tokens[0].rate_burst == 2,
+	      "a token's rate_limit and rate_burst are read");
+	config_free(cfg);
+	cfg = load_text("[server]\nmax_connections_per_ip = 0\nheader_timeout = 0\nbody_min_rate = fast\n"
+	                "body_grace = 2h\nrate_limit_per_ip = 5/m\nrate_burst_per_ip = -1\n"
+	                "[token \"t\"]\nrate_limit = lots\n");
+	CHECK(cfg == NULL && has_error(2, "max_connections_per_ip must be 1 to 100000") &&
+	      has_error(3, "header_timeout must be a duration from 1s to 1h") &&
+	      has_error(4, "body_min_rate must be a size per second") &&
+	      has_error(5, "body_grace must be a duration from 1s to 1h") &&
+	      has_error(6, "rate_limit_per_ip must be 0 (off) or N, N/s, N/min or N/h") &&
+	      has_error(7, "rate_burst_per_ip must be 0") && has_error(9, "rate_limit must be 0 (off)"),
+	      "bad defence keys are refused, each with its line");
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -348,5 +378,6 @@ int main(void)
 	test_reader();
 	test_duplicates_and_order();
 	test_listen_and_lookups();
+	test_http_defences();
 	return TEST_DONE();
 }
