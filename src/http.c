@@ -490,6 +490,15 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 	return rc;
 }
 
+/* A refused request (bad signature, token, input) is worth a look but is
+ * no fault here: notice. The server failing a request is a warning. */
+static enum log_level access_level(int status, bool cut)
+{
+	if (status >= 500)
+		return LOG_WARN;
+	return status >= 400 || cut ? LOG_NOTICE : LOG_INFO;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -516,9 +525,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	bool cut = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
 	if (rq->access_log == ACCESS_LOG_ALL ||
 	    (rq->access_log == ACCESS_LOG_ERRORS && (rq->status >= 400 || cut)))
-		log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", method, route, rq->status,
-		         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
-		         cut ? " (connection ended early)" : "");
+		log_msg(access_level(rq->status, cut), "http %s %s %d %.3fms in=%zu out=%zu%s%s", method,
+		        route, rq->status, (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
+		        cut ? " (connection ended early)" : "");
 	request_free(rq);
 }
 
@@ -656,6 +665,7 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
 		                                     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" };
 	}
+	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)log_external, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, srv,
 	                               MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
