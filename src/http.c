@@ -268,6 +268,9 @@ static void handle_metrics(struct request *rq)
 
 static const struct route routes[] = {
 	{ "GET", "/healthz", false, 0, false, handle_healthz, "/healthz" },
+	{ "HEAD", "/healthz", false, 0, false, handle_healthz, "/healthz" },
+	{ "GET", "/readyz", false, 0, false, http_readyz, "/readyz" },
+	{ "HEAD", "/readyz", false, 0, false, http_readyz, "/readyz" },
 	{ "GET", "/metrics", false, SCOPE_READ, false, handle_metrics, "/metrics" },
 	{ "POST", "/v1/messages", false, SCOPE_INGEST, true, handle_messages, "/v1/messages" },
 	{ "POST", "/v1/redact", false, SCOPE_INGEST, true, handle_redact, "/v1/redact" },
@@ -302,18 +305,42 @@ static bool path_matches(const struct route *r, const char *url, const char **id
 	return true;
 }
 
-/* Finds the route for (method, url). Sets *wrong_method when the path is
- * known but not for this method. */
+/* For a 405: each route with its method replaced by every method its path
+ * takes ("GET, DELETE"), which the reply sends as Allow. Built once. */
+static struct route allow_routes[RD_ARRAY_LEN(routes)];
+static char allow_methods[RD_ARRAY_LEN(routes)][48];
+static pthread_once_t allow_once = PTHREAD_ONCE_INIT;
+
+static void build_allow(void)
+{
+	for (size_t i = 0; i < RD_ARRAY_LEN(routes); i++) {
+		size_t used = 0;
+		for (size_t j = 0; j < RD_ARRAY_LEN(routes); j++) {
+			if (strcmp(routes[i].path, routes[j].path) || routes[i].has_id != routes[j].has_id)
+				continue;
+			int n = snprintf(allow_methods[i] + used, sizeof allow_methods[i] - used, "%s%s",
+			                 used ? ", " : "", routes[j].method);
+			if (n > 0 && (size_t)n < sizeof allow_methods[i] - used)
+				used += (size_t)n;
+		}
+		allow_routes[i] = routes[i];
+		allow_routes[i].method = allow_methods[i];
+	}
+}
+
+/* Finds the route for (method, url). Sets *path_route, whose method lists
+ * what the path allows, when the path is known (for a 405). */
 static const struct route *route_find(const char *method, const char *url, const char **id,
                                       const struct route **path_route)
 {
+	pthread_once(&allow_once, build_allow);
 	*path_route = NULL;
 	for (size_t i = 0; i < RD_ARRAY_LEN(routes); i++) {
 		const char *tmp = NULL;
 		if (!path_matches(&routes[i], url, &tmp))
 			continue;
 		if (!*path_route)
-			*path_route = &routes[i];
+			*path_route = &allow_routes[i];
 		if (strcmp(routes[i].method, method) == 0) {
 			*id = tmp;
 			return &routes[i];
