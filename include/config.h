@@ -125,7 +125,7 @@ struct config {
 	/* The line that named each file serve opens (0: the default was used),
 	 * so that problems with the files point at the config (preflight.c). */
 	struct {
-		int database, key_file, keys_from, tls_cert, tls_key;
+		int listen, database, key_file, keys_from, tls_cert, tls_key;
 	} lines;
 };
 

@@ -39,6 +39,7 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, "counts per tenant, category and entity; retention horizons" },
 	{ "key", cmd_key, "key rotate --new-key FILE: new master key, online" },
 	{ "backup", cmd_backup, "consistent online backup to DEST (--with-keys: self-contained)" },
+	{ "token", cmd_token, "token new NAME --scopes LIST: a new bearer token and its section" },
 };
 
 const char *cli_default_config(void)

@@ -123,6 +123,13 @@ static void fmt_duration(int64_t s, char out[32])
 		snprintf(out, 32, "%llds", (long long)s);
 }
 
+/* An age in whole days, as retention horizons are set ("367d"); a record
+ * under a day old is "0d". */
+static void fmt_age_days(int64_t s, char out[32])
+{
+	snprintf(out, 32, "%lldd", (long long)(s > 0 ? s / 86400 : 0));
+}
+
 /* ---- sweep ----------------------------------------------------------------- */
 
 static const char sweep_help[] =
@@ -416,7 +423,7 @@ static void print_stats(const json_t *s)
 		json_object_foreach(json_object_get(to, "categories"), k, co) {
 			char h[32], age[32];
 			fmt_duration(json_integer_value(json_object_get(co, "horizon_s")), h);
-			fmt_duration(json_integer_value(json_object_get(co, "oldest_age_s")), age);
+			fmt_age_days(json_integer_value(json_object_get(co, "oldest_age_s")), age);
 			printf("  %-20s %8lld records  oldest %s (age %s)  retention %s%s\n", k,
 			       (long long)json_integer_value(json_object_get(co, "records")),
 			       json_string_value(json_object_get(co, "oldest")), age, h,

@@ -217,6 +217,7 @@ static const char *k_listen(struct loader *ld, const char *v)
 	} else if (!colon || colon - v >= 256 || util_parse_long(colon + 1, 0, 65535, &port)) {
 		return "listen must be host:port (port 0 to 65535), [v6addr]:port or unix:/path";
 	}
+	CFG->lines.listen = ld->line;
 	return set_str(&CFG->listen, v) ? "out of memory" : NULL;
 }
 
@@ -543,7 +544,7 @@ static const struct key_def rule_keys[] = {
 static const char *k_token_sha256(struct loader *ld, const char *v)
 {
 	if (util_hex_decode(v, TOKEN->sha256, sizeof TOKEN->sha256))
-		return "sha256 must be 64 hex digits (printf %s TOKEN | sha256sum)";
+		return "sha256 must be 64 hex digits (redactd token new NAME --scopes LIST prints them)";
 	TOKEN->scopes |= 1u << 31;   /* marks "hash given"; cleared at validation */
 	return NULL;
 }
