@@ -85,4 +85,11 @@ check_eq "\$CREDENTIALS_DIRECTORY still wins" "$RC" 0
 OUT=$("$BIN" stats -c "$T/etc/redactd.conf" 2>&1); RC=$?
 check_eq "no credential beside the config: exit 2" "$RC" 2
 check "and the error says where it looked" has "cannot open key file $T/etc/master.key"
+
+# A webhook secret is read per request (a rotated file takes effect at
+# once): serve starts without it but warns, with the line, at start.
+printf '[source "twilio"]\nsecret_file = %s/absent.token\n' "$T" >> "$T/redactd.conf"
+daemon_start || { finish; exit 1; }
+check "serve warns about an unreadable webhook secret, with its line" grep -q \
+	"warn $T/redactd.conf:$(line_of 'secret_file' "$T/redactd.conf"): secret_file = $T/absent.token: cannot read .*answers 503 until it is fixed" "$T/daemon.log"
 finish
