@@ -92,13 +92,29 @@ bench: all
 fuzz:
 	@sh fuzz/run.sh
 
+# Where systemd looks for units on Debian: /lib/systemd/system for a
+# distribution-style install (PREFIX=/usr), $(PREFIX)/lib/systemd/system
+# otherwise (/usr/local/lib/systemd/system is on systemd's search path).
+UNITDIR ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+DOCDIR  ?= $(PREFIX)/share/doc/redactd
+
+# The production config goes in only where there is none: an operator's
+# edited file is never overwritten (the shipped one is also in DOCDIR).
+# 0644 root: the unit's DynamicUser must read it; it holds no secret.
 install: all
 	install -D -m 0755 $(BUILD)/redactd $(DESTDIR)$(PREFIX)/bin/redactd
-	install -D -m 0640 config/redactd.conf $(DESTDIR)/etc/redactd/redactd.conf.sample
-	install -d $(DESTDIR)/lib/systemd/system
+	install -d -m 0755 $(DESTDIR)/etc/redactd $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DOCDIR)
+	install -m 0644 config/redactd.conf $(DESTDIR)$(DOCDIR)/redactd.conf.example
+	install -m 0644 config/redactd.prod.conf $(DESTDIR)$(DOCDIR)/redactd.conf.dist
+	@if [ -e $(DESTDIR)/etc/redactd/redactd.conf ]; then \
+	  echo "kept the existing $(DESTDIR)/etc/redactd/redactd.conf (the shipped one: $(DOCDIR)/redactd.conf.dist)"; \
+	else \
+	  echo "install -m 0644 config/redactd.prod.conf $(DESTDIR)/etc/redactd/redactd.conf"; \
+	  install -m 0644 config/redactd.prod.conf $(DESTDIR)/etc/redactd/redactd.conf; \
+	fi
 	sed 's|/usr/local/bin/redactd|$(PREFIX)/bin/redactd|g' config/redactd.service \
-		> $(DESTDIR)/lib/systemd/system/redactd.service
-	chmod 0644 $(DESTDIR)/lib/systemd/system/redactd.service
+		> $(DESTDIR)$(UNITDIR)/redactd.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/redactd.service
 
 clean:
 	rm -rf build build-*

@@ -38,4 +38,7 @@ int cmd_stats(int argc, char **argv);
 int cmd_key(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 
+/* `token new NAME --scopes LIST` (cli_token.c): a new bearer token. */
+int cmd_token(int argc, char **argv);
+
 #endif

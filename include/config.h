@@ -47,6 +47,7 @@ struct rule_conf {
 	unsigned channels;        /* bit (1u << rd_channel); 0 = every channel */
 	char *file;               /* where it was defined, for error messages */
 	int line;
+	bool invalid;             /* its section had errors (config_load_all) */
 };
 
 struct token_conf {
@@ -69,6 +70,7 @@ struct source_conf {
 	char *secret_file;
 	char *verify_token_file;
 	char *tenant;             /* tenant its messages go to; default "default" */
+	int secret_line, verify_line;   /* where the files were named */
 };
 
 /* A [tenant "NAME"] section: per-tenant defaults. */
@@ -129,6 +131,12 @@ struct config {
 	struct token_conf *tokens; size_t ntokens;
 	struct source_conf *sources; size_t nsources;
 	struct tenant_conf *tenants; size_t ntenants;
+
+	/* The line that named each file serve opens (0: the default was used),
+	 * so that problems with the files point at the config (preflight.c). */
+	struct {
+		int listen, database, key_file, keys_from, tls_cert, tls_key;
+	} lines;
 };
 
 /*
@@ -140,6 +148,19 @@ struct config {
  */
 int config_load(const char *path, struct config **out, char *err, size_t errlen) RD_WARN_UNUSED;
 void config_free(struct config *cfg);      /* NULL is a no-op */
+
+/*
+ * Like config_load, but keeps what could be read in spite of errors, for
+ * check-config to go on checking (rules, files) and report everything in
+ * one pass. Returns -1 with *out NULL when the file cannot be read at all;
+ * otherwise the number of problems (listed in err) with *out set. Rules
+ * whose section had an error are marked `invalid`.
+ */
+int config_load_all(const char *path, struct config **out, char *err, size_t errlen) RD_WARN_UNUSED;
+
+/* Removes rules[i] (check-config: a rule that failed to compile, so the
+ * others can still be compiled and checked). */
+void config_drop_rule(struct config *cfg, size_t i);
 
 /* Retention in seconds for (tenant, category): tenant section, then global
  * section, then `default`. 0 means keep forever. */

@@ -113,6 +113,9 @@ void http_webhook_twilio(struct request *rq);
 void http_webhook_whatsapp_verify(struct request *rq);
 void http_webhook_whatsapp(struct request *rq);
 
+/* GET|HEAD /readyz (http_admin.c): 200 while writes are accepted. */
+void http_readyz(struct request *rq);
+
 /* Admin handlers (http_admin.c). */
 void http_get_subject(struct request *rq);
 void http_delete_subject(struct request *rq);

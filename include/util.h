@@ -40,10 +40,17 @@ int buf_printf(struct buf *b, const char *fmt, ...) RD_PRINTF(2, 3) RD_WARN_UNUS
 
 /* A file named in the config: "credential:NAME" is $CREDENTIALS_DIRECTORY/NAME
  * (systemd LoadCredential=), anything else a path as is. 0, or -1 with err
- * (never the file's contents). */
+ * (never the file's contents).
+ * Outside the unit $CREDENTIALS_DIRECTORY is not set, and NAME is read from
+ * the config file's directory instead: the shipped unit's LoadCredential=
+ * lines take their files from /etc/redactd, beside /etc/redactd/redactd.conf,
+ * so root's admin commands read the same key the service gets. */
 #define UTIL_CREDENTIAL_PREFIX "credential:"
 int util_credential_path(const char *spec, char *out, size_t outlen, char *err,
                          size_t errlen) RD_WARN_UNUSED;
+/* Sets that fallback directory from the config file's path (config_load
+ * does, before any thread reads it; the same path again writes nothing). */
+void util_credential_fallback(const char *config_path);
 /* Without printf's cost, for the per-message JSON text. */
 int buf_append_str(struct buf *b, const char *s) RD_WARN_UNUSED;
 int buf_append_uint(struct buf *b, uint64_t v) RD_WARN_UNUSED;

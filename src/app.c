@@ -5,6 +5,7 @@
 #include "audit.h"
 #include "log.h"
 #include "metrics.h"
+#include "preflight.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -66,13 +67,39 @@ static int open_store(struct app *app, enum app_mode mode, char *err, size_t err
 		.batch_max = app->cfg->batch_max, .batch_wait_us = app->cfg->batch_wait_us,
 		.readonly = mode == APP_READONLY, .keys_from = app->cfg->keys_from,
 	};
-	if (store_open(app->cfg->database, &so, &app->store, err, errlen) ||
-	    store_keyring_attach(app->store, app->keys, err, errlen))
+	char why[1024];
+	if (store_open(app->cfg->database, &so, &app->store, why, sizeof why) ||
+	    store_keyring_attach(app->store, app->keys, why, sizeof why)) {
+		util_err(err, errlen, "database %s (%s): %s", app->cfg->database, app->config_path, why);
 		return -1;
+	}
 	if (so.keys_from)
 		log_warn("store: data keys come from keys_from (reading a key-less backup); "
 		         "no new records can be stored");
 	return derive_lookup_key(app, err, errlen);
+}
+
+/* Every problem with the files the config names that this mode opens, at
+ * once and with the config line that named each, before opening any. A
+ * webhook secret is read per request, so serve only warns about those. */
+static int preflight(const struct app *app, enum app_mode mode, char *err, size_t errlen)
+{
+	struct buf b = { 0 };
+	unsigned what = PREFLIGHT_STORE | (mode == APP_SERVE ? PREFLIGHT_TLS : 0);
+	int n = preflight_check(app->cfg, what, &b);
+	if (n && b.len && b.data[b.len - 1] == '\n')
+		b.data[--b.len] = '\0';
+	if (n)
+		util_err(err, errlen, "%d problem(s) with the files %s names:\n%s", n, app->config_path,
+		         b.data ? b.data : "out of memory");
+	buf_free(&b);
+	if (!n && mode == APP_SERVE && preflight_check(app->cfg, PREFLIGHT_SOURCES, &b) && b.data) {
+		for (char *save = NULL, *line = strtok_r(b.data, "\n", &save); line;
+		     line = strtok_r(NULL, "\n", &save))
+			log_warn("%s; that webhook answers 503 until it is fixed", line);
+	}
+	buf_free(&b);
+	return n ? -1 : 0;
 }
 
 int app_open(struct app *app, const char *config_path, enum app_mode mode, char *err,
@@ -91,6 +118,8 @@ int app_open(struct app *app, const char *config_path, enum app_mode mode, char 
 		goto fail;
 	}
 	if (config_load(config_path, &app->cfg, err, errlen))
+		goto fail;
+	if (mode != APP_REDACT_ONLY && preflight(app, mode, err, errlen))
 		goto fail;
 	*exit_code = 1;
 	if (open_keys(app, mode, err, errlen))

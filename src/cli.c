@@ -6,6 +6,7 @@
 #include "ingest.h"
 #include "json_mem.h"
 #include "log.h"
+#include "preflight.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -37,6 +38,7 @@ static const struct command commands[] = {
 	{ "stats", cmd_stats, "counts per tenant, category and entity; retention horizons" },
 	{ "key", cmd_key, "key rotate --new-key FILE: new master key, online" },
 	{ "backup", cmd_backup, "consistent online backup to DEST (--with-keys: self-contained)" },
+	{ "token", cmd_token, "token new NAME --scopes LIST: a new bearer token and its section" },
 };
 
 const char *cli_default_config(void)
@@ -63,7 +65,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: redactd COMMAND [-c FILE] [options]\n\ncommands:\n");
 	for (size_t i = 0; i < RD_ARRAY_LEN(commands); i++)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
-	fprintf(f, "\nEvery command takes -c FILE (default %s) and --help.\n"
+	fprintf(f, "\nEvery command takes -c FILE (default %s) and --help; the commands that\n"
+	           "open the database take -v to show the daemon's info log lines.\n"
 	           "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.\n",
 	        cli_default_config());
 }
@@ -87,6 +90,10 @@ int cli_main(int argc, char **argv)
 		printf("redactd %s\n", REDACTD_VERSION);
 		return EXIT_OK;
 	}
+	/* A command's output is its answer; the daemon's info lines (store
+	 * opened, schema version) are noise there unless asked for with -v. */
+	if (strcmp(argv[1], "serve") != 0)
+		log_set_level(LOG_WARN);
 	for (size_t i = 0; i < RD_ARRAY_LEN(commands); i++)
 		if (!strcmp(argv[1], commands[i].name))
 			return commands[i].fn(argc - 1, argv + 1);
@@ -131,10 +138,119 @@ static int cmd_keygen(int argc, char **argv)
 
 /* ---- check-config ---------------------------------------------------------- */
 
+/* The rule a compile error names ("FILE:LINE: rule NAME: ..."), or nrules. */
+static size_t failing_rule(const struct config *cfg, const char *err)
+{
+	size_t plen = strlen(cfg->path);
+	if (strncmp(err, cfg->path, plen) != 0 || err[plen] != ':')
+		return cfg->nrules;
+	long line = strtol(err + plen + 1, NULL, 10);
+	for (size_t i = 0; i < cfg->nrules; i++)
+		if (cfg->rules[i].line == line)
+			return i;
+	return cfg->nrules;
+}
+
+/* Compiles every rule. The engine stops at the first that fails, so each
+ * failing rule is reported, dropped and the rest compiled again, until all
+ * compile; rules whose section already had errors are left out. Returns
+ * how many failed. */
+static int compile_rules(struct config *cfg, struct buf *report)
+{
+	unsigned char k[CRYPTO_KEY_BYTES] = { 0 };
+	char err[1024];
+	int failed = 0;
+	for (size_t i = cfg->nrules; i-- > 0;)
+		if (cfg->rules[i].invalid)
+			config_drop_rule(cfg, i);
+	for (size_t tries = cfg->nrules + 1; tries > 0; tries--) {
+		struct redact *r = redact_new(cfg, k, k, err, sizeof err);
+		if (r) {
+			redact_free(r);
+			break;
+		}
+		failed++;
+		if (buf_printf(report, "%s\n", err))
+			break;
+		size_t i = failing_rule(cfg, err);
+		if (i == cfg->nrules)
+			break;   /* not one rule's fault: nothing to drop */
+		config_drop_rule(cfg, i);
+	}
+	return failed;
+}
+
+struct report_line {
+	long line;
+	size_t seq;
+	const char *text;
+	int len;
+};
+
+static int cmp_report_line(const void *a, const void *b)
+{
+	const struct report_line *x = a, *y = b;
+	if (x->line != y->line)
+		return x->line < y->line ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Prints the problems in the order of their lines in the file, as an
+ * editor walks them; file-wide ones (no line) first. */
+static void print_report(const char *path, const struct buf *b)
+{
+	struct report_line lines[512];
+	size_t n = 0, plen = strlen(path);
+	for (const char *p = b->data; p && *p && n < RD_ARRAY_LEN(lines); n++) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) : strlen(p);
+		long line = 0;
+		if (!strncmp(p, path, plen) && p[plen] == ':')
+			line = strtol(p + plen + 1, NULL, 10);
+		lines[n] = (struct report_line){ line, n, p, (int)len };
+		p += len + (nl ? 1 : 0);
+	}
+	qsort(lines, n, sizeof *lines, cmp_report_line);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "%.*s\n", lines[i].len, lines[i].text);
+}
+
+static const char check_help[] =
+	"usage: redactd check-config [-c FILE]\n"
+	"Parses the config, compiles every rule and checks every file it names: the\n"
+	"master key (loads, mode 0600), the database directory (exists, writable),\n"
+	"TLS files and webhook secrets (readable). Every problem is reported at once\n"
+	"as FILE:LINE: message; exit 2 if there is any. Run it as the user the\n"
+	"daemon runs as (the unit's ExecStartPre does).\n";
+
+/* Every problem of the file, in one pass; how many in *problems. */
+static int check_all(const char *config, struct buf *report, int *problems)
+{
+	static char err[65536];
+	struct config *cfg;
+	int n = config_load_all(config, &cfg, err, sizeof err);
+	if (n < 0) {
+		fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
+		return EXIT_USAGE;
+	}
+	if (n > 0 && buf_printf(report, "%s", err))
+		n++;
+	if (crypto_global_init()) {
+		fprintf(stderr, "redactd check-config: libsodium failed to initialise\n");
+		config_free(cfg);
+		return EXIT_RUNTIME;
+	}
+	n += compile_rules(cfg, report);
+	n += preflight_check(cfg, PREFLIGHT_ALL, report);
+	if (n == 0)
+		printf("%s: OK (%zu rules configured)\n", config, cfg->nrules);
+	config_free(cfg);
+	*problems = n;
+	return EXIT_OK;
+}
+
 static int cmd_check_config(int argc, char **argv)
 {
-	static const char help[] = "usage: redactd check-config [-c FILE]\n"
-	                           "Parses the config and compiles every rule; reports FILE:LINE problems.\n";
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
 	};
@@ -144,28 +260,20 @@ static int cmd_check_config(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
-		case 'h': fputs(help, stdout); return EXIT_OK;
-		default: fputs(help, stderr); return EXIT_USAGE;
+		case 'h': fputs(check_help, stdout); return EXIT_OK;
+		default: fputs(check_help, stderr); return EXIT_USAGE;
 		}
 	}
 	if (optind != argc) {
-		fputs(help, stderr);
+		fputs(check_help, stderr);
 		return EXIT_USAGE;
 	}
-	static char err[65536];
-	struct config *cfg;
-	if (config_load(config, &cfg, err, sizeof err)) {
-		fprintf(stderr, "%s%s", err, err[0] && err[strlen(err) - 1] == '\n' ? "" : "\n");
-		return EXIT_USAGE;
+	struct buf report = { 0 };
+	int problems = 0, rc = check_all(config, &report, &problems);
+	if (rc == EXIT_OK && problems) {
+		print_report(config, &report);
+		rc = EXIT_USAGE;
 	}
-	unsigned char k[CRYPTO_KEY_BYTES] = { 0 };
-	struct redact *r = redact_new(cfg, k, k, err, sizeof err);
-	int rc = r ? EXIT_OK : EXIT_USAGE;
-	if (r)
-		printf("%s: OK (%zu rules configured)\n", config, cfg->nrules);
-	else
-		fprintf(stderr, "%s\n", err);
-	redact_free(r);
-	config_free(cfg);
+	buf_free(&report);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "audit.h"
 #include "ingest.h"
+#include "log.h"
 #include "retention.h"
 #include "subject.h"
 #include "util.h"
@@ -42,7 +43,8 @@ static const struct option admin_options[] = {
 	{ "conversation", required_argument, 0, OPT_CONV }, { "format", required_argument, 0, OPT_FORMAT },
 	{ "reason", required_argument, 0, OPT_REASON }, { "since", required_argument, 0, OPT_SINCE },
 	{ "dry-run", no_argument, 0, OPT_DRY }, { "json", no_argument, 0, OPT_JSON },
-	{ "tenant", required_argument, 0, OPT_TENANT }, { 0, 0, 0, 0 },
+	{ "tenant", required_argument, 0, OPT_TENANT }, { "verbose", no_argument, 0, 'v' },
+	{ 0, 0, 0, 0 },
 };
 
 static void set_target(struct admin_opts *o, enum subject_query_kind k, const char *v)
@@ -63,8 +65,8 @@ static int parse_admin(int argc, char **argv, const char *help, const int *allow
 	o->tenant = "default";
 	o->format = "json";
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", admin_options, NULL)) != -1) {
-		bool ok = c == 'c' || c == 'h';
+	while ((c = getopt_long(argc, argv, "c:v", admin_options, NULL)) != -1) {
+		bool ok = c == 'c' || c == 'h' || c == 'v';
 		for (const int *a = allowed; *a && !ok; a++)
 			ok = *a == c;
 		if (!ok) {
@@ -73,6 +75,7 @@ static int parse_admin(int argc, char **argv, const char *help, const int *allow
 		}
 		switch (c) {
 		case 'c': o->config = optarg; break;
+		case 'v': log_set_level(LOG_INFO); break;
 		case 'h': fputs(help, stdout); return EXIT_OK;
 		case OPT_EMAIL: set_target(o, SQ_EMAIL, optarg); break;
 		case OPT_PHONE: set_target(o, SQ_PHONE, optarg); break;
@@ -118,6 +121,13 @@ static void fmt_duration(int64_t s, char out[32])
 		snprintf(out, 32, "%lldm", (long long)(s / 60));
 	else
 		snprintf(out, 32, "%llds", (long long)s);
+}
+
+/* An age in whole days, as retention horizons are set ("367d"); a record
+ * under a day old is "0d". */
+static void fmt_age_days(int64_t s, char out[32])
+{
+	snprintf(out, 32, "%lldd", (long long)(s > 0 ? s / 86400 : 0));
 }
 
 /* ---- sweep ----------------------------------------------------------------- */
@@ -422,7 +432,7 @@ static void print_stats(const json_t *s)
 		json_object_foreach(json_object_get(to, "categories"), k, co) {
 			char h[32], age[32];
 			fmt_duration(json_integer_value(json_object_get(co, "horizon_s")), h);
-			fmt_duration(json_integer_value(json_object_get(co, "oldest_age_s")), age);
+			fmt_age_days(json_integer_value(json_object_get(co, "oldest_age_s")), age);
 			printf("  %-20s %8lld records  oldest %s (age %s)  retention %s%s\n", k,
 			       (long long)json_integer_value(json_object_get(co, "records")),
 			       json_string_value(json_object_get(co, "oldest")), age, h,

@@ -11,6 +11,7 @@
  */
 #include "cli.h"
 #include "audit.h"
+#include "log.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -72,9 +73,11 @@ static const char key_help[] =
 	"month, tenant or category. Afterwards the old key opens nothing in this\n"
 	"database: delete FILE and every copy of the old key, but keep the old key with\n"
 	"any --with-keys backup made before the rotation, which still needs it.\n"
-	"With key_file = credential:NAME, run it with $CREDENTIALS_DIRECTORY set to\n"
-	"where the current credential is; the command then tells you to replace the\n"
-	"credential and restart the service (a reload does not reload credentials).\n"
+	"With key_file = credential:NAME the current key is read from\n"
+	"$CREDENTIALS_DIRECTORY/NAME, or, when that is not set, from NAME beside the\n"
+	"config file (/etc/redactd/NAME, where the unit's LoadCredential= takes it\n"
+	"from); the command then tells you to replace the credential and restart the\n"
+	"service (a reload does not reload credentials).\n"
 	"Safe to run again with the same FILE if it was interrupted.\n";
 
 struct rotate_ctx {
@@ -191,14 +194,15 @@ int cmd_key(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "new-key", required_argument, 0, 'n' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' }, { "verbose", no_argument, 0, 'v' }, { 0, 0, 0, 0 },
 	};
 	const char *config = cli_default_config(), *new_file = NULL;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
+		case 'v': log_set_level(LOG_INFO); break;
 		case 'n': new_file = optarg; break;
 		case 'h': fputs(key_help, stdout); return EXIT_OK;
 		default: fputs(key_help, stderr); return EXIT_USAGE;
@@ -301,15 +305,16 @@ int cmd_backup(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, 0, 'c' }, { "with-keys", no_argument, 0, 'k' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
+		{ "help", no_argument, 0, 'h' }, { "verbose", no_argument, 0, 'v' }, { 0, 0, 0, 0 },
 	};
 	const char *config = cli_default_config();
 	bool with_keys = false;
 	int c;
 	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:v", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c': config = optarg; break;
+		case 'v': log_set_level(LOG_INFO); break;
 		case 'k': with_keys = true; break;
 		case 'h': fputs(backup_help, stdout); return EXIT_OK;
 		default: fputs(backup_help, stderr); return EXIT_USAGE;

@@ -83,6 +83,8 @@ static void add_error(struct loader *ld, int line, const char *fmt, ...)
 		return;
 	}
 	ld->errors = e;
+	if (ld->kind == SEC_RULE && ld->entry)
+		((struct rule_conf *)ld->entry)->invalid = true;
 	e[ld->nerrors] = (struct cfg_error){ .line = line, .seq = ld->nerrors };
 	memcpy(e[ld->nerrors].msg, msg, sizeof msg);
 	ld->nerrors++;
@@ -215,6 +217,7 @@ static const char *k_listen(struct loader *ld, const char *v)
 	} else if (!colon || colon - v >= 256 || util_parse_long(colon + 1, 0, 65535, &port)) {
 		return "listen must be host:port (port 0 to 65535), [v6addr]:port or unix:/path";
 	}
+	CFG->lines.listen = ld->line;
 	return set_str(&CFG->listen, v) ? "out of memory" : NULL;
 }
 
@@ -259,7 +262,7 @@ static const char *k_tls_cert(struct loader *ld, const char *v)
 {
 	if (!valid_file_spec(v))
 		return "tls_cert must be a file path or credential:NAME (a plain name)";
-	ld->tls_line = ld->line;
+	ld->tls_line = CFG->lines.tls_cert = ld->line;
 	return set_str(&CFG->tls_cert, v) ? "out of memory" : NULL;
 }
 
@@ -267,7 +270,7 @@ static const char *k_tls_key(struct loader *ld, const char *v)
 {
 	if (!valid_file_spec(v))
 		return "tls_key must be a file path or credential:NAME (a plain name)";
-	ld->tls_line = ld->line;
+	ld->tls_line = CFG->lines.tls_key = ld->line;
 	return set_str(&CFG->tls_key, v) ? "out of memory" : NULL;
 }
 
@@ -373,6 +376,7 @@ static const char *k_database(struct loader *ld, const char *v)
 {
 	if (!*v)
 		return "database must be a file path";
+	CFG->lines.database = ld->line;
 	return set_str(&CFG->database, v) ? "out of memory" : NULL;
 }
 
@@ -382,6 +386,7 @@ static const char *k_keys_from(struct loader *ld, const char *v)
 {
 	free(CFG->keys_from);
 	CFG->keys_from = NULL;
+	CFG->lines.keys_from = ld->line;
 	return *v && set_str(&CFG->keys_from, v) ? "out of memory" : NULL;
 }
 
@@ -406,6 +411,7 @@ static const char *k_key_file(struct loader *ld, const char *v)
 		return "key_file must be a path or credential:NAME, never the key itself";
 	if (!valid_file_spec(v))
 		return "key_file credential:NAME needs a plain credential name";
+	CFG->lines.key_file = ld->line;
 	return set_str(&CFG->key_file, v) ? "out of memory" : NULL;
 }
 
@@ -602,7 +608,7 @@ static const struct key_def rule_keys[] = {
 static const char *k_token_sha256(struct loader *ld, const char *v)
 {
 	if (util_hex_decode(v, TOKEN->sha256, sizeof TOKEN->sha256))
-		return "sha256 must be 64 hex digits (printf %s TOKEN | sha256sum)";
+		return "sha256 must be 64 hex digits (redactd token new NAME --scopes LIST prints them)";
 	TOKEN->scopes |= 1u << 31;   /* marks "hash given"; cleared at validation */
 	return NULL;
 }
@@ -657,6 +663,7 @@ static const char *k_source_secret(struct loader *ld, const char *v)
 {
 	if (!valid_file_spec(v))
 		return "secret_file must be a file path or credential:NAME (a plain name)";
+	SOURCE->secret_line = ld->line;
 	return set_str(&SOURCE->secret_file, v) ? "out of memory" : NULL;
 }
 
@@ -664,6 +671,7 @@ static const char *k_source_verify(struct loader *ld, const char *v)
 {
 	if (!valid_file_spec(v))
 		return "verify_token_file must be a file path or credential:NAME (a plain name)";
+	SOURCE->verify_line = ld->line;
 	return set_str(&SOURCE->verify_token_file, v) ? "out of memory" : NULL;
 }
 
@@ -1216,7 +1224,10 @@ static void validate(struct loader *ld)
 
 /* ---- public API --------------------------------------------------------------- */
 
-int config_load(const char *path, struct config **out, char *err, size_t errlen)
+/* Reads and checks path. -1 when it cannot be read; else the number of
+ * problems. With keep_partial the config is handed out even with problems
+ * (check-config), otherwise only without. */
+static int load(const char *path, bool keep_partial, struct config **out, char *err, size_t errlen)
 {
 	struct loader ld = { .file = path };
 	int rc = -1;
@@ -1237,14 +1248,16 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		/* inih saw a syntax error that classify_line did not: report it
 		 * rather than trust the mirror blindly. */
 		add_error(&ld, perr, "syntax error (expected [section], key = value or a ; comment)");
+	ld.entry = NULL;   /* what validate finds belongs to no rule */
 	validate(&ld);
-	if (ld.nerrors) {
+	rc = (int)ld.nerrors;
+	if (ld.nerrors)
 		format_errors(&ld, err, errlen);
-		goto done;
+	util_credential_fallback(path);
+	if (!ld.nerrors || keep_partial) {
+		*out = ld.cfg;
+		ld.cfg = NULL;
 	}
-	*out = ld.cfg;
-	ld.cfg = NULL;
-	rc = 0;
 done:
 	if (ld.f)
 		fclose(ld.f);
@@ -1254,6 +1267,17 @@ done:
 	free(ld.errors);
 	config_free(ld.cfg);
 	return rc;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	return load(path, false, out, err, errlen) == 0 ? 0 : -1;
+}
+
+int config_load_all(const char *path, struct config **out, char *err, size_t errlen)
+{
+	*out = NULL;
+	return load(path, true, out, err, errlen);
 }
 
 static void free_rule(struct rule_conf *r)
@@ -1307,6 +1331,15 @@ void config_free(struct config *c)
 	free(c->key_file);
 	free(c->keys_from);
 	free(c);
+}
+
+void config_drop_rule(struct config *c, size_t i)
+{
+	if (i >= c->nrules)
+		return;
+	free_rule(&c->rules[i]);
+	memmove(&c->rules[i], &c->rules[i + 1], (c->nrules - i - 1) * sizeof *c->rules);
+	c->nrules--;
 }
 
 static const struct retention_conf *find_retention(const struct config *c, const char *tenant,

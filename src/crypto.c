@@ -131,6 +131,16 @@ static int read_key_fd(int fd, unsigned char *key, char *err, size_t errlen)
 	return 0;
 }
 
+/* Why the key file did not open, and what to do about it. */
+static void open_error(const char *path, int e, char *err, size_t errlen)
+{
+	const char *hint = e == ENOENT ? "; make one with `redactd keygen -o FILE`"
+	                   : e == EACCES ? "; run as its owner (sudo), or under systemd pass it with "
+	                                   "LoadCredential= and key_file = credential:NAME"
+	                   : "";
+	util_err(err, errlen, "cannot open key file %s: %s%s", path, strerror(e), hint);
+}
+
 int keyring_load(const char *spec, struct keyring **out, char *err, size_t errlen)
 {
 	char path[4096];
@@ -146,11 +156,14 @@ int keyring_load(const char *spec, struct keyring **out, char *err, size_t errle
 	sodium_mlock(kr->master, CRYPTO_KEY_BYTES);   /* sodium_malloc locks too; be explicit */
 	sodium_mlock(kr->root, CRYPTO_KEY_BYTES);
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0) {
-		util_err(err, errlen, "cannot open key file: %s", strerror(errno));
+		open_error(path, errno, err, errlen);
 		goto fail;
 	}
-	if (read_key_fd(fd, kr->master, err, errlen))
+	char why[256];
+	if (read_key_fd(fd, kr->master, why, sizeof why)) {
+		util_err(err, errlen, "%s: %s", path, why);
 		goto fail;
+	}
 	memcpy(kr->root, kr->master, CRYPTO_KEY_BYTES);
 	sodium_mprotect_readonly(kr->master);
 	sodium_mprotect_readonly(kr->root);

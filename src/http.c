@@ -288,6 +288,9 @@ static void handle_metrics(struct request *rq)
 
 static const struct route routes[] = {
 	{ "GET", "/healthz", false, 0, false, handle_healthz, "/healthz" },
+	{ "HEAD", "/healthz", false, 0, false, handle_healthz, "/healthz" },
+	{ "GET", "/readyz", false, 0, false, http_readyz, "/readyz" },
+	{ "HEAD", "/readyz", false, 0, false, http_readyz, "/readyz" },
 	{ "GET", "/metrics", false, SCOPE_METRICS | SCOPE_READ, false, handle_metrics, "/metrics" },
 	{ "POST", "/v1/messages", false, SCOPE_INGEST, true, handle_messages, "/v1/messages" },
 	{ "POST", "/v1/redact", false, SCOPE_INGEST, true, handle_redact, "/v1/redact" },
@@ -322,18 +325,42 @@ static bool path_matches(const struct route *r, const char *url, const char **id
 	return true;
 }
 
-/* Finds the route for (method, url). Sets *wrong_method when the path is
- * known but not for this method. */
+/* For a 405: each route with its method replaced by every method its path
+ * takes ("GET, DELETE"), which the reply sends as Allow. Built once. */
+static struct route allow_routes[RD_ARRAY_LEN(routes)];
+static char allow_methods[RD_ARRAY_LEN(routes)][48];
+static pthread_once_t allow_once = PTHREAD_ONCE_INIT;
+
+static void build_allow(void)
+{
+	for (size_t i = 0; i < RD_ARRAY_LEN(routes); i++) {
+		size_t used = 0;
+		for (size_t j = 0; j < RD_ARRAY_LEN(routes); j++) {
+			if (strcmp(routes[i].path, routes[j].path) || routes[i].has_id != routes[j].has_id)
+				continue;
+			int n = snprintf(allow_methods[i] + used, sizeof allow_methods[i] - used, "%s%s",
+			                 used ? ", " : "", routes[j].method);
+			if (n > 0 && (size_t)n < sizeof allow_methods[i] - used)
+				used += (size_t)n;
+		}
+		allow_routes[i] = routes[i];
+		allow_routes[i].method = allow_methods[i];
+	}
+}
+
+/* Finds the route for (method, url). Sets *path_route, whose method lists
+ * what the path allows, when the path is known (for a 405). */
 static const struct route *route_find(const char *method, const char *url, const char **id,
                                       const struct route **path_route)
 {
+	pthread_once(&allow_once, build_allow);
 	*path_route = NULL;
 	for (size_t i = 0; i < RD_ARRAY_LEN(routes); i++) {
 		const char *tmp = NULL;
 		if (!path_matches(&routes[i], url, &tmp))
 			continue;
 		if (!*path_route)
-			*path_route = &routes[i];
+			*path_route = &allow_routes[i];
 		if (strcmp(routes[i].method, method) == 0) {
 			*id = tmp;
 			return &routes[i];
@@ -600,6 +627,15 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 	return rc;
 }
 
+/* A refused request (bad signature, token, input) is worth a look but is
+ * no fault here: notice. The server failing a request is a warning. */
+static enum log_level access_level(int status, bool cut)
+{
+	if (status >= 500)
+		return LOG_WARN;
+	return status >= 400 || cut ? LOG_NOTICE : LOG_INFO;
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -626,9 +662,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	bool cut = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
 	if (rq->access_log == ACCESS_LOG_ALL ||
 	    (rq->access_log == ACCESS_LOG_ERRORS && (rq->status >= 400 || cut)))
-		log_info("http %s %s %d %.3fms in=%zu out=%zu%s%s", method, route, rq->status,
-		         (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
-		         cut ? " (connection ended early)" : "");
+		log_msg(access_level(rq->status, cut), "http %s %s %d %.3fms in=%zu out=%zu%s%s", method,
+		        route, rq->status, (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
+		        cut ? " (connection ended early)" : "");
 	request_free(rq);
 }
 
@@ -734,7 +770,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	pthread_mutex_lock(&lock);
 	if (now - window_start > MHD_LOG_WINDOW_US) {
 		if (dropped)
-			log_warn("libmicrohttpd: %u more messages in the last minute not shown", dropped);
+			log_warn("mhd: %u more messages in the last minute not shown", dropped);
 		window_start = now;
 		shown = dropped = 0;
 	}
@@ -743,7 +779,7 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	dropped += !show;
 	pthread_mutex_unlock(&lock);
 	if (show)
-		log_warn("libmicrohttpd: %s", msg);
+		log_warn("mhd: %s", msg);
 }
 
 static unsigned worker_threads(const struct config *cfg)

@@ -1,6 +1,6 @@
 /*
  * http_admin.c — admin routes: subjects (export, erasure), conversation
- * erasure, legal holds; and the audit entry for conversation reads.
+ * erasure, legal holds; the audit entry for conversation reads; /readyz.
  *
  * Same pattern as the handlers in http.c: parse, call the module (subject.c),
  * answer once. The actor of every audit entry is the token's name. Queries
@@ -216,4 +216,33 @@ int http_audit_read(struct request *rq, const char *tenant, const char *conversa
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- readiness ------------------------------------------------------------ */
+
+/*
+ * /healthz says the process is alive; /readyz whether it takes writes now,
+ * for a load balancer to route ingest elsewhere: 503 once the store refuses
+ * writes after a failed fdatasync (STORE_FAILED: restart after fixing the
+ * disk), while the last write found the disk full (storage_full, until a
+ * write succeeds), or while its queue is 90 % full, when batches start to get
+ * STORE_BUSY 503s (retry shortly).
+ */
+void http_readyz(struct request *rq)
+{
+	static const char ready[] = "{\"status\":\"ready\"}";
+	static const char failed[] = "{\"status\":\"not_ready\",\"reason\":\"storage_failed\"}";
+	static const char full[] = "{\"status\":\"not_ready\",\"reason\":\"queue_full\"}";
+	static const char disk[] = "{\"status\":\"not_ready\",\"reason\":\"storage_full\"}";
+	const struct app *app = rq->srv->app;
+	struct store_counters sc;
+	store_get_counters(app->store, &sc);
+	if (!store_writable(app->store))
+		http_reply_text(rq, 503, "application/json", failed, sizeof failed - 1, NULL, NULL);
+	else if (store_disk_full(app->store))
+		http_reply_text(rq, 503, "application/json", disk, sizeof disk - 1, "Retry-After", "10");
+	else if (sc.queued * 10 >= (uint64_t)app->cfg->queue_size * 9)
+		http_reply_text(rq, 503, "application/json", full, sizeof full - 1, "Retry-After", "1");
+	else
+		http_reply_text(rq, 200, "application/json", ready, sizeof ready - 1, NULL, NULL);
 }

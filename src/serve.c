@@ -97,13 +97,15 @@ int cmd_serve(int argc, char **argv)
 	char err[512];
 	struct http_server *srv;
 	if (http_start(&app, &srv, err, sizeof err)) {
-		log_error("%s", err);
+		/* Point at the line to change; MHD logged its own reason above. */
+		log_error("%s:%d: %s; stop what holds the address or change listen", app.config_path,
+		          app.cfg->lines.listen, err);
 		app_close(&app);
 		return EXIT_RUNTIME;
 	}
 	struct retention *sweeper;
 	if (retention_start(&app, &sweeper, err, sizeof err)) {
-		log_error("%s", err);
+		log_error("%s: %s", app.config_path, err);
 		http_stop(srv);
 		app_close(&app);
 		return EXIT_RUNTIME;

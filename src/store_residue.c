@@ -113,14 +113,22 @@ int store_residue_clear(struct store *st, int wait_ms, bool *pending)
 	unsigned tries = 0;
 	int rc;
 	while ((rc = clear_round(st)) == ROUND_HELD || rc == ROUND_UNMARKED) {
-		if (rc == ROUND_HELD) {
-			tries++;
-			atomic_fetch_add(&st->n_ckpt_retries, 1);
+		if (rc == ROUND_UNMARKED) {
+			/* A round that cleared its marks is followed by one that looks
+			 * for marks made meanwhile, deadline or not: otherwise a slow
+			 * round (a busy machine) reports "pending" for residue it has
+			 * just removed, and /metrics keeps saying so until a retry. */
+			if (util_mono_us() >= deadline && (rc = clear_round(st)) != ROUND_CLEAR)
+				break;
+			if (rc == ROUND_CLEAR)
+				break;
+			continue;
 		}
+		tries++;
+		atomic_fetch_add(&st->n_ckpt_retries, 1);
 		if (util_mono_us() >= deadline)
 			break;
-		if (rc == ROUND_HELD)
-			usleep(STORE_RESIDUE_RETRY_MS * 1000);
+		usleep(STORE_RESIDUE_RETRY_MS * 1000);
 	}
 	if (rc < 0)
 		return STORE_ERR;

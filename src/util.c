@@ -350,7 +350,23 @@ void buf_free(struct buf *b)
 	b->len = b->cap = 0;
 }
 
-/* "credential:NAME" -> $CREDENTIALS_DIRECTORY/NAME; a plain path as is. */
+static char credential_fallback[4096] = "/etc/redactd";
+
+void util_credential_fallback(const char *config_path)
+{
+	char dir[sizeof credential_fallback];
+	const char *slash = strrchr(config_path, '/');
+	int n = !slash ? snprintf(dir, sizeof dir, ".")
+	        : slash == config_path ? snprintf(dir, sizeof dir, "/")
+	        : snprintf(dir, sizeof dir, "%.*s", (int)(slash - config_path), config_path);
+	/* Compare first: a reload under load must not write what request
+	 * threads may be reading at the same moment. */
+	if (n > 0 && (size_t)n < sizeof dir && strcmp(dir, credential_fallback))
+		memcpy(credential_fallback, dir, (size_t)n + 1);
+}
+
+/* "credential:NAME" -> $CREDENTIALS_DIRECTORY/NAME (or the fallback
+ * directory outside the unit); a plain path as is. */
 int util_credential_path(const char *spec, char *out, size_t outlen, char *err, size_t errlen)
 {
 	size_t plen = sizeof UTIL_CREDENTIAL_PREFIX - 1;
@@ -368,11 +384,8 @@ int util_credential_path(const char *spec, char *out, size_t outlen, char *err, 
 		util_err(err, errlen, "credential name must be a plain file name");
 		return -1;
 	}
-	if (!dir || !dir[0]) {
-		util_err(err, errlen, "%s given but $CREDENTIALS_DIRECTORY is not set "
-		         "(LoadCredential= in the unit)", UTIL_CREDENTIAL_PREFIX);
-		return -1;
-	}
+	if (!dir || !dir[0])
+		dir = credential_fallback;
 	int n = snprintf(out, outlen, "%s/%s", dir, name);
 	if (n < 0 || (size_t)n >= outlen) {
 		util_err(err, errlen, "credential path too long");

@@ -15,6 +15,9 @@ check "keygen left the old key alone" cmp "$T/k1" "$T/k1.copy"
 check_eq "keygen without -o is a usage error" "$?" 2
 
 "$BIN" check-config -c "$T/redactd.conf" >/dev/null 2>&1
+check_eq "check-config wants the key file the config names" "$?" 2
+"$BIN" keygen -o "$T/master.key" 2>/dev/null
+"$BIN" check-config -c "$T/redactd.conf" >/dev/null 2>&1
 check_eq "check-config accepts a good config" "$?" 0
 cp "$T/redactd.conf" "$T/bad.conf"
 printf '\n[server]\nlisten = 127.0.0.1:1\nthreds = 4\n\n[rule "broken"]\npattern = (unclosed\nentity = THING\n' >> "$T/bad.conf"

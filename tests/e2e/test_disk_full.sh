@@ -45,6 +45,9 @@ check "and Retry-After" bash -c "printf '%s' \"\$1\" | grep -qi '^Retry-After: '
 req GET /healthz ""
 check_eq "/healthz answers 503 while the disk is full" "$STATUS" 503
 check_eq "/healthz says storage_full" "$(jget '.status')" storage_full
+req GET /readyz ""
+check_eq "/readyz answers 503 while the disk is full" "$STATUS" 503
+check_eq "/readyz says storage_full" "$(jget '.reason')" storage_full
 post full-again
 check_eq "the disk is still full: 503 again" "$STATUS,$(jget '.error.code')" "503,storage_full"
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"new-period","text":"x","ts":"2021-03-04T05:06:07Z"}'
@@ -58,6 +61,8 @@ post after-free
 check_eq "after freeing space ingest answers 201" "$STATUS" 201
 req GET /healthz ""
 check_eq "/healthz is 200 again after a successful write" "$STATUS" 200
+req GET /readyz ""
+check_eq "/readyz is 200 again after a successful write" "$STATUS" 200
 req GET /v1/conversations/before-full "$READ_TOKEN"
 check_eq "reads work again" "$STATUS" 200
 check_eq "exactly the acknowledged records were stored" "$(count)" "$((before + acked + 1))"

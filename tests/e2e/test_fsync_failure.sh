@@ -44,6 +44,9 @@ check_eq "… storage_failed" "$(jget '.error.code')" storage_failed
 req GET /healthz ""
 check_eq "GET /healthz: 503" "$STATUS" 503
 check_eq "… failing, reason storage" "$(jget '.status + "/" + .reason')" "failing/storage"
+req GET /readyz ""
+check_eq "GET /readyz: 503 not_ready, storage_failed" "$STATUS/$(jget '.status + "/" + .reason')" \
+	"503/not_ready/storage_failed"
 check "the log names the failed fdatasync" grep -q "fdatasync of the WAL failed" "$T/daemon.log"
 req GET "/v1/conversations/c1" "$READ_TOKEN"
 check_eq "reads are refused too: none is released before its audit entry commits" "$STATUS" 503
@@ -61,6 +64,8 @@ check_eq "drains and exits 0 on SIGTERM after the failure" "$DAEMON_RC" 0
 daemon_start || { finish; exit 1; }
 req GET /healthz ""
 check_eq "after a restart: healthy" "$STATUS" 200
+req GET /readyz ""
+check_eq "after a restart: ready" "$STATUS" 200
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"c1","text":"after the restart"}'
 check_eq "after a restart: writes accepted" "$STATUS" 201
 req GET "/v1/conversations/c1" "$READ_TOKEN"

@@ -4,6 +4,7 @@
  */
 #include "crypto.h"
 #include "harness.h"
+#include "util.h"
 
 #include <fcntl.h>
 #include <pthread.h>
@@ -123,7 +124,14 @@ static void test_credential(void)
 	path_in_tmp(p, sizeof p, "cred.key");
 	CHECK(write_file(p, k, sizeof k, 0400) == 0, "write credential");
 	unsetenv("CREDENTIALS_DIRECTORY");
-	CHECK(load("credential:cred.key") == NULL, "credential without $CREDENTIALS_DIRECTORY refused");
+	util_credential_fallback("/nonexistent-redactd-dir/redactd.conf");
+	CHECK(load("credential:cred.key") == NULL, "credential absent from the config's directory refused");
+	path_in_tmp(p, sizeof p, "redactd.conf");
+	util_credential_fallback(p);
+	CHECK((kr = load("credential:cred.key")) != NULL,
+	      "without $CREDENTIALS_DIRECTORY, credential:NAME is read beside the config");
+	keyring_free(kr);
+	util_credential_fallback("/nonexistent-redactd-dir/redactd.conf");
 	setenv("CREDENTIALS_DIRECTORY", TEST_TMPDIR(), 1);
 	CHECK((kr = load("credential:cred.key")) != NULL, "credential:NAME loads");
 	keyring_free(kr);
