@@ -121,6 +121,13 @@ check_eq "every security requirement names a security scheme" "$BAD_SEC" ""
 check_eq "security schemes: bearer and both webhook signatures" \
 	"$(jq -r '.components.securitySchemes | [.bearerAuth.scheme, .twilioSignature.name, .metaSignature.name] | join(" ")' "$API")" \
 	"bearer X-Twilio-Signature X-Hub-Signature-256"
+NOT_ERR=$(jq -r '. as $root
+	| def deref: if type == "object" and has("$ref") then . as $o | $root | getpath($o."$ref" | ltrimstr("#/") | split("/")) | deref else . end;
+	.paths | to_entries[] | select(.key != "/healthz") | .key as $p | .value | to_entries[] | .key as $m
+	| .value.responses | to_entries[] | select(.key | test("^[45]"))
+	| select((.value | deref | .content["application/json"].schema | (."$ref" // (.allOf[0]."$ref"))) != "#/components/schemas/Error")
+	| "\($m) \($p) \(.key)"' "$API" | tr '\n' ';')
+check_eq "every 4xx and 5xx reply is the error object" "$NOT_ERR" ""
 check_eq "the error object is {error: {code, message}}" \
 	"$(jq -c '.components.schemas.Error | [.required, .properties.error.required]' "$API")" '[["error"],["code","message"]]'
 # Every error code the code can answer with (api_error_set, api_error_store, http_fail).
