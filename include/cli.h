@@ -23,6 +23,8 @@ const char *cli_default_config(void);
 int cli_open_app(struct app *app, const char *config_path, enum app_mode mode);
 
 int cmd_serve(int argc, char **argv);
+/* The redaction filter (cli_redact.c). */
+int cmd_redact(int argc, char **argv);
 
 /* Operator commands (cli_admin.c): retention, subject rights, holds, audit. */
 int cmd_sweep(int argc, char **argv);

@@ -26,6 +26,8 @@ void metrics_purged(struct metrics *m, const char *category, uint64_t n);
 void metrics_audit(struct metrics *m, uint64_t n);
 /* A retention pass started at started_ms (wall clock) and ended, ok or not. */
 void metrics_sweep(struct metrics *m, int64_t started_ms, bool ok);
+/* The last pass's start and the last completed pass's start (0: none). */
+void metrics_sweep_last(struct metrics *m, int64_t *started_ms, int64_t *succeeded_ms);
 
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;

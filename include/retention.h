@@ -36,6 +36,9 @@ struct retention;
 /* Start the sweeper for app (which must outlive it). -1 with err. */
 int retention_start(struct app *app, struct retention **out, char *err, size_t errlen)
 	RD_WARN_UNUSED;
+/* For the service watchdog: true while the sweeper waits (it wakes every
+ * 5 s to say so) or runs a pass that began at most max_pass_us ago. */
+bool retention_alive(struct retention *r, int64_t max_pass_us);
 /* Stop it: the pass in progress ends after its current batch. NULL no-op. */
 void retention_stop(struct retention *r);
 

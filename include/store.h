@@ -163,6 +163,12 @@ int store_data_key_get(struct store *st, const struct keyring *kr, int64_t key_i
 typedef int (*store_exec_fn)(struct sqlite3 *db, void *ctx);
 int store_exec(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
 
+/* Liveness, for the service watchdog: an empty job through the writer's
+ * queue, transaction and sync stage. Returns when it has been through them
+ * all (STORE_OK, or the status a failed store gives every job); blocks
+ * while the writer is stuck, which is the point. */
+int store_ping(struct store *st) RD_WARN_UNUSED;
+
 /* Run fn(db, ctx) on a read connection (no transaction is held open after). */
 int store_read(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
 

@@ -1,6 +1,6 @@
 /*
- * cli.c — subcommand dispatch and the small commands (redact, keygen,
- * check-config). `serve` lives in serve.c.
+ * cli.c — subcommand dispatch and the small commands (keygen,
+ * check-config). `serve` lives in serve.c, `redact` in cli_redact.c.
  */
 #include "cli.h"
 #include "ingest.h"
@@ -21,7 +21,6 @@ struct command {
 	const char *summary;
 };
 
-static int cmd_redact(int argc, char **argv);
 static int cmd_keygen(int argc, char **argv);
 static int cmd_check_config(int argc, char **argv);
 
@@ -90,110 +89,6 @@ int cli_main(int argc, char **argv)
 	fprintf(stderr, "redactd: unknown command '%s'\n", argv[1]);
 	usage(stderr);
 	return EXIT_USAGE;
-}
-
-/* ---- redact ---------------------------------------------------------------- */
-
-static const char redact_help[] =
-	"usage: redactd redact [-c FILE] [--json] [--channel CH] [--tenant T]\n"
-	"Reads text on stdin, writes it redacted on stdout. Nothing is stored.\n"
-	"  --json        print {\"redacted\": ..., \"findings\": [...]} like POST /v1/redact\n"
-	"  --channel CH  web (default), whatsapp, sms, voice, email, other\n"
-	"  --tenant T    apply tenant T's rules (default: default)\n";
-
-static char *read_stdin(size_t max, size_t *len)
-{
-	struct buf b = { 0 };
-	char chunk[65536];
-	size_t n;
-	while ((n = fread(chunk, 1, sizeof chunk, stdin)) > 0) {
-		if (b.len + n > max || buf_append(&b, chunk, n)) {
-			buf_free(&b);
-			return NULL;
-		}
-	}
-	if (!b.data && buf_append(&b, "", 0)) {
-		return NULL;
-	}
-	*len = b.len;
-	return b.data;
-}
-
-static int redact_print(struct app *app, bool json, enum rd_channel ch, const char *tenant,
-                        const char *in, size_t len)
-{
-	struct redact_result res = { 0 };
-	int rc = EXIT_RUNTIME;
-	if (!util_utf8_valid(in, len)) {
-		fprintf(stderr, "redactd: input is not valid UTF-8\n");
-		return EXIT_RUNTIME;
-	}
-	if (redact_run(app->redact, tenant, ch, in, len, &res)) {
-		fprintf(stderr, "redactd: redaction failed\n");
-		goto done;
-	}
-	if (json) {
-		json_t *o = ingest_redact_reply(&res);
-		if (!o || json_dumpf(o, stdout, JSON_COMPACT) != 0)
-			goto done_json;
-		fputc('\n', stdout);
-		rc = EXIT_OK;
-done_json:
-		json_decref(o);
-	} else {
-		rc = fwrite(res.text, 1, res.len, stdout) == res.len ? EXIT_OK : EXIT_RUNTIME;
-	}
-done:
-	redact_result_free(&res);
-	return rc;
-}
-
-static int cmd_redact(int argc, char **argv)
-{
-	static const struct option opts[] = {
-		{ "config", required_argument, 0, 'c' }, { "json", no_argument, 0, 'j' },
-		{ "channel", required_argument, 0, 'C' }, { "tenant", required_argument, 0, 't' },
-		{ "help", no_argument, 0, 'h' }, { 0, 0, 0, 0 },
-	};
-	const char *config = cli_default_config(), *tenant = "default";
-	bool json = false;
-	enum rd_channel ch = CH_WEB;
-	int c;
-	optind = 1;
-	while ((c = getopt_long(argc, argv, "c:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c': config = optarg; break;
-		case 'j': json = true; break;
-		case 't': tenant = optarg; break;
-		case 'C':
-			if (rd_channel_parse(optarg, &ch) == 0)
-				break;
-			fprintf(stderr, "redactd redact: unknown channel '%s'\n", optarg);
-			return EXIT_USAGE;
-		case 'h': fputs(redact_help, stdout); return EXIT_OK;
-		default: fputs(redact_help, stderr); return EXIT_USAGE;
-		}
-	}
-	if (optind != argc || !ingest_tenant_valid(tenant)) {
-		fputs(redact_help, stderr);
-		return EXIT_USAGE;
-	}
-	struct app app;
-	int rc = cli_open_app(&app, config, APP_REDACT_ONLY);
-	if (rc)
-		return rc;
-	size_t len = 0;
-	char *in = read_stdin((size_t)1 << 30, &len);
-	if (!in) {
-		fprintf(stderr, "redactd redact: cannot read stdin (over 1 GiB or out of memory)\n");
-		rc = EXIT_RUNTIME;
-	} else {
-		rc = redact_print(&app, json, ch, tenant, in, len);
-		sodium_memzero(in, len);
-		free(in);
-	}
-	app_close(&app);
-	return rc;
 }
 
 /* ---- keygen ---------------------------------------------------------------- */

@@ -127,6 +127,12 @@ void metrics_sweep(struct metrics *m, int64_t started_ms, bool ok)
 		atomic_store(&m->sweep_succeeded_ms, started_ms);
 }
 
+void metrics_sweep_last(struct metrics *m, int64_t *started_ms, int64_t *succeeded_ms)
+{
+	*started_ms = m ? atomic_load(&m->sweep_started_ms) : 0;
+	*succeeded_ms = m ? atomic_load(&m->sweep_succeeded_ms) : 0;
+}
+
 void metrics_audit(struct metrics *m, uint64_t n)
 {
 	if (m)

@@ -349,7 +349,13 @@ struct retention {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	atomic_bool stop;
+	/* Liveness for the service watchdog: when the thread last woke
+	 * (monotonic µs), and when its running pass began (0 between passes). */
+	_Atomic(int64_t) heartbeat_us, pass_started_us;
 };
+
+/* The sweeper wakes at least this often while it waits, to show it lives. */
+#define HEARTBEAT_US (5 * 1000000LL)
 
 static void log_pass(const struct retention_report *rep, int64_t ms)
 {
@@ -376,11 +382,15 @@ static bool wait_until(struct retention *r, int64_t due_ms)
 	struct timespec until = { .tv_sec = (time_t)(due_ms / 1000),
 	                          .tv_nsec = (long)(due_ms % 1000) * 1000000L };
 	pthread_mutex_lock(&r->mu);
-	while (!atomic_load(&r->stop)) {
-		if (pthread_cond_timedwait(&r->cv, &r->mu, &until) == ETIMEDOUT)
-			break;
+	while (!atomic_load(&r->stop) && util_now_ms() < due_ms) {
+		atomic_store(&r->heartbeat_us, util_mono_us());
+		int64_t wake_ms = util_now_ms() + HEARTBEAT_US / 1000;
+		struct timespec beat = { .tv_sec = (time_t)(wake_ms / 1000),
+		                         .tv_nsec = (long)(wake_ms % 1000) * 1000000L };
+		pthread_cond_timedwait(&r->cv, &r->mu, wake_ms < due_ms ? &beat : &until);
 	}
 	pthread_mutex_unlock(&r->mu);
+	atomic_store(&r->heartbeat_us, util_mono_us());
 	return !atomic_load(&r->stop);
 }
 
@@ -413,7 +423,10 @@ static void *sweeper_main(void *arg)
 	while (wait_until(r, due)) {
 		struct retention_report rep;
 		int64_t t0 = util_now_ms();
+		atomic_store(&r->pass_started_us, util_mono_us());
 		bool ok = retention_pass(r->app, "sweeper", false, &r->stop, &rep) == 0;
+		atomic_store(&r->pass_started_us, 0);
+		atomic_store(&r->heartbeat_us, util_mono_us());
 		if (!ok)
 			log_error("sweep: pass failed; retrying next interval");
 		metrics_sweep(r->app->metrics, t0, ok && !rep.stopped);
@@ -433,6 +446,7 @@ int retention_start(struct app *app, struct retention **out, char *err, size_t e
 		return -1;
 	}
 	r->app = app;
+	atomic_store(&r->heartbeat_us, util_mono_us());
 	atomic_init(&r->stop, false);
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
@@ -445,6 +459,14 @@ int retention_start(struct app *app, struct retention **out, char *err, size_t e
 	}
 	*out = r;
 	return 0;
+}
+
+bool retention_alive(struct retention *r, int64_t max_pass_us)
+{
+	int64_t now = util_mono_us(), pass = atomic_load(&r->pass_started_us);
+	if (pass)
+		return now - pass <= max_pass_us;
+	return now - atomic_load(&r->heartbeat_us) <= 3 * HEARTBEAT_US;
 }
 
 void retention_stop(struct retention *r)

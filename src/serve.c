@@ -14,39 +14,15 @@
 #include "http.h"
 #include "log.h"
 #include "retention.h"
+#include "service.h"
 #include "util.h"
 
 #include <getopt.h>
-#include <stddef.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
-
-/* sd_notify without libsystemd: one datagram to $NOTIFY_SOCKET. */
-static void notify_systemd(const char *state)
-{
-	const char *path = getenv("NOTIFY_SOCKET");
-	if (!path || (path[0] != '/' && path[0] != '@'))
-		return;
-	struct sockaddr_un sun = { .sun_family = AF_UNIX };
-	size_t n = strlen(path);
-	if (n >= sizeof sun.sun_path)
-		return;
-	memcpy(sun.sun_path, path, n);
-	if (sun.sun_path[0] == '@')
-		sun.sun_path[0] = '\0';   /* abstract namespace */
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return;
-	if (sendto(fd, state, strlen(state), 0, (struct sockaddr *)&sun,
-	           (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n)) < 0)
-		log_warn("sd_notify failed");
-	close(fd);
-}
 
 static const char serve_help[] =
 	"usage: redactd serve [-c FILE] [--debug]\n"
@@ -76,7 +52,7 @@ static int parse_serve_args(int argc, char **argv, const char **config)
 	return EXIT_OK;
 }
 
-static void wait_for_stop(struct app *app, const sigset_t *set)
+static void wait_for_stop(struct app *app, struct service *svc, const sigset_t *set)
 {
 	for (;;) {
 		int sig;
@@ -87,7 +63,7 @@ static void wait_for_stop(struct app *app, const sigset_t *set)
 			return;
 		}
 		char err[8192];
-		notify_systemd("RELOADING=1");
+		service_reloading(svc);
 		bool ok = app_reload(app, err, sizeof err) == 0;
 		if (!ok)
 			log_error("reload failed, keeping the running config: %s", err);
@@ -96,7 +72,7 @@ static void wait_for_stop(struct app *app, const sigset_t *set)
 		/* count 1: the new config is in force; 0: it was refused. */
 		if (audit_record(app, "sighup", "config.reload", "config", ok ? 1 : 0))
 			log_error("reload: the audit entry could not be written");
-		notify_systemd("READY=1");
+		service_reloaded(svc, ok, ok ? NULL : err);
 	}
 }
 
@@ -132,9 +108,16 @@ int cmd_serve(int argc, char **argv)
 	}
 	log_info("redactd %s listening on %s (schema v%d)", REDACTD_VERSION, app.cfg->listen,
 	         store_schema_version(app.store));
-	notify_systemd("READY=1");
-	wait_for_stop(&app, &set);
-	notify_systemd("STOPPING=1");
+	struct service *svc;
+	if (service_ready(&app, sweeper, &svc, err, sizeof err)) {
+		log_error("%s", err);
+		retention_stop(sweeper);
+		http_stop(srv);
+		app_close(&app);
+		return EXIT_RUNTIME;
+	}
+	wait_for_stop(&app, svc, &set);
+	service_stopping(svc);
 	retention_stop(sweeper);
 	http_stop(srv);
 	app_close(&app);

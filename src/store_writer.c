@@ -214,6 +214,17 @@ int store_exec(struct store *st, store_exec_fn fn, void *ctx)
 	return run_sync(st, j);
 }
 
+int store_ping(struct store *st)
+{
+	if (!st->writer_started)
+		return STORE_OK;
+	struct store_job *j = calloc(1, sizeof *j);
+	if (!j)
+		return STORE_ERR;
+	j->kind = JOB_EXEC;   /* with no fn: an empty transaction */
+	return run_sync(st, j);
+}
+
 int store_writer_checkpoint(struct store *st)
 {
 	struct store_job *j = calloc(1, sizeof *j);
@@ -357,7 +368,9 @@ static int run_job(struct store *st, struct store_job *j)
 	int rc = 0;
 	if (tx(st, TX_SAVEPOINT) != SQLITE_OK)
 		return STORE_ERR;
-	if (j->kind == JOB_EXEC) {
+	if (j->kind == JOB_EXEC && !j->fn) {
+		/* store_ping: nothing to run; the group's commit and sync answer it. */
+	} else if (j->kind == JOB_EXEC) {
 		rc = j->fn(st->wdb, j->ctx);
 		/* It may have destroyed keys or deleted links. */
 		st->nlive_keys = 0;
@@ -513,7 +526,7 @@ void store_finish_jobs(struct store_job *head)
 static bool has_exec(const struct store_job *j)
 {
 	for (; j; j = j->next)
-		if (j->kind == JOB_EXEC)
+		if (j->kind == JOB_EXEC && j->fn)
 			return true;
 	return false;
 }

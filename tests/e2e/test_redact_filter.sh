@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# `redactd redact` streams: any input size in bounded memory, finding
+# offsets into the whole stream, identifiers caught wherever the window
+# is cut (inside a long line, at read boundaries), --lines numbering.
+. "$(dirname "$0")/lib.sh"
+write_config
+R() { "$BIN" redact -c "$T/redactd.conf" "$@"; }
+
+# 12 MB of chat lines, an email and a phone every third line, paragraphs
+# now and then: several 2 MB windows, cut at blank lines and at newlines.
+python3 - "$T/in.txt" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(180000):
+        if i % 3 == 0:
+            f.write("mail user%d@example.com or call +44 7700 9%05d now\n" % (i, i % 100000))
+        else:
+            f.write("The customer asked about delivery windows and returns.\n")
+        if i % 997 == 0:
+            f.write("\n")
+PY
+R < "$T/in.txt" > "$T/out.txt"
+check_eq "every email is gone" "$(grep -c '@example.com' "$T/out.txt")" 0
+check_eq "every email is tagged" "$(grep -o '\[EMAIL\]' "$T/out.txt" | wc -l)" 60000
+check_eq "every phone is tagged" "$(grep -o '\[PHONE\]' "$T/out.txt" | wc -l)" 60000
+check_eq "lines are kept" "$(wc -l < "$T/out.txt")" "$(wc -l < "$T/in.txt")"
+
+R --json < "$T/in.txt" > "$T/out.json"
+check "findings point at the identifiers in the whole stream" python3 - "$T/in.txt" "$T/out.json" <<'PY'
+import json, re, sys
+data = open(sys.argv[1], "rb").read()
+doc = json.load(open(sys.argv[2]))
+f = doc["findings"]
+assert len(f) == 120000, len(f)
+for x in f:
+    s = data[x["start"]:x["end"]].decode()
+    ok = re.fullmatch(r"user\d+@example\.com", s) if x["entity"] == "EMAIL" else re.fullmatch(r"\+44 7700 9\d{5}", s)
+    assert ok, (x, s)
+assert doc["redacted"].count("[EMAIL]") == 60000
+PY
+
+# One 5 MB line with no newline (windows of at most 2 MB): the window is cut at a space, never
+# inside the email near its end or one across a 256 KB read boundary.
+python3 - "$T/long.txt" <<'PY'
+import sys
+words = []
+size = 0
+while size < 5 * 1024 * 1024:
+    w = "word%d" % len(words)
+    if len(words) % 40000 == 0:
+        w = "ann%d@example.com" % len(words)
+    words.append(w); size += len(w) + 1
+open(sys.argv[1], "w").write(" ".join(words))
+PY
+WANT=$(grep -o '@example.com' "$T/long.txt" | wc -l)
+R < "$T/long.txt" > "$T/long.out"
+check_eq "a 5 MB line: every email caught ($WANT)" "$(grep -o '\[EMAIL\]' "$T/long.out" | wc -l)" "$WANT"
+check_eq "a 5 MB line: the text is otherwise unchanged" \
+	"$(sed -E 's/ann[0-9]+@example\.com/[EMAIL]/g' "$T/long.txt" | sha256sum)" "$(sha256sum < "$T/long.out")"
+
+printf 'first ann@example.com\nsecond\nthird +44 7700 900123\n' | R --lines --json > "$T/lines.json"
+check_eq "--lines: one object per line" "$(wc -l < "$T/lines.json")" 3
+check_eq "--lines: numbers and offsets" "$(jq -c '[.line, .offset]' "$T/lines.json" | tr '\n' ' ')" "[1,0] [2,22] [3,29] "
+check_eq "--lines: stream offsets of findings" "$(jq -c '.findings[] | [.start, .end]' "$T/lines.json" | tr '\n' ' ')" "[6,21] [35,50] "
+check_eq "--lines without --json keeps lines" "$(printf 'a ann@example.com\nb\n' | R --lines)" "$(printf 'a [EMAIL]\nb')"
+
+printf 'ok\nbad \xff here\n' | R > /dev/null 2> "$T/err"
+check_eq "invalid UTF-8: exit 1" "$?" 1
+check "invalid UTF-8: says where" grep -q 'not valid UTF-8 (between bytes 0 and 14)' "$T/err"
+check_eq "empty input, --json" "$(printf '' | R --json)" '{"redacted":"","findings":[]}'
+
+# Memory stays bounded: 60 MB in, peak RSS well under 16 MB.
+for _ in 1 2 3 4 5; do cat "$T/in.txt"; done > "$T/big.txt"
+/usr/bin/time -f '%M' -o "$T/rss" "$BIN" redact -c "$T/redactd.conf" < "$T/big.txt" > /dev/null
+check "60 MB through the filter in under 16 MB of RSS ($(cat "$T/rss") kB)" test "$(cat "$T/rss")" -lt 16384
+finish
