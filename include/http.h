@@ -20,6 +20,10 @@ struct http_server;
 /* Start listening per app->cfg ([server]). -1 with err on failure. */
 int http_start(struct app *app, struct http_server **out, char *err, size_t errlen) RD_WARN_UNUSED;
 /* Stop accepting, finish in-flight requests, free. NULL is a no-op. */
+/* SIGHUP: read tls_cert and tls_key again and serve them from the next
+ * handshake on; on error the running ones stay and err says why. 0 without
+ * TLS. */
+int http_reload_tls(struct http_server *srv, char *err, size_t errlen) RD_WARN_UNUSED;
 void http_stop(struct http_server *srv);
 
 #endif

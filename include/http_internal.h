@@ -17,6 +17,7 @@
 struct MHD_Daemon;
 struct MHD_Connection;
 struct ingest_batch;
+struct http_tls;
 struct http_guard;
 struct guard_conn;
 struct ratelimit;
@@ -27,7 +28,7 @@ struct http_server {
 	struct app *app;
 	int unix_fd;
 	char unix_path[108];
-	char *tls_key, *tls_cert;
+	struct http_tls *tls;            /* NULL without tls_cert */
 	struct http_guard *guard;        /* deadlines, per-address limit, lingering */
 	struct ratelimit *limits;        /* 429 buckets per address and per token */
 };

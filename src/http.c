@@ -9,6 +9,7 @@
 #include "http.h"
 #include "http_guard.h"
 #include "http_internal.h"
+#include "http_tls.h"
 #include "ingest.h"
 #include "json_mem.h"
 #include "log.h"
@@ -278,7 +279,7 @@ static void handle_metrics(struct request *rq)
 	                   "# TYPE redactd_storage_failed gauge\nredactd_storage_failed %d\n",
 	               !store_writable(app->store)) ||
 	    retention_render_metrics(app, &b) || metrics_render_process(app->metrics, &b) ||
-	    metrics_render_tls(rq->srv->tls_cert, &b)) {
+	    http_tls_render_metrics(rq->srv->tls, &b)) {
 		http_fail(rq, 500, "internal", "out of memory");
 	} else {
 		http_reply_text(rq, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
@@ -724,31 +725,6 @@ static int open_unix(struct http_server *srv, const char *path, char *err, size_
 	return 0;
 }
 
-static char *read_small_file(const char *spec, char *err, size_t errlen)
-{
-	char path[4096];
-	if (util_credential_path(spec, path, sizeof path, err, errlen))
-		return NULL;
-	FILE *f = fopen(path, "rb");
-	struct buf b = { 0 };
-	char chunk[4096];
-	size_t n;
-	if (!f) {
-		util_err(err, errlen, "%s: %s", path, strerror(errno));
-		return NULL;
-	}
-	while ((n = fread(chunk, 1, sizeof chunk, f)) > 0) {
-		if (b.len + n > (1u << 20) || buf_append(&b, chunk, n)) {
-			util_err(err, errlen, "%s: too large", path);
-			buf_free(&b);
-			fclose(f);
-			return NULL;
-		}
-	}
-	fclose(f);
-	return b.data;
-}
-
 #define MHD_LOG_WINDOW_US (60 * 1000000LL)
 #define MHD_LOG_PER_WINDOW 10
 
@@ -809,9 +785,7 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 	if (!is_unix && ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (cfg->tls_cert) {
-		srv->tls_cert = read_small_file(cfg->tls_cert, err, errlen);
-		srv->tls_key = srv->tls_cert ? read_small_file(cfg->tls_key, err, errlen) : NULL;
-		if (!srv->tls_key)
+		if (http_tls_open(cfg->tls_cert, cfg->tls_key, &srv->tls, err, errlen))
 			goto fail;
 		flags |= MHD_USE_TLS;
 	}
@@ -841,9 +815,8 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_LISTEN_SOCKET, srv->unix_fd, NULL };
 	else
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_SOCK_ADDR, 0, &ss };
-	if (srv->tls_cert) {
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0, srv->tls_cert };
-		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, srv->tls_key };
+	if (srv->tls) {
+		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_CERT_CALLBACK, 0, http_tls_callback() };
 		opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
 		                                     (void *)"NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2" };
 	}
@@ -859,6 +832,11 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 fail:
 	http_stop(srv);
 	return -1;
+}
+
+int http_reload_tls(struct http_server *srv, char *err, size_t errlen)
+{
+	return srv->tls ? http_tls_reload(srv->tls, err, errlen) : 0;
 }
 
 void http_stop(struct http_server *srv)
@@ -881,10 +859,6 @@ void http_stop(struct http_server *srv)
 		close(srv->unix_fd);
 		unlink(srv->unix_path);
 	}
-	if (srv->tls_key) {
-		sodium_memzero(srv->tls_key, strlen(srv->tls_key));
-		free(srv->tls_key);
-	}
-	free(srv->tls_cert);
+	http_tls_close(srv->tls);   /* after MHD: no handshake can be running */
 	free(srv);
 }

@@ -5,7 +5,7 @@
  * The main thread blocks SIGTERM, SIGINT and SIGHUP before any other thread
  * starts (so every thread inherits the mask), starts the store's writer, the
  * HTTP worker pool and the retention sweeper, tells systemd READY=1, then
- * waits in sigwait: SIGHUP reloads rules and retention, SIGTERM/SIGINT stop
+ * waits in sigwait: SIGHUP reloads rules, retention and the TLS files, SIGTERM/SIGINT stop
  * accepting, let in-flight requests finish (their records are committed
  * before they are answered), drain the writer and exit 0.
  */
@@ -52,7 +52,26 @@ static int parse_serve_args(int argc, char **argv, const char **config)
 	return EXIT_OK;
 }
 
-static void wait_for_stop(struct app *app, struct service *svc, const sigset_t *set)
+enum reload_result { RELOAD_OK, RELOAD_CONFIG_REFUSED, RELOAD_TLS_REFUSED };
+
+/* SIGHUP: the config and engine, then the TLS files (a renewed
+ * certificate), each kept as it was when its new version is refused. */
+static enum reload_result reload(struct app *app, struct http_server *srv, char *err, size_t errlen)
+{
+	if (app_reload(app, err, errlen)) {
+		log_error("reload failed, keeping the running config: %s", err);
+		return RELOAD_CONFIG_REFUSED;
+	}
+	log_info("reloaded %s", app->config_path);
+	if (http_reload_tls(srv, err, errlen)) {
+		log_error("reload: TLS files refused, the running certificate stays: %s", err);
+		return RELOAD_TLS_REFUSED;
+	}
+	return RELOAD_OK;
+}
+
+static void wait_for_stop(struct app *app, struct http_server *srv, struct service *svc,
+                          const sigset_t *set)
 {
 	for (;;) {
 		int sig;
@@ -64,15 +83,11 @@ static void wait_for_stop(struct app *app, struct service *svc, const sigset_t *
 		}
 		char err[8192];
 		service_reloading(svc);
-		bool ok = app_reload(app, err, sizeof err) == 0;
-		if (!ok)
-			log_error("reload failed, keeping the running config: %s", err);
-		else
-			log_info("reloaded %s", app->config_path);
+		enum reload_result r = reload(app, srv, err, sizeof err);
 		/* count 1: the new config is in force; 0: it was refused. */
-		if (audit_record(app, "sighup", "config.reload", "config", ok ? 1 : 0))
+		if (audit_record(app, "sighup", "config.reload", "config", r != RELOAD_CONFIG_REFUSED))
 			log_error("reload: the audit entry could not be written");
-		service_reloaded(svc, ok, ok ? NULL : err);
+		service_reloaded(svc, r == RELOAD_OK, r == RELOAD_OK ? NULL : err);
 	}
 }
 
@@ -120,7 +135,7 @@ int cmd_serve(int argc, char **argv)
 		app_close(&app);
 		return EXIT_RUNTIME;
 	}
-	wait_for_stop(&app, svc, &set);
+	wait_for_stop(&app, srv, svc, &set);
 	service_stopping(svc);
 	retention_stop(sweeper);
 	http_stop(srv);

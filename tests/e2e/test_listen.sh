@@ -24,6 +24,28 @@ WANT=$(date -d "$(openssl x509 -enddate -noout -in "$T/tls.crt" | cut -d= -f2)" 
 GOT=$(curl -sk -H "Authorization: Bearer $READ_TOKEN" "$HTTPS/metrics" |
 	awk '$1 == "redactd_tls_certificate_expiry_timestamp_seconds" {print $2}')
 check_eq "/metrics gives the certificate's expiry" "$GOT" "$WANT"
+
+# A renewed certificate takes effect on SIGHUP, without a restart.
+served_fp() { openssl s_client -connect "127.0.0.1:$PORT" </dev/null 2>/dev/null |
+	openssl x509 -noout -fingerprint -sha256 2>/dev/null; }
+file_fp() { openssl x509 -noout -fingerprint -sha256 -in "$1"; }
+check_eq "the first certificate is served" "$(served_fp)" "$(file_fp "$T/tls.crt")"
+openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=127.0.0.1" \
+	-keyout "$T/tls2.key" -out "$T/tls2.crt" >/dev/null 2>&1
+cp "$T/tls2.crt" "$T/tls.crt"; cp "$T/tls2.key" "$T/tls.key"
+kill -HUP "$DAEMON_PID"
+renewed() { [ "$(served_fp)" = "$(file_fp "$T/tls2.crt")" ]; }
+check "after SIGHUP the renewed certificate is served" wait_for 5 renewed
+WANT2=$(date -d "$(openssl x509 -enddate -noout -in "$T/tls2.crt" | cut -d= -f2)" +%s)
+GOT2=$(curl -sk -H "Authorization: Bearer $READ_TOKEN" "$HTTPS/metrics" |
+	awk '$1 == "redactd_tls_certificate_expiry_timestamp_seconds" {print $2}')
+check_eq "/metrics gives the renewed certificate's expiry" "$GOT2" "$WANT2"
+echo "not a certificate" > "$T/tls.crt"
+kill -HUP "$DAEMON_PID"
+check "a broken certificate file is refused and logged" wait_for 5 grep -q 'TLS files refused, the running certificate stays' "$T/daemon.log"
+check_eq "the running certificate stays" "$(served_fp)" "$(file_fp "$T/tls2.crt")"
+check "HTTPS still serves" curl -sfk "$HTTPS/healthz"
+check "no key material in the log" bash -c "! grep -q 'PRIVATE KEY' '$T/daemon.log'"
 daemon_stop
 check_eq "TLS daemon exits 0" "$DAEMON_RC" 0
 
