@@ -115,6 +115,11 @@ install: all
 	sed 's|/usr/local/bin/redactd|$(PREFIX)/bin/redactd|g' config/redactd.service \
 		> $(DESTDIR)$(UNITDIR)/redactd.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/redactd.service
+	install -D -m 0644 contrib/bash-completion/redactd \
+		$(DESTDIR)$(PREFIX)/share/bash-completion/completions/redactd
+	install -D -m 0644 man/redactd.8 $(DESTDIR)$(PREFIX)/share/man/man8/redactd.8
+	install -D -m 0644 man/redactd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/redactd.conf.5
+	install -D -m 0644 man/redactd-api.7 $(DESTDIR)$(PREFIX)/share/man/man7/redactd-api.7
 
 clean:
 	rm -rf build build-*

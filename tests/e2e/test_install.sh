@@ -27,6 +27,11 @@ U="$R/lib/systemd/system/redactd.service"
 check "ExecStart is the installed binary" grep -qx 'ExecStart=/usr/bin/redactd serve -c /etc/redactd/redactd.conf' "$U"
 check "ExecStartPre runs check-config" grep -qx 'ExecStartPre=/usr/bin/redactd check-config -c /etc/redactd/redactd.conf' "$U"
 check "the unit loads the key as a credential" grep -qx 'LoadCredential=master.key:/etc/redactd/master.key' "$U"
+check "the unit makes /run/redactd for a unix socket" grep -qx 'RuntimeDirectory=redactd' "$U"
+check "bash completion installed" test -f "$R/usr/share/bash-completion/completions/redactd"
+for m in man8/redactd.8 man5/redactd.conf.5 man7/redactd-api.7; do
+	check "man page $m installed 0644" test "$(stat -c %a "$R/usr/share/man/$m" 2>/dev/null)" = 644
+done
 if command -v systemd-analyze >/dev/null 2>&1; then
 	# The unit names /usr/bin/redactd, which is in the scratch root only.
 	sed "s|/usr/bin/redactd|$R/usr/bin/redactd|g" "$U" > "$T/redactd.service"
