@@ -25,7 +25,7 @@ static const char token_help[] =
 	"Makes a new random bearer token (32 bytes from libsodium, base64url) and\n"
 	"prints its [token \"NAME\"] section, with the token's SHA-256, on stdout and\n"
 	"the token itself, once, on stderr: append stdout to the config, hand the\n"
-	"token to the client, then reload the daemon. LIST: ingest, read, admin\n"
+	"token to the client, then reload the daemon. LIST: ingest, read, admin, metrics\n"
 	"(comma-separated). NAME and T: 1 to 64 of A-Z a-z 0-9 . _ -\n";
 
 /* "ingest,read" -> "ingest, read", refusing unknown scopes. */
@@ -37,7 +37,7 @@ static int scopes_normalise(const char *in, char *out, size_t outlen)
 		return -1;
 	out[0] = '\0';
 	for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save)) {
-		if (strcmp(t, "ingest") && strcmp(t, "read") && strcmp(t, "admin"))
+		if (strcmp(t, "ingest") && strcmp(t, "read") && strcmp(t, "admin") && strcmp(t, "metrics"))
 			return -1;
 		int n = snprintf(out + used, outlen - used, "%s%s", used ? ", " : "", t);
 		if (n < 0 || (size_t)n >= outlen - used)

@@ -71,6 +71,12 @@ check_eq "empty input, --json" "$(printf '' | R --json)" '{"redacted":"","findin
 
 # Memory stays bounded: 60 MB in, peak RSS well under 16 MB.
 for _ in 1 2 3 4 5; do cat "$T/in.txt"; done > "$T/big.txt"
+# (Under `make asan` the sanitizer's shadow memory and quarantine make RSS
+# meaningless: the bound is checked on the normal build.)
 /usr/bin/time -f '%M' -o "$T/rss" "$BIN" redact -c "$T/redactd.conf" < "$T/big.txt" > /dev/null
-check "60 MB through the filter in under 16 MB of RSS ($(cat "$T/rss") kB)" test "$(cat "$T/rss")" -lt 16384
+if ldd "$BIN" | grep -q libasan; then
+	echo "ok - 60 MB through the filter: RSS not checked # skip AddressSanitizer build"; PASSED=$((PASSED + 1))
+else
+	check "60 MB through the filter in under 16 MB of RSS ($(cat "$T/rss") kB)" test "$(cat "$T/rss")" -lt 16384
+fi
 finish
