@@ -20,6 +20,7 @@ check_eq "unit where Debian expects it, 0644" "$(stat -c %a "$R/lib/systemd/syst
 check_eq "production config installed 0644" "$(stat -c %a "$R/etc/redactd/redactd.conf")" 644
 check_eq "/etc/redactd is 0755" "$(stat -c %a "$R/etc/redactd")" 755
 check "reference configs in the doc directory" test -f "$R/usr/share/doc/redactd/redactd.conf.example" -a -f "$R/usr/share/doc/redactd/redactd.conf.dist"
+check "the unit points at the manual pages" grep -qx 'Documentation=man:redactd(8) man:redactd.conf(5) man:redactd-api(7)' "$R/lib/systemd/system/redactd.service"
 check "no dev token in the installed config" bash -c "! grep -q '^\[token' '$R/etc/redactd/redactd.conf'"
 check "the database is absolute, in the StateDirectory" grep -qx 'database = /var/lib/redactd/redactd.db' "$R/etc/redactd/redactd.conf"
 check "the key is the unit's credential" grep -qx 'key_file = credential:master.key' "$R/etc/redactd/redactd.conf"
@@ -33,9 +34,12 @@ for m in man8/redactd.8 man5/redactd.conf.5 man7/redactd-api.7; do
 	check "man page $m installed 0644" test "$(stat -c %a "$R/usr/share/man/$m" 2>/dev/null)" = 644
 done
 if command -v systemd-analyze >/dev/null 2>&1; then
-	# The unit names /usr/bin/redactd, which is in the scratch root only.
+	# The unit names /usr/bin/redactd, and its Documentation= the manual
+	# pages, which are in the scratch root only (verify runs man on them,
+	# when man is installed).
 	sed "s|/usr/bin/redactd|$R/usr/bin/redactd|g" "$U" > "$T/redactd.service"
-	check "systemd-analyze verify accepts the unit" bash -c "systemd-analyze verify '$T/redactd.service' 2>&1 | tee '$T/verify.log' | grep -q . && exit 1; exit 0"
+	MANOPT=--man=yes; command -v man >/dev/null 2>&1 || MANOPT=--man=no
+	check "systemd-analyze verify accepts the unit" bash -c "MANPATH='$R/usr/share/man' systemd-analyze verify $MANOPT '$T/redactd.service' 2>&1 | tee '$T/verify.log' | grep -q . && exit 1; exit 0"
 else
 	echo "ok - # SKIP systemd-analyze verify: systemd-analyze is not installed"; PASSED=$((PASSED + 1))
 fi
