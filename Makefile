@@ -33,7 +33,7 @@ OBJS    := $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps libs-present run test test-bins unit e2e asan eval bench fuzz install clean check-config
+.PHONY: all deps libs-present run test test-bins unit e2e asan eval bench fuzz install deb clean check-config
 
 all: $(BUILD)/redactd
 
@@ -120,6 +120,28 @@ install: all
 	install -D -m 0644 man/redactd.8 $(DESTDIR)$(PREFIX)/share/man/man8/redactd.8
 	install -D -m 0644 man/redactd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/redactd.conf.5
 	install -D -m 0644 man/redactd-api.7 $(DESTDIR)$(PREFIX)/share/man/man7/redactd-api.7
+
+# The Debian package (README, "Debian package"): dpkg-buildpackage runs in a
+# copy of the tree in $(DEBDIR) (tracked and untracked files, not ignored
+# ones such as dev/ and its key), so the working tree and its build/ stay as
+# they are; the .deb, .buildinfo and .changes land in $(DEBDIR). Lintian
+# runs on the result when installed and fails the target on an error.
+# MAKEFLAGS is dropped: debian/rules' own make must not inherit this one's
+# variables (BUILD=...) or jobserver.
+DEBDIR ?= $(BUILD)/deb
+deb:
+	@command -v dpkg-buildpackage >/dev/null && command -v dh >/dev/null || { \
+	  echo "make deb: needs dpkg-dev and debhelper (sudo apt-get install dpkg-dev debhelper lintian), and the build libraries (make deps)"; exit 2; }
+	rm -rf $(DEBDIR) && mkdir -p $(DEBDIR)/redactd
+	@if git rev-parse --is-inside-work-tree >/dev/null 2>&1; then \
+	  git ls-files -z --cached --others --exclude-standard | \
+	    xargs -0 sh -c 'for f; do [ -e "$$f" ] && printf "%s\0" "$$f"; done' _ | tar --null -T - -cf -; \
+	else tar --exclude=./build --exclude='./build-*' --exclude=./dev --exclude='*.key' -cf - .; fi | \
+	  tar -xf - -C $(DEBDIR)/redactd
+	cd $(DEBDIR)/redactd && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS dpkg-buildpackage -b -us -uc --jobs-try=auto
+	@if command -v lintian >/dev/null; then echo "lintian $(DEBDIR)/*.changes"; lintian $(DEBDIR)/*.changes; \
+	else echo "make deb: lintian is not installed, not run"; fi
+	@ls -l $(DEBDIR)/*.deb
 
 clean:
 	rm -rf build build-*
