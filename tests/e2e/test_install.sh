@@ -40,6 +40,11 @@ if command -v systemd-analyze >/dev/null 2>&1; then
 	sed "s|/usr/bin/redactd|$R/usr/bin/redactd|g" "$U" > "$T/redactd.service"
 	MANOPT=--man=yes; command -v man >/dev/null 2>&1 || MANOPT=--man=no
 	check "systemd-analyze verify accepts the unit" bash -c "MANPATH='$R/usr/share/man' systemd-analyze verify $MANOPT '$T/redactd.service' 2>&1 | tee '$T/verify.log' | grep -q . && exit 1; exit 0"
+	# Exposure on systemd's 0-10 scale; --threshold counts in tenths.
+	EXPOSURE=$(systemd-analyze security --offline=yes "$T/redactd.service" 2>/dev/null |
+		sed -n 's/.*Overall exposure level for redactd.service: \([0-9.]*\).*/\1/p')
+	check "systemd-analyze security: exposure ${EXPOSURE:-?} <= 2.0" \
+		systemd-analyze security --offline=yes --threshold=20 "$T/redactd.service"
 else
 	echo "ok - # SKIP systemd-analyze verify: systemd-analyze is not installed"; PASSED=$((PASSED + 1))
 fi
