@@ -1,4 +1,4 @@
-# redactd — plain Makefile. `make` builds build/redactd; see README for targets.
+# redactd — plain Makefile. `make` builds build/redactd; see docs/development.md for targets.
 PREFIX  ?= /usr/local
 DESTDIR ?=
 BUILD   ?= build
@@ -121,7 +121,7 @@ install: all
 	install -D -m 0644 man/redactd.conf.5 $(DESTDIR)$(PREFIX)/share/man/man5/redactd.conf.5
 	install -D -m 0644 man/redactd-api.7 $(DESTDIR)$(PREFIX)/share/man/man7/redactd-api.7
 
-# The Debian package (README, "Debian package"): dpkg-buildpackage runs in a
+# The Debian package (docs/operations.md, "Debian package"): dpkg-buildpackage runs in a
 # copy of the tree in $(DEBDIR) (tracked and untracked files, not ignored
 # ones such as dev/ and its key), so the working tree and its build/ stay as
 # they are; the .deb, .buildinfo and .changes land in $(DEBDIR). Lintian

@@ -96,7 +96,7 @@ struct config {
 	int max_connections;      /* default 1024 */
 	int request_timeout;      /* seconds, default 30 */
 	int access_log;           /* enum access_log: which requests get a log line */
-	/* Connection defences (README, Security model); read at start only. */
+	/* Connection defences (docs/security.md); read at start only. */
 	int max_connections_per_ip;  /* per client address (IPv6: per /64); default 256 */
 	int header_timeout;       /* seconds for a whole header block; default 10 */
 	size_t body_min_rate;     /* bytes/s a body must average after body_grace; 0 = off */

@@ -185,7 +185,7 @@ static int key_switch_fn(sqlite3 *db, void *arg)
 /*
  * Re-read key_file (the running path; a new path needs a restart). *out gets
  * a new keyring bound to the database, or NULL when the key is unchanged.
- * Order as in the README (Storage, keys and durability): attach (which
+ * Order as in docs/design.md (Storage, keys and durability): attach (which
  * refuses a key that does not open the root, i.e. one the database was not
  * rotated to), then re-wrap stragglers; the caller swaps under the lock.
  */

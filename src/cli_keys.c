@@ -238,7 +238,7 @@ static const char backup_help[] =
 	"               recovery). Shredding cannot reach it, and it stays readable\n"
 	"               with the master key current when it was taken: keep it no longer\n"
 	"               than your shortest retention period, and guard it like a key.\n"
-	"Restoring and reading backups: README, section Key rotation, backups and restores.\n";
+	"Restoring and reading backups: docs/operations.md, section Key rotation, backups and restores.\n";
 
 struct backup_audit {
 	const char *target;

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The Debian package (issue 12; README, "Debian package"): `make deb` builds
+# The Debian package (issue 12; docs/operations.md, "Debian package"): `make deb` builds
 # it with dpkg-buildpackage from a copy of the tree into this test's temp
 # dir, then its contents are checked (binary, unit, conffile, manual pages,
 # dependencies from shlibs), lintian must report no error or warning, and
