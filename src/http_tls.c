@@ -3,6 +3,7 @@
  * callback, so SIGHUP can replace them (see http_tls.h).
  */
 #include "http_tls.h"
+#include "log.h"
 #include "metrics.h"
 
 #include <errno.h>
@@ -135,6 +136,17 @@ static int retrieve(gnutls_session_t session, const gnutls_datum_t *req_ca_dn, i
 	return 0;
 }
 
+/* GnuTLS's own messages (level 1: errors only; higher levels dump
+ * handshake details) go through the daemon's logger, like libmicrohttpd's. */
+static void gnutls_log(int level, const char *msg)
+{
+	(void)level;
+	char line[512];
+	snprintf(line, sizeof line, "%s", msg);
+	line[strcspn(line, "\n")] = '\0';
+	log_warn("gnutls: %s", line);
+}
+
 void *http_tls_callback(void)
 {
 	return (void *)(intptr_t)retrieve;
@@ -155,6 +167,8 @@ int http_tls_open(const char *cert_spec, const char *key_spec, struct http_tls *
 		http_tls_close(t);
 		return -1;
 	}
+	gnutls_global_set_log_function(gnutls_log);
+	gnutls_global_set_log_level(1);
 	served = t;
 	*out = t;
 	return 0;
