@@ -54,6 +54,9 @@ libs-present:
 $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h src/*.h) | $(BUILD)/obj libs-present
 	$(CC) $(CFLAGS) $(HARDEN) -c $< -o $@
 
+# The name gazetteers are compiled into redact_names.o (.incbin).
+$(BUILD)/obj/redact_names.o: $(wildcard data/names/*.txt)
+
 $(BUILD)/libredactd.a: $(OBJS)
 	ar rcs $@ $^
 

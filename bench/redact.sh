@@ -25,7 +25,7 @@ fi
 if [ ! -d "$NM/redact-pii" ] || [ ! -d "$NM/@redactpii/node" ]; then
 	echo "installing npm peers into $NM ..."
 	npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix bench \
-	    redact-pii @redactpii/node >/dev/null 2>&1 || { echo "npm install failed (offline?): peers skipped"; exit 0; }
+	    redact-pii @redactpii/node openredaction >/dev/null 2>&1 || { echo "npm install failed (offline?): peers skipped"; exit 0; }
 fi
 node bench/redact_peers.mjs "$CORPUS" "$NM" > "$OUT/peers.txt" || { echo "peer run failed"; exit 0; }
 best_name=""; best=0

@@ -3,6 +3,7 @@
  * every default rule, on a generated chat corpus.
  *
  *   redact_bench [-s MB] [-o corpus.txt] [-r repeats] [-d density%] [-c channel]
+ *                [-x rule,rule (disabled) | -k rule,rule (only these)]
  *
  * The corpus is deterministic (a fixed-seed xorshift generator): the same
  * bytes on every run and machine, one chat message per line, in the mix a
@@ -18,7 +19,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
+
+/* From src/redact_int.h (not a public header): the gazetteer's size. */
+size_t redact_names_memory(size_t *entries);
+
+static long maxrss_kb(void)
+{
+	struct rusage ru;
+	return getrusage(RUSAGE_SELF, &ru) == 0 ? ru.ru_maxrss : 0;
+}
 
 static unsigned long long rng_state = 0x9E3779B97F4A7C15ull;
 
@@ -113,6 +124,43 @@ static double now_s(void)
 
 static enum rd_channel channel = CH_WEB;   /* -c voice: also the spoken rules */
 
+/* -x a,b: disable these built-in rules; -k a,b: disable all others (for
+ * what one stage costs alone). */
+static const char *const builtin_names[] = {
+	"email", "credit_card", "iban", "ipv4", "ipv6", "order_id", "order_number", "phone",
+	"voice_card", "voice_email", "voice_phone", "address", "person",
+};
+
+static bool listed(const char *list, const char *name)
+{
+	size_t n = strlen(name);
+	for (const char *p = list; p && *p;) {
+		const char *e = strchr(p, ',');
+		size_t l = e ? (size_t)(e - p) : strlen(p);
+		if (l == n && strncmp(p, name, n) == 0)
+			return true;
+		p = e ? e + 1 : NULL;
+	}
+	return false;
+}
+
+static struct rule_conf bench_rules[sizeof builtin_names / sizeof builtin_names[0]];
+
+static struct config *bench_config(struct config *cfg, const char *off, const char *only)
+{
+	if (!off && !only)
+		return NULL;
+	memset(cfg, 0, sizeof *cfg);
+	cfg->rules = bench_rules;
+	for (size_t i = 0; i < sizeof builtin_names / sizeof builtin_names[0]; i++) {
+		if (!(off ? listed(off, builtin_names[i]) : !listed(only, builtin_names[i])))
+			continue;
+		bench_rules[cfg->nrules++] = (struct rule_conf){ .name = (char *)builtin_names[i],
+		                                                 .set = RULE_F_ENABLED, .enabled = false };
+	}
+	return cfg;
+}
+
 static int run_once(const struct redact *r, const char *c, size_t len, struct redact_result *res,
                     size_t *findings)
 {
@@ -132,11 +180,13 @@ int main(int argc, char **argv)
 {
 	size_t mb = 20;
 	int repeats = 5;
-	const char *out = NULL;
+	const char *out = NULL, *off = NULL, *only = NULL;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "-s") == 0) mb = strtoul(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "-o") == 0) out = argv[i + 1];
 		else if (strcmp(argv[i], "-r") == 0) repeats = (int)strtol(argv[i + 1], NULL, 10);
+		else if (strcmp(argv[i], "-x") == 0) off = argv[i + 1];
+		else if (strcmp(argv[i], "-k") == 0) only = argv[i + 1];
 		else if (strcmp(argv[i], "-d") == 0) density = (unsigned)strtoul(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "-c") == 0 && rd_channel_parse(argv[i + 1], &channel)) {
 			fprintf(stderr, "unknown channel\n");
@@ -153,8 +203,14 @@ int main(int argc, char **argv)
 	}
 	unsigned char key[32] = { 1 };
 	char err[512];
-	struct redact *r = redact_new(NULL, key, key, err, sizeof err);
+	struct config cfg;
+	long rss0 = maxrss_kb();
+	double b0 = now_s();
+	struct redact *r = redact_new(bench_config(&cfg, off, only), key, key, err, sizeof err);
 	if (!r) { fprintf(stderr, "%s\n", err); return 1; }
+	size_t words, bytes = redact_names_memory(&words);
+	fprintf(stderr, "engine build %.3f s; name gazetteer %zu words, %.1f MB of tables; peak RSS +%ld kB\n",
+	        now_s() - b0, words, (double)bytes / 1e6, maxrss_kb() - rss0);
 	struct redact_result res = { 0 };
 	double best = 1e9;
 	size_t findings = 0;

@@ -27,7 +27,7 @@ enum rule_field {
 	RULE_F_PATTERN = 1u << 0, RULE_F_ENTITY = 1u << 1, RULE_F_STYLE = 1u << 2,
 	RULE_F_VALIDATOR = 1u << 3, RULE_F_PRIORITY = 1u << 4, RULE_F_CONTEXT = 1u << 5,
 	RULE_F_ENABLED = 1u << 6, RULE_F_CHANNELS = 1u << 7, RULE_F_KEEP = 1u << 8,
-	RULE_F_CONTEXT_REQUIRED = 1u << 9,
+	RULE_F_CONTEXT_REQUIRED = 1u << 9, RULE_F_ALLOW = 1u << 10,
 };
 
 struct rule_conf {
@@ -43,6 +43,8 @@ struct rule_conf {
 	char **context;           /* context words (lowercase) */
 	size_t ncontext;
 	bool context_required;    /* match only if a context word precedes it */
+	char **allow;             /* words never redacted by this rule (lowercase) */
+	size_t nallow;
 	bool enabled;
 	unsigned channels;        /* bit (1u << rd_channel); 0 = every channel */
 	char *file;               /* where it was defined, for error messages */

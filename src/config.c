@@ -560,6 +560,31 @@ static const char *k_rule_context(struct loader *ld, const char *v)
 	return for_each_item(v, add_context_word, RULE) ? "out of memory" : NULL;
 }
 
+static int add_allow_word(const char *item, void *ctx)
+{
+	struct rule_conf *r = ctx;
+	char **n = realloc(r->allow, (r->nallow + 1) * sizeof *n);
+	if (!n)
+		return -1;
+	r->allow = n;
+	if (!(n[r->nallow] = strdup(item)))
+		return -1;
+	for (char *p = n[r->nallow]; *p; p++)
+		*p = (char)tolower((unsigned char)*p);
+	r->nallow++;
+	return 0;
+}
+
+/* allow = Alexa, Sarah: words the rule leaves alone (person, address). */
+static const char *k_rule_allow(struct loader *ld, const char *v)
+{
+	for (size_t i = 0; i < RULE->nallow; i++)
+		free(RULE->allow[i]);
+	RULE->nallow = 0;
+	RULE->set |= RULE_F_ALLOW;
+	return for_each_item(v, add_allow_word, RULE) ? "out of memory" : NULL;
+}
+
 static const char *k_rule_context_required(struct loader *ld, const char *v)
 {
 	RULE->set |= RULE_F_CONTEXT_REQUIRED;
@@ -603,6 +628,7 @@ static const struct key_def rule_keys[] = {
 	{ "keep", k_rule_keep }, { "validator", k_rule_validator }, { "priority", k_rule_priority },
 	{ "context", k_rule_context }, { "context_required", k_rule_context_required },
 	{ "enabled", k_rule_enabled }, { "channels", k_rule_channels }, { "tenant", k_rule_tenant },
+	{ "allow", k_rule_allow },
 };
 
 static const char *k_token_sha256(struct loader *ld, const char *v)
@@ -1290,6 +1316,9 @@ static void free_rule(struct rule_conf *r)
 	for (size_t i = 0; i < r->ncontext; i++)
 		free(r->context[i]);
 	free(r->context);
+	for (size_t i = 0; i < r->nallow; i++)
+		free(r->allow[i]);
+	free(r->allow);
 	free(r->file);
 }
 

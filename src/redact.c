@@ -63,7 +63,33 @@ static void rule_clear(struct rule *r)
 	free(r->context);
 	free(r->ctx_len);
 	free(r->ctx_first);
+	for (size_t i = 0; i < r->nallow; i++)
+		free(r->allow[i]);
+	free(r->allow);
 	memset(r, 0, sizeof *r);
+}
+
+/* The allowlist, lowercased: words the rule leaves alone (product and
+ * agent names, brand words). */
+static int set_allow(struct rule *r, const char *const *words, size_t n)
+{
+	for (size_t i = 0; i < r->nallow; i++)
+		free(r->allow[i]);
+	free(r->allow);
+	r->allow = NULL;
+	r->nallow = 0;
+	if (n == 0)
+		return 0;
+	if (!(r->allow = calloc(n, sizeof *r->allow)))
+		return -1;
+	for (size_t i = 0; i < n; i++) {
+		if (!(r->allow[i] = xstrdup(words[i])))
+			return -1;
+		for (char *p = r->allow[i]; *p; p++)
+			*p = (char)tolower((unsigned char)*p);
+		r->nallow++;
+	}
+	return 0;
 }
 
 /* Words past the 32nd are looked at for every first byte. */
@@ -120,8 +146,11 @@ static int rule_copy(struct rule *dst, const struct rule *src)
 	dst->ncontext = 0;
 	dst->ctx_len = NULL;
 	dst->ctx_first = NULL;
+	dst->allow = NULL;
+	dst->nallow = 0;
 	if (!dst->name || !dst->entity || !dst->pattern ||
-	    set_context(dst, (const char *const *)src->context, src->ncontext)) {
+	    set_context(dst, (const char *const *)src->context, src->ncontext) ||
+	    set_allow(dst, (const char *const *)src->allow, src->nallow)) {
 		rule_clear(dst);
 		return -1;
 	}
@@ -145,6 +174,7 @@ static int rule_from_builtin(struct rule *r, const struct builtin_rule *b)
 	r->enabled = true;
 	r->channels = b->channels;
 	r->trigger = b->trigger;
+	r->scanner = b->scanner;
 	r->prefilter = b->prefilter;
 	r->min_digits = b->min_digits;
 	r->back = b->back;
@@ -265,6 +295,7 @@ static int rule_apply(struct rule *r, const struct rule_conf *c, char *err, size
 		r->line = c->line;
 		r->trigger = TRIG_ALL;   /* decided again from the compiled pattern */
 		r->prefilter = PF_NONE;
+		r->scanner = SCAN_NONE;  /* a pattern replaces a built-in scanner */
 	}
 	if ((set & RULE_F_ENTITY) && c->entity && replace_str(&r->entity, c->entity))
 		goto oom;
@@ -281,6 +312,8 @@ static int rule_apply(struct rule *r, const struct rule_conf *c, char *err, size
 	if (set & RULE_F_KEEP) r->keep = c->keep < 1 ? 1 : c->keep > 8 ? 8 : c->keep;
 	if (set & RULE_F_PRIORITY) r->priority = c->priority;
 	if ((set & RULE_F_CONTEXT) && set_context(r, (const char *const *)c->context, c->ncontext))
+		goto oom;
+	if ((set & RULE_F_ALLOW) && set_allow(r, (const char *const *)c->allow, c->nallow))
 		goto oom;
 	if (set & RULE_F_CONTEXT_REQUIRED) r->context_required = c->context_required;
 	if (set & RULE_F_ENABLED) r->enabled = c->enabled;
@@ -508,6 +541,12 @@ struct redact *redact_new(const struct config *cfg, const unsigned char hash_key
 	struct redact *rd = calloc(1, sizeof *rd);
 	if (!rd || !(rd->keys = sodium_malloc(64))) {
 		util_err(err, errlen, "out of memory");
+		free(rd);
+		return NULL;
+	}
+	if (redact_names_init()) {
+		util_err(err, errlen, "out of memory (name gazetteer)");
+		sodium_free(rd->keys);
 		free(rd);
 		return NULL;
 	}

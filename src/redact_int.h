@@ -52,6 +52,7 @@ enum trigger {
 	TRIG_DIGIT,     /* around clusters of ASCII digits */
 	TRIG_NUMWORDS,  /* runs of four or more spoken number words */
 	TRIG_ATWORD,    /* before each word "at" (or '@') */
+	TRIG_TOKENS,    /* a token scanner (redact_names.c), not a pattern */
 	TRIG_COUNT
 };
 
@@ -68,6 +69,9 @@ enum prefilter {
 	PF_ORD,         /* the letters "ord" */
 };
 
+/* The token scanners of TRIG_TOKENS rules. */
+enum scanner { SCAN_NONE = 0, SCAN_PERSON, SCAN_ADDRESS };
+
 /* A built-in rule (redact_rules.c). */
 struct builtin_rule {
 	const char *name, *entity, *pattern;
@@ -81,6 +85,7 @@ struct builtin_rule {
 	unsigned channels;               /* 0 = every channel */
 	const char *const *context;      /* NULL-terminated, lowercase */
 	bool context_required;
+	enum scanner scanner;            /* TRIG_TOKENS rules: which scanner */
 };
 
 extern const struct builtin_rule redact_builtins[];
@@ -123,6 +128,32 @@ int redact_spoken_email(const char *s, size_t n, struct rvalue *out);
  * "hundred", or 1-4 digits? */
 bool redact_number_token(const char *w, size_t n);
 
+/*
+ * PERSON and ADDRESS (redact_names.c). redact_names_init builds the
+ * process-wide gazetteer once (thread-safe, idempotent); -1 if out of
+ * memory. A scan calls fn(ctx, start, end) for each span it finds in
+ * t[0..n), in text order, and stops at fn's first non-zero return, which
+ * it returns. `lower`: read the text as lowercase speech (names need a
+ * cue); a text with no capital letter is read so anyway.
+ */
+typedef int (*redact_span_fn)(void *ctx, size_t start, size_t end);
+int redact_names_init(void);
+int redact_scan_person(const char *t, size_t n, bool lower, redact_span_fn fn, void *ctx);
+
+/* Where the digits are, if the run loop already knows: every digit of t
+ * lies in one of the ranges [first, last] (in order). */
+struct redact_range {
+	size_t first, last;
+};
+/* `digits` NULL: the scanner finds the digits itself. */
+int redact_scan_address(const char *t, size_t n, bool lower, const struct redact_range *digits,
+                        size_t ndigits, redact_span_fn fn, void *ctx);
+/* Bytes the gazetteer holds (hash table and keys); *entries its words. */
+size_t redact_names_memory(size_t *entries);
+
+/* First ASCII digit in [p, end), or end (SSE2). */
+const char *redact_next_digit(const char *p, const char *end);
+
 /* Helpers shared by the validators. */
 bool redact_luhn(const char *digits, size_t n);
 
@@ -148,6 +179,9 @@ struct rule {
 	bool context_required, enabled;
 	unsigned channels;
 	enum trigger trigger;
+	enum scanner scanner;
+	char **allow;               /* words this rule never redacts (lowercase) */
+	size_t nallow;
 	enum prefilter prefilter;
 	int min_digits, back;
 	const char *file;           /* where the pattern came from (build only) */

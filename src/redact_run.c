@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #define MATCH_LIMIT      200000u   /* backtracking steps per PCRE2 call */
 #define DEPTH_LIMIT      5000u     /* nested backtracking frames */
@@ -58,6 +59,9 @@ struct scratch {
 	size_t normcap, mapcap;
 	struct window *wins;
 	size_t nwins, wincap;
+	struct redact_range *ranges;    /* the digit windows, for the address scanner */
+	size_t nranges, rangecap;
+	bool digit_wins;                /* wins holds the digit windows of this run */
 	struct cand *cands, *acc;
 	size_t ncands, nacc, candcap, acccap;
 	char *pool;
@@ -80,6 +84,7 @@ static void scratch_destroy(void *p)
 	free(s->norm);
 	free(s->map);
 	free(s->wins);
+	free(s->ranges);
 	free(s->cands);
 	free(s->acc);
 	if (s->pool)
@@ -270,7 +275,7 @@ static uint64_t has_digit8(uint64_t x)
 	       (ones * 128);
 }
 
-static const char *next_digit(const char *p, const char *end)
+const char *redact_next_digit(const char *p, const char *end)
 {
 	uint64_t w;
 #ifdef __SSE2__
@@ -381,7 +386,7 @@ static int digit_windows(struct scratch *sc, const char *t, size_t n)
 	sc->nwins = 0;
 	size_t i = 0;
 	while (i < n) {
-		const char *d = next_digit(t + i, t + n);
+		const char *d = redact_next_digit(t + i, t + n);
 		if (d >= t + n)
 			break;
 		struct window w = { 0 };
@@ -1004,6 +1009,87 @@ static int run_spoken(struct run *ru, const struct rule *const *r, size_t nr, bo
 	return 0;
 }
 
+/* Is the word t[s..e) (any case) on the rule's allowlist? */
+static bool allowed_word(const struct rule *r, const char *t, size_t s, size_t e)
+{
+	for (size_t i = 0; i < r->nallow; i++)
+		if (strlen(r->allow[i]) == e - s && strncasecmp(r->allow[i], t + s, e - s) == 0)
+			return true;
+	return false;
+}
+
+/* A span with an allowlisted word in it is left alone. */
+static bool span_allowed(const struct rule *r, const char *t, size_t s, size_t e)
+{
+	size_t ws = s;
+	for (size_t i = s; i <= e && r->nallow; i++) {
+		if (i < e && (is_alpha(t[i]) || (unsigned char)t[i] >= 0x80 || t[i] == '\''))
+			continue;
+		if (i > ws && allowed_word(r, t, ws, i))
+			return true;
+		ws = i + 1;
+	}
+	return false;
+}
+
+struct token_ctx {
+	struct run *ru;
+	const struct rule *r;
+};
+
+/* A scanner's span: the allowlist, then a candidate whose value (for the
+ * hash style) is the span lowercased. Names are never subjects. */
+static int token_span(void *p, size_t s, size_t e)
+{
+	struct token_ctx *c = p;
+	const char *t = c->ru->t;
+	if (e <= s || span_allowed(c->r, t, s, e))
+		return 0;
+	struct rvalue v;
+	v.len = e - s < sizeof v.s ? e - s : sizeof v.s;
+	for (size_t i = 0; i < v.len; i++)
+		v.s[i] = (char)ascii_lower(t[s + i]);
+	int rc = add_cand(c->ru, c->r, s, e, &v);
+	sodium_memzero(&v, sizeof v);
+	return rc;
+}
+
+/* The digit windows as ranges, if the digit rules made them this run (an
+ * address has a house number: its scanner looks only there). */
+static int digit_ranges(struct scratch *sc, const struct redact_range **out, size_t *n)
+{
+	*out = NULL;
+	*n = 0;
+	if (!sc->digit_wins)
+		return 0;
+	if (grow((void **)&sc->ranges, &sc->rangecap, sc->nwins + 1, sizeof *sc->ranges))
+		return -1;
+	for (size_t i = 0; i < sc->nwins; i++)
+		sc->ranges[i] = (struct redact_range){ sc->wins[i].first, sc->wins[i].limit };
+	*out = sc->ranges;
+	*n = sc->nwins;
+	return 0;
+}
+
+static int run_tokens(struct run *ru, const struct rule *const *r, size_t nr, enum rd_channel ch)
+{
+	const struct redact_range *dr;
+	size_t ndr;
+	if (nr && digit_ranges(ru->sc, &dr, &ndr))
+		return -1;
+	for (size_t i = 0; i < nr; i++) {
+		struct token_ctx c = { ru, r[i] };
+		bool lower = ch == CH_VOICE;
+		int rc = r[i]->scanner == SCAN_PERSON ? redact_scan_person(ru->t, ru->n, lower, token_span, &c)
+		         : r[i]->scanner == SCAN_ADDRESS
+		             ? redact_scan_address(ru->t, ru->n, lower, dr, ndr, token_span, &c)
+		             : 0;
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
 /* Runs the channel's rules, each group of triggers over its own windows
  * (active rules are stored grouped in enum trigger order). */
 static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel ch)
@@ -1020,14 +1106,19 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
 	for (size_t i = 0; ru->first_at && i < nt[TRIG_AT]; i++)
 		if (run_at_rule(ru, g[TRIG_AT][i]))
 			return -1;
+	ru->sc->digit_wins = false;
 	if (nt[TRIG_DIGIT] && digit_windows(ru->sc, ru->t, ru->n))
 		return -1;
+	ru->sc->digit_wins = nt[TRIG_DIGIT] != 0;
 	for (size_t i = 0; ru->sc->nwins && i < nt[TRIG_DIGIT]; i++)
 		if (run_digit_rule(ru, g[TRIG_DIGIT][i]))
 			return -1;
-	if (run_spoken(ru, g[TRIG_NUMWORDS], nt[TRIG_NUMWORDS], true))
+	/* the token scanners before the spoken rules, which reuse the windows */
+	if (run_tokens(ru, g[TRIG_TOKENS], nt[TRIG_TOKENS], ch))
 		return -1;
-	return run_spoken(ru, g[TRIG_ATWORD], nt[TRIG_ATWORD], false);
+	ru->sc->digit_wins = false;
+	return run_spoken(ru, g[TRIG_NUMWORDS], nt[TRIG_NUMWORDS], true) ||
+	       run_spoken(ru, g[TRIG_ATWORD], nt[TRIG_ATWORD], false) ? -1 : 0;
 }
 
 /* The scratch copies that held message text or identifiers are wiped after

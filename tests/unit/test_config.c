@@ -175,6 +175,8 @@ static void test_rules_and_tenants(void)
 		"context = Order, Order Number\n"
 		"context_required = yes\n"
 		"channels = web, sms\n"
+		"[rule \"person\"]\n"
+		"allow = Sarah, ALEXA\n"
 		"[retention \"acme\"]\n"
 		"lead = 30d\n"
 		"default = 90d\n"
@@ -185,7 +187,10 @@ static void test_rules_and_tenants(void)
 		printf("# %s\n", err);
 		return;
 	}
-	CHECK(cfg->nrules == 3, "two sections of the same name stay two rules");
+	CHECK(cfg->nrules == 4, "two sections of the same name stay two rules");
+	CHECK(cfg->rules[3].set == RULE_F_ALLOW && cfg->rules[3].nallow == 2 &&
+	      !strcmp(cfg->rules[3].allow[0], "sarah") && !strcmp(cfg->rules[3].allow[1], "alexa"),
+	      "an allow list is split and lowercased");
 	CHECK(cfg->rules[0].set == RULE_F_STYLE && cfg->rules[0].style == STYLE_HASH,
 	      "an override marks only the keys it sets");
 	CHECK(cfg->rules[1].tenant && !strcmp(cfg->rules[1].tenant, "acme") && !cfg->rules[1].enabled,

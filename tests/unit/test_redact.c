@@ -140,7 +140,12 @@ static void test_defaults(void)
 	bool iban = false;
 	for (size_t i = 0; i < n; i++)
 		iban |= strcmp(names[i], "IBAN") == 0;
-	CHECK(n == 6 && iban, "six default entities listed");
+	bool person = false, address = false;
+	for (size_t i = 0; i < n; i++) {
+		person |= strcmp(names[i], "PERSON") == 0;
+		address |= strcmp(names[i], "ADDRESS") == 0;
+	}
+	CHECK(n == 8 && iban && person && address, "eight default entities listed");
 	redact_free(r);
 }
 
@@ -174,7 +179,9 @@ static void test_voice(void)
 	CHECK_STR(red(r, "t", CH_WEB, p), p, "spoken phone not on web");
 	const char *e = "it's jane dot doe at gmail dot com okay";
 	CHECK_STR(red(r, "t", CH_VOICE, e), "it's [EMAIL] okay", "spoken email on voice");
-	CHECK_STR(red(r, "t", CH_SMS, e), e, "spoken email not on sms");
+	red(r, "t", CH_SMS, e);
+	CHECK(!has_entity("EMAIL") && strstr(res.text, "dot doe at gmail dot com"), "spoken email not on sms");
+	CHECK_STR(res.text, "it's [PERSON] dot doe at gmail dot com okay", "but jane after \"it's\" is a name");
 	red(r, "t", CH_VOICE, "card number four one one one one one one one one one one one one one one one");
 	CHECK(has_entity("CREDIT_CARD"), "spoken card with context");
 	const char *ok = "see you at nine thirty, it was twenty five dollars in twenty twenty four";
@@ -484,6 +491,120 @@ static void test_threads(void)
 	redact_free(r);
 }
 
+/* ---- PERSON and ADDRESS (redact_names.c) ---------------------------- */
+
+static const struct tcase names_caught[] = {
+	{ "my name is John Smith, ship it", "PERSON" },
+	{ "Hi, this is Maria Garcia from Acme.", "PERSON" },
+	{ "Please ask for Priya Raghunathan at reception", "PERSON" },
+	{ "Thanks, Srinivas", "PERSON" },                         /* no list holds it: the cue does */
+	{ "Mr. Patel will call back", "PERSON" },
+	{ "I spoke to Sarah yesterday", "PERSON" },
+	{ "Je m'appelle Élodie Dubois", "PERSON" },
+	{ "Me llamo José García", "PERSON" },
+	{ "Ich heiße Jürgen Müller", "PERSON" },
+	{ "Mi chiamo Giulia Rossi", "PERSON" },
+	{ "Name: O'Brien-Smythe", "PERSON" },
+	{ "221B Baker Street, London NW1 6XE", "ADDRESS" },
+	{ "ship to 1600 Pennsylvania Avenue NW, Washington, DC 20500", "ADDRESS" },
+	{ "Apt 4B, 350 5th Avenue, New York, NY 10118", "ADDRESS" },
+	{ "12 rue de Rivoli, 75001 Paris", "ADDRESS" },
+	{ "Hauptstraße 5, 10115 Berlin", "ADDRESS" },
+	{ "Kalverstraat 12, 1012 AB Amsterdam", "ADDRESS" },
+	{ "Via Roma 12, 00184 Roma", "ADDRESS" },
+	{ "Calle Mayor 5, 28013 Madrid", "ADDRESS" },
+	{ "P.O. Box 1234, Springfield, IL 62704", "ADDRESS" },
+	{ "42 MG Road, Bengaluru 560001", "ADDRESS" },
+	{ "Vesterbrogade 12, 1620 København V", "ADDRESS" },
+};
+
+static const char *const names_kept[] = {
+	"Will you call me back? May I ask? Grace period ends in May.",
+	"I bought the Apple Watch in Paris on Monday",
+	"Thanks so much, that was really helpful!",
+	"Customer Service said 3 days",
+	"Room 12, floor 3, 45 minutes",
+	"Gate 22 at Terminal 5",
+	"Box 3 of 5 arrived",
+	"It costs 12 dollars and 5 cents",
+	"Mark the parcel as fragile",
+	"i'm fine thanks, this is great",
+};
+
+static void test_names(void)
+{
+	struct redact *r = engine(NULL);
+	if (!r)
+		return;
+	char name[200];
+	for (size_t i = 0; i < RD_ARRAY_LEN(names_caught); i++) {
+		red(r, "t", CH_WEB, names_caught[i].text);
+		snprintf(name, sizeof name, "caught as %s: %s", names_caught[i].entity, names_caught[i].text);
+		CHECK(has_entity(names_caught[i].entity), name);
+	}
+	for (size_t i = 0; i < RD_ARRAY_LEN(names_kept); i++) {
+		snprintf(name, sizeof name, "kept: %s", names_kept[i]);
+		CHECK_STR(red(r, "t", CH_WEB, names_kept[i]), names_kept[i], name);
+	}
+	CHECK_STR(red(r, "t", CH_WEB, "my name is John Smith, ship it to 221B Baker Street, London NW1 6XE"),
+	          "my name is [PERSON], ship it to [ADDRESS]", "issue 14's example");
+	CHECK(res.nfindings == 2 && res.findings[0].start == 11 && res.findings[0].end == 21 &&
+	      res.findings[1].start == 34 && res.findings[1].end == 67, "spans as byte offsets");
+	CHECK(res.nsubjects == 0, "names and addresses are never subjects");
+	CHECK_STR(red(r, "t", CH_WEB, "Send the invoice to:\n221B Baker Street\nLondon\nNW1 6XE\nthanks"),
+	          "Send the invoice to:\n[ADDRESS]\nthanks", "a multi-line address block");
+	CHECK_STR(red(r, "t", CH_VOICE, "yeah hi my name is john smith and i live at 42 elm street"),
+	          "yeah hi my name is [PERSON] and i live at [ADDRESS]", "lowercase speech after a cue");
+	CHECK_STR(red(r, "t", CH_VOICE, "john smith called"), "john smith called", "speech without a cue");
+	CHECK_STR(red(r, "t", CH_WEB, "John Smith <john.smith@example.com>"), "[PERSON] <[EMAIL]>",
+	          "name beside an email");
+	CHECK_STR(red(r, "t", CH_WEB, "Name: Jane jane.doe@example.com"), "Name: [PERSON] [EMAIL]", "email wins");
+	CHECK_STR(red(r, "t", CH_WEB, "Ms Jane 07700 900123"), "Ms [PERSON] [PHONE]", "phone stays a phone");
+	CHECK_STR(red(r, "t", CH_WEB, "Baker Street 4111 1111 1111 1111"), "Baker Street [CREDIT_CARD]",
+	          "a card beats the address it overlaps");
+	CHECK_STR(red(r, "t", CH_WEB, "Mr Smith GB82 WEST 1234 5698 7654 32"), "Mr [PERSON] [IBAN]",
+	          "an IBAN after a name stays an IBAN");
+	redact_free(r);
+}
+
+static void test_names_config(void)
+{
+	struct rule_conf rules[4];
+	char *allow[] = { (char *)"Sarah", (char *)"alexa" };
+	rules[0] = rule("person", RULE_F_ALLOW);
+	rules[0].tenant = (char *)"shop";
+	rules[0].allow = allow;
+	rules[0].nallow = 2;
+	rules[1] = rule("person", RULE_F_STYLE);
+	rules[1].tenant = (char *)"hashed";
+	rules[1].style = STYLE_HASH;
+	rules[2] = rule("address", RULE_F_ENABLED);
+	rules[2].tenant = (char *)"quiet";
+	rules[2].enabled = false;
+	rules[3] = rule("person", RULE_F_CHANNELS);
+	rules[3].tenant = (char *)"quiet";
+	rules[3].channels = 1u << CH_VOICE;
+	struct config cfg = { .rules = rules, .nrules = 4 };
+	struct redact *r = engine(&cfg);
+	CHECK(r != NULL, "engine with person and address settings");
+	if (!r)
+		return;
+	CHECK_STR(red(r, "shop", CH_WEB, "I spoke to Sarah and to John"), "I spoke to Sarah and to [PERSON]",
+	          "allowlist per tenant (agent name)");
+	CHECK_STR(red(r, "other", CH_WEB, "I spoke to Sarah"), "I spoke to [PERSON]", "allowlist stays in its tenant");
+	const char *h1 = red(r, "hashed", CH_WEB, "my name is John Smith");
+	char first[64];
+	snprintf(first, sizeof first, "%s", h1);
+	CHECK(strncmp(first, "my name is [PERSON:", 19) == 0, "hash style on names");
+	CHECK_STR(red(r, "hashed", CH_WEB, "My name is JOHN SMITH") + 11, first + 11,
+	          "the same name hashes the same whatever its case");
+	CHECK_STR(red(r, "quiet", CH_WEB, "ship to 221B Baker Street, London NW1 6XE"),
+	          "ship to 221B Baker Street, London NW1 6XE", "address off for one tenant");
+	CHECK_STR(red(r, "quiet", CH_WEB, "my name is John Smith"), "my name is John Smith", "person on voice only");
+	CHECK_STR(red(r, "quiet", CH_VOICE, "my name is john smith"), "my name is [PERSON]", "... and on voice");
+	redact_free(r);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -498,6 +619,8 @@ int main(void)
 	test_context();
 	test_invariants();
 	test_threads();
+	test_names();
+	test_names_config();
 	redact_result_free(&res);
 	return TEST_DONE();
 }
