@@ -21,10 +21,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MAX_ROWS 32
-#define NPEERS 2
+#define MAX_ROWS 40
+#define NPEERS 3
 
-struct score { unsigned pos, hit, neg, kept; };
+struct score { unsigned pos, hit, neg, kept, full; };
 
 struct row {
 	char key[48];                 /* "PHONE/written" */
@@ -34,7 +34,7 @@ struct row {
 
 static struct row rows[MAX_ROWS];
 static size_t nrows;
-static const char *peer_names[NPEERS] = { "redact-pii", "@redactpii/node" };
+static const char *peer_names[NPEERS] = { "redact-pii", "@redactpii/node", "openredaction" };
 static bool verbose, have_peers;
 static struct redact_result res;
 
@@ -63,6 +63,24 @@ static bool finding_covers(const char *entity, size_t s, size_t e)
 	return false;
 }
 
+/* Is every byte of [s, e) inside a finding of the entity? (A stricter view
+ * than recall for multi-word values: "John [PERSON]" passes recall.) */
+static bool findings_cover_all(const char *entity, size_t s, size_t e)
+{
+	for (size_t i = s; i < e;) {
+		size_t next = i;
+		for (size_t k = 0; k < res.nfindings; k++) {
+			const struct redact_finding *f = &res.findings[k];
+			if (f->start <= i && f->end > i && strcmp(f->entity, entity) == 0 && f->end > next)
+				next = f->end;
+		}
+		if (next == i)
+			return false;
+		i = next;
+	}
+	return true;
+}
+
 /* Scores one case; returns true if it passed. */
 static bool score_case(const struct redact *r, bool positive, enum rd_channel ch, const char *entity,
                        const char *value, const char *text, struct score *sc)
@@ -78,6 +96,7 @@ static bool score_case(const struct redact *r, bool positive, enum rd_channel ch
 		ok = !strstr(res.text, value) && finding_covers(entity, s, e);
 		sc->pos++;
 		sc->hit += ok;
+		sc->full += ok && findings_cover_all(entity, s, e);
 	} else {
 		ok = strstr(res.text, value) && !finding_covers(NULL, s, e);
 		sc->neg++;
@@ -100,6 +119,22 @@ static char *field(char **p)
 	return s;
 }
 
+/* The corpus writes a newline inside a value or text as the two
+ * characters \\n (a TSV line holds one case). */
+static void unescape_nl(char *s)
+{
+	char *o = s;
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] == 'n') {
+			*o++ = '\n';
+			s++;
+		} else {
+			*o++ = *s;
+		}
+	}
+	*o = '\0';
+}
+
 static int run_corpus(const struct redact *r, const char *path)
 {
 	FILE *f = fopen(path, "r");
@@ -120,6 +155,8 @@ static int run_corpus(const struct redact *r, const char *path)
 			fprintf(stderr, "bad corpus line\n");
 			continue;
 		}
+		unescape_nl(value);
+		unescape_nl(text);
 		score_case(r, strcmp(kind, "pos") == 0, ch, entity, value, text, &row_for(entity, form)->us);
 	}
 	fclose(f);
@@ -145,7 +182,7 @@ static void read_peers(const char *path)
 				continue;
 			*slash = '\0';
 			struct row *rw = row_for(key, slash + 1);
-			rw->peer[k] = (struct score){ pos, hit, neg, kept };
+			rw->peer[k] = (struct score){ pos, hit, neg, kept, 0 };
 			rw->peer_has[k] = has != 0;
 			have_peers = true;
 		}
@@ -163,21 +200,41 @@ static void ratio(char *out, size_t n, unsigned a, unsigned b, bool applicable)
 		snprintf(out, n, "%.3f", (double)a / b);
 }
 
+/* Targets per row (issue 3 for the identifiers, issue 14 for names and
+ * addresses); the first matching prefix wins. */
+static const struct target {
+	const char *key;
+	double recall, kept;
+} targets[] = {
+	{ "PERSON/written", 0.90, 0.99 }, { "PERSON/spoken", 0.85, 0.99 },
+	{ "ADDRESS/written", 0.90, 0.99 }, { "ADDRESS/spoken", 0.85, 0.99 },
+	{ "/spoken", 0.90, 0.95 }, { "/written", 0.98, 0.98 },
+};
+
+static const struct target *target_for(const char *key)
+{
+	for (size_t i = 0; i < RD_ARRAY_LEN(targets); i++)
+		if (strstr(key, targets[i].key))
+			return &targets[i];
+	return &targets[RD_ARRAY_LEN(targets) - 1];
+}
+
 /* Prints the table; returns the number of targets missed. */
 static int print_table(void)
 {
 	int missed = 0;
-	printf("\n%-24s %5s %7s %5s %7s", "entity/form", "pos", "recall", "neg", "kept");
+	printf("\n%-24s %5s %7s %5s %7s %6s", "entity/form", "pos", "recall", "neg", "kept", "whole");
 	if (have_peers)
 		for (int k = 0; k < NPEERS; k++)
 			printf(" | %15s %7s", peer_names[k], "kept");
 	printf("\n");
 	for (size_t i = 0; i < nrows; i++) {
 		const struct row *rw = &rows[i];
-		char rec[16], kept[16];
+		char rec[16], kept[16], whole[16];
 		ratio(rec, sizeof rec, rw->us.hit, rw->us.pos, true);
 		ratio(kept, sizeof kept, rw->us.kept, rw->us.neg, true);
-		printf("%-24s %5u %7s %5u %7s", rw->key, rw->us.pos, rec, rw->us.neg, kept);
+		ratio(whole, sizeof whole, rw->us.full, rw->us.pos, true);
+		printf("%-24s %5u %7s %5u %7s %6s", rw->key, rw->us.pos, rec, rw->us.neg, kept, whole);
 		if (have_peers) {
 			for (int k = 0; k < NPEERS; k++) {
 				ratio(rec, sizeof rec, rw->peer[k].hit, rw->peer[k].pos, rw->peer_has[k]);
@@ -185,8 +242,8 @@ static int print_table(void)
 				printf(" | %15s %7s", rec, kept);
 			}
 		}
-		bool spoken = strstr(rw->key, "/spoken") != NULL;
-		double rt = spoken ? 0.90 : 0.98, kt = spoken ? 0.95 : 0.98;
+		const struct target *tg = target_for(rw->key);
+		double rt = tg->recall, kt = tg->kept;
 		bool miss = (rw->us.pos && (double)rw->us.hit / rw->us.pos < rt) ||
 		            (rw->us.neg && (double)rw->us.kept / rw->us.neg < kt);
 		missed += miss;
@@ -361,6 +418,33 @@ static void ref_presidio(const struct redact *r, const char *dir)
 	json_decref(j);
 }
 
+/* Presidio has no PERSON or street-address recogniser tests; its UK_POSTCODE
+ * and DE_PLZ cases are bare postcodes (a weak 0.1 score in Presidio). The
+ * ADDRESS rule takes a postcode only next to a street line, so this shows
+ * what it leaves: reported, not a target. */
+static void ref_presidio_postcodes(const struct redact *r, const char *dir)
+{
+	json_t *j = load(dir, "presidio_recognizer_tests.json"), *c, *sub;
+	size_t i, k;
+	if (!j)
+		return;
+	json_array_foreach(json_object_get(j, "cases"), i, c) {
+		const char *ent = json_string_value(json_object_get(c, "entity"));
+		const char *text = json_string_value(json_object_get(c, "text"));
+		if (!ent || !text || (strcmp(ent, "UK_POSTCODE") != 0 && strcmp(ent, "DE_PLZ") != 0))
+			continue;
+		json_t *subs = json_object_get(c, "expected_substrings");
+		if (!json_array_size(subs)) {
+			score_case(r, false, CH_WEB, "ADDRESS", text, text, &ref);
+			continue;
+		}
+		json_array_foreach(subs, k, sub)
+			score_case(r, true, CH_WEB, "ADDRESS", json_string_value(sub), text, &ref);
+	}
+	ref_print("presidio UK_POSTCODE + DE_PLZ as ADDRESS");
+	json_decref(j);
+}
+
 static void run_reference(const struct redact *r, const char *dir)
 {
 	printf("\nreference sets in %s (same rule)\n", dir);
@@ -370,6 +454,7 @@ static void run_reference(const struct redact *r, const char *dir)
 	ref_cards(r, dir);
 	ref_ibans(r, dir);
 	ref_presidio(r, dir);
+	ref_presidio_postcodes(r, dir);
 }
 
 int main(int argc, char **argv)
@@ -396,7 +481,8 @@ int main(int argc, char **argv)
 		return 2;
 	if (peers)
 		read_peers(peers);
-	printf("corpus %s (targets: written recall/kept >= 0.98, spoken >= 0.90/0.95)", corpus);
+	printf("corpus %s (targets: written recall/kept >= 0.98, spoken >= 0.90/0.95; PERSON, ADDRESS:\n"
+	       "recall >= 0.90 written, 0.85 spoken, kept >= 0.99; `whole`: every byte of the value redacted)", corpus);
 	int missed = print_table();
 	if (data)
 		run_reference(r, data);

@@ -14,7 +14,8 @@ never from redactd's output:
   - IPs: the documentation ranges of RFC 5737 and RFC 3849;
   - emails: RFC 5322/6531 shapes with example domains (RFC 2606);
   - negatives: dates, times, prices, versions, ISBNs (ISO 2108 examples),
-    year ranges, postcodes, UUIDs, scores, quantities.
+    year ranges, postcodes, UUIDs, scores, quantities;
+  - names and addresses: corpus_names.py (read its honesty note).
 
 Columns: kind (pos|neg), channel, entity, form (written|spoken), value,
 text. A positive's value must vanish from the output and be covered by a
@@ -373,8 +374,10 @@ neg_ip = ["version 1.2.3.4", "v10.0.0.1", "1.2.3", "999.1.1.1", "256.256.256.256
 for i, v in enumerate(neg_ip):
     add("neg", "IP_ADDRESS", v, ["running {v} now", "{v}", "upgrade to {v} please"][i % 3].format(v=v))
 
+# ("mum at home" was "jane at home" until issue 14: after "it is", jane is now
+# rightly a PERSON; the case is about "at home" not being an email.)
 neg_email = ["@handle", "a@b", "user@localhost", "twitter @jane_doe", "price @ 5.99",
-             "jane at home", "foo@bar", "@example.com", "email@", "me@ example.com",
+             "mum at home", "foo@bar", "@example.com", "email@", "me@ example.com",
              "#hashtag", "C# and F#", "john.doe", "example.com", "name(at)example(dot)com",
              "user@.com", "meet @ 5pm", "@@", "info@", "support @ example"]
 for i, v in enumerate(neg_email):
@@ -402,6 +405,14 @@ neg_voice = [
 ]
 for v in neg_voice:
     add("neg", "PHONE" if "@" not in v else "EMAIL", v, "well {} okay".format(v), "voice", "spoken")
+
+# ---------------------------------------------------------------- PERSON, ADDRESS
+import corpus_names  # noqa: E402  (its own docstring says where its values come from)
+
+name_rng = random.Random(20261202)
+corpus_names.persons(add, name_rng)
+corpus_names.addresses(add, name_rng)
+corpus_names.negatives(add, name_rng)
 
 here = os.path.dirname(os.path.abspath(__file__))
 with open(os.path.join(here, "corpus.tsv"), "w", encoding="utf-8") as f:

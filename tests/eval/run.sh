@@ -1,7 +1,8 @@
 #!/bin/sh
 # `make eval`: accuracy of the redaction engine on tests/eval/corpus.tsv,
 # beside the npm redactors (redact-pii, @redactpii/node) scored by the same
-# rule, plus the public reference sets in ../shared/data when present.
+# rule, plus openredaction (names and addresses too) and the public reference
+# sets in ../shared/data when present.
 # Usage: sh tests/eval/run.sh [BUILD_DIR]
 set -u
 BUILD=${1:-build}
@@ -19,12 +20,12 @@ cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes
 PEERS=""
 NM=bench/node_modules
 if command -v node >/dev/null 2>&1 && command -v npm >/dev/null 2>&1; then
-	if [ ! -d "$NM/redact-pii" ] || [ ! -d "$NM/@redactpii/node" ]; then
+	if [ ! -d "$NM/redact-pii" ] || [ ! -d "$NM/@redactpii/node" ] || [ ! -d "$NM/openredaction" ]; then
 		echo "installing npm peers into $NM ..."
 		npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix bench \
-		    redact-pii @redactpii/node >/dev/null 2>&1 || echo "npm install failed (offline?): peers skipped"
+		    redact-pii @redactpii/node openredaction >/dev/null 2>&1 || echo "npm install failed (offline?): peers skipped"
 	fi
-	if [ -d "$NM/redact-pii" ] || [ -d "$NM/@redactpii/node" ]; then
+	if [ -d "$NM/redact-pii" ] || [ -d "$NM/@redactpii/node" ] || [ -d "$NM/openredaction" ]; then
 		node tests/eval/peers.mjs tests/eval/corpus.tsv "$NM" > "$OUT/peers.tsv" && PEERS="-p $OUT/peers.tsv"
 	fi
 else
