@@ -26,6 +26,7 @@
 struct admin_opts {
 	const char *config;
 	const char *tenant;
+	bool tenant_given;          /* --tenant on the command line (else "default") */
 	bool json, dry_run;
 	const char *format;          /* export: json | csv */
 	const char *reason;          /* hold add */
@@ -85,7 +86,7 @@ static int parse_admin(int argc, char **argv, const char *help, const int *allow
 		case OPT_SINCE: o->since = optarg; break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_JSON: o->json = true; break;
-		case OPT_TENANT: o->tenant = optarg; break;
+		case OPT_TENANT: o->tenant = optarg; o->tenant_given = true; break;
 		}
 	}
 	if (!ingest_tenant_valid(o->tenant)) {
@@ -278,10 +279,11 @@ int cmd_erase(int argc, char **argv)
 static const char hold_help[] =
 	"usage: redactd hold add (--conversation ID | --email X | --phone X) --reason TEXT\n"
 	"                        [--tenant T]\n"
-	"       redactd hold remove HOLD_ID\n"
+	"       redactd hold remove HOLD_ID [--tenant T]\n"
 	"       redactd hold list [--tenant T]\n"
 	"Legal holds: held conversations (or every conversation of a held subject)\n"
-	"survive retention sweeps and erasure until the hold is removed.\n";
+	"survive retention sweeps and erasure until the hold is removed. Without\n"
+	"--tenant, list and remove see every tenant's holds; with it, only T's.\n";
 
 static int hold_add(struct app *app, struct admin_opts *o)
 {
@@ -330,9 +332,11 @@ int cmd_hold(int argc, char **argv)
 	struct api_error e;
 	if (add)
 		rc = hold_add(&app, &o);
+	/* Like an admin token bound to no tenant: every tenant's holds, unless
+	 * --tenant names one (then another tenant's hold id is "no such hold"). */
 	else if (list)
-		rc = hold_list(&app, o.tenant);
-	else if (subject_hold_remove(&app, NULL, argv[optind + 1], ACTOR, &e))
+		rc = hold_list(&app, o.tenant_given ? o.tenant : NULL);
+	else if (subject_hold_remove(&app, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR, &e))
 		rc = api_fail("hold remove", &e);
 	else
 		printf("removed %s\n", argv[optind + 1]);

@@ -771,6 +771,8 @@ static const char *retention_key(struct loader *ld, const char *key, const char 
 	if (!ld->retention_tenant && !strcmp(key, "sweep_batch")) {
 		return k_int(v, 1, 100000, &CFG->sweep_batch, "sweep_batch must be 1 to 100000 rows");
 	}
+	if (ld->retention_tenant && (!strcmp(key, "sweep_interval") || !strcmp(key, "sweep_batch")))
+		return "the sweeper's settings are global: set them in [retention], not per tenant";
 	if (!ld->retention_tenant && !strcmp(key, "default")) {
 		if (util_parse_duration(v, &CFG->default_retention))
 			return "default must be a duration such as 730d, or 0 (keep forever)";

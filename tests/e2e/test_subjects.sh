@@ -105,6 +105,14 @@ check_eq "conversation of a held subject is kept" "$(jget '.removed'),$(jget '.k
 OUT=$(rd erase --email "$BOB" 2>&1)
 check "redactd erase reports what a hold kept" bash -c "printf '%s' \"\$1\" | grep -q 'kept 2 record(s).*legal hold'" _ "$OUT"
 check "redactd hold remove" rd hold remove "$ID"
+
+# Holds of other tenants: without --tenant the CLI sees every tenant's, as
+# an admin token bound to none does; with it, only that tenant's.
+AID=$(rd hold add --conversation acme-c1 --tenant acme --reason "$REASON" 2>/dev/null)
+check "redactd hold list lists another tenant's hold" bash -c "rd() { '$BIN' \"\$@\" -c '$T/redactd.conf'; }; rd hold list | grep -q '$AID'"
+check "redactd hold list --tenant default leaves it out" bash -c "! '$BIN' hold list --tenant default -c '$T/redactd.conf' | grep -q '$AID'"
+check "redactd hold remove --tenant default cannot remove acme's hold" bash -c "! '$BIN' hold remove '$AID' --tenant default -c '$T/redactd.conf' 2>/dev/null"
+check "redactd hold remove --tenant acme removes it" rd hold remove "$AID" --tenant acme
 OUT=$(rd erase --email "$BOB" 2>&1)
 check "redactd erase removes after release" bash -c "printf '%s' \"\$1\" | grep -q 'removed 2 record(s)'" _ "$OUT"
 

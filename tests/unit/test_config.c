@@ -156,6 +156,9 @@ static void test_more_errors(void)
 	CHECK(cfg == NULL && has_error(2, "port"), "port out of range is refused");
 	cfg = load_text("[rule \"r\"]\nkeep = 20\npriority = -1\n");
 	CHECK(cfg == NULL && has_error(2, "keep") && has_error(3, "priority"), "rule ranges checked");
+	cfg = load_text("[retention \"acme\"]\nsweep_batch = 500\nsweep_interval = 1m\n");
+	CHECK(cfg == NULL && has_error(2, "global") && has_error(3, "global"),
+	      "the sweeper's settings in a tenant's retention section are refused, not taken as categories");
 	CHECK(config_load("/nonexistent/redactd.conf", &cfg, err, sizeof err) == -1 &&
 	      strstr(err, "cannot open"), "a missing file is reported");
 }
