@@ -6,6 +6,7 @@
 
 #include "redactd.h"
 #include <stdarg.h>
+#include <time.h>
 
 /* "1M", "512k", "1024" -> bytes. Returns -1 on bad syntax or overflow. */
 int util_parse_size(const char *s, size_t *out) RD_WARN_UNUSED;
@@ -23,6 +24,8 @@ bool util_utf8_valid(const char *s, size_t n);
 int64_t util_now_ms(void);
 /* A monotonic clock in microseconds, for durations. */
 int64_t util_mono_us(void);
+/* Epoch ms as the CLOCK_REALTIME deadline pthread_cond_timedwait takes. */
+struct timespec util_timespec_ms(int64_t ms);
 /* Epoch ms -> "2026-11-22T18:42:01.123Z" (out must hold 32 bytes). */
 void util_format_ts(int64_t ms, char out[32]);
 /* RFC 3339 (with offset or Z, optional fraction) or decimal epoch seconds

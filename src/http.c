@@ -527,25 +527,38 @@ static void request_free(struct request *rq)
 	free(rq);
 }
 
-/* MHD's URI callback, before it decodes the query: keeps the query's exact
- * bytes, which Twilio's signature covers (decoding and re-encoding cannot
- * always restore them). Never logged. Its value becomes *con_cls. */
+static bool is_control(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
 /* MHD decodes %00 into a NUL that ends the path (an id "abc%00def" would
- * read as "abc"): decode the path ourselves and look at every byte. */
+ * read as "abc"): look at every byte of the path as it will be decoded.
+ * Only a %XX escape can decode to one the raw bytes do not show, so a path
+ * without '%' (nearly every request) is checked in place, with no copy. */
 static bool path_has_control(const char *uri)
 {
 	size_t n = strcspn(uri, "?");
+	const char *pct = memchr(uri, '%', n);
+	for (size_t i = 0; i < (pct ? (size_t)(pct - uri) : n); i++)
+		if (is_control((unsigned char)uri[i]))
+			return true;
+	if (!pct)
+		return false;
 	char *copy = strndup(uri, n);
 	bool bad = !copy;
 	if (copy) {
 		size_t len = MHD_http_unescape(copy);
 		for (size_t i = 0; i < len && !bad; i++)
-			bad = (unsigned char)copy[i] < 0x20 || copy[i] == 0x7f;
+			bad = is_control((unsigned char)copy[i]);
 	}
 	free(copy);
 	return bad;
 }
 
+/* MHD's URI callback, before it decodes the query: keeps the query's exact
+ * bytes, which Twilio's signature covers (decoding and re-encoding cannot
+ * always restore them). Never logged. Its value becomes *con_cls. */
 static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 {
 	struct request *rq = request_new(cls, conn);

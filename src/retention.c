@@ -406,15 +406,12 @@ static int64_t interval_s(struct app *app)
 /* Sleeps until wall-clock time due_ms; false when asked to stop. */
 static bool wait_until(struct retention *r, int64_t due_ms)
 {
-	struct timespec until = { .tv_sec = (time_t)(due_ms / 1000),
-	                          .tv_nsec = (long)(due_ms % 1000) * 1000000L };
 	pthread_mutex_lock(&r->mu);
 	while (!atomic_load(&r->stop) && util_now_ms() < due_ms) {
 		atomic_store(&r->heartbeat_us, util_mono_us());
 		int64_t wake_ms = util_now_ms() + HEARTBEAT_US / 1000;
-		struct timespec beat = { .tv_sec = (time_t)(wake_ms / 1000),
-		                         .tv_nsec = (long)(wake_ms % 1000) * 1000000L };
-		pthread_cond_timedwait(&r->cv, &r->mu, wake_ms < due_ms ? &beat : &until);
+		struct timespec until = util_timespec_ms(wake_ms < due_ms ? wake_ms : due_ms);
+		pthread_cond_timedwait(&r->cv, &r->mu, &until);
 	}
 	pthread_mutex_unlock(&r->mu);
 	atomic_store(&r->heartbeat_us, util_mono_us());

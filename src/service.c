@@ -75,9 +75,7 @@ static bool alive(struct service *s)
 /* Waits up to us or until stopped; false when stopped. */
 static bool sleep_or_stop(struct service *s, int64_t us)
 {
-	int64_t due_ms = util_now_ms() + us / 1000;
-	struct timespec until = { .tv_sec = (time_t)(due_ms / 1000),
-	                          .tv_nsec = (long)(due_ms % 1000) * 1000000L };
+	struct timespec until = util_timespec_ms(util_now_ms() + us / 1000);
 	pthread_mutex_lock(&s->mu);
 	while (!s->stop && pthread_cond_timedwait(&s->cv, &s->mu, &until) != ETIMEDOUT)
 		;
