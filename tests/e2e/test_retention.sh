@@ -56,7 +56,7 @@ req DELETE "/v1/holds/$HOLD" "$ADMIN_TOKEN"
 check_eq "hold released" "$STATUS" 200
 check "released conversation is purged by the next pass" wait_for 10 gone lead-held
 check "the chain verifies while the daemon runs" rd audit verify
-check "no identifiers in the log" bash -c "! grep -aqiE 'example\.net|7946|lead-1|lead-held|dispute' '$T/daemon.log'"
+check "no identifiers in the log" bash -c "! grep -aqiE 'example\.net|020 ?7946 ?0018|2079460018|lead-1|lead-held|dispute' '$T/daemon.log'"
 check "the sweeper logs counts" grep -q 'sweep: default/lead purged=2' "$T/daemon.log"
 
 finish
