@@ -16,7 +16,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (config_load(path, &cfg, err, sizeof err))
 			abort();
 	}
-	struct api_error e;
+	struct rd_error e;
 	json_t *root = ingest_parse_body((const char *)data, size, &e);
 	if (root) {
 		struct ingest_options opt = { .channel = CH_WEB };

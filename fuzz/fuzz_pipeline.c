@@ -68,7 +68,7 @@ static void check_reply(const struct buf *reply)
 static void answer(struct ingest_batch *b)
 {
 	struct buf reply = { 0 };
-	struct api_error e;
+	struct rd_error e;
 	if (ingest_batch_reply(&app, b, 0, &reply, &e) == 0)
 		check_reply(&reply);
 	buf_free(&reply);
@@ -89,7 +89,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size -= 2;
 	}
 	struct ingest_batch *b = NULL;
-	struct api_error e;
+	struct rd_error e;
 	if (ingest_prepare(&app, &opt, (const char *)data, size, &b, &e) == 0) {
 		if (held)
 			answer(held);

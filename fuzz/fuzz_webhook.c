@@ -44,7 +44,7 @@ static void twilio_form(const uint8_t *data, size_t size)
 
 static void json_payloads(const uint8_t *data, size_t size)
 {
-	struct api_error e;
+	struct rd_error e;
 	json_t *root = ingest_parse_body((const char *)data, size, &e);
 	if (!root)
 		return;

@@ -12,6 +12,7 @@
 #include "redactd.h"
 #include "config.h"
 #include "crypto.h"
+#include "rd_error.h"
 #include "redact.h"
 #include "store.h"
 
@@ -30,21 +31,10 @@ struct app {
 	char config_path[4096];
 };
 
-/* An error for the client: SPEC 5.4 {"error": {"code", "message"}}.
- * The message never quotes the client's data. */
-struct api_error {
-	int status;
-	const char *code;
-	char message[256];
-};
-
-void api_error_set(struct api_error *e, int status, const char *code, const char *fmt, ...)
-	RD_PRINTF(4, 5);
-
-/* For a failed store write whose status is rc: 503 storage_failed when the
- * store refuses writes since a failed fdatasync (STORE_FAILED: a restart is
- * needed), else 500 with code and message. */
-void api_error_store(struct api_error *e, int rc, const char *code, const char *message);
+/* For a failed store operation whose status is rc: RD_E_STORAGE_FAILED when
+ * the store refuses writes since a failed fdatasync (a restart is needed),
+ * RD_E_STORAGE_FULL when the disk is full, else err with message. */
+void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message);
 
 enum app_mode {
 	APP_REDACT_ONLY,   /* config + redaction engine (key optional) */

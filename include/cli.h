@@ -14,6 +14,12 @@ enum { EXIT_OK = 0, EXIT_RUNTIME = 1, EXIT_USAGE = 2 };
 
 int cli_main(int argc, char **argv);
 
+/* The exit code of a domain error, from one table: what the operator asked
+ * for was wrong (EXIT_USAGE) or the service failed it (EXIT_RUNTIME). */
+int cli_exit_code(enum rd_err err);
+/* Print "redactd CMD: message" to stderr; return cli_exit_code. */
+int cli_fail(const char *cmd, const struct rd_error *e);
+
 /* Shared by subcommands: the -c FILE default (/etc/redactd/redactd.conf,
  * or config/redactd.conf when run from the source tree). */
 const char *cli_default_config(void);

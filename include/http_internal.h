@@ -86,14 +86,16 @@ struct request {
 void http_reply_text(struct request *rq, int status, const char *ctype, const char *body, size_t len,
                      const char *hname, const char *hvalue);
 void http_reply_json(struct request *rq, int status, json_t *body);
-void http_reply_error(struct request *rq, const struct api_error *e);
-void http_fail(struct request *rq, int status, const char *code, const char *msg);
+void http_reply_error(struct request *rq, const struct rd_error *e);
+void http_fail(struct request *rq, enum rd_err err, const char *msg);
+/* The HTTP status of a domain error (500 for one the table lacks). */
+int http_status_of(enum rd_err err);
 
 /* The token's tenant, or NULL when the token is not bound to one. */
 const char *http_token_tenant(const struct request *rq);
 /* ?tenant=, checked against the token's; the token's or "default" when
  * absent. NULL with e set when invalid or not the token's. */
-const char *http_query_tenant(struct request *rq, struct api_error *e);
+const char *http_query_tenant(struct request *rq, struct rd_error *e);
 
 /*
  * The asynchronous commit shared by every ingesting route. http_submit_batch
@@ -104,7 +106,7 @@ const char *http_query_tenant(struct request *rq, struct api_error *e);
  * *reply, or -1 with e set (503 busy, 500); either way the batch is freed.
  */
 void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish);
-int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e) RD_WARN_UNUSED;
+int http_batch_result(struct request *rq, struct buf *reply, struct rd_error *e) RD_WARN_UNUSED;
 /* The batch's result as the reply: status with the ingest body, or the error. */
 void http_reply_batch(struct request *rq, int status);
 

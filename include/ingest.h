@@ -37,28 +37,28 @@ struct ingest_options {
  */
 struct ingest_batch;
 int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
-                   struct ingest_batch **out, struct api_error *e) RD_WARN_UNUSED;
+                   struct ingest_batch **out, struct rd_error *e) RD_WARN_UNUSED;
 int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
-                        struct ingest_batch **out, struct api_error *e) RD_WARN_UNUSED;
+                        struct ingest_batch **out, struct rd_error *e) RD_WARN_UNUSED;
 const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n);
 int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
-                       struct api_error *e) RD_WARN_UNUSED;
+                       struct rd_error *e) RD_WARN_UNUSED;
 void ingest_batch_free(struct ingest_batch *b);   /* NULL is a no-op */
 
 /* Validate a parsed body without redacting or storing (fuzzing, dry runs). */
 int ingest_validate(const struct config *cfg, const struct ingest_options *opt, json_t *root,
-                    struct api_error *e) RD_WARN_UNUSED;
+                    struct rd_error *e) RD_WARN_UNUSED;
 
 /* POST /v1/redact: {"text", "channel", "tenant"} -> {"redacted", "findings"}. */
 int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
-                       json_t **reply, struct api_error *e) RD_WARN_UNUSED;
+                       json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
 
 /* The redact-only reply object for one text (shared by the CLI). */
 json_t *ingest_redact_reply(const struct redact_result *res);
 
 /* GET /v1/conversations/{id}: the opened transcript, or 404. */
 int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
-                             json_t **reply, struct api_error *e) RD_WARN_UNUSED;
+                             json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
 
 /*
  * Open one stored row (from a store_conversation callback) into its API
@@ -71,7 +71,7 @@ int ingest_open_row(struct app *app, const struct store_row *row, bool with_conv
                     json_t **out) RD_WARN_UNUSED;
 
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
-json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e);
+json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e);
 
 /* Tenant names: 1..64 of [A-Za-z0-9._-]. */
 bool ingest_tenant_valid(const char *t);

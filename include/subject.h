@@ -72,7 +72,7 @@ int subject_conversation_held_cached(struct sqlite3 *db, struct sqlite3_stmt **s
  * 0 with *out (caller decrefs), or -1 with e (400 bad query, 500).
  */
 int subject_export(struct app *app, const struct subject_query *q, const char *actor, json_t **out,
-                   struct api_error *e) RD_WARN_UNUSED;
+                   struct rd_error *e) RD_WARN_UNUSED;
 
 /* The export as CSV (RFC 4180, header row, every field quoted):
  * conversation_id,id,ts,role,channel,category,text,metadata,findings. */
@@ -92,7 +92,7 @@ struct subject_erase_result {
  * erased rows out of the files (retention_after_delete): residue_pending
  * when a reader's old snapshot still holds it back. 0, or -1 with e. */
 int subject_erase(struct app *app, const struct subject_query *q, const char *actor,
-                  struct subject_erase_result *out, struct api_error *e) RD_WARN_UNUSED;
+                  struct subject_erase_result *out, struct rd_error *e) RD_WARN_UNUSED;
 
 /* The erase reply object {"removed", "kept", "conversations",
  * "held_conversations", "residue": "none" | "pending", "kept_reason"?}. */
@@ -100,15 +100,15 @@ json_t *subject_erase_json(const struct subject_erase_result *r);
 
 /* Place a hold on q's conversation or subject; id gets "h_..." (201). */
 int subject_hold_add(struct app *app, const struct subject_query *q, const char *reason,
-                     const char *actor, char id[SUBJECT_HOLD_ID_LEN + 1], struct api_error *e)
+                     const char *actor, char id[SUBJECT_HOLD_ID_LEN + 1], struct rd_error *e)
 	RD_WARN_UNUSED;
 /* Remove hold id; tenant NULL matches any tenant. 404 when not found. */
 int subject_hold_remove(struct app *app, const char *tenant, const char *id, const char *actor,
-                        struct api_error *e) RD_WARN_UNUSED;
+                        struct rd_error *e) RD_WARN_UNUSED;
 /* {"holds": [{"id", "tenant", "kind", "type", "value", "reason", "created",
  * "actor"}]}; tenant NULL lists every tenant. Opening the sealed reasons is
  * a read of stored content and is audited. */
 int subject_hold_list(struct app *app, const char *tenant, const char *actor, json_t **out,
-                      struct api_error *e) RD_WARN_UNUSED;
+                      struct rd_error *e) RD_WARN_UNUSED;
 
 #endif

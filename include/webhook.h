@@ -14,7 +14,7 @@
 
 #include <jansson.h>
 
-struct api_error;
+struct rd_error;
 
 #define WEBHOOK_MAX_PARAMS   256    /* form fields in one callback */
 #define WEBHOOK_MAX_SECRET   512    /* bytes of an auth token / app secret */
@@ -82,7 +82,7 @@ const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char *
  * message of entry[].changes[].value.messages[] to out and its sender
  * (borrowed from root) to senders[i] (RD_MAX_BATCH slots). -1 with e set
  * (422) on a wrongly typed level or more than RD_MAX_BATCH messages. */
-int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct api_error *e)
+int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct rd_error *e)
 	RD_WARN_UNUSED;
 
 #endif

@@ -49,6 +49,36 @@ const char *cli_default_config(void)
 	return etc;
 }
 
+static const unsigned char EXIT_CODE[RD_ERR_COUNT] = {
+	[RD_OK] = EXIT_OK,
+	[RD_E_BAD_REQUEST] = EXIT_USAGE, [RD_E_INVALID_REQUEST] = EXIT_USAGE,
+	[RD_E_INVALID_PATH] = EXIT_USAGE, [RD_E_INVALID_QUERY] = EXIT_USAGE,
+	[RD_E_INVALID_JSON] = EXIT_USAGE, [RD_E_INVALID_UTF8] = EXIT_USAGE,
+	[RD_E_INVALID_FORM] = EXIT_USAGE, [RD_E_TOO_DEEP] = EXIT_USAGE,
+	[RD_E_BODY_TOO_LARGE] = EXIT_USAGE, [RD_E_UNSUPPORTED_MEDIA_TYPE] = EXIT_USAGE,
+	[RD_E_METHOD_NOT_ALLOWED] = EXIT_USAGE, [RD_E_INVALID_BODY] = EXIT_USAGE,
+	[RD_E_INVALID_FIELD] = EXIT_USAGE, [RD_E_MISSING_FIELD] = EXIT_USAGE,
+	[RD_E_UNKNOWN_FIELD] = EXIT_USAGE, [RD_E_UNAUTHORIZED] = EXIT_USAGE,
+	[RD_E_BAD_SIGNATURE] = EXIT_USAGE, [RD_E_FORBIDDEN] = EXIT_USAGE,
+	[RD_E_NOT_FOUND] = EXIT_USAGE,
+	[RD_E_RATE_LIMITED] = EXIT_RUNTIME, [RD_E_BUSY] = EXIT_RUNTIME,
+	[RD_E_SHUTTING_DOWN] = EXIT_RUNTIME, [RD_E_SOURCE_UNAVAILABLE] = EXIT_RUNTIME,
+	[RD_E_STORAGE_FULL] = EXIT_RUNTIME, [RD_E_STORAGE_FAILED] = EXIT_RUNTIME,
+	[RD_E_STORAGE] = EXIT_RUNTIME, [RD_E_AUDIT] = EXIT_RUNTIME,
+	[RD_E_INTEGRITY] = EXIT_RUNTIME, [RD_E_INTERNAL] = EXIT_RUNTIME,
+};
+
+int cli_exit_code(enum rd_err err)
+{
+	return (unsigned)err < RD_ERR_COUNT ? EXIT_CODE[err] : EXIT_RUNTIME;
+}
+
+int cli_fail(const char *cmd, const struct rd_error *e)
+{
+	fprintf(stderr, "redactd %s: %s\n", cmd, e->message);
+	return cli_exit_code(e->err);
+}
+
 int cli_open_app(struct app *app, const char *config_path, enum app_mode mode)
 {
 	char err[8192];

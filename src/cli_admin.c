@@ -103,12 +103,6 @@ static int open_app(struct app *app, const struct admin_opts *o)
 	return cli_open_app(app, o->config, APP_READONLY);
 }
 
-static int api_fail(const char *cmd, const struct api_error *e)
-{
-	fprintf(stderr, "redactd %s: %s\n", cmd, e->message);
-	return e->status >= 400 && e->status < 500 ? EXIT_USAGE : EXIT_RUNTIME;
-}
-
 /* "365d", "12h", "90s": the largest unit that divides evenly. */
 static void fmt_duration(int64_t s, char out[32])
 {
@@ -232,10 +226,10 @@ int cmd_export(int argc, char **argv)
 	struct app app;
 	if ((rc = open_app(&app, &o)))
 		return rc;
-	struct api_error e;
+	struct rd_error e;
 	json_t *out = NULL;
 	if (subject_export(&app, &o.q, ACTOR, &out, &e))
-		rc = api_fail("export", &e);
+		rc = cli_fail("export", &e);
 	else if (print_export(out, csv))
 		rc = EXIT_RUNTIME;
 	json_decref(out);
@@ -255,10 +249,10 @@ int cmd_erase(int argc, char **argv)
 	struct app app;
 	if ((rc = open_app(&app, &o)))
 		return rc;
-	struct api_error e;
+	struct rd_error e;
 	struct subject_erase_result r;
 	if (subject_erase(&app, &o.q, ACTOR, &r, &e)) {
-		rc = api_fail("erase", &e);
+		rc = cli_fail("erase", &e);
 	} else {
 		printf("removed %lld record(s) in %lld conversation(s)\n", (long long)r.removed,
 		       (long long)r.conversations);
@@ -287,21 +281,21 @@ static const char hold_help[] =
 
 static int hold_add(struct app *app, struct admin_opts *o)
 {
-	struct api_error e;
+	struct rd_error e;
 	char id[SUBJECT_HOLD_ID_LEN + 1];
 	if (subject_hold_add(app, &o->q, o->reason, ACTOR, id, &e))
-		return api_fail("hold add", &e);
+		return cli_fail("hold add", &e);
 	printf("%s\n", id);
 	return EXIT_OK;
 }
 
 static int hold_list(struct app *app, const char *tenant)
 {
-	struct api_error e;
+	struct rd_error e;
 	json_t *out, *h;
 	size_t i;
 	if (subject_hold_list(app, tenant, ACTOR, &out, &e))
-		return api_fail("hold list", &e);
+		return cli_fail("hold list", &e);
 	json_array_foreach(json_object_get(out, "holds"), i, h) {
 		json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
 		putchar('\n');
@@ -329,7 +323,7 @@ int cmd_hold(int argc, char **argv)
 	struct app app;
 	if ((rc = open_app(&app, &o)))
 		return rc;
-	struct api_error e;
+	struct rd_error e;
 	if (add)
 		rc = hold_add(&app, &o);
 	/* Like an admin token bound to no tenant: every tenant's holds, unless
@@ -337,7 +331,7 @@ int cmd_hold(int argc, char **argv)
 	else if (list)
 		rc = hold_list(&app, o.tenant_given ? o.tenant : NULL);
 	else if (subject_hold_remove(&app, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR, &e))
-		rc = api_fail("hold remove", &e);
+		rc = cli_fail("hold remove", &e);
 	else
 		printf("removed %s\n", argv[optind + 1]);
 	app_close(&app);

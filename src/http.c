@@ -74,29 +74,52 @@ void http_reply_json(struct request *rq, int status, json_t *body)
 	json_mem_free_text(s);
 }
 
-void http_reply_error(struct request *rq, const struct api_error *e)
+/* The one place a domain error becomes an HTTP status (SPEC 5.4). */
+static const short HTTP_STATUS[RD_ERR_COUNT] = {
+	[RD_OK] = 200,
+	[RD_E_BAD_REQUEST] = 400, [RD_E_INVALID_REQUEST] = 400, [RD_E_INVALID_PATH] = 400,
+	[RD_E_INVALID_QUERY] = 400, [RD_E_INVALID_JSON] = 400, [RD_E_INVALID_UTF8] = 400,
+	[RD_E_INVALID_FORM] = 400, [RD_E_TOO_DEEP] = 400,
+	[RD_E_BODY_TOO_LARGE] = 413, [RD_E_UNSUPPORTED_MEDIA_TYPE] = 415,
+	[RD_E_METHOD_NOT_ALLOWED] = 405,
+	[RD_E_INVALID_BODY] = 422, [RD_E_INVALID_FIELD] = 422, [RD_E_MISSING_FIELD] = 422,
+	[RD_E_UNKNOWN_FIELD] = 422,
+	[RD_E_UNAUTHORIZED] = 401, [RD_E_BAD_SIGNATURE] = 403, [RD_E_FORBIDDEN] = 403,
+	[RD_E_RATE_LIMITED] = 429, [RD_E_NOT_FOUND] = 404,
+	[RD_E_BUSY] = 503, [RD_E_SHUTTING_DOWN] = 503, [RD_E_SOURCE_UNAVAILABLE] = 503,
+	[RD_E_STORAGE_FULL] = 503, [RD_E_STORAGE_FAILED] = 503,
+	[RD_E_STORAGE] = 500, [RD_E_AUDIT] = 500, [RD_E_INTEGRITY] = 500, [RD_E_INTERNAL] = 500,
+};
+
+int http_status_of(enum rd_err err)
 {
-	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", e->code, "message", e->message);
+	return (unsigned)err < RD_ERR_COUNT && HTTP_STATUS[err] ? HTTP_STATUS[err] : 500;
+}
+
+void http_reply_error(struct request *rq, const struct rd_error *e)
+{
+	int status = http_status_of(e->err);
+	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", rd_err_code(e->err), "message", e->message);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	const char *hname = NULL, *hvalue = NULL;
 	char retry[16];
 	snprintf(retry, sizeof retry, "%d", rq->retry_after > 0 ? rq->retry_after : 1);
-	if (e->status == 401)
+	if (status == 401)
 		hname = "WWW-Authenticate", hvalue = "Bearer realm=\"redactd\"";
-	else if (e->status == 503 || e->status == 429)
+	else if (status == 503 || status == 429)
 		hname = "Retry-After", hvalue = retry;
-	else if (e->status == 405 && rq->route)
+	else if (status == 405 && rq->route)
 		hname = "Allow", hvalue = rq->route->method;
 	if (s)
-		http_reply_text(rq, e->status, "application/json", s, strlen(s), hname, hvalue);
+		http_reply_text(rq, status, "application/json", s, strlen(s), hname, hvalue);
 	json_mem_free_text(s);
 	json_decref(o);
 }
 
-void http_fail(struct request *rq, int status, const char *code, const char *msg)
+void http_fail(struct request *rq, enum rd_err err, const char *msg)
 {
-	struct api_error e;
-	api_error_set(&e, status, code, "%s", msg);
+	struct rd_error e;
+	rd_error_set(&e, err, "%s", msg);
 	http_reply_error(rq, &e);
 }
 
@@ -155,7 +178,7 @@ void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_f
 	rq->answered = true;   /* the reply is queued by `finish` */
 }
 
-int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e)
+int http_batch_result(struct request *rq, struct buf *reply, struct rd_error *e)
 {
 	struct app *app = rq->srv->app;
 	uncount_suspended(rq);
@@ -172,7 +195,7 @@ int http_batch_result(struct request *rq, struct buf *reply, struct api_error *e
 void http_reply_batch(struct request *rq, int status)
 {
 	struct buf reply = { 0 };
-	struct api_error e;
+	struct rd_error e;
 	if (http_batch_result(rq, &reply, &e))
 		http_reply_error(rq, &e);
 	else
@@ -195,7 +218,7 @@ static void handle_messages(struct request *rq)
 	const char *ret = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "return");
 	struct ingest_options opt = { .default_tenant = http_token_tenant(rq), .channel = CH_WEB,
 	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
-	struct api_error e;
+	struct rd_error e;
 	struct ingest_batch *b;
 	if (ingest_prepare(app, &opt, rq->body.data, rq->body.len, &b, &e)) {
 		http_reply_error(rq, &e);
@@ -207,7 +230,7 @@ static void handle_messages(struct request *rq)
 static void handle_redact(struct request *rq)
 {
 	json_t *reply = NULL;
-	struct api_error e;
+	struct rd_error e;
 	if (ingest_redact_only(rq->srv->app, http_token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
@@ -216,18 +239,18 @@ static void handle_redact(struct request *rq)
 	json_decref(reply);
 }
 
-const char *http_query_tenant(struct request *rq, struct api_error *e)
+const char *http_query_tenant(struct request *rq, struct rd_error *e)
 {
 	const char *t = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "tenant");
 	const char *bound = http_token_tenant(rq);
 	if (!t)
 		return bound ? bound : "default";
 	if (!ingest_tenant_valid(t)) {
-		api_error_set(e, 400, "invalid_query", "tenant is not a valid tenant name");
+		rd_error_set(e, RD_E_INVALID_QUERY, "tenant is not a valid tenant name");
 		return NULL;
 	}
 	if (bound && strcmp(t, bound)) {
-		api_error_set(e, 403, "forbidden", "this token is bound to another tenant");
+		rd_error_set(e, RD_E_FORBIDDEN, "this token is bound to another tenant");
 		return NULL;
 	}
 	return t;
@@ -235,7 +258,7 @@ const char *http_query_tenant(struct request *rq, struct api_error *e)
 
 static void handle_get_conversation(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	json_t *reply = NULL;
 	const char *tenant = http_query_tenant(rq, &e);
 	if (!tenant || ingest_read_conversation(rq->srv->app, tenant, rq->id, &reply, &e)) {
@@ -280,7 +303,7 @@ static void handle_metrics(struct request *rq)
 	               !store_writable(app->store)) ||
 	    retention_render_metrics(app, &b) || metrics_render_process(app->metrics, &b) ||
 	    http_tls_render_metrics(rq->srv->tls, &b)) {
-		http_fail(rq, 500, "internal", "out of memory");
+		http_fail(rq, RD_E_INTERNAL, "out of memory");
 	} else {
 		http_reply_text(rq, 200, "text/plain; version=0.0.4", b.data, b.len, NULL, NULL);
 	}
@@ -372,20 +395,20 @@ static const struct route *route_find(const char *method, const char *url, const
 
 /* One request from key's bucket; 429 with e set when it is empty. */
 static int take_limit(struct request *rq, const char *scope, const void *key, size_t len,
-                      double rate, int burst, struct api_error *e)
+                      double rate, int burst, struct rd_error *e)
 {
 	int wait = ratelimit_take(rq->srv->limits, key, len, rate, burst);
 	if (!wait)
 		return 0;
 	rq->retry_after = wait;
 	metrics_rate_limited(rq->srv->app->metrics, scope);
-	api_error_set(e, 429, "rate_limited", "too many requests %s; retry after %d s",
+	rd_error_set(e, RD_E_RATE_LIMITED, "too many requests %s; retry after %d s",
 	              strcmp(scope, "ip") ? "for this token" : "from this address", wait);
 	return -1;
 }
 
 /* [token] rate_limit, keyed by the token's name. */
-static int limit_token(struct request *rq, const struct token_conf *tok, struct api_error *e)
+static int limit_token(struct request *rq, const struct token_conf *tok, struct rd_error *e)
 {
 	char key[RATELIMIT_MAX_KEY_LEN];
 	int n = snprintf(key, sizeof key, "t%s", tok->name);
@@ -395,7 +418,7 @@ static int limit_token(struct request *rq, const struct token_conf *tok, struct 
 }
 
 /* [server] rate_limit_per_ip, keyed by the client's address (IPv6: /64). */
-static int limit_address(struct request *rq, struct api_error *e)
+static int limit_address(struct request *rq, struct rd_error *e)
 {
 	const struct config *cfg = rq->srv->app->cfg;
 	unsigned char key[17] = { 'a' };
@@ -405,47 +428,47 @@ static int limit_address(struct request *rq, struct api_error *e)
 	return take_limit(rq, "ip", key, n + 1, cfg->rate_limit_per_ip, cfg->rate_burst_per_ip, e);
 }
 
-static int authenticate(struct request *rq, struct api_error *e)
+static int authenticate(struct request *rq, struct rd_error *e)
 {
 	if (!rq->route->scope)
 		return 0;
 	const char *h = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	                                            MHD_HTTP_HEADER_AUTHORIZATION);
 	if (!h || strncasecmp(h, "Bearer ", 7) != 0 || h[7] == '\0') {
-		api_error_set(e, 401, "unauthorized", "an Authorization: Bearer token is required");
+		rd_error_set(e, RD_E_UNAUTHORIZED, "an Authorization: Bearer token is required");
 		return -1;
 	}
 	unsigned char digest[32];
 	crypto_token_hash(h + 7, strlen(h + 7), digest);
 	const struct token_conf *tok = config_token_find(rq->srv->app->cfg, digest);
 	if (!tok) {
-		api_error_set(e, 401, "unauthorized", "the bearer token is not valid");
+		rd_error_set(e, RD_E_UNAUTHORIZED, "the bearer token is not valid");
 		return -1;
 	}
 	rq->authenticated = true;
 	snprintf(rq->token_name, sizeof rq->token_name, "%s", tok->name);
 	snprintf(rq->token_tenant, sizeof rq->token_tenant, "%s", tok->tenant ? tok->tenant : "");
 	if (!(tok->scopes & rq->route->scope)) {
-		api_error_set(e, 403, "forbidden", "the token lacks the scope this route needs");
+		rd_error_set(e, RD_E_FORBIDDEN, "the token lacks the scope this route needs");
 		return -1;
 	}
 	return limit_token(rq, tok, e);
 }
 
-static int check_body_headers(struct request *rq, struct api_error *e)
+static int check_body_headers(struct request *rq, struct rd_error *e)
 {
 	const char *ct = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_TYPE);
 	size_t n = strlen("application/json");
 	if (!ct || strncasecmp(ct, "application/json", n) != 0 || (ct[n] && ct[n] != ';' && ct[n] != ' ')) {
-		api_error_set(e, 415, "unsupported_media_type", "Content-Type must be application/json");
+		rd_error_set(e, RD_E_UNSUPPORTED_MEDIA_TYPE, "Content-Type must be application/json");
 		return -1;
 	}
 	const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 	size_t len;
 	if (cl && util_parse_size(cl, &len) == 0 && len > rq->srv->app->cfg->max_body) {
-		api_error_set(e, 413, "body_too_large", "the body exceeds max_body (%zu bytes)",
+		rd_error_set(e, RD_E_BODY_TOO_LARGE, "the body exceeds max_body (%zu bytes)",
 		              rq->srv->app->cfg->max_body);
 		return -1;
 	}
@@ -454,7 +477,7 @@ static int check_body_headers(struct request *rq, struct api_error *e)
 
 /* Request framing a proxy and this server could read differently (request
  * smuggling), and ids MHD's decoding cut short at a %00. */
-static int check_framing(struct request *rq, const char *version, struct api_error *e)
+static int check_framing(struct request *rq, const char *version, struct rd_error *e)
 {
 	const char *te = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_TRANSFER_ENCODING);
@@ -463,20 +486,20 @@ static int check_framing(struct request *rq, const char *version, struct api_err
 	size_t len;
 	rq->body_expected = te || (cl && (util_parse_size(cl, &len) || len > 0));
 	if (rq->bad_path)
-		api_error_set(e, 400, "invalid_path", "the path holds a NUL or control character");
+		rd_error_set(e, RD_E_INVALID_PATH, "the path holds a NUL or control character");
 	else if (te && cl)
-		api_error_set(e, 400, "bad_request",
+		rd_error_set(e, RD_E_BAD_REQUEST,
 		              "Content-Length and Transfer-Encoding must not be sent together");
 	else if (version && strcmp(version, MHD_HTTP_VERSION_1_1) == 0 &&
 	         !MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, MHD_HTTP_HEADER_HOST))
-		api_error_set(e, 400, "bad_request", "an HTTP/1.1 request needs a Host header");
+		rd_error_set(e, RD_E_BAD_REQUEST, "an HTTP/1.1 request needs a Host header");
 	else
 		return 0;
 	return -1;
 }
 
 /* Everything decided from the request line and headers. -1 with e set. */
-static int admit(struct request *rq, const char *url, const char *version, struct api_error *e)
+static int admit(struct request *rq, const char *url, const char *version, struct rd_error *e)
 {
 	const struct route *path_route;
 	rq->route = route_find(rq->method, url, &rq->id, &path_route);
@@ -488,13 +511,13 @@ static int admit(struct request *rq, const char *url, const char *version, struc
 	if (!rq->route) {
 		rq->route = path_route;
 		if (path_route)
-			api_error_set(e, 405, "method_not_allowed", "this route does not accept %s",
+			rd_error_set(e, RD_E_METHOD_NOT_ALLOWED, "this route does not accept %s",
 			              strcmp(rq->method, "GET") && strcmp(rq->method, "POST") &&
 			              strcmp(rq->method, "DELETE") && strcmp(rq->method, "PUT") &&
 			              strcmp(rq->method, "PATCH") && strcmp(rq->method, "HEAD") ? "this method"
 			              : rq->method);
 		else
-			api_error_set(e, 404, "not_found", "no such route");
+			rd_error_set(e, RD_E_NOT_FOUND, "no such route");
 		return -1;
 	}
 	if (authenticate(rq, e))
@@ -583,7 +606,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 		rq->access_log = srv->app->cfg->access_log;
 		rq->gc = guard_of(conn);
 		*con_cls = rq;
-		struct api_error e;
+		struct rd_error e;
 		int refused = admit(rq, url, version, &e);
 		guard_headers_done(rq->gc, rq->body_expected);
 		if (refused) {
@@ -621,7 +644,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	if (rq->too_large) {
 		char msg[96];
 		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", srv->app->cfg->max_body);
-		http_fail(rq, 413, "body_too_large", msg);
+		http_fail(rq, RD_E_BODY_TOO_LARGE, msg);
 		return MHD_YES;
 	}
 	rq->route->fn(rq);

@@ -23,11 +23,11 @@ static const char *arg(struct request *rq, const char *name)
 }
 
 /* ?email= or ?phone= (exactly one) and ?tenant= into q. */
-static int subject_args(struct request *rq, struct subject_query *q, struct api_error *e)
+static int subject_args(struct request *rq, struct subject_query *q, struct rd_error *e)
 {
 	const char *email = arg(rq, "email"), *phone = arg(rq, "phone");
 	if (!!email == !!phone) {
-		api_error_set(e, 400, "invalid_query", "give exactly one of ?email= or ?phone=");
+		rd_error_set(e, RD_E_INVALID_QUERY, "give exactly one of ?email= or ?phone=");
 		return -1;
 	}
 	q->kind = email ? SQ_EMAIL : SQ_PHONE;
@@ -46,7 +46,7 @@ static void reply_csv(struct request *rq, const json_t *export)
 {
 	struct buf b = { 0 };
 	if (subject_export_csv(export, &b))
-		http_fail(rq, 500, "internal", "out of memory");
+		http_fail(rq, RD_E_INTERNAL, "out of memory");
 	else
 		http_reply_text(rq, 200, "text/csv; charset=utf-8", b.data ? b.data : "", b.len, NULL, NULL);
 	buf_free(&b);
@@ -55,7 +55,7 @@ static void reply_csv(struct request *rq, const json_t *export)
 void http_get_subject(struct request *rq)
 {
 	struct subject_query q;
-	struct api_error e;
+	struct rd_error e;
 	json_t *out = NULL;
 	if (subject_args(rq, &q, &e) || subject_export(rq->srv->app, &q, rq->token_name, &out, &e)) {
 		http_reply_error(rq, &e);
@@ -71,13 +71,13 @@ void http_get_subject(struct request *rq)
 static void erase(struct request *rq, const struct subject_query *q, bool not_found_if_none)
 {
 	struct subject_erase_result r;
-	struct api_error e;
+	struct rd_error e;
 	if (subject_erase(rq->srv->app, q, rq->token_name, &r, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
 	if (not_found_if_none && r.removed == 0 && r.kept == 0) {
-		http_fail(rq, 404, "not_found", "no messages are held for this conversation");
+		http_fail(rq, RD_E_NOT_FOUND, "no messages are held for this conversation");
 		return;
 	}
 	json_t *o = subject_erase_json(&r);
@@ -88,7 +88,7 @@ static void erase(struct request *rq, const struct subject_query *q, bool not_fo
 void http_delete_subject(struct request *rq)
 {
 	struct subject_query q;
-	struct api_error e;
+	struct rd_error e;
 	if (subject_args(rq, &q, &e)) {
 		http_reply_error(rq, &e);
 		return;
@@ -98,7 +98,7 @@ void http_delete_subject(struct request *rq)
 
 void http_delete_conversation(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	struct subject_query q = { .kind = SQ_CONVERSATION, .value = rq->id };
 	if (!(q.tenant = http_query_tenant(rq, &e))) {
 		http_reply_error(rq, &e);
@@ -109,14 +109,14 @@ void http_delete_conversation(struct request *rq)
 
 /* {"conversation_id" | "email" | "phone", "reason", "tenant"?} */
 static int hold_body(struct request *rq, json_t *root, struct subject_query *q, const char **reason,
-                     struct api_error *e)
+                     struct rd_error *e)
 {
 	static const char *const keys[] = { "email", "phone", "conversation_id" };
 	const char *k, *bound = http_token_tenant(rq);
 	json_t *v;
 	int n = 0;
 	if (!json_is_object(root)) {
-		api_error_set(e, 422, "invalid_body", "body must be an object");
+		rd_error_set(e, RD_E_INVALID_BODY, "body must be an object");
 		return -1;
 	}
 	json_object_foreach(root, k, v) {
@@ -130,13 +130,13 @@ static int hold_body(struct request *rq, json_t *root, struct subject_query *q, 
 			q->value = json_string_value(v);
 		}
 		if (!known || !json_is_string(v)) {
-			api_error_set(e, 422, known ? "invalid_field" : "unknown_field",
+			rd_error_set(e, known ? RD_E_INVALID_FIELD : RD_E_UNKNOWN_FIELD,
 			              "fields are conversation_id, email or phone, reason, tenant (strings)");
 			return -1;
 		}
 	}
 	if (n != 1) {
-		api_error_set(e, 422, "missing_field", "give exactly one of conversation_id, email, phone");
+		rd_error_set(e, RD_E_MISSING_FIELD, "give exactly one of conversation_id, email, phone");
 		return -1;
 	}
 	*reason = json_string_value(json_object_get(root, "reason"));
@@ -144,7 +144,7 @@ static int hold_body(struct request *rq, json_t *root, struct subject_query *q, 
 	if (!q->tenant)
 		q->tenant = bound ? bound : "default";
 	if (!ingest_tenant_valid(q->tenant) || (bound && strcmp(q->tenant, bound))) {
-		api_error_set(e, ingest_tenant_valid(q->tenant) ? 403 : 422, "invalid_field",
+		rd_error_set(e, ingest_tenant_valid(q->tenant) ? RD_E_FORBIDDEN : RD_E_INVALID_FIELD,
 		              "tenant is not valid for this token");
 		return -1;
 	}
@@ -153,7 +153,7 @@ static int hold_body(struct request *rq, json_t *root, struct subject_query *q, 
 
 void http_post_hold(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	struct subject_query q;
 	const char *reason;
 	char id[SUBJECT_HOLD_ID_LEN + 1];
@@ -173,7 +173,7 @@ void http_post_hold(struct request *rq)
 
 void http_get_holds(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	json_t *out;
 	/* An unbound token sees every tenant's holds unless it asks for one. */
 	bool scoped = http_token_tenant(rq) || arg(rq, "tenant");
@@ -188,7 +188,7 @@ void http_get_holds(struct request *rq)
 
 void http_delete_hold(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	if (subject_hold_remove(rq->srv->app, http_token_tenant(rq), rq->id, rq->token_name, &e)) {
 		http_reply_error(rq, &e);
 		return;
@@ -210,8 +210,8 @@ int http_audit_read(struct request *rq, const char *tenant, const char *conversa
 	int rc = audit_record(app, rq->token_name, "read", target, n);
 	if (rc != 0) {
 		/* Content is not released unless its read is on record. */
-		struct api_error e;
-		api_error_store(&e, rc, "audit_error", "the read could not be audit-logged");
+		struct rd_error e;
+		rd_error_store(&e, rc, RD_E_AUDIT, "the read could not be audit-logged");
 		http_reply_error(rq, &e);
 		return -1;
 	}

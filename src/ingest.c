@@ -16,30 +16,19 @@
 #include "util.h"
 
 #include <sodium.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-void api_error_set(struct api_error *e, int status, const char *code, const char *fmt, ...)
-{
-	e->status = status;
-	e->code = code;
-	va_list ap;
-	va_start(ap, fmt);
-	vsnprintf(e->message, sizeof e->message, fmt, ap);
-	va_end(ap);
-}
-
-void api_error_store(struct api_error *e, int rc, const char *code, const char *message)
+void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message)
 {
 	if (rc == STORE_FAILED)
-		api_error_set(e, 503, "storage_failed",
-		              "writes are refused since a disk sync failed; the daemon needs a restart");
+		rd_error_set(e, RD_E_STORAGE_FAILED,
+		             "writes are refused since a disk sync failed; the daemon needs a restart");
 	else if (rc == STORE_FULL)
-		api_error_set(e, 503, "storage_full", "the disk is full; nothing was stored, retry later");
+		rd_error_set(e, RD_E_STORAGE_FULL, "the disk is full; nothing was stored, retry later");
 	else
-		api_error_set(e, 500, code, "%s", message);
+		rd_error_set(e, err, "%s", message);
 }
 
 /* ---- parsing ---------------------------------------------------------- */
@@ -87,10 +76,10 @@ static const char *json_error_reason(const json_error_t *jerr)
 	}
 }
 
-json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e)
+json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e)
 {
 	if (len == 0) {
-		api_error_set(e, 400, "invalid_json", "request body is empty");
+		rd_error_set(e, RD_E_INVALID_JSON, "request body is empty");
 		return NULL;
 	}
 	/* jansson checks UTF-8 (overlongs and surrogates included) as it
@@ -98,25 +87,25 @@ json_t *ingest_parse_body(const char *body, size_t len, struct api_error *e)
 	json_error_t jerr;
 	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!root && json_error_code(&jerr) == json_error_invalid_utf8) {
-		api_error_set(e, 400, "invalid_utf8", "request body is not valid UTF-8");
+		rd_error_set(e, RD_E_INVALID_UTF8, "request body is not valid UTF-8");
 		return NULL;
 	}
 	/* jansson stops at 2,048 levels itself; deeper is still "too deep",
 	 * not a syntax error. */
 	if (!root && json_error_code(&jerr) == json_error_stack_overflow) {
-		api_error_set(e, 400, "too_deep", "JSON nesting deeper than %d levels", RD_MAX_JSON_DEPTH);
+		rd_error_set(e, RD_E_TOO_DEEP, "JSON nesting deeper than %d levels", RD_MAX_JSON_DEPTH);
 		return NULL;
 	}
 	if (!root) {
 		/* jansson's own text quotes the input near the error ("near
 		 * 'jane@...'"), so only its code and position go back. */
-		api_error_set(e, 400, "invalid_json", "invalid JSON at line %d, column %d (%s)",
+		rd_error_set(e, RD_E_INVALID_JSON, "invalid JSON at line %d, column %d (%s)",
 		              jerr.line, jerr.column, json_error_reason(&jerr));
 		return NULL;
 	}
 	if (json_depth(root, 1) > RD_MAX_JSON_DEPTH) {
 		json_decref(root);
-		api_error_set(e, 400, "too_deep", "JSON nesting deeper than %d levels", RD_MAX_JSON_DEPTH);
+		rd_error_set(e, RD_E_TOO_DEEP, "JSON nesting deeper than %d levels", RD_MAX_JSON_DEPTH);
 		return NULL;
 	}
 	return root;
@@ -165,27 +154,27 @@ static bool is_message_field(const char *k)
 
 /* Optional string field: NULL when absent; -1 when present but not a string. */
 static int opt_string(json_t *m, const char *name, const char *where, const char **out,
-                      struct api_error *e)
+                      struct rd_error *e)
 {
 	json_t *v = json_object_get(m, name);
 	*out = NULL;
 	if (!v || json_is_null(v))
 		return 0;
 	if (!json_is_string(v)) {
-		api_error_set(e, 422, "invalid_field", "%s.%s must be a string", where, name);
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.%s must be a string", where, name);
 		return -1;
 	}
 	*out = json_string_value(v);
 	return 0;
 }
 
-static int check_keys(json_t *m, const char *where, struct api_error *e)
+static int check_keys(json_t *m, const char *where, struct rd_error *e)
 {
 	const char *k;
 	json_t *v;
 	json_object_foreach(m, k, v) {
 		if (!is_message_field(k)) {
-			api_error_set(e, 422, "unknown_field", "%s has an unknown field (allowed: "
+			rd_error_set(e, RD_E_UNKNOWN_FIELD, "%s has an unknown field (allowed: "
 			              "conversation_id, text, role, channel, category, ts, tenant, metadata)",
 			              where);
 			return -1;
@@ -194,17 +183,17 @@ static int check_keys(json_t *m, const char *where, struct api_error *e)
 	return 0;
 }
 
-static int parse_required(json_t *m, const char *where, struct message_in *out, struct api_error *e)
+static int parse_required(json_t *m, const char *where, struct message_in *out, struct rd_error *e)
 {
 	json_t *cid = json_object_get(m, "conversation_id");
 	json_t *text = json_object_get(m, "text");
 	if (!cid || !text) {
-		api_error_set(e, 422, "missing_field", "%s.%s is required", where,
+		rd_error_set(e, RD_E_MISSING_FIELD, "%s.%s is required", where,
 		              cid ? "text" : "conversation_id");
 		return -1;
 	}
 	if (!json_is_string(cid) || !json_is_string(text)) {
-		api_error_set(e, 422, "invalid_field", "%s.%s must be a string", where,
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.%s must be a string", where,
 		              json_is_string(cid) ? "text" : "conversation_id");
 		return -1;
 	}
@@ -214,18 +203,18 @@ static int parse_required(json_t *m, const char *where, struct message_in *out, 
 	out->text_len = json_string_length(text);
 	if (out->conv_len == 0 || out->conv_len > RD_MAX_ID_LEN ||
 	    memchr(out->conv_id, '\0', out->conv_len)) {
-		api_error_set(e, 422, "invalid_field", "%s.conversation_id must be 1 to %d bytes, no NUL",
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.conversation_id must be 1 to %d bytes, no NUL",
 		              where, RD_MAX_ID_LEN);
 		return -1;
 	}
 	if (memchr(out->text, '\0', out->text_len)) {
-		api_error_set(e, 422, "invalid_field", "%s.text must not contain NUL", where);
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.text must not contain NUL", where);
 		return -1;
 	}
 	return 0;
 }
 
-static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, struct api_error *e)
+static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, struct rd_error *e)
 {
 	json_t *v = json_object_get(m, "ts");
 	*out = now_ms;
@@ -241,22 +230,22 @@ static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, 
 	}
 	if (json_is_string(v) && util_parse_ts(json_string_value(v), out) == 0)
 		return 0;
-	api_error_set(e, 422, "invalid_field", "%s.ts must be RFC 3339 or epoch seconds", where);
+	rd_error_set(e, RD_E_INVALID_FIELD, "%s.ts must be RFC 3339 or epoch seconds", where);
 	return -1;
 }
 
-static int parse_metadata(json_t *m, const char *where, json_t **out, struct api_error *e)
+static int parse_metadata(json_t *m, const char *where, json_t **out, struct rd_error *e)
 {
 	json_t *md = json_object_get(m, "metadata");
 	*out = NULL;
 	if (!md || json_is_null(md))
 		return 0;
 	if (!json_is_object(md)) {
-		api_error_set(e, 422, "invalid_field", "%s.metadata must be an object", where);
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.metadata must be an object", where);
 		return -1;
 	}
 	if (json_object_size(md) > RD_MAX_META_KEYS) {
-		api_error_set(e, 422, "invalid_field", "%s.metadata has more than %d keys", where,
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.metadata has more than %d keys", where,
 		              RD_MAX_META_KEYS);
 		return -1;
 	}
@@ -264,7 +253,7 @@ static int parse_metadata(json_t *m, const char *where, json_t **out, struct api
 	json_t *v;
 	json_object_foreach(md, k, v) {
 		if (json_is_object(v) || json_is_array(v)) {
-			api_error_set(e, 422, "invalid_field",
+			rd_error_set(e, RD_E_INVALID_FIELD,
 			              "%s.metadata must be flat (strings, numbers, booleans, null)", where);
 			return -1;
 		}
@@ -274,19 +263,19 @@ static int parse_metadata(json_t *m, const char *where, json_t **out, struct api
 }
 
 static int parse_enums(json_t *m, const char *where, const struct ingest_options *opt,
-                       struct message_in *out, struct api_error *e)
+                       struct message_in *out, struct rd_error *e)
 {
 	const char *role, *channel;
 	if (opt_string(m, "role", where, &role, e) || opt_string(m, "channel", where, &channel, e))
 		return -1;
 	out->role = ROLE_USER;
 	if (role && rd_role_parse(role, &out->role) < 0) {
-		api_error_set(e, 422, "invalid_field", "%s.role must be user, agent, bot or system", where);
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.role must be user, agent, bot or system", where);
 		return -1;
 	}
 	out->channel = opt->channel;
 	if (channel && rd_channel_parse(channel, &out->channel) < 0) {
-		api_error_set(e, 422, "invalid_field",
+		rd_error_set(e, RD_E_INVALID_FIELD,
 		              "%s.channel must be web, whatsapp, sms, voice, email or other", where);
 		return -1;
 	}
@@ -295,7 +284,7 @@ static int parse_enums(json_t *m, const char *where, const struct ingest_options
 
 static int parse_scoping(json_t *m, const char *where, const struct config *cfg,
                          const struct ingest_options *opt, struct message_in *out,
-                         struct api_error *e)
+                         struct rd_error *e)
 {
 	const char *tenant, *category;
 	if (opt_string(m, "tenant", where, &tenant, e) || opt_string(m, "category", where, &category, e))
@@ -303,18 +292,18 @@ static int parse_scoping(json_t *m, const char *where, const struct config *cfg,
 	const char *bound = opt->default_tenant;
 	out->tenant = tenant ? tenant : bound ? bound : "default";
 	if (!ingest_tenant_valid(out->tenant)) {
-		api_error_set(e, 422, "invalid_field", "%s.tenant must be 1 to %d of A-Z a-z 0-9 . _ -",
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.tenant must be 1 to %d of A-Z a-z 0-9 . _ -",
 		              where, RD_MAX_NAME_LEN);
 		return -1;
 	}
 	if (bound && strcmp(out->tenant, bound) != 0) {
-		api_error_set(e, 403, "forbidden", "%s.tenant is not the token's tenant", where);
+		rd_error_set(e, RD_E_FORBIDDEN, "%s.tenant is not the token's tenant", where);
 		return -1;
 	}
 	out->category = category ? category : cfg->channel_category[out->channel];
 	if (!out->category || strlen(out->category) > RD_MAX_NAME_LEN ||
 	    !config_category_known(cfg, out->category)) {
-		api_error_set(e, 422, "invalid_field", "%s.category is not a configured category", where);
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.category is not a configured category", where);
 		return -1;
 	}
 	return 0;
@@ -322,7 +311,7 @@ static int parse_scoping(json_t *m, const char *where, const struct config *cfg,
 
 static int parse_message(json_t *m, size_t index, bool batch, const struct config *cfg,
                          const struct ingest_options *opt, int64_t now_ms, struct message_in *out,
-                         struct api_error *e)
+                         struct rd_error *e)
 {
 	char where[32];
 	if (batch)
@@ -330,7 +319,7 @@ static int parse_message(json_t *m, size_t index, bool batch, const struct confi
 	else
 		snprintf(where, sizeof where, "message");
 	if (!json_is_object(m)) {
-		api_error_set(e, 422, "invalid_field", "%s must be an object", where);
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s must be an object", where);
 		return -1;
 	}
 	if (check_keys(m, where, e) || parse_required(m, where, out, e) ||
@@ -526,18 +515,18 @@ static unsigned char *seal_field(const unsigned char key[CRYPTO_KEY_BYTES], enum
 /* Seals text, conversation id and the metadata document of one record. */
 static int seal_record(struct app *app, const struct message_in *m, struct prepared *p,
                        const char *text, size_t text_len, const char *meta, size_t meta_len,
-                       struct api_error *e)
+                       struct rd_error *e)
 {
 	struct store_record *r = &p->rec;
 	unsigned char key[CRYPTO_KEY_BYTES];
 	int krc = store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms,
 	                             &r->key_id, key);
 	if (krc == STORE_FULL) {
-		api_error_store(e, krc, "storage_error", "the disk is full");
+		rd_error_store(e, krc, RD_E_STORAGE, "the disk is full");
 		return -1;
 	}
 	if (krc) {
-		api_error_set(e, 500, "internal", "could not obtain a data key");
+		rd_error_set(e, RD_E_INTERNAL, "could not obtain a data key");
 		return -1;
 	}
 	p->conv_ct = seal_field(key, FIELD_CONVERSATION, r, m->conv_id, m->conv_len, &r->conv_ct_len);
@@ -545,7 +534,7 @@ static int seal_record(struct app *app, const struct message_in *m, struct prepa
 	p->meta_ct = seal_field(key, FIELD_META, r, meta, meta_len, &r->meta_ct_len);
 	sodium_memzero(key, sizeof key);
 	if (!p->conv_ct || !p->text_ct || !p->meta_ct) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	r->conv_ct = p->conv_ct;
@@ -594,7 +583,7 @@ static int finish_doc(struct buf *doc, json_t *meta, struct buf *out)
 /* Turns one validated message into a sealed record. */
 static int prepare_one(struct app *app, const struct ingest_options *opt, const struct message_in *m,
                        int64_t now_ms, struct prepared *p, struct redact_result *res,
-                       struct tally *total, struct api_error *e)
+                       struct tally *total, struct rd_error *e)
 {
 	int rc = -1;
 	struct buf findings = { 0 }, doc = { 0 }, counts_json = { 0 };
@@ -623,7 +612,7 @@ static int prepare_one(struct app *app, const struct ingest_options *opt, const 
 	rc = seal_record(app, m, p, res->text, res->len, doc.data, doc.len, e);
 	goto done;
 oom:
-	api_error_set(e, 500, "internal", "out of memory or redaction failure");
+	rd_error_set(e, RD_E_INTERNAL, "out of memory or redaction failure");
 done:
 	buf_free(&findings);
 	buf_free(&doc);
@@ -635,12 +624,12 @@ done:
 
 /* ---- the batch --------------------------------------------------------- */
 
-static int collect_messages(json_t *root, json_t **items, bool *batch, struct api_error *e)
+static int collect_messages(json_t *root, json_t **items, bool *batch, struct rd_error *e)
 {
 	json_t *arr = json_is_object(root) ? json_object_get(root, "messages") : NULL;
 	*batch = arr != NULL;
 	if (!json_is_object(root) && !json_is_array(root)) {
-		api_error_set(e, 422, "invalid_body", "body must be a message object or {\"messages\": [...]}");
+		rd_error_set(e, RD_E_INVALID_BODY, "body must be a message object or {\"messages\": [...]}");
 		return -1;
 	}
 	if (json_is_array(root))
@@ -650,11 +639,11 @@ static int collect_messages(json_t *root, json_t **items, bool *batch, struct ap
 		return 0;
 	}
 	if (json_is_object(root) && json_object_size(root) != 1) {
-		api_error_set(e, 422, "invalid_body", "a batch object holds only \"messages\"");
+		rd_error_set(e, RD_E_INVALID_BODY, "a batch object holds only \"messages\"");
 		return -1;
 	}
 	if (!json_is_array(arr) || json_array_size(arr) == 0 || json_array_size(arr) > RD_MAX_BATCH) {
-		api_error_set(e, 422, "invalid_body", "messages must be an array of 1 to %d messages",
+		rd_error_set(e, RD_E_INVALID_BODY, "messages must be an array of 1 to %d messages",
 		              RD_MAX_BATCH);
 		return -1;
 	}
@@ -662,19 +651,19 @@ static int collect_messages(json_t *root, json_t **items, bool *batch, struct ap
 	return 0;
 }
 
-static int submit_status(int st, struct api_error *e)
+static int submit_status(int st, struct rd_error *e)
 {
 	switch (st) {
 	case STORE_OK:
 		return 0;
 	case STORE_BUSY:
-		api_error_set(e, 503, "busy", "the write queue is full; retry shortly");
+		rd_error_set(e, RD_E_BUSY, "the write queue is full; retry shortly");
 		return -1;
 	case STORE_CLOSED:
-		api_error_set(e, 503, "shutting_down", "the daemon is shutting down");
+		rd_error_set(e, RD_E_SHUTTING_DOWN, "the daemon is shutting down");
 		return -1;
 	default:
-		api_error_store(e, st, "storage_error", "the records could not be stored");
+		rd_error_store(e, st, RD_E_STORAGE, "the records could not be stored");
 		return -1;
 	}
 }
@@ -706,7 +695,7 @@ static int build_reply(const struct prepared *p, size_t n, const struct tally *t
 /* Parses and validates every message of a body; *msgs (caller frees)
  * borrows from root. */
 static int validate_all(const struct config *cfg, const struct ingest_options *opt, json_t *root,
-                        int64_t now_ms, struct message_in **msgs, size_t *count, struct api_error *e)
+                        int64_t now_ms, struct message_in **msgs, size_t *count, struct rd_error *e)
 {
 	json_t *items;
 	bool batch;
@@ -715,7 +704,7 @@ static int validate_all(const struct config *cfg, const struct ingest_options *o
 	size_t n = batch ? json_array_size(items) : 1;
 	struct message_in *m = calloc(n, sizeof *m);
 	if (!m) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	for (size_t i = 0; i < n; i++) {
@@ -731,7 +720,7 @@ static int validate_all(const struct config *cfg, const struct ingest_options *o
 }
 
 int ingest_validate(const struct config *cfg, const struct ingest_options *opt, json_t *root,
-                    struct api_error *e)
+                    struct rd_error *e)
 {
 	struct message_in *msgs;
 	size_t n;
@@ -780,7 +769,7 @@ static struct ingest_batch *batch_new(size_t n, bool with_text)
 }
 
 int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
-                        struct ingest_batch **out, struct api_error *e)
+                        struct ingest_batch **out, struct rd_error *e)
 {
 	int64_t now_ms = util_now_ms();
 	struct message_in *msgs;
@@ -790,7 +779,7 @@ int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_
 	struct redact_result res = { 0 };
 	struct ingest_batch *b = batch_new(n, opt->return_redacted);
 	if (!b)
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 	for (size_t i = 0; b && i < n; i++) {
 		struct ingest_options one = *opt;
 		if (opt->senders)
@@ -811,7 +800,7 @@ int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_
 }
 
 int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
-                   struct ingest_batch **out, struct api_error *e)
+                   struct ingest_batch **out, struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
 	if (!root)
@@ -828,14 +817,14 @@ const struct store_record *ingest_batch_records(const struct ingest_batch *b, si
 }
 
 int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
-                       struct api_error *e)
+                       struct rd_error *e)
 {
 	if (submit_status(store_status, e))
 		return -1;
 	for (size_t i = 0; i < b->total.n; i++)
 		metrics_finding(app->metrics, b->total.v[i].entity, b->total.v[i].n);
 	if (build_reply(b->prep, b->n, &b->total, b->with_text, reply)) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -864,23 +853,23 @@ json_t *ingest_redact_reply(const struct redact_result *res)
 
 static int redact_request_fields(json_t *root, const char *default_tenant, const char **text,
                                  size_t *len, enum rd_channel *ch, const char **tenant,
-                                 struct api_error *e)
+                                 struct rd_error *e)
 {
 	json_t *t = json_is_object(root) ? json_object_get(root, "text") : NULL;
 	const char *k;
 	json_t *v;
 	if (!json_is_object(root)) {
-		api_error_set(e, 422, "invalid_body", "body must be an object with \"text\"");
+		rd_error_set(e, RD_E_INVALID_BODY, "body must be an object with \"text\"");
 		return -1;
 	}
 	json_object_foreach(root, k, v) {
 		if (strcmp(k, "text") && strcmp(k, "channel") && strcmp(k, "tenant")) {
-			api_error_set(e, 422, "unknown_field", "unknown field (allowed: text, channel, tenant)");
+			rd_error_set(e, RD_E_UNKNOWN_FIELD, "unknown field (allowed: text, channel, tenant)");
 			return -1;
 		}
 	}
 	if (!json_is_string(t)) {
-		api_error_set(e, 422, t ? "invalid_field" : "missing_field", "text is required and must be a string");
+		rd_error_set(e, t ? RD_E_INVALID_FIELD : RD_E_MISSING_FIELD, "text is required and must be a string");
 		return -1;
 	}
 	*text = json_string_value(t);
@@ -890,12 +879,12 @@ static int redact_request_fields(json_t *root, const char *default_tenant, const
 		return -1;
 	*ch = CH_WEB;
 	if (chs && rd_channel_parse(chs, ch) < 0) {
-		api_error_set(e, 422, "invalid_field", "channel must be web, whatsapp, sms, voice, email or other");
+		rd_error_set(e, RD_E_INVALID_FIELD, "channel must be web, whatsapp, sms, voice, email or other");
 		return -1;
 	}
 	*tenant = ten ? ten : default_tenant ? default_tenant : "default";
 	if (!ingest_tenant_valid(*tenant) || (default_tenant && strcmp(*tenant, default_tenant))) {
-		api_error_set(e, ingest_tenant_valid(*tenant) ? 403 : 422, "invalid_field",
+		rd_error_set(e, ingest_tenant_valid(*tenant) ? RD_E_FORBIDDEN : RD_E_INVALID_FIELD,
 		              "tenant is not valid for this token");
 		return -1;
 	}
@@ -903,7 +892,7 @@ static int redact_request_fields(json_t *root, const char *default_tenant, const
 }
 
 int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
-                       json_t **reply, struct api_error *e)
+                       json_t **reply, struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
 	if (!root)
@@ -916,16 +905,16 @@ int ingest_redact_only(struct app *app, const char *default_tenant, const char *
 	if (redact_request_fields(root, default_tenant, &text, &tlen, &ch, &tenant, e))
 		goto done;
 	if (memchr(text, '\0', tlen)) {
-		api_error_set(e, 422, "invalid_field", "text must not contain NUL");
+		rd_error_set(e, RD_E_INVALID_FIELD, "text must not contain NUL");
 		goto done;
 	}
 	if (redact_run(app->redact, tenant, ch, text, tlen, &res)) {
-		api_error_set(e, 500, "internal", "redaction failed");
+		rd_error_set(e, RD_E_INTERNAL, "redaction failed");
 		goto done;
 	}
 	*reply = ingest_redact_reply(&res);
 	if (!*reply) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		goto done;
 	}
 	rc = 0;
@@ -1013,35 +1002,35 @@ static int read_row(const struct store_row *row, void *arg)
 }
 
 int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
-                             json_t **reply, struct api_error *e)
+                             json_t **reply, struct rd_error *e)
 {
 	unsigned char hash[CRYPTO_HASH_BYTES];
 	size_t count = 0;
 	struct read_ctx ctx = { .app = app, .messages = json_array() };
 	if (!ctx.messages) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
 	if (store_conversation(app->store, tenant, hash, read_row, &ctx, &count) != 0) {
 		json_decref(ctx.messages);
-		api_error_set(e, 500, "storage_error", "the conversation could not be read");
+		rd_error_set(e, RD_E_STORAGE, "the conversation could not be read");
 		return -1;
 	}
 	if (ctx.failures) {
 		json_decref(ctx.messages);
-		api_error_set(e, 500, "integrity_error",
+		rd_error_set(e, RD_E_INTEGRITY,
 		              "%d stored record(s) failed to authenticate; see the daemon log", ctx.failures);
 		return -1;
 	}
 	if (json_array_size(ctx.messages) == 0) {
 		json_decref(ctx.messages);
-		api_error_set(e, 404, "not_found", "no messages are held for this conversation");
+		rd_error_set(e, RD_E_NOT_FOUND, "no messages are held for this conversation");
 		return -1;
 	}
 	*reply = json_pack("{s:s, s:o}", "conversation_id", conversation_id, "messages", ctx.messages);
 	if (!*reply) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	return 0;

@@ -36,11 +36,11 @@ const char *subject_kind_name(enum subject_query_kind k)
 
 /* The lookup hash of q: the subject hash, or the conversation hash. */
 static int resolve(struct app *app, const struct subject_query *q, unsigned char h[CRYPTO_HASH_BYTES],
-                   struct api_error *e)
+                   struct rd_error *e)
 {
 	size_t n = strlen(q->value);
 	if (n == 0 || n > RD_MAX_ID_LEN) {
-		api_error_set(e, 400, "invalid_query", "the %s must be 1 to %d bytes",
+		rd_error_set(e, RD_E_INVALID_QUERY, "the %s must be 1 to %d bytes",
 		              subject_kind_name(q->kind), RD_MAX_ID_LEN);
 		return -1;
 	}
@@ -51,7 +51,7 @@ static int resolve(struct app *app, const struct subject_query *q, unsigned char
 	struct redact_subject s;
 	if (redact_subject_hash(app->redact, q->kind == SQ_EMAIL ? SUBJECT_EMAIL : SUBJECT_PHONE,
 	                        q->value, n, &s) < 0) {
-		api_error_set(e, 400, "invalid_query", "that does not look like an %s",
+		rd_error_set(e, RD_E_INVALID_QUERY, "that does not look like an %s",
 		              q->kind == SQ_EMAIL ? "email address" : "phone number");
 		return -1;
 	}
@@ -183,11 +183,11 @@ static int audit_fn(sqlite3 *db, void *arg)
 }
 
 static int linked_conversations(struct app *app, const struct subject_query *q,
-                                const unsigned char *h, struct conv_list *list, struct api_error *e)
+                                const unsigned char *h, struct conv_list *list, struct rd_error *e)
 {
 	struct collect_ctx cc = { q, h, list };
 	if (store_read(app->store, collect_fn, &cc) != 0) {
-		api_error_set(e, 500, "storage_error", "the subject's conversations could not be read");
+		rd_error_set(e, RD_E_STORAGE, "the subject's conversations could not be read");
 		return -1;
 	}
 	return 0;
@@ -218,7 +218,7 @@ static void sort_conversations(json_t *convs)
 }
 
 int subject_export(struct app *app, const struct subject_query *q, const char *actor, json_t **out,
-                   struct api_error *e)
+                   struct rd_error *e)
 {
 	unsigned char h[CRYPTO_HASH_BYTES];
 	char target[AUDIT_TARGET_MAX];
@@ -226,14 +226,14 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 	int64_t records = 0, unreadable = 0;
 	json_t *convs = json_array();
 	if (!convs) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	if (resolve(app, q, h, e) || linked_conversations(app, q, h, &list, e))
 		goto fail;
 	for (size_t i = 0; i < list.n; i++) {
 		if (export_conversation(app, q->tenant, list.h[i], convs, &records, &unreadable)) {
-			api_error_set(e, 500, "integrity_error",
+			rd_error_set(e, RD_E_INTEGRITY,
 			              "stored records could not be read or failed to authenticate; see the log");
 			goto fail;
 		}
@@ -244,7 +244,7 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 	struct audit_ctx a = { actor, "export", target, records };
 	int rc = store_exec(app->store, audit_fn, &a);
 	if (rc != 0) {
-		api_error_store(e, rc, "audit_error", "the export could not be audit-logged");
+		rd_error_store(e, rc, RD_E_AUDIT, "the export could not be audit-logged");
 		goto fail;
 	}
 	metrics_audit(app->metrics, 1);
@@ -252,7 +252,7 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 	                 "unreadable", (json_int_t)unreadable, "conversations", convs);
 	free(list.h);
 	if (!*out) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	return 0;
@@ -415,7 +415,7 @@ static int erase_fn(sqlite3 *db, void *arg)
 }
 
 int subject_erase(struct app *app, const struct subject_query *q, const char *actor,
-                  struct subject_erase_result *out, struct api_error *e)
+                  struct subject_erase_result *out, struct rd_error *e)
 {
 	unsigned char h[CRYPTO_HASH_BYTES];
 	char target[AUDIT_TARGET_MAX];
@@ -425,7 +425,7 @@ int subject_erase(struct app *app, const struct subject_query *q, const char *ac
 	struct erase_ctx c = { .q = q, .hash = h, .actor = actor, .target = target };
 	int rc = store_exec(app->store, erase_fn, &c);
 	if (rc != 0) {
-		api_error_store(e, rc, "storage_error", "the erasure could not be committed");
+		rd_error_store(e, rc, RD_E_STORAGE, "the erasure could not be committed");
 		return -1;
 	}
 	metrics_audit(app->metrics, (uint64_t)c.audit_entries);
@@ -521,13 +521,13 @@ static unsigned char *hold_seal(struct app *app, const struct subject_query *q, 
 }
 
 int subject_hold_add(struct app *app, const struct subject_query *q, const char *reason,
-                     const char *actor, char id[SUBJECT_HOLD_ID_LEN + 1], struct api_error *e)
+                     const char *actor, char id[SUBJECT_HOLD_ID_LEN + 1], struct rd_error *e)
 {
 	unsigned char h[CRYPTO_HASH_BYTES], rnd[8];
 	char hid[SUBJECT_HOLD_ID_LEN + 1] = "h_";
 	size_t rlen = reason ? strlen(reason) : 0;
 	if (rlen == 0 || rlen > SUBJECT_REASON_MAX) {
-		api_error_set(e, 422, "invalid_field", "reason is required, 1 to %d bytes", SUBJECT_REASON_MAX);
+		rd_error_set(e, RD_E_INVALID_FIELD, "reason is required, 1 to %d bytes", SUBJECT_REASON_MAX);
 		return -1;
 	}
 	if (resolve(app, q, h, e))
@@ -541,7 +541,7 @@ int subject_hold_add(struct app *app, const struct subject_query *q, const char 
 	int rc = ct ? store_exec(app->store, hold_add_fn, &c) : -1;
 	free(ct);
 	if (rc != 0) {
-		api_error_store(e, rc, "storage_error", "the hold could not be stored");
+		rd_error_store(e, rc, RD_E_STORAGE, "the hold could not be stored");
 		return -1;
 	}
 	metrics_audit(app->metrics, 1);
@@ -587,20 +587,20 @@ static bool hold_id_valid(const char *id)
 }
 
 int subject_hold_remove(struct app *app, const char *tenant, const char *id, const char *actor,
-                        struct api_error *e)
+                        struct rd_error *e)
 {
 	struct hold_rm_ctx c = { tenant, id, actor, false };
 	if (!hold_id_valid(id)) {
-		api_error_set(e, 404, "not_found", "no such hold");
+		rd_error_set(e, RD_E_NOT_FOUND, "no such hold");
 		return -1;
 	}
 	int rc = store_exec(app->store, hold_remove_fn, &c);
 	if (rc != 0) {
-		api_error_store(e, rc, "storage_error", "the hold could not be removed");
+		rd_error_store(e, rc, RD_E_STORAGE, "the hold could not be removed");
 		return -1;
 	}
 	if (!c.found) {
-		api_error_set(e, 404, "not_found", "no such hold");
+		rd_error_set(e, RD_E_NOT_FOUND, "no such hold");
 		return -1;
 	}
 	metrics_audit(app->metrics, 1);
@@ -679,12 +679,12 @@ static int hold_list_fn(sqlite3 *db, void *arg)
 }
 
 int subject_hold_list(struct app *app, const char *tenant, const char *actor, json_t **out,
-                      struct api_error *e)
+                      struct rd_error *e)
 {
 	struct hold_list_ctx c = { .app = app, .tenant = tenant, .holds = json_array() };
 	if (!c.holds || store_read(app->store, hold_list_fn, &c) != 0) {
 		json_decref(c.holds);
-		api_error_set(e, 500, "storage_error", "the holds could not be read");
+		rd_error_set(e, RD_E_STORAGE, "the holds could not be read");
 		return -1;
 	}
 	const char *target = tenant ? tenant : "all";
@@ -694,13 +694,13 @@ int subject_hold_list(struct app *app, const char *tenant, const char *actor, js
 	int rc = store_exec(app->store, audit_fn, &a);
 	if (rc != 0) {
 		json_decref(c.holds);
-		api_error_store(e, rc, "audit_error", "the read could not be audit-logged");
+		rd_error_store(e, rc, RD_E_AUDIT, "the read could not be audit-logged");
 		return -1;
 	}
 	metrics_audit(app->metrics, 1);
 	*out = json_pack("{s:o}", "holds", c.holds);
 	if (!*out) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	return 0;

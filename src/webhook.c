@@ -294,11 +294,11 @@ static const char *query_arg(struct request *rq, const char *name)
 /* The [source "NAME"] section, or NULL with a 404: an unconfigured source
  * is a route that does not exist for this deployment. */
 static const struct source_conf *source_find(struct request *rq, const char *name,
-                                             struct api_error *e)
+                                             struct rd_error *e)
 {
 	const struct source_conf *s = config_source(rq->srv->app->cfg, name);
 	if (!s)
-		api_error_set(e, 404, "not_found", "the %s webhook is not configured (no [source \"%s\"])",
+		rd_error_set(e, RD_E_NOT_FOUND, "the %s webhook is not configured (no [source \"%s\"])",
 		              name, name);
 	return s;
 }
@@ -309,12 +309,12 @@ static const struct source_conf *source_find(struct request *rq, const char *nam
  * Logs the source name and errno, never the contents.
  */
 static int secret_read(const char *source, const char *spec, char out[WEBHOOK_MAX_SECRET + 1],
-                       size_t *len, struct api_error *e)
+                       size_t *len, struct rd_error *e)
 {
 	char path[4096], perr[192];
 	if (spec && util_credential_path(spec, path, sizeof path, perr, sizeof perr)) {
 		log_warn("webhook %s: %s", source, perr);
-		api_error_set(e, 503, "source_unavailable", "the %s webhook secret cannot be read", source);
+		rd_error_set(e, RD_E_SOURCE_UNAVAILABLE, "the %s webhook secret cannot be read", source);
 		return -1;
 	}
 	FILE *f = spec ? fopen(path, "rbe") : NULL;
@@ -334,7 +334,7 @@ static int secret_read(const char *source, const char *spec, char out[WEBHOOK_MA
 	if (n == 0) {
 		log_warn("webhook %s: its secret file is missing, unreadable, empty or too long (%s)",
 		         source, f ? "bad contents" : strerror(errno));
-		api_error_set(e, 503, "source_unavailable", "the %s webhook secret cannot be read", source);
+		rd_error_set(e, RD_E_SOURCE_UNAVAILABLE, "the %s webhook secret cannot be read", source);
 		return -1;
 	}
 	*len = n;
@@ -345,7 +345,7 @@ static int secret_read(const char *source, const char *spec, char out[WEBHOOK_MA
 static void finish_fixed(struct request *rq, const char *ctype, const char *body, size_t len)
 {
 	struct buf reply = { 0 };
-	struct api_error e;
+	struct rd_error e;
 	if (http_batch_result(rq, &reply, &e))
 		http_reply_error(rq, &e);
 	else
@@ -376,10 +376,10 @@ static void submit(struct request *rq, json_t *root, const struct ingest_options
                    http_finish_fn finish)
 {
 	struct ingest_batch *b;
-	struct api_error e;
+	struct rd_error e;
 	int rc = root ? ingest_prepare_json(rq->srv->app, opt, root, &b, &e) : -1;
 	if (!root)
-		api_error_set(&e, 500, "internal", "out of memory");
+		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
 	json_decref(root);
 	if (rc)
 		http_reply_error(rq, &e);
@@ -426,16 +426,16 @@ const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char *
 
 void http_webhook_cx(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	enum rd_channel ch;
 	const char *caller;
 	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
 	if (root && !json_is_object(root))
-		api_error_set(&e, 422, "invalid_body", "a Dialogflow CX WebhookRequest is a JSON object");
+		rd_error_set(&e, RD_E_INVALID_BODY, "a Dialogflow CX WebhookRequest is a JSON object");
 	const char *text = json_is_object(root) ? webhook_cx_utterance(root, &ch, &caller) : NULL;
 	const char *session = json_is_object(root) ? webhook_cx_session(root) : NULL;
 	if (text && !session)
-		api_error_set(&e, 422, "missing_field", "sessionInfo.session is required");
+		rd_error_set(&e, RD_E_MISSING_FIELD, "sessionInfo.session is required");
 	if (!json_is_object(root) || (text && !session)) {
 		json_decref(root);
 		http_reply_error(rq, &e);
@@ -496,7 +496,7 @@ static enum MHD_Result query_arg_cb(void *cls, enum MHD_ValueKind kind, const ch
  * that copy (a query over HTTP_MAX_RAW_QUERY) the decoded query is rebuilt
  * in order with RFC 3986 encoding, exact when it holds only unreserved
  * characters. */
-static int twilio_url(struct request *rq, char *url, size_t len, struct api_error *e)
+static int twilio_url(struct request *rq, char *url, size_t len, struct rd_error *e)
 {
 	const struct config *cfg = rq->srv->app->cfg;
 	struct buf q = { 0 };
@@ -507,7 +507,7 @@ static int twilio_url(struct request *rq, char *url, size_t len, struct api_erro
 	                            len);
 	buf_free(&q);
 	if (rc)
-		api_error_set(e, 400, "invalid_request", "the Host header is missing or malformed");
+		rd_error_set(e, RD_E_INVALID_REQUEST, "the Host header is missing or malformed");
 	return rc;
 }
 
@@ -522,7 +522,7 @@ static void twilio_ingest(struct request *rq, const struct source_conf *src,
 		return;
 	}
 	if (!from || !*from || !util_utf8_valid(text, strlen(text)) || !util_utf8_valid(from, strlen(from))) {
-		http_fail(rq, 422, "invalid_field", "a Twilio message needs a From and UTF-8 text");
+		http_fail(rq, RD_E_INVALID_FIELD, "a Twilio message needs a From and UTF-8 text");
 		return;
 	}
 	bool wa = strncmp(from, "whatsapp:", 9) == 0;
@@ -535,7 +535,7 @@ static void twilio_ingest(struct request *rq, const struct source_conf *src,
 
 void http_webhook_twilio(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	struct webhook_form form = { 0 };
 	char secret[WEBHOOK_MAX_SECRET + 1], url[WEBHOOK_MAX_URL];
 	size_t slen;
@@ -543,12 +543,12 @@ void http_webhook_twilio(struct request *rq)
 	if (!src)
 		goto fail;
 	if (!form_content_type(rq)) {
-		api_error_set(&e, 415, "unsupported_media_type",
+		rd_error_set(&e, RD_E_UNSUPPORTED_MEDIA_TYPE,
 		              "Content-Type must be application/x-www-form-urlencoded");
 		goto fail;
 	}
 	if (webhook_form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &form)) {
-		api_error_set(&e, 400, "invalid_form", "the form body is malformed or has too many fields");
+		rd_error_set(&e, RD_E_INVALID_FORM, "the form body is malformed or has too many fields");
 		goto fail;
 	}
 	if (twilio_url(rq, url, sizeof url, &e) || secret_read("twilio", src->secret_file, secret, &slen, &e))
@@ -556,7 +556,7 @@ void http_webhook_twilio(struct request *rq)
 	bool ok = webhook_twilio_verify(secret, slen, url, &form, header(rq, "X-Twilio-Signature"));
 	sodium_memzero(secret, sizeof secret);
 	if (!ok) {
-		api_error_set(&e, 403, "bad_signature", "X-Twilio-Signature is missing or does not match");
+		rd_error_set(&e, RD_E_BAD_SIGNATURE, "X-Twilio-Signature is missing or does not match");
 		goto fail;
 	}
 	twilio_ingest(rq, src, &form);
@@ -590,12 +590,12 @@ static bool challenge_ok(const char *c)
 
 void http_webhook_whatsapp_verify(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	char secret[WEBHOOK_MAX_SECRET + 1];
 	size_t slen;
 	const struct source_conf *src = source_find(rq, "whatsapp", &e);
 	if (src && !src->verify_token_file)
-		api_error_set(&e, 404, "not_found", "the whatsapp handshake is not configured (verify_token_file)");
+		rd_error_set(&e, RD_E_NOT_FOUND, "the whatsapp handshake is not configured (verify_token_file)");
 	if (!src || !src->verify_token_file ||
 	    secret_read("whatsapp", src->verify_token_file, secret, &slen, &e)) {
 		http_reply_error(rq, &e);
@@ -607,7 +607,7 @@ void http_webhook_whatsapp_verify(struct request *rq)
 	          challenge_ok(challenge);
 	sodium_memzero(secret, sizeof secret);
 	if (!ok) {
-		http_fail(rq, 403, "forbidden", "hub.mode, hub.verify_token or hub.challenge is not accepted");
+		http_fail(rq, RD_E_FORBIDDEN, "hub.mode, hub.verify_token or hub.challenge is not accepted");
 		return;
 	}
 	http_reply_text(rq, 200, "text/plain", challenge, strlen(challenge), NULL, NULL);
@@ -616,7 +616,7 @@ void http_webhook_whatsapp_verify(struct request *rq)
 /* One messages[] item: a text message becomes a message object appended
  * to out and its sender to senders; other types are skipped. The contact's
  * profile name is never read, so it is stored nowhere. */
-static int wa_message(json_t *m, json_t *out, const char **senders, struct api_error *e)
+static int wa_message(json_t *m, json_t *out, const char **senders, struct rd_error *e)
 {
 	const char *type = json_string_value(json_object_get(m, "type"));
 	if (!type || strcmp(type, "text") != 0)
@@ -625,19 +625,19 @@ static int wa_message(json_t *m, json_t *out, const char **senders, struct api_e
 	const char *body = json_string_value(json_object_get(json_object_get(m, "text"), "body"));
 	json_t *ts = json_object_get(m, "timestamp");
 	if (!from || !*from || !body || (ts && !json_is_string(ts))) {
-		api_error_set(e, 422, "invalid_field", "a text message needs from, text.body and a string timestamp");
+		rd_error_set(e, RD_E_INVALID_FIELD, "a text message needs from, text.body and a string timestamp");
 		return -1;
 	}
 	if (!*body)
 		return 0;
 	if (json_array_size(out) >= RD_MAX_BATCH) {
-		api_error_set(e, 422, "invalid_body", "more than %d messages in one notification", RD_MAX_BATCH);
+		rd_error_set(e, RD_E_INVALID_BODY, "more than %d messages in one notification", RD_MAX_BATCH);
 		return -1;
 	}
 	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "conversation_id", from, "text", body, "role", "user",
 	                      "channel", "whatsapp");
 	if (!o || (ts && json_object_set(o, "ts", ts)) || json_array_append_new(out, o)) {
-		api_error_set(e, 500, "internal", "out of memory");
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	senders[json_array_size(out) - 1] = from;
@@ -646,7 +646,7 @@ static int wa_message(json_t *m, json_t *out, const char **senders, struct api_e
 
 /* entry[].changes[].value.messages[]: absent levels are fine (other
  * notification fields), wrongly typed ones are a 422. */
-int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct api_error *e)
+int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct rd_error *e)
 {
 	json_t *entry = json_object_get(root, "entry"), *ent, *ch, *m;
 	size_t i, j, k;
@@ -670,12 +670,12 @@ int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct a
 	}
 	return 0;
 bad:
-	api_error_set(e, 422, "invalid_body", "not a WhatsApp Cloud API notification");
+	rd_error_set(e, RD_E_INVALID_BODY, "not a WhatsApp Cloud API notification");
 	return -1;
 }
 
 /* Signature first, on the raw bytes, before the body is even parsed. */
-static int wa_verify(struct request *rq, const struct source_conf *src, struct api_error *e)
+static int wa_verify(struct request *rq, const struct source_conf *src, struct rd_error *e)
 {
 	char secret[WEBHOOK_MAX_SECRET + 1];
 	size_t slen;
@@ -685,18 +685,18 @@ static int wa_verify(struct request *rq, const struct source_conf *src, struct a
 	                              header(rq, "X-Hub-Signature-256"));
 	sodium_memzero(secret, sizeof secret);
 	if (!ok)
-		api_error_set(e, 403, "bad_signature", "X-Hub-Signature-256 is missing or does not match");
+		rd_error_set(e, RD_E_BAD_SIGNATURE, "X-Hub-Signature-256 is missing or does not match");
 	return ok ? 0 : -1;
 }
 
 void http_webhook_whatsapp(struct request *rq)
 {
-	struct api_error e;
+	struct rd_error e;
 	json_t *root = NULL, *msgs = json_array();
 	const char **senders = calloc(RD_MAX_BATCH, sizeof *senders);
 	const struct source_conf *src = source_find(rq, "whatsapp", &e);
 	if (!msgs || !senders)
-		api_error_set(&e, 500, "internal", "out of memory");
+		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
 	if (!msgs || !senders || !src || wa_verify(rq, src, &e) ||
 	    !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
 	    webhook_wa_collect(root, msgs, senders, &e)) {

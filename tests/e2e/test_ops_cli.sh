@@ -33,6 +33,16 @@ check_eq "and reads (its scopes)" "$STATUS" 200
 "$BIN" token new 'a b' --scopes read >/dev/null 2>&1; check_eq "bad name: exit 2" "$?" 2
 "$BIN" token new x --scopes admin --tenant acme 2>/dev/null | grep -qx 'tenant = acme'
 check_eq "--tenant binds the token" "$?" 0
+ACME=$("$BIN" token new acme-bot --scopes ingest,read --tenant acme 2>&1 >>"$T/redactd.conf" | tail -n 1)
+kill -HUP "$DAEMON_PID"
+wait_for 5 bash -c "[ \"\$(curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer $ACME' $BASE/v1/conversations/t1?tenant=acme)\" = 404 ]"
+req POST /v1/messages "$ACME" '{"conversation_id":"a1","text":"hello"}'
+check_eq "a tenant-bound token ingests into its tenant: 201" "$STATUS" 201
+req POST /v1/messages "$ACME" '{"conversation_id":"a1","text":"hello","tenant":"default"}'
+check_eq "into another tenant: 403" "$STATUS" 403
+check_eq "the code is forbidden (docs/api.md)" "$(jget '.error.code')" forbidden
+req POST /v1/messages "$ACME" '{"conversation_id":"a1","text":"hello","tenant":"no such tenant!"}'
+check_eq "an invalid tenant name: 422 invalid_field" "$STATUS $(jget '.error.code')" "422 invalid_field"
 
 # ---- health, readiness, Allow ----
 STATUS=$(curl -s -I -o "$T/head" -w '%{http_code}' "$BASE/healthz")
