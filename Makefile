@@ -33,7 +33,7 @@ OBJS    := $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps libs-present run test test-bins unit e2e asan eval bench fuzz install deb clean check-config
+.PHONY: all deps libs-present run test test-bins unit e2e asan eval bench bench-deps soak fuzz install deb clean check-config
 
 all: $(BUILD)/redactd
 
@@ -89,8 +89,19 @@ asan:
 eval: all
 	@sh tests/eval/run.sh $(BUILD)
 
-bench: all
+# Benchmarks drive the daemon with wrk and plot with gnuplot: installed
+# like the build libraries (apt-get when root).
+BENCH_PKGS := wrk gnuplot-nox jq
+bench-deps:
+	@$(MAKE) --no-print-directory deps DEB_PKGS="$(BENCH_PKGS)"
+
+bench: all bench-deps
 	@sh bench/run.sh $(BUILD)
+
+# The growth run (bench/soak.sh): 10 M records, about an hour; SOAK_RECORDS
+# and SOAK_EXPIRED make it shorter.
+soak: all bench-deps
+	@bash bench/soak.sh $(BUILD)
 
 fuzz:
 	@sh fuzz/run.sh
