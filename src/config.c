@@ -241,7 +241,7 @@ struct cfg_key {
 	int64_t min, max;           /* bounds, in the type's unit (bytes, seconds, us) */
 	unsigned flags;             /* enum key_flag */
 	const char *zero;           /* what 0 means, for the message: "off" */
-	const char *unit;           /* for the message: "records" */
+	const char *unit;           /* for the message: "records"; KT_NAME: what it names */
 	const char *const *words;   /* KT_CHOICE: the values, NULL-ended; KT_BOOL: { no, yes } */
 	size_t line;                /* offset of the int that gets the key's line; 0: none
 	                             * (offset 0 is always a pointer: path or name) */
@@ -433,15 +433,18 @@ static bool valid_file_spec(const char *v)
 
 static const char *parse_text(const struct cfg_key *k, char **field, const char *v, char *msg, size_t len)
 {
-	const char *why = NULL;
-	if (k->type == KT_NAME && !valid_name(v))
-		snprintf(msg, len, "%s must be 1 to %d of A-Z a-z 0-9 . _ -", k->key, RD_MAX_NAME_LEN);
-	else if (k->type == KT_FILE && !valid_file_spec(v))
+	const char *why;
+	if (k->type == KT_NAME && !valid_name(v)) {
+		snprintf(msg, len, "%s must be %s%s1 to %d of A-Z a-z 0-9 . _ -", k->key, k->unit ? k->unit : "",
+		         k->unit ? ", " : "", RD_MAX_NAME_LEN);
+		return msg;
+	}
+	if (k->type == KT_FILE && !valid_file_spec(v)) {
 		snprintf(msg, len, "%s must be a file path or credential:NAME (a plain name)", k->key);
-	else if (!k->check || !(why = k->check(v)))
-		msg = NULL;
-	if (why || msg)
-		return why ? why : msg;
+		return msg;
+	}
+	if (k->check && (why = k->check(v)))
+		return why;
 	if (!*v && (k->flags & KF_OPTIONAL)) {
 		free(*field);
 		*field = NULL;
@@ -759,16 +762,15 @@ static const struct cfg_key retention_keys[] = {
 };
 
 /* Keyed by rd_channel_name (a unit test holds them to it). */
+#define CHANNEL(ch, key, def, what) \
+	{ key, KT_NAME, C(channel_category[ch]), def, .unit = "a category name", .doc = "category of " what }
 static const struct cfg_key channel_keys[] = {
-	{ "web", KT_NAME, C(channel_category[CH_WEB]), "chat_transcript", .doc = "category of web messages" },
-	{ "whatsapp", KT_NAME, C(channel_category[CH_WHATSAPP]), "chat_transcript",
-	  .doc = "category of WhatsApp messages" },
-	{ "sms", KT_NAME, C(channel_category[CH_SMS]), "chat_transcript", .doc = "category of SMS messages" },
-	{ "voice", KT_NAME, C(channel_category[CH_VOICE]), "call_transcript",
-	  .doc = "category of voice transcripts" },
-	{ "email", KT_NAME, C(channel_category[CH_EMAIL]), "email", .doc = "category of emails" },
-	{ "other", KT_NAME, C(channel_category[CH_OTHER]), "chat_transcript",
-	  .doc = "category of other channels" },
+	CHANNEL(CH_WEB, "web", "chat_transcript", "web messages"),
+	CHANNEL(CH_WHATSAPP, "whatsapp", "chat_transcript", "WhatsApp messages"),
+	CHANNEL(CH_SMS, "sms", "chat_transcript", "SMS messages"),
+	CHANNEL(CH_VOICE, "voice", "call_transcript", "voice transcripts"),
+	CHANNEL(CH_EMAIL, "email", "email", "emails"),
+	CHANNEL(CH_OTHER, "other", "chat_transcript", "other channels"),
 };
 _Static_assert(RD_ARRAY_LEN(channel_keys) == CH_COUNT, "a key for each channel");
 
