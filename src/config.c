@@ -118,7 +118,8 @@ static void format_errors(struct loader *ld, char *err, size_t errlen)
 {
 	struct buf b = { 0 };
 	bool oom = ld->lost_error;
-	qsort(ld->errors, ld->nerrors, sizeof *ld->errors, cmp_error);
+	if (ld->nerrors)   /* none when the only one was lost: qsort takes no NULL */
+		qsort(ld->errors, ld->nerrors, sizeof *ld->errors, cmp_error);
 	for (size_t i = 0; i < ld->nerrors && !oom; i++)
 		oom = buf_printf(&b, "%s:%d: %s\n", ld->file, ld->errors[i].line, ld->errors[i].msg) != 0;
 	if (oom)
@@ -231,7 +232,9 @@ enum key_flag {
 	KF_ANYCASE = 1u << 2,   /* KT_BOOL, KT_CHOICE: words match in any case */
 };
 
-typedef const char *(*key_parse_fn)(struct loader *ld, void *base, const char *value);
+/* Parses value into base (the config or the entry); NULL, or what is wrong
+ * (msg may hold it). */
+typedef const char *(*key_parse_fn)(void *base, const char *value, char *msg, size_t len);
 
 struct cfg_key {
 	const char *key;
@@ -604,18 +607,18 @@ static const char *set_words(char ***words, size_t *n, const char *v)
 	return for_each_item(v, add_lower_word, &l) ? "out of memory" : NULL;
 }
 
-static const char *p_context(struct loader *ld, void *base, const char *v)
+static const char *p_context(void *base, const char *v, char *msg, size_t len)
 {
 	struct rule_conf *r = base;
-	(void)ld;
+	(void)msg, (void)len;
 	return set_words(&r->context, &r->ncontext, v);
 }
 
 /* allow = Alexa, Sarah: words the rule leaves alone (person, address). */
-static const char *p_allow(struct loader *ld, void *base, const char *v)
+static const char *p_allow(void *base, const char *v, char *msg, size_t len)
 {
 	struct rule_conf *r = base;
-	(void)ld;
+	(void)msg, (void)len;
 	return set_words(&r->allow, &r->nallow, v);
 }
 
@@ -628,10 +631,10 @@ static int add_channel(const char *item, void *ctx)
 	return 0;
 }
 
-static const char *p_channels(struct loader *ld, void *base, const char *v)
+static const char *p_channels(void *base, const char *v, char *msg, size_t len)
 {
 	struct rule_conf *r = base;
-	(void)ld;
+	(void)msg, (void)len;
 	r->channels = 0;
 	int rc = for_each_item(v, add_channel, &r->channels);
 	if (rc > 0)
@@ -641,10 +644,10 @@ static const char *p_channels(struct loader *ld, void *base, const char *v)
 
 #define TOKEN_HASH_GIVEN (1u << 31)   /* in scopes until end_token checks it */
 
-static const char *p_sha256(struct loader *ld, void *base, const char *v)
+static const char *p_sha256(void *base, const char *v, char *msg, size_t len)
 {
 	struct token_conf *t = base;
-	(void)ld;
+	(void)msg, (void)len;
 	if (util_hex_decode(v, t->sha256, sizeof t->sha256))
 		return "sha256 must be 64 hex digits (redactd token new NAME --scopes LIST prints them)";
 	t->scopes |= TOKEN_HASH_GIVEN;
@@ -666,11 +669,11 @@ static int add_scope(const char *item, void *ctx)
 	return 1;
 }
 
-static const char *p_scopes(struct loader *ld, void *base, const char *v)
+static const char *p_scopes(void *base, const char *v, char *msg, size_t len)
 {
 	struct token_conf *t = base;
 	unsigned scopes = 0;
-	(void)ld;
+	(void)msg, (void)len;
 	int rc = for_each_item(v, add_scope, &scopes);
 	if (rc < 0)
 		return "out of memory";
@@ -681,14 +684,14 @@ static const char *p_scopes(struct loader *ld, void *base, const char *v)
 }
 
 /* Also records that it was set: rules without a style of their own take it. */
-static const char *p_tenant_style(struct loader *ld, void *base, const char *v)
+static const char *p_tenant_style(void *base, const char *v, char *msg, size_t len)
 {
 	static const struct cfg_key style = { "style", KT_CHOICE, offsetof(struct tenant_conf, style),
 	                                      .words = style_words };
 	struct tenant_conf *t = base;
-	const char *msg = parse_value(&style, t, v, ld->msg, sizeof ld->msg);
-	t->style_set = t->style_set || !msg;
-	return msg;
+	const char *why = parse_value(&style, t, v, msg, len);
+	t->style_set = t->style_set || !why;
+	return why;
 }
 
 /* ---- the tables ------------------------------------------------------------------- */
@@ -1133,7 +1136,7 @@ static void on_continuation(struct loader *ld, const char *key, const char *valu
 /* Parses a key of the table into base (the config or the section's entry). */
 static const char *set_key(struct loader *ld, const struct cfg_key *k, void *base, const char *v)
 {
-	const char *msg = k->type == KT_CUSTOM ? k->parse(ld, base, v)
+	const char *msg = k->type == KT_CUSTOM ? k->parse(base, v, ld->msg, sizeof ld->msg)
 	                                       : parse_value(k, base, v, ld->msg, sizeof ld->msg);
 	if (msg)
 		return msg;

@@ -441,28 +441,38 @@ struct lines {
 	size_t n;
 };
 
+static void free_lines(struct lines *l);
+
+/* -1 when the file cannot be read, or memory runs out (l is then empty). */
 static int read_lines(const char *file, struct lines *l)
 {
 	FILE *f = fopen(file, "r");
-	char *line = NULL;
+	char *line = NULL, **n;
 	size_t cap = 0;
 	ssize_t len;
+	int rc = 0;
 	l->line = NULL;
 	l->n = 0;
 	if (!f)
 		return -1;
-	while ((len = getline(&line, &cap, f)) >= 0) {
+	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
 			line[--len] = '\0';
-		char **n = realloc(l->line, (l->n + 1) * sizeof *n);
-		if (!n || !(n[l->n] = strdup(line)))
+		if (!(n = realloc(l->line, (l->n + 1) * sizeof *n))) {
+			rc = -1;
 			break;
+		}
 		l->line = n;
-		l->n++;
+		if (!(n[l->n] = strdup(line)))
+			rc = -1;
+		else
+			l->n++;
 	}
 	free(line);
 	fclose(f);
-	return 0;
+	if (rc)
+		free_lines(l);
+	return rc;
 }
 
 static void free_lines(struct lines *l)
@@ -470,6 +480,8 @@ static void free_lines(struct lines *l)
 	for (size_t i = 0; i < l->n; i++)
 		free(l->line[i]);
 	free(l->line);
+	l->line = NULL;
+	l->n = 0;
 }
 
 static bool table_key(const char *section, bool named, const char *key, struct config_key_info *out)
@@ -503,8 +515,8 @@ static const char *builtin_default(const char *category)
 /* "[word]" or "[word "name"]": the word, and whether it is named. */
 static bool parse_header(const char *p, char word[32], bool *named)
 {
-	size_t n = strspn(p + 1, "abcdefghijklmnopqrstuvwxyz");
-	if (*p != '[' || n == 0 || n >= 32 || (p[1 + n] != ']' && p[1 + n] != ' '))
+	size_t n = *p == '[' ? strspn(p + 1, "abcdefghijklmnopqrstuvwxyz") : 0;
+	if (n == 0 || n >= 32 || (p[1 + n] != ']' && p[1 + n] != ' '))
 		return false;
 	memcpy(word, p + 1, n);
 	word[n] = '\0';
