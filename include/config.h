@@ -8,7 +8,7 @@
  * Sections: [server] [storage] [retention] [retention "TENANT"] [channels]
  *   [audit] [rule "NAME"] [token "NAME"] [source "NAME"] [tenant "NAME"].
  * Each has one table of keys in config.c (type, field, default, bounds,
- * restart-only, doc): the defaults and bounds below are the tables', and
+ * restart-only, doc); the defaults and bounds live there only, and
  * config/redactd.conf and redactd.conf(5) are checked against them.
  *
  * A rule section may carry `tenant = T`: it then applies only to tenant T,
@@ -184,8 +184,8 @@ const char *config_style_name(enum redact_style s);
 /*
  * SIGHUP: the keys that apply only at start (listen, database, key_file,
  * threads, queue_size, ...: those marked restart-only in the tables) take
- * their values in `running` back into cfg, so that the config in force
- * says what is in force. Returns how many differed, their names in
+ * their values in `running` back into cfg, so that the new config describes
+ * what the daemon runs with. Returns how many differed, their names in
  * `changed` ("listen, threads", truncated to len), or -1 when out of memory.
  */
 int config_keep_restart_only(struct config *cfg, const struct config *running, char *changed,
