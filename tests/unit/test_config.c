@@ -623,6 +623,10 @@ static void test_man_page(void)
 		i = body;
 	}
 	struct config_key_info k;
+	size_t undocumented = 0, nkeys = 0;
+	for (size_t i = 0; config_key_info(i, &k); i++, nkeys++)
+		undocumented += !k.doc || !k.doc[0];
+	CHECK(nkeys > 50 && undocumented == 0, "every row of the tables has its line of doc");
 	for (size_t i = 0; config_key_info(i, &k); i++) {
 		char want[200], name[200];
 		bool found = false;
