@@ -570,37 +570,34 @@ static bool man_block_end(const char *p)
 	return !strncmp(p, ".It", 3) || !strncmp(p, ".El", 3) || !strncmp(p, ".Ss", 3) || !strncmp(p, ".Sh", 3);
 }
 
+/* A key documented under [section]: it is a row, and shows the row's
+ * default. Adds "section/named/key" to seen. */
 static void check_man_key(const char *section, bool named, const char *key, const char *shown,
                           struct lines *seen)
 {
-	char name[200];
+	char name[200], entry[200];
 	struct config_key_info k;
 	snprintf(name, sizeof name, "redactd.conf.5 [%s%s] %s", section, named ? " NAME" : "", key);
 	if (!table_key(section, named, key, &k)) {
 		CHECK(0, name);   /* documented, but no such key */
 		return;
 	}
-	char *entry = NULL;
-	if (asprintf(&entry, "%s/%d/%s", section, named, key) >= 0 && seen) {
-		char **n = realloc(seen->line, (seen->n + 1) * sizeof *n);
-		if (n) {
-			seen->line = n;
-			seen->line[seen->n++] = entry;
-			entry = NULL;
-		}
-	}
-	free(entry);
+	snprintf(entry, sizeof entry, "%s/%d/%s", section, named, key);
+	char **n = realloc(seen->line, (seen->n + 1) * sizeof *n);
+	if (n && (n[seen->n] = strdup(entry)))
+		seen->n++;
+	if (n)
+		seen->line = n;
 	CHECK_STR(shown, k.def ? k.def : "", name);   /* the default it shows is the table's */
 }
 
-static void test_man_page(void)
+/* Every `.It Ic KEY` under a `.Ss [section]`, checked against the tables. */
+static void man_keys(const struct lines *l, struct lines *seen)
 {
-	struct lines l, seen = { 0 };
 	char section[32] = "", shown[64];
 	bool named = false;
-	CHECK(read_lines("man/redactd.conf.5", &l) == 0, "man/redactd.conf.5 reads");
-	for (size_t i = 0; i < l.n; i++) {
-		const char *p = l.line[i];
+	for (size_t i = 0; i < l->n; i++) {
+		const char *p = l->line[i];
 		if (!strncmp(p, ".Ss ", 4) || !strncmp(p, ".Sh ", 4)) {
 			if (!parse_header(p + 4, section, &named))
 				section[0] = '\0';
@@ -609,19 +606,24 @@ static void test_man_page(void)
 		if (!section[0] || strncmp(p, ".It Ic ", 7))
 			continue;
 		size_t body = i;   /* consecutive .It lines share the body below them */
-		while (body + 1 < l.n && !strncmp(l.line[body + 1], ".It Ic ", 7))
+		while (body + 1 < l->n && !strncmp(l->line[body + 1], ".It Ic ", 7))
 			body++;
 		size_t end = body + 1;
-		while (end < l.n && !man_block_end(l.line[end]))
+		while (end < l->n && !man_block_end(l->line[end]))
 			end++;
-		man_default(&l, body + 1, end, shown, sizeof shown);
+		man_default(l, body + 1, end, shown, sizeof shown);
 		for (; i <= body; i++) {
 			char key[64];
-			first_word(l.line[i] + 7, key, sizeof key);
-			check_man_key(section, named, key, shown, &seen);
+			first_word(l->line[i] + 7, key, sizeof key);
+			check_man_key(section, named, key, shown, seen);
 		}
 		i = body;
 	}
+}
+
+/* Every row was documented, under its own section. */
+static void check_rows_documented(const struct lines *seen)
+{
 	struct config_key_info k;
 	size_t undocumented = 0, nkeys = 0;
 	for (size_t i = 0; config_key_info(i, &k); i++, nkeys++)
@@ -631,30 +633,46 @@ static void test_man_page(void)
 		char want[200], name[200];
 		bool found = false;
 		snprintf(want, sizeof want, "%s/%d/%s", k.section, k.named, k.key);
-		for (size_t j = 0; j < seen.n && !found; j++)
-			found = !strcmp(seen.line[j], want);
+		for (size_t j = 0; j < seen->n && !found; j++)
+			found = !strcmp(seen->line[j], want);
 		snprintf(name, sizeof name, "redactd.conf.5 documents [%s%s] %s", k.section, k.named ? " NAME" : "", k.key);
 		CHECK(found, name);
 	}
+}
+
+static bool has_line_with(const struct lines *l, const char *text, bool at_start)
+{
+	for (size_t j = 0; j < l->n; j++)
+		if (at_start ? !strncmp(l->line[j], text, strlen(text)) : strstr(l->line[j], text) != NULL)
+			return true;
+	return false;
+}
+
+/* A .Ss for every kind of section, and the built-in categories with their retention. */
+static void check_man_sections(const struct lines *l)
+{
 	const char *w, *c, *d;
 	bool n, open;
 	for (size_t i = 0; config_section_info(i, &w, &n, &open); i++) {
 		char want[64], name[100];
-		bool found = false;
 		snprintf(want, sizeof want, n ? ".Ss [%s Qo " : ".Ss [%s]", w);
-		for (size_t j = 0; j < l.n && !found; j++)
-			found = !strncmp(l.line[j], want, strlen(want));
 		snprintf(name, sizeof name, "redactd.conf.5 has a section for [%s%s]", w, n ? " NAME" : "");
-		CHECK(found, name);
+		CHECK(has_line_with(l, want, true), name);
 	}
 	for (size_t i = 0; config_builtin_category(i, &c, &d); i++) {
 		char want[100];
-		bool found = false;
 		snprintf(want, sizeof want, ".Ql %s = %s", c, d);
-		for (size_t j = 0; j < l.n && !found; j++)
-			found = strstr(l.line[j], want) != NULL;
-		CHECK(found, want);
+		CHECK(has_line_with(l, want, false), want);
 	}
+}
+
+static void test_man_page(void)
+{
+	struct lines l, seen = { 0 };
+	CHECK(read_lines("man/redactd.conf.5", &l) == 0, "man/redactd.conf.5 reads");
+	man_keys(&l, &seen);
+	check_rows_documented(&seen);
+	check_man_sections(&l);
 	free_lines(&seen);
 	free_lines(&l);
 }
