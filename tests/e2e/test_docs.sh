@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The documentation against the code (issue 12): the man pages lint clean and
-# name every command and option the code has (config keys: test_config.c); docs/openapi.json
-# has exactly the routes of src/http.c's table, with their scopes, is
-# structurally sound, and its required reply fields are what the running
-# daemon sends.
+# name every command and option the code has (tests/unit/test_config.c checks
+# the config keys); docs/openapi.json has exactly the routes of src/http.c's
+# table, with their scopes, is structurally sound, and its required reply
+# fields are what the running daemon sends.
 . "$(dirname "$0")/lib.sh"
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 MAN8=$ROOT/man/redactd.8 MAN5=$ROOT/man/redactd.conf.5 MAN7=$ROOT/man/redactd-api.7
