@@ -63,8 +63,12 @@ $(BUILD)/libredactd.a: $(OBJS)
 $(BUILD)/redactd: $(BUILD)/obj/main.o $(BUILD)/libredactd.a
 	$(CC) $(CFLAGS) $(HARDEN) -o $@ $^ $(LDFLAGS) $(LDLIBS)
 
+# The unit tests' allocations go through tests/unit/harness.h, which can fail
+# any one of them (RD_ALLOC_FAIL, docs/development.md); the daemon's do not.
+ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=free
+
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libredactd.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(HARDEN) -Itests/unit -o $@ $< $(BUILD)/libredactd.a $(LDFLAGS) $(LDLIBS)
+	$(CC) $(CFLAGS) $(HARDEN) -Itests/unit -o $@ $< $(BUILD)/libredactd.a $(LDFLAGS) $(ALLOC_WRAP) $(LDLIBS)
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@

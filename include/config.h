@@ -5,9 +5,11 @@
  * protection off. Every problem is reported as "FILE:LINE: message", one per
  * line, and loading continues so that check-config shows them all at once.
  *
- * Sections (see config/redactd.conf for every key, its default and bounds):
- *   [server] [storage] [retention] [retention "TENANT"] [channels] [audit]
- *   [rule "NAME"] [token "NAME"] [source "NAME"] [tenant "NAME"]
+ * Sections: [server] [storage] [retention] [retention "TENANT"] [channels]
+ *   [audit] [rule "NAME"] [token "NAME"] [source "NAME"] [tenant "NAME"].
+ * Each has one table of keys in config.c (type, field, default, bounds,
+ * restart-only, doc); the defaults and bounds live there only, and
+ * config/redactd.conf and redactd.conf(5) are checked against them.
  *
  * A rule section may carry `tenant = T`: it then applies only to tenant T,
  * replacing a global rule of the same name for that tenant, or adding one.
@@ -37,9 +39,9 @@ struct rule_conf {
 	char *pattern;            /* PCRE2 source, UTF mode */
 	char *entity;             /* EMAIL, PHONE, ORDER_ID, ... (uppercase) */
 	enum redact_style style;
-	int keep;                 /* partial: characters kept, 1..8, default 4 */
+	int keep;                 /* partial: characters kept */
 	char *validator;          /* none | luhn | iban | phone | ipv4 | ... */
-	int priority;             /* higher wins on overlap; default 50 */
+	int priority;             /* higher wins on overlap */
 	char **context;           /* context words (lowercase) */
 	size_t ncontext;
 	bool context_required;    /* match only if a context word precedes it */
@@ -71,7 +73,7 @@ struct source_conf {
 	char *name;               /* twilio | whatsapp | dialogflow-cx */
 	char *secret_file;
 	char *verify_token_file;
-	char *tenant;             /* tenant its messages go to; default "default" */
+	char *tenant;             /* tenant its messages go to; NULL: as they say, else "default" */
 	int secret_line, verify_line;   /* where the files were named */
 };
 
@@ -92,39 +94,39 @@ struct config {
 	/* [server] */
 	char *listen;             /* "127.0.0.1:8080" or "unix:/path" */
 	int threads;              /* 0 = one per core */
-	size_t max_body;          /* default 1M */
+	size_t max_body;
 	char *public_url;         /* NULL if unset */
 	char *tls_cert, *tls_key; /* both or neither */
-	int max_connections;      /* default 1024 */
-	int request_timeout;      /* seconds, default 30 */
+	int max_connections;
+	int request_timeout;      /* seconds */
 	int access_log;           /* enum access_log: which requests get a log line */
 	/* Connection defences (docs/security.md); read at start only. */
-	int max_connections_per_ip;  /* per client address (IPv6: per /64); default 256 */
-	int header_timeout;       /* seconds for a whole header block; default 10 */
+	int max_connections_per_ip;  /* per client address (IPv6: per /64) */
+	int header_timeout;       /* seconds for a whole header block */
 	size_t body_min_rate;     /* bytes/s a body must average after body_grace; 0 = off */
-	int body_grace;           /* seconds before body_min_rate applies; default 10 */
+	int body_grace;           /* seconds before body_min_rate applies */
 	/* Request rate limits (token buckets); taken from the config in force. */
-	double rate_limit_per_ip; /* requests/s per client address; 0 = off (default) */
+	double rate_limit_per_ip; /* requests/s per client address; 0 = off */
 	int rate_burst_per_ip;    /* bucket size; 0 = max(1, rate_limit_per_ip) */
 
 	/* [storage] */
 	char *database;
 	char *key_file;           /* a path or "credential:NAME" */
 	char *keys_from;          /* key-less backup: live database holding its keys; NULL */
-	bool sync_full;           /* synchronous = full (default) | normal */
-	int queue_size;           /* writer queue, records; default 65536 */
-	int batch_max;            /* records per group commit; default 4096 */
-	int batch_wait_us;        /* wait to fill a group; default 0 = none */
+	bool sync_full;           /* synchronous = full | normal */
+	int queue_size;           /* writer queue, records */
+	int batch_max;            /* records per group commit */
+	int batch_wait_us;        /* wait to fill a group; 0 = none */
 
 	/* [retention] and [retention "TENANT"] */
 	struct retention_conf *retention;
 	size_t nretention;
-	int64_t default_retention;   /* seconds; "default" key; default 730d */
-	int64_t sweep_interval;      /* seconds; default 1h */
-	int sweep_batch;             /* rows per purge transaction; default 500 */
+	int64_t default_retention;   /* seconds; the "default" key */
+	int64_t sweep_interval;      /* seconds, at least 1 */
+	int sweep_batch;             /* rows per purge transaction, at least 1 */
 
 	/* [audit] */
-	int64_t audit_retention;     /* seconds, 0 = forever (default) */
+	int64_t audit_retention;     /* seconds, 0 = forever */
 
 	/* [channels] channel -> category */
 	char *channel_category[CH_COUNT];
@@ -178,5 +180,33 @@ const struct token_conf *config_token_find(const struct config *cfg, const unsig
 const struct source_conf *config_source(const struct config *cfg, const char *name);
 
 const char *config_style_name(enum redact_style s);
+
+/*
+ * SIGHUP: the keys that apply only at start (listen, database, key_file,
+ * threads, queue_size, ...: those marked restart-only in the tables) take
+ * their values in `running` back into cfg, so that the new config describes
+ * what the daemon runs with. Returns how many differed, their names in
+ * `changed` ("listen, threads", truncated to len), or -1 when out of memory.
+ */
+int config_keep_restart_only(struct config *cfg, const struct config *running, char *changed,
+                             size_t len) RD_WARN_UNUSED;
+
+/* The tables, for the checks of the sample config and redactd.conf(5)
+ * (tests/unit/test_config.c). Strings are static. */
+struct config_key_info {
+	const char *section;      /* its section's word: "server", "rule" */
+	bool named;               /* a key of [section "NAME"] */
+	const char *key;
+	const char *def;          /* the default, written as in a file; NULL: none */
+	bool restart;             /* applies at start only; a reload keeps the running value */
+	const char *doc;          /* one line */
+};
+/* The i-th key of all the tables (from 0); false past the last. */
+bool config_key_info(size_t i, struct config_key_info *out);
+/* The i-th kind of section; `open`: it also takes keys its table lacks
+ * (category names in [retention]). False past the last. */
+bool config_section_info(size_t i, const char **word, bool *named, bool *open);
+/* The i-th built-in [retention] category and its default; false past the last. */
+bool config_builtin_category(size_t i, const char **category, const char **def);
 
 #endif

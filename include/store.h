@@ -38,6 +38,7 @@ enum store_status {
 
 struct store_options {
 	bool sync_full;      /* synchronous=FULL (default) or NORMAL */
+	/* The caller's [storage] values; a writable store refuses 0. */
 	int queue_size;      /* records the writer queue holds */
 	int batch_max;       /* records per transaction */
 	int batch_wait_us;   /* how long the writer waits to fill a group */
@@ -261,8 +262,9 @@ int store_residue_get(struct store *st, struct store_residue *out) RD_WARN_UNUSE
 
 /*
  * Purge: delete records of `category` (and `tenant`, unless NULL) with
- * ts_ms < cutoff_ms, oldest first, `batch` rows per transaction (so ingest
- * waits behind one small batch at most). For each candidate, fn (may be
+ * ts_ms < cutoff_ms, oldest first, `batch` rows per transaction, 1 to
+ * 100000 (the caller's [retention] sweep_batch; ingest waits behind one
+ * small batch at most). For each candidate, fn (may be
  * NULL) runs on the writer's connection inside that transaction with the
  * row's header fields (id, tenant, conv_hash, ts_ms, category, key_id; no
  * ciphertext) and returns 0 to delete it, 1 to keep it (a legal hold), or

@@ -217,51 +217,23 @@ static int reload_key(struct app *app, struct keyring **out, char *err, size_t e
 	return 0;
 }
 
-/* Puts the running value of one setting back into the new config, counting
- * the ones that differed. -1 if out of memory. */
-static int keep_str(char **now, char *const *running, int *changed)
-{
-	if ((!*now && !*running) || (*now && *running && !strcmp(*now, *running)))
-		return 0;
-	char *copy = *running ? strdup(*running) : NULL;
-	if (*running && !copy)
-		return -1;
-	free(*now);
-	*now = copy;
-	(*changed)++;
-	return 0;
-}
-
-/* Listening and storage were set up from the running config and change only
- * on restart: keep their running values in the new config, so app->cfg
- * always says what is in force, and say so in the log. */
-static int keep_restart_only(struct config *cfg, const struct config *running)
-{
-	int changed = 0;
-	if (keep_str(&cfg->listen, &running->listen, &changed) ||
-	    keep_str(&cfg->database, &running->database, &changed) ||
-	    keep_str(&cfg->key_file, &running->key_file, &changed) ||
-	    keep_str(&cfg->keys_from, &running->keys_from, &changed) ||
-	    keep_str(&cfg->tls_cert, &running->tls_cert, &changed) ||
-	    keep_str(&cfg->tls_key, &running->tls_key, &changed))
-		return -1;
-	if (changed)
-		log_warn("reload: listen, TLS, database, key_file and keys_from change only on restart;"
-		         " %d such setting(s) kept as they were", changed);
-	return 0;
-}
-
 int app_reload(struct app *app, char *err, size_t errlen)
 {
 	struct config *cfg;
 	struct keyring *new_kr = NULL;
 	if (config_load(app->config_path, &cfg, err, errlen))
 		return -1;
-	if (keep_restart_only(cfg, app->cfg)) {
+	/* Listening, storage and the writer were set up from the running config:
+	 * the new one keeps their running values, so app->cfg says what is in force. */
+	char kept[256];
+	int nkept = config_keep_restart_only(cfg, app->cfg, kept, sizeof kept);
+	if (nkept < 0) {
 		util_err(err, errlen, "out of memory");
 		config_free(cfg);
 		return -1;
 	}
+	if (nkept)
+		log_warn("reload: %s change only on restart; kept as they were", kept);
 	struct redact *r = build_engine(cfg, app->keys, err, errlen);
 	if (!r || reload_key(app, &new_kr, err, errlen)) {
 		redact_free(r);

@@ -18,8 +18,18 @@
  * it) stay two entries. Every problem is appended to an error list as
  * "FILE:LINE: message" and loading goes on, so check-config shows them all.
  *
- * Each section kind has one table of keys (name, parser, doc); adding a key
- * is one line in a table.
+ * ONE TABLE PER SECTION. A key is one row (struct cfg_key): its name, type,
+ * the field it fills (an offset into struct config, or into the entry of a
+ * [rule|token|source|tenant "NAME"] section), its default written as in a
+ * file, its bounds, whether it applies only at start, and a line of doc.
+ * The row drives parsing, the defaults (set by parsing the default text, so
+ * a default always passes its own bounds), the message for a bad value
+ * (built from the bounds: "keep must be 1 to 8 characters") and the reload's
+ * restart-only check. tests/unit/test_config.c holds the sample config and
+ * redactd.conf(5) to the tables. The irregular parts stay explicit and
+ * short: [retention] keys that are category names, a rule's pattern
+ * continuing on indented lines, lists (context, allow, channels, scopes), a
+ * token's hash and a tenant's style.
  */
 #include "config.h"
 #include "log.h"
@@ -40,6 +50,8 @@ enum section_kind {
 	SEC_RULE, SEC_TOKEN, SEC_SOURCE, SEC_TENANT,
 };
 
+struct section_def;
+
 struct loader {
 	struct config *cfg;
 	const char *file;
@@ -53,14 +65,15 @@ struct loader {
 	bool prev_key;            /* a key line since the header (inih's prev_name) */
 	bool continuation;        /* the line inih gets next continues a value */
 	struct buf seen;          /* "\nkey\n" of each key in this section instance */
-	int tls_line;             /* last tls_cert/tls_key line, for the pair check */
 	int syntax_line;          /* first syntax error classify_line reported */
 	enum section_kind kind;
+	const struct section_def *sec;   /* NULL while kind is SEC_NONE */
 	char *name;               /* quoted section name, or NULL */
 	void *entry;              /* rule/token/source/tenant being filled */
-	char *retention_tenant;   /* [retention "T"] */
+	char msg[512];            /* a message built for the error list */
 	struct cfg_error *errors;  /* every problem found, in the order found */
 	size_t nerrors;
+	bool lost_error;          /* an error could not be recorded (out of memory) */
 };
 
 struct cfg_error {
@@ -77,14 +90,15 @@ static void add_error(struct loader *ld, int line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof msg, fmt, ap);
 	va_end(ap);
+	if (ld->kind == SEC_RULE && ld->entry)
+		((struct rule_conf *)ld->entry)->invalid = true;
 	struct cfg_error *e = realloc(ld->errors, (ld->nerrors + 1) * sizeof *e);
 	if (!e) {
-		log_error("out of memory collecting config errors");
+		/* The file must still be refused: load() counts this as an error. */
+		ld->lost_error = true;
 		return;
 	}
 	ld->errors = e;
-	if (ld->kind == SEC_RULE && ld->entry)
-		((struct rule_conf *)ld->entry)->invalid = true;
 	e[ld->nerrors] = (struct cfg_error){ .line = line, .seq = ld->nerrors };
 	memcpy(e[ld->nerrors].msg, msg, sizeof msg);
 	ld->nerrors++;
@@ -103,25 +117,19 @@ static int cmp_error(const void *a, const void *b)
 static void format_errors(struct loader *ld, char *err, size_t errlen)
 {
 	struct buf b = { 0 };
-	qsort(ld->errors, ld->nerrors, sizeof *ld->errors, cmp_error);
-	for (size_t i = 0; i < ld->nerrors; i++)
-		if (buf_printf(&b, "%s:%d: %s\n", ld->file, ld->errors[i].line, ld->errors[i].msg))
-			break;
-	util_err(err, errlen, "%s", b.data ? b.data : "out of memory\n");
+	bool oom = ld->lost_error;
+	if (ld->nerrors)   /* none when the only one was lost: qsort takes no NULL */
+		qsort(ld->errors, ld->nerrors, sizeof *ld->errors, cmp_error);
+	for (size_t i = 0; i < ld->nerrors && !oom; i++)
+		oom = buf_printf(&b, "%s:%d: %s\n", ld->file, ld->errors[i].line, ld->errors[i].msg) != 0;
+	if (oom)
+		util_err(err, errlen, "%s%s: out of memory\n", b.data ? b.data : "", ld->file);
+	else
+		util_err(err, errlen, "%s", b.data);
 	buf_free(&b);
 }
 
 /* ---- small value parsers ----------------------------------------------------- */
-
-static bool parse_bool(const char *v, bool *out)
-{
-	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
-	for (size_t i = 0; i < 4; i++) {
-		if (!strcasecmp(v, yes[i])) { *out = true; return true; }
-		if (!strcasecmp(v, no[i])) { *out = false; return true; }
-	}
-	return false;
-}
 
 /* Names of tenants, categories, rules, tokens: 1..64 of [A-Za-z0-9._-]. */
 static bool valid_name(const char *s)
@@ -135,33 +143,13 @@ static bool valid_name(const char *s)
 	return true;
 }
 
-static bool valid_entity(const char *s)
-{
-	size_t n = strlen(s);
-	if (n == 0 || n > RD_MAX_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!isupper((unsigned char)s[i]) && !isdigit((unsigned char)s[i]) && s[i] != '_')
-			return false;
-	return true;
-}
-
-static int parse_style(const char *v, enum redact_style *out)
-{
-	static const char *const names[] = { "tag", "mask", "partial", "hash", "remove" };
-	for (size_t i = 0; i < RD_ARRAY_LEN(names); i++) {
-		if (!strcmp(v, names[i])) {
-			*out = (enum redact_style)i;
-			return 0;
-		}
-	}
-	return -1;
-}
+static const char *const style_words[] = { "tag", "mask", "partial", "hash", "remove", NULL };
+_Static_assert(RD_ARRAY_LEN(style_words) == STYLE_REMOVE + 2, "a word for each style");
+_Static_assert(sizeof(enum redact_style) == sizeof(int), "a style is stored as an int");
 
 const char *config_style_name(enum redact_style s)
 {
-	static const char *const names[] = { "tag", "mask", "partial", "hash", "remove" };
-	return (unsigned)s < RD_ARRAY_LEN(names) ? names[s] : "?";
+	return (unsigned)s <= STYLE_REMOVE ? style_words[s] : "?";
 }
 
 /* Splits a comma list, trimming blanks; calls fn for each item. */
@@ -194,61 +182,249 @@ static int set_str(char **dst, const char *v)
 	return 0;
 }
 
-/* ---- key tables --------------------------------------------------------------- */
+/* "0" (off), "N", "N/s", "N/min" or "N/h" with N in [0, max]: requests per second. */
+static int parse_rate(const char *v, int64_t max, double *out)
+{
+	char *end;
+	errno = 0;
+	long n = strtol(v, &end, 10);
+	double per = !*end || !strcmp(end, "/s") ? 1 : !strcmp(end, "/min") ? 60
+	             : !strcmp(end, "/h") ? 3600 : 0;
+	if (errno || end == v || n < 0 || n > max || per == 0)
+		return -1;
+	*out = (double)n / per;
+	return 0;
+}
 
-/* A key handler returns NULL on success or a message for the error list. */
-typedef const char *(*key_fn)(struct loader *ld, const char *value);
-struct key_def {
-	const char *key;
-	key_fn fn;
+/* Microseconds: "0", "500", "500us", "2ms". */
+static int parse_usec(const char *v, int64_t *out)
+{
+	char *end;
+	errno = 0;
+	unsigned long n = strtoul(v, &end, 10);
+	unsigned long mul = !strcmp(end, "ms") ? 1000 : (!strcmp(end, "us") || !*end) ? 1 : 0;
+	if (errno || end == v || !mul || *v == '-' || n > INT32_MAX / mul)
+		return -1;
+	*out = (int64_t)(n * mul);
+	return 0;
+}
+
+/* ---- typed keys ------------------------------------------------------------------ */
+
+enum key_type {
+	KT_INT,       /* int: an integer in [min, max] */
+	KT_SECONDS,   /* int: a duration in [min, max] seconds */
+	KT_DURATION,  /* int64_t: a duration in [min, max] seconds; max INT64_MAX is no limit */
+	KT_SIZE,      /* size_t: a size in [min, max] bytes */
+	KT_USEC,      /* int: microseconds, N, Nus or Nms, in [min, max] */
+	KT_RATE,      /* double: requests/s, N, N/s, N/min or N/h with N in [0, max] */
+	KT_BOOL,      /* bool: yes/no, or words[1]/words[0] */
+	KT_CHOICE,    /* int: the index of the value in words[] */
+	KT_STR,       /* char *: text that check() accepts */
+	KT_NAME,      /* char *: a name, 1..64 of A-Za-z0-9._- */
+	KT_FILE,      /* char *: a path or credential:NAME */
+	KT_CUSTOM,    /* parse() reads and stores it */
 };
 
-#define CFG (ld->cfg)
+enum key_flag {
+	KF_RESTART = 1u << 0,   /* set up at start: a reload keeps the running value */
+	KF_OPTIONAL = 1u << 1,  /* KT_STR: an empty value leaves it unset (NULL) */
+	KF_ANYCASE = 1u << 2,   /* KT_BOOL, KT_CHOICE: words match in any case */
+};
 
-/* The same limits http.c applies when it binds: a host of under 256 bytes
- * (empty = every interface), and a unix path that fits sun_path (108). */
-static const char *k_listen(struct loader *ld, const char *v)
+/* Parses value into base (the config or the entry); NULL, or what is wrong
+ * (msg may hold it). */
+typedef const char *(*key_parse_fn)(void *base, const char *value, char *msg, size_t len);
+
+struct cfg_key {
+	const char *key;
+	enum key_type type;
+	size_t off;                 /* the field: in struct config, or in the section's entry */
+	const char *def;            /* the default, written as in a file; NULL: unset (zero) */
+	int64_t min, max;           /* bounds, in the type's unit (bytes, seconds, us) */
+	unsigned flags;             /* enum key_flag */
+	const char *zero;           /* what 0 means, for the message: "off" */
+	const char *unit;           /* for the message: "records"; KT_NAME: what it names */
+	const char *const *words;   /* KT_CHOICE: the values, NULL-ended; KT_BOOL: { no, yes } */
+	size_t line;                /* offset of the int that gets the key's line; 0: none
+	                             * (offset 0 is always a pointer: path or name) */
+	unsigned mark;              /* [rule]: the enum rule_field bit the key sets */
+	const char *(*check)(const char *value);   /* KT_STR: NULL or what is wrong */
+	key_parse_fn parse;         /* KT_CUSTOM */
+	const char *doc;
+};
+
+static bool is_text(enum key_type t)
 {
-	const char *colon = strrchr(v, ':');
-	long port;
-	if (!strncmp(v, "unix:", 5)) {
-		if (v[5] != '/' || strlen(v + 5) >= 108)
-			return "listen = unix:/path needs an absolute path of under 108 bytes";
-	} else if (!colon || colon - v >= 256 || util_parse_long(colon + 1, 0, 65535, &port)) {
-		return "listen must be host:port (port 0 to 65535), [v6addr]:port or unix:/path";
+	return t == KT_STR || t == KT_NAME || t == KT_FILE;
+}
+
+/* The largest unit that divides n exactly: 65536 -> "64k", 3600 -> "1h". */
+static void format_unit(int64_t n, const char *const units[], const int64_t scale[], char out[32])
+{
+	size_t u = 0;
+	for (size_t i = 1; units[i]; i++)
+		if (n != 0 && n % scale[i] == 0)
+			u = i;
+	snprintf(out, 32, "%lld%s", (long long)(n / scale[u]), n ? units[u] : "");
+}
+
+static void format_size(int64_t n, char out[32])
+{
+	static const char *const units[] = { "", "k", "M", "G", NULL };
+	static const int64_t scale[] = { 1, 1 << 10, 1 << 20, 1 << 30 };
+	format_unit(n, units, scale, out);
+}
+
+static void format_duration(int64_t n, char out[32])
+{
+	static const char *const units[] = { "s", "m", "h", "d", NULL };
+	static const int64_t scale[] = { 1, 60, 3600, 86400 };
+	format_unit(n, units, scale, out);
+}
+
+static void format_usec(int64_t n, char out[32])
+{
+	static const char *const units[] = { "us", "ms", NULL };
+	static const int64_t scale[] = { 1, 1000 };
+	format_unit(n, units, scale, out);
+}
+
+/* "a, b or c" of a NULL-ended list. */
+static void join_words(const char *const *w, char *out, size_t len)
+{
+	size_t n = 0, used = 0;
+	while (w[n])
+		n++;
+	out[0] = '\0';
+	for (size_t i = 0; i < n && used < len; i++)
+		used += (size_t)snprintf(out + used, len - used, "%s%s", i == 0 ? "" : i + 1 == n ? " or " : ", ",
+		                         w[i]);
+}
+
+static void duration_message(const struct cfg_key *k, const char *zero, char *out, size_t len)
+{
+	char lo[32], hi[32];
+	format_duration(k->min, lo);
+	format_duration(k->max, hi);
+	if (k->max < INT64_MAX)
+		snprintf(out, len, "%s must be a duration from %s%s to %s", k->key, lo, zero, hi);
+	else if (k->min > 0)
+		snprintf(out, len, "%s must be a duration of at least %s", k->key, lo);
+	else
+		snprintf(out, len, "%s must be a duration such as %s, or 0%s", k->key,
+		         k->def && strcmp(k->def, "0") ? k->def : "30d", zero);
+}
+
+/* What the key accepts, from its row: "keep must be 1 to 8 characters". */
+static void bounds_message(const struct cfg_key *k, char *out, size_t len)
+{
+	char zero[80] = "", lo[32], hi[32], words[128];
+	const char *unit = k->unit ? k->unit : "", *sp = k->unit ? " " : "";
+	static const char *const yes_no[] = { "yes", "no", NULL };
+	if (k->zero && k->min == 0)
+		snprintf(zero, sizeof zero, " (%s)", k->zero);
+	switch (k->type) {
+	case KT_INT:
+		snprintf(out, len, "%s must be %lld%s to %lld%s%s", k->key, (long long)k->min, zero,
+		         (long long)k->max, sp, unit);
+		return;
+	case KT_SIZE:
+		format_size(k->min, lo);
+		format_size(k->max, hi);
+		snprintf(out, len, "%s must be a size%s%s from %s%s to %s (e.g. %s)", k->key, sp, unit, lo, zero,
+		         hi, k->def);
+		return;
+	case KT_SECONDS:
+	case KT_DURATION:
+		duration_message(k, zero, out, len);
+		return;
+	case KT_USEC:
+		format_usec(k->min, lo);
+		format_usec(k->max, hi);
+		snprintf(out, len, "%s must be %s to %s, in us or ms (e.g. 500us)", k->key, lo, hi);
+		return;
+	case KT_RATE:
+		snprintf(out, len, "%s must be 0 (off) or N, N/s, N/min or N/h requests (N <= %lld)", k->key,
+		         (long long)k->max);
+		return;
+	case KT_BOOL:
+		join_words(k->words ? (const char *const[]){ k->words[1], k->words[0], NULL } : yes_no, words,
+		           sizeof words);
+		break;
+	case KT_CHOICE:
+		join_words(k->words, words, sizeof words);
+		break;
+	default:
+		snprintf(out, len, "%s has a bad value", k->key);
+		return;
 	}
-	CFG->lines.listen = ld->line;
-	return set_str(&CFG->listen, v) ? "out of memory" : NULL;
+	snprintf(out, len, "%s must be %s", k->key, words);
 }
 
-static const char *k_int(const char *v, long min, long max, int *out, const char *msg)
+static bool word_is(const struct cfg_key *k, const char *a, const char *b)
 {
-	long n;
-	if (util_parse_long(v, min, max, &n))
-		return msg;
-	*out = (int)n;
-	return NULL;
+	return (k->flags & KF_ANYCASE) ? !strcasecmp(a, b) : !strcmp(a, b);
 }
 
-static const char *k_threads(struct loader *ld, const char *v)
+static int parse_bool(const char *v, bool *out)
 {
-	return k_int(v, 0, 256, &CFG->threads, "threads must be 0 (one per core) to 256");
+	static const char *const yes[] = { "yes", "true", "on", "1" }, *const no[] = { "no", "false", "off", "0" };
+	for (size_t i = 0; i < RD_ARRAY_LEN(yes); i++) {
+		if (!strcasecmp(v, yes[i]) || !strcasecmp(v, no[i])) {
+			*out = !strcasecmp(v, yes[i]);
+			return 0;
+		}
+	}
+	return -1;
 }
 
-static const char *k_max_body(struct loader *ld, const char *v)
+/* KT_BOOL and KT_CHOICE. */
+static int parse_word(const struct cfg_key *k, const char *v, void *field)
 {
-	if (util_parse_size(v, &CFG->max_body) || CFG->max_body < 1024 || CFG->max_body > (64u << 20))
-		return "max_body must be a size from 1k to 64M (e.g. 1M)";
-	return NULL;
+	if (k->type == KT_BOOL && !k->words)
+		return parse_bool(v, field);
+	for (int i = 0; k->words[i] && (k->type == KT_CHOICE || i < 2); i++) {
+		if (word_is(k, v, k->words[i])) {
+			if (k->type == KT_BOOL)
+				*(bool *)field = i == 1;
+			else
+				*(int *)field = i;
+			return 0;
+		}
+	}
+	return -1;
 }
 
-static const char *k_public_url(struct loader *ld, const char *v)
+/* Numbers, with their bounds. -1 when v is not one or out of bounds. */
+static int parse_number(const struct cfg_key *k, const char *v, void *field)
 {
-	if (*v && strncmp(v, "https://", 8) && strncmp(v, "http://", 7))
-		return "public_url must start with https:// or http://";
-	if (!*v)
-		return NULL;
-	return set_str(&CFG->public_url, v) ? "out of memory" : NULL;
+	int64_t n;
+	size_t s;
+	long l;
+	switch (k->type) {
+	case KT_INT:
+		if (util_parse_long(v, (long)k->min, (long)k->max, &l))
+			return -1;
+		*(int *)field = (int)l;
+		return 0;
+	case KT_SIZE:
+		if (util_parse_size(v, &s) || s < (uint64_t)k->min || s > (uint64_t)k->max)
+			return -1;
+		*(size_t *)field = s;
+		return 0;
+	case KT_RATE:
+		return parse_rate(v, k->max, field);
+	default:
+		break;
+	}
+	if ((k->type == KT_USEC ? parse_usec(v, &n) : util_parse_duration(v, &n)) || n < k->min || n > k->max)
+		return -1;
+	if (k->type == KT_DURATION)
+		*(int64_t *)field = n;
+	else
+		*(int *)field = (int)n;
+	return 0;
 }
 
 /* A file a secret is read from: a path, or credential:NAME with a plain name. */
@@ -258,136 +434,85 @@ static bool valid_file_spec(const char *v)
 	return *v && (strncmp(v, UTIL_CREDENTIAL_PREFIX, plen) || valid_name(v + plen));
 }
 
-static const char *k_tls_cert(struct loader *ld, const char *v)
+static const char *parse_text(const struct cfg_key *k, char **field, const char *v, char *msg, size_t len)
 {
-	if (!valid_file_spec(v))
-		return "tls_cert must be a file path or credential:NAME (a plain name)";
-	ld->tls_line = CFG->lines.tls_cert = ld->line;
-	return set_str(&CFG->tls_cert, v) ? "out of memory" : NULL;
-}
-
-static const char *k_tls_key(struct loader *ld, const char *v)
-{
-	if (!valid_file_spec(v))
-		return "tls_key must be a file path or credential:NAME (a plain name)";
-	ld->tls_line = CFG->lines.tls_key = ld->line;
-	return set_str(&CFG->tls_key, v) ? "out of memory" : NULL;
-}
-
-static const char *k_max_connections(struct loader *ld, const char *v)
-{
-	return k_int(v, 1, 100000, &CFG->max_connections, "max_connections must be 1 to 100000");
-}
-
-static const char *k_request_timeout(struct loader *ld, const char *v)
-{
-	int64_t d;
-	if (util_parse_duration(v, &d) || d < 1 || d > 3600)
-		return "request_timeout must be a duration from 1s to 1h";
-	CFG->request_timeout = (int)d;
-	return NULL;
-}
-
-static const char *k_access_log(struct loader *ld, const char *v)
-{
-	if (!strcasecmp(v, "errors"))
-		CFG->access_log = ACCESS_LOG_ERRORS;
-	else if (!strcasecmp(v, "all"))
-		CFG->access_log = ACCESS_LOG_ALL;
-	else if (!strcasecmp(v, "off"))
-		CFG->access_log = ACCESS_LOG_OFF;
-	else
-		return "access_log must be errors, all or off";
-	return NULL;
-}
-
-static const char *k_max_connections_per_ip(struct loader *ld, const char *v)
-{
-	return k_int(v, 1, 100000, &CFG->max_connections_per_ip,
-	             "max_connections_per_ip must be 1 to 100000");
-}
-
-/* A whole number of seconds in [min, max]: "10s", "2m". */
-static const char *k_seconds(const char *v, int64_t min, int64_t max, int *out, const char *msg)
-{
-	int64_t d;
-	if (util_parse_duration(v, &d) || d < min || d > max)
+	const char *why;
+	if (k->type == KT_NAME && !valid_name(v)) {
+		snprintf(msg, len, "%s must be %s%s1 to %d of A-Z a-z 0-9 . _ -", k->key, k->unit ? k->unit : "",
+		         k->unit ? ", " : "", RD_MAX_NAME_LEN);
 		return msg;
-	*out = (int)d;
-	return NULL;
+	}
+	if (k->type == KT_FILE && !valid_file_spec(v)) {
+		snprintf(msg, len, "%s must be a file path or credential:NAME (a plain name)", k->key);
+		return msg;
+	}
+	if (k->check && (why = k->check(v)))
+		return why;
+	if (!*v && (k->flags & KF_OPTIONAL)) {
+		free(*field);
+		*field = NULL;
+		return NULL;
+	}
+	return set_str(field, v) ? "out of memory" : NULL;
 }
 
-static const char *k_header_timeout(struct loader *ld, const char *v)
+/* Parses v into k's field of base (struct config or an entry). NULL when
+ * done, else what is wrong (in msg, or a constant). Not for KT_CUSTOM. */
+static const char *parse_value(const struct cfg_key *k, void *base, const char *v, char *msg, size_t len)
 {
-	return k_seconds(v, 1, 3600, &CFG->header_timeout,
-	                 "header_timeout must be a duration from 1s to 1h");
+	void *field = (char *)base + k->off;
+	if (is_text(k->type))
+		return parse_text(k, field, v, msg, len);
+	if ((k->type == KT_BOOL || k->type == KT_CHOICE) ? parse_word(k, v, field) == 0
+	                                                : parse_number(k, v, field) == 0)
+		return NULL;
+	bounds_message(k, msg, len);
+	return msg;
 }
 
-static const char *k_body_grace(struct loader *ld, const char *v)
+/* Sets base's fields to the defaults of a table. -1 when out of memory; a
+ * default that does not pass its own row is a broken table, not bad input. */
+static int apply_defaults(const struct cfg_key *keys, size_t n, void *base)
 {
-	return k_seconds(v, 1, 3600, &CFG->body_grace, "body_grace must be a duration from 1s to 1h");
-}
-
-static const char *k_body_min_rate(struct loader *ld, const char *v)
-{
-	if (util_parse_size(v, &CFG->body_min_rate) || CFG->body_min_rate > (64u << 20))
-		return "body_min_rate must be a size per second from 0 (off) to 64M (e.g. 1k)";
-	return NULL;
-}
-
-/* "0" (off), "N", "N/s", "N/min" or "N/h": requests per second. */
-static int parse_rate(const char *v, double *out)
-{
-	char *end;
-	errno = 0;
-	long n = strtol(v, &end, 10);
-	double per = !*end || !strcmp(end, "/s") ? 1 : !strcmp(end, "/min") ? 60
-	             : !strcmp(end, "/h") ? 3600 : 0;
-	if (errno || end == v || n < 0 || n > 1000000 || per == 0)
-		return -1;
-	*out = (double)n / per;
+	char msg[512];
+	for (size_t i = 0; i < n; i++) {
+		const char *m = keys[i].def ? parse_value(&keys[i], base, keys[i].def, msg, sizeof msg) : NULL;
+		if (m && !strcmp(m, "out of memory"))
+			return -1;
+		if (m) {
+			log_error("config: the default of %s is refused by its own row: %s", keys[i].key, m);
+			abort();
+		}
+	}
 	return 0;
 }
 
-static const char *k_rate_limit_per_ip(struct loader *ld, const char *v)
+/* ---- checks of text values -------------------------------------------------------- */
+
+/* The same limits http.c applies when it binds: a host of under 256 bytes
+ * (empty = every interface), and a unix path that fits sun_path (108). */
+static const char *check_listen(const char *v)
 {
-	if (parse_rate(v, &CFG->rate_limit_per_ip))
-		return "rate_limit_per_ip must be 0 (off) or N, N/s, N/min or N/h requests (N <= 1000000)";
+	const char *colon = strrchr(v, ':');
+	long port;
+	if (!strncmp(v, "unix:", 5))
+		return v[5] != '/' || strlen(v + 5) >= 108
+		       ? "listen = unix:/path needs an absolute path of under 108 bytes" : NULL;
+	if (!colon || colon - v >= 256 || util_parse_long(colon + 1, 0, 65535, &port))
+		return "listen must be host:port (port 0 to 65535), [v6addr]:port or unix:/path";
 	return NULL;
 }
 
-static const char *k_rate_burst_per_ip(struct loader *ld, const char *v)
+static const char *check_url(const char *v)
 {
-	return k_int(v, 0, 1000000, &CFG->rate_burst_per_ip,
-	             "rate_burst_per_ip must be 0 (the rate, at least 1) to 1000000 requests");
+	if (*v && strncmp(v, "https://", 8) && strncmp(v, "http://", 7))
+		return "public_url must start with https:// or http://";
+	return NULL;
 }
 
-static const struct key_def server_keys[] = {
-	{ "listen", k_listen }, { "threads", k_threads }, { "max_body", k_max_body },
-	{ "public_url", k_public_url }, { "tls_cert", k_tls_cert }, { "tls_key", k_tls_key },
-	{ "max_connections", k_max_connections }, { "request_timeout", k_request_timeout },
-	{ "access_log", k_access_log }, { "max_connections_per_ip", k_max_connections_per_ip },
-	{ "header_timeout", k_header_timeout }, { "body_min_rate", k_body_min_rate },
-	{ "body_grace", k_body_grace }, { "rate_limit_per_ip", k_rate_limit_per_ip },
-	{ "rate_burst_per_ip", k_rate_burst_per_ip },
-};
-
-static const char *k_database(struct loader *ld, const char *v)
+static const char *check_database(const char *v)
 {
-	if (!*v)
-		return "database must be a file path";
-	CFG->lines.database = ld->line;
-	return set_str(&CFG->database, v) ? "out of memory" : NULL;
-}
-
-/* Reading a key-less backup (redactd backup): the database whose data keys
- * open it. Empty means none. */
-static const char *k_keys_from(struct loader *ld, const char *v)
-{
-	free(CFG->keys_from);
-	CFG->keys_from = NULL;
-	CFG->lines.keys_from = ld->line;
-	return *v && set_str(&CFG->keys_from, v) ? "out of memory" : NULL;
+	return *v ? NULL : "database must be a file path";
 }
 
 /* The master key never sits in the config: refuse anything that looks like
@@ -403,7 +528,7 @@ static bool looks_like_key(const char *v)
 	return n >= 32 && keyish == n;
 }
 
-static const char *k_key_file(struct loader *ld, const char *v)
+static const char *check_key_file(const char *v)
 {
 	if (!*v)
 		return "key_file must be a path or credential:NAME";
@@ -411,73 +536,24 @@ static const char *k_key_file(struct loader *ld, const char *v)
 		return "key_file must be a path or credential:NAME, never the key itself";
 	if (!valid_file_spec(v))
 		return "key_file credential:NAME needs a plain credential name";
-	CFG->lines.key_file = ld->line;
-	return set_str(&CFG->key_file, v) ? "out of memory" : NULL;
-}
-
-static const char *k_synchronous(struct loader *ld, const char *v)
-{
-	if (!strcasecmp(v, "full"))
-		CFG->sync_full = true;
-	else if (!strcasecmp(v, "normal"))
-		CFG->sync_full = false;
-	else
-		return "synchronous must be full or normal";
 	return NULL;
 }
 
-static const char *k_queue_size(struct loader *ld, const char *v)
+static const char *check_entity(const char *v)
 {
-	return k_int(v, 16, 1 << 22, &CFG->queue_size, "queue_size must be 16 to 4194304 records");
+	size_t n = strlen(v), ok = 0;
+	while (ok < n && (isupper((unsigned char)v[ok]) || isdigit((unsigned char)v[ok]) || v[ok] == '_'))
+		ok++;
+	return n == 0 || n > RD_MAX_NAME_LEN || ok < n ? "entity must be 1 to 64 of A-Z 0-9 _ (e.g. EMAIL)" : NULL;
 }
 
-static const char *k_batch_max(struct loader *ld, const char *v)
+/* Which validators exist is redact.c's to say, when it compiles the rule. */
+static const char *check_validator(const char *v)
 {
-	return k_int(v, 1, 1 << 20, &CFG->batch_max, "batch_max must be 1 to 1048576 records");
+	return valid_name(v) ? NULL : "validator must be a validator name (none, luhn, iban, phone, ...)";
 }
 
-/* Microseconds: "0", "500us", "2ms". */
-static const char *k_batch_wait(struct loader *ld, const char *v)
-{
-	char *end;
-	errno = 0;
-	unsigned long n = strtoul(v, &end, 10);
-	unsigned long mul = !strcmp(end, "ms") ? 1000 : (!strcmp(end, "us") || !*end) ? 1 : 0;
-	if (errno || end == v || !mul || n * mul > 100000)
-		return "batch_wait must be 0 to 100ms, in us or ms (e.g. 500us)";
-	CFG->batch_wait_us = (int)(n * mul);
-	return NULL;
-}
-
-static const struct key_def storage_keys[] = {
-	{ "database", k_database }, { "key_file", k_key_file }, { "synchronous", k_synchronous },
-	{ "queue_size", k_queue_size }, { "batch_max", k_batch_max }, { "batch_wait", k_batch_wait },
-	{ "keys_from", k_keys_from },
-};
-
-static const char *k_audit_retention(struct loader *ld, const char *v)
-{
-	if (util_parse_duration(v, &CFG->audit_retention))
-		return "retention must be a duration (e.g. 2190d) or 0 for forever";
-	return NULL;
-}
-
-static const struct key_def audit_keys[] = { { "retention", k_audit_retention } };
-
-/* ---- rules, tokens, sources, tenants ------------------------------------------ */
-
-#define RULE ((struct rule_conf *)ld->entry)
-#define TOKEN ((struct token_conf *)ld->entry)
-#define SOURCE ((struct source_conf *)ld->entry)
-
-/* Emptiness is checked at the section's end (end_rule): `pattern =` may be
- * followed by indented continuation lines. */
-static const char *k_rule_pattern(struct loader *ld, const char *v)
-{
-	RULE->set |= RULE_F_PATTERN;
-	RULE->line = ld->line;   /* compile errors point at the pattern itself */
-	return set_str(&RULE->pattern, v) ? "out of memory" : NULL;
-}
+/* ---- the irregular keys: lists, a hash, a tenant's style -------------------------- */
 
 static const char *scan_to(const char *s, const char *chars);
 
@@ -488,113 +564,62 @@ static const char *scan_to(const char *s, const char *chars);
  * here so both read the same. */
 static const char *continue_pattern(struct loader *ld, const char *v)
 {
-	size_t a = strlen(RULE->pattern), b = (size_t)(scan_to(v, "") - v);
+	struct rule_conf *r = ld->entry;
+	size_t a = strlen(r->pattern), b = (size_t)(scan_to(v, "") - v);
 	while (b > 0 && isspace((unsigned char)v[b - 1]))
 		b--;
-	char *p = realloc(RULE->pattern, a + b + 1);
+	char *p = realloc(r->pattern, a + b + 1);
 	if (!p)
 		return "out of memory";
 	memcpy(p + a, v, b);
 	p[a + b] = '\0';
-	RULE->pattern = p;
+	r->pattern = p;
 	return NULL;
 }
 
-static const char *k_rule_entity(struct loader *ld, const char *v)
-{
-	if (!valid_entity(v))
-		return "entity must be 1 to 64 of A-Z 0-9 _ (e.g. EMAIL)";
-	RULE->set |= RULE_F_ENTITY;
-	return set_str(&RULE->entity, v) ? "out of memory" : NULL;
-}
+struct word_list {
+	char ***words;
+	size_t *n;
+};
 
-static const char *k_rule_style(struct loader *ld, const char *v)
+static int add_lower_word(const char *item, void *ctx)
 {
-	if (parse_style(v, &RULE->style))
-		return "style must be tag, mask, partial, hash or remove";
-	RULE->set |= RULE_F_STYLE;
-	return NULL;
-}
-
-static const char *k_rule_keep(struct loader *ld, const char *v)
-{
-	RULE->set |= RULE_F_KEEP;
-	return k_int(v, 1, 8, &RULE->keep, "keep must be 1 to 8 characters");
-}
-
-static const char *k_rule_validator(struct loader *ld, const char *v)
-{
-	if (!valid_name(v))
-		return "validator must be a validator name (none, luhn, iban, phone, ...)";
-	RULE->set |= RULE_F_VALIDATOR;
-	return set_str(&RULE->validator, v) ? "out of memory" : NULL;
-}
-
-static const char *k_rule_priority(struct loader *ld, const char *v)
-{
-	RULE->set |= RULE_F_PRIORITY;
-	return k_int(v, 0, 1000, &RULE->priority, "priority must be 0 to 1000");
-}
-
-static int add_context_word(const char *item, void *ctx)
-{
-	struct rule_conf *r = ctx;
-	char **n = realloc(r->context, (r->ncontext + 1) * sizeof *n);
+	struct word_list *l = ctx;
+	char **n = realloc(*l->words, (*l->n + 1) * sizeof *n);
 	if (!n)
 		return -1;
-	r->context = n;
-	if (!(n[r->ncontext] = strdup(item)))
+	*l->words = n;
+	if (!(n[*l->n] = strdup(item)))
 		return -1;
-	for (char *p = n[r->ncontext]; *p; p++)
+	for (char *p = n[*l->n]; *p; p++)
 		*p = (char)tolower((unsigned char)*p);
-	r->ncontext++;
+	(*l->n)++;
 	return 0;
 }
 
-static const char *k_rule_context(struct loader *ld, const char *v)
+/* A comma list of words, lowercased, replacing what the section set before. */
+static const char *set_words(char ***words, size_t *n, const char *v)
 {
-	for (size_t i = 0; i < RULE->ncontext; i++)
-		free(RULE->context[i]);
-	RULE->ncontext = 0;
-	RULE->set |= RULE_F_CONTEXT;
-	return for_each_item(v, add_context_word, RULE) ? "out of memory" : NULL;
+	struct word_list l = { words, n };
+	for (size_t i = 0; i < *n; i++)
+		free((*words)[i]);
+	*n = 0;
+	return for_each_item(v, add_lower_word, &l) ? "out of memory" : NULL;
 }
 
-static int add_allow_word(const char *item, void *ctx)
+static const char *p_context(void *base, const char *v, char *msg, size_t len)
 {
-	struct rule_conf *r = ctx;
-	char **n = realloc(r->allow, (r->nallow + 1) * sizeof *n);
-	if (!n)
-		return -1;
-	r->allow = n;
-	if (!(n[r->nallow] = strdup(item)))
-		return -1;
-	for (char *p = n[r->nallow]; *p; p++)
-		*p = (char)tolower((unsigned char)*p);
-	r->nallow++;
-	return 0;
+	struct rule_conf *r = base;
+	(void)msg, (void)len;
+	return set_words(&r->context, &r->ncontext, v);
 }
 
 /* allow = Alexa, Sarah: words the rule leaves alone (person, address). */
-static const char *k_rule_allow(struct loader *ld, const char *v)
+static const char *p_allow(void *base, const char *v, char *msg, size_t len)
 {
-	for (size_t i = 0; i < RULE->nallow; i++)
-		free(RULE->allow[i]);
-	RULE->nallow = 0;
-	RULE->set |= RULE_F_ALLOW;
-	return for_each_item(v, add_allow_word, RULE) ? "out of memory" : NULL;
-}
-
-static const char *k_rule_context_required(struct loader *ld, const char *v)
-{
-	RULE->set |= RULE_F_CONTEXT_REQUIRED;
-	return parse_bool(v, &RULE->context_required) ? NULL : "context_required must be yes or no";
-}
-
-static const char *k_rule_enabled(struct loader *ld, const char *v)
-{
-	RULE->set |= RULE_F_ENABLED;
-	return parse_bool(v, &RULE->enabled) ? NULL : "enabled must be yes or no";
+	struct rule_conf *r = base;
+	(void)msg, (void)len;
+	return set_words(&r->allow, &r->nallow, v);
 }
 
 static int add_channel(const char *item, void *ctx)
@@ -606,129 +631,229 @@ static int add_channel(const char *item, void *ctx)
 	return 0;
 }
 
-static const char *k_rule_channels(struct loader *ld, const char *v)
+static const char *p_channels(void *base, const char *v, char *msg, size_t len)
 {
-	RULE->channels = 0;
-	RULE->set |= RULE_F_CHANNELS;
-	int rc = for_each_item(v, add_channel, &RULE->channels);
+	struct rule_conf *r = base;
+	(void)msg, (void)len;
+	r->channels = 0;
+	int rc = for_each_item(v, add_channel, &r->channels);
 	if (rc > 0)
 		return "channels must list web, whatsapp, sms, voice, email or other";
 	return rc ? "out of memory" : NULL;
 }
 
-static const char *k_rule_tenant(struct loader *ld, const char *v)
-{
-	if (!valid_name(v))
-		return "tenant must be 1 to 64 of A-Z a-z 0-9 . _ -";
-	return set_str(&RULE->tenant, v) ? "out of memory" : NULL;
-}
+#define TOKEN_HASH_GIVEN (1u << 31)   /* in scopes until end_token checks it */
 
-static const struct key_def rule_keys[] = {
-	{ "pattern", k_rule_pattern }, { "entity", k_rule_entity }, { "style", k_rule_style },
-	{ "keep", k_rule_keep }, { "validator", k_rule_validator }, { "priority", k_rule_priority },
-	{ "context", k_rule_context }, { "context_required", k_rule_context_required },
-	{ "enabled", k_rule_enabled }, { "channels", k_rule_channels }, { "tenant", k_rule_tenant },
-	{ "allow", k_rule_allow },
-};
-
-static const char *k_token_sha256(struct loader *ld, const char *v)
+static const char *p_sha256(void *base, const char *v, char *msg, size_t len)
 {
-	if (util_hex_decode(v, TOKEN->sha256, sizeof TOKEN->sha256))
+	struct token_conf *t = base;
+	(void)msg, (void)len;
+	if (util_hex_decode(v, t->sha256, sizeof t->sha256))
 		return "sha256 must be 64 hex digits (redactd token new NAME --scopes LIST prints them)";
-	TOKEN->scopes |= 1u << 31;   /* marks "hash given"; cleared at validation */
+	t->scopes |= TOKEN_HASH_GIVEN;
 	return NULL;
 }
 
 static int add_scope(const char *item, void *ctx)
 {
-	unsigned *scopes = ctx;
-	if (!strcmp(item, "ingest")) *scopes |= SCOPE_INGEST;
-	else if (!strcmp(item, "read")) *scopes |= SCOPE_READ;
-	else if (!strcmp(item, "admin")) *scopes |= SCOPE_ADMIN;
-	else if (!strcmp(item, "metrics")) *scopes |= SCOPE_METRICS;
-	else return 1;
-	return 0;
+	static const struct { const char *name; unsigned bit; } scopes[] = {
+		{ "ingest", SCOPE_INGEST }, { "read", SCOPE_READ }, { "admin", SCOPE_ADMIN },
+		{ "metrics", SCOPE_METRICS },
+	};
+	for (size_t i = 0; i < RD_ARRAY_LEN(scopes); i++) {
+		if (!strcmp(item, scopes[i].name)) {
+			*(unsigned *)ctx |= scopes[i].bit;
+			return 0;
+		}
+	}
+	return 1;
 }
 
-static const char *k_token_scopes(struct loader *ld, const char *v)
+static const char *p_scopes(void *base, const char *v, char *msg, size_t len)
 {
+	struct token_conf *t = base;
 	unsigned scopes = 0;
+	(void)msg, (void)len;
 	int rc = for_each_item(v, add_scope, &scopes);
+	if (rc < 0)
+		return "out of memory";
 	if (rc > 0 || scopes == 0)
 		return "scopes must list ingest, read, admin and/or metrics";
-	TOKEN->scopes = (TOKEN->scopes & (1u << 31)) | scopes;
+	t->scopes = (t->scopes & TOKEN_HASH_GIVEN) | scopes;
 	return NULL;
 }
 
-static const char *k_token_tenant(struct loader *ld, const char *v)
+/* Also records that it was set: rules without a style of their own take it. */
+static const char *p_tenant_style(void *base, const char *v, char *msg, size_t len)
 {
-	if (!valid_name(v))
-		return "tenant must be 1 to 64 of A-Z a-z 0-9 . _ -";
-	return set_str(&TOKEN->tenant, v) ? "out of memory" : NULL;
+	static const struct cfg_key style = { "style", KT_CHOICE, offsetof(struct tenant_conf, style),
+	                                      .words = style_words };
+	struct tenant_conf *t = base;
+	const char *why = parse_value(&style, t, v, msg, len);
+	t->style_set = t->style_set || !why;
+	return why;
 }
 
-static const char *k_token_rate_limit(struct loader *ld, const char *v)
-{
-	if (parse_rate(v, &TOKEN->rate_limit))
-		return "rate_limit must be 0 (off) or N, N/s, N/min or N/h requests (N <= 1000000)";
-	return NULL;
-}
+/* ---- the tables ------------------------------------------------------------------- */
 
-static const char *k_token_rate_burst(struct loader *ld, const char *v)
-{
-	return k_int(v, 0, 1000000, &TOKEN->rate_burst,
-	             "rate_burst must be 0 (the rate, at least 1) to 1000000 requests");
-}
+#define C(field) offsetof(struct config, field)
+#define RULE(field) offsetof(struct rule_conf, field)
+#define TOKEN(field) offsetof(struct token_conf, field)
+#define SOURCE(field) offsetof(struct source_conf, field)
 
-static const struct key_def token_keys[] = {
-	{ "sha256", k_token_sha256 }, { "scopes", k_token_scopes }, { "tenant", k_token_tenant },
-	{ "rate_limit", k_token_rate_limit }, { "rate_burst", k_token_rate_burst },
+static const char *const access_log_words[] = { "errors", "all", "off", NULL };
+_Static_assert(ACCESS_LOG_ERRORS == 0 && ACCESS_LOG_ALL == 1 && ACCESS_LOG_OFF == 2, "access_log_words order");
+static const char *const sync_words[] = { "normal", "full", NULL };
+
+static const struct cfg_key server_keys[] = {
+	{ "listen", KT_STR, C(listen), "127.0.0.1:8080", .flags = KF_RESTART, .line = C(lines.listen),
+	  .check = check_listen, .doc = "host:port, [v6addr]:port or unix:/path" },
+	{ "threads", KT_INT, C(threads), "0", 0, 256, KF_RESTART, .zero = "one per core",
+	  .doc = "HTTP worker threads" },
+	{ "max_body", KT_SIZE, C(max_body), "1M", 1 << 10, 64 << 20, .doc = "largest request body; larger gets 413" },
+	{ "public_url", KT_STR, C(public_url), NULL, .flags = KF_OPTIONAL, .check = check_url,
+	  .doc = "the address webhook providers call, behind a proxy" },
+	{ "tls_cert", KT_FILE, C(tls_cert), NULL, .flags = KF_RESTART, .line = C(lines.tls_cert),
+	  .doc = "PEM certificate chain: HTTPS with tls_key" },
+	{ "tls_key", KT_FILE, C(tls_key), NULL, .flags = KF_RESTART, .line = C(lines.tls_key),
+	  .doc = "PEM private key: HTTPS with tls_cert" },
+	{ "max_connections", KT_INT, C(max_connections), "1024", 1, 100000, KF_RESTART,
+	  .doc = "simultaneous connections" },
+	{ "request_timeout", KT_SECONDS, C(request_timeout), "30s", 1, 3600, KF_RESTART,
+	  .doc = "idle connection timeout" },
+	{ "access_log", KT_CHOICE, C(access_log), "errors", .flags = KF_ANYCASE, .words = access_log_words,
+	  .doc = "which requests get a log line" },
+	{ "max_connections_per_ip", KT_INT, C(max_connections_per_ip), "256", 1, 100000, KF_RESTART,
+	  .doc = "connections one client address (IPv6: /64) holds at once" },
+	{ "header_timeout", KT_SECONDS, C(header_timeout), "10s", 1, 3600, KF_RESTART,
+	  .doc = "time a request's whole header block may take" },
+	{ "body_min_rate", KT_SIZE, C(body_min_rate), "1k", 0, 64 << 20, KF_RESTART, .zero = "off",
+	  .unit = "per second", .doc = "slowest average a body may arrive at, after body_grace" },
+	{ "body_grace", KT_SECONDS, C(body_grace), "10s", 1, 3600, KF_RESTART,
+	  .doc = "time a body gets before body_min_rate applies" },
+	{ "rate_limit_per_ip", KT_RATE, C(rate_limit_per_ip), "0", 0, 1000000,
+	  .doc = "requests per client address; over it 429" },
+	{ "rate_burst_per_ip", KT_INT, C(rate_burst_per_ip), "0", 0, 1000000, .zero = "the rate, at least 1",
+	  .unit = "requests", .doc = "requests an idle address may send at once" },
 };
 
-static const char *k_source_secret(struct loader *ld, const char *v)
-{
-	if (!valid_file_spec(v))
-		return "secret_file must be a file path or credential:NAME (a plain name)";
-	SOURCE->secret_line = ld->line;
-	return set_str(&SOURCE->secret_file, v) ? "out of memory" : NULL;
-}
-
-static const char *k_source_verify(struct loader *ld, const char *v)
-{
-	if (!valid_file_spec(v))
-		return "verify_token_file must be a file path or credential:NAME (a plain name)";
-	SOURCE->verify_line = ld->line;
-	return set_str(&SOURCE->verify_token_file, v) ? "out of memory" : NULL;
-}
-
-static const char *k_source_tenant(struct loader *ld, const char *v)
-{
-	if (!valid_name(v))
-		return "tenant must be 1 to 64 of A-Z a-z 0-9 . _ -";
-	return set_str(&SOURCE->tenant, v) ? "out of memory" : NULL;
-}
-
-static const struct key_def source_keys[] = {
-	{ "secret_file", k_source_secret }, { "verify_token_file", k_source_verify },
-	{ "tenant", k_source_tenant },
+static const struct cfg_key storage_keys[] = {
+	{ "database", KT_STR, C(database), "/var/lib/redactd/redactd.db", .flags = KF_RESTART,
+	  .line = C(lines.database), .check = check_database, .doc = "the SQLite file (WAL)" },
+	{ "key_file", KT_STR, C(key_file), "/etc/redactd/master.key", .flags = KF_RESTART,
+	  .line = C(lines.key_file), .check = check_key_file, .doc = "the master key: a path or credential:NAME" },
+	{ "synchronous", KT_BOOL, C(sync_full), "full", .flags = KF_RESTART | KF_ANYCASE, .words = sync_words,
+	  .doc = "full: a reply waits for fdatasync; normal: for the commit" },
+	{ "queue_size", KT_INT, C(queue_size), "65536", 16, 1 << 22, KF_RESTART, .unit = "records",
+	  .doc = "records the writer queue holds before 503" },
+	{ "batch_max", KT_INT, C(batch_max), "4096", 1, 1 << 20, KF_RESTART, .unit = "records",
+	  .doc = "most records in one group commit" },
+	{ "batch_wait", KT_USEC, C(batch_wait_us), "0", 0, 100000, KF_RESTART,
+	  .doc = "how long the writer waits to fill a group" },
+	{ "keys_from", KT_STR, C(keys_from), NULL, .flags = KF_RESTART | KF_OPTIONAL, .line = C(lines.keys_from),
+	  .doc = "reading a key-less backup: the live database holding its keys" },
 };
 
-static const char *k_tenant_style(struct loader *ld, const char *v)
+/* Besides these, every key of [retention] is a category (retention_other). */
+static const struct cfg_key retention_keys[] = {
+	{ "default", KT_DURATION, C(default_retention), "730d", 0, INT64_MAX, .zero = "keep forever",
+	  .doc = "retention of the categories not named" },
+	{ "sweep_interval", KT_DURATION, C(sweep_interval), "1h", 1, INT64_MAX,
+	  .doc = "how often the sweeper runs" },
+	{ "sweep_batch", KT_INT, C(sweep_batch), "500", 1, 100000, .unit = "rows",
+	  .doc = "rows deleted per purge transaction" },
+};
+
+/* Keyed by rd_channel_name (a unit test holds them to it). */
+#define CHANNEL(ch, key, def, what) \
+	{ key, KT_NAME, C(channel_category[ch]), def, .unit = "a category name", .doc = "category of " what }
+static const struct cfg_key channel_keys[] = {
+	CHANNEL(CH_WEB, "web", "chat_transcript", "web messages"),
+	CHANNEL(CH_WHATSAPP, "whatsapp", "chat_transcript", "WhatsApp messages"),
+	CHANNEL(CH_SMS, "sms", "chat_transcript", "SMS messages"),
+	CHANNEL(CH_VOICE, "voice", "call_transcript", "voice transcripts"),
+	CHANNEL(CH_EMAIL, "email", "email", "emails"),
+	CHANNEL(CH_OTHER, "other", "chat_transcript", "other channels"),
+};
+_Static_assert(RD_ARRAY_LEN(channel_keys) == CH_COUNT, "a key for each channel");
+
+static const struct cfg_key audit_keys[] = {
+	{ "retention", KT_DURATION, C(audit_retention), "0", 0, INT64_MAX, .zero = "keep forever",
+	  .doc = "audit entries older than this are purged behind a checkpoint" },
+};
+
+/* Only the keys a section sets are marked (`mark`), so that overriding a
+ * built-in rule changes just those; the defaults matter for new rules. */
+static const struct cfg_key rule_keys[] = {
+	/* Emptiness is checked at the section's end (end_rule): `pattern =` may be
+	 * followed by indented continuation lines. Compile errors point at it. */
+	{ "pattern", KT_STR, RULE(pattern), NULL, .line = RULE(line), .mark = RULE_F_PATTERN,
+	  .doc = "PCRE2, UTF mode; may continue on indented lines" },
+	{ "entity", KT_STR, RULE(entity), NULL, .check = check_entity, .mark = RULE_F_ENTITY,
+	  .doc = "the entity findings name, e.g. EMAIL" },
+	{ "style", KT_CHOICE, RULE(style), NULL, .words = style_words, .mark = RULE_F_STYLE,
+	  .doc = "how a match is replaced" },
+	{ "keep", KT_INT, RULE(keep), "4", 1, 8, .unit = "characters", .mark = RULE_F_KEEP,
+	  .doc = "characters the partial style keeps" },
+	{ "validator", KT_STR, RULE(validator), NULL, .check = check_validator, .mark = RULE_F_VALIDATOR,
+	  .doc = "checks each match: none, luhn, iban, phone, ..." },
+	{ "priority", KT_INT, RULE(priority), "50", 0, 1000, .mark = RULE_F_PRIORITY,
+	  .doc = "on overlap the higher wins, then the longer" },
+	{ "context", KT_CUSTOM, 0, NULL, .parse = p_context, .mark = RULE_F_CONTEXT,
+	  .doc = "words looked for shortly before a match" },
+	{ "context_required", KT_BOOL, RULE(context_required), "no", .mark = RULE_F_CONTEXT_REQUIRED,
+	  .doc = "match only after a context word" },
+	{ "enabled", KT_BOOL, RULE(enabled), "yes", .mark = RULE_F_ENABLED, .doc = "no disables the rule" },
+	{ "channels", KT_CUSTOM, 0, NULL, .parse = p_channels, .mark = RULE_F_CHANNELS,
+	  .doc = "the channels the rule runs on; unset: every one" },
+	{ "tenant", KT_NAME, RULE(tenant), NULL, .doc = "the tenant the section applies to" },
+	{ "allow", KT_CUSTOM, 0, NULL, .parse = p_allow, .mark = RULE_F_ALLOW,
+	  .doc = "person, address: words never redacted" },
+};
+
+static const struct cfg_key token_keys[] = {
+	{ "sha256", KT_CUSTOM, 0, NULL, .parse = p_sha256, .doc = "SHA-256 of the token, 64 hex digits" },
+	{ "scopes", KT_CUSTOM, 0, NULL, .parse = p_scopes, .doc = "ingest, read, admin and/or metrics" },
+	{ "tenant", KT_NAME, TOKEN(tenant), NULL, .doc = "binds the token to one tenant" },
+	{ "rate_limit", KT_RATE, TOKEN(rate_limit), "0", 0, 1000000, .doc = "requests with this token" },
+	{ "rate_burst", KT_INT, TOKEN(rate_burst), "0", 0, 1000000, .zero = "the rate, at least 1",
+	  .unit = "requests", .doc = "requests an idle token may send at once" },
+};
+
+static const struct cfg_key source_keys[] = {
+	{ "secret_file", KT_FILE, SOURCE(secret_file), NULL, .line = SOURCE(secret_line),
+	  .doc = "Twilio's Auth Token or the Meta app secret" },
+	{ "verify_token_file", KT_FILE, SOURCE(verify_token_file), NULL, .line = SOURCE(verify_line),
+	  .doc = "WhatsApp: the token of Meta's verification handshake" },
+	/* Unset is not the same as "default": unset, a message may name its tenant. */
+	{ "tenant", KT_NAME, SOURCE(tenant), NULL, .doc = "the tenant the source's messages go to" },
+};
+
+static const struct cfg_key tenant_keys[] = {
+	{ "style", KT_CUSTOM, 0, NULL, .parse = p_tenant_style,
+	  .doc = "the style of the tenant's rules that set none" },
+};
+
+/* ---- retention: keys that are category names ---------------------------------------- */
+
+/* The categories every config has, and their retention, unless it says otherwise. */
+static const struct { const char *category, *def; } builtin_categories[] = {
+	{ "chat_transcript", "365d" }, { "call_transcript", "365d" }, { "lead", "365d" }, { "email", "730d" },
+};
+
+static const struct cfg_key *find_key(const struct cfg_key *keys, size_t n, const char *key)
 {
-	struct tenant_conf *t = ld->entry;
-	if (parse_style(v, &t->style))
-		return "style must be tag, mask, partial, hash or remove";
-	t->style_set = true;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(keys[i].key, key))
+			return &keys[i];
 	return NULL;
 }
 
-static const struct key_def tenant_keys[] = { { "style", k_tenant_style } };
-
-/* ---- retention and channels: keys are names ------------------------------------ */
-
+/* (tenant of this section, category) = v, replacing an earlier value. */
 static const char *set_retention(struct loader *ld, const char *category, const char *v)
 {
-	struct config *c = CFG;
+	struct config *c = ld->cfg;
+	const char *tenant = ld->name;   /* NULL in [retention] */
 	int64_t secs;
 	if (!valid_name(category))
 		return "retention keys are category names of A-Z a-z 0-9 . _ -";
@@ -736,8 +861,7 @@ static const char *set_retention(struct loader *ld, const char *category, const 
 		return "retention must be a duration such as 30d, 12h or 0 (keep forever)";
 	for (size_t i = 0; i < c->nretention; i++) {
 		struct retention_conf *r = &c->retention[i];
-		bool same_tenant = (!r->tenant && !ld->retention_tenant) ||
-		                   (r->tenant && ld->retention_tenant && !strcmp(r->tenant, ld->retention_tenant));
+		bool same_tenant = (!r->tenant && !tenant) || (r->tenant && tenant && !strcmp(r->tenant, tenant));
 		if (same_tenant && !strcmp(r->category, category)) {
 			r->seconds = secs;
 			return NULL;
@@ -750,8 +874,7 @@ static const char *set_retention(struct loader *ld, const char *category, const 
 	n = &c->retention[c->nretention];
 	memset(n, 0, sizeof *n);
 	n->seconds = secs;
-	if (!(n->category = strdup(category)) ||
-	    (ld->retention_tenant && !(n->tenant = strdup(ld->retention_tenant)))) {
+	if (!(n->category = strdup(category)) || (tenant && !(n->tenant = strdup(tenant)))) {
 		free(n->category);
 		return "out of memory";
 	}
@@ -759,53 +882,56 @@ static const char *set_retention(struct loader *ld, const char *category, const 
 	return NULL;
 }
 
-static const char *retention_key(struct loader *ld, const char *key, const char *v)
+/* Keys retention_keys lacks. In [retention "T"] every key is a category,
+ * `default` too (the tenant's default), but the sweeper's are global. */
+static const char *retention_other(struct loader *ld, const char *key, const char *v)
 {
-	int64_t d;
-	if (!ld->retention_tenant && !strcmp(key, "sweep_interval")) {
-		if (util_parse_duration(v, &d) || d < 1)
-			return "sweep_interval must be a duration of at least 1s";
-		CFG->sweep_interval = d;
-		return NULL;
-	}
-	if (!ld->retention_tenant && !strcmp(key, "sweep_batch")) {
-		return k_int(v, 1, 100000, &CFG->sweep_batch, "sweep_batch must be 1 to 100000 rows");
-	}
-	if (ld->retention_tenant && (!strcmp(key, "sweep_interval") || !strcmp(key, "sweep_batch")))
+	if (ld->name && strcmp(key, "default") && find_key(retention_keys, RD_ARRAY_LEN(retention_keys), key))
 		return "the sweeper's settings are global: set them in [retention], not per tenant";
-	if (!ld->retention_tenant && !strcmp(key, "default")) {
-		if (util_parse_duration(v, &CFG->default_retention))
-			return "default must be a duration such as 730d, or 0 (keep forever)";
-		return NULL;
-	}
 	return set_retention(ld, key, v);
-}
-
-static const char *channels_key(struct loader *ld, const char *key, const char *v)
-{
-	enum rd_channel ch;
-	if (rd_channel_parse(key, &ch))
-		return "unknown channel (web, whatsapp, sms, voice, email, other)";
-	if (!valid_name(v))
-		return "a channel maps to a category name of A-Z a-z 0-9 . _ -";
-	return set_str(&CFG->channel_category[ch], v) ? "out of memory" : NULL;
 }
 
 /* ---- sections ------------------------------------------------------------------ */
 
-static const struct {
+struct section_def {
 	const char *word;
+	bool named;                /* [word "NAME"] */
 	enum section_kind kind;
-	bool named;
-} section_kinds[] = {
-	{ "server", SEC_SERVER, false }, { "storage", SEC_STORAGE, false },
-	{ "retention", SEC_RETENTION, false }, { "retention", SEC_RETENTION, true },
-	{ "channels", SEC_CHANNELS, false }, { "audit", SEC_AUDIT, false },
-	{ "rule", SEC_RULE, true }, { "token", SEC_TOKEN, true }, { "source", SEC_SOURCE, true },
-	{ "tenant", SEC_TENANT, true },
+	const struct cfg_key *keys;
+	size_t nkeys;
+	/* Keys the table lacks; NULL: they are errors. */
+	const char *(*other)(struct loader *ld, const char *key, const char *value);
+	const char *unknown;       /* what an unknown key is called, if not "key" */
+	size_t arr, count, size;   /* named sections: their entries in struct config; size 0: none */
+	bool unique;               /* a second section of the same name is an error */
 };
 
-/* Splits `word "name"` into word and name; name NULL when there is none. */
+#define KEYS(t) .keys = (t), .nkeys = RD_ARRAY_LEN(t)
+#define ENTRIES(a, n, type) .arr = C(a), .count = C(n), .size = sizeof(type)
+
+static const struct section_def sections[] = {
+	{ "server", false, SEC_SERVER, KEYS(server_keys) },
+	{ "storage", false, SEC_STORAGE, KEYS(storage_keys) },
+	{ "retention", false, SEC_RETENTION, KEYS(retention_keys), .other = retention_other },
+	{ "retention", true, SEC_RETENTION, .other = retention_other },
+	{ "channels", false, SEC_CHANNELS, KEYS(channel_keys), .unknown = "channel" },
+	{ "audit", false, SEC_AUDIT, KEYS(audit_keys) },
+	/* Rules may repeat a name for another tenant; end_rule checks those. */
+	{ "rule", true, SEC_RULE, KEYS(rule_keys), ENTRIES(rules, nrules, struct rule_conf) },
+	{ "token", true, SEC_TOKEN, KEYS(token_keys), ENTRIES(tokens, ntokens, struct token_conf),
+	  .unique = true },
+	{ "source", true, SEC_SOURCE, KEYS(source_keys), ENTRIES(sources, nsources, struct source_conf),
+	  .unique = true },
+	{ "tenant", true, SEC_TENANT, KEYS(tenant_keys), ENTRIES(tenants, ntenants, struct tenant_conf),
+	  .unique = true },
+};
+/* Entries are found by name, their first member. */
+_Static_assert(offsetof(struct rule_conf, name) == 0 && offsetof(struct token_conf, name) == 0 &&
+               offsetof(struct source_conf, name) == 0 && offsetof(struct tenant_conf, name) == 0,
+               "an entry starts with its name");
+
+/* Splits `word "name"` into word and name; name NULL when there is none.
+ * -1 on a malformed header, -2 when out of memory. */
 static int split_section(const char *section, char *word, size_t wlen, char **name)
 {
 	const char *sp = strchr(section, ' ');
@@ -823,7 +949,7 @@ static int split_section(const char *section, char *word, size_t wlen, char **na
 	if (len < 3 || sp[0] != '"' || sp[len - 1] != '"')
 		return -1;
 	*name = strndup(sp + 1, len - 2);
-	return *name ? 0 : -1;
+	return *name ? 0 : -2;
 }
 
 static void *grow(void **arr, size_t *n, size_t size)
@@ -836,64 +962,49 @@ static void *grow(void **arr, size_t *n, size_t size)
 	return a + (*n)++ * size;
 }
 
-/* A new [rule|token|source|tenant "NAME"] entry. */
+/* A new [rule|token|source|tenant "NAME"] entry, with its table's defaults. */
 static int open_entry(struct loader *ld)
 {
-	struct config *c = CFG;
-	switch (ld->kind) {
-	case SEC_RULE: {
-		struct rule_conf *r = grow((void **)&c->rules, &c->nrules, sizeof *r);
-		if (!r || !(r->name = strdup(ld->name)) || !(r->file = strdup(ld->file)))
-			return -1;
+	const struct section_def *s = ld->sec;
+	size_t *n = (size_t *)((char *)ld->cfg + s->count);
+	char *e;
+	if (!s->size)
+		return 0;
+	if (!(e = grow((void **)((char *)ld->cfg + s->arr), n, s->size)))
+		return -1;
+	if (!(*(char **)e = strdup(ld->name))) {
+		(*n)--;   /* no entry without its name: lookups compare names */
+		return -1;
+	}
+	ld->entry = e;
+	if (s->kind == SEC_RULE) {
+		struct rule_conf *r = (struct rule_conf *)e;
 		r->line = ld->section_line;
-		r->enabled = true;
-		r->keep = 4;
-		r->priority = 50;
-		ld->entry = r;
-		return 0;
-	}
-	case SEC_TOKEN: {
-		struct token_conf *t = grow((void **)&c->tokens, &c->ntokens, sizeof *t);
-		if (!t || !(t->name = strdup(ld->name)))
+		if (!(r->file = strdup(ld->file)))
 			return -1;
-		ld->entry = t;
-		return 0;
 	}
-	case SEC_SOURCE: {
-		struct source_conf *s = grow((void **)&c->sources, &c->nsources, sizeof *s);
-		if (!s || !(s->name = strdup(ld->name)))
-			return -1;
-		ld->entry = s;
-		return 0;
-	}
-	case SEC_TENANT: {
-		struct tenant_conf *t = grow((void **)&c->tenants, &c->ntenants, sizeof *t);
-		if (!t || !(t->name = strdup(ld->name)))
-			return -1;
-		ld->entry = t;
-		return 0;
-	}
-	default:
-		return 0;
-	}
+	return apply_defaults(s->keys, s->nkeys, e);
 }
 
 /* Tokens, sources and tenants are looked up by name: a second section of
- * the same name would be silently shadowed by the first. (Rules may repeat
- * a name for another tenant; end_rule checks those.) */
+ * the same name would be silently shadowed by the first. */
 static bool named_twice(const struct loader *ld)
 {
-	const struct config *c = ld->cfg;
-	for (size_t i = 0; ld->kind == SEC_TOKEN && i < c->ntokens; i++)
-		if (!strcmp(c->tokens[i].name, ld->name))
-			return true;
-	for (size_t i = 0; ld->kind == SEC_SOURCE && i < c->nsources; i++)
-		if (!strcmp(c->sources[i].name, ld->name))
-			return true;
-	for (size_t i = 0; ld->kind == SEC_TENANT && i < c->ntenants; i++)
-		if (!strcmp(c->tenants[i].name, ld->name))
+	const struct section_def *s = ld->sec;
+	const char *arr = *(char **)((char *)ld->cfg + s->arr);
+	size_t n = *(size_t *)((char *)ld->cfg + s->count);
+	for (size_t i = 0; s->unique && i < n; i++)
+		if (!strcmp(*(char *const *)(arr + i * s->size), ld->name))
 			return true;
 	return false;
+}
+
+static const struct section_def *find_section(const char *word, bool named)
+{
+	for (size_t i = 0; i < RD_ARRAY_LEN(sections); i++)
+		if (!strcmp(word, sections[i].word) && sections[i].named == named)
+			return &sections[i];
+	return NULL;
 }
 
 /* Checks the header of the current section and opens its entry. Runs for
@@ -905,39 +1016,31 @@ static void begin_section(struct loader *ld)
 	free(ld->name);
 	ld->name = NULL;
 	ld->kind = SEC_NONE;
+	ld->sec = NULL;
 	ld->entry = NULL;
-	ld->retention_tenant = NULL;
 	ld->handled_seq = ld->section_seq;
-	if (split_section(ld->header, word, sizeof word, &ld->name)) {
+	int rc = split_section(ld->header, word, sizeof word, &ld->name);
+	const struct section_def *s = rc ? NULL : find_section(word, ld->name != NULL);
+	if (rc == -2)
+		add_error(ld, ld->section_line, "out of memory");
+	else if (rc)
 		add_error(ld, ld->section_line, "bad section header [%s] (expected [name] or [name \"value\"])",
 		          ld->header);
-		return;
-	}
-	enum section_kind kind = SEC_NONE;
-	for (size_t i = 0; i < RD_ARRAY_LEN(section_kinds); i++)
-		if (!strcmp(word, section_kinds[i].word) && section_kinds[i].named == (ld->name != NULL))
-			kind = section_kinds[i].kind;
-	if (kind == SEC_NONE) {
+	else if (!s)
 		add_error(ld, ld->section_line, "unknown section [%s]", ld->header);
-		return;
-	}
-	if (ld->name && !valid_name(ld->name)) {
+	else if (ld->name && !valid_name(ld->name))
 		add_error(ld, ld->section_line, "section name \"%s\" must be 1 to 64 of A-Z a-z 0-9 . _ -", ld->name);
-		return;
-	}
-	if (kind == SEC_SOURCE && strcmp(ld->name, "twilio") && strcmp(ld->name, "whatsapp") &&
-	    strcmp(ld->name, "dialogflow-cx")) {
+	else if (s->kind == SEC_SOURCE && strcmp(ld->name, "twilio") && strcmp(ld->name, "whatsapp") &&
+	         strcmp(ld->name, "dialogflow-cx"))
 		add_error(ld, ld->section_line, "unknown source \"%s\" (twilio, whatsapp, dialogflow-cx)", ld->name);
-		return;
-	}
-	ld->kind = kind;
-	if (named_twice(ld)) {
+	else if ((ld->sec = s) && named_twice(ld))
 		add_error(ld, ld->section_line, "[%s] is defined twice", ld->header);
-		ld->kind = SEC_NONE;
+	else
+		ld->kind = s->kind;
+	if (ld->kind == SEC_NONE) {
+		ld->sec = NULL;
 		return;
 	}
-	if (kind == SEC_RETENTION)
-		ld->retention_tenant = ld->name;
 	if (open_entry(ld))
 		add_error(ld, ld->section_line, "out of memory");
 }
@@ -949,12 +1052,12 @@ static bool same_tenant(const char *a, const char *b)
 
 static void end_rule(struct loader *ld)
 {
-	const struct rule_conf *r = RULE;
+	const struct rule_conf *r = ld->entry;
 	if ((r->set & RULE_F_PATTERN) && r->pattern && !*r->pattern)
 		add_error(ld, r->line, "pattern must not be empty");
 	/* Two sections for the same rule and tenant: which one counts would be
 	 * an accident of order. */
-	for (const struct rule_conf *o = CFG->rules; o < r; o++)
+	for (const struct rule_conf *o = ld->cfg->rules; o < r; o++)
 		if (!strcmp(o->name, r->name) && same_tenant(o->tenant, r->tenant))
 			add_error(ld, ld->section_line, "[rule \"%s\"] is defined twice for %s%s (also at line %d)",
 			          r->name, r->tenant ? "tenant " : "every tenant", r->tenant ? r->tenant : "", o->line);
@@ -962,14 +1065,14 @@ static void end_rule(struct loader *ld)
 
 static void end_token(struct loader *ld)
 {
-	struct token_conf *t = TOKEN;
-	if (!(t->scopes & (1u << 31)))
+	struct token_conf *t = ld->entry;
+	if (!(t->scopes & TOKEN_HASH_GIVEN))
 		add_error(ld, ld->section_line, "[token \"%s\"] needs sha256 = <64 hex digits>", t->name);
-	t->scopes &= ~(1u << 31);
+	t->scopes &= ~TOKEN_HASH_GIVEN;
 	if (!t->scopes)
 		add_error(ld, ld->section_line, "[token \"%s\"] needs scopes = ingest, read, admin and/or metrics", t->name);
 	/* One secret, two scope sets: whichever matched last would win. */
-	for (const struct token_conf *o = CFG->tokens; o < t; o++)
+	for (const struct token_conf *o = ld->cfg->tokens; o < t; o++)
 		if (!sodium_memcmp(o->sha256, t->sha256, sizeof t->sha256))
 			add_error(ld, ld->section_line, "[token \"%s\"] has the same sha256 as [token \"%s\"]",
 			          t->name, o->name);
@@ -977,7 +1080,7 @@ static void end_token(struct loader *ld)
 
 static void end_source(struct loader *ld)
 {
-	const struct source_conf *s = SOURCE;
+	const struct source_conf *s = ld->entry;
 	if (!s->secret_file && strcmp(s->name, "dialogflow-cx"))
 		add_error(ld, ld->section_line, "[source \"%s\"] needs secret_file", s->name);
 }
@@ -1002,20 +1105,7 @@ static void end_section(struct loader *ld)
 	}
 }
 
-static const char *table_key(struct loader *ld, const struct key_def *t, size_t n, const char *key,
-                             const char *value, bool *known)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (!strcmp(t[i].key, key)) {
-			*known = true;
-			return t[i].fn(ld, value);
-		}
-	}
-	*known = false;
-	return NULL;
-}
-
-#define TABLE(t) (t), RD_ARRAY_LEN(t)
+/* ---- keys ------------------------------------------------------------------------ */
 
 /* A key given twice in one section is a mistake whichever value was meant. */
 static bool key_seen(struct loader *ld, const char *key)
@@ -1027,14 +1117,14 @@ static bool key_seen(struct loader *ld, const char *key)
 		return true;
 	}
 	if (buf_printf(&ld->seen, "%s%s\n", ld->seen.len ? "" : "\n", key))
-		log_error("out of memory collecting config keys");
+		add_error(ld, ld->line, "out of memory");
 	return false;
 }
 
 static void on_continuation(struct loader *ld, const char *key, const char *value)
 {
 	const char *msg;
-	if (ld->kind == SEC_RULE && !strcmp(key, "pattern") && RULE->pattern)
+	if (ld->kind == SEC_RULE && !strcmp(key, "pattern") && ((struct rule_conf *)ld->entry)->pattern)
 		msg = continue_pattern(ld, value);
 	else
 		msg = "an indented line continues the value above it, which only a rule's "
@@ -1043,25 +1133,49 @@ static void on_continuation(struct loader *ld, const char *key, const char *valu
 		add_error(ld, ld->line, "%s", msg);
 }
 
+/* Parses a key of the table into base (the config or the section's entry). */
+static const char *set_key(struct loader *ld, const struct cfg_key *k, void *base, const char *v)
+{
+	const char *msg = k->type == KT_CUSTOM ? k->parse(base, v, ld->msg, sizeof ld->msg)
+	                                       : parse_value(k, base, v, ld->msg, sizeof ld->msg);
+	if (msg)
+		return msg;
+	if (k->line)
+		*(int *)((char *)base + k->line) = ld->line;
+	if (k->mark)   /* only rule_keys mark */
+		((struct rule_conf *)base)->set |= k->mark;
+	return NULL;
+}
+
+static void unknown_key(struct loader *ld, const char *key)
+{
+	const struct section_def *s = ld->sec;
+	const char *names[RD_ARRAY_LEN(channel_keys) + 1] = { NULL };
+	char list[256];
+	if (!s->unknown || s->nkeys >= RD_ARRAY_LEN(names)) {
+		add_error(ld, ld->line, "unknown key \"%s\" in [%s]", key, ld->header);
+		return;
+	}
+	for (size_t i = 0; i < s->nkeys; i++)
+		names[i] = s->keys[i].key;
+	join_words(names, list, sizeof list);
+	add_error(ld, ld->line, "unknown %s \"%s\" in [%s] (%s)", s->unknown, key, ld->header, list);
+}
+
 static void dispatch_key(struct loader *ld, const char *key, const char *value)
 {
-	bool known = true;
-	const char *msg = NULL;
-	switch (ld->kind) {
-	case SEC_SERVER: msg = table_key(ld, TABLE(server_keys), key, value, &known); break;
-	case SEC_STORAGE: msg = table_key(ld, TABLE(storage_keys), key, value, &known); break;
-	case SEC_AUDIT: msg = table_key(ld, TABLE(audit_keys), key, value, &known); break;
-	case SEC_RULE: msg = table_key(ld, TABLE(rule_keys), key, value, &known); break;
-	case SEC_TOKEN: msg = table_key(ld, TABLE(token_keys), key, value, &known); break;
-	case SEC_SOURCE: msg = table_key(ld, TABLE(source_keys), key, value, &known); break;
-	case SEC_TENANT: msg = table_key(ld, TABLE(tenant_keys), key, value, &known); break;
-	case SEC_RETENTION: msg = retention_key(ld, key, value); break;
-	case SEC_CHANNELS: msg = channels_key(ld, key, value); break;
-	default: break;
+	const struct section_def *s = ld->sec;
+	const struct cfg_key *k = find_key(s->keys, s->nkeys, key);
+	const char *msg;
+	if (k)
+		msg = set_key(ld, k, ld->entry ? ld->entry : (void *)ld->cfg, value);
+	else if (s->other)
+		msg = s->other(ld, key, value);
+	else {
+		unknown_key(ld, key);
+		return;
 	}
-	if (!known)
-		add_error(ld, ld->line, "unknown key \"%s\" in [%s]", key, ld->header);
-	else if (msg && !strncmp(msg, key, strlen(key)))
+	if (msg && !strncmp(msg, key, strlen(key)))
 		add_error(ld, ld->line, "%s", msg);   /* the message already names the key */
 	else if (msg)
 		add_error(ld, ld->line, "%s: %s", key, msg);
@@ -1079,8 +1193,8 @@ static int on_key(void *user, const char *section, const char *key, const char *
 	}
 	if (ld->handled_seq != ld->section_seq)
 		begin_section(ld);
-	if (ld->kind == SEC_NONE)
-		return 1;   /* the section's own error was reported once */
+	if (!ld->sec || (ld->sec->size && !ld->entry))
+		return 1;   /* the section's own error (or running out of memory) was reported once */
 	if (ld->continuation)
 		on_continuation(ld, key, value);
 	else if (!key_seen(ld, key))
@@ -1198,44 +1312,24 @@ static char *read_line(char *str, int num, void *stream)
 	return str;
 }
 
+
 /* ---- defaults and final checks ------------------------------------------------- */
 
 static int set_defaults(struct config *c)
 {
-	static const struct { const char *category; int64_t days; } builtin[] = {
-		{ "chat_transcript", 365 }, { "call_transcript", 365 }, { "lead", 365 }, { "email", 730 },
-	};
-	static const char *const channel_default[CH_COUNT] = {
-		[CH_WEB] = "chat_transcript", [CH_WHATSAPP] = "chat_transcript", [CH_SMS] = "chat_transcript",
-		[CH_VOICE] = "call_transcript", [CH_EMAIL] = "email", [CH_OTHER] = "chat_transcript",
-	};
-	c->threads = 0;
-	c->max_body = 1u << 20;
-	c->max_connections = 1024;
-	c->request_timeout = 30;
-	c->max_connections_per_ip = 256;
-	c->header_timeout = 10;
-	c->body_min_rate = 1024;
-	c->body_grace = 10;
-	c->access_log = ACCESS_LOG_ERRORS;
-	c->sync_full = true;
-	c->queue_size = 65536;
-	c->batch_max = 4096;
-	c->default_retention = 730 * 86400;
-	c->sweep_interval = 3600;
-	c->sweep_batch = 500;
-	if (set_str(&c->listen, "127.0.0.1:8080") || set_str(&c->database, "/var/lib/redactd/redactd.db") ||
-	    set_str(&c->key_file, "/etc/redactd/master.key"))
-		return -1;
-	for (int i = 0; i < CH_COUNT; i++)
-		if (set_str(&c->channel_category[i], channel_default[i]))
+	for (size_t i = 0; i < RD_ARRAY_LEN(sections); i++)
+		if (!sections[i].named && apply_defaults(sections[i].keys, sections[i].nkeys, c))
 			return -1;
-	c->retention = calloc(RD_ARRAY_LEN(builtin), sizeof *c->retention);
+	c->retention = calloc(RD_ARRAY_LEN(builtin_categories), sizeof *c->retention);
 	if (!c->retention)
 		return -1;
-	for (size_t i = 0; i < RD_ARRAY_LEN(builtin); i++) {
-		c->retention[i].seconds = builtin[i].days * 86400;
-		if (!(c->retention[i].category = strdup(builtin[i].category)))
+	for (size_t i = 0; i < RD_ARRAY_LEN(builtin_categories); i++) {
+		struct retention_conf *r = &c->retention[i];
+		if (util_parse_duration(builtin_categories[i].def, &r->seconds)) {
+			log_error("config: the built-in retention of %s does not parse", builtin_categories[i].category);
+			abort();
+		}
+		if (!(r->category = strdup(builtin_categories[i].category)))
 			return -1;
 		c->nretention++;
 	}
@@ -1245,9 +1339,10 @@ static int set_defaults(struct config *c)
 /* Checks across sections, once the whole file is read. */
 static void validate(struct loader *ld)
 {
-	struct config *c = ld->cfg;
+	const struct config *c = ld->cfg;
 	if (!c->tls_cert != !c->tls_key)
-		add_error(ld, ld->tls_line, "[server] tls_cert and tls_key go together: set both or neither");
+		add_error(ld, c->tls_cert ? c->lines.tls_cert : c->lines.tls_key,
+		          "[server] tls_cert and tls_key go together: set both or neither");
 }
 
 /* ---- public API --------------------------------------------------------------- */
@@ -1278,11 +1373,11 @@ static int load(const char *path, bool keep_partial, struct config **out, char *
 		add_error(&ld, perr, "syntax error (expected [section], key = value or a ; comment)");
 	ld.entry = NULL;   /* what validate finds belongs to no rule */
 	validate(&ld);
-	rc = (int)ld.nerrors;
-	if (ld.nerrors)
+	rc = (int)ld.nerrors + ld.lost_error;
+	if (rc)
 		format_errors(&ld, err, errlen);
 	util_credential_fallback(path);
-	if (!ld.nerrors || keep_partial) {
+	if (!rc || keep_partial) {
 		*out = ld.cfg;
 		ld.cfg = NULL;
 	}
@@ -1372,6 +1467,101 @@ void config_drop_rule(struct config *c, size_t i)
 	memmove(&c->rules[i], &c->rules[i + 1], (c->nrules - i - 1) * sizeof *c->rules);
 	c->nrules--;
 }
+
+/* ---- reload: what applies only at start ------------------------------------------ */
+
+static size_t field_size(enum key_type t)
+{
+	switch (t) {
+	case KT_DURATION: return sizeof(int64_t);
+	case KT_SIZE: return sizeof(size_t);
+	case KT_RATE: return sizeof(double);
+	case KT_BOOL: return sizeof(bool);
+	default: return sizeof(int);
+	}
+}
+
+/* Puts running's value of k into cfg. 1 if it differed, 0 if not, -1 when
+ * out of memory. */
+static int keep_running(const struct cfg_key *k, struct config *cfg, const struct config *running)
+{
+	char *now = (char *)cfg + k->off;
+	const char *was = (const char *)running + k->off;
+	if (!is_text(k->type)) {
+		if (!memcmp(now, was, field_size(k->type)))
+			return 0;
+		memcpy(now, was, field_size(k->type));
+		return 1;
+	}
+	char **s = (char **)now, *const *r = (char *const *)was;
+	if ((!*s && !*r) || (*s && *r && !strcmp(*s, *r)))
+		return 0;
+	char *copy = *r ? strdup(*r) : NULL;
+	if (*r && !copy)
+		return -1;
+	free(*s);
+	*s = copy;
+	return 1;
+}
+
+int config_keep_restart_only(struct config *cfg, const struct config *running, char *changed, size_t len)
+{
+	int n = 0;
+	size_t used = 0;
+	if (len)
+		changed[0] = '\0';
+	for (size_t i = 0; i < RD_ARRAY_LEN(sections); i++) {
+		const struct section_def *s = &sections[i];
+		for (size_t j = 0; !s->named && j < s->nkeys; j++) {
+			int d = (s->keys[j].flags & KF_RESTART) ? keep_running(&s->keys[j], cfg, running) : 0;
+			if (d < 0)
+				return -1;
+			if (d && used < len)
+				used += (size_t)snprintf(changed + used, len - used, "%s%s", n ? ", " : "", s->keys[j].key);
+			n += d;
+		}
+	}
+	return n;
+}
+
+/* ---- the tables, for documentation checks ---------------------------------------- */
+
+bool config_section_info(size_t i, const char **word, bool *named, bool *open)
+{
+	if (i >= RD_ARRAY_LEN(sections))
+		return false;
+	*word = sections[i].word;
+	*named = sections[i].named;
+	*open = sections[i].other != NULL;
+	return true;
+}
+
+bool config_key_info(size_t i, struct config_key_info *out)
+{
+	for (size_t s = 0; s < RD_ARRAY_LEN(sections); s++) {
+		if (i >= sections[s].nkeys) {
+			i -= sections[s].nkeys;
+			continue;
+		}
+		const struct cfg_key *k = &sections[s].keys[i];
+		*out = (struct config_key_info){ .section = sections[s].word, .named = sections[s].named,
+		                                 .key = k->key, .def = k->def,
+		                                 .restart = (k->flags & KF_RESTART) != 0, .doc = k->doc };
+		return true;
+	}
+	return false;
+}
+
+bool config_builtin_category(size_t i, const char **category, const char **def)
+{
+	if (i >= RD_ARRAY_LEN(builtin_categories))
+		return false;
+	*category = builtin_categories[i].category;
+	*def = builtin_categories[i].def;
+	return true;
+}
+
+/* ---- lookups ----------------------------------------------------------------------- */
 
 static const struct retention_conf *find_retention(const struct config *c, const char *tenant,
                                                    const char *category)

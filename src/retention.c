@@ -90,7 +90,7 @@ static void snapshot_config(struct app *app, struct retention_report *rep, struc
 	for (size_t i = 0; i < rep->n; i++)
 		rep->lines[i].horizon_s = config_retention(app->cfg, rep->lines[i].tenant,
 		                                           rep->lines[i].category);
-	pc->batch = app->cfg->sweep_batch > 0 ? app->cfg->sweep_batch : 500;
+	pc->batch = app->cfg->sweep_batch;   /* the config holds it to 1..100000 */
 	pc->audit_retention_s = app->cfg->audit_retention;
 	pthread_rwlock_unlock(&app->lock);
 }
@@ -400,7 +400,7 @@ static int64_t interval_s(struct app *app)
 	pthread_rwlock_rdlock(&app->lock);
 	int64_t s = app->cfg->sweep_interval;
 	pthread_rwlock_unlock(&app->lock);
-	return s > 0 ? s : 3600;
+	return s;   /* the config holds it to at least 1 */
 }
 
 /* Sleeps until wall-clock time due_ms; false when asked to stop. */

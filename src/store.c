@@ -177,10 +177,6 @@ int store_exec_direct(struct store *st, store_exec_fn fn, void *ctx)
 
 static void options_normalise(struct store_options *o)
 {
-	if (o->queue_size <= 0)
-		o->queue_size = 65536;
-	if (o->batch_max <= 0)
-		o->batch_max = 4096;
 	if (o->batch_wait_us < 0)
 		o->batch_wait_us = 0;
 	if (o->batch_wait_us > 1000000)
@@ -229,6 +225,10 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 {
 	struct store *st = NULL;
 	int rc = -1;
+	if (!opt->readonly && (opt->queue_size <= 0 || opt->batch_max <= 0)) {
+		util_err(err, errlen, "queue_size and batch_max must be set");   /* no defaults of its own */
+		return -1;
+	}
 	if (store_alloc(path, opt, &st)) {
 		util_err(err, errlen, "out of memory");
 		goto fail;

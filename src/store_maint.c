@@ -165,11 +165,11 @@ int store_purge_before(struct store *st, const char *tenant, const char *categor
                        size_t *count)
 {
 	struct purge_ctx p = { .tenant = tenant, .category = category, .cutoff_ms = cutoff_ms,
-	                       .batch = batch ? batch : 500, .fn = fn, .ctx = ctx,
+	                       .batch = batch, .fn = fn, .ctx = ctx,
 	                       .cur_ts = INT64_MIN, .cur_rowid = 0, .st = st };
 	size_t total = 0;
 	int rc = 0;
-	if (p.batch > 100000 || !(p.c = calloc(p.batch, sizeof *p.c)))
+	if (p.batch == 0 || p.batch > 100000 || !(p.c = calloc(p.batch, sizeof *p.c)))
 		return STORE_ERR;
 	do {
 		if ((rc = store_exec(st, purge_batch_fn, &p)) != 0)

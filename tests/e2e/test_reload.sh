@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# SIGHUP reloads rules, tokens and retention without a restart; a broken
-# config is refused and the running one stays; each reload is audited.
+# SIGHUP reloads rules, tokens and retention without a restart; keys that
+# apply only at start keep their running values; a broken config is refused
+# and the running one stays; each reload is audited.
 . "$(dirname "$0")/lib.sh"
 daemon_start || { finish; exit 1; }
 
@@ -19,12 +20,15 @@ style = mask
 sha256 = $(sha new-token-after-reload)
 scopes = ingest
 CONF
+sed -i 's/^threads = 4$/threads = 2/' "$T/redactd.conf"   # applies only at start
 kill -HUP "$DAEMON_PID"
 wait_ok() { for _ in $(seq 1 50); do "$@" && return 0; sleep 0.1; done; return 1; }
 new_style() { req POST /v1/redact "$INGEST_TOKEN" '{"text":"mail ann@example.com"}'; [ "$(jget '.redacted')" = "mail ****" ]; }
 check "after SIGHUP the rule's new style applies" wait_ok new_style
 req POST /v1/redact "new-token-after-reload" '{"text":"x"}'
 check_eq "after SIGHUP the new token works" "$STATUS" 200
+check "a restart-only key keeps its running value, and the log names it" \
+	grep -q "reload: threads change only on restart; kept as they were" "$T/daemon.log"
 
 printf '\n[server]\nthreds = 3\n' >> "$T/redactd.conf"
 kill -HUP "$DAEMON_PID"

@@ -5,6 +5,7 @@
 #include "harness.h"
 #include "config.h"
 
+#include <ctype.h>
 #include <sodium.h>
 
 static char path[512];
@@ -374,6 +375,467 @@ static void test_http_defences(void)
 	      "bad defence keys are refused, each with its line");
 }
 
+/* Every allocation config_load makes, failed in turn (harness.h): each run
+ * must refuse the file, say "out of memory", and leak nothing, whether the
+ * file is good or full of mistakes. */
+static const char alloc_good[] =
+	"[server]\nlisten = unix:/run/r.sock\ntls_cert = /c\ntls_key = credential:k\npublic_url = https://x\n"
+	"[storage]\ndatabase = /d.db\nkey_file = /k\nkeys_from = /live.db\nbatch_wait = 2ms\n"
+	"[retention]\nlead = 30d\nnew_cat = 1d\nsweep_batch = 10\n[retention \"acme\"]\ndefault = 5d\n"
+	"[channels]\nvoice = lead\n[audit]\nretention = 100d\n"
+	"[rule \"email\"]\nstyle = mask\n[rule \"shop\"]\ntenant = acme\npattern = \\d{4}\n  (?=x)\n"
+	"entity = ORDER\ncontext = order, ref\nchannels = web, sms\n[rule \"person\"]\nallow = Ann, Bo\n"
+	"[token \"t\"]\nsha256 = 1111111111111111111111111111111111111111111111111111111111111111\n"
+	"scopes = read, admin\ntenant = acme\n[source \"whatsapp\"]\nsecret_file = /s\nverify_token_file = /v\n"
+	"[tenant \"acme\"]\nstyle = hash\n";
+static const char alloc_bad[] =
+	"[server]\nthreds = 1\nmax_body = 9G\ntls_cert = /c\n[serverr]\n[token \"t\"]\nscopes = root\n"
+	"[rule \"r\"]\npattern =\n  x\ncontext = a, b\n[rule \"r\"]\nkeep = 0\n[source \"fax\"]\n"
+	"[retention \"acme\"]\nsweep_batch = 1\nbad name = 1d\n[channels]\npigeon = x\nsyntax error\n";
+
+static void alloc_loop(const char *text, bool good, const char *what)
+{
+	struct config *cfg = load_text(text);   /* writes the file, and a warm-up */
+	CHECK(good == (cfg != NULL), what);
+	config_free(cfg);
+	long n, wrong = 0, leaks = 0;
+	for (n = 1; n < 100000; n++) {
+		long live = alloc_live();
+		cfg = NULL;
+		err[0] = '\0';
+		alloc_fail_at(n);
+		int rc = config_load(path, &cfg, err, sizeof err);
+		bool failed = alloc_failed();
+		alloc_fail_at(0);
+		config_free(cfg);
+		if (alloc_live() != live) {
+			leaks++;
+			printf("# allocation %ld failed: %ld block(s) leaked\n", n, alloc_live() - live);
+		}
+		if (!failed) {
+			CHECK(good == (rc == 0), "past its last allocation the file loads as before");
+			break;
+		}
+		if (rc != -1 || !strstr(err, "out of memory") || cfg) {
+			wrong++;
+			printf("# allocation %ld failed: rc %d, %s\n", n, rc, err);
+		}
+	}
+	CHECK(n > 10, "config_load allocates (else the loop tests nothing)");
+	CHECK(wrong == 0, "each failed allocation refuses the file with \"out of memory\"");
+	CHECK(leaks == 0, "no failed allocation leaks");
+}
+
+static void test_alloc_failures(void)
+{
+	alloc_loop(alloc_good, true, "a file with every kind of section loads");
+	alloc_loop(alloc_bad, false, "a file with every kind of mistake is refused");
+	/* Its one error is the allocation that fails: still refused. */
+	alloc_loop("[server]\nthreads = many\n[storage]\ndatabase = /d\n", false, "a file with one mistake is refused");
+}
+
+/* ---- the sample config and redactd.conf(5) against the tables ---------------- */
+
+struct lines {
+	char **line;
+	size_t n;
+};
+
+static void free_lines(struct lines *l);
+
+/* -1 when the file cannot be read, or memory runs out (l is then empty). */
+static int read_lines(const char *file, struct lines *l)
+{
+	FILE *f = fopen(file, "r");
+	char *line = NULL, **n;
+	size_t cap = 0;
+	ssize_t len;
+	int rc = 0;
+	l->line = NULL;
+	l->n = 0;
+	if (!f)
+		return -1;
+	while (rc == 0 && (len = getline(&line, &cap, f)) >= 0) {
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == ' '))
+			line[--len] = '\0';
+		if (!(n = realloc(l->line, (l->n + 1) * sizeof *n))) {
+			rc = -1;
+			break;
+		}
+		l->line = n;
+		if (!(n[l->n] = strdup(line)))
+			rc = -1;
+		else
+			l->n++;
+	}
+	free(line);
+	fclose(f);
+	if (rc)
+		free_lines(l);
+	return rc;
+}
+
+static void free_lines(struct lines *l)
+{
+	for (size_t i = 0; i < l->n; i++)
+		free(l->line[i]);
+	free(l->line);
+	l->line = NULL;
+	l->n = 0;
+}
+
+static bool table_key(const char *section, bool named, const char *key, struct config_key_info *out)
+{
+	for (size_t i = 0; config_key_info(i, out); i++)
+		if (!strcmp(out->section, section) && out->named == named && !strcmp(out->key, key))
+			return true;
+	return false;
+}
+
+/* Does [section] take keys its table lacks (category names)? */
+static bool section_open(const char *section, bool named)
+{
+	const char *w;
+	bool n, open;
+	for (size_t i = 0; config_section_info(i, &w, &n, &open); i++)
+		if (!strcmp(w, section) && n == named)
+			return open;
+	return false;
+}
+
+static const char *builtin_default(const char *category)
+{
+	const char *c, *d;
+	for (size_t i = 0; config_builtin_category(i, &c, &d); i++)
+		if (!strcmp(c, category))
+			return d;
+	return NULL;
+}
+
+/* "[word]" or "[word "name"]": the word, and whether it is named. */
+static bool parse_header(const char *p, char word[32], bool *named)
+{
+	size_t n = *p == '[' ? strspn(p + 1, "abcdefghijklmnopqrstuvwxyz") : 0;
+	if (n == 0 || n >= 32 || (p[1 + n] != ']' && p[1 + n] != ' '))
+		return false;
+	memcpy(word, p + 1, n);
+	word[n] = '\0';
+	*named = p[1 + n] == ' ';
+	return true;
+}
+
+/* "key = value": the key, and where the value starts. */
+static bool parse_key(const char *p, char key[64], const char **value)
+{
+	size_t n = strspn(p, "abcdefghijklmnopqrstuvwxyz0123456789_");
+	const char *q = p + n + strspn(p + n, " ");
+	if (n == 0 || n >= 64 || *q != '=')
+		return false;
+	memcpy(key, p, n);
+	key[n] = '\0';
+	*value = q + 1 + strspn(q + 1, " ");
+	return true;
+}
+
+/* Copies the first blank-ended word of p, less a trailing '.', ',' or ';'. */
+static void first_word(const char *p, char *out, size_t len)
+{
+	size_t n = strcspn(p, " ");
+	if (n > 1 && strchr(".,;", p[n - 1]))
+		n--;
+	snprintf(out, len, "%.*s", (int)n, p);
+}
+
+/* ---- redactd.conf(5) ---- */
+
+/* The default an .It block shows: "Default 1024." or "Default" then
+ * ".Ql 1M ." on the next line. "" when it shows none. */
+static void man_default(const struct lines *l, size_t from, size_t to, char *out, size_t len)
+{
+	out[0] = '\0';
+	for (size_t i = from; i < to; i++) {
+		const char *p = l->line[i];
+		if (strncmp(p, "Default", 7) || (p[7] != ' ' && p[7] != '\0'))
+			continue;
+		if (p[7] == ' ')
+			first_word(p + 8, out, len);
+		else if (i + 1 < to && l->line[i + 1][0] == '.')
+			first_word(l->line[i + 1] + 4, out, len);   /* ".Ql X", ".Pa X", ".Cm X" */
+		return;
+	}
+}
+
+static bool man_block_end(const char *p)
+{
+	return !strncmp(p, ".It", 3) || !strncmp(p, ".El", 3) || !strncmp(p, ".Ss", 3) || !strncmp(p, ".Sh", 3);
+}
+
+/* A key documented under [section]: it is a row, and shows the row's
+ * default. Adds "section/named/key" to seen. */
+static void check_man_key(const char *section, bool named, const char *key, const char *shown,
+                          struct lines *seen)
+{
+	char name[200], entry[200];
+	struct config_key_info k;
+	snprintf(name, sizeof name, "redactd.conf.5 [%s%s] %s", section, named ? " NAME" : "", key);
+	if (!table_key(section, named, key, &k)) {
+		CHECK(0, name);   /* documented, but no such key */
+		return;
+	}
+	snprintf(entry, sizeof entry, "%s/%d/%s", section, named, key);
+	char **n = realloc(seen->line, (seen->n + 1) * sizeof *n);
+	if (n && (n[seen->n] = strdup(entry)))
+		seen->n++;
+	if (n)
+		seen->line = n;
+	CHECK_STR(shown, k.def ? k.def : "", name);   /* the default it shows is the table's */
+}
+
+/* Every `.It Ic KEY` under a `.Ss [section]`, checked against the tables. */
+static void man_keys(const struct lines *l, struct lines *seen)
+{
+	char section[32] = "", shown[64];
+	bool named = false;
+	for (size_t i = 0; i < l->n; i++) {
+		const char *p = l->line[i];
+		if (!strncmp(p, ".Ss ", 4) || !strncmp(p, ".Sh ", 4)) {
+			if (!parse_header(p + 4, section, &named))
+				section[0] = '\0';
+			continue;
+		}
+		if (!section[0] || strncmp(p, ".It Ic ", 7))
+			continue;
+		size_t body = i;   /* consecutive .It lines share the body below them */
+		while (body + 1 < l->n && !strncmp(l->line[body + 1], ".It Ic ", 7))
+			body++;
+		size_t end = body + 1;
+		while (end < l->n && !man_block_end(l->line[end]))
+			end++;
+		man_default(l, body + 1, end, shown, sizeof shown);
+		for (; i <= body; i++) {
+			char key[64];
+			first_word(l->line[i] + 7, key, sizeof key);
+			check_man_key(section, named, key, shown, seen);
+		}
+		i = body;
+	}
+}
+
+/* Every row was documented, under its own section. */
+static void check_rows_documented(const struct lines *seen)
+{
+	struct config_key_info k;
+	size_t undocumented = 0, nkeys = 0;
+	for (size_t i = 0; config_key_info(i, &k); i++, nkeys++)
+		undocumented += !k.doc || !k.doc[0];
+	CHECK(nkeys > 50 && undocumented == 0, "every row of the tables has its line of doc");
+	for (size_t i = 0; config_key_info(i, &k); i++) {
+		char want[200], name[200];
+		bool found = false;
+		snprintf(want, sizeof want, "%s/%d/%s", k.section, k.named, k.key);
+		for (size_t j = 0; j < seen->n && !found; j++)
+			found = !strcmp(seen->line[j], want);
+		snprintf(name, sizeof name, "redactd.conf.5 documents [%s%s] %s", k.section, k.named ? " NAME" : "", k.key);
+		CHECK(found, name);
+	}
+}
+
+static bool has_line_with(const struct lines *l, const char *text, bool at_start)
+{
+	for (size_t j = 0; j < l->n; j++)
+		if (at_start ? !strncmp(l->line[j], text, strlen(text)) : strstr(l->line[j], text) != NULL)
+			return true;
+	return false;
+}
+
+/* A .Ss for every kind of section, and the built-in categories with their retention. */
+static void check_man_sections(const struct lines *l)
+{
+	const char *w, *c, *d;
+	bool n, open;
+	for (size_t i = 0; config_section_info(i, &w, &n, &open); i++) {
+		char want[64], name[100];
+		snprintf(want, sizeof want, n ? ".Ss [%s Qo " : ".Ss [%s]", w);
+		snprintf(name, sizeof name, "redactd.conf.5 has a section for [%s%s]", w, n ? " NAME" : "");
+		CHECK(has_line_with(l, want, true), name);
+	}
+	for (size_t i = 0; config_builtin_category(i, &c, &d); i++) {
+		char want[100];
+		snprintf(want, sizeof want, ".Ql %s = %s", c, d);
+		CHECK(has_line_with(l, want, false), want);
+	}
+}
+
+static void test_man_page(void)
+{
+	struct lines l, seen = { 0 };
+	CHECK(read_lines("man/redactd.conf.5", &l) == 0, "man/redactd.conf.5 reads");
+	man_keys(&l, &seen);
+	check_rows_documented(&seen);
+	check_man_sections(&l);
+	free_lines(&seen);
+	free_lines(&l);
+}
+
+/* redactd(8) lists the keys a reload leaves as they are: exactly the
+ * table's restart-only ones. */
+static void test_man_restart_only(void)
+{
+	struct lines l;
+	char listed[1024] = ",";
+	size_t i = 0;
+	CHECK(read_lines("man/redactd.8", &l) == 0, "man/redactd.8 reads");
+	while (i < l.n && !strstr(l.line[i], "apply only at start"))
+		i++;
+	for (i++; i < l.n && strncmp(l.line[i], ".It", 3); i++) {
+		char key[64];
+		if (strncmp(l.line[i], ".Cm ", 4))
+			continue;
+		first_word(l.line[i] + 4, key, sizeof key);
+		strncat(listed, key, sizeof listed - strlen(listed) - 2);
+		strcat(listed, ",");
+		if (strlen(l.line[i]) > 2 && !strcmp(l.line[i] + strlen(l.line[i]) - 2, " ."))
+			break;   /* the list's last item */
+	}
+	struct config_key_info k;
+	size_t restart = 0, commas = 0;
+	for (size_t j = 0; config_key_info(j, &k); j++) {
+		char want[80], name[120];
+		if (!k.restart)
+			continue;
+		restart++;
+		snprintf(want, sizeof want, ",%s,", k.key);
+		snprintf(name, sizeof name, "redactd.8 says %s applies only at start", k.key);
+		CHECK(strstr(listed, want) != NULL, name);
+	}
+	for (const char *p = listed; *p; p++)
+		commas += *p == ',';
+	CHECK(restart > 10 && commas - 1 == restart, "redactd.8 lists no other key as applying only at start");
+	free_lines(&l);
+}
+
+/* ---- the sample config ---- */
+
+/* "Default X" in the comments of the key on line i (its own and the
+ * indented comment lines below it), else the value it sets. */
+static void sample_default(const struct lines *l, size_t i, const char *value, char *out, size_t len)
+{
+	for (size_t j = i; j < l->n && (j == i || l->line[j][0] == ' '); j++) {
+		const char *d = strstr(l->line[j], "Default ");
+		if (d) {
+			first_word(d + 8, out, len);
+			return;
+		}
+	}
+	snprintf(out, len, "%.*s", (int)strcspn(value, " ;"), value);
+}
+
+static bool sample_key_known(const char *section, bool named, const char *key, struct config_key_info *k)
+{
+	return table_key(section, named, key, k) || section_open(section, named);
+}
+
+static void check_sample_line(const struct lines *l, size_t i, const char *section, bool named)
+{
+	char key[64], name[200], shown[100];
+	const char *value;
+	struct config_key_info k;
+	if (!parse_key(l->line[i], key, &value))
+		return;
+	snprintf(name, sizeof name, "config/redactd.conf line %zu: [%s] has a key %s", i + 1, section, key);
+	CHECK(sample_key_known(section, named, key, &k), name);
+	if (named)
+		return;   /* tokens: examples, not defaults */
+	bool in_table = table_key(section, named, key, &k);
+	const char *def = in_table ? k.def : builtin_default(key);
+	sample_default(l, i, value, shown, sizeof shown);
+	snprintf(name, sizeof name, "config/redactd.conf line %zu: the default it shows for %s is the table's", i + 1, key);
+	CHECK_STR(shown, def ? def : "(none)", name);
+}
+
+/* Live keys must be the tables' and show their defaults; commented-out
+ * keys (`; key = value`) must exist in the section they are shown in. */
+static void test_sample_against_tables(void)
+{
+	struct lines l;
+	char live[32] = "", shown_in[32] = "", key[64];
+	bool live_named = false, shown_named = false;
+	const char *value;
+	struct config_key_info k;
+	CHECK(read_lines("config/redactd.conf", &l) == 0, "config/redactd.conf reads");
+	for (size_t i = 0; i < l.n; i++) {
+		const char *p = l.line[i], *c = p[0] == ';' ? p + 1 + (p[1] == ' ') : NULL;
+		if (!p[0])
+			shown_in[0] = '\0';   /* a commented-out section ends at a blank line */
+		else if (parse_header(p, live, &live_named))
+			shown_in[0] = '\0';
+		else if (p[0] != ';' && p[0] != ' ' && live[0])
+			check_sample_line(&l, i, live, live_named);
+		else if (c && parse_header(c, shown_in, &shown_named))
+			continue;
+		else if (c && parse_key(c, key, &value)) {
+			const char *s = shown_in[0] ? shown_in : live;
+			bool n = shown_in[0] ? shown_named : live_named;
+			char name[200];
+			snprintf(name, sizeof name, "config/redactd.conf line %zu: [%s] has a key %s", i + 1, s, key);
+			CHECK(sample_key_known(s, n, key, &k), name);
+		}
+	}
+	/* Every key is at least named in it, if only in a comment. */
+	for (size_t j = 0; config_key_info(j, &k); j++) {
+		bool found = false;
+		size_t n = strlen(k.key);
+		for (size_t i = 0; i < l.n && !found; i++)
+			for (const char *p = strstr(l.line[i], k.key); p && !found; p = strstr(p + 1, k.key))
+				found = (p == l.line[i] || !(isalnum((unsigned char)p[-1]) || p[-1] == '_')) &&
+				        !(isalnum((unsigned char)p[n]) || p[n] == '_');
+		char name[120];
+		snprintf(name, sizeof name, "config/redactd.conf names the key %s", k.key);
+		CHECK(found, name);
+	}
+	free_lines(&l);
+	struct config *cfg = NULL;
+	CHECK(config_load("config/redactd.prod.conf", &cfg, err, sizeof err) == 0,
+	      "config/redactd.prod.conf loads: every key it sets is the tables'");
+	config_free(cfg);
+}
+
+/* The [channels] keys are the channels' own names, each at its channel. */
+static void test_channel_keys(void)
+{
+	for (int ch = 0; ch < CH_COUNT; ch++) {
+		char text[100], name[100];
+		snprintf(text, sizeof text, "[channels]\n%s = probe\n", rd_channel_name((enum rd_channel)ch));
+		struct config *cfg = load_text(text);
+		snprintf(name, sizeof name, "[channels] %s sets that channel's category", rd_channel_name((enum rd_channel)ch));
+		CHECK(cfg && !strcmp(cfg->channel_category[ch], "probe"), name);
+		config_free(cfg);
+	}
+}
+
+/* SIGHUP: the table's restart-only keys keep their running values. */
+static void test_restart_only(void)
+{
+	struct config *running = load_text("[server]\nlisten = 127.0.0.1:1\nthreads = 2\n[storage]\nqueue_size = 100\n");
+	struct config *cfg = load_text("[server]\nlisten = 127.0.0.1:2\nthreads = 3\nmax_body = 2M\n"
+	                               "tls_cert = /c\ntls_key = /k\n[storage]\nqueue_size = 100\n");
+	char changed[256];
+	CHECK(running && cfg, "two configs load");
+	if (!running || !cfg)
+		goto done;
+	CHECK(config_keep_restart_only(cfg, running, changed, sizeof changed) == 4,
+	      "four restart-only settings differ");
+	CHECK_STR(changed, "listen, threads, tls_cert, tls_key", "the reload names them");
+	CHECK(!strcmp(cfg->listen, "127.0.0.1:1") && cfg->threads == 2 && !cfg->tls_cert && !cfg->tls_key &&
+	      cfg->queue_size == 100, "they keep their running values");
+	CHECK(cfg->max_body == 2u << 20, "the others take the new values");
+	CHECK(config_keep_restart_only(cfg, running, changed, sizeof changed) == 0 && !changed[0],
+	      "nothing differs the second time");
+done:
+	config_free(running);
+	config_free(cfg);
+}
+
 int main(void)
 {
 	if (sodium_init() < 0)
@@ -387,5 +849,11 @@ int main(void)
 	test_duplicates_and_order();
 	test_listen_and_lookups();
 	test_http_defences();
+	test_channel_keys();
+	test_restart_only();
+	test_man_page();
+	test_man_restart_only();
+	test_sample_against_tables();
+	test_alloc_failures();
 	return TEST_DONE();
 }
