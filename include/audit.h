@@ -33,8 +33,9 @@
 
 #include <stdio.h>
 
+struct store;
 struct store_tx;
-struct app;
+struct metrics;
 
 #define AUDIT_HASH_BYTES   32
 #define AUDIT_FIELD_MAX    256    /* actor, action and target, bytes each */
@@ -108,11 +109,12 @@ enum rd_err audit_last_action(struct store_tx *tx, const char *const *actions, s
 void audit_target(const struct keyring *kr, const char *kind, const unsigned char *hash, size_t n,
                   char out[AUDIT_TARGET_MAX]);
 
-/* One entry in its own transaction on app's store (for actions that do not
- * write anything else, such as reads), counted in metrics. RD_OK, or the
- * store's error (RD_E_STORAGE_FAILED once writes are refused,
- * RD_E_STORAGE_FULL, RD_E_STORAGE, RD_E_SHUTTING_DOWN). */
-enum rd_err audit_record(struct app *app, const char *actor, const char *action,
-                         const char *target, int64_t count) RD_WARN_UNUSED;
+/* One entry in its own transaction on st (for actions that do not write
+ * anything else, such as reads), counted in m (NULL: not counted). RD_OK,
+ * or the store's error (RD_E_STORAGE_FAILED once writes are refused,
+ * RD_E_STORAGE_FULL, RD_E_STORAGE, RD_E_SHUTTING_DOWN). Takes the store,
+ * not the app: audit sits below every module that records an action. */
+enum rd_err audit_record(struct store *st, struct metrics *m, const char *actor,
+                         const char *action, const char *target, int64_t count) RD_WARN_UNUSED;
 
 #endif

@@ -10,7 +10,6 @@
  * documented in audit.h and must never change for v1.
  */
 #include "audit.h"
-#include "app.h"
 #include "log.h"
 #include "metrics.h"
 #include "store_audit.h"
@@ -306,13 +305,14 @@ static enum rd_err record_fn(struct store_tx *tx, void *arg)
 	return audit_append(tx, c->actor, c->action, c->target, c->count);
 }
 
-enum rd_err audit_record(struct app *app, const char *actor, const char *action,
-                         const char *target, int64_t count)
+enum rd_err audit_record(struct store *st, struct metrics *m, const char *actor,
+                         const char *action, const char *target, int64_t count)
 {
 	struct record_ctx c = { actor, action, target, count };
-	enum rd_err rc = store_exec(app->store, record_fn, &c);
+	enum rd_err rc = store_exec(st, record_fn, &c);
 	if (rc != RD_OK)
 		return rc;
-	metrics_audit(app->metrics, 1);
+	if (m)
+		metrics_audit(m, 1);
 	return RD_OK;
 }

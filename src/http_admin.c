@@ -208,7 +208,7 @@ int http_audit_read(struct request *rq, const char *tenant, const char *conversa
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), h);
 	audit_target(app->keys, "conversation", h, sizeof h, target);
 	json_int_t n = (json_int_t)json_array_size(json_object_get(reply, "messages"));
-	int rc = audit_record(app, rq->token_name, "read", target, n);
+	int rc = audit_record(app->store, app->metrics, rq->token_name, "read", target, n);
 	if (rc != 0) {
 		/* Content is not released unless its read is on record. */
 		struct rd_error e;
