@@ -12,10 +12,11 @@
  *
  * so an edited field, a removed entry (seq gap or broken link) and two
  * swapped entries (the prev link points at an entry found elsewhere) are
- * each detected by audit_verify, which names the first bad seq. seq is an
- * AUTOINCREMENT key: sqlite_sequence remembers the highest seq ever used,
- * so removing the newest entries is detected as well (unless that table is
- * edited too; `audit verify` prints the head hash for external anchoring).
+ * each detected by audit_verify, which names the first bad seq. seq is
+ * never reused: the store remembers the highest seq ever handed out
+ * (store_audit_high_mark; SQLite's sqlite_sequence), so removing the
+ * newest entries is detected as well (unless that mark is edited too;
+ * `audit verify` prints the head hash for external anchoring).
  *
  * Appends take the store_tx of an open write transaction (store_exec) so
  * an action and its entry commit together, or neither does. The rows live
