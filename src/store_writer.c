@@ -33,9 +33,9 @@
  * At synchronous=FULL the COMMIT is made durable by the sync stage
  * (store_sync.c), which also runs the checkpoints.
  *
- * Stopping: store_close sets `stopping`; new submits get RD_E_SHUTTING_DOWN; the
- * writer drains what is queued, then exits; store_close joins it and
- * checkpoints. The writer never calls back into the store while holding
+ * Stopping: store_close sets `stopping`; new submits get
+ * RD_E_SHUTTING_DOWN; the writer drains what is queued, then exits;
+ * store_close joins it and checkpoints. The writer never calls back into the store while holding
  * qlock, and done callbacks run without any lock held.
  */
 #include "store_int.h"

@@ -301,7 +301,8 @@ FIXTURE struct store *open_attached(const char *name)
 }
 
 /* Purge callback: keeps the conversation whose hash is ctx, as a hold would. */
-FIXTURE enum rd_err keep_conv_k(struct store_tx *tx, const struct store_row *row, void *ctx, bool *keep)
+FIXTURE enum rd_err keep_conv_k(struct store_tx *tx, const struct store_row *row, void *ctx,
+                                bool *keep)
 {
 	(void)tx;
 	*keep = row && !memcmp(row->conv_hash, ctx, CRYPTO_HASH_BYTES);
@@ -309,7 +310,8 @@ FIXTURE enum rd_err keep_conv_k(struct store_tx *tx, const struct store_row *row
 }
 
 /* x'..' SQL literal of a conversation hash, for a test's own statements. */
-FIXTURE void hash_literal(const unsigned char h[CRYPTO_HASH_BYTES], char out[2 * CRYPTO_HASH_BYTES + 4])
+FIXTURE void hash_literal(const unsigned char h[CRYPTO_HASH_BYTES],
+                          char out[2 * CRYPTO_HASH_BYTES + 4])
 {
 	out[0] = 'x';
 	out[1] = '\'';

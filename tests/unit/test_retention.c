@@ -60,7 +60,8 @@ static void test_dry_run_and_pass(void)
 	CHECK(l && l->records == 5 && l->due == 3 && l->purged == 0 && l->horizon_s == 30 * 86400,
 	      "acme chat: 5 records, 3 past 30 days");
 	l = line(&r, "acme", "lead");
-	CHECK(l && l->records == 1 && l->due == 1 && l->horizon_s == 7 * 86400, "acme lead: 1 past 7 days");
+	CHECK(l && l->records == 1 && l->due == 1 && l->horizon_s == 7 * 86400,
+	      "acme lead: 1 past 7 days");
 	CHECK(r.due == 5 && r.purged == 0 && r.n == 3, "5 due in 3 groups, nothing purged");
 	retention_report_free(&r);
 	CHECK(afx_count("pass", "SELECT count(*) FROM messages") == 7, "a dry run deletes nothing");
@@ -68,7 +69,8 @@ static void test_dry_run_and_pass(void)
 
 	struct buf m = { 0 };
 	CHECK(retention_render_metrics(&app, &m) == 0 && m.data &&
-	      strstr(m.data, "redactd_retention_overdue_records{tenant=\"acme\",category=\"chat_transcript\"} 3\n"),
+	      strstr(m.data, "redactd_retention_overdue_records"
+	                     "{tenant=\"acme\",category=\"chat_transcript\"} 3\n"),
 	      "/metrics shows the 3 overdue records");
 	buf_free(&m);
 
@@ -79,7 +81,8 @@ static void test_dry_run_and_pass(void)
 	retention_report_free(&r);
 	CHECK(afx_count("pass", "SELECT count(*) FROM messages") == 2 &&
 	      afx_count("pass", "SELECT count(*) FROM messages WHERE ts_ms < "
-	                "(strftime('%s','now') - 30 * 86400) * 1000") == 0, "the 2 recent records are left");
+	                "(strftime('%s','now') - 30 * 86400) * 1000") == 0,
+	      "the 2 recent records are left");
 	CHECK(afx_count("pass", "SELECT count(*) FROM audit_log WHERE action = 'purge'") == 3 &&
 	      afx_count("pass", "SELECT count FROM audit_log WHERE action = 'purge' AND target ="
 	                " 'tenant:acme category:chat_transcript'") == 3,
@@ -90,7 +93,8 @@ static void test_dry_run_and_pass(void)
 	CHECK(afx_count("pass", "SELECT count(*) FROM data_keys WHERE wrapped IS NULL") >= 1,
 	      "the emptied months' data keys are destroyed");
 
-	CHECK(retention_pass(&app, "test", false, NULL, &r) == 0 && r.purged == 0, "a second pass purges nothing");
+	CHECK(retention_pass(&app, "test", false, NULL, &r) == 0 && r.purged == 0,
+	      "a second pass purges nothing");
 	retention_report_free(&r);
 	CHECK(audit_count_of("pass", "sweep") == 1, "and leaves a sweep entry that it ran");
 	CHECK(afx_audit_intact(&app), "the audit chain verifies");
@@ -150,7 +154,8 @@ static void test_stopped(void)
 	      afx_count("stop", "SELECT count(*) FROM retention_pending") == 0,
 	      "its batch rolled back, count and all");
 	atomic_store(&stop, false);
-	CHECK(retention_pass(&app, "test", false, &stop, &r) == 0 && r.purged == 5, "the next pass does it");
+	CHECK(retention_pass(&app, "test", false, &stop, &r) == 0 && r.purged == 5,
+	      "the next pass does it");
 	retention_report_free(&r);
 	app_close(&app);
 }
