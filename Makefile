@@ -33,7 +33,7 @@ OBJS    := $(LIBSRCS:src/%.c=$(BUILD)/obj/%.o)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all deps libs-present run test test-bins unit e2e asan eval bench bench-deps soak fuzz install deb clean check-config
+.PHONY: all deps libs-present run test test-bins unit e2e asan eval bench bench-deps soak fuzz install deb clean check-config lint
 
 all: $(BUILD)/redactd
 
@@ -86,6 +86,12 @@ test: deps
 	@sh tests/run.sh $(BUILD)
 
 test-bins: all $(UNIT_BINS)
+
+# The layering rules (issue 13): no SQL, <sqlite3.h> or sqlite3 symbol
+# outside src/store*, no include cycle between modules. `make test` runs it
+# too (tests/e2e/test_layers.sh, which also shows it catches each kind).
+lint:
+	@python3 tools/lint.py .
 
 asan:
 	$(MAKE) BUILD=build-asan OPT="-O1 -g $(SANFLAGS)" LDFLAGS="$(SANFLAGS)" test

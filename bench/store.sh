@@ -12,7 +12,7 @@ mkdir -p "$BUILD/bench"
 bin="$BUILD/bench/store_bench"
 cc -std=c17 -D_GNU_SOURCE -O2 -g -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
    -Wmissing-prototypes -Wformat=2 -Wvla -Iinclude $(pkg-config --cflags $PKGS) \
-   -o "$bin" bench/store_bench.c src/store*.c src/crypto.c src/schema_modules.c \
+   -o "$bin" bench/store_bench.c src/store*.c src/crypto.c \
    src/util.c src/log.c src/common.c $(pkg-config --libs $PKGS) -lpthread -lm
 dir=$(mktemp -d "${TMPDIR:-/tmp}/redactd-bench-XXXXXX")
 trap 'rm -rf "$dir"' EXIT

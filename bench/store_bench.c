@@ -98,12 +98,12 @@ static void *worker(void *arg)
 		double t0 = now_us();
 		int rc = store_submit(st, recs, (size_t)per_submit);
 		double dt = now_us() - t0;
-		if (rc == STORE_BUSY) {
+		if (rc == RD_E_BUSY) {
 			atomic_fetch_add(&busy, 1);
 			usleep(200);
 			continue;
 		}
-		if (rc != STORE_OK) {
+		if (rc != RD_OK) {
 			fprintf(stderr, "submit failed: %d\n", rc);
 			break;
 		}

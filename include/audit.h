@@ -12,13 +12,15 @@
  *
  * so an edited field, a removed entry (seq gap or broken link) and two
  * swapped entries (the prev link points at an entry found elsewhere) are
- * each detected by audit_verify, which names the first bad seq. seq is an
- * AUTOINCREMENT key: sqlite_sequence remembers the highest seq ever used,
- * so removing the newest entries is detected as well (unless that table is
- * edited too; `audit verify` prints the head hash for external anchoring).
+ * each detected by audit_verify, which names the first bad seq. seq is
+ * never reused: the store remembers the highest seq ever handed out
+ * (store_audit_high_mark; SQLite's sqlite_sequence), so removing the
+ * newest entries is detected as well (unless that mark is edited too;
+ * `audit verify` prints the head hash for external anchoring).
  *
- * Appends take the sqlite3 handle of an open write transaction (store_exec)
- * so an action and its entry commit together, or neither does.
+ * Appends take the store_tx of an open write transaction (store_exec) so
+ * an action and its entry commit together, or neither does. The rows live
+ * in the store (store_audit.h); this module owns them and their rules.
  *
  * Old entries can be purged ([audit] retention): the hash of the last purged
  * entry is kept in a checkpoint row, and the chain verifies from there.
@@ -28,11 +30,13 @@
 
 #include "redactd.h"
 #include "crypto.h"
+#include "rd_error.h"
 
 #include <stdio.h>
 
-struct sqlite3;
-struct app;
+struct store;
+struct store_tx;
+struct metrics;
 
 #define AUDIT_HASH_BYTES   32
 #define AUDIT_FIELD_MAX    256    /* actor, action and target, bytes each */
@@ -41,14 +45,16 @@ struct app;
 /*
  * Append one entry (ts = now) inside the caller's write transaction.
  * Strings must be 1..AUDIT_FIELD_MAX bytes and must not carry personal data.
- * Returns 0, or -1 on a database error or bad argument (the caller rolls
- * back, so the action it records does not happen either).
+ * Returns RD_OK, the store's error (RD_E_STORAGE, RD_E_STORAGE_FULL), or
+ * RD_E_AUDIT for a bad argument (the caller rolls back, so the action it
+ * records does not happen either).
  */
-int audit_append(struct sqlite3 *db, const char *actor, const char *action, const char *target,
-                 int64_t count) RD_WARN_UNUSED;
+enum rd_err audit_append(struct store_tx *tx, const char *actor, const char *action,
+                         const char *target, int64_t count) RD_WARN_UNUSED;
 /* The same with an explicit time (tests, imports). */
-int audit_append_at(struct sqlite3 *db, int64_t ts_ms, const char *actor, const char *action,
-                    const char *target, int64_t count) RD_WARN_UNUSED;
+enum rd_err audit_append_at(struct store_tx *tx, int64_t ts_ms, const char *actor,
+                            const char *action, const char *target, int64_t count)
+	RD_WARN_UNUSED;
 
 enum audit_fault {
 	AUDIT_INTACT = 0,
@@ -69,21 +75,30 @@ struct audit_report {
 
 const char *audit_fault_name(enum audit_fault f);
 
-/* Re-walk the chain. Returns 0 when the walk completed (see out->fault),
- * -1 on a database error. Read-only: run it on any connection. */
-int audit_verify(struct sqlite3 *db, struct audit_report *out) RD_WARN_UNUSED;
+/* Re-walk the chain. Returns RD_OK when the walk completed (see
+ * out->fault), RD_E_STORAGE on a database error. Read-only: run it on any
+ * tx (store_read). */
+enum rd_err audit_verify(struct store_tx *tx, struct audit_report *out) RD_WARN_UNUSED;
 
 /* Write entries with ts >= since_ms as JSON lines {"seq","ts","actor",
- * "action","target","count"} to f. *n gets the number written. -1 on error. */
-int audit_list(struct sqlite3 *db, int64_t since_ms, FILE *f, size_t *n) RD_WARN_UNUSED;
+ * "action","target","count"} to f. *n gets the number written. RD_E_STORAGE
+ * on a database error, RD_E_INTERNAL when f refuses a line. */
+enum rd_err audit_list(struct store_tx *tx, int64_t since_ms, FILE *f, size_t *n) RD_WARN_UNUSED;
 
 /*
  * Delete entries older than before_ms inside the caller's write transaction,
  * moving the checkpoint to the newest purged entry so the rest still
  * verifies. Appends an "audit.purge" entry when anything went. *purged gets
- * the count. -1 on a database error.
+ * the count. The store's error on a database error.
  */
-int audit_purge(struct sqlite3 *db, int64_t before_ms, int64_t *purged) RD_WARN_UNUSED;
+enum rd_err audit_purge(struct store_tx *tx, int64_t before_ms, int64_t *purged) RD_WARN_UNUSED;
+
+/* *n gets the number of entries in the log (stats). */
+enum rd_err audit_count(struct store_tx *tx, int64_t *n) RD_WARN_UNUSED;
+/* *ts_ms gets the time of the newest entry whose action is one of
+ * actions[0..n) (n <= 4), or 0 when there is none. */
+enum rd_err audit_last_action(struct store_tx *tx, const char *const *actions, size_t n,
+                              int64_t *ts_ms) RD_WARN_UNUSED;
 
 /*
  * A target for a keyed hash: "KIND:" + 32 hex digits of BLAKE2b keyed with
@@ -95,10 +110,12 @@ int audit_purge(struct sqlite3 *db, int64_t before_ms, int64_t *purged) RD_WARN_
 void audit_target(const struct keyring *kr, const char *kind, const unsigned char *hash, size_t n,
                   char out[AUDIT_TARGET_MAX]);
 
-/* One entry in its own transaction on app's store (for actions that do not
- * write anything else, such as reads), counted in metrics. 0, or the
- * store's status (STORE_FAILED once writes are refused, else STORE_ERR). */
-int audit_record(struct app *app, const char *actor, const char *action, const char *target,
-                 int64_t count) RD_WARN_UNUSED;
+/* One entry in its own transaction on st (for actions that do not write
+ * anything else, such as reads), counted in m (NULL: not counted). RD_OK,
+ * or the store's error (RD_E_STORAGE_FAILED once writes are refused,
+ * RD_E_STORAGE_FULL, RD_E_STORAGE, RD_E_SHUTTING_DOWN). Takes the store,
+ * not the app: audit sits below every module that records an action. */
+enum rd_err audit_record(struct store *st, struct metrics *m, const char *actor,
+                         const char *action, const char *target, int64_t count) RD_WARN_UNUSED;
 
 #endif

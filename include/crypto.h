@@ -14,6 +14,8 @@
  *           SUBJECT  keyed hash of emails/phones      (crypto_generichash)
  *           HASHSTYLE the `hash` redaction style       (crypto_generichash)
  *           AUDIT    keyed hash of audit targets
+ *             +-- HOLDS (crypto_kdf id 1, context "rd_holds") seals legal
+ *                 holds' documents (holds.c)
  *
  * Rotating the master key re-wraps the data keys and the root key; the keyed
  * hashes stored in the database stay valid because the root does not change.
@@ -42,6 +44,10 @@ enum crypto_subkey {
 	 * keyring_subkey does not hand them out. */
 	SUBKEY_WRAP = 5,          /* keyring_wrap/unwrap */
 	SUBKEY_FINGERPRINT = 6,   /* keyring_fingerprint */
+	/* Derived from AUDIT (id 1, context "rd_holds"), as holds have always
+	 * been sealed: separate from every key that seals or hashes records.
+	 * Not a crypto_kdf id of the root: the value only names it. */
+	SUBKEY_HOLDS = 7,
 };
 
 /* Fields of a record, each sealed under its own associated data. */

@@ -9,7 +9,6 @@
 #include "util.h"
 
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -170,16 +169,16 @@ struct key_switch {
 
 /* Re-wrap what is still under the old key (nothing, after `redactd key
  * rotate`; safe to repeat) and record the switch, in one transaction. */
-static int key_switch_fn(sqlite3 *db, void *arg)
+static enum rd_err key_switch_fn(struct store_tx *tx, void *arg)
 {
 	struct key_switch *k = arg;
 	unsigned char fp[CRYPTO_HASH_BYTES];
 	char target[4 + 32 + 1] = "key:";
-	if (store_rekey_db(db, k->old_kr, k->new_kr, &k->count) != 0)
-		return STORE_ERR;
+	if (store_rekey_tx(tx, k->old_kr, k->new_kr, &k->count) != RD_OK)
+		return RD_E_STORAGE;
 	keyring_fingerprint(k->new_kr, fp);
 	util_hex_encode(fp, 16, target + 4);
-	return audit_append(db, "sighup", "key.reload", target, (int64_t)k->count) ? STORE_ERR : 0;
+	return audit_append(tx, "sighup", "key.reload", target, (int64_t)k->count);
 }
 
 /*

@@ -9,6 +9,7 @@
  */
 #include "cli.h"
 #include "audit.h"
+#include "holds.h"
 #include "ingest.h"
 #include "log.h"
 #include "retention.h"
@@ -16,7 +17,6 @@
 #include "util.h"
 
 #include <getopt.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -282,7 +282,7 @@ static const char hold_help[] =
 static int hold_add(struct app *app, struct admin_opts *o)
 {
 	struct rd_error e;
-	char id[SUBJECT_HOLD_ID_LEN + 1];
+	char id[HOLDS_ID_LEN + 1];
 	if (subject_hold_add(app, &o->q, o->reason, ACTOR, id, &e))
 		return cli_fail("hold add", &e);
 	printf("%s\n", id);
@@ -294,7 +294,7 @@ static int hold_list(struct app *app, const char *tenant)
 	struct rd_error e;
 	json_t *out, *h;
 	size_t i;
-	if (subject_hold_list(app, tenant, ACTOR, &out, &e))
+	if (holds_list(app, tenant, ACTOR, &out, &e))
 		return cli_fail("hold list", &e);
 	json_array_foreach(json_object_get(out, "holds"), i, h) {
 		json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
@@ -330,7 +330,7 @@ int cmd_hold(int argc, char **argv)
 	 * --tenant names one (then another tenant's hold id is "no such hold"). */
 	else if (list)
 		rc = hold_list(&app, o.tenant_given ? o.tenant : NULL);
-	else if (subject_hold_remove(&app, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR, &e))
+	else if (holds_remove(&app, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR, &e))
 		rc = cli_fail("hold remove", &e);
 	else
 		printf("removed %s\n", argv[optind + 1]);
@@ -354,22 +354,22 @@ struct audit_cli_ctx {
 	size_t listed;
 };
 
-static int verify_fn(sqlite3 *db, void *arg)
+static enum rd_err verify_fn(struct store_tx *tx, void *arg)
 {
-	return audit_verify(db, &((struct audit_cli_ctx *)arg)->rep);
+	return audit_verify(tx, &((struct audit_cli_ctx *)arg)->rep);
 }
 
-static int list_fn(sqlite3 *db, void *arg)
+static enum rd_err list_fn(struct store_tx *tx, void *arg)
 {
 	struct audit_cli_ctx *c = arg;
-	return audit_list(db, c->since_ms, stdout, &c->listed);
+	return audit_list(tx, c->since_ms, stdout, &c->listed);
 }
 
 static int audit_verify_print(struct app *app)
 {
 	struct audit_cli_ctx c = { 0 };
 	char head[2 * AUDIT_HASH_BYTES + 1];
-	if (store_read(app->store, verify_fn, &c) != 0) {
+	if (store_read(app->store, verify_fn, &c) != RD_OK) {
 		fprintf(stderr, "redactd audit verify: cannot read the audit log\n");
 		return EXIT_RUNTIME;
 	}
@@ -406,7 +406,7 @@ int cmd_audit(int argc, char **argv)
 		return rc;
 	if (verify) {
 		rc = audit_verify_print(&app);
-	} else if (store_read(app.store, list_fn, &c) != 0) {
+	} else if (store_read(app.store, list_fn, &c) != RD_OK) {
 		fprintf(stderr, "redactd audit list: cannot read the audit log\n");
 		rc = EXIT_RUNTIME;
 	}

@@ -17,7 +17,6 @@
 #include <getopt.h>
 #include <libgen.h>
 #include <sodium.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -87,12 +86,11 @@ struct rotate_ctx {
 };
 
 /* Re-wrap and its audit entry commit together, or neither does. */
-static int rotate_fn(sqlite3 *db, void *arg)
+static enum rd_err rotate_fn(struct store_tx *tx, void *arg)
 {
 	struct rotate_ctx *c = arg;
-	if (store_rekey_db(db, c->old_kr, c->new_kr, &c->count) != 0)
-		return STORE_ERR;
-	return audit_append(db, ACTOR, "key.rotate", c->target, (int64_t)c->count) ? STORE_ERR : 0;
+	enum rd_err rc = store_rekey_tx(tx, c->old_kr, c->new_kr, &c->count);
+	return rc == RD_OK ? audit_append(tx, ACTOR, "key.rotate", c->target, (int64_t)c->count) : rc;
 }
 
 /* "key:" + 32 hex digits of the new key's public fingerprint. */
@@ -169,7 +167,7 @@ static int rotate_run(struct keys_env *env, const char *new_file)
 	struct rotate_ctx c = { .old_kr = old_kr, .new_kr = new_kr };
 	key_target(new_kr, c.target);
 	rc = EXIT_RUNTIME;
-	if (store_exec(env->st, rotate_fn, &c) != 0) {
+	if (store_exec(env->st, rotate_fn, &c) != RD_OK) {
 		fprintf(stderr, "redactd key rotate: re-wrapping failed; nothing changed (a key that "
 		        "opens under neither master key, or the database is locked)\n");
 		goto done;
@@ -245,26 +243,10 @@ struct backup_audit {
 	int64_t records;
 };
 
-static int backup_audit_fn(sqlite3 *db, void *arg)
+static enum rd_err backup_audit_fn(struct store_tx *tx, void *arg)
 {
 	const struct backup_audit *a = arg;
-	return audit_append(db, ACTOR, "backup", a->target, a->records) ? STORE_ERR : 0;
-}
-
-/* Records in the copy (for the audit entry and the operator); -1 on error. */
-static int64_t backup_records(const char *dest)
-{
-	sqlite3 *db = NULL;
-	sqlite3_stmt *s = NULL;
-	int64_t n = -1;
-	if (sqlite3_open_v2(dest, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) ==
-	        SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "SELECT count(*) FROM messages", -1, &s, NULL) == SQLITE_OK &&
-	    sqlite3_step(s) == SQLITE_ROW)
-		n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	return n;
+	return audit_append(tx, ACTOR, "backup", a->target, a->records);
 }
 
 /* The new name must survive a crash as well as the file's contents. */
@@ -282,15 +264,16 @@ static void fsync_parent(const char *path)
 static int backup_run(struct keys_env *env, const char *dest, bool with_keys)
 {
 	char err[512];
-	if (store_backup(env->st, dest, with_keys ? STORE_BACKUP_WITH_KEYS : 0, err, sizeof err)) {
+	/* records: in the copy, for the audit entry and the operator. */
+	struct backup_audit a = { with_keys ? "backup:with-keys" : "backup:keyless", 0 };
+	if (store_backup(env->st, dest, with_keys ? STORE_BACKUP_WITH_KEYS : 0, &a.records, err,
+	                 sizeof err) != RD_OK) {
 		fprintf(stderr, "redactd backup: %s\n", err);
 		return EXIT_RUNTIME;
 	}
 	fsync_parent(dest);
-	struct backup_audit a = { with_keys ? "backup:with-keys" : "backup:keyless",
-	                          backup_records(dest) };
 	/* An unaudited backup would be a copy nobody accounts for: remove it. */
-	if (a.records < 0 || store_exec(env->st, backup_audit_fn, &a) != 0) {
+	if (store_exec(env->st, backup_audit_fn, &a) != RD_OK) {
 		fprintf(stderr, "redactd backup: the copy or its audit entry failed; %s removed\n", dest);
 		unlink(dest);
 		return EXIT_RUNTIME;

@@ -200,6 +200,14 @@ void keyring_subkey(const struct keyring *kr, enum crypto_subkey which,
 {
 	if (which == SUBKEY_WRAP || which == SUBKEY_FINGERPRINT)
 		abort();   /* master-key material is not handed out */
+	if (which == SUBKEY_HOLDS) {
+		unsigned char audit[CRYPTO_KEY_BYTES];
+		derive(kr->root, SUBKEY_AUDIT, audit);
+		if (crypto_kdf_derive_from_key(out, CRYPTO_KEY_BYTES, 1, "rd_holds", audit) != 0)
+			abort();   /* only fails on a bad length: a bug */
+		sodium_memzero(audit, sizeof audit);
+		return;
+	}
 	derive(kr->root, which, out);
 }
 

@@ -142,7 +142,7 @@ static void note_ids(struct request *rq, const struct ingest_batch *b)
 }
 
 /* Runs on the writer thread once the batch's transaction has committed. */
-static void on_committed(void *ctx, int status)
+static void on_committed(void *ctx, enum rd_err status)
 {
 	struct request *rq = ctx;
 	atomic_store(&rq->commit_status, status);
@@ -172,8 +172,8 @@ void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_f
 	atomic_fetch_add(&rq->srv->suspended, 1);
 	rq->counted_suspended = true;
 	MHD_suspend_connection(rq->conn);
-	int st = store_submit_async(app->store, recs, n, on_committed, rq);
-	if (st != STORE_OK)
+	enum rd_err st = store_submit_async(app->store, recs, n, on_committed, rq);
+	if (st != RD_OK)
 		on_committed(rq, st);
 	rq->answered = true;   /* the reply is queued by `finish` */
 }

@@ -9,6 +9,7 @@
  */
 #include "http_internal.h"
 #include "audit.h"
+#include "holds.h"
 #include "ingest.h"
 #include "subject.h"
 
@@ -156,7 +157,7 @@ void http_post_hold(struct request *rq)
 	struct rd_error e;
 	struct subject_query q;
 	const char *reason;
-	char id[SUBJECT_HOLD_ID_LEN + 1];
+	char id[HOLDS_ID_LEN + 1];
 	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
 	if (!root || hold_body(rq, root, &q, &reason, &e) ||
 	    subject_hold_add(rq->srv->app, &q, reason, rq->token_name, id, &e)) {
@@ -178,7 +179,7 @@ void http_get_holds(struct request *rq)
 	/* An unbound token sees every tenant's holds unless it asks for one. */
 	bool scoped = http_token_tenant(rq) || arg(rq, "tenant");
 	const char *tenant = scoped ? http_query_tenant(rq, &e) : NULL;
-	if ((scoped && !tenant) || subject_hold_list(rq->srv->app, tenant, rq->token_name, &out, &e)) {
+	if ((scoped && !tenant) || holds_list(rq->srv->app, tenant, rq->token_name, &out, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -189,7 +190,7 @@ void http_get_holds(struct request *rq)
 void http_delete_hold(struct request *rq)
 {
 	struct rd_error e;
-	if (subject_hold_remove(rq->srv->app, http_token_tenant(rq), rq->id, rq->token_name, &e)) {
+	if (holds_remove(rq->srv->app, http_token_tenant(rq), rq->id, rq->token_name, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -207,7 +208,7 @@ int http_audit_read(struct request *rq, const char *tenant, const char *conversa
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), h);
 	audit_target(app->keys, "conversation", h, sizeof h, target);
 	json_int_t n = (json_int_t)json_array_size(json_object_get(reply, "messages"));
-	int rc = audit_record(app, rq->token_name, "read", target, n);
+	int rc = audit_record(app->store, app->metrics, rq->token_name, "read", target, n);
 	if (rc != 0) {
 		/* Content is not released unless its read is on record. */
 		struct rd_error e;

@@ -22,10 +22,10 @@
 
 void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message)
 {
-	if (rc == STORE_FAILED)
+	if (rc == RD_E_STORAGE_FAILED)
 		rd_error_set(e, RD_E_STORAGE_FAILED,
 		             "writes are refused since a disk sync failed; the daemon needs a restart");
-	else if (rc == STORE_FULL)
+	else if (rc == RD_E_STORAGE_FULL)
 		rd_error_set(e, RD_E_STORAGE_FULL, "the disk is full; nothing was stored, retry later");
 	else
 		rd_error_set(e, err, "%s", message);
@@ -521,7 +521,7 @@ static int seal_record(struct app *app, const struct message_in *m, struct prepa
 	unsigned char key[CRYPTO_KEY_BYTES];
 	int krc = store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms,
 	                             &r->key_id, key);
-	if (krc == STORE_FULL) {
+	if (krc == RD_E_STORAGE_FULL) {
 		rd_error_store(e, krc, RD_E_STORAGE, "the disk is full");
 		return -1;
 	}
@@ -654,12 +654,12 @@ static int collect_messages(json_t *root, json_t **items, bool *batch, struct rd
 static int submit_status(int st, struct rd_error *e)
 {
 	switch (st) {
-	case STORE_OK:
+	case RD_OK:
 		return 0;
-	case STORE_BUSY:
+	case RD_E_BUSY:
 		rd_error_set(e, RD_E_BUSY, "the write queue is full; retry shortly");
 		return -1;
-	case STORE_CLOSED:
+	case RD_E_SHUTTING_DOWN:
 		rd_error_set(e, RD_E_SHUTTING_DOWN, "the daemon is shutting down");
 		return -1;
 	default:
@@ -987,7 +987,7 @@ static json_t *row_json(const struct store_row *row, const char *text, const cha
 	return o;
 }
 
-static int read_row(const struct store_row *row, void *arg)
+static enum rd_err read_row(const struct store_row *row, void *arg)
 {
 	struct read_ctx *ctx = arg;
 	json_t *o;
@@ -997,8 +997,8 @@ static int read_row(const struct store_row *row, void *arg)
 	else if (rc != 0)
 		ctx->failures++;
 	else if (json_array_append_new(ctx->messages, o))
-		return -1;
-	return 0;
+		return RD_E_INTERNAL;
+	return RD_OK;
 }
 
 int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
@@ -1043,7 +1043,7 @@ int ingest_open_row(struct app *app, const struct store_row *row, bool with_conv
 {
 	unsigned char key[CRYPTO_KEY_BYTES];
 	int krc = store_data_key_get(app->store, app->keys, row->key_id, key);
-	if (krc == 1)
+	if (krc == RD_E_NOT_FOUND)
 		return 1;
 	if (krc != 0) {
 		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);

@@ -8,22 +8,19 @@
  */
 #include "retention.h"
 #include "audit.h"
+#include "holds.h"
 #include "log.h"
 #include "metrics.h"
-#include "subject.h"
+#include "store_retention.h"
 #include "util.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sqlite3.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #define MAX_GROUPS 4096   /* (tenant, category) pairs considered per pass */
-
-/* Rows of (tenant, category) older than ?3 and not held. */
-#define DUE_SQL "FROM messages m WHERE m.tenant = ?1 AND m.category = ?2 AND m.ts_ms < ?3"
 
 /* ---- groups ---------------------------------------------------------- */
 
@@ -50,31 +47,17 @@ static int add_line(struct retention_report *rep, const char *tenant, const char
 	return 0;
 }
 
+static enum rd_err group_line(const struct store_group *g, void *arg)
+{
+	return add_line(arg, g->tenant, g->category, g->records) ? RD_E_INTERNAL : RD_OK;
+}
+
 /* Every (tenant, category) with records, and those with counts pending
  * from an interrupted pass. */
-static int groups_fn(sqlite3 *db, void *arg)
+static enum rd_err groups_fn(struct store_tx *tx, void *arg)
 {
-	struct retention_report *rep = arg;
-	static const char *const sql[] = {
-		"SELECT tenant, category, count(*) FROM messages GROUP BY tenant, category",
-		"SELECT tenant, category, 0 FROM retention_pending",
-	};
-	for (size_t i = 0; i < RD_ARRAY_LEN(sql); i++) {
-		sqlite3_stmt *s;
-		int rc;
-		if (sqlite3_prepare_v2(db, sql[i], -1, &s, NULL) != SQLITE_OK)
-			return -1;
-		while ((rc = sqlite3_step(s)) == SQLITE_ROW)
-			if (add_line(rep, (const char *)sqlite3_column_text(s, 0),
-			             (const char *)sqlite3_column_text(s, 1), sqlite3_column_int64(s, 2))) {
-				rc = SQLITE_NOMEM;
-				break;
-			}
-		sqlite3_finalize(s);
-		if (rc != SQLITE_DONE)
-			return -1;
-	}
-	return 0;
+	enum rd_err rc = store_groups(tx, group_line, arg);
+	return rc == RD_OK ? store_retention_pending(tx, group_line, arg) : rc;
 }
 
 struct pass_conf {
@@ -102,108 +85,76 @@ struct count_ctx {
 	int64_t cutoff_ms;
 };
 
-static int count_one(sqlite3 *db, const char *sql, const struct count_ctx *c, int64_t *out)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(s, 1, c->l->tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, c->l->category, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, c->cutoff_ms);
-	int rc = sqlite3_step(s);
-	*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
-}
-
-static int count_fn(sqlite3 *db, void *arg)
+static enum rd_err count_fn(struct store_tx *tx, void *arg)
 {
 	struct count_ctx *c = arg;
 	int64_t all;
-	if (count_one(db, "SELECT count(*) " DUE_SQL, c, &all) ||
-	    count_one(db, "SELECT count(*) " DUE_SQL " AND " SUBJECT_HELD_SQL("m.conv_hash"), c,
-	              &c->l->held))
-		return -1;
-	c->l->due = all - c->l->held;
-	return 0;
+	enum rd_err rc = store_count_due(tx, c->l->tenant, c->l->category, c->cutoff_ms, &all,
+	                                 &c->l->held);
+	if (rc == RD_OK)
+		c->l->due = all - c->l->held;
+	return rc;
 }
 
 /* ---- purging ------------------------------------------------------------ */
 
-static int add_pending(sqlite3 *db, const struct retention_line *l, int64_t n)
-{
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, "INSERT INTO retention_pending (tenant, category, purged) "
-	                       "VALUES (?1, ?2, ?3) ON CONFLICT (tenant, category) DO UPDATE "
-	                       "SET purged = purged + ?3", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	sqlite3_bind_text(s, 1, l->tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, l->category, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 3, n);
-	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-#define PURGE_STOPPED (-100)   /* our own value, beside the store's negatives */
-
 struct purge_cb_ctx {
 	struct retention_line *l;
 	const atomic_bool *stop;
-	sqlite3_stmt *held;          /* the held check, prepared once per batch */
 	int64_t batch_purged;        /* candidates of this batch not held */
 };
 
 /* The end of a batch (row == NULL): its count goes to retention_pending
  * and the deleted rows are marked as residue (until a checkpoint
- * completes) in that same transaction, and the statement is finalized. Not when
- * SQLite has rolled a failed batch back already: the count would then
- * commit on its own, for rows that are still there. */
-static int purge_batch_end(sqlite3 *db, struct purge_cb_ctx *c)
+ * completes) in that same transaction. Not when the store has rolled a
+ * failed batch back already: the count would then commit on its own, for
+ * rows that are still there. */
+static enum rd_err purge_batch_end(struct store_tx *tx, struct purge_cb_ctx *c)
 {
-	int rc = 0;
-	if (c->batch_purged)
-		rc = sqlite3_get_autocommit(db) || add_pending(db, c->l, c->batch_purged) ||
-		     store_residue_mark(db, util_now_ms()) ? -1 : 0;
-	sqlite3_finalize(c->held);
-	c->held = NULL;
+	enum rd_err rc = RD_OK;
+	if (c->batch_purged) {
+		rc = store_tx_open(tx) ? store_retention_add(tx, c->l->tenant, c->l->category,
+		                                             c->batch_purged)
+		                       : RD_E_STORAGE;
+		if (rc == RD_OK)
+			rc = store_residue_mark(tx, util_now_ms());
+	}
 	c->batch_purged = 0;
 	return rc;
 }
 
 /* store_purge_before asks about each candidate inside its batch's
- * transaction: keep held ones; count the others, in retention_pending at
- * the batch's end. Stopping rolls the current batch back whole. */
-static int purge_cb(sqlite3 *db, const struct store_row *row, void *arg)
+ * transaction: keep held ones (the held check stays prepared for the
+ * batch); count the others, in retention_pending at the batch's end.
+ * Stopping (RD_E_SHUTTING_DOWN) rolls the current batch back whole. */
+static enum rd_err purge_cb(struct store_tx *tx, const struct store_row *row, void *arg,
+                            bool *keep)
 {
 	struct purge_cb_ctx *c = arg;
-	bool held;
 	if (!row)
-		return purge_batch_end(db, c) ? -1 : 0;
+		return purge_batch_end(tx, c);
 	if (c->stop && atomic_load(c->stop))
-		return PURGE_STOPPED;
-	if (subject_conversation_held_cached(db, &c->held, row->tenant, row->conv_hash, &held))
-		return -1;
-	if (held)
-		return 1;
-	c->batch_purged++;
-	return 0;
+		return RD_E_SHUTTING_DOWN;
+	enum rd_err rc = holds_conversation_held(tx, row->tenant, row->conv_hash, keep);
+	if (rc == RD_OK && !*keep)
+		c->batch_purged++;
+	return rc;
 }
 
 /* 0 done, 1 stopped, -1 failed (what committed before stays counted). */
 static int purge_group(struct app *app, struct retention_line *l, int64_t cutoff_ms, int batch,
                        const atomic_bool *stop)
 {
-	struct purge_cb_ctx c = { l, stop, NULL, 0 };
+	struct purge_cb_ctx c = { l, stop, 0 };
 	size_t n = 0;
-	int rc = store_purge_before(app->store, l->tenant, l->category, cutoff_ms, (size_t)batch,
-	                            purge_cb, &c, &n);
+	enum rd_err rc = store_purge_before(app->store, l->tenant, l->category, cutoff_ms,
+	                                    (size_t)batch, purge_cb, &c, &n);
 	l->purged += (int64_t)n;
 	if (n)
 		metrics_purged(app->metrics, l->category, (uint64_t)n);
-	if (rc == PURGE_STOPPED)
+	if (rc == RD_E_SHUTTING_DOWN)
 		return 1;
-	if (rc != 0) {
+	if (rc != RD_OK) {
 		log_error("sweep: purge of %s/%s failed", l->tenant, l->category);
 		return -1;
 	}
@@ -217,38 +168,38 @@ struct finish_ctx {
 	int64_t audit_before_ms;    /* 0: keep audit entries forever */
 	int64_t audit_purged;
 	int64_t entries;
+	struct store_tx *tx;
 };
 
-static int finish_fn(sqlite3 *db, void *arg)
+/* One pending count taken: its audit entry, in the same transaction. */
+static enum rd_err finish_group(const struct store_group *g, void *arg)
 {
 	struct finish_ctx *c = arg;
-	sqlite3_stmt *s;
-	int rc;
+	char target[AUDIT_TARGET_MAX];
+	snprintf(target, sizeof target, "tenant:%s category:%s", g->tenant ? g->tenant : "(null)",
+	         g->category ? g->category : "(null)");
+	enum rd_err rc = audit_append(c->tx, c->actor, "purge", target, g->purged);
+	c->entries += rc == RD_OK;
+	return rc;
+}
+
+static enum rd_err finish_fn(struct store_tx *tx, void *arg)
+{
+	struct finish_ctx *c = arg;
 	c->entries = 0;
-	if (sqlite3_prepare_v2(db, "DELETE FROM retention_pending RETURNING tenant, category, purged",
-	                       -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		char target[AUDIT_TARGET_MAX];
-		snprintf(target, sizeof target, "tenant:%s category:%s", sqlite3_column_text(s, 0),
-		         sqlite3_column_text(s, 1));
-		if (audit_append(db, c->actor, "purge", target, sqlite3_column_int64(s, 2))) {
-			rc = SQLITE_ERROR;
-			break;
-		}
-		c->entries++;
-	}
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE)
-		return -1;
+	c->tx = tx;
+	enum rd_err rc = store_retention_take(tx, finish_group, c);
+	if (rc != RD_OK)
+		return rc;
 	/* A pass that purged nothing still leaves a trace that it ran. */
-	if (c->entries == 0 && audit_append(db, c->actor, "sweep", "all", 0))
-		return -1;
+	if (c->entries == 0 && (rc = audit_append(tx, c->actor, "sweep", "all", 0)) != RD_OK)
+		return rc;
 	c->entries += c->entries == 0;
-	if (c->audit_before_ms && audit_purge(db, c->audit_before_ms, &c->audit_purged))
-		return -1;
+	if (c->audit_before_ms &&
+	    (rc = audit_purge(tx, c->audit_before_ms, &c->audit_purged)) != RD_OK)
+		return rc;
 	c->entries += c->audit_purged > 0;
-	return 0;
+	return RD_OK;
 }
 
 /* ---- after deletes ----------------------------------------------------- */
@@ -256,7 +207,7 @@ static int finish_fn(sqlite3 *db, void *arg)
 static void shred_keys(struct app *app)
 {
 	size_t shredded = 0;
-	if (store_shred_keys(app->store, util_now_ms(), &shredded) != STORE_OK)
+	if (store_shred_keys(app->store, util_now_ms(), &shredded) != RD_OK)
 		log_error("could not destroy unused data keys; the next pass retries");
 	else if (shredded)
 		log_info("crypto-shredded %zu data key(s) with no records left", shredded);
@@ -266,7 +217,7 @@ bool retention_after_delete(struct app *app)
 {
 	bool pending = true;
 	shred_keys(app);
-	if (store_residue_clear(app->store, RETENTION_RESIDUE_WAIT_MS, &pending) != STORE_OK)
+	if (store_residue_clear(app->store, RETENTION_RESIDUE_WAIT_MS, &pending) != RD_OK)
 		log_error("could not check for deleted records left in the files; the sweeper retries");
 	return pending;
 }
@@ -282,11 +233,11 @@ static bool residue_retry(struct app *app)
 {
 	struct store_residue r;
 	bool pending = true;
-	if (store_residue_get(app->store, &r) != STORE_OK)
+	if (store_residue_get(app->store, &r) != RD_OK)
 		return true;
 	if (!r.pending)
 		return false;
-	if (store_residue_clear(app->store, SWEEPER_RESIDUE_ROUND_MS, &pending) == STORE_OK && !pending)
+	if (store_residue_clear(app->store, SWEEPER_RESIDUE_ROUND_MS, &pending) == RD_OK && !pending)
 		log_info("sweep: deleted records pending since %lld s ago have left the files",
 		         (long long)((util_now_ms() - r.since_ms) / 1000));
 	return pending;
@@ -300,7 +251,7 @@ static int run_group(struct app *app, struct retention_line *l, bool dry_run, in
 	if (l->horizon_s <= 0 || l->records == 0)
 		return 0;
 	struct count_ctx cc = { l, now_ms - l->horizon_s * 1000 };
-	if (store_read(app->store, count_fn, &cc) != 0)
+	if (store_read(app->store, count_fn, &cc) != RD_OK)
 		return -1;
 	if (dry_run || l->due == 0)
 		return 0;
@@ -313,7 +264,7 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 	struct pass_conf pc;
 	int64_t now_ms = util_now_ms();
 	memset(rep, 0, sizeof *rep);
-	if (store_read(app->store, groups_fn, rep) != 0) {
+	if (store_read(app->store, groups_fn, rep) != RD_OK) {
 		log_error("sweep: cannot list categories");
 		return -1;
 	}
@@ -333,7 +284,7 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 		return 0;
 	struct finish_ctx fc = { .actor = actor, .audit_before_ms = pc.audit_retention_s > 0
 	                                            ? now_ms - pc.audit_retention_s * 1000 : 0 };
-	if (store_exec(app->store, finish_fn, &fc) != 0) {
+	if (store_exec(app->store, finish_fn, &fc) != RD_OK) {
 		log_error("sweep: the pass's audit entries could not be written (kept pending)");
 		return -1;
 	}
@@ -418,16 +369,10 @@ static bool wait_until(struct retention *r, int64_t due_ms)
 	return !atomic_load(&r->stop);
 }
 
-static int last_pass_fn(sqlite3 *db, void *arg)
+static enum rd_err last_pass_fn(struct store_tx *tx, void *arg)
 {
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(db, "SELECT max(ts_ms) FROM audit_log WHERE action IN ('purge', 'sweep')", -1, &s,
-	                       NULL) != SQLITE_OK)
-		return -1;
-	int rc = sqlite3_step(s);
-	*(int64_t *)arg = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	static const char *const pass_actions[] = { "purge", "sweep" };
+	return audit_last_action(tx, pass_actions, RD_ARRAY_LEN(pass_actions), arg);
 }
 
 /* When the first pass is due: one interval after the last pass on record,
@@ -435,7 +380,7 @@ static int last_pass_fn(sqlite3 *db, void *arg)
 static int64_t first_due(struct retention *r)
 {
 	int64_t last = 0, now = util_now_ms(), iv = interval_s(r->app) * 1000;
-	if (store_read(r->app->store, last_pass_fn, &last) != 0 || last <= 0 || last > now)
+	if (store_read(r->app->store, last_pass_fn, &last) != RD_OK || last <= 0 || last > now)
 		return now + iv;
 	return last + iv < now ? now : last + iv;
 }
@@ -534,65 +479,37 @@ struct stats_ctx {
 	int64_t holds, audit_entries;
 };
 
-static int stats_categories(sqlite3 *db, struct stats_ctx *c)
-{
-	sqlite3_stmt *s;
-	int rc;
-	if (sqlite3_prepare_v2(db, "SELECT tenant, category, count(*), min(ts_ms) FROM messages "
-	                       "GROUP BY tenant, category ORDER BY tenant, category", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(s, 0);
-		const char *cat = (const char *)sqlite3_column_text(s, 1);
-		json_t *to = t && cat ? tenant_obj(c->tenants, t) : NULL;
-		json_t *o = json_pack("{s:I, s:I}", "records", (json_int_t)sqlite3_column_int64(s, 2),
-		                      "oldest_ms", (json_int_t)sqlite3_column_int64(s, 3));
-		if (!to || !o || json_object_set_new(json_object_get(to, "categories"), cat, o)) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int stats_entities(sqlite3 *db, struct stats_ctx *c)
-{
-	sqlite3_stmt *s;
-	int rc;
-	/* entity_counts is a JSON object of counts written by ingest. */
-	if (sqlite3_prepare_v2(db, "SELECT m.tenant, j.key, sum(j.value) FROM messages m, "
-	                       "json_each(m.entity_counts) j WHERE json_valid(m.entity_counts) "
-	                       "GROUP BY m.tenant, j.key ORDER BY 1, 2", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
-		const char *t = (const char *)sqlite3_column_text(s, 0);
-		const char *k = (const char *)sqlite3_column_text(s, 1);
-		json_t *to = t && k ? tenant_obj(c->tenants, t) : NULL;
-		if (!to || json_object_set_new(json_object_get(to, "entities"), k,
-		                               json_integer(sqlite3_column_int64(s, 2)))) {
-			rc = SQLITE_NOMEM;
-			break;
-		}
-	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
-}
-
-static int stats_fn(sqlite3 *db, void *arg)
+static enum rd_err stats_category(const struct store_group *g, void *arg)
 {
 	struct stats_ctx *c = arg;
-	sqlite3_stmt *s;
-	if (stats_categories(db, c) || stats_entities(db, c))
-		return -1;
-	if (sqlite3_prepare_v2(db, "SELECT (SELECT count(*) FROM holds), (SELECT count(*) FROM "
-	                       "audit_log)", -1, &s, NULL) != SQLITE_OK)
-		return -1;
-	int rc = sqlite3_step(s);
-	c->holds = sqlite3_column_int64(s, 0);
-	c->audit_entries = sqlite3_column_int64(s, 1);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? 0 : -1;
+	json_t *to = g->tenant && g->category ? tenant_obj(c->tenants, g->tenant) : NULL;
+	json_t *o = json_pack("{s:I, s:I}", "records", (json_int_t)g->records,
+	                      "oldest_ms", (json_int_t)g->oldest_ms);
+	if (!to || !o || json_object_set_new(json_object_get(to, "categories"), g->category, o))
+		return RD_E_INTERNAL;
+	return RD_OK;
+}
+
+static enum rd_err stats_entity(const char *tenant, const char *entity, int64_t n, void *arg)
+{
+	struct stats_ctx *c = arg;
+	json_t *to = tenant_obj(c->tenants, tenant);
+	if (!to || json_object_set_new(json_object_get(to, "entities"), entity, json_integer(n)))
+		return RD_E_INTERNAL;
+	return RD_OK;
+}
+
+static enum rd_err stats_fn(struct store_tx *tx, void *arg)
+{
+	struct stats_ctx *c = arg;
+	enum rd_err rc = store_groups(tx, stats_category, c);
+	if (rc == RD_OK)
+		rc = store_entity_totals(tx, stats_entity, c);
+	if (rc == RD_OK)
+		rc = holds_count(tx, &c->holds);
+	if (rc == RD_OK)
+		rc = audit_count(tx, &c->audit_entries);
+	return rc;
 }
 
 /* Adds horizon, oldest timestamp, age and overdue to each category. */
@@ -624,7 +541,7 @@ static json_t *stats_residue(struct app *app)
 {
 	struct store_residue r;
 	char ts[32];
-	if (store_residue_get(app->store, &r) != STORE_OK)
+	if (store_residue_get(app->store, &r) != RD_OK)
 		return NULL;
 	if (!r.pending)
 		return json_pack("{s:b}", "pending", 0);
@@ -635,7 +552,7 @@ static json_t *stats_residue(struct app *app)
 int retention_stats(struct app *app, json_t **out)
 {
 	struct stats_ctx c = { .tenants = json_object() };
-	if (!c.tenants || store_read(app->store, stats_fn, &c) != 0) {
+	if (!c.tenants || store_read(app->store, stats_fn, &c) != RD_OK) {
 		json_decref(c.tenants);
 		return -1;
 	}

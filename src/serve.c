@@ -85,7 +85,8 @@ static void wait_for_stop(struct app *app, struct http_server *srv, struct servi
 		service_reloading(svc);
 		enum reload_result r = reload(app, srv, err, sizeof err);
 		/* count 1: the new config is in force; 0: it was refused. */
-		if (audit_record(app, "sighup", "config.reload", "config", r != RELOAD_CONFIG_REFUSED))
+		if (audit_record(app->store, app->metrics, "sighup", "config.reload", "config",
+		                 r != RELOAD_CONFIG_REFUSED))
 			log_error("reload: the audit entry could not be written");
 		service_reloaded(svc, r == RELOAD_OK, r == RELOAD_OK ? NULL : err);
 	}

@@ -61,7 +61,7 @@ static void status_line(struct service *s, char *out, size_t len)
 
 static bool alive(struct service *s)
 {
-	if (store_ping(s->app->store) == STORE_ERR && store_writable(s->app->store)) {
+	if (store_ping(s->app->store) == RD_E_STORAGE && store_writable(s->app->store)) {
 		log_error("watchdog: the store's writer failed an empty job");
 		return false;
 	}

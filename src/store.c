@@ -143,28 +143,75 @@ void store_reader_put(struct store *st, sqlite3 *db)
 	sqlite3_close(db);
 }
 
-int store_exec_direct(struct store *st, store_exec_fn fn, void *ctx)
+/* ---- transactions handed to other modules ------------------------------- */
+
+sqlite3_stmt *store_tx_stmt(struct store_tx *tx, enum store_tx_cached which, const char *sql)
+{
+	sqlite3_stmt *s = tx->cached[which];
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return s;
+	}
+	if (sqlite3_prepare_v2(tx->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return NULL;
+	tx->cached[which] = s;
+	return s;
+}
+
+void store_tx_end(struct store_tx *tx)
+{
+	for (size_t i = 0; i < TXS_COUNT; i++) {
+		sqlite3_finalize(tx->cached[i]);
+		tx->cached[i] = NULL;
+	}
+}
+
+enum rd_err store_tx_run(struct store *st, sqlite3 *db, bool write, store_tx_fn fn, void *ctx)
+{
+	struct store_tx tx = { .st = st, .db = db, .write = write };
+	enum rd_err rc = fn(&tx, ctx);
+	store_tx_end(&tx);
+	return rc;
+}
+
+bool store_tx_open(struct store_tx *tx)
+{
+	return !tx->write || !sqlite3_get_autocommit(tx->db);
+}
+
+enum rd_err store_db_err(sqlite3 *db)
+{
+	return (sqlite3_extended_errcode(db) & 0xff) == SQLITE_FULL ? RD_E_STORAGE_FULL : RD_E_STORAGE;
+}
+
+enum rd_err store_test_sql(struct store_tx *tx, const char *sql)
+{
+	return sqlite3_exec(tx->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RD_OK : RD_E_STORAGE;
+}
+
+enum rd_err store_exec_direct(struct store *st, store_tx_fn fn, void *ctx)
 {
 	sqlite3 *db = NULL;
 	char err[256];
 	if (store_connect(st->path, &st->opt, &db, err, sizeof err)) {
 		log_error("store: %s", err);
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	}
-	int rc = STORE_ERR;
+	enum rd_err rc = RD_E_STORAGE;
 	bool db_failed = true;
 	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK) {
-		rc = fn(db, ctx);
+		rc = store_tx_run(st, db, true, fn, ctx);
 		db_failed = false;
 		if (sqlite3_get_autocommit(db)) {
-			db_failed = rc == 0;
-			rc = rc ? rc : STORE_ERR;
-		} else if (rc != 0) {
+			db_failed = rc == RD_OK;
+			rc = rc != RD_OK ? rc : store_db_err(db);
+		} else if (rc != RD_OK) {
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		} else if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 			db_failed = true;
+			rc = store_db_err(db);
 			sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-			rc = STORE_ERR;
 		}
 	}
 	if (db_failed)
@@ -220,17 +267,18 @@ static int open_keysrc(struct store *st, const char *keys_from, char *err, size_
 	return 0;
 }
 
-int store_open(const char *path, const struct store_options *opt, struct store **out,
-               char *err, size_t errlen)
+enum rd_err store_open(const char *path, const struct store_options *opt, struct store **out,
+                       char *err, size_t errlen)
 {
 	struct store *st = NULL;
-	int rc = -1;
+	enum rd_err rc = RD_E_STORAGE;
 	if (!opt->readonly && (opt->queue_size <= 0 || opt->batch_max <= 0)) {
 		util_err(err, errlen, "queue_size and batch_max must be set");   /* no defaults of its own */
-		return -1;
+		return RD_E_INTERNAL;
 	}
 	if (store_alloc(path, opt, &st)) {
 		util_err(err, errlen, "out of memory");
+		rc = RD_E_INTERNAL;
 		goto fail;
 	}
 	if (prepare_file(path, err, errlen) || store_connect(path, &st->opt, &st->wdb, err, errlen) ||
@@ -248,7 +296,7 @@ int store_open(const char *path, const struct store_options *opt, struct store *
 	         st->opt.sync_full ? "full" : "normal");
 	*out = st;
 	st = NULL;
-	rc = 0;
+	rc = RD_OK;
 fail:
 	store_close(st);
 	return rc;
@@ -296,12 +344,12 @@ int store_schema_version(struct store *st)
 
 /* ---- reading -------------------------------------------------------------- */
 
-int store_read(struct store *st, store_exec_fn fn, void *ctx)
+enum rd_err store_read(struct store *st, store_tx_fn fn, void *ctx)
 {
 	sqlite3 *db = store_reader_get(st);
 	if (!db)
-		return STORE_ERR;
-	int rc = fn(db, ctx);
+		return RD_E_STORAGE;
+	enum rd_err rc = store_tx_run(st, db, false, fn, ctx);
 	store_reader_put(st, db);
 	return rc;
 }
@@ -343,38 +391,40 @@ struct conv_ctx {
 	size_t count;
 };
 
-static int conversation_fn(sqlite3 *db, void *arg)
+static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 {
 	struct conv_ctx *c = arg;
+	sqlite3 *db = tx->db;
 	sqlite3_stmt *s;
-	int rc = 0, step;
+	enum rd_err rc = RD_OK;
+	int step;
 	if (sqlite3_prepare_v2(db, "SELECT id, record_id, tenant, conv_hash, ts_ms, role, channel,"
 	                       " category, key_id, conv_ct, text_ct, meta_ct, entity_counts FROM messages"
 	                       " WHERE id IN " STORE_CONV_IDS_SQL " ORDER BY ts_ms, id", -1, &s,
 	                       NULL) != SQLITE_OK)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	sqlite3_bind_text(s, 1, c->tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, c->hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	while (rc == 0 && (step = sqlite3_step(s)) == SQLITE_ROW) {
+	while (rc == RD_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		struct store_row row;
 		row_from(s, &row);
 		c->count++;
 		rc = c->fn(&row, c->ctx);
 	}
-	if (rc == 0 && step != SQLITE_DONE) {
+	if (rc == RD_OK && step != SQLITE_DONE) {
 		log_error("store: conversation read failed: %s", sqlite3_errmsg(db));
-		rc = STORE_ERR;
+		rc = RD_E_STORAGE;
 	}
 	sqlite3_finalize(s);
 	return rc;
 }
 
-int store_conversation(struct store *st, const char *tenant,
-                       const unsigned char conv_hash[CRYPTO_HASH_BYTES],
-                       store_row_fn fn, void *ctx, size_t *count)
+enum rd_err store_conversation(struct store *st, const char *tenant,
+                               const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                               store_row_fn fn, void *ctx, size_t *count)
 {
 	struct conv_ctx c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
-	int rc = store_read(st, conversation_fn, &c);
+	enum rd_err rc = store_read(st, conversation_fn, &c);
 	if (count)
 		*count = c.count;
 	return rc;
@@ -406,15 +456,15 @@ int store_seal_format(struct store *st)
 
 /* ---- checkpoint ----------------------------------------------------------- */
 
-int store_checkpoint(struct store *st)
+enum rd_err store_checkpoint(struct store *st)
 {
 	if (st->writer_started)
 		return store_writer_checkpoint(st, STORE_CHECKPOINT_WAIT_MS);
 	sqlite3 *db = NULL;
 	char err[256];
 	if (store_connect(st->path, &st->opt, &db, err, sizeof err))
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(db);
-	return rc == SQLITE_OK ? STORE_OK : STORE_ERR;
+	return rc == SQLITE_OK ? RD_OK : RD_E_STORAGE;
 }

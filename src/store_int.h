@@ -1,11 +1,16 @@
 /*
  * store_int.h — what the store's files share (store.c, store_writer.c,
- * store_keys.c, store_schema.c). Not for other modules.
+ * store_keys.c, store_schema.c, and the files that hold other modules'
+ * tables: store_audit.c, store_holds.c, store_retention.c). Not for other
+ * modules: the only header that names SQLite.
  */
 #ifndef REDACTD_STORE_INT_H
 #define REDACTD_STORE_INT_H
 
 #include "store.h"
+#include "store_audit.h"
+#include "store_holds.h"
+#include "store_retention.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -34,6 +39,62 @@
 #define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 #define STORE_PURGE_YIELD_MS 4        /* a purge batch gives way to waiting records after this */
 
+/* SQL for the ids of one conversation's messages, with the tenant as ?1
+ * and conv_hash as ?2: the bulk-filled conv_index plus the short tail of
+ * messages the writer has not indexed yet. Use as `id IN ` STORE_CONV_IDS_SQL
+ * (IN also makes the two parts' union exact) or `EXISTS ` STORE_CONV_IDS_SQL. */
+#define STORE_CONV_IDS_SQL                                                                  \
+	"(SELECT msg_id FROM conv_index WHERE tenant = ?1 AND conv_hash = ?2"                  \
+	" UNION ALL SELECT id FROM messages"                                                  \
+	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
+	" AND tenant = ?1 AND conv_hash = ?2)"
+
+/* Statements a typed operation may keep for the rest of its transaction
+ * (store_tx_stmt): the held check asked once per purge candidate. */
+enum store_tx_cached { TXS_HELD, TXS_COUNT };
+
+/* What store_exec and store_read hand to a module (store.h): the
+ * connection, and statements prepared on it during this transaction,
+ * finalized when it ends (store_tx_end). */
+struct store_tx {
+	struct store *st;
+	sqlite3 *db;
+	bool write;                     /* a write transaction (store_exec) */
+	sqlite3_stmt *cached[TXS_COUNT];
+};
+
+/* A transaction's statement `which`, prepared from sql on first use in tx
+ * and reset for the next; NULL if it cannot be prepared. */
+sqlite3_stmt *store_tx_stmt(struct store_tx *tx, enum store_tx_cached which, const char *sql);
+/* Finalizes what store_tx_stmt prepared. */
+void store_tx_end(struct store_tx *tx);
+/* RD_E_STORAGE_FULL when the last failure on db was a full disk, else
+ * RD_E_STORAGE. */
+enum rd_err store_db_err(sqlite3 *db);
+
+/* One schema step of one table owner: the SQL that brings that owner's
+ * tables to `version`. Each owner lists its steps in its own file
+ * (store_schema.c for the store's, store_audit.c, store_holds.c,
+ * store_retention.c); store_schema.c registers the owners. */
+struct store_schema_step {
+	int version;
+	const char *sql;
+};
+extern const struct store_schema_step store_audit_schema[];
+extern const size_t store_audit_schema_count;
+extern const struct store_schema_step store_holds_schema[];
+extern const size_t store_holds_schema_count;
+extern const struct store_schema_step store_retention_schema[];
+extern const size_t store_retention_schema_count;
+
+/* The held condition of store_holds.c for the conversation whose hash is
+ * the SQL expression c, in tenant ?1 (statements bind the tenant as 1). */
+#define STORE_HELD_SQL(c)                                                          \
+	"(EXISTS (SELECT 1 FROM holds h WHERE h.tenant = ?1 AND h.kind = 'conversation'" \
+	" AND h.target_hash = " c ") OR EXISTS (SELECT 1 FROM holds h WHERE"             \
+	" h.tenant = ?1 AND h.kind = 'subject' AND EXISTS (SELECT 1 FROM subjects s"     \
+	" WHERE s.subject_hash = h.target_hash AND s.tenant = ?1 AND s.conv_hash = " c ")))"
+
 enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
 
 /* A unit of work for the writer (store_writer.c). */
@@ -42,13 +103,13 @@ struct store_job {
 	enum job_kind kind;
 	struct store_record *recs;      /* JOB_RECORDS: n records; their buffers follow */
 	size_t n;
-	store_exec_fn fn;               /* JOB_EXEC */
+	store_tx_fn fn;                 /* JOB_EXEC */
 	void *ctx;
 	store_done_fn done;             /* async: called by the writer, then the job freed */
 	void *done_ctx;
 	int wait_ms;                    /* JOB_CHECKPOINT: how long it waits for readers */
 	sem_t done_sem;                 /* sync: the submitter waits here */
-	int status;
+	enum rd_err status;
 };
 
 struct dk_cache;     /* store_keys.c */
@@ -143,13 +204,17 @@ struct store {
 int store_connect(const char *path, const struct store_options *opt, sqlite3 **out,
                   char *err, size_t errlen) RD_WARN_UNUSED;
 
+/* Runs fn in a store_tx on db (which the caller has put in a transaction,
+ * or not, for a read); finalizes the tx's statements after. */
+enum rd_err store_tx_run(struct store *st, sqlite3 *db, bool write, store_tx_fn fn, void *ctx);
+
 /* Borrow / return a read connection (blocks while all are in use). */
 sqlite3 *store_reader_get(struct store *st);
 void store_reader_put(struct store *st, sqlite3 *db);
 
 /* Runs fn on a fresh write connection in BEGIN IMMEDIATE ... COMMIT
  * (readonly stores, and the writer when it is not running). */
-int store_exec_direct(struct store *st, store_exec_fn fn, void *ctx) RD_WARN_UNUSED;
+enum rd_err store_exec_direct(struct store *st, store_tx_fn fn, void *ctx) RD_WARN_UNUSED;
 
 /* store_schema.c: bring db to the newest version; -1 with err. */
 int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_UNUSED;
@@ -164,7 +229,7 @@ int store_reseal(struct store *st, sqlite3 *db, const struct keyring *kr, char *
 /* store_writer.c */
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
-int store_writer_checkpoint(struct store *st, int wait_ms) RD_WARN_UNUSED;
+enum rd_err store_writer_checkpoint(struct store *st, int wait_ms) RD_WARN_UNUSED;
 
 /* store_writer.c: records are waiting for the writer (any thread). */
 bool store_records_waiting(struct store *st);

@@ -315,10 +315,11 @@ fail:
 	return rc;
 }
 
-static int load_or_create(struct store *st, const struct keyring *kr, const struct key_name *kn,
-                          int64_t *id, unsigned char dk[CRYPTO_KEY_BYTES])
+static enum rd_err load_or_create(struct store *st, const struct keyring *kr,
+                                  const struct key_name *kn, int64_t *id,
+                                  unsigned char dk[CRYPTO_KEY_BYTES])
 {
-	int rc = -1;
+	enum rd_err rc = RD_E_STORAGE;
 	char why[160] = "";
 	pthread_mutex_lock(&st->kdb_lock);
 	sqlite3 *db = key_db(st);
@@ -333,13 +334,13 @@ static int load_or_create(struct store *st, const struct keyring *kr, const stru
 			snprintf(why, sizeof why, ": %s", sqlite3_errmsg(db));
 		if (ec == SQLITE_FULL) {   /* the first record of a period, on a full disk */
 			atomic_store(&st->disk_full, true);
-			rc = STORE_FULL;
+			rc = RD_E_STORAGE_FULL;
 		}
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 		sodium_memzero(dk, CRYPTO_KEY_BYTES);
 		goto fail;
 	}
-	rc = 0;
+	rc = RD_OK;
 fail:
 	if (rc && db && !why[0] && sqlite3_errcode(db) != SQLITE_OK)
 		snprintf(why, sizeof why, ": %s", sqlite3_errmsg(db));
@@ -349,37 +350,37 @@ fail:
 	return rc;
 }
 
-int store_data_key_for(struct store *st, const struct keyring *kr, const char *tenant,
-                       const char *category, int64_t ts_ms, int64_t *key_id,
-                       unsigned char key[CRYPTO_KEY_BYTES])
+enum rd_err store_data_key_for(struct store *st, const struct keyring *kr, const char *tenant,
+                               const char *category, int64_t ts_ms, int64_t *key_id,
+                               unsigned char key[CRYPTO_KEY_BYTES])
 {
 	struct dk_cache *c = st->keys;
 	struct key_name kn = { .tenant = tenant, .category = category };
 	int64_t id = 0;
 	long i;
-	int rc = -1;
+	enum rd_err rc = RD_E_STORAGE;
 	if (st->keysrc || strlen(tenant) > RD_MAX_NAME_LEN || strlen(category) > RD_MAX_NAME_LEN ||
 	    store_period(ts_ms, kn.period, &kn.start_ms, &kn.end_ms))
-		return -1;
+		return RD_E_STORAGE;
 	ensure_warm(st, kr);
 	pthread_rwlock_rdlock(&c->lock);
 	if ((i = find_name(c, tenant, category, kn.period)) >= 0) {
 		*key_id = c->e[i].id;
 		memcpy(key, c->slab + (size_t)i * CRYPTO_KEY_BYTES, CRYPTO_KEY_BYTES);
 		pthread_rwlock_unlock(&c->lock);
-		return 0;
+		return RD_OK;
 	}
 	pthread_rwlock_unlock(&c->lock);
 	pthread_rwlock_wrlock(&c->lock);   /* one creator per process at a time */
 	if ((i = find_name(c, tenant, category, kn.period)) >= 0) {
 		id = c->e[i].id;
 		memcpy(key, c->slab + (size_t)i * CRYPTO_KEY_BYTES, CRYPTO_KEY_BYTES);
-		rc = 0;
-	} else if ((rc = load_or_create(st, kr, &kn, &id, key)) == 0) {
+		rc = RD_OK;
+	} else if ((rc = load_or_create(st, kr, &kn, &id, key)) == RD_OK) {
 		cache_add(c, id, tenant, category, kn.period, key);
 	}
 	pthread_rwlock_unlock(&c->lock);
-	if (rc == 0)
+	if (rc == RD_OK)
 		*key_id = id;
 	return rc;
 }
@@ -414,8 +415,8 @@ fail:
 	return rc;
 }
 
-int store_data_key_get(struct store *st, const struct keyring *kr, int64_t key_id,
-                       unsigned char key[CRYPTO_KEY_BYTES])
+enum rd_err store_data_key_get(struct store *st, const struct keyring *kr, int64_t key_id,
+                               unsigned char key[CRYPTO_KEY_BYTES])
 {
 	struct dk_cache *c = st->keys;
 	struct dk_entry names = { 0 };
@@ -425,16 +426,16 @@ int store_data_key_get(struct store *st, const struct keyring *kr, int64_t key_i
 	if ((i = find_id(c, key_id)) >= 0) {
 		memcpy(key, c->slab + (size_t)i * CRYPTO_KEY_BYTES, CRYPTO_KEY_BYTES);
 		pthread_rwlock_unlock(&c->lock);
-		return 0;
+		return RD_OK;
 	}
 	pthread_rwlock_unlock(&c->lock);
 	int rc = fetch_key(st, kr, key_id, key, &names);
 	if (rc != 0)
-		return rc;
+		return rc == 1 ? RD_E_NOT_FOUND : RD_E_STORAGE;
 	pthread_rwlock_wrlock(&c->lock);
 	cache_add(c, key_id, names.tenant, names.category, names.period, key);
 	pthread_rwlock_unlock(&c->lock);
-	return 0;
+	return RD_OK;
 }
 
 /* ---- the root key ------------------------------------------------------- */
@@ -500,7 +501,7 @@ static int root_attach(sqlite3 *db, bool may_create, struct keyring *kr, char *e
 	return 0;
 }
 
-int store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t errlen)
+enum rd_err store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t errlen)
 {
 	int rc = -1;
 	pthread_mutex_lock(&st->kdb_lock);
@@ -519,5 +520,5 @@ int store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t
 		st->seal_format = 2;
 	}
 	pthread_mutex_unlock(&st->kdb_lock);
-	return rc;
+	return rc == 0 ? RD_OK : RD_E_STORAGE;
 }

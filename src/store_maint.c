@@ -90,25 +90,24 @@ static int step_reset(sqlite3_stmt *s)
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Asks fn about one candidate, deletes it if allowed. <0 stops. */
-static int purge_one(sqlite3 *db, struct purge_ctx *p, const struct cand *c)
+/* Asks fn about one candidate, deletes it if allowed. Not RD_OK: stop. */
+static enum rd_err purge_one(struct store_tx *tx, struct purge_ctx *p, const struct cand *c)
 {
 	struct store_row row = {
 		.rowid = c->rowid, .id = c->id, .tenant = c->tenant, .conv_hash = c->conv_hash,
 		.ts_ms = c->ts_ms, .category = p->category, .key_id = c->key_id,
 	};
-	int keep = p->fn ? p->fn(db, &row, p->ctx) : 0;
-	if (keep < 0)
-		return keep;
-	if (keep > 0)
-		return 0;
+	bool keep = false;
+	enum rd_err rc = p->fn ? p->fn(tx, &row, p->ctx, &keep) : RD_OK;
+	if (rc != RD_OK || keep)
+		return rc;
 	sqlite3_bind_int64(p->del[0], 1, c->rowid);
 	sqlite3_bind_text(p->del[1], 1, c->tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(p->del[1], 2, c->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
 	if (step_reset(p->del[0]) || step_reset(p->del[1]))
-		return STORE_ERR;
+		return store_db_err(tx->db);
 	p->deleted++;
-	return 0;
+	return RD_OK;
 }
 
 void store_test_purge_yield(struct store *st, size_t n)
@@ -128,51 +127,52 @@ static bool purge_should_yield(struct purge_ctx *p, int64_t start_us)
 	       store_records_waiting(p->st);
 }
 
-static int purge_candidates(sqlite3 *db, struct purge_ctx *p)
+static enum rd_err purge_candidates(struct store_tx *tx, struct purge_ctx *p)
 {
 	int64_t start_us = util_mono_us();
 	for (size_t i = 0; i < 2; i++)
-		if (sqlite3_prepare_v2(db, purge_sql[i], -1, &p->del[i], NULL) != SQLITE_OK)
-			return STORE_ERR;
+		if (sqlite3_prepare_v2(tx->db, purge_sql[i], -1, &p->del[i], NULL) != SQLITE_OK)
+			return RD_E_STORAGE;
 	while (p->done < p->scanned) {
-		int rc = purge_one(db, p, &p->c[p->done]);
-		if (rc < 0)
+		enum rd_err rc = purge_one(tx, p, &p->c[p->done]);
+		if (rc != RD_OK)
 			return rc;
 		p->done++;
 		if (purge_should_yield(p, start_us))
 			break;
 	}
-	return 0;
+	return RD_OK;
 }
 
-static int purge_batch_fn(sqlite3 *db, void *arg)
+static enum rd_err purge_batch_fn(struct store_tx *tx, void *arg)
 {
 	struct purge_ctx *p = arg;
+	bool keep = false;
 	p->deleted = p->done = 0;
-	if (purge_scan(db, p))
-		return STORE_ERR;
-	int rc = purge_candidates(db, p);
+	if (purge_scan(tx->db, p))
+		return RD_E_STORAGE;
+	enum rd_err rc = purge_candidates(tx, p);
 	for (size_t i = 0; i < 2; i++) {
 		sqlite3_finalize(p->del[i]);
 		p->del[i] = NULL;
 	}
-	int end = p->fn ? p->fn(db, NULL, p->ctx) : 0;   /* the batch's end, always */
-	return rc ? rc : end < 0 ? end : 0;
+	enum rd_err end = p->fn ? p->fn(tx, NULL, p->ctx, &keep) : RD_OK;   /* the batch's end, always */
+	return rc != RD_OK ? rc : end;
 }
 
-int store_purge_before(struct store *st, const char *tenant, const char *category,
-                       int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
-                       size_t *count)
+enum rd_err store_purge_before(struct store *st, const char *tenant, const char *category,
+                               int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
+                               size_t *count)
 {
 	struct purge_ctx p = { .tenant = tenant, .category = category, .cutoff_ms = cutoff_ms,
 	                       .batch = batch, .fn = fn, .ctx = ctx,
 	                       .cur_ts = INT64_MIN, .cur_rowid = 0, .st = st };
 	size_t total = 0;
-	int rc = 0;
+	enum rd_err rc = RD_OK;
 	if (p.batch == 0 || p.batch > 100000 || !(p.c = calloc(p.batch, sizeof *p.c)))
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	do {
-		if ((rc = store_exec(st, purge_batch_fn, &p)) != 0)
+		if ((rc = store_exec(st, purge_batch_fn, &p)) != RD_OK)
 			break;
 		total += p.deleted;
 		if (p.done) {
@@ -196,11 +196,13 @@ struct shred_ctx {
 	size_t n;
 };
 
-static int shred_fn(sqlite3 *db, void *arg)
+static enum rd_err shred_fn(struct store_tx *tx, void *arg)
 {
 	struct shred_ctx *c = arg;
+	sqlite3 *db = tx->db;
 	sqlite3_stmt *s = NULL;
-	int rc = STORE_ERR, step;
+	enum rd_err rc = RD_E_STORAGE;
+	int step;
 	c->n = 0;
 	/* The records of a key lie in its category and month: an index probe. */
 	if (sqlite3_prepare_v2(db, "UPDATE data_keys SET wrapped = NULL, destroyed_ms = ?2"
@@ -208,7 +210,7 @@ static int shred_fn(sqlite3 *db, void *arg)
 	                       " (SELECT 1 FROM messages m WHERE m.category = data_keys.category"
 	                       " AND m.ts_ms >= data_keys.start_ms AND m.ts_ms < data_keys.end_ms"
 	                       " AND m.key_id = data_keys.id) RETURNING id", -1, &s, NULL) != SQLITE_OK)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	sqlite3_bind_int64(s, 1, c->month_start_ms);
 	sqlite3_bind_int64(s, 2, c->now_ms);
 	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
@@ -220,21 +222,21 @@ static int shred_fn(sqlite3 *db, void *arg)
 	}
 	if (step != SQLITE_DONE)
 		goto fail;
-	rc = 0;
+	rc = RD_OK;
 fail:
 	sqlite3_finalize(s);
 	return rc;
 }
 
-int store_shred_keys(struct store *st, int64_t now_ms, size_t *count)
+enum rd_err store_shred_keys(struct store *st, int64_t now_ms, size_t *count)
 {
 	char period[8];
 	int64_t end_ms;
 	struct shred_ctx c = { .now_ms = now_ms };
 	if (store_period(now_ms, period, &c.month_start_ms, &end_ms))
-		return STORE_ERR;
-	int rc = store_exec(st, shred_fn, &c);
-	if (rc == 0) {
+		return RD_E_STORAGE;
+	enum rd_err rc = store_exec(st, shred_fn, &c);
+	if (rc == RD_OK) {
 		store_keys_forget(st, c.ids, c.n);
 		for (size_t i = 0; i < c.n; i++)
 			log_info("store: destroyed data key %lld", (long long)c.ids[i]);
@@ -242,7 +244,7 @@ int store_shred_keys(struct store *st, int64_t now_ms, size_t *count)
 			*count = c.n;
 	}
 	free(c.ids);
-	return rc == 0 ? 0 : STORE_ERR;
+	return rc == RD_OK ? RD_OK : RD_E_STORAGE;
 }
 
 /* ---- key rotation ---------------------------------------------------------- */
@@ -313,7 +315,7 @@ static int rekey_list(sqlite3 *db, struct wrapped_key **out, size_t *n)
 	return step == SQLITE_DONE ? 0 : -1;
 }
 
-static int rekey_fn(sqlite3 *db, void *arg)
+static int rekey_all(sqlite3 *db, void *arg)
 {
 	struct rekey_ctx *c = arg;
 	struct wrapped_key *v = NULL;
@@ -326,19 +328,19 @@ static int rekey_fn(sqlite3 *db, void *arg)
 			c->count++;
 	}
 	free(v);
-	return rc < 0 ? STORE_ERR : 0;
+	return rc < 0 ? -1 : 0;
 }
 
-int store_rekey_db(sqlite3 *db, const struct keyring *old_kr, const struct keyring *new_kr,
-                   size_t *count)
+enum rd_err store_rekey_tx(struct store_tx *tx, const struct keyring *old_kr,
+                           const struct keyring *new_kr, size_t *count)
 {
 	struct rekey_ctx c = { .old_kr = old_kr, .new_kr = new_kr };
-	if (rekey_fn(db, &c) != 0)
-		return STORE_ERR;
+	if (rekey_all(tx->db, &c) != 0)
+		return RD_E_STORAGE;
 	log_info("store: re-wrapped %zu key(s) under the new master key", c.count);
 	if (count)
 		*count = c.count;
-	return 0;
+	return RD_OK;
 }
 
 struct rekey_args {
@@ -346,17 +348,19 @@ struct rekey_args {
 	size_t *count;
 };
 
-static int rekey_exec(sqlite3 *db, void *arg)
+static enum rd_err rekey_exec(struct store_tx *tx, void *arg)
 {
 	struct rekey_args *a = arg;
-	return store_rekey_db(db, a->old_kr, a->new_kr, a->count);
+	return store_rekey_tx(tx, a->old_kr, a->new_kr, a->count);
 }
 
-int store_rekey(struct store *st, const struct keyring *old_kr, const struct keyring *new_kr,
-                size_t *count)
+enum rd_err store_rekey(struct store *st, const struct keyring *old_kr,
+                        const struct keyring *new_kr, size_t *count)
 {
 	struct rekey_args a = { old_kr, new_kr, count };
-	return store_exec(st, rekey_exec, &a) == 0 ? 0 : STORE_ERR;
+	enum rd_err rc = store_exec(st, rekey_exec, &a);
+	return rc == RD_OK || rc == RD_E_STORAGE_FULL || rc == RD_E_STORAGE_FAILED ||
+	       rc == RD_E_SHUTTING_DOWN ? rc : RD_E_STORAGE;
 }
 
 /* ---- backup ------------------------------------------------------------------ */
@@ -381,6 +385,21 @@ static int backup_copy(sqlite3 *src, sqlite3 *dst, char *err, size_t errlen)
 	return 0;
 }
 
+/* Records in the copy. */
+static int backup_count(sqlite3 *dst, int64_t *records)
+{
+	sqlite3_stmt *s;
+	int rc = -1;
+	if (sqlite3_prepare_v2(dst, "SELECT count(*) FROM messages", -1, &s, NULL) != SQLITE_OK)
+		return -1;
+	if (sqlite3_step(s) == SQLITE_ROW) {
+		*records = sqlite3_column_int64(s, 0);
+		rc = 0;
+	}
+	sqlite3_finalize(s);
+	return rc;
+}
+
 /* The copy as one rollback-journal file; key material removed unless kept. */
 static int backup_finish(sqlite3 *dst, unsigned flags, char *err, size_t errlen)
 {
@@ -395,14 +414,16 @@ static int backup_finish(sqlite3 *dst, unsigned flags, char *err, size_t errlen)
 	return 0;
 }
 
-int store_backup(struct store *st, const char *dest, unsigned flags, char *err, size_t errlen)
+enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int64_t *records,
+                         char *err, size_t errlen)
 {
 	sqlite3 *src = NULL, *dst = NULL;
+	int64_t n = 0;
 	int rc = -1, fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		util_err(err, errlen, "backup: cannot create %s: %s", errno == EEXIST ?
 		         "destination (it exists)" : "destination", strerror(errno));
-		return -1;
+		return RD_E_STORAGE;
 	}
 	close(fd);
 	if (!(src = store_reader_get(st))) {
@@ -417,6 +438,10 @@ int store_backup(struct store *st, const char *dest, unsigned flags, char *err, 
 	sqlite3_exec(dst, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
 	if (backup_copy(src, dst, err, errlen) || backup_finish(dst, flags, err, errlen))
 		goto fail;
+	if (backup_count(dst, &n)) {
+		util_err(err, errlen, "backup: cannot count the copy's records: %s", sqlite3_errmsg(dst));
+		goto fail;
+	}
 	rc = 0;
 	log_info("store: backup written%s", (flags & STORE_BACKUP_WITH_KEYS) ? " with keys" : "");
 fail:
@@ -428,6 +453,9 @@ fail:
 		unlink(dest);
 		snprintf(p, sizeof p, "%s-journal", dest);
 		unlink(p);
+		return RD_E_STORAGE;
 	}
-	return rc;
+	if (records)
+		*records = n;
+	return RD_OK;
 }

@@ -24,26 +24,28 @@
 #include <string.h>
 #include <unistd.h>
 
-int store_residue_mark(sqlite3 *db, int64_t now_ms)
+enum rd_err store_residue_mark(struct store_tx *tx, int64_t now_ms)
 {
+	sqlite3 *db = tx->db;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, "INSERT INTO residue_pending (id, gen, since_ms) VALUES (1, 1, ?1)"
 	                       " ON CONFLICT (id) DO UPDATE SET gen = gen + 1", -1, &s, NULL) != SQLITE_OK)
-		return -1;
+		return store_db_err(db);
 	sqlite3_bind_int64(s, 1, now_ms);
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : -1;
+	return rc == SQLITE_DONE ? RD_OK : store_db_err(db);
 }
 
-static int residue_read_fn(sqlite3 *db, void *arg)
+static enum rd_err residue_read_fn(struct store_tx *tx, void *arg)
 {
 	struct store_residue *r = arg;
+	sqlite3 *db = tx->db;
 	sqlite3_stmt *s;
 	memset(r, 0, sizeof *r);
 	if (sqlite3_prepare_v2(db, "SELECT gen, since_ms FROM residue_pending WHERE id = 1", -1, &s,
 	                       NULL) != SQLITE_OK)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW) {
 		r->pending = true;
@@ -51,67 +53,68 @@ static int residue_read_fn(sqlite3 *db, void *arg)
 		r->since_ms = sqlite3_column_int64(s, 1);
 	}
 	sqlite3_finalize(s);
-	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : STORE_ERR;
+	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RD_OK : RD_E_STORAGE;
 }
 
-int store_residue_get(struct store *st, struct store_residue *out)
+enum rd_err store_residue_get(struct store *st, struct store_residue *out)
 {
-	int rc = store_read(st, residue_read_fn, out);
-	if (rc == 0)
+	enum rd_err rc = store_read(st, residue_read_fn, out);
+	if (rc == RD_OK)
 		atomic_store(&st->residue_pending, out->pending);
 	return rc;
 }
 
-static int unmark_fn(sqlite3 *db, void *arg)
+static enum rd_err unmark_fn(struct store_tx *tx, void *arg)
 {
+	sqlite3 *db = tx->db;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, "DELETE FROM residue_pending WHERE id = 1 AND gen = ?1", -1, &s,
 	                       NULL) != SQLITE_OK)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	sqlite3_bind_int64(s, 1, *(const int64_t *)arg);
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? 0 : STORE_ERR;
+	return rc == SQLITE_DONE ? RD_OK : RD_E_STORAGE;
 }
 
 /* One TRUNCATE checkpoint that waits at most wait_ms for readers: on the
  * writer between transactions, else on a connection of its own. */
-static int checkpoint_once(struct store *st, int wait_ms)
+static enum rd_err checkpoint_once(struct store *st, int wait_ms)
 {
 	if (st->writer_started)
 		return store_writer_checkpoint(st, wait_ms);
 	sqlite3 *db = NULL;
 	char err[256];
 	if (store_connect(st->path, &st->opt, &db, err, sizeof err))
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	sqlite3_busy_timeout(db, wait_ms);
 	int rc = sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 	sqlite3_close(db);
-	return rc == SQLITE_OK ? STORE_OK : STORE_ERR;
+	return rc == SQLITE_OK ? RD_OK : RD_E_STORAGE;
 }
 
-enum { ROUND_HELD = 0, ROUND_CLEAR = 1, ROUND_UNMARKED = 2 };
+enum round { ROUND_FAILED = -1, ROUND_HELD = 0, ROUND_CLEAR = 1, ROUND_UNMARKED = 2 };
 
 /* One round: ROUND_CLEAR when no residue is left, ROUND_HELD when a
  * checkpoint could not complete, ROUND_UNMARKED after one did (look again:
- * a newer mark stays), or STORE_ERR. */
-static int clear_round(struct store *st)
+ * a newer mark stays), or ROUND_FAILED. */
+static enum round clear_round(struct store *st)
 {
 	struct store_residue r;
-	if (store_residue_get(st, &r))
-		return STORE_ERR;
+	if (store_residue_get(st, &r) != RD_OK)
+		return ROUND_FAILED;
 	if (!r.pending)
 		return ROUND_CLEAR;
-	if (checkpoint_once(st, STORE_RESIDUE_TRY_MS) != STORE_OK)
+	if (checkpoint_once(st, STORE_RESIDUE_TRY_MS) != RD_OK)
 		return ROUND_HELD;
-	return store_exec(st, unmark_fn, &r.marks) == 0 ? ROUND_UNMARKED : STORE_ERR;
+	return store_exec(st, unmark_fn, &r.marks) == RD_OK ? ROUND_UNMARKED : ROUND_FAILED;
 }
 
-int store_residue_clear(struct store *st, int wait_ms, bool *pending)
+enum rd_err store_residue_clear(struct store *st, int wait_ms, bool *pending)
 {
 	int64_t deadline = util_mono_us() + (int64_t)wait_ms * 1000;
 	unsigned tries = 0;
-	int rc;
+	enum round rc;
 	while ((rc = clear_round(st)) == ROUND_HELD || rc == ROUND_UNMARKED) {
 		if (rc == ROUND_UNMARKED) {
 			/* A round that cleared its marks is followed by one that looks
@@ -130,8 +133,8 @@ int store_residue_clear(struct store *st, int wait_ms, bool *pending)
 			break;
 		usleep(STORE_RESIDUE_RETRY_MS * 1000);
 	}
-	if (rc < 0)
-		return STORE_ERR;
+	if (rc == ROUND_FAILED)
+		return RD_E_STORAGE;
 	*pending = rc != ROUND_CLEAR;
 	atomic_store(&st->residue_pending, *pending);
 	if (*pending)
@@ -139,5 +142,5 @@ int store_residue_clear(struct store *st, int wait_ms, bool *pending)
 		         " snapshot (%u checkpoint tries); retrying in the background", tries);
 	else if (tries)
 		log_info("store: deleted records left the database files after %u checkpoint tries", tries);
-	return STORE_OK;
+	return RD_OK;
 }

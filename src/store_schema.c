@@ -1,23 +1,34 @@
 /*
- * store_schema.c — the store's schema and the migration runner.
+ * store_schema.c — the store's own tables, the register of every table
+ * owner's schema steps, and the migration runner.
  *
- * PRAGMA user_version counts the schema steps applied. The steps form one
- * ordered chain: the store's own (store_steps, below) then the other
- * modules' (store_module_migrations, src/schema_modules.c). store_steps is
- * frozen at its shipped length because the module steps are numbered after
- * it: a new step of any module, the store included, is one line appended to
- * store_module_migrations. A shipped step is never edited. Every open runs
- * the missing steps in one BEGIN IMMEDIATE transaction, so two processes
- * opening at once migrate once, and a crash mid-migration leaves the old
- * version intact.
+ * Every table has one owner, and each owner lists the steps that create
+ * or change its tables, each tagged with the schema version it belongs to:
+ * the store (store_steps, below: data keys, messages, subject links, the
+ * conversation index, residue marks, the seal format), the audit log
+ * (store_audit.c), legal holds (store_holds.c) and the sweeper's pending
+ * counts (store_retention.c). The owners are registered in `owners`
+ * below; that table is the one place that says which module owns which
+ * part of the schema.
+ *
+ * PRAGMA user_version is the schema version. Bringing a database from
+ * version v to v + 1 runs every owner's step for v + 1, in the order of
+ * `owners`. A new step of any owner is one line in its own list, tagged
+ * with the next version; a shipped step is never edited (version 2 is
+ * the audit, holds and retention tables, created together, as they always
+ * were, so an existing database has exactly the same schema). Every open
+ * runs the missing versions in one BEGIN IMMEDIATE transaction, so two
+ * processes opening at once migrate once, and a crash mid-migration leaves
+ * the old version intact.
  */
 #include "store_int.h"
 #include "util.h"
 
 #include <stdio.h>
 
-static const char *const store_steps[] = {
+static const struct store_schema_step store_steps[] = {
 	/* 1: data keys, root key, sealed messages, subject links. */
+	{ 1,
 	/* A data key per (tenant, category, month); wrapped by the master key
 	 * (AD binds id), NULL once destroyed (crypto-shredding). start/end
 	 * bound the month's ts_ms so "no record left" is an index probe. Only
@@ -66,20 +77,81 @@ static const char *const store_steps[] = {
 	"  tenant TEXT NOT NULL,"
 	"  conv_hash BLOB NOT NULL,"
 	"  PRIMARY KEY (subject_hash, tenant, conv_hash)) WITHOUT ROWID;"
-	"CREATE INDEX subjects_conv ON subjects(tenant, conv_hash);",
+	"CREATE INDEX subjects_conv ON subjects(tenant, conv_hash);" },
+
+	/* 2: the audit log, holds and the sweeper's pending counts (their
+	 * owners' lists below). */
+
+	/* 3: the conversation index moves out of `messages` into a table the
+	 * writer fills in bulk (store_convidx.c). An index on (tenant,
+	 * conv_hash) dirtied one random page per message and halved the
+	 * writer's rate. Messages with id > upto are not indexed yet; readers
+	 * find them by scanning that short tail (STORE_CONV_IDS_SQL). A
+	 * trigger keeps the index in step with every delete. */
+	{ 3,
+	"CREATE TABLE conv_index ("
+	"  tenant TEXT NOT NULL,"
+	"  conv_hash BLOB NOT NULL,"
+	"  msg_id INTEGER NOT NULL,"
+	"  PRIMARY KEY (tenant, conv_hash, msg_id)) WITHOUT ROWID;"
+	"CREATE TABLE conv_index_state ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  upto INTEGER NOT NULL);"
+	"INSERT INTO conv_index (tenant, conv_hash, msg_id) SELECT tenant, conv_hash, id FROM messages;"
+	"INSERT INTO conv_index_state (id, upto) VALUES (1, coalesce((SELECT max(id) FROM messages), 0));"
+	"CREATE TRIGGER messages_unindex AFTER DELETE ON messages BEGIN"
+	"  DELETE FROM conv_index"
+	"   WHERE tenant = old.tenant AND conv_hash = old.conv_hash AND msg_id = old.id;"
+	" END;"
+	"DROP INDEX messages_conv;" },
+
+	/* 4: erasure residue (store_residue.c). One row while deleted records
+	 * may still be in the database file or the WAL, because no TRUNCATE
+	 * checkpoint has completed since; gen counts the deletes that marked it. */
+	{ 4,
+	"CREATE TABLE residue_pending ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  gen INTEGER NOT NULL,"
+	"  since_ms INTEGER NOT NULL);" },
+
+	/* 5: the associated data of sealed fields binds role, channel,
+	 * category and time too (format 2, crypto_ad_build). Rows sealed
+	 * before are re-sealed by store_keyring_attach, which has the master
+	 * key that plain SQL lacks; until then the database says format 1. */
+	{ 5,
+	"CREATE TABLE seal_format ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  format INTEGER NOT NULL);"
+	"INSERT INTO seal_format (id, format)"
+	"  VALUES (1, CASE WHEN EXISTS (SELECT 1 FROM messages) THEN 1 ELSE 2 END);" },
 };
+
+/* The register of table owners, in the order their steps of one version
+ * run. */
+static const struct {
+	const char *owner;
+	const struct store_schema_step *steps;
+	const size_t *count;
+} owners[] = {
+	{ "store", store_steps, NULL },
+	{ "audit", store_audit_schema, &store_audit_schema_count },
+	{ "holds", store_holds_schema, &store_holds_schema_count },
+	{ "retention", store_retention_schema, &store_retention_schema_count },
+};
+
+static size_t owner_steps(size_t o)
+{
+	return owners[o].count ? *owners[o].count : RD_ARRAY_LEN(store_steps);
+}
 
 size_t store_migration_count(void)
 {
-	return RD_ARRAY_LEN(store_steps) + store_module_migrations_count;
-}
-
-const char *store_migration_sql(size_t i)
-{
-	if (i < RD_ARRAY_LEN(store_steps))
-		return store_steps[i];
-	i -= RD_ARRAY_LEN(store_steps);
-	return i < store_module_migrations_count ? store_module_migrations[i] : NULL;
+	int newest = 0;
+	for (size_t o = 0; o < RD_ARRAY_LEN(owners); o++)
+		for (size_t i = 0; i < owner_steps(o); i++)
+			if (owners[o].steps[i].version > newest)
+				newest = owners[o].steps[i].version;
+	return (size_t)newest;
 }
 
 static int user_version(sqlite3 *db, int *v)
@@ -94,16 +166,30 @@ static int user_version(sqlite3 *db, int *v)
 	return rc == SQLITE_ROW ? 0 : -1;
 }
 
-/* Steps from..to-1 and the new user_version, inside the caller's
+/* Every owner's step for one version. */
+static int apply_version(sqlite3 *db, int v, char *err, size_t errlen)
+{
+	for (size_t o = 0; o < RD_ARRAY_LEN(owners); o++) {
+		for (size_t i = 0; i < owner_steps(o); i++) {
+			if (owners[o].steps[i].version != v)
+				continue;
+			if (sqlite3_exec(db, owners[o].steps[i].sql, NULL, NULL, NULL) != SQLITE_OK) {
+				util_err(err, errlen, "schema step %d (%s) failed: %s", v, owners[o].owner,
+				         sqlite3_errmsg(db));
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* Versions from+1..to and the new user_version, inside the caller's
  * transaction. */
 static int apply_steps(sqlite3 *db, int from, int to, char *err, size_t errlen)
 {
-	for (int i = from; i < to; i++) {
-		if (sqlite3_exec(db, store_migration_sql((size_t)i), NULL, NULL, NULL) != SQLITE_OK) {
-			util_err(err, errlen, "schema step %d failed: %s", i + 1, sqlite3_errmsg(db));
+	for (int v = from + 1; v <= to; v++)
+		if (apply_version(db, v, err, errlen))
 			return -1;
-		}
-	}
 	char sql[64];   /* an integer of ours: PRAGMA values cannot be bound */
 	snprintf(sql, sizeof sql, "PRAGMA user_version = %d", to);
 	if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
@@ -141,4 +227,16 @@ fail:
 	if (rc != 0)
 		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
 	return rc;
+}
+
+enum rd_err store_test_create_at_version(const char *path, size_t version)
+{
+	sqlite3 *db = NULL;
+	char err[256];
+	int rc = sqlite3_open(path, &db) == SQLITE_OK &&
+	         sqlite3_exec(db, "BEGIN", NULL, NULL, NULL) == SQLITE_OK &&
+	         apply_steps(db, 0, (int)version, err, sizeof err) == 0 &&
+	         sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) == SQLITE_OK ? 0 : -1;
+	sqlite3_close(db);
+	return rc == 0 ? RD_OK : RD_E_STORAGE;
 }

@@ -18,7 +18,7 @@
  * group between its commit and its fsync; such records are not
  * acknowledged yet, and after a power cut they may be gone, as if never
  * sent. If an fdatasync fails, the kernel may have dropped the dirty pages:
- * the groups waiting get STORE_ERR and the store refuses every later write
+ * the groups waiting get RD_E_STORAGE and the store refuses every later write
  * (sync_failed) until restarted.
  *
  * Checkpoints keep NORMAL's own syncs (WAL before, database after), so a
@@ -84,7 +84,7 @@ static void sync_and_finish(struct store *st, struct store_job *jobs)
 	}
 	if (atomic_load(&st->sync_failed))
 		for (struct store_job *j = jobs; j; j = j->next)
-			j->status = STORE_ERR;
+			j->status = RD_E_STORAGE;
 	atomic_fetch_add(&st->n_syncs, 1);
 	store_finish_jobs(jobs);
 }

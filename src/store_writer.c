@@ -12,7 +12,7 @@
  *     purges, erasure, holds, audit entries, key rotation);
  *   - JOB_CHECKPOINT: wal_checkpoint(TRUNCATE), run between transactions.
  * The queue is bounded in records (opt.queue_size): a submit that does not
- * fit returns STORE_BUSY at once, so memory stays bounded under overload and
+ * fit returns RD_E_BUSY at once, so memory stays bounded under overload and
  * the HTTP layer answers 503. Exec and checkpoint jobs are not counted.
  *
  * The writer loop takes every job waiting (up to opt.batch_max records; a
@@ -28,14 +28,14 @@
  * durable, a job's records are all-or-nothing, and a failing job does not
  * take its neighbours with it. If the transaction itself is lost (COMMIT
  * fails, or SQLite rolls it back on an I/O error), every job of the group
- * gets STORE_ERR.
+ * gets RD_E_STORAGE.
  *
  * At synchronous=FULL the COMMIT is made durable by the sync stage
  * (store_sync.c), which also runs the checkpoints.
  *
- * Stopping: store_close sets `stopping`; new submits get STORE_CLOSED; the
- * writer drains what is queued, then exits; store_close joins it and
- * checkpoints. The writer never calls back into the store while holding
+ * Stopping: store_close sets `stopping`; new submits get
+ * RD_E_SHUTTING_DOWN; the writer drains what is queued, then exits;
+ * store_close joins it and checkpoints. The writer never calls back into the store while holding
  * qlock, and done callbacks run without any lock held.
  */
 #include "store_int.h"
@@ -68,7 +68,7 @@ static int tx(struct store *st, enum tx_stmt which)
 
 /* Remembers that the statement that just failed on the writer's
  * connection ran out of disk space: its group's failed jobs then get
- * STORE_FULL (503, retry later) rather than STORE_ERR. */
+ * RD_E_STORAGE_FULL (503, retry later) rather than RD_E_STORAGE. */
 static void note_full(struct store *st)
 {
 	if ((sqlite3_extended_errcode(st->wdb) & 0xff) == SQLITE_FULL)
@@ -130,20 +130,20 @@ static struct store_job *job_new_records(const struct store_record *recs, size_t
 
 /* ---- the queue ------------------------------------------------------------ */
 
-/* Appends j; STORE_BUSY if its records do not fit, STORE_CLOSED when
+/* Appends j; RD_E_BUSY if its records do not fit, RD_E_SHUTTING_DOWN when
  * stopping. Caller holds qlock. */
-static int enqueue_locked(struct store *st, struct store_job *j)
+static enum rd_err enqueue_locked(struct store *st, struct store_job *j)
 {
 	if (st->stopping || !st->writer_started)
-		return STORE_CLOSED;
+		return RD_E_SHUTTING_DOWN;
 	if (atomic_load(&st->sync_failed))
-		return STORE_FAILED;
+		return RD_E_STORAGE_FAILED;
 	if (j->kind == JOB_RECORDS && j->n > (size_t)st->opt.queue_size)
-		return STORE_ERR;    /* could never fit: do not invite endless retries */
+		return RD_E_STORAGE;    /* could never fit: do not invite endless retries */
 	if (j->kind == JOB_RECORDS &&
 	    st->queued_records + j->n > (size_t)st->opt.queue_size) {
 		atomic_fetch_add(&st->n_busy, 1);
-		return STORE_BUSY;
+		return RD_E_BUSY;
 	}
 	if (j->kind == JOB_RECORDS)
 		st->queued_records += j->n;
@@ -154,20 +154,20 @@ static int enqueue_locked(struct store *st, struct store_job *j)
 		st->qhead = j;
 	st->qtail = j;
 	pthread_cond_signal(&st->qcond);
-	return STORE_OK;
+	return RD_OK;
 }
 
 /* Enqueues j and waits for its result; frees j. A semaphore rather than a
  * condition variable on qlock: the writer wakes each waiter without
  * holding the queue lock, so woken submitters do not pile up on it. */
-static int run_sync(struct store *st, struct store_job *j)
+static enum rd_err run_sync(struct store *st, struct store_job *j)
 {
-	int rc;
+	enum rd_err rc;
 	sem_init(&j->done_sem, 0, 0);
 	pthread_mutex_lock(&st->qlock);
 	rc = enqueue_locked(st, j);
 	pthread_mutex_unlock(&st->qlock);
-	if (rc == STORE_OK) {
+	if (rc == RD_OK) {
 		while (sem_wait(&j->done_sem) != 0 && errno == EINTR)
 			;
 		rc = j->status;
@@ -177,68 +177,68 @@ static int run_sync(struct store *st, struct store_job *j)
 	return rc;
 }
 
-int store_submit(struct store *st, const struct store_record *recs, size_t n)
+enum rd_err store_submit(struct store *st, const struct store_record *recs, size_t n)
 {
 	if (n == 0)
-		return STORE_OK;
+		return RD_OK;
 	if (st->opt.readonly)
-		return STORE_CLOSED;
+		return RD_E_SHUTTING_DOWN;
 	struct store_job *j = job_new_records(recs, n);
-	return j ? run_sync(st, j) : STORE_ERR;
+	return j ? run_sync(st, j) : RD_E_STORAGE;
 }
 
-int store_submit_async(struct store *st, const struct store_record *recs, size_t n,
-                       store_done_fn done, void *ctx)
+enum rd_err store_submit_async(struct store *st, const struct store_record *recs, size_t n,
+                               store_done_fn done, void *ctx)
 {
 	if (st->opt.readonly)
-		return STORE_CLOSED;
+		return RD_E_SHUTTING_DOWN;
 	struct store_job *j = job_new_records(recs, n);
 	if (!j)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	j->done = done;
 	j->done_ctx = ctx;
 	pthread_mutex_lock(&st->qlock);
-	int rc = enqueue_locked(st, j);
+	enum rd_err rc = enqueue_locked(st, j);
 	pthread_mutex_unlock(&st->qlock);
-	if (rc != STORE_OK)
+	if (rc != RD_OK)
 		free(j);
 	return rc;
 }
 
-int store_exec(struct store *st, store_exec_fn fn, void *ctx)
+enum rd_err store_exec(struct store *st, store_tx_fn fn, void *ctx)
 {
 	if (!st->writer_started)
 		return store_exec_direct(st, fn, ctx);
 	if (pthread_equal(pthread_self(), st->writer)) {
 		/* From inside an exec function: it would wait for itself. */
 		log_error("store: store_exec called from the writer thread");
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	}
 	struct store_job *j = calloc(1, sizeof *j);
 	if (!j)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	j->kind = JOB_EXEC;
 	j->fn = fn;
 	j->ctx = ctx;
 	return run_sync(st, j);
 }
 
-int store_ping(struct store *st)
+enum rd_err store_ping(struct store *st)
 {
 	if (!st->writer_started)
-		return STORE_OK;
+		return RD_OK;
 	struct store_job *j = calloc(1, sizeof *j);
 	if (!j)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	j->kind = JOB_EXEC;   /* with no fn: an empty transaction */
 	return run_sync(st, j);
 }
 
-int store_writer_checkpoint(struct store *st, int wait_ms)
+enum rd_err store_writer_checkpoint(struct store *st, int wait_ms)
 {
 	struct store_job *j = calloc(1, sizeof *j);
 	if (!j)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	j->kind = JOB_CHECKPOINT;
 	j->wait_ms = wait_ms;
 	return run_sync(st, j);
@@ -375,30 +375,30 @@ static bool bad_sizes(const struct store_record *r)
 }
 
 /* One job inside the group's transaction, under its own savepoint. */
-static int run_job(struct store *st, struct store_job *j)
+static enum rd_err run_job(struct store *st, struct store_job *j)
 {
-	int rc = 0;
+	enum rd_err rc = RD_OK;
 	if (tx(st, TX_SAVEPOINT) != SQLITE_OK)
-		return STORE_ERR;
+		return RD_E_STORAGE;
 	if (j->kind == JOB_EXEC && !j->fn) {
 		/* store_ping: nothing to run; the group's commit and sync answer it. */
 	} else if (j->kind == JOB_EXEC) {
-		rc = j->fn(st->wdb, j->ctx);
-		if (rc)
+		rc = store_tx_run(st, st->wdb, true, j->fn, j->ctx);
+		if (rc != RD_OK)
 			note_full(st);
 		/* It may have destroyed keys or deleted links. */
 		st->nlive_keys = 0;
 		store_links_forget(st);
 	} else {
-		for (size_t i = 0; i < j->n && rc == 0; i++)
+		for (size_t i = 0; i < j->n && rc == RD_OK; i++)
 			if (bad_sizes(&j->recs[i]) || insert_record(st, &j->recs[i]))
-				rc = STORE_ERR;
+				rc = RD_E_STORAGE;
 		if (rc)
 			log_error("store: a batch of %zu record(s) failed and was rolled back", j->n);
 	}
 	if (sqlite3_get_autocommit(st->wdb))
-		return rc ? rc : STORE_ERR;   /* SQLite rolled the whole transaction back */
-	if (rc) {
+		return rc != RD_OK ? rc : RD_E_STORAGE;   /* SQLite rolled the whole transaction back */
+	if (rc != RD_OK) {
 		tx(st, TX_ROLLBACK_TO);
 		store_links_forget(st);   /* links it found may have been its own */
 	}
@@ -415,18 +415,18 @@ static void run_checkpoint(struct store *st, struct store_job *j)
 	sqlite3_busy_timeout(st->wdb, STORE_BUSY_TIMEOUT_MS);
 	if (rc != SQLITE_OK)
 		log_warn("store: checkpoint did not complete: %s", sqlite3_errstr(rc));
-	j->status = rc == SQLITE_OK ? STORE_OK : STORE_ERR;
+	j->status = rc == SQLITE_OK ? RD_OK : RD_E_STORAGE;
 }
 
 /* After a group: a failure for lack of space turns its failed jobs'
- * STORE_ERR into STORE_FULL and marks the disk full until a group commits
+ * RD_E_STORAGE into RD_E_STORAGE_FULL and marks the disk full until a group commits
  * without one. */
 static void group_full_status(struct store *st, struct store_job *head, bool lost)
 {
 	if (st->group_full) {
 		for (struct store_job *j = head; j; j = j->next)
-			if (j->status == STORE_ERR)
-				j->status = STORE_FULL;
+			if (j->status == RD_E_STORAGE)
+				j->status = RD_E_STORAGE_FULL;
 		if (!atomic_exchange(&st->disk_full, true))
 			log_warn("store: the disk is full: writes fail (503 storage_full) until space is freed");
 	} else if (!lost && atomic_exchange(&st->disk_full, false)) {
@@ -460,7 +460,7 @@ static bool run_group(struct store *st, struct store_job *head)
 			tx(st, TX_ROLLBACK);   /* else the next BEGIN fails, and every one after */
 		store_links_forget(st);   /* links found there may have been this group's */
 		for (struct store_job *j = head; j; j = j->next)
-			j->status = STORE_ERR;
+			j->status = RD_E_STORAGE;
 	} else {
 		atomic_fetch_add(&st->n_commits, 1);
 	}
@@ -468,7 +468,7 @@ static bool run_group(struct store *st, struct store_job *head)
 	for (struct store_job *j = head; j; j = j->next) {
 		if (j->kind != JOB_RECORDS)
 			continue;
-		if (j->status == STORE_OK) {
+		if (j->status == RD_OK) {
 			atomic_fetch_add(&st->n_records, j->n);
 			st->ci_pending += j->n;
 		} else {
@@ -550,8 +550,8 @@ void store_finish_jobs(struct store_job *head)
 	for (struct store_job *j = head; j; j = next) {
 		next = j->next;   /* read first: after sem_post, j belongs to its waiter */
 		if (j->done) {
-			j->done(j->done_ctx, j->status == STORE_OK || j->status == STORE_FULL ? j->status
-			                                                                      : STORE_ERR);
+			j->done(j->done_ctx, j->status == RD_OK || j->status == RD_E_STORAGE_FULL ? j->status
+			                                                                      : RD_E_STORAGE);
 			free(j);
 		} else {
 			sem_post(&j->done_sem);

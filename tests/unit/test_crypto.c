@@ -254,6 +254,14 @@ static void test_wrap(void)
 	keyring_subkey(a, SUBKEY_SUBJECT, s3);
 	CHECK(!memcmp(s1, s2, sizeof s1), "subkey is deterministic");
 	CHECK(memcmp(s1, s3, sizeof s1) != 0, "subkeys differ by id");
+	/* HOLDS is what holds were always sealed with (subject.c before issue
+	 * 13): kdf id 1, context "rd_holds", from the AUDIT subkey. */
+	unsigned char audit[CRYPTO_KEY_BYTES], want[CRYPTO_KEY_BYTES], holds[CRYPTO_KEY_BYTES];
+	keyring_subkey(a, SUBKEY_AUDIT, audit);
+	crypto_kdf_derive_from_key(want, sizeof want, 1, "rd_holds", audit);
+	keyring_subkey(a, SUBKEY_HOLDS, holds);
+	CHECK(!memcmp(holds, want, sizeof holds) && memcmp(holds, audit, sizeof holds),
+	      "the HOLDS key opens holds sealed by earlier releases");
 	unsigned char f1[CRYPTO_HASH_BYTES], f2[CRYPTO_HASH_BYTES], f3[CRYPTO_HASH_BYTES];
 	unsigned char root[CRYPTO_WRAPPED_BYTES], sb1[CRYPTO_KEY_BYTES];
 	CHECK(keyring_wrap_root(a, root) == 0, "wrap the root key");

@@ -1,0 +1,68 @@
+/*
+ * store_subject.c — records by conversation and by subject, for subject
+ * requests (export, erasure): the conversations a subject is linked to,
+ * and a conversation's count and deletion (store.h).
+ *
+ * Workload: rare, operator-driven; a few conversations per request, each
+ * found through the conversation index plus its short unindexed tail
+ * (STORE_CONV_IDS_SQL).
+ */
+#include "store_int.h"
+#include "log.h"
+
+enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
+                                        const unsigned char subject[CRYPTO_HASH_BYTES],
+                                        store_hash_fn fn, void *ctx)
+{
+	sqlite3_stmt *s;
+	enum rd_err rc = RD_OK;
+	int step;
+	if (sqlite3_prepare_v2(tx->db, "SELECT DISTINCT conv_hash FROM subjects WHERE tenant = ? AND "
+	                       "subject_hash = ?", -1, &s, NULL) != SQLITE_OK)
+		return RD_E_STORAGE;
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, subject, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	while (rc == RD_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
+		if (sqlite3_column_bytes(s, 0) == CRYPTO_HASH_BYTES)
+			rc = fn(sqlite3_column_blob(s, 0), ctx);
+	if (rc == RD_OK && step != SQLITE_DONE)
+		rc = RD_E_STORAGE;
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Runs a statement with (tenant, conv_hash) bound; *out gets the rows
+ * changed, or for a SELECT the first column. */
+static enum rd_err run_conv(struct store_tx *tx, const char *sql, const char *tenant,
+                            const unsigned char *h, int64_t *out)
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(tx->db, sql, -1, &s, NULL) != SQLITE_OK)
+		return store_db_err(tx->db);
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, h, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (out)
+		*out = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : sqlite3_changes(tx->db);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE || rc == SQLITE_ROW ? RD_OK : store_db_err(tx->db);
+}
+
+enum rd_err store_conversation_count(struct store_tx *tx, const char *tenant,
+                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES], int64_t *n)
+{
+	return run_conv(tx, "SELECT count(*) FROM messages WHERE id IN " STORE_CONV_IDS_SQL, tenant,
+	                conv_hash, n);
+}
+
+enum rd_err store_conversation_delete(struct store_tx *tx, const char *tenant,
+                                      const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                      int64_t *removed)
+{
+	enum rd_err rc = run_conv(tx, "DELETE FROM messages WHERE id IN " STORE_CONV_IDS_SQL, tenant,
+	                          conv_hash, removed);
+	if (rc == RD_OK)
+		rc = run_conv(tx, "DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2", tenant,
+		              conv_hash, NULL);
+	return rc;
+}
