@@ -79,7 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned runs;
-	if (!app.cfg)
+	if (!app.snap)
 		setup();
 	struct ingest_options opt = { .channel = CH_WEB };
 	if (size >= 2 && data[0] == '?') {
@@ -90,11 +90,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	struct ingest_batch *b = NULL;
 	struct rd_error e;
-	if (ingest_prepare(&app, &opt, (const char *)data, size, &b, &e) == 0) {
+	struct app_snap *snap = app_snap_acquire(&app);
+	if (ingest_prepare(&app, snap, &opt, (const char *)data, size, &b, &e) == 0) {
 		if (held)
 			answer(held);
 		held = b;
 	}
+	app_snap_release(snap);   /* the held batch keeps its own reference */
 	if (++runs % 32 == 0) {
 		char err[4096];
 		if (app_reload(&app, err, sizeof err))

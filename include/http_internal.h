@@ -2,8 +2,9 @@
  * http_internal.h — what the HTTP handler files share (http.c, http_admin.c).
  *
  * Not part of any other module's interface: only src/http*.c include it.
- * Handlers run on an MHD worker thread holding app->lock for reading and
- * answer exactly once through the http_reply_* functions.
+ * Handlers run on an MHD worker thread with the request's snapshot
+ * (rq->snap: config, engine, keys, taken when its headers arrived and held
+ * until it ends) and answer exactly once through the http_reply_* functions.
  */
 #ifndef REDACTD_HTTP_INTERNAL_H
 #define REDACTD_HTTP_INTERNAL_H
@@ -58,9 +59,10 @@ struct request {
 	const char *route_name;
 	const char *method;
 	const char *id;                 /* {id} from the path, borrowed from MHD */
+	struct app_snap *snap;          /* from the headers to the end; NULL before */
 	bool authenticated;
-	char token_name[RD_MAX_NAME_LEN + 1];  /* copied: a reload may free the config */
-	char token_tenant[RD_MAX_NAME_LEN + 1]; /* "" when the token is not bound */
+	const char *token_name;         /* in snap's config; NULL before authentication */
+	const char *token_tenant;       /* in snap's config; NULL when the token is not bound */
 	struct buf body;
 	bool too_large;
 	bool answered;
@@ -71,7 +73,6 @@ struct request {
 	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
 	http_finish_fn finish;          /* answers once batch has committed */
 	bool counted_suspended;         /* in srv->suspended until its result is taken */
-	int access_log;                 /* the config's, when the request began */
 	char *raw_query;                /* the query exactly as sent, or NULL (Twilio signs it) */
 	atomic_int commit_status;
 	atomic_bool commit_done;

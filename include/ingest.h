@@ -36,10 +36,11 @@ struct ingest_options {
  * before anything reaches the store.
  */
 struct ingest_batch;
-int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
-                   struct ingest_batch **out, struct rd_error *e) RD_WARN_UNUSED;
-int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
-                        struct ingest_batch **out, struct rd_error *e) RD_WARN_UNUSED;
+int ingest_prepare(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                   const char *body, size_t len, struct ingest_batch **out, struct rd_error *e)
+	RD_WARN_UNUSED;
+int ingest_prepare_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                        json_t *root, struct ingest_batch **out, struct rd_error *e) RD_WARN_UNUSED;
 const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n);
 int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
                        struct rd_error *e) RD_WARN_UNUSED;
@@ -50,15 +51,16 @@ int ingest_validate(const struct config *cfg, const struct ingest_options *opt, 
                     struct rd_error *e) RD_WARN_UNUSED;
 
 /* POST /v1/redact: {"text", "channel", "tenant"} -> {"redacted", "findings"}. */
-int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
+int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body, size_t len,
                        json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
 
 /* The redact-only reply object for one text (shared by the CLI). */
 json_t *ingest_redact_reply(const struct redact_result *res);
 
 /* GET /v1/conversations/{id}: the opened transcript, or 404. */
-int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
-                             json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
+int ingest_read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
+                             const char *conversation_id, json_t **reply, struct rd_error *e)
+	RD_WARN_UNUSED;
 
 /*
  * Open one stored row (from a store_conversation callback) into its API
@@ -67,8 +69,8 @@ int ingest_read_conversation(struct app *app, const char *tenant, const char *co
  * *out (caller decrefs); 1 when its data key was destroyed (crypto-shredded);
  * -1 when it does not authenticate (logged by record id) or out of memory.
  */
-int ingest_open_row(struct app *app, const struct store_row *row, bool with_conversation,
-                    json_t **out) RD_WARN_UNUSED;
+int ingest_open_row(struct app *app, const struct app_snap *snap, const struct store_row *row,
+                    bool with_conversation, json_t **out) RD_WARN_UNUSED;
 
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
 json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e);

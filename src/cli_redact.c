@@ -288,8 +288,10 @@ int cmd_redact(int argc, char **argv)
 	int rc = cli_open_app(&app, config, APP_REDACT_ONLY);
 	if (rc)
 		return rc;
-	fl.engine = app.redact;
+	struct app_snap *snap = app_snap_acquire(&app);
+	fl.engine = snap->redact;
 	rc = run_filter(&fl);
+	app_snap_release(snap);
 	app_close(&app);
 	return rc;
 }

@@ -127,7 +127,7 @@ void http_fail(struct request *rq, enum rd_err err, const char *msg)
 
 const char *http_token_tenant(const struct request *rq)
 {
-	return rq->token_tenant[0] ? rq->token_tenant : NULL;
+	return rq->token_tenant;
 }
 
 /* Record ids for the log line: the first, and how many. */
@@ -220,7 +220,7 @@ static void handle_messages(struct request *rq)
 	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
 	struct rd_error e;
 	struct ingest_batch *b;
-	if (ingest_prepare(app, &opt, rq->body.data, rq->body.len, &b, &e)) {
+	if (ingest_prepare(app, rq->snap, &opt, rq->body.data, rq->body.len, &b, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -231,7 +231,7 @@ static void handle_redact(struct request *rq)
 {
 	json_t *reply = NULL;
 	struct rd_error e;
-	if (ingest_redact_only(rq->srv->app, http_token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
+	if (ingest_redact_only(rq->snap, http_token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -261,7 +261,7 @@ static void handle_get_conversation(struct request *rq)
 	struct rd_error e;
 	json_t *reply = NULL;
 	const char *tenant = http_query_tenant(rq, &e);
-	if (!tenant || ingest_read_conversation(rq->srv->app, tenant, rq->id, &reply, &e)) {
+	if (!tenant || ingest_read_conversation(rq->srv->app, rq->snap, tenant, rq->id, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -420,7 +420,7 @@ static int limit_token(struct request *rq, const struct token_conf *tok, struct 
 /* [server] rate_limit_per_ip, keyed by the client's address (IPv6: /64). */
 static int limit_address(struct request *rq, struct rd_error *e)
 {
-	const struct config *cfg = rq->srv->app->cfg;
+	const struct config *cfg = rq->snap->cfg;
 	unsigned char key[17] = { 'a' };
 	if (cfg->rate_limit_per_ip <= 0 || !rq->gc)
 		return 0;
@@ -440,14 +440,14 @@ static int authenticate(struct request *rq, struct rd_error *e)
 	}
 	unsigned char digest[32];
 	crypto_token_hash(h + 7, strlen(h + 7), digest);
-	const struct token_conf *tok = config_token_find(rq->srv->app->cfg, digest);
+	const struct token_conf *tok = config_token_find(rq->snap->cfg, digest);
 	if (!tok) {
 		rd_error_set(e, RD_E_UNAUTHORIZED, "the bearer token is not valid");
 		return -1;
 	}
 	rq->authenticated = true;
-	snprintf(rq->token_name, sizeof rq->token_name, "%s", tok->name);
-	snprintf(rq->token_tenant, sizeof rq->token_tenant, "%s", tok->tenant ? tok->tenant : "");
+	rq->token_name = tok->name;     /* the snapshot keeps the config alive */
+	rq->token_tenant = tok->tenant;
 	if (!(tok->scopes & rq->route->scope)) {
 		rd_error_set(e, RD_E_FORBIDDEN, "the token lacks the scope this route needs");
 		return -1;
@@ -467,9 +467,9 @@ static int check_body_headers(struct request *rq, struct rd_error *e)
 	const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 	size_t len;
-	if (cl && util_parse_size(cl, &len) == 0 && len > rq->srv->app->cfg->max_body) {
+	if (cl && util_parse_size(cl, &len) == 0 && len > rq->snap->cfg->max_body) {
 		rd_error_set(e, RD_E_BODY_TOO_LARGE, "the body exceeds max_body (%zu bytes)",
-		              rq->srv->app->cfg->max_body);
+		              rq->snap->cfg->max_body);
 		return -1;
 	}
 	return 0;
@@ -547,6 +547,7 @@ static void request_free(struct request *rq)
 	}
 	buf_free(&rq->body);
 	ingest_batch_free(rq->batch);
+	app_snap_release(rq->snap);
 	free(rq);
 }
 
@@ -593,7 +594,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return rq;
 }
 
-static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, const char *url,
+/* MHD's request callback, once for the headers, once per piece of body,
+ * once when it is complete, and once more when a suspended request resumes. */
+static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_size, void **con_cls)
 {
@@ -603,7 +606,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 		if (!rq && !(rq = request_new(srv, conn)))
 			return MHD_NO;
 		rq->method = method;
-		rq->access_log = srv->app->cfg->access_log;
+		rq->snap = app_snap_acquire(srv->app);
 		rq->gc = guard_of(conn);
 		*con_cls = rq;
 		struct rd_error e;
@@ -627,7 +630,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	}
 	if (*upload_size) {
 		guard_body_bytes(rq->gc, *upload_size);
-		if (!rq->too_large && rq->body.len + *upload_size > srv->app->cfg->max_body) {
+		if (!rq->too_large && rq->body.len + *upload_size > rq->snap->cfg->max_body) {
 			rq->too_large = true;
 			buf_free(&rq->body);
 		}
@@ -643,25 +646,12 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	guard_body_done(rq->gc);
 	if (rq->too_large) {
 		char msg[96];
-		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", srv->app->cfg->max_body);
+		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", rq->snap->cfg->max_body);
 		http_fail(rq, RD_E_BODY_TOO_LARGE, msg);
 		return MHD_YES;
 	}
 	rq->route->fn(rq);
 	return rq->answered ? MHD_YES : MHD_NO;
-}
-
-/* Config and engine stay fixed for the length of one callback. */
-static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                             const char *method, const char *version, const char *upload_data,
-                             size_t *upload_size, void **con_cls)
-{
-	struct http_server *srv = cls;
-	pthread_rwlock_rdlock(&srv->app->lock);
-	MHD_RESULT rc = on_request_locked(cls, conn, url, method, version, upload_data, upload_size,
-	                                  con_cls);
-	pthread_rwlock_unlock(&srv->app->lock);
-	return rc;
 }
 
 /* A refused request (bad signature, token, input) is worth a look but is
@@ -697,8 +687,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	uncount_suspended(rq);
 	metrics_request(srv->app->metrics, route, rq->status, us);
 	bool cut = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
-	if (rq->access_log == ACCESS_LOG_ALL ||
-	    (rq->access_log == ACCESS_LOG_ERRORS && (rq->status >= 400 || cut)))
+	int access_log = rq->snap->cfg->access_log;
+	if (access_log == ACCESS_LOG_ALL || (access_log == ACCESS_LOG_ERRORS && (rq->status >= 400 || cut)))
 		log_msg(access_level(rq->status, cut), "http %s %s %d %.3fms in=%zu out=%zu%s%s", method,
 		        route, rq->status, (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
 		        cut ? " (connection ended early)" : "");
@@ -802,11 +792,11 @@ static unsigned worker_threads(const struct config *cfg)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-int http_start(struct app *app, struct http_server **out, char *err, size_t errlen)
+static int http_start_with(struct app *app, const struct config *cfg, struct http_server **out,
+                           char *err, size_t errlen)
 {
 	struct http_server *srv = calloc(1, sizeof *srv);
 	struct sockaddr_storage ss;
-	const struct config *cfg = app->cfg;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
 	if (!srv) {
@@ -868,6 +858,16 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 fail:
 	http_stop(srv);
 	return -1;
+}
+
+/* Listening, threads and limits are read once, from the snapshot current at
+ * start (a reload keeps them: app.c keep_restart_only). */
+int http_start(struct app *app, struct http_server **out, char *err, size_t errlen)
+{
+	struct app_snap *snap = app_snap_acquire(app);
+	int rc = http_start_with(app, snap->cfg, out, err, errlen);
+	app_snap_release(snap);
+	return rc;
 }
 
 int http_reload_tls(struct http_server *srv, char *err, size_t errlen)

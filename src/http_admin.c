@@ -205,7 +205,7 @@ int http_audit_read(struct request *rq, const char *tenant, const char *conversa
 	unsigned char h[CRYPTO_HASH_BYTES];
 	char target[AUDIT_TARGET_MAX];
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), h);
-	audit_target(app->keys, "conversation", h, sizeof h, target);
+	audit_target(rq->snap->keys, "conversation", h, sizeof h, target);
 	json_int_t n = (json_int_t)json_array_size(json_object_get(reply, "messages"));
 	int rc = audit_record(app, rq->token_name, "read", target, n);
 	if (rc != 0) {
@@ -241,7 +241,7 @@ void http_readyz(struct request *rq)
 		http_reply_text(rq, 503, "application/json", failed, sizeof failed - 1, NULL, NULL);
 	else if (store_disk_full(app->store))
 		http_reply_text(rq, 503, "application/json", disk, sizeof disk - 1, "Retry-After", "10");
-	else if (sc.queued * 10 >= (uint64_t)app->cfg->queue_size * 9)
+	else if (sc.queued * 10 >= (uint64_t)rq->snap->cfg->queue_size * 9)
 		http_reply_text(rq, 503, "application/json", full, sizeof full - 1, "Retry-After", "1");
 	else
 		http_reply_text(rq, 200, "application/json", ready, sizeof ready - 1, NULL, NULL);

@@ -377,12 +377,11 @@ static int add_subjects(struct prepared *p, const struct redact_result *res)
  * escaping. jansson would allocate a node per key for the same output, on
  * every message.
  */
-/* The name is copied, not pointed to: a batch waits for its commit without
- * the config lock, and a SIGHUP meanwhile frees the engine that owns the
- * names its findings came from (issue 11: garbage keys in 201 replies and
- * /metrics labels read from freed memory). */
+/* The name points into the engine (or the config) of the snapshot the
+ * batch holds until it is answered (issue 11: a SIGHUP while a batch waited
+ * for its commit freed the engine its names came from). */
 struct tally_entry {
-	char entity[RD_MAX_NAME_LEN + 1];
+	const char *entity;
 	unsigned n;
 };
 
@@ -411,7 +410,7 @@ static int tally_add(struct tally *t, const char *entity, unsigned k)
 		t->cap = cap;
 	}
 	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof *t->v);
-	snprintf(t->v[i].entity, sizeof t->v[i].entity, "%s", entity);
+	t->v[i].entity = entity;
 	t->v[i].n = k;
 	t->n++;
 	return 0;
@@ -513,13 +512,13 @@ static unsigned char *seal_field(const unsigned char key[CRYPTO_KEY_BYTES], enum
 }
 
 /* Seals text, conversation id and the metadata document of one record. */
-static int seal_record(struct app *app, const struct message_in *m, struct prepared *p,
+static int seal_record(struct app *app, const struct app_snap *snap, const struct message_in *m, struct prepared *p,
                        const char *text, size_t text_len, const char *meta, size_t meta_len,
                        struct rd_error *e)
 {
 	struct store_record *r = &p->rec;
 	unsigned char key[CRYPTO_KEY_BYTES];
-	int krc = store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms,
+	int krc = store_data_key_for(app->store, snap->keys, r->tenant, r->category, r->ts_ms,
 	                             &r->key_id, key);
 	if (krc == STORE_FULL) {
 		rd_error_store(e, krc, RD_E_STORAGE, "the disk is full");
@@ -556,12 +555,12 @@ static void record_header(struct app *app, const struct message_in *m, int64_t n
 	r->category = m->category;
 }
 
-static int add_sender(struct app *app, const struct ingest_options *opt, struct prepared *p)
+static int add_sender(const struct app_snap *snap, const struct ingest_options *opt, struct prepared *p)
 {
 	struct redact_subject s;
 	if (!opt->sender)
 		return 0;
-	if (redact_subject_hash(app->redact, SUBJECT_PHONE, opt->sender, strlen(opt->sender), &s) < 0)
+	if (redact_subject_hash(snap->redact, SUBJECT_PHONE, opt->sender, strlen(opt->sender), &s) < 0)
 		return 0;   /* not a phone number (e.g. a web session id): nothing to link */
 	struct redact_result one = { .subjects = &s, .nsubjects = 1 };
 	return add_subjects(p, &one);
@@ -581,7 +580,7 @@ static int finish_doc(struct buf *doc, json_t *meta, struct buf *out)
 }
 
 /* Turns one validated message into a sealed record. */
-static int prepare_one(struct app *app, const struct ingest_options *opt, const struct message_in *m,
+static int prepare_one(struct app *app, const struct app_snap *snap, const struct ingest_options *opt, const struct message_in *m,
                        int64_t now_ms, struct prepared *p, struct redact_result *res,
                        struct tally *total, struct rd_error *e)
 {
@@ -595,10 +594,10 @@ static int prepare_one(struct app *app, const struct ingest_options *opt, const 
 	p->rec.tenant = p->tenant;
 	p->rec.category = p->category;
 	if (buf_append(&findings, "[", 1) ||
-	    !(meta = redact_metadata(app->redact, m, p, res, &findings, &counts, total)))
+	    !(meta = redact_metadata(snap->redact, m, p, res, &findings, &counts, total)))
 		goto oom;
-	if (redact_run(app->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
-	    add_subjects(p, res) || add_sender(app, opt, p) ||
+	if (redact_run(snap->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
+	    add_subjects(p, res) || add_sender(snap, opt, p) ||
 	    add_findings(&findings, &counts, total, res, NULL) || finish_doc(&findings, meta, &doc) ||
 	    tally_json(&counts, &counts_json))
 		goto oom;
@@ -609,7 +608,7 @@ static int prepare_one(struct app *app, const struct ingest_options *opt, const 
 	p->rec.entity_counts = p->entity_counts;
 	p->rec.subjects = (const unsigned char (*)[CRYPTO_HASH_BYTES])p->subjects;
 	p->rec.nsubjects = p->nsubjects;
-	rc = seal_record(app, m, p, res->text, res->len, doc.data, doc.len, e);
+	rc = seal_record(app, snap, m, p, res->text, res->len, doc.data, doc.len, e);
 	goto done;
 oom:
 	rd_error_set(e, RD_E_INTERNAL, "out of memory or redaction failure");
@@ -736,8 +735,9 @@ struct ingest_batch {
 	struct prepared *prep;
 	struct store_record *recs;
 	size_t n;
-	struct tally total;             /* findings by entity */
+	struct tally total;             /* findings by entity, named by snap's engine */
 	bool with_text;
+	struct app_snap *snap;          /* held until the batch is answered */
 };
 
 void ingest_batch_free(struct ingest_batch *b)
@@ -749,6 +749,7 @@ void ingest_batch_free(struct ingest_batch *b)
 	free(b->prep);
 	free(b->recs);
 	tally_free(&b->total);
+	app_snap_release(b->snap);
 	free(b);
 }
 
@@ -768,23 +769,25 @@ static struct ingest_batch *batch_new(size_t n, bool with_text)
 	return b;
 }
 
-int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
-                        struct ingest_batch **out, struct rd_error *e)
+int ingest_prepare_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                        json_t *root, struct ingest_batch **out, struct rd_error *e)
 {
 	int64_t now_ms = util_now_ms();
 	struct message_in *msgs;
 	size_t n;
-	if (validate_all(app->cfg, opt, root, now_ms, &msgs, &n, e))
+	if (validate_all(snap->cfg, opt, root, now_ms, &msgs, &n, e))
 		return -1;
 	struct redact_result res = { 0 };
 	struct ingest_batch *b = batch_new(n, opt->return_redacted);
 	if (!b)
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+	else
+		b->snap = app_snap_ref(snap);
 	for (size_t i = 0; b && i < n; i++) {
 		struct ingest_options one = *opt;
 		if (opt->senders)
 			one.sender = opt->senders[i];
-		if (prepare_one(app, &one, &msgs[i], now_ms, &b->prep[i], &res, &b->total, e)) {
+		if (prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res, &b->total, e)) {
 			ingest_batch_free(b);
 			b = NULL;
 			break;
@@ -799,13 +802,13 @@ int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_
 	return 0;
 }
 
-int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
-                   struct ingest_batch **out, struct rd_error *e)
+int ingest_prepare(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                   const char *body, size_t len, struct ingest_batch **out, struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
 	if (!root)
 		return -1;
-	int rc = ingest_prepare_json(app, opt, root, out, e);
+	int rc = ingest_prepare_json(app, snap, opt, root, out, e);
 	json_decref(root);
 	return rc;
 }
@@ -891,7 +894,7 @@ static int redact_request_fields(json_t *root, const char *default_tenant, const
 	return 0;
 }
 
-int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
+int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body, size_t len,
                        json_t **reply, struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
@@ -908,7 +911,7 @@ int ingest_redact_only(struct app *app, const char *default_tenant, const char *
 		rd_error_set(e, RD_E_INVALID_FIELD, "text must not contain NUL");
 		goto done;
 	}
-	if (redact_run(app->redact, tenant, ch, text, tlen, &res)) {
+	if (redact_run(snap->redact, tenant, ch, text, tlen, &res)) {
 		rd_error_set(e, RD_E_INTERNAL, "redaction failed");
 		goto done;
 	}
@@ -931,6 +934,7 @@ done:
 
 struct read_ctx {
 	struct app *app;
+	const struct app_snap *snap;
 	json_t *messages;
 	int failures;                   /* rows that did not open (reported) */
 	int shredded;                   /* rows whose data key was destroyed */
@@ -991,7 +995,7 @@ static int read_row(const struct store_row *row, void *arg)
 {
 	struct read_ctx *ctx = arg;
 	json_t *o;
-	int rc = ingest_open_row(ctx->app, row, false, &o);
+	int rc = ingest_open_row(ctx->app, ctx->snap, row, false, &o);
 	if (rc == 1)
 		ctx->shredded++;
 	else if (rc != 0)
@@ -1001,12 +1005,12 @@ static int read_row(const struct store_row *row, void *arg)
 	return 0;
 }
 
-int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
+int ingest_read_conversation(struct app *app, const struct app_snap *snap, const char *tenant, const char *conversation_id,
                              json_t **reply, struct rd_error *e)
 {
 	unsigned char hash[CRYPTO_HASH_BYTES];
 	size_t count = 0;
-	struct read_ctx ctx = { .app = app, .messages = json_array() };
+	struct read_ctx ctx = { .app = app, .snap = snap, .messages = json_array() };
 	if (!ctx.messages) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
@@ -1038,11 +1042,11 @@ int ingest_read_conversation(struct app *app, const char *tenant, const char *co
 
 /* ---- opening one row (conversation reads, subject export) ----------------- */
 
-int ingest_open_row(struct app *app, const struct store_row *row, bool with_conversation,
-                    json_t **out)
+int ingest_open_row(struct app *app, const struct app_snap *snap, const struct store_row *row,
+                    bool with_conversation, json_t **out)
 {
 	unsigned char key[CRYPTO_KEY_BYTES];
-	int krc = store_data_key_get(app->store, app->keys, row->key_id, key);
+	int krc = store_data_key_get(app->store, snap->keys, row->key_id, key);
 	if (krc == 1)
 		return 1;
 	if (krc != 0) {

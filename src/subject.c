@@ -49,8 +49,11 @@ static int resolve(struct app *app, const struct subject_query *q, unsigned char
 		return 0;
 	}
 	struct redact_subject s;
-	if (redact_subject_hash(app->redact, q->kind == SQ_EMAIL ? SUBJECT_EMAIL : SUBJECT_PHONE,
-	                        q->value, n, &s) < 0) {
+	struct app_snap *snap = app_snap_acquire(app);
+	int src = redact_subject_hash(snap->redact, q->kind == SQ_EMAIL ? SUBJECT_EMAIL : SUBJECT_PHONE,
+	                              q->value, n, &s);
+	app_snap_release(snap);
+	if (src < 0) {
 		rd_error_set(e, RD_E_INVALID_QUERY, "that does not look like an %s",
 		              q->kind == SQ_EMAIL ? "email address" : "phone number");
 		return -1;
@@ -62,8 +65,10 @@ static int resolve(struct app *app, const struct subject_query *q, unsigned char
 static void query_target(struct app *app, const struct subject_query *q,
                          const unsigned char h[CRYPTO_HASH_BYTES], char out[AUDIT_TARGET_MAX])
 {
-	audit_target(app->keys, q->kind == SQ_CONVERSATION ? "conversation" : "subject", h,
+	struct app_snap *snap = app_snap_acquire(app);
+	audit_target(snap->keys, q->kind == SQ_CONVERSATION ? "conversation" : "subject", h,
 	             CRYPTO_HASH_BYTES, out);
+	app_snap_release(snap);
 }
 
 /* Conversation hashes linked to the query, in first-seen order. */
@@ -117,6 +122,7 @@ static int collect_fn(sqlite3 *db, void *arg)
 
 struct export_ctx {
 	struct app *app;
+	struct app_snap *snap;
 	json_t *messages;
 	json_t *conv_id;        /* from the first row that opened */
 	int64_t unreadable, failures;
@@ -126,7 +132,7 @@ static int export_row(const struct store_row *row, void *arg)
 {
 	struct export_ctx *c = arg;
 	json_t *o;
-	int rc = ingest_open_row(c->app, row, true, &o);
+	int rc = ingest_open_row(c->app, c->snap, row, true, &o);
 	if (rc == 1) {
 		c->unreadable++;
 		return 0;
@@ -147,7 +153,7 @@ static int export_row(const struct store_row *row, void *arg)
 static int export_conversation(struct app *app, const char *tenant, const unsigned char *h,
                                json_t *convs, int64_t *records, int64_t *unreadable)
 {
-	struct export_ctx c = { .app = app, .messages = json_array() };
+	struct export_ctx c = { .app = app, .snap = app_snap_acquire(app), .messages = json_array() };
 	size_t count = 0;
 	int rc = -1;
 	if (!c.messages || store_conversation(app->store, tenant, h, export_row, &c, &count) != 0)
@@ -166,6 +172,7 @@ static int export_conversation(struct app *app, const char *tenant, const unsign
 	if (!o || json_array_append_new(convs, o))
 		rc = -1;
 done:
+	app_snap_release(c.snap);
 	json_decref(c.conv_id);
 	json_decref(c.messages);
 	return rc;
@@ -511,7 +518,9 @@ static unsigned char *hold_seal(struct app *app, const struct subject_query *q, 
 	unsigned char key[CRYPTO_KEY_BYTES], ad[160];
 	unsigned char *ct = malloc(n + CRYPTO_SEAL_OVERHEAD);
 	if (ct) {
-		hold_key(app->keys, key);
+		struct app_snap *snap = app_snap_acquire(app);
+		hold_key(snap->keys, key);
+		app_snap_release(snap);
 		crypto_seal(key, ad, hold_ad(ad, sizeof ad, id, q->tenant), s, n, ct);
 		sodium_memzero(key, sizeof key);
 		*len = n + CRYPTO_SEAL_OVERHEAD;
@@ -626,7 +635,9 @@ static json_t *hold_open(struct app *app, const char *id, const char *tenant,
 	char *m = malloc(len - CRYPTO_SEAL_OVERHEAD + 1);
 	if (!m)
 		return NULL;
-	hold_key(app->keys, key);
+	struct app_snap *snap = app_snap_acquire(app);
+	hold_key(snap->keys, key);
+	app_snap_release(snap);
 	int rc = crypto_open(key, ad, hold_ad(ad, sizeof ad, id, tenant), ct, len, (unsigned char *)m);
 	sodium_memzero(key, sizeof key);
 	json_t *doc = rc == 0 ? json_loadb(m, len - CRYPTO_SEAL_OVERHEAD, 0, NULL) : NULL;

@@ -296,7 +296,7 @@ static const char *query_arg(struct request *rq, const char *name)
 static const struct source_conf *source_find(struct request *rq, const char *name,
                                              struct rd_error *e)
 {
-	const struct source_conf *s = config_source(rq->srv->app->cfg, name);
+	const struct source_conf *s = config_source(rq->snap->cfg, name);
 	if (!s)
 		rd_error_set(e, RD_E_NOT_FOUND, "the %s webhook is not configured (no [source \"%s\"])",
 		              name, name);
@@ -377,7 +377,7 @@ static void submit(struct request *rq, json_t *root, const struct ingest_options
 {
 	struct ingest_batch *b;
 	struct rd_error e;
-	int rc = root ? ingest_prepare_json(rq->srv->app, opt, root, &b, &e) : -1;
+	int rc = root ? ingest_prepare_json(rq->srv->app, rq->snap, opt, root, &b, &e) : -1;
 	if (!root)
 		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
 	json_decref(root);
@@ -446,7 +446,7 @@ void http_webhook_cx(struct request *rq)
 		http_reply_text(rq, 200, "application/json", cx_empty, sizeof cx_empty - 1, NULL, NULL);
 		return;
 	}
-	const struct source_conf *src = config_source(rq->srv->app->cfg, "dialogflow-cx");
+	const struct source_conf *src = config_source(rq->snap->cfg, "dialogflow-cx");
 	struct ingest_options opt = { .channel = ch, .sender = caller,
 	                              .default_tenant = http_token_tenant(rq) };
 	if (!opt.default_tenant && src)
@@ -498,7 +498,7 @@ static enum MHD_Result query_arg_cb(void *cls, enum MHD_ValueKind kind, const ch
  * characters. */
 static int twilio_url(struct request *rq, char *url, size_t len, struct rd_error *e)
 {
-	const struct config *cfg = rq->srv->app->cfg;
+	const struct config *cfg = rq->snap->cfg;
 	struct buf q = { 0 };
 	if (!rq->raw_query)
 		MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_arg_cb, &q);
