@@ -75,7 +75,4 @@ int ingest_open_row(struct app *app, const struct app_snap *snap, const struct s
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
 json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e);
 
-/* Tenant names: 1..64 of [A-Za-z0-9._-]. */
-bool ingest_tenant_valid(const char *t);
-
 #endif

@@ -16,6 +16,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "retention.h"
+#include "tenant.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -242,18 +243,7 @@ static void handle_redact(struct request *rq)
 const char *http_query_tenant(struct request *rq, struct rd_error *e)
 {
 	const char *t = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "tenant");
-	const char *bound = http_token_tenant(rq);
-	if (!t)
-		return bound ? bound : "default";
-	if (!ingest_tenant_valid(t)) {
-		rd_error_set(e, RD_E_INVALID_QUERY, "tenant is not a valid tenant name");
-		return NULL;
-	}
-	if (bound && strcmp(t, bound)) {
-		rd_error_set(e, RD_E_FORBIDDEN, "this token is bound to another tenant");
-		return NULL;
-	}
-	return t;
+	return tenant_resolve(http_token_tenant(rq), t, NULL, RD_E_INVALID_QUERY, e);
 }
 
 static void handle_get_conversation(struct request *rq)

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "ingest.h"
 #include "subject.h"
+#include "tenant.h"
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -140,15 +141,9 @@ static int hold_body(struct request *rq, json_t *root, struct subject_query *q, 
 		return -1;
 	}
 	*reason = json_string_value(json_object_get(root, "reason"));
-	q->tenant = json_string_value(json_object_get(root, "tenant"));
-	if (!q->tenant)
-		q->tenant = bound ? bound : "default";
-	if (!ingest_tenant_valid(q->tenant) || (bound && strcmp(q->tenant, bound))) {
-		rd_error_set(e, ingest_tenant_valid(q->tenant) ? RD_E_FORBIDDEN : RD_E_INVALID_FIELD,
-		              "tenant is not valid for this token");
-		return -1;
-	}
-	return 0;
+	q->tenant = tenant_resolve(bound, json_string_value(json_object_get(root, "tenant")), NULL,
+	                           RD_E_INVALID_FIELD, e);
+	return q->tenant ? 0 : -1;
 }
 
 void http_post_hold(struct request *rq)

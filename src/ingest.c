@@ -13,6 +13,7 @@
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
+#include "tenant.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -109,21 +110,6 @@ json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e)
 		return NULL;
 	}
 	return root;
-}
-
-bool ingest_tenant_valid(const char *t)
-{
-	size_t n = strlen(t);
-	if (n == 0 || n > RD_MAX_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = t[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		          c == '.' || c == '_' || c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
 }
 
 /* A validated message; pointers borrow from the parsed JSON. */
@@ -289,17 +275,8 @@ static int parse_scoping(json_t *m, const char *where, const struct config *cfg,
 	const char *tenant, *category;
 	if (opt_string(m, "tenant", where, &tenant, e) || opt_string(m, "category", where, &category, e))
 		return -1;
-	const char *bound = opt->default_tenant;
-	out->tenant = tenant ? tenant : bound ? bound : "default";
-	if (!ingest_tenant_valid(out->tenant)) {
-		rd_error_set(e, RD_E_INVALID_FIELD, "%s.tenant must be 1 to %d of A-Z a-z 0-9 . _ -",
-		              where, RD_MAX_NAME_LEN);
+	if (!(out->tenant = tenant_resolve(opt->default_tenant, tenant, where, RD_E_INVALID_FIELD, e)))
 		return -1;
-	}
-	if (bound && strcmp(out->tenant, bound) != 0) {
-		rd_error_set(e, RD_E_FORBIDDEN, "%s.tenant is not the token's tenant", where);
-		return -1;
-	}
 	out->category = category ? category : cfg->channel_category[out->channel];
 	if (!out->category || strlen(out->category) > RD_MAX_NAME_LEN ||
 	    !config_category_known(cfg, out->category)) {
@@ -885,13 +862,8 @@ static int redact_request_fields(json_t *root, const char *default_tenant, const
 		rd_error_set(e, RD_E_INVALID_FIELD, "channel must be web, whatsapp, sms, voice, email or other");
 		return -1;
 	}
-	*tenant = ten ? ten : default_tenant ? default_tenant : "default";
-	if (!ingest_tenant_valid(*tenant) || (default_tenant && strcmp(*tenant, default_tenant))) {
-		rd_error_set(e, ingest_tenant_valid(*tenant) ? RD_E_FORBIDDEN : RD_E_INVALID_FIELD,
-		              "tenant is not valid for this token");
-		return -1;
-	}
-	return 0;
+	*tenant = tenant_resolve(default_tenant, ten, NULL, RD_E_INVALID_FIELD, e);
+	return *tenant ? 0 : -1;
 }
 
 int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body, size_t len,
