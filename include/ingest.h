@@ -57,21 +57,6 @@ int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, 
 /* The redact-only reply object for one text (shared by the CLI). */
 json_t *ingest_redact_reply(const struct redact_result *res);
 
-/* GET /v1/conversations/{id}: the opened transcript, or 404. */
-int ingest_read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
-                             const char *conversation_id, json_t **reply, struct rd_error *e)
-	RD_WARN_UNUSED;
-
-/*
- * Open one stored row (from a store_conversation callback) into its API
- * object {"id", "ts", "role", "channel", "category", "text", "metadata",
- * "findings"}, plus "conversation_id" when with_conversation. Returns 0 and
- * *out (caller decrefs); 1 when its data key was destroyed (crypto-shredded);
- * -1 when it does not authenticate (logged by record id) or out of memory.
- */
-int ingest_open_row(struct app *app, const struct app_snap *snap, const struct store_row *row,
-                    bool with_conversation, json_t **out) RD_WARN_UNUSED;
-
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
 json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e);
 

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "read.h"
 #include "retention.h"
 #include "tenant.h"
 #include "util.h"
@@ -251,7 +252,7 @@ static void handle_get_conversation(struct request *rq)
 	struct rd_error e;
 	json_t *reply = NULL;
 	const char *tenant = http_query_tenant(rq, &e);
-	if (!tenant || ingest_read_conversation(rq->srv->app, rq->snap, tenant, rq->id, &reply, &e)) {
+	if (!tenant || read_conversation(rq->srv->app, rq->snap, tenant, rq->id, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}

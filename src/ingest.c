@@ -13,6 +13,7 @@
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
+#include "record.h"
 #include "tenant.h"
 #include "util.h"
 
@@ -472,22 +473,6 @@ fail:
 	return NULL;
 }
 
-static unsigned char *seal_field(const unsigned char key[CRYPTO_KEY_BYTES], enum crypto_field field,
-                                 const struct store_record *rec, const void *m, size_t mlen,
-                                 size_t *outlen)
-{
-	unsigned char ad[CRYPTO_AD_MAX];
-	struct crypto_ad_row a;
-	store_record_ad(rec, &a);
-	size_t adlen = crypto_ad_build(ad, field, &a);
-	unsigned char *out = adlen ? malloc(mlen + CRYPTO_SEAL_OVERHEAD) : NULL;
-	if (!out)
-		return NULL;
-	crypto_seal(key, ad, adlen, m, mlen, out);
-	*outlen = mlen + CRYPTO_SEAL_OVERHEAD;
-	return out;
-}
-
 /* Seals text, conversation id and the metadata document of one record. */
 static int seal_record(struct app *app, const struct app_snap *snap, const struct message_in *m, struct prepared *p,
                        const char *text, size_t text_len, const char *meta, size_t meta_len,
@@ -505,9 +490,9 @@ static int seal_record(struct app *app, const struct app_snap *snap, const struc
 		rd_error_set(e, RD_E_INTERNAL, "could not obtain a data key");
 		return -1;
 	}
-	p->conv_ct = seal_field(key, FIELD_CONVERSATION, r, m->conv_id, m->conv_len, &r->conv_ct_len);
-	p->text_ct = seal_field(key, FIELD_TEXT, r, text, text_len, &r->text_ct_len);
-	p->meta_ct = seal_field(key, FIELD_META, r, meta, meta_len, &r->meta_ct_len);
+	p->conv_ct = record_seal(key, FIELD_CONVERSATION, r, m->conv_id, m->conv_len, &r->conv_ct_len);
+	p->text_ct = record_seal(key, FIELD_TEXT, r, text, text_len, &r->text_ct_len);
+	p->meta_ct = record_seal(key, FIELD_META, r, meta, meta_len, &r->meta_ct_len);
 	sodium_memzero(key, sizeof key);
 	if (!p->conv_ct || !p->text_ct || !p->meta_ct) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
@@ -897,154 +882,4 @@ done:
 	redact_result_free(&res);
 	json_decref(root);
 	return rc;
-}
-
-/* ---- reading back -------------------------------------------------------- */
-
-/* Opens one row into its JSON (see ingest.h); reports failures in the log
- * by record id only. */
-
-struct read_ctx {
-	struct app *app;
-	const struct app_snap *snap;
-	json_t *messages;
-	int failures;                   /* rows that did not open (reported) */
-	int shredded;                   /* rows whose data key was destroyed */
-};
-
-/* Opens one sealed field into a NUL-terminated heap string. The AD binds
- * the row's stored role, channel, category and time (format 2), except in
- * a database not re-sealed yet (an older key-less backup). */
-static char *open_field(const unsigned char key[CRYPTO_KEY_BYTES], int format,
-                        enum crypto_field field, const struct store_row *row,
-                        const unsigned char *c, size_t clen)
-{
-	if (clen < CRYPTO_SEAL_OVERHEAD)
-		return NULL;
-	unsigned char ad[CRYPTO_AD_MAX];
-	struct crypto_ad_row a;
-	store_row_ad(row, &a);
-	size_t adlen = format == 1 ? crypto_ad_build_v1(ad, field, &a) : crypto_ad_build(ad, field, &a);
-	if (!adlen)
-		return NULL;
-	size_t mlen = clen - CRYPTO_SEAL_OVERHEAD;
-	char *out = malloc(mlen + 1);
-	if (!out)
-		return NULL;
-	if (crypto_open(key, ad, adlen, c, clen, (unsigned char *)out)) {
-		free(out);
-		return NULL;
-	}
-	out[mlen] = '\0';
-	return out;
-}
-
-static void free_secret(char *s)
-{
-	if (s) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
-static json_t *row_json(const struct store_row *row, const char *text, const char *meta)
-{
-	char ts[32];
-	util_format_ts(row->ts_ms, ts);
-	json_t *doc = json_loads(meta, 0, NULL);
-	json_t *md = doc ? json_object_get(doc, "metadata") : NULL;
-	json_t *fi = doc ? json_object_get(doc, "findings") : NULL;
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", row->id, "ts", ts,
-	                      "role", rd_role_name(row->role), "channel", rd_channel_name(row->channel),
-	                      "category", row->category, "text", text,
-	                      "metadata", md ? json_incref(md) : json_object(),
-	                      "findings", fi ? json_incref(fi) : json_array());
-	json_decref(doc);
-	return o;
-}
-
-static int read_row(const struct store_row *row, void *arg)
-{
-	struct read_ctx *ctx = arg;
-	json_t *o;
-	int rc = ingest_open_row(ctx->app, ctx->snap, row, false, &o);
-	if (rc == 1)
-		ctx->shredded++;
-	else if (rc != 0)
-		ctx->failures++;
-	else if (json_array_append_new(ctx->messages, o))
-		return -1;
-	return 0;
-}
-
-int ingest_read_conversation(struct app *app, const struct app_snap *snap, const char *tenant, const char *conversation_id,
-                             json_t **reply, struct rd_error *e)
-{
-	unsigned char hash[CRYPTO_HASH_BYTES];
-	size_t count = 0;
-	struct read_ctx ctx = { .app = app, .snap = snap, .messages = json_array() };
-	if (!ctx.messages) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
-	}
-	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
-	if (store_conversation(app->store, tenant, hash, read_row, &ctx, &count) != 0) {
-		json_decref(ctx.messages);
-		rd_error_set(e, RD_E_STORAGE, "the conversation could not be read");
-		return -1;
-	}
-	if (ctx.failures) {
-		json_decref(ctx.messages);
-		rd_error_set(e, RD_E_INTEGRITY,
-		              "%d stored record(s) failed to authenticate; see the daemon log", ctx.failures);
-		return -1;
-	}
-	if (json_array_size(ctx.messages) == 0) {
-		json_decref(ctx.messages);
-		rd_error_set(e, RD_E_NOT_FOUND, "no messages are held for this conversation");
-		return -1;
-	}
-	*reply = json_pack("{s:s, s:o}", "conversation_id", conversation_id, "messages", ctx.messages);
-	if (!*reply) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- opening one row (conversation reads, subject export) ----------------- */
-
-int ingest_open_row(struct app *app, const struct app_snap *snap, const struct store_row *row,
-                    bool with_conversation, json_t **out)
-{
-	unsigned char key[CRYPTO_KEY_BYTES];
-	int krc = store_data_key_get(app->store, snap->keys, row->key_id, key);
-	if (krc == 1)
-		return 1;
-	if (krc != 0) {
-		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
-		return -1;
-	}
-	int format = store_seal_format(app->store);
-	char *text = open_field(key, format, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
-	char *meta = open_field(key, format, FIELD_META, row, row->meta_ct, row->meta_ct_len);
-	char *conv = with_conversation ? open_field(key, format, FIELD_CONVERSATION, row, row->conv_ct,
-	                                            row->conv_ct_len)
-	                               : NULL;
-	sodium_memzero(key, sizeof key);
-	json_t *o = NULL;
-	if (!text || !meta || (with_conversation && !conv))
-		log_error("record %s: ciphertext failed to authenticate", row->id);
-	else if ((o = row_json(row, text, meta)) && conv &&
-	         json_object_set_new(o, "conversation_id", json_string(conv))) {
-		json_decref(o);
-		o = NULL;
-	}
-	free_secret(text);
-	free_secret(meta);
-	free_secret(conv);
-	if (!o)
-		return -1;
-	*out = o;
-	return 0;
 }

@@ -3,13 +3,13 @@
  *
  * Workload: rare, operator-driven requests touching a few conversations.
  * Reads go through store_conversation on a read connection and rows are
- * opened by ingest_open_row; every write (erasure, holds, audit entries)
+ * opened by read_open_row; every write (erasure, holds, audit entries)
  * runs in one store_exec transaction on the writer, so an action and its
  * audit entry commit together. See subject.h for the contracts.
  */
 #include "subject.h"
 #include "audit.h"
-#include "ingest.h"
+#include "read.h"
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
@@ -132,7 +132,7 @@ static int export_row(const struct store_row *row, void *arg)
 {
 	struct export_ctx *c = arg;
 	json_t *o;
-	int rc = ingest_open_row(c->app, c->snap, row, true, &o);
+	int rc = read_open_row(c->app, c->snap, row, true, &o);
 	if (rc == 1) {
 		c->unreadable++;
 		return 0;
