@@ -133,23 +133,14 @@ const char *http_token_tenant(const struct request *rq)
 }
 
 /* Record ids for the log line: the first, and how many. */
-static void note_ids(struct request *rq, const struct ingest_batch *b)
+static void note_ids(struct request *rq)
 {
 	size_t n;
-	const struct store_record *recs = ingest_batch_records(b, &n);
+	const char *first = ingest_job_ids(rq->job, &n);
 	if (n == 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", recs[0].id);
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", first);
 	else if (n > 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)", recs[0].id, n);
-}
-
-/* Runs on the writer thread once the batch's transaction has committed. */
-static void on_committed(void *ctx, int status)
-{
-	struct request *rq = ctx;
-	atomic_store(&rq->commit_status, status);
-	atomic_store(&rq->commit_done, true);
-	MHD_resume_connection(rq->conn);
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)", first, n);
 }
 
 /* A request leaves srv->suspended once: when its result is taken, or when
@@ -163,70 +154,78 @@ static void uncount_suspended(struct request *rq)
 	}
 }
 
-/* Suspend before submitting: the writer may resume us at once. */
-void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish)
+/* ingest is about to hand the records to the writer, which may answer at
+ * once: suspend first. */
+static void on_submitting(void *arg)
 {
-	struct app *app = rq->srv->app;
-	size_t n;
-	const struct store_record *recs = ingest_batch_records(b, &n);
-	rq->batch = b;
-	rq->finish = finish;
+	struct request *rq = arg;
 	atomic_fetch_add(&rq->srv->suspended, 1);
 	rq->counted_suspended = true;
 	MHD_suspend_connection(rq->conn);
-	int st = store_submit_async(app->store, recs, n, on_committed, rq);
-	if (st != STORE_OK)
-		on_committed(rq, st);
+}
+
+/* On the writer thread once the records are committed (or refused). */
+static void on_ingested(void *arg, struct ingest_job *job)
+{
+	struct request *rq = arg;
+	rq->job = job;
+	atomic_store(&rq->commit_done, true);
+	MHD_resume_connection(rq->conn);
+}
+
+void http_ingest(struct request *rq, const struct ingest_options *opt, json_t *root,
+                 http_finish_fn finish)
+{
+	struct app *app = rq->srv->app;
+	struct ingest_sink sink = { on_submitting, on_ingested, rq };
+	struct rd_error e;
+	rq->finish = finish;
+	int rc = root ? ingest_messages_json(app, rq->snap, opt, root, &sink, &e)
+	              : ingest_messages(app, rq->snap, opt, rq->body.data, rq->body.len, &sink, &e);
+	if (rc) {
+		rq->finish = NULL;
+		http_reply_error(rq, &e);
+		return;
+	}
 	rq->answered = true;   /* the reply is queued by `finish` */
 }
 
-int http_batch_result(struct request *rq, struct buf *reply, struct rd_error *e)
+int http_ingest_result(struct request *rq, const char **body, size_t *len, struct rd_error *e)
 {
-	struct app *app = rq->srv->app;
 	uncount_suspended(rq);
-	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), reply, e);
-	if (rc == 0) {
-		note_ids(rq, rq->batch);
-		metrics_ingest_latency(app->metrics, util_mono_us() - rq->start_us);
-	}
-	ingest_batch_free(rq->batch);
-	rq->batch = NULL;
-	return rc;
+	if (ingest_job_reply(rq->job, body, len, e))
+		return -1;
+	note_ids(rq);
+	metrics_ingest_latency(rq->srv->app->metrics, util_mono_us() - rq->start_us);
+	return 0;
 }
 
-void http_reply_batch(struct request *rq, int status)
+void http_reply_ingested(struct request *rq, int status)
 {
-	struct buf reply = { 0 };
+	const char *body;
+	size_t len;
 	struct rd_error e;
-	if (http_batch_result(rq, &reply, &e))
+	if (http_ingest_result(rq, &body, &len, &e))
 		http_reply_error(rq, &e);
 	else
-		http_reply_text(rq, status, "application/json", reply.data, reply.len, NULL, NULL);
-	buf_free(&reply);
+		http_reply_text(rq, status, "application/json", body, len, NULL, NULL);
 }
 
 /* Second half of POST /v1/messages, when MHD resumes the connection. */
 static void finish_messages(struct request *rq)
 {
-	http_reply_batch(rq, 201);
+	http_reply_ingested(rq, 201);
 }
 
-/* First half: validate, redact and seal on this worker thread, hand the
- * records to the writer and suspend the connection until they are
- * committed, so one worker serves many clients while fsync runs. */
+/* First half: ingest validates, redacts and seals on this worker thread and
+ * hands the records to the writer; the connection waits suspended until
+ * they are committed, so one worker serves many clients while fsync runs. */
 static void handle_messages(struct request *rq)
 {
-	struct app *app = rq->srv->app;
 	const char *ret = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "return");
 	struct ingest_options opt = { .default_tenant = http_token_tenant(rq), .channel = CH_WEB,
 	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
-	struct rd_error e;
-	struct ingest_batch *b;
-	if (ingest_prepare(app, rq->snap, &opt, rq->body.data, rq->body.len, &b, &e)) {
-		http_reply_error(rq, &e);
-		return;
-	}
-	http_submit_batch(rq, b, finish_messages);
+	http_ingest(rq, &opt, NULL, finish_messages);
 }
 
 static void handle_redact(struct request *rq)
@@ -537,7 +536,7 @@ static void request_free(struct request *rq)
 		free(rq->raw_query);
 	}
 	buf_free(&rq->body);
-	ingest_batch_free(rq->batch);
+	ingest_job_free(rq->job);
 	app_snap_release(rq->snap);
 	free(rq);
 }
@@ -610,7 +609,7 @@ static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char 
 		}
 		return MHD_YES;
 	}
-	if (rq->batch && atomic_load(&rq->commit_done)) {
+	if (rq->finish && atomic_load(&rq->commit_done)) {
 		rq->answered = false;
 		rq->finish(rq);
 		return rq->answered ? MHD_YES : MHD_NO;

@@ -1,13 +1,19 @@
 /*
- * ingest.c — validate, redact, seal and store messages; read them back.
+ * ingest.c — validate, redact, seal and store messages.
  *
- * Data flow of one POST /v1/messages:
+ * Data flow of one POST /v1/messages (or webhook), all on the caller's
+ * thread up to the hand-over:
  *   body --jansson--> json --validate--> struct message_in[]
  *        --redact--> redacted text + metadata, findings, subject hashes
  *        --seal (data key of tenant/category/month)--> struct store_record[]
- *        --store_submit_async (group commit)--> ids, 201
+ *        --reply built (ids, findings)--> sink->submitting
+ *        --store_submit_async (copies the records; group commit)
+ *        --writer thread, once durable--> sink->done(job) --> ingest_job_reply
  * Nothing reaches the store before every message of the batch has passed
- * validation and redaction, so a bad message stores nothing.
+ * validation and redaction, so a bad message stores nothing. The sealed
+ * records are freed as soon as the store has copied them; what waits for
+ * the commit is the job: the reply, the findings to count, and a reference
+ * to the snapshot whose engine named them.
  */
 #include "ingest.h"
 #include "json_mem.h"
@@ -691,108 +697,163 @@ int ingest_validate(const struct config *cfg, const struct ingest_options *opt, 
 	return 0;
 }
 
-/* A batch between sealing and commit: records for the store and what the
- * reply needs afterwards. */
-struct ingest_batch {
+/* The records of a batch while they are built and handed to the store:
+ * owned by ingest_messages_json's stack frame, freed as soon as the store
+ * has copied them. */
+struct batch {
 	struct prepared *prep;
 	struct store_record *recs;
 	size_t n;
-	struct tally total;             /* findings by entity, named by snap's engine */
-	bool with_text;
-	struct app_snap *snap;          /* held until the batch is answered */
 };
 
-void ingest_batch_free(struct ingest_batch *b)
+static int batch_init(struct batch *b, size_t n)
 {
-	if (!b)
-		return;
+	b->n = n;
+	b->prep = calloc(n, sizeof *b->prep);
+	b->recs = calloc(n, sizeof *b->recs);
+	return b->prep && b->recs ? 0 : -1;
+}
+
+static void batch_free(struct batch *b)
+{
 	for (size_t i = 0; b->prep && i < b->n; i++)
 		prepared_free(&b->prep[i]);
 	free(b->prep);
 	free(b->recs);
-	tally_free(&b->total);
-	app_snap_release(b->snap);
-	free(b);
 }
 
-static struct ingest_batch *batch_new(size_t n, bool with_text)
-{
-	struct ingest_batch *b = calloc(1, sizeof *b);
-	if (!b)
-		return NULL;
-	b->n = n;
-	b->with_text = with_text;
-	b->prep = calloc(n, sizeof *b->prep);
-	b->recs = calloc(n, sizeof *b->recs);
-	if (!b->prep || !b->recs) {
-		ingest_batch_free(b);
-		return NULL;
-	}
-	return b;
-}
-
-int ingest_prepare_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
-                        json_t *root, struct ingest_batch **out, struct rd_error *e)
-{
-	int64_t now_ms = util_now_ms();
-	struct message_in *msgs;
+/* What a request needs once its records are committed: its reply, built
+ * before the hand-over, and the findings to count then. */
+struct ingest_job {
+	struct app_snap *snap;          /* held: `total` names its engine's entities */
+	struct metrics *metrics;
+	struct tally total;             /* findings by entity */
+	struct buf reply;               /* the 201 body */
+	char first_id[RD_RECORD_ID_LEN + 1];
 	size_t n;
-	if (validate_all(snap->cfg, opt, root, now_ms, &msgs, &n, e))
-		return -1;
+	bool with_text;                 /* ?return=redacted: the reply holds text */
+	int status;                     /* the store's, set before done is called */
+	struct ingest_sink sink;
+};
+
+void ingest_job_free(struct ingest_job *j)
+{
+	if (!j)
+		return;
+	tally_free(&j->total);
+	if (j->with_text && j->reply.data)
+		sodium_memzero(j->reply.data, j->reply.len);   /* the redacted text */
+	buf_free(&j->reply);
+	app_snap_release(j->snap);
+	free(j);
+}
+
+static struct ingest_job *job_new(struct app *app, struct app_snap *snap,
+                                  const struct ingest_sink *sink)
+{
+	struct ingest_job *j = calloc(1, sizeof *j);
+	if (j) {
+		j->snap = app_snap_ref(snap);
+		j->metrics = app->metrics;
+		j->sink = *sink;
+	}
+	return j;
+}
+
+/* The store's callback, on its writer thread once the records are
+ * committed (or from ingest_messages_json when it refused them at once). */
+static void on_stored(void *ctx, int status)
+{
+	struct ingest_job *j = ctx;
+	j->status = status;
+	j->sink.done(j->sink.arg, j);
+}
+
+/* Seals every message of a validated body into b; the findings go to
+ * j->total. -1 with e (4xx for the client's fault, 500). */
+static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                    const struct message_in *msgs, int64_t now_ms, struct batch *b,
+                    struct ingest_job *j, struct rd_error *e)
+{
 	struct redact_result res = { 0 };
-	struct ingest_batch *b = batch_new(n, opt->return_redacted);
-	if (!b)
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-	else
-		b->snap = app_snap_ref(snap);
-	for (size_t i = 0; b && i < n; i++) {
+	int rc = 0;
+	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct ingest_options one = *opt;
 		if (opt->senders)
 			one.sender = opt->senders[i];
-		if (prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res, &b->total, e)) {
-			ingest_batch_free(b);
-			b = NULL;
-			break;
-		}
+		rc = prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res, &j->total, e);
 		b->recs[i] = b->prep[i].rec;
 	}
 	redact_result_free(&res);
-	free(msgs);
-	if (!b)
-		return -1;
-	*out = b;
-	return 0;
+	return rc;
 }
 
-int ingest_prepare(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
-                   const char *body, size_t len, struct ingest_batch **out, struct rd_error *e)
+int ingest_messages_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                         json_t *root, const struct ingest_sink *sink, struct rd_error *e)
+{
+	int64_t now_ms = util_now_ms();
+	struct message_in *msgs;
+	struct batch b = { 0 };
+	struct ingest_job *j = NULL;
+	size_t n;
+	int rc = -1;
+	if (validate_all(snap->cfg, opt, root, now_ms, &msgs, &n, e))
+		return -1;
+	if (batch_init(&b, n) || !(j = job_new(app, snap, sink))) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (seal_all(app, snap, opt, msgs, now_ms, &b, j, e))
+		goto done;
+	j->with_text = opt->return_redacted;
+	if (build_reply(b.prep, n, &j->total, opt->return_redacted, &j->reply)) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	memcpy(j->first_id, b.recs[0].id, sizeof j->first_id);
+	j->n = n;
+	if (sink->submitting)
+		sink->submitting(sink->arg);
+	/* From here on j is the sink's: done may run (and free it) at once. */
+	int st = store_submit_async(app->store, b.recs, n, on_stored, j);
+	if (st != STORE_OK)
+		on_stored(j, st);
+	j = NULL;
+	rc = 0;
+done:
+	ingest_job_free(j);
+	batch_free(&b);   /* the store copied the records */
+	free(msgs);
+	return rc;
+}
+
+int ingest_messages(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                    const char *body, size_t len, const struct ingest_sink *sink,
+                    struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
 	if (!root)
 		return -1;
-	int rc = ingest_prepare_json(app, snap, opt, root, out, e);
+	int rc = ingest_messages_json(app, snap, opt, root, sink, e);
 	json_decref(root);
 	return rc;
 }
 
-const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n)
+int ingest_job_reply(struct ingest_job *j, const char **body, size_t *len, struct rd_error *e)
 {
-	*n = b->n;
-	return b->recs;
+	if (submit_status(j->status, e))
+		return -1;
+	for (size_t i = 0; i < j->total.n; i++)
+		metrics_finding(j->metrics, j->total.v[i].entity, j->total.v[i].n);
+	*body = j->reply.data;
+	*len = j->reply.len;
+	return 0;
 }
 
-int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
-                       struct rd_error *e)
+const char *ingest_job_ids(const struct ingest_job *j, size_t *n)
 {
-	if (submit_status(store_status, e))
-		return -1;
-	for (size_t i = 0; i < b->total.n; i++)
-		metrics_finding(app->metrics, b->total.v[i].entity, b->total.v[i].n);
-	if (build_reply(b->prep, b->n, &b->total, b->with_text, reply)) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
-	}
-	return 0;
+	*n = j->n;
+	return j->first_id;
 }
 
 /* ---- redact only --------------------------------------------------------- */
@@ -851,8 +912,8 @@ static int redact_request_fields(json_t *root, const char *default_tenant, const
 	return *tenant ? 0 : -1;
 }
 
-int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body, size_t len,
-                       json_t **reply, struct rd_error *e)
+int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body,
+                       size_t len, json_t **reply, struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
 	if (!root)
