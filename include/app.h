@@ -64,6 +64,8 @@ struct app_snap *app_snap_acquire(struct app *app) RD_WARN_UNUSED;
 struct app_snap *app_snap_ref(struct app_snap *s);
 /* Drops one reference; the last one frees the snapshot. NULL is a no-op. */
 void app_snap_release(struct app_snap *s);
+/* How many snapshots this process has not freed yet (for tests). */
+int app_snap_live(void);
 
 /* For a failed store operation whose status is rc: RD_E_STORAGE_FAILED when
  * the store refuses writes since a failed fdatasync (a restart is needed),

@@ -109,6 +109,13 @@ static int preflight(const struct app *app, const struct config *cfg, enum app_m
 
 /* ---- snapshots ----------------------------------------------------------- */
 
+static atomic_int snaps_live;   /* for tests: app_snap_live */
+
+int app_snap_live(void)
+{
+	return atomic_load(&snaps_live);
+}
+
 /* A keyring shared by consecutive snapshots until the master key changes;
  * freed (wiped) with the last of them. */
 struct app_keys {
@@ -147,6 +154,7 @@ static struct app_snap *snap_new(struct config *cfg, struct redact *r, struct ap
 	s->kref = k;
 	atomic_fetch_add_explicit(&k->refs, 1, memory_order_relaxed);
 	atomic_init(&s->refs, 1);
+	atomic_fetch_add(&snaps_live, 1);
 	return s;
 }
 
@@ -173,6 +181,7 @@ void app_snap_release(struct app_snap *s)
 	config_free((struct config *)s->cfg);
 	keys_release(s->kref);
 	free(s);
+	atomic_fetch_sub(&snaps_live, 1);
 }
 
 /* Makes s (with its one reference, which passes to the app) the current
@@ -391,6 +400,7 @@ int app_reload(struct app *app, char *err, size_t errlen)
 	}
 	*s = (struct app_snap){ .cfg = cfg, .redact = r, .keys = k->kr, .kref = k };
 	atomic_init(&s->refs, 1);
+	atomic_fetch_add(&snaps_live, 1);
 	publish(app, s);
 	s = NULL;
 	cfg = NULL;
