@@ -187,7 +187,8 @@ void http_webhook_twilio(struct request *rq)
 		rd_error_set(&e, RD_E_INVALID_FORM, "the form body is malformed or has too many fields");
 		goto fail;
 	}
-	if (twilio_url(rq, url, sizeof url, &e) || webhook_secret_read("twilio", src->secret_file, secret, &slen, &e))
+	if (twilio_url(rq, url, sizeof url, &e) ||
+	    webhook_secret_read("twilio", src->secret_file, secret, &slen, &e))
 		goto fail;
 	bool ok = webhook_twilio_verify(secret, slen, url, &form, header(rq, "X-Twilio-Signature"));
 	sodium_memzero(secret, sizeof secret);

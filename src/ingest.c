@@ -480,9 +480,9 @@ fail:
 }
 
 /* Seals text, conversation id and the metadata document of one record. */
-static int seal_record(struct app *app, const struct app_snap *snap, const struct message_in *m, struct prepared *p,
-                       const char *text, size_t text_len, const char *meta, size_t meta_len,
-                       struct rd_error *e)
+static int seal_record(struct app *app, const struct app_snap *snap, const struct message_in *m,
+                       struct prepared *p, const char *text, size_t text_len, const char *meta,
+                       size_t meta_len, struct rd_error *e)
 {
 	struct store_record *r = &p->rec;
 	unsigned char key[CRYPTO_KEY_BYTES];
@@ -523,7 +523,8 @@ static void record_header(struct app *app, const struct message_in *m, int64_t n
 	r->category = m->category;
 }
 
-static int add_sender(const struct app_snap *snap, const struct ingest_options *opt, struct prepared *p)
+static int add_sender(const struct app_snap *snap, const struct ingest_options *opt,
+                      struct prepared *p)
 {
 	struct redact_subject s;
 	if (!opt->sender)
@@ -548,9 +549,10 @@ static int finish_doc(struct buf *doc, json_t *meta, struct buf *out)
 }
 
 /* Turns one validated message into a sealed record. */
-static int prepare_one(struct app *app, const struct app_snap *snap, const struct ingest_options *opt, const struct message_in *m,
-                       int64_t now_ms, struct prepared *p, struct redact_result *res,
-                       struct tally *total, struct rd_error *e)
+static int prepare_one(struct app *app, const struct app_snap *snap,
+                       const struct ingest_options *opt, const struct message_in *m, int64_t now_ms,
+                       struct prepared *p, struct redact_result *res, struct tally *total,
+                       struct rd_error *e)
 {
 	int rc = -1;
 	struct buf findings = { 0 }, doc = { 0 }, counts_json = { 0 };
