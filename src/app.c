@@ -15,6 +15,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Shared by every module that reports a store failure (see app.h). */
+void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message)
+{
+	if (rc == STORE_FAILED)
+		rd_error_set(e, RD_E_STORAGE_FAILED,
+		             "writes are refused since a disk sync failed; the daemon needs a restart");
+	else if (rc == STORE_FULL)
+		rd_error_set(e, RD_E_STORAGE_FULL, "the disk is full; nothing was stored, retry later");
+	else
+		rd_error_set(e, err, "%s", message);
+}
+
 /* Builds the engine with subkeys of the master key, or, for `redactd
  * redact` without a readable key, with per-process random keys (hash-style
  * output is then stable only within that run). */
