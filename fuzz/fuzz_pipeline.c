@@ -73,10 +73,10 @@ static void setup(void)
 }
 
 /* Every key of "findings" is an entity name: A-Z 0-9 _ only. */
-static void check_reply(const struct buf *reply)
+static void check_reply(const char *body, size_t len)
 {
 	json_error_t jerr;
-	json_t *doc = json_loadb(reply->data, reply->len, 0, &jerr);
+	json_t *doc = json_loadb(body, len, 0, &jerr);
 	json_t *findings = json_object_get(doc, "findings");
 	if (!json_is_object(findings))
 		abort();
@@ -94,15 +94,10 @@ static void check_reply(const struct buf *reply)
 
 static void answer(struct ingest_job *j)
 {
-	struct buf reply = { 0 };
+	struct ingest_reply r;
 	struct rd_error e;
-	const char *body;
-	size_t len;
-	if (ingest_job_reply(j, &body, &len, &e) == 0) {
-		reply.data = (char *)body;
-		reply.len = len;
-		check_reply(&reply);
-	}
+	if (ingest_job_reply(j, &r, &e) == 0)
+		check_reply(r.body, r.len);
 	ingest_job_free(j);
 }
 

@@ -66,14 +66,19 @@ int ingest_messages_json(struct app *app, struct app_snap *snap, const struct in
                          json_t *root, const struct ingest_sink *sink, struct rd_error *e)
 	RD_WARN_UNUSED;
 
-/* After done: 0 when the records are committed, with the 201 body
- * {"ids":[...],"findings":{...}[,"redacted":[...]]} in *body and *len (borrowed
- * from the job), counting its findings in /metrics; -1 with e when the
+/* What a committed job answers. Borrowed from the job. */
+struct ingest_reply {
+	const char *body;              /* {"ids":[...],"findings":{...}[,"redacted":[...]]} */
+	size_t len;
+	const char *first_id;          /* the first record id, and how many: for a log line */
+	size_t count;
+};
+
+/* After done: 0 when the records are committed, with *out (valid until
+ * ingest_job_free), counting the findings in /metrics; -1 with e when the
  * store refused them (503 busy, shutting down or disk full, 500). Call once. */
-int ingest_job_reply(struct ingest_job *job, const char **body, size_t *len, struct rd_error *e)
+int ingest_job_reply(struct ingest_job *job, struct ingest_reply *out, struct rd_error *e)
 	RD_WARN_UNUSED;
-/* The first record id of the job (for a log line) and how many it has. */
-const char *ingest_job_ids(const struct ingest_job *job, size_t *n);
 void ingest_job_free(struct ingest_job *job);   /* NULL is a no-op; releases the snapshot */
 
 /* Validate a parsed body without redacting or storing (fuzzing, dry runs). */

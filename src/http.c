@@ -133,14 +133,12 @@ const char *http_token_tenant(const struct request *rq)
 }
 
 /* Record ids for the log line: the first, and how many. */
-static void note_ids(struct request *rq)
+static void note_ids(struct request *rq, const struct ingest_reply *r)
 {
-	size_t n;
-	const char *first = ingest_job_ids(rq->job, &n);
-	if (n == 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", first);
-	else if (n > 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)", first, n);
+	if (r->count == 1)
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", r->first_id);
+	else if (r->count > 1)
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)", r->first_id, r->count);
 }
 
 /* A request leaves srv->suspended once: when its result is taken, or when
@@ -192,10 +190,13 @@ void http_ingest(struct request *rq, const struct ingest_options *opt, json_t *r
 
 int http_ingest_result(struct request *rq, const char **body, size_t *len, struct rd_error *e)
 {
+	struct ingest_reply r;
 	uncount_suspended(rq);
-	if (ingest_job_reply(rq->job, body, len, e))
+	if (ingest_job_reply(rq->job, &r, e))
 		return -1;
-	note_ids(rq);
+	note_ids(rq, &r);
+	*body = r.body;
+	*len = r.len;
 	metrics_ingest_latency(rq->srv->app->metrics, util_mono_us() - rq->start_us);
 	return 0;
 }

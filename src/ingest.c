@@ -830,21 +830,15 @@ int ingest_messages(struct app *app, struct app_snap *snap, const struct ingest_
 	return rc;
 }
 
-int ingest_job_reply(struct ingest_job *j, const char **body, size_t *len, struct rd_error *e)
+int ingest_job_reply(struct ingest_job *j, struct ingest_reply *out, struct rd_error *e)
 {
 	if (submit_status(j->status, e))
 		return -1;
 	for (size_t i = 0; i < j->total.n; i++)
 		metrics_finding(j->metrics, j->total.v[i].entity, j->total.v[i].n);
-	*body = j->reply.data;
-	*len = j->reply.len;
+	*out = (struct ingest_reply){ .body = j->reply.data, .len = j->reply.len,
+	                              .first_id = j->first_id, .count = j->n };
 	return 0;
-}
-
-const char *ingest_job_ids(const struct ingest_job *j, size_t *n)
-{
-	*n = j->n;
-	return j->first_id;
 }
 
 /* ---- redact only --------------------------------------------------------- */

@@ -81,11 +81,10 @@ static int ingest(const struct ingest_options *opt, const char *body, char **rep
 	if (rc)
 		return -1;
 	struct ingest_job *j = wait_job();
-	const char *b;
-	size_t len;
-	rc = ingest_job_reply(j, &b, &len, e);
+	struct ingest_reply r;
+	rc = ingest_job_reply(j, &r, e);
 	if (rc == 0)
-		*reply = strndup(b, len);
+		*reply = strndup(r.body, r.len);
 	ingest_job_free(j);
 	return rc;
 }
@@ -238,13 +237,13 @@ static void test_busy(void)
 	app_snap_release(snap);
 	CHECK(first == 0 && second == 0, "busy: both handed over");
 	struct ingest_job *j = wait_job();   /* the refused one answers at once */
-	const char *b;
-	size_t len;
-	CHECK(ingest_job_reply(j, &b, &len, &e) == -1 && e.err == RD_E_BUSY, "busy: RD_E_BUSY");
+	struct ingest_reply r;
+	CHECK(ingest_job_reply(j, &r, &e) == -1 && e.err == RD_E_BUSY, "busy: RD_E_BUSY");
 	ingest_job_free(j);
 	store_pause_writer(app.store, false);
 	j = wait_job();
-	CHECK(ingest_job_reply(j, &b, &len, &e) == 0, "busy: the first commits once the writer runs");
+	CHECK(ingest_job_reply(j, &r, &e) == 0 && r.count == 10,
+	      "busy: the first commits once the writer runs");
 	ingest_job_free(j);
 	buf_free(&body);
 }
@@ -266,10 +265,10 @@ static void test_reply_after_reload(void)
 	write_config("[rule \"ticket\"]\npattern = TCK-[0-9]{5}\nentity = TICKET_NEW\n");
 	CHECK(app_reload(&app, err, sizeof err) == 0, "reload: accepted");
 	CHECK(app_reload(&app, err, sizeof err) == 0, "reload: twice");
-	const char *b = NULL;
-	size_t len = 0;
-	CHECK(j && ingest_job_reply(j, &b, &len, &e) == 0, "reload: job answered after it");
-	json_t *r = b ? json_loadb(b, len, 0, NULL) : NULL;
+	struct ingest_reply rep = { 0 };
+	CHECK(j && ingest_job_reply(j, &rep, &e) == 0, "reload: job answered after it");
+	CHECK(rep.count == 1 && rep.first_id && !strncmp(rep.first_id, "m_", 2), "reload: its record id");
+	json_t *r = rep.body ? json_loadb(rep.body, rep.len, 0, NULL) : NULL;
 	json_t *fi = json_object_get(r, "findings");
 	CHECK(json_integer_value(json_object_get(fi, "TICKET")) == 1 &&
 	      json_integer_value(json_object_get(fi, "EMAIL")) == 1,
