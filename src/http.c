@@ -318,7 +318,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/holds", false, SCOPE_ADMIN, true, http_post_hold, "/v1/holds" },
 	{ "GET", "/v1/holds", false, SCOPE_ADMIN, false, http_get_holds, "/v1/holds" },
 	{ "DELETE", "/v1/holds/", true, SCOPE_ADMIN, false, http_delete_hold, "/v1/holds/{id}" },
-	/* Webhooks (webhook.c): Twilio and WhatsApp prove themselves by signature. */
+	/* Webhooks (http_webhook.c): Twilio and WhatsApp prove themselves by signature. */
 	{ "POST", "/v1/webhooks/dialogflow-cx", false, SCOPE_INGEST, true, http_webhook_cx,
 	  "/v1/webhooks/dialogflow-cx" },
 	{ "POST", "/v1/webhooks/twilio", false, 0, false, http_webhook_twilio, "/v1/webhooks/twilio" },
