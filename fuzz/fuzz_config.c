@@ -38,24 +38,26 @@ static void redact_sample(void)
 {
 	static const char text[] = "mail ann@example.com or call +44 7700 900123, ticket TCK-1234";
 	struct redact_result res = { 0 };
-	if (redact_run(app.redact, "default", CH_WEB, text, sizeof text - 1, &res))
+	struct app_snap *snap = app_snap_acquire(&app);
+	if (redact_run(snap->redact, "default", CH_WEB, text, sizeof text - 1, &res))
 		abort();
 	redact_result_free(&res);
+	app_snap_release(snap);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	if (!app.cfg)
+	if (!app.snap)
 		setup();
 	write_file(data, size);
 	struct config *cfg = NULL;
 	char err[4096];
 	if (config_load(path, &cfg, err, sizeof err) == 0)
 		config_free(cfg);
-	const struct redact *before = app.redact;
-	if (app_reload(&app, err, sizeof err) != 0 && app.redact != before)
-		abort();   /* a refused reload keeps the running engine */
+	const struct app_snap *before = app.snap;
+	if (app_reload(&app, err, sizeof err) != 0 && app.snap != before)
+		abort();   /* a refused reload keeps the running snapshot */
 	redact_sample();
 	return 0;
 }

@@ -2,11 +2,12 @@
  * libFuzzer harness: the whole in-memory ingest pipeline, through reloads.
  *
  * Each input is a request body taken as POST /v1/messages takes it: parsed,
- * validated, redacted, sealed with a real data key of a real SQLite store,
- * and answered as after a commit (the commit itself is the store's and the
- * e2e tests'). Every 32nd input the config is reloaded, so batches built
- * with one engine are answered after it was replaced, as with SIGHUP in
- * the daemon; every reply must then be valid JSON naming only real entities.
+ * validated, redacted, sealed with a real data key of a real SQLite store
+ * and committed by its writer (ingest_messages, as the HTTP layer calls
+ * it). The last committed job is held and answered only after the next
+ * input, and every 32nd input the config is reloaded first, so jobs built
+ * with one engine are answered after it was replaced, as with SIGHUP in the
+ * daemon; every reply must then be valid JSON naming only real entities.
  * Inputs starting with "?r" ask for ?return=redacted; "?v" for the voice
  * channel (spoken forms).
  */
@@ -16,13 +17,39 @@
 #include "log.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 static struct app app;
-static struct ingest_batch *held;   /* answered after the next reload */
+static struct ingest_job *held;     /* answered after the next input or reload */
+
+/* The writer's answer, handed from its thread to the fuzzing one. */
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static struct ingest_job *arrived;
+
+static void on_done(void *arg, struct ingest_job *job)
+{
+	(void)arg;
+	pthread_mutex_lock(&lock);
+	arrived = job;
+	pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+static struct ingest_job *wait_done(void)
+{
+	pthread_mutex_lock(&lock);
+	while (!arrived)
+		pthread_cond_wait(&cond, &lock);
+	struct ingest_job *j = arrived;
+	arrived = NULL;
+	pthread_mutex_unlock(&lock);
+	return j;
+}
 
 static void setup(void)
 {
@@ -46,10 +73,10 @@ static void setup(void)
 }
 
 /* Every key of "findings" is an entity name: A-Z 0-9 _ only. */
-static void check_reply(const struct buf *reply)
+static void check_reply(const char *body, size_t len)
 {
 	json_error_t jerr;
-	json_t *doc = json_loadb(reply->data, reply->len, 0, &jerr);
+	json_t *doc = json_loadb(body, len, 0, &jerr);
 	json_t *findings = json_object_get(doc, "findings");
 	if (!json_is_object(findings))
 		abort();
@@ -65,21 +92,20 @@ static void check_reply(const struct buf *reply)
 	json_decref(doc);
 }
 
-static void answer(struct ingest_batch *b)
+static void answer(struct ingest_job *j)
 {
-	struct buf reply = { 0 };
+	struct ingest_reply r;
 	struct rd_error e;
-	if (ingest_batch_reply(&app, b, 0, &reply, &e) == 0)
-		check_reply(&reply);
-	buf_free(&reply);
-	ingest_batch_free(b);
+	if (ingest_job_reply(j, &r, &e) == 0)
+		check_reply(r.body, r.len);
+	ingest_job_free(j);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static unsigned runs;
-	if (!app.cfg)
+	if (!app.snap)
 		setup();
 	struct ingest_options opt = { .channel = CH_WEB };
 	if (size >= 2 && data[0] == '?') {
@@ -88,13 +114,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		data += 2;
 		size -= 2;
 	}
-	struct ingest_batch *b = NULL;
 	struct rd_error e;
-	if (ingest_prepare(&app, &opt, (const char *)data, size, &b, &e) == 0) {
+	struct ingest_sink sink = { NULL, on_done, NULL };
+	struct app_snap *snap = app_snap_acquire(&app);
+	if (ingest_messages(&app, snap, &opt, (const char *)data, size, &sink, &e) == 0) {
+		struct ingest_job *j = wait_done();
 		if (held)
 			answer(held);
-		held = b;
+		held = j;
 	}
+	app_snap_release(snap);   /* the held job keeps its own reference */
 	if (++runs % 32 == 0) {
 		char err[4096];
 		if (app_reload(&app, err, sizeof err))

@@ -5,7 +5,8 @@
  * over the raw body, Twilio's HMAC-SHA1 over URL and sorted fields), so the
  * checks must accept it (and refuse it with one signature byte changed);
  * then it goes where a signed body goes: the form decoder (Twilio), the
- * WhatsApp notification walker and the Dialogflow CX field readers.
+ * WhatsApp notification walker and the Dialogflow CX field readers, and
+ * each provider's mapping onto {"messages": [...]}.
  */
 #include "app.h"
 #include "ingest.h"
@@ -37,8 +38,14 @@ static void twilio_form(const uint8_t *data, size_t size)
 	webhook_twilio_sign(secret, sizeof secret - 1, url, &f, sig);
 	if (!webhook_twilio_verify(secret, sizeof secret - 1, url, &f, sig))
 		abort();
-	(void)webhook_form_get(&f, "Body");
-	(void)webhook_form_get(&f, "From");
+	json_t *msgs = NULL;
+	enum rd_channel ch;
+	const char *sender = NULL;
+	struct rd_error e;
+	if (webhook_twilio_messages(&f, &msgs, &ch, &sender, &e) == 0 && msgs &&
+	    (json_array_size(json_object_get(msgs, "messages")) != 1 || !sender || !*sender))
+		abort();   /* a Body makes exactly one message, with its sender */
+	json_decref(msgs);
 	webhook_form_free(&f);
 }
 
@@ -54,12 +61,17 @@ static void json_payloads(const uint8_t *data, size_t size)
 		for (size_t i = 0; i < json_array_size(out); i++)
 			if (!senders[i] || !json_is_object(json_array_get(out, i)))
 				abort();
-	if (json_is_object(root)) {
-		enum rd_channel ch;
-		const char *caller;
-		(void)webhook_cx_utterance(root, &ch, &caller);
-		(void)webhook_cx_session(root);
-	}
+	json_t *msgs = NULL;
+	if (senders && webhook_wa_messages(root, &msgs, senders, &e) == 0 && msgs &&
+	    json_array_size(json_object_get(msgs, "messages")) != json_array_size(out))
+		abort();   /* the same messages as webhook_wa_collect found */
+	json_decref(msgs);
+	enum rd_channel ch;
+	const char *caller;
+	if (webhook_cx_messages(root, &msgs, &ch, &caller, &e) == 0 && msgs &&
+	    json_array_size(json_object_get(msgs, "messages")) != 1)
+		abort();   /* an utterance makes exactly one message */
+	json_decref(msgs);
 	free(senders);
 	json_decref(out);
 	json_decref(root);

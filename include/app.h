@@ -1,10 +1,25 @@
 /*
- * app.h — the running service's shared state and the API error type.
+ * app.h — the running service's shared state and its reload snapshots.
  *
  * One `struct app` is built by `redactd serve` (and by CLI commands that
- * touch the database) and shared by every request thread. The config and
- * the redaction engine can be replaced on SIGHUP: request threads hold
- * `lock` for reading while they use them; app_reload takes it for writing.
+ * touch the database) and shared by every request thread. What SIGHUP can
+ * replace (the config, the redaction engine built from it, the master
+ * keyring) lives in an immutable, reference-counted `struct app_snap`.
+ *
+ * DESIGN
+ * A request takes the current snapshot when it starts (app_snap_acquire:
+ * a mutex held for one load and one atomic increment) and releases it when
+ * it ends (one atomic decrement); everything it reads of the config, the
+ * engine or the keys comes from that one snapshot, so a request never sees
+ * half of a reload, and nothing is locked while it works. A batch waiting
+ * for its group commit holds a reference of its own (app_snap_ref), so the
+ * entity and rule names its findings point to stay valid until it is
+ * answered, whatever SIGHUP does meanwhile. app_reload builds a complete
+ * new snapshot off to the side, publishes it by swapping the pointer under
+ * the mutex, and drops the app's reference to the old one; the last holder
+ * frees it (engine, config, and the keyring once no snapshot shares it).
+ * What never changes while the process runs (the store, the lookup key
+ * derived from the root key, metrics) stays in `struct app` itself.
  */
 #ifndef REDACTD_APP_H
 #define REDACTD_APP_H
@@ -17,19 +32,40 @@
 #include "store.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 struct metrics;
+struct app_keys;
+
+/* One published configuration. Read-only for its holders; refs and kref
+ * are app.c's. */
+struct app_snap {
+	const struct config *cfg;
+	const struct redact *redact;
+	const struct keyring *keys;     /* the master keyring in force */
+	atomic_uint refs;
+	struct app_keys *kref;          /* keys, shared with the next snapshots */
+};
 
 struct app {
-	pthread_rwlock_t lock;          /* guards cfg and redact across reloads */
-	struct config *cfg;
-	struct redact *redact;
-	struct keyring *keys;
+	pthread_mutex_t snap_lock;      /* guards `snap` for the swap and the first ref */
+	struct app_snap *snap;          /* the current snapshot; the app holds one ref */
 	struct store *store;
-	unsigned char *lookup_key;      /* SUBKEY_LOOKUP, sodium_malloc'd */
+	unsigned char *lookup_key;      /* SUBKEY_LOOKUP, sodium_malloc'd; never changes */
 	struct metrics *metrics;
 	char config_path[4096];
 };
+
+/* The current snapshot, with a reference the caller gives back with
+ * app_snap_release. Never NULL once app_open succeeded. */
+struct app_snap *app_snap_acquire(struct app *app) RD_WARN_UNUSED;
+/* One more reference to a snapshot the caller already holds (a batch that
+ * outlives its request's hold). Returns s. */
+struct app_snap *app_snap_ref(struct app_snap *s);
+/* Drops one reference; the last one frees the snapshot. NULL is a no-op. */
+void app_snap_release(struct app_snap *s);
+/* How many snapshots this process has not freed yet (for tests). */
+int app_snap_live(void);
 
 /* For a failed store operation whose status is rc: RD_E_STORAGE_FAILED when
  * the store refuses writes since a failed fdatasync (a restart is needed),
@@ -47,7 +83,9 @@ enum app_mode {
 int app_open(struct app *app, const char *config_path, enum app_mode mode, char *err,
              size_t errlen, int *exit_code) RD_WARN_UNUSED;
 void app_close(struct app *app);
-/* Re-read the config file and rebuild the engine; on error keep the old. */
+/* Re-read the config file, rebuild the engine and publish both as a new
+ * snapshot; on error the running one stays. Requests that hold the old
+ * snapshot finish with it. */
 int app_reload(struct app *app, char *err, size_t errlen) RD_WARN_UNUSED;
 
 #endif

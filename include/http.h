@@ -7,8 +7,11 @@
  * by max_body (a larger Content-Length is refused with 413 before any of it
  * is read; a chunked body that grows past it is discarded as it arrives).
  * Authentication, routing and content-type checks happen on the headers,
- * before the body. Handlers run on the worker thread; ingest blocks it until
- * the store's group commit holds the records, then answers 201.
+ * before the body, with the snapshot (app.h) the request takes then and
+ * keeps to its end. Handlers run on the worker thread. An ingesting route
+ * hands the body to ingest and suspends the connection while the records
+ * wait for the group commit, so the worker serves other connections; MHD
+ * resumes it when the commit is durable, and the reply (201) goes out then.
  */
 #ifndef REDACTD_HTTP_H
 #define REDACTD_HTTP_H

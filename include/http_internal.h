@@ -2,8 +2,9 @@
  * http_internal.h — what the HTTP handler files share (http.c, http_admin.c).
  *
  * Not part of any other module's interface: only src/http*.c include it.
- * Handlers run on an MHD worker thread holding app->lock for reading and
- * answer exactly once through the http_reply_* functions.
+ * Handlers run on an MHD worker thread with the request's snapshot
+ * (rq->snap: config, engine, keys, taken when its headers arrived and held
+ * until it ends) and answer exactly once through the http_reply_* functions.
  */
 #ifndef REDACTD_HTTP_INTERNAL_H
 #define REDACTD_HTTP_INTERNAL_H
@@ -16,7 +17,8 @@
 
 struct MHD_Daemon;
 struct MHD_Connection;
-struct ingest_batch;
+struct ingest_job;
+struct ingest_options;
 struct http_tls;
 struct http_guard;
 struct guard_conn;
@@ -35,7 +37,7 @@ struct http_server {
 
 struct request;
 typedef void (*route_fn)(struct request *rq);
-/* Answers a request whose batch has committed (or failed to). */
+/* Answers a request whose messages have committed (or failed to). */
 typedef void (*http_finish_fn)(struct request *rq);
 
 struct route {
@@ -58,9 +60,10 @@ struct request {
 	const char *route_name;
 	const char *method;
 	const char *id;                 /* {id} from the path, borrowed from MHD */
+	struct app_snap *snap;          /* from the headers to the end; NULL before */
 	bool authenticated;
-	char token_name[RD_MAX_NAME_LEN + 1];  /* copied: a reload may free the config */
-	char token_tenant[RD_MAX_NAME_LEN + 1]; /* "" when the token is not bound */
+	const char *token_name;         /* in snap's config; NULL before authentication */
+	const char *token_tenant;       /* in snap's config; NULL when the token is not bound */
 	struct buf body;
 	bool too_large;
 	bool answered;
@@ -68,13 +71,11 @@ struct request {
 	size_t bytes_out;
 	int64_t start_us;
 	char ids_note[96];              /* record ids created, for the log line */
-	struct ingest_batch *batch;     /* sealed records waiting on the group commit */
-	http_finish_fn finish;          /* answers once batch has committed */
+	http_finish_fn finish;          /* set while messages go to ingest; answers once committed */
+	struct ingest_job *job;         /* ingest's result, from the writer thread */
 	bool counted_suspended;         /* in srv->suspended until its result is taken */
-	int access_log;                 /* the config's, when the request began */
 	char *raw_query;                /* the query exactly as sent, or NULL (Twilio signs it) */
-	atomic_int commit_status;
-	atomic_bool commit_done;
+	atomic_bool commit_done;        /* job is set: resume and answer */
 	struct guard_conn *gc;          /* the connection's guard state, or NULL */
 	bool bad_path;                  /* the decoded path holds a NUL or control byte */
 	bool body_expected;             /* Content-Length > 0 or Transfer-Encoding */
@@ -98,19 +99,24 @@ const char *http_token_tenant(const struct request *rq);
 const char *http_query_tenant(struct request *rq, struct rd_error *e);
 
 /*
- * The asynchronous commit shared by every ingesting route. http_submit_batch
- * takes ownership of b, hands its records to the writer and suspends the
- * connection (no worker waits on fsync); when the commit (or its failure)
- * is known MHD resumes the connection and `finish` runs on a worker. It
- * calls http_batch_result first: 0 with the 201 ingest body appended to
- * *reply, or -1 with e set (503 busy, 500); either way the batch is freed.
+ * Messages into ingest, shared by every ingesting route: the body (root
+ * NULL) or a payload a webhook mapped onto {"messages": [...]} (root stays
+ * the caller's). The connection is suspended while the records wait for the
+ * group commit (no worker waits on fsync); when the commit (or its failure)
+ * is known MHD resumes it and `finish` runs on a worker and answers through
+ * http_ingest_result. A request refused before the store saw it is
+ * answered here with its error.
  */
-void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish);
-int http_batch_result(struct request *rq, struct buf *reply, struct rd_error *e) RD_WARN_UNUSED;
-/* The batch's result as the reply: status with the ingest body, or the error. */
-void http_reply_batch(struct request *rq, int status);
+void http_ingest(struct request *rq, const struct ingest_options *opt, json_t *root,
+                 http_finish_fn finish);
+/* For `finish`: 0 with the 201 ingest body (borrowed until the request
+ * ends), or -1 with e set (503 busy, 500). */
+int http_ingest_result(struct request *rq, const char **body, size_t *len, struct rd_error *e)
+	RD_WARN_UNUSED;
+/* The result as the reply: status with the ingest body, or the error. */
+void http_reply_ingested(struct request *rq, int status);
 
-/* Webhook handlers (webhook.c). */
+/* Webhook handlers (http_webhook.c). */
 void http_webhook_cx(struct request *rq);
 void http_webhook_twilio(struct request *rq);
 void http_webhook_whatsapp_verify(struct request *rq);

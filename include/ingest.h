@@ -1,10 +1,13 @@
 /*
- * ingest.h — from a request body to committed records, and back.
+ * ingest.h — from a request body to committed records (the read path is
+ * read.h).
  *
  * A body is parsed once (jansson), every message validated, text and string
- * metadata redacted, each field sealed under its row's associated data, and
- * the batch handed to the store, which answers only after COMMIT. A batch is
- * all-or-nothing: one bad message rejects it whole and nothing is stored.
+ * metadata redacted, each field sealed under its row's associated data
+ * (record.h), and the batch handed to the store, which answers only after
+ * COMMIT. A batch is all-or-nothing: one bad message rejects it whole and
+ * nothing is stored. Everything a request reads of the config and engine
+ * comes from the one snapshot it was given (app.h).
  */
 #ifndef REDACTD_INGEST_H
 #define REDACTD_INGEST_H
@@ -26,54 +29,70 @@ struct ingest_options {
 };
 
 /*
- * Ingest in two halves, so the caller can wait for the group commit without
- * holding a thread (the HTTP layer suspends the connection meanwhile):
- * ingest_prepare parses the body once, validates every message, redacts and
- * seals into a batch (-1 with e set: 4xx for the client's fault, 500);
- * hand ingest_batch_records to store_submit_async; then ingest_batch_reply
- * turns the store's status into the 201 body (appended to *reply as JSON
- * text) or an error (503 busy, 500). A bad message fails the whole batch
- * before anything reaches the store.
+ * One ingest request (POST /v1/messages, a webhook) from its body to its
+ * committed records. ingest_messages parses the body once, validates every
+ * message, redacts text and string metadata, seals each field under its
+ * row's associated data, builds the reply, and hands the records to the
+ * store's group commit. A bad message fails the whole batch before anything
+ * reaches the store.
+ *
+ * The caller waits without holding a thread. Returns -1 with e set (4xx for
+ * the client's fault, 500) when the request is refused before the store
+ * sees it: then neither callback runs. Returns 0 once the records are
+ * handed over: sink->submitting ran just before (the HTTP layer suspends
+ * the connection there), and sink->done runs exactly once when the commit
+ * is durable or has failed, on the store's writer thread, possibly before
+ * ingest_messages returns. done receives the job and its ownership; it
+ * should only take note and wake whoever answers, who then calls
+ * ingest_job_reply and ingest_job_free on their own thread.
+ *
+ * The job holds a reference to snap until it is freed, so a SIGHUP while
+ * it waits for its commit frees nothing it uses.
  */
-struct ingest_batch;
-int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
-                   struct ingest_batch **out, struct rd_error *e) RD_WARN_UNUSED;
-int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
-                        struct ingest_batch **out, struct rd_error *e) RD_WARN_UNUSED;
-const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n);
-int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
-                       struct rd_error *e) RD_WARN_UNUSED;
-void ingest_batch_free(struct ingest_batch *b);   /* NULL is a no-op */
+struct ingest_job;
+
+struct ingest_sink {
+	void (*submitting)(void *arg);                  /* may be NULL */
+	void (*done)(void *arg, struct ingest_job *job);
+	void *arg;
+};
+
+int ingest_messages(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                    const char *body, size_t len, const struct ingest_sink *sink,
+                    struct rd_error *e) RD_WARN_UNUSED;
+/* The same for a body already parsed (webhooks map their payloads onto
+ * {"messages": [...]}); root stays the caller's. */
+int ingest_messages_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                         json_t *root, const struct ingest_sink *sink, struct rd_error *e)
+	RD_WARN_UNUSED;
+
+/* What a committed job answers. Borrowed from the job. */
+struct ingest_reply {
+	const char *body;              /* {"ids":[...],"findings":{...}[,"redacted":[...]]} */
+	size_t len;
+	const char *first_id;          /* the first record id, and how many: for a log line */
+	size_t count;
+};
+
+/* After done: 0 when the records are committed, with *out (valid until
+ * ingest_job_free), counting the findings in /metrics; -1 with e when the
+ * store refused them (503 busy, shutting down or disk full, 500). Call once. */
+int ingest_job_reply(struct ingest_job *job, struct ingest_reply *out, struct rd_error *e)
+	RD_WARN_UNUSED;
+void ingest_job_free(struct ingest_job *job);   /* NULL is a no-op; releases the snapshot */
 
 /* Validate a parsed body without redacting or storing (fuzzing, dry runs). */
 int ingest_validate(const struct config *cfg, const struct ingest_options *opt, json_t *root,
                     struct rd_error *e) RD_WARN_UNUSED;
 
 /* POST /v1/redact: {"text", "channel", "tenant"} -> {"redacted", "findings"}. */
-int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
-                       json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
+int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body,
+                       size_t len, json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
 
-/* The redact-only reply object for one text (shared by the CLI). */
+/* The redact-only reply object for one text. */
 json_t *ingest_redact_reply(const struct redact_result *res);
-
-/* GET /v1/conversations/{id}: the opened transcript, or 404. */
-int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
-                             json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
-
-/*
- * Open one stored row (from a store_conversation callback) into its API
- * object {"id", "ts", "role", "channel", "category", "text", "metadata",
- * "findings"}, plus "conversation_id" when with_conversation. Returns 0 and
- * *out (caller decrefs); 1 when its data key was destroyed (crypto-shredded);
- * -1 when it does not authenticate (logged by record id) or out of memory.
- */
-int ingest_open_row(struct app *app, const struct store_row *row, bool with_conversation,
-                    json_t **out) RD_WARN_UNUSED;
 
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
 json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e);
-
-/* Tenant names: 1..64 of [A-Za-z0-9._-]. */
-bool ingest_tenant_valid(const char *t);
 
 #endif

@@ -5,7 +5,8 @@
  * `redactd serve` starts one sweeper thread (retention_start). Every
  * [retention] sweep_interval it runs a pass: for each (tenant, category)
  * present in the database it computes the horizon with config_retention
- * (read under app->lock, so a SIGHUP reload applies from the next pass) and
+ * (from the snapshot current at the pass's start, so a SIGHUP reload applies
+ * from the next pass) and
  * deletes records older than it with store_purge_before: batches of
  * sweep_batch rows, each one transaction on the writer, so ingest batches
  * queue between them and never wait behind more than one small batch. Held

@@ -14,8 +14,8 @@
  *
  * Every call appends its audit entry in the same transaction as its effect
  * (export: right after reading, before anything is returned), with the actor
- * given and a keyed-hash target. All calls expect the caller to hold
- * app->lock for reading (HTTP handlers and the CLI do).
+ * given and a keyed-hash target. Each call reads the engine and keys from
+ * the snapshot current when it needs them (app_snap_acquire).
  */
 #ifndef REDACTD_SUBJECT_H
 #define REDACTD_SUBJECT_H

@@ -1,11 +1,12 @@
 /*
  * webhook.h — what the webhook routes compute before ingesting: form
- * decoding and the signature checks of Twilio and Meta (WhatsApp).
+ * decoding, the signature checks of Twilio and Meta (WhatsApp), the source
+ * secrets, and each provider's payload as ordinary messages.
  *
- * The HTTP handlers themselves (POST /v1/webhooks/...) live in webhook.c
- * too and are declared in http_internal.h; this header holds the pure
- * functions, so unit tests and the fuzz harness reach them without a
- * connection. Secrets and decoded values are wiped when freed.
+ * Pure functions with no connection, so unit tests and the fuzz harness
+ * reach them directly; the HTTP handlers (POST /v1/webhooks/...) are
+ * http_webhook.c, declared in http_internal.h. Secrets and decoded values
+ * are wiped when freed.
  */
 #ifndef REDACTD_WEBHOOK_H
 #define REDACTD_WEBHOOK_H
@@ -71,6 +72,16 @@ bool webhook_meta_verify(const char *secret, size_t secret_len, const void *body
 int webhook_signed_url(const char *public_url, bool tls, const char *host, const char *path,
                        const char *query, char *out, size_t outlen) RD_WARN_UNUSED;
 
+/*
+ * The first line of a source's secret file (spec: a path or
+ * credential:NAME; trailing CR/LF and blanks dropped) into out. 0 with *len,
+ * or -1 with e (RD_E_SOURCE_UNAVAILABLE: the source is configured but
+ * cannot verify) when spec is NULL, the file is missing, unreadable, empty,
+ * holds a NUL or is longer than WEBHOOK_MAX_SECRET. The caller wipes out.
+ */
+int webhook_secret_read(const char *source, const char *spec, char out[WEBHOOK_MAX_SECRET + 1],
+                        size_t *len, struct rd_error *e) RD_WARN_UNUSED;
+
 /* Dialogflow CX WebhookRequest: the session id (last segment of
  * sessionInfo.session) or NULL; the end user's utterance or NULL, with its
  * channel and the telephony caller id (NULL when absent). Both borrow from
@@ -78,11 +89,44 @@ int webhook_signed_url(const char *public_url, bool tls, const char *host, const
 const char *webhook_cx_session(json_t *root);
 const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char **caller);
 
+/*
+ * A CX WebhookRequest as messages: 0 with *msgs = {"messages": [one user
+ * message in the session's conversation]} (caller decrefs), *ch its channel
+ * and *caller the telephony caller id or NULL (borrowed from root); 0 with
+ * *msgs NULL when it carries nothing the user said (an event or intent
+ * trigger). -1 with e: not an object (RD_E_INVALID_BODY), no session
+ * (RD_E_MISSING_FIELD), out of memory.
+ */
+int webhook_cx_messages(json_t *root, json_t **msgs, enum rd_channel *ch, const char **caller,
+                        struct rd_error *e) RD_WARN_UNUSED;
+
+/*
+ * A Twilio messaging callback as messages: Body is the text, From the
+ * conversation ("whatsapp:+44..." for WhatsApp through Twilio). 0 with
+ * *msgs (caller decrefs), *ch (sms or whatsapp) and *sender (From without
+ * its "whatsapp:" prefix, borrowed from f); 0 with *msgs NULL when there is
+ * no Body (a status callback, media only). -1 with e (RD_E_INVALID_FIELD)
+ * when From is missing or either is not UTF-8.
+ */
+int webhook_twilio_messages(const struct webhook_form *f, json_t **msgs, enum rd_channel *ch,
+                            const char **sender, struct rd_error *e) RD_WARN_UNUSED;
+
+/* Meta's subscription handshake (GET ?hub.mode=subscribe&hub.verify_token=
+ * &hub.challenge=): true when mode is "subscribe", token equals
+ * verify_token (constant time) and the challenge is 1 to 256 printable
+ * ASCII characters without <> (it is echoed back). */
+bool webhook_wa_handshake(const char *mode, const char *token, const char *challenge,
+                          const char *verify_token);
+
 /* WhatsApp Cloud API notification: appends one message object per text
  * message of entry[].changes[].value.messages[] to out and its sender
  * (borrowed from root) to senders[i] (RD_MAX_BATCH slots). -1 with e set
  * (422) on a wrongly typed level or more than RD_MAX_BATCH messages. */
 int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct rd_error *e)
+	RD_WARN_UNUSED;
+/* The same as {"messages": [...]} in *msgs (caller decrefs), or NULL when
+ * the notification holds no text message (statuses, media, other fields). */
+int webhook_wa_messages(json_t *root, json_t **msgs, const char **senders, struct rd_error *e)
 	RD_WARN_UNUSED;
 
 #endif

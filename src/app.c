@@ -1,5 +1,6 @@
 /*
- * app.c — assembling the service: config, keys, engine, store.
+ * app.c — assembling the service: config, keys, engine, store; publishing
+ * reload snapshots (see app.h for the design).
  */
 #include "app.h"
 #include "audit.h"
@@ -10,7 +11,20 @@
 
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+/* Shared by every module that reports a store failure (see app.h). */
+void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message)
+{
+	if (rc == RD_E_STORAGE_FAILED)
+		rd_error_set(e, RD_E_STORAGE_FAILED,
+		             "writes are refused since a disk sync failed; the daemon needs a restart");
+	else if (rc == RD_E_STORAGE_FULL)
+		rd_error_set(e, RD_E_STORAGE_FULL, "the disk is full; nothing was stored, retry later");
+	else
+		rd_error_set(e, err, "%s", message);
+}
 
 /* Builds the engine with subkeys of the master key, or, for `redactd
  * redact` without a readable key, with per-process random keys (hash-style
@@ -34,10 +48,11 @@ static struct redact *build_engine(const struct config *cfg, const struct keyrin
 
 /* The master key. Optional for `redactd redact` (hash-style output is then
  * keyed per run); required wherever the store is opened. */
-static int open_keys(struct app *app, enum app_mode mode, char *err, size_t errlen)
+static int open_keys(const struct config *cfg, struct keyring **kr, enum app_mode mode, char *err,
+                     size_t errlen)
 {
 	char kerr[512];
-	if (keyring_load(app->cfg->key_file, &app->keys, kerr, sizeof kerr) == 0)
+	if (keyring_load(cfg->key_file, kr, kerr, sizeof kerr) == 0)
 		return 0;
 	if (mode == APP_REDACT_ONLY)
 		return 0;
@@ -47,52 +62,54 @@ static int open_keys(struct app *app, enum app_mode mode, char *err, size_t errl
 
 /* Lookup hashes derive from the store's root key (which survives master
  * key rotation), so this runs after store_keyring_attach. */
-static int derive_lookup_key(struct app *app, char *err, size_t errlen)
+static int derive_lookup_key(struct app *app, const struct keyring *kr, char *err, size_t errlen)
 {
 	app->lookup_key = sodium_malloc(CRYPTO_KEY_BYTES);
 	if (!app->lookup_key) {
 		util_err(err, errlen, "out of locked memory");
 		return -1;
 	}
-	keyring_subkey(app->keys, SUBKEY_LOOKUP, app->lookup_key);
+	keyring_subkey(kr, SUBKEY_LOOKUP, app->lookup_key);
 	sodium_mprotect_readonly(app->lookup_key);
 	return 0;
 }
 
-static int open_store(struct app *app, enum app_mode mode, char *err, size_t errlen)
+static int open_store(struct app *app, const struct config *cfg, struct keyring *kr,
+                      enum app_mode mode, char *err, size_t errlen)
 {
 	struct store_options so = {
-		.sync_full = app->cfg->sync_full, .queue_size = app->cfg->queue_size,
-		.batch_max = app->cfg->batch_max, .batch_wait_us = app->cfg->batch_wait_us,
-		.readonly = mode == APP_READONLY, .keys_from = app->cfg->keys_from,
+		.sync_full = cfg->sync_full, .queue_size = cfg->queue_size,
+		.batch_max = cfg->batch_max, .batch_wait_us = cfg->batch_wait_us,
+		.readonly = mode == APP_READONLY, .keys_from = cfg->keys_from,
 	};
 	char why[1024];
-	if (store_open(app->cfg->database, &so, &app->store, why, sizeof why) ||
-	    store_keyring_attach(app->store, app->keys, why, sizeof why)) {
-		util_err(err, errlen, "database %s (%s): %s", app->cfg->database, app->config_path, why);
+	if (store_open(cfg->database, &so, &app->store, why, sizeof why) ||
+	    store_keyring_attach(app->store, kr, why, sizeof why)) {
+		util_err(err, errlen, "database %s (%s): %s", cfg->database, app->config_path, why);
 		return -1;
 	}
 	if (so.keys_from)
 		log_warn("store: data keys come from keys_from (reading a key-less backup); "
 		         "no new records can be stored");
-	return derive_lookup_key(app, err, errlen);
+	return derive_lookup_key(app, kr, err, errlen);
 }
 
 /* Every problem with the files the config names that this mode opens, at
  * once and with the config line that named each, before opening any. A
  * webhook secret is read per request, so serve only warns about those. */
-static int preflight(const struct app *app, enum app_mode mode, char *err, size_t errlen)
+static int preflight(const struct app *app, const struct config *cfg, enum app_mode mode, char *err,
+                     size_t errlen)
 {
 	struct buf b = { 0 };
 	unsigned what = PREFLIGHT_STORE | (mode == APP_SERVE ? PREFLIGHT_TLS : 0);
-	int n = preflight_check(app->cfg, what, &b);
+	int n = preflight_check(cfg, what, &b);
 	if (n && b.len && b.data[b.len - 1] == '\n')
 		b.data[--b.len] = '\0';
 	if (n)
 		util_err(err, errlen, "%d problem(s) with the files %s names:\n%s", n, app->config_path,
 		         b.data ? b.data : "out of memory");
 	buf_free(&b);
-	if (!n && mode == APP_SERVE && preflight_check(app->cfg, PREFLIGHT_SOURCES, &b) && b.data) {
+	if (!n && mode == APP_SERVE && preflight_check(cfg, PREFLIGHT_SOURCES, &b) && b.data) {
 		for (char *save = NULL, *line = strtok_r(b.data, "\n", &save); line;
 		     line = strtok_r(NULL, "\n", &save))
 			log_warn("%s; that webhook answers 503 until it is fixed", line);
@@ -101,13 +118,107 @@ static int preflight(const struct app *app, enum app_mode mode, char *err, size_
 	return n ? -1 : 0;
 }
 
+/* ---- snapshots ----------------------------------------------------------- */
+
+static atomic_int snaps_live;   /* for tests: app_snap_live */
+
+int app_snap_live(void)
+{
+	return atomic_load(&snaps_live);
+}
+
+/* A keyring shared by consecutive snapshots until the master key changes;
+ * freed (wiped) with the last of them. */
+struct app_keys {
+	atomic_uint refs;
+	struct keyring *kr;
+};
+
+static struct app_keys *keys_new(struct keyring *kr)
+{
+	struct app_keys *k = malloc(sizeof *k);
+	if (k) {
+		atomic_init(&k->refs, 1);
+		k->kr = kr;
+	}
+	return k;
+}
+
+static void keys_release(struct app_keys *k)
+{
+	if (k && atomic_fetch_sub_explicit(&k->refs, 1, memory_order_acq_rel) == 1) {
+		keyring_free(k->kr);
+		free(k);
+	}
+}
+
+/* A snapshot owning cfg and r, and one more reference to k; its one
+ * reference is the caller's. NULL if out of memory (nothing taken). */
+static struct app_snap *snap_new(struct config *cfg, struct redact *r, struct app_keys *k)
+{
+	struct app_snap *s = calloc(1, sizeof *s);
+	if (!s)
+		return NULL;
+	s->cfg = cfg;
+	s->redact = r;
+	s->keys = k->kr;
+	s->kref = k;
+	atomic_fetch_add_explicit(&k->refs, 1, memory_order_relaxed);
+	atomic_init(&s->refs, 1);
+	atomic_fetch_add(&snaps_live, 1);
+	return s;
+}
+
+struct app_snap *app_snap_acquire(struct app *app)
+{
+	pthread_mutex_lock(&app->snap_lock);
+	struct app_snap *s = app->snap;
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	pthread_mutex_unlock(&app->snap_lock);
+	return s;
+}
+
+struct app_snap *app_snap_ref(struct app_snap *s)
+{
+	atomic_fetch_add_explicit(&s->refs, 1, memory_order_relaxed);
+	return s;
+}
+
+void app_snap_release(struct app_snap *s)
+{
+	if (!s || atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	redact_free((struct redact *)s->redact);
+	config_free((struct config *)s->cfg);
+	keys_release(s->kref);
+	free(s);
+	atomic_fetch_sub(&snaps_live, 1);
+}
+
+/* Makes s (with its one reference, which passes to the app) the current
+ * snapshot; the old one goes when its last holder lets it go. */
+static void publish(struct app *app, struct app_snap *s)
+{
+	pthread_mutex_lock(&app->snap_lock);
+	struct app_snap *old = app->snap;
+	app->snap = s;
+	pthread_mutex_unlock(&app->snap_lock);
+	app_snap_release(old);
+}
+
+/* ---- opening ---------------------------------------------------------------- */
+
 int app_open(struct app *app, const char *config_path, enum app_mode mode, char *err,
              size_t errlen, int *exit_code)
 {
+	struct config *cfg = NULL;
+	struct keyring *kr = NULL;
+	struct redact *r = NULL;
+	struct app_keys *k = NULL;
 	memset(app, 0, sizeof *app);
 	*exit_code = 2;
 	snprintf(app->config_path, sizeof app->config_path, "%s", config_path);
-	if (pthread_rwlock_init(&app->lock, NULL)) {
+	if (pthread_mutex_init(&app->snap_lock, NULL)) {
 		util_err(err, errlen, "cannot create lock");
 		return -1;
 	}
@@ -116,39 +227,51 @@ int app_open(struct app *app, const char *config_path, enum app_mode mode, char 
 		*exit_code = 1;
 		goto fail;
 	}
-	if (config_load(config_path, &app->cfg, err, errlen))
+	if (config_load(config_path, &cfg, err, errlen))
 		goto fail;
-	if (mode != APP_REDACT_ONLY && preflight(app, mode, err, errlen))
+	if (mode != APP_REDACT_ONLY && preflight(app, cfg, mode, err, errlen))
 		goto fail;
 	*exit_code = 1;
-	if (open_keys(app, mode, err, errlen))
+	if (open_keys(cfg, &kr, mode, err, errlen))
 		goto fail;
-	if (mode != APP_REDACT_ONLY && open_store(app, mode, err, errlen))
+	if (mode != APP_REDACT_ONLY && open_store(app, cfg, kr, mode, err, errlen))
 		goto fail;
 	*exit_code = 2;
-	if (!(app->redact = build_engine(app->cfg, app->keys, err, errlen)))
+	if (!(r = build_engine(cfg, kr, err, errlen)))
 		goto fail;
 	*exit_code = 1;
-	if (!(app->metrics = metrics_new())) {
+	struct app_snap *s = (k = keys_new(kr)) ? snap_new(cfg, r, k) : NULL;
+	if (!s) {
 		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
+	publish(app, s);
+	keys_release(k);   /* the snapshot holds it now */
+	if (!(app->metrics = metrics_new())) {
+		util_err(err, errlen, "out of memory");
+		app_close(app);
+		return -1;
+	}
 	return 0;
 fail:
-	app_close(app);
+	app_close(app);   /* the store first: it was attached to kr */
+	if (k)
+		keys_release(k);
+	else
+		keyring_free(kr);
+	redact_free(r);
+	config_free(cfg);
 	return -1;
 }
 
 void app_close(struct app *app)
 {
 	store_close(app->store);
-	redact_free(app->redact);
-	keyring_free(app->keys);
+	app_snap_release(app->snap);   /* the last reference: no request runs any more */
 	if (app->lookup_key)
 		sodium_free(app->lookup_key);
 	metrics_free(app->metrics);
-	config_free(app->cfg);
-	pthread_rwlock_destroy(&app->lock);
+	pthread_mutex_destroy(&app->snap_lock);
 	memset(app, 0, sizeof *app);
 }
 
@@ -186,24 +309,25 @@ static enum rd_err key_switch_fn(struct store_tx *tx, void *arg)
  * a new keyring bound to the database, or NULL when the key is unchanged.
  * Order as in docs/design.md (Storage, keys and durability): attach (which
  * refuses a key that does not open the root, i.e. one the database was not
- * rotated to), then re-wrap stragglers; the caller swaps under the lock.
+ * rotated to), then re-wrap stragglers; the caller publishes it.
  */
-static int reload_key(struct app *app, struct keyring **out, char *err, size_t errlen)
+static int reload_key(struct app *app, const struct app_snap *running, struct keyring **out,
+                      char *err, size_t errlen)
 {
 	struct keyring *kr = NULL;
 	char kerr[512] = "";
 	*out = NULL;
 	if (!app->store)
 		return 0;
-	if (keyring_load(app->cfg->key_file, &kr, kerr, sizeof kerr)) {
+	if (keyring_load(running->cfg->key_file, &kr, kerr, sizeof kerr)) {
 		util_err(err, errlen, "master key: %s", kerr);
 		return -1;
 	}
-	if (same_master(kr, app->keys)) {
+	if (same_master(kr, running->keys)) {
 		keyring_free(kr);
 		return 0;
 	}
-	struct key_switch k = { .old_kr = app->keys, .new_kr = kr };
+	struct key_switch k = { .old_kr = running->keys, .new_kr = kr };
 	if (store_keyring_attach(app->store, kr, kerr, sizeof kerr) ||
 	    store_exec(app->store, key_switch_fn, &k) != 0) {
 		util_err(err, errlen, "new master key refused: %s",
@@ -216,40 +340,61 @@ static int reload_key(struct app *app, struct keyring **out, char *err, size_t e
 	return 0;
 }
 
+/* Only SIGHUP's thread (or a test's) calls this: reloads never overlap, so
+ * the running snapshot read here is the one the new one replaces. Memory
+ * is taken before the master key is switched in the database, so nothing
+ * can fail after that. */
 int app_reload(struct app *app, char *err, size_t errlen)
 {
-	struct config *cfg;
+	int rc = -1;
+	struct config *cfg = NULL;
+	struct redact *r = NULL;
 	struct keyring *new_kr = NULL;
+	struct app_keys *fresh = keys_new(NULL);
+	struct app_snap *s = calloc(1, sizeof *s);
+	struct app_snap *running = app_snap_acquire(app);
+	if (!fresh || !s) {
+		util_err(err, errlen, "out of memory");
+		goto done;
+	}
 	if (config_load(app->config_path, &cfg, err, errlen))
-		return -1;
+		goto done;
 	/* Listening, storage and the writer were set up from the running config:
-	 * the new one keeps their running values, so app->cfg says what is in force. */
+	 * the new one keeps their running values, so the snapshot says what is
+	 * in force. */
 	char kept[256];
-	int nkept = config_keep_restart_only(cfg, app->cfg, kept, sizeof kept);
+	int nkept = config_keep_restart_only(cfg, running->cfg, kept, sizeof kept);
 	if (nkept < 0) {
 		util_err(err, errlen, "out of memory");
-		config_free(cfg);
-		return -1;
+		goto done;
 	}
 	if (nkept)
 		log_warn("reload: %s change only on restart; kept as they were", kept);
-	struct redact *r = build_engine(cfg, app->keys, err, errlen);
-	if (!r || reload_key(app, &new_kr, err, errlen)) {
-		redact_free(r);
-		config_free(cfg);
-		return -1;
+	/* The root key, and so the engine's keys, stay with a new master key. */
+	if (!(r = build_engine(cfg, running->keys, err, errlen)) ||
+	    reload_key(app, running, &new_kr, err, errlen))
+		goto done;
+	struct app_keys *k = running->kref;
+	if (new_kr) {
+		fresh->kr = new_kr;
+		k = fresh;
+		fresh = NULL;   /* its one reference passes to the snapshot */
+	} else {
+		atomic_fetch_add_explicit(&k->refs, 1, memory_order_relaxed);
 	}
-	pthread_rwlock_wrlock(&app->lock);
-	struct config *old_cfg = app->cfg;
-	struct redact *old_r = app->redact;
-	struct keyring *old_kr = new_kr ? app->keys : NULL;
-	app->cfg = cfg;
-	app->redact = r;
-	if (new_kr)
-		app->keys = new_kr;   /* same root, so lookup_key and the engine's keys stand */
-	pthread_rwlock_unlock(&app->lock);
-	config_free(old_cfg);
-	redact_free(old_r);
-	keyring_free(old_kr);    /* wipes the old master key */
-	return 0;
+	*s = (struct app_snap){ .cfg = cfg, .redact = r, .keys = k->kr, .kref = k };
+	atomic_init(&s->refs, 1);
+	atomic_fetch_add(&snaps_live, 1);
+	publish(app, s);
+	s = NULL;
+	cfg = NULL;
+	r = NULL;
+	rc = 0;
+done:
+	free(fresh);
+	free(s);
+	redact_free(r);
+	config_free(cfg);
+	app_snap_release(running);
+	return rc;
 }

@@ -11,6 +11,7 @@
 #include "audit.h"
 #include "holds.h"
 #include "ingest.h"
+#include "tenant.h"
 #include "log.h"
 #include "retention.h"
 #include "subject.h"
@@ -89,7 +90,7 @@ static int parse_admin(int argc, char **argv, const char *help, const int *allow
 		case OPT_TENANT: o->tenant = optarg; o->tenant_given = true; break;
 		}
 	}
-	if (!ingest_tenant_valid(o->tenant)) {
+	if (!tenant_valid(o->tenant)) {
 		fprintf(stderr, "redactd %s: --tenant must be 1 to %d of A-Z a-z 0-9 . _ -\n", argv[0],
 		        RD_MAX_NAME_LEN);
 		return EXIT_USAGE;

@@ -19,11 +19,12 @@
  * byte offsets into the whole input stream.
  */
 #include "cli.h"
-#include "ingest.h"
 #include "log.h"
+#include "tenant.h"
 #include "util.h"
 
 #include <getopt.h>
+#include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -280,7 +281,7 @@ int cmd_redact(int argc, char **argv)
 		default: fputs(redact_help, stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind != argc || !ingest_tenant_valid(fl.tenant)) {
+	if (optind != argc || !tenant_valid(fl.tenant)) {
 		fputs(redact_help, stderr);
 		return EXIT_USAGE;
 	}
@@ -288,8 +289,10 @@ int cmd_redact(int argc, char **argv)
 	int rc = cli_open_app(&app, config, APP_REDACT_ONLY);
 	if (rc)
 		return rc;
-	fl.engine = app.redact;
+	struct app_snap *snap = app_snap_acquire(&app);
+	fl.engine = snap->redact;
 	rc = run_filter(&fl);
+	app_snap_release(snap);
 	app_close(&app);
 	return rc;
 }

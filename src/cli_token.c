@@ -10,7 +10,7 @@
  */
 #include "cli.h"
 #include "crypto.h"
-#include "ingest.h"
+#include "tenant.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -85,9 +85,9 @@ int cmd_token(int argc, char **argv)
 		default: fputs(token_help, stderr); return EXIT_USAGE;
 		}
 	}
-	bool ok = optind + 2 == argc && !strcmp(argv[optind], "new") && ingest_tenant_valid(argv[optind + 1]);
+	bool ok = optind + 2 == argc && !strcmp(argv[optind], "new") && tenant_valid(argv[optind + 1]);
 	if (!ok || !scopes || scopes_normalise(scopes, norm, sizeof norm) ||
-	    (tenant && !ingest_tenant_valid(tenant))) {
+	    (tenant && !tenant_valid(tenant))) {
 		fputs(token_help, stderr);
 		return EXIT_USAGE;
 	}

@@ -40,7 +40,9 @@ static unsigned char *hold_seal(struct app *app, const struct holds_target *t, c
 	unsigned char key[CRYPTO_KEY_BYTES], ad[160];
 	unsigned char *ct = malloc(n + CRYPTO_SEAL_OVERHEAD);
 	if (ct) {
-		keyring_subkey(app->keys, SUBKEY_HOLDS, key);
+		struct app_snap *snap = app_snap_acquire(app);
+		keyring_subkey(snap->keys, SUBKEY_HOLDS, key);
+		app_snap_release(snap);
 		crypto_seal(key, ad, hold_ad(ad, sizeof ad, id, t->tenant), s, n, ct);
 		sodium_memzero(key, sizeof key);
 		*len = n + CRYPTO_SEAL_OVERHEAD;
@@ -62,7 +64,9 @@ static json_t *hold_open(struct app *app, const char *id, const char *tenant,
 	char *m = malloc(len - CRYPTO_SEAL_OVERHEAD + 1);
 	if (!m)
 		return NULL;
-	keyring_subkey(app->keys, SUBKEY_HOLDS, key);
+	struct app_snap *snap = app_snap_acquire(app);
+	keyring_subkey(snap->keys, SUBKEY_HOLDS, key);
+	app_snap_release(snap);
 	int rc = crypto_open(key, ad, hold_ad(ad, sizeof ad, id, tenant), ct, len, (unsigned char *)m);
 	sodium_memzero(key, sizeof key);
 	json_t *doc = rc == 0 ? json_loadb(m, len - CRYPTO_SEAL_OVERHEAD, 0, NULL) : NULL;

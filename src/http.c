@@ -15,7 +15,9 @@
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
+#include "read.h"
 #include "retention.h"
+#include "tenant.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -127,27 +129,16 @@ void http_fail(struct request *rq, enum rd_err err, const char *msg)
 
 const char *http_token_tenant(const struct request *rq)
 {
-	return rq->token_tenant[0] ? rq->token_tenant : NULL;
+	return rq->token_tenant;
 }
 
 /* Record ids for the log line: the first, and how many. */
-static void note_ids(struct request *rq, const struct ingest_batch *b)
+static void note_ids(struct request *rq, const struct ingest_reply *r)
 {
-	size_t n;
-	const struct store_record *recs = ingest_batch_records(b, &n);
-	if (n == 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", recs[0].id);
-	else if (n > 1)
-		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)", recs[0].id, n);
-}
-
-/* Runs on the writer thread once the batch's transaction has committed. */
-static void on_committed(void *ctx, enum rd_err status)
-{
-	struct request *rq = ctx;
-	atomic_store(&rq->commit_status, status);
-	atomic_store(&rq->commit_done, true);
-	MHD_resume_connection(rq->conn);
+	if (r->count == 1)
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", r->first_id);
+	else if (r->count > 1)
+		snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s..(%zu)", r->first_id, r->count);
 }
 
 /* A request leaves srv->suspended once: when its result is taken, or when
@@ -161,77 +152,88 @@ static void uncount_suspended(struct request *rq)
 	}
 }
 
-/* Suspend before submitting: the writer may resume us at once. */
-void http_submit_batch(struct request *rq, struct ingest_batch *b, http_finish_fn finish)
+/* ingest is about to hand the records to the writer, which may answer at
+ * once: suspend first. */
+static void on_submitting(void *arg)
 {
-	struct app *app = rq->srv->app;
-	size_t n;
-	const struct store_record *recs = ingest_batch_records(b, &n);
-	rq->batch = b;
-	rq->finish = finish;
+	struct request *rq = arg;
 	atomic_fetch_add(&rq->srv->suspended, 1);
 	rq->counted_suspended = true;
 	MHD_suspend_connection(rq->conn);
-	enum rd_err st = store_submit_async(app->store, recs, n, on_committed, rq);
-	if (st != RD_OK)
-		on_committed(rq, st);
+}
+
+/* On the writer thread once the records are committed (or refused). */
+static void on_ingested(void *arg, struct ingest_job *job)
+{
+	struct request *rq = arg;
+	rq->job = job;
+	atomic_store(&rq->commit_done, true);
+	MHD_resume_connection(rq->conn);
+}
+
+void http_ingest(struct request *rq, const struct ingest_options *opt, json_t *root,
+                 http_finish_fn finish)
+{
+	struct app *app = rq->srv->app;
+	struct ingest_sink sink = { on_submitting, on_ingested, rq };
+	struct rd_error e;
+	rq->finish = finish;
+	int rc = root ? ingest_messages_json(app, rq->snap, opt, root, &sink, &e)
+	              : ingest_messages(app, rq->snap, opt, rq->body.data, rq->body.len, &sink, &e);
+	if (rc) {
+		rq->finish = NULL;
+		http_reply_error(rq, &e);
+		return;
+	}
 	rq->answered = true;   /* the reply is queued by `finish` */
 }
 
-int http_batch_result(struct request *rq, struct buf *reply, struct rd_error *e)
+int http_ingest_result(struct request *rq, const char **body, size_t *len, struct rd_error *e)
 {
-	struct app *app = rq->srv->app;
+	struct ingest_reply r;
 	uncount_suspended(rq);
-	int rc = ingest_batch_reply(app, rq->batch, atomic_load(&rq->commit_status), reply, e);
-	if (rc == 0) {
-		note_ids(rq, rq->batch);
-		metrics_ingest_latency(app->metrics, util_mono_us() - rq->start_us);
-	}
-	ingest_batch_free(rq->batch);
-	rq->batch = NULL;
-	return rc;
+	if (ingest_job_reply(rq->job, &r, e))
+		return -1;
+	note_ids(rq, &r);
+	*body = r.body;
+	*len = r.len;
+	metrics_ingest_latency(rq->srv->app->metrics, util_mono_us() - rq->start_us);
+	return 0;
 }
 
-void http_reply_batch(struct request *rq, int status)
+void http_reply_ingested(struct request *rq, int status)
 {
-	struct buf reply = { 0 };
+	const char *body;
+	size_t len;
 	struct rd_error e;
-	if (http_batch_result(rq, &reply, &e))
+	if (http_ingest_result(rq, &body, &len, &e))
 		http_reply_error(rq, &e);
 	else
-		http_reply_text(rq, status, "application/json", reply.data, reply.len, NULL, NULL);
-	buf_free(&reply);
+		http_reply_text(rq, status, "application/json", body, len, NULL, NULL);
 }
 
 /* Second half of POST /v1/messages, when MHD resumes the connection. */
 static void finish_messages(struct request *rq)
 {
-	http_reply_batch(rq, 201);
+	http_reply_ingested(rq, 201);
 }
 
-/* First half: validate, redact and seal on this worker thread, hand the
- * records to the writer and suspend the connection until they are
- * committed, so one worker serves many clients while fsync runs. */
+/* First half: ingest validates, redacts and seals on this worker thread and
+ * hands the records to the writer; the connection waits suspended until
+ * they are committed, so one worker serves many clients while fsync runs. */
 static void handle_messages(struct request *rq)
 {
-	struct app *app = rq->srv->app;
 	const char *ret = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "return");
 	struct ingest_options opt = { .default_tenant = http_token_tenant(rq), .channel = CH_WEB,
 	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
-	struct rd_error e;
-	struct ingest_batch *b;
-	if (ingest_prepare(app, &opt, rq->body.data, rq->body.len, &b, &e)) {
-		http_reply_error(rq, &e);
-		return;
-	}
-	http_submit_batch(rq, b, finish_messages);
+	http_ingest(rq, &opt, NULL, finish_messages);
 }
 
 static void handle_redact(struct request *rq)
 {
 	json_t *reply = NULL;
 	struct rd_error e;
-	if (ingest_redact_only(rq->srv->app, http_token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
+	if (ingest_redact_only(rq->snap, http_token_tenant(rq), rq->body.data, rq->body.len, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -242,18 +244,7 @@ static void handle_redact(struct request *rq)
 const char *http_query_tenant(struct request *rq, struct rd_error *e)
 {
 	const char *t = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "tenant");
-	const char *bound = http_token_tenant(rq);
-	if (!t)
-		return bound ? bound : "default";
-	if (!ingest_tenant_valid(t)) {
-		rd_error_set(e, RD_E_INVALID_QUERY, "tenant is not a valid tenant name");
-		return NULL;
-	}
-	if (bound && strcmp(t, bound)) {
-		rd_error_set(e, RD_E_FORBIDDEN, "this token is bound to another tenant");
-		return NULL;
-	}
-	return t;
+	return tenant_resolve(http_token_tenant(rq), t, NULL, RD_E_INVALID_QUERY, e);
 }
 
 static void handle_get_conversation(struct request *rq)
@@ -261,7 +252,7 @@ static void handle_get_conversation(struct request *rq)
 	struct rd_error e;
 	json_t *reply = NULL;
 	const char *tenant = http_query_tenant(rq, &e);
-	if (!tenant || ingest_read_conversation(rq->srv->app, tenant, rq->id, &reply, &e)) {
+	if (!tenant || read_conversation(rq->srv->app, rq->snap, tenant, rq->id, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -327,7 +318,7 @@ static const struct route routes[] = {
 	{ "POST", "/v1/holds", false, SCOPE_ADMIN, true, http_post_hold, "/v1/holds" },
 	{ "GET", "/v1/holds", false, SCOPE_ADMIN, false, http_get_holds, "/v1/holds" },
 	{ "DELETE", "/v1/holds/", true, SCOPE_ADMIN, false, http_delete_hold, "/v1/holds/{id}" },
-	/* Webhooks (webhook.c): Twilio and WhatsApp prove themselves by signature. */
+	/* Webhooks (http_webhook.c): Twilio and WhatsApp prove themselves by signature. */
 	{ "POST", "/v1/webhooks/dialogflow-cx", false, SCOPE_INGEST, true, http_webhook_cx,
 	  "/v1/webhooks/dialogflow-cx" },
 	{ "POST", "/v1/webhooks/twilio", false, 0, false, http_webhook_twilio, "/v1/webhooks/twilio" },
@@ -420,7 +411,7 @@ static int limit_token(struct request *rq, const struct token_conf *tok, struct 
 /* [server] rate_limit_per_ip, keyed by the client's address (IPv6: /64). */
 static int limit_address(struct request *rq, struct rd_error *e)
 {
-	const struct config *cfg = rq->srv->app->cfg;
+	const struct config *cfg = rq->snap->cfg;
 	unsigned char key[17] = { 'a' };
 	if (cfg->rate_limit_per_ip <= 0 || !rq->gc)
 		return 0;
@@ -440,14 +431,14 @@ static int authenticate(struct request *rq, struct rd_error *e)
 	}
 	unsigned char digest[32];
 	crypto_token_hash(h + 7, strlen(h + 7), digest);
-	const struct token_conf *tok = config_token_find(rq->srv->app->cfg, digest);
+	const struct token_conf *tok = config_token_find(rq->snap->cfg, digest);
 	if (!tok) {
 		rd_error_set(e, RD_E_UNAUTHORIZED, "the bearer token is not valid");
 		return -1;
 	}
 	rq->authenticated = true;
-	snprintf(rq->token_name, sizeof rq->token_name, "%s", tok->name);
-	snprintf(rq->token_tenant, sizeof rq->token_tenant, "%s", tok->tenant ? tok->tenant : "");
+	rq->token_name = tok->name;     /* the snapshot keeps the config alive */
+	rq->token_tenant = tok->tenant;
 	if (!(tok->scopes & rq->route->scope)) {
 		rd_error_set(e, RD_E_FORBIDDEN, "the token lacks the scope this route needs");
 		return -1;
@@ -467,9 +458,9 @@ static int check_body_headers(struct request *rq, struct rd_error *e)
 	const char *cl = MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND,
 	                                             MHD_HTTP_HEADER_CONTENT_LENGTH);
 	size_t len;
-	if (cl && util_parse_size(cl, &len) == 0 && len > rq->srv->app->cfg->max_body) {
+	if (cl && util_parse_size(cl, &len) == 0 && len > rq->snap->cfg->max_body) {
 		rd_error_set(e, RD_E_BODY_TOO_LARGE, "the body exceeds max_body (%zu bytes)",
-		              rq->srv->app->cfg->max_body);
+		              rq->snap->cfg->max_body);
 		return -1;
 	}
 	return 0;
@@ -546,7 +537,8 @@ static void request_free(struct request *rq)
 		free(rq->raw_query);
 	}
 	buf_free(&rq->body);
-	ingest_batch_free(rq->batch);
+	ingest_job_free(rq->job);
+	app_snap_release(rq->snap);
 	free(rq);
 }
 
@@ -593,7 +585,9 @@ static void *on_uri(void *cls, const char *uri, struct MHD_Connection *conn)
 	return rq;
 }
 
-static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, const char *url,
+/* MHD's request callback, once for the headers, once per piece of body,
+ * once when it is complete, and once more when a suspended request resumes. */
+static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
                              const char *method, const char *version, const char *upload_data,
                              size_t *upload_size, void **con_cls)
 {
@@ -603,7 +597,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 		if (!rq && !(rq = request_new(srv, conn)))
 			return MHD_NO;
 		rq->method = method;
-		rq->access_log = srv->app->cfg->access_log;
+		rq->snap = app_snap_acquire(srv->app);
 		rq->gc = guard_of(conn);
 		*con_cls = rq;
 		struct rd_error e;
@@ -616,7 +610,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 		}
 		return MHD_YES;
 	}
-	if (rq->batch && atomic_load(&rq->commit_done)) {
+	if (rq->finish && atomic_load(&rq->commit_done)) {
 		rq->answered = false;
 		rq->finish(rq);
 		return rq->answered ? MHD_YES : MHD_NO;
@@ -627,7 +621,7 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	}
 	if (*upload_size) {
 		guard_body_bytes(rq->gc, *upload_size);
-		if (!rq->too_large && rq->body.len + *upload_size > srv->app->cfg->max_body) {
+		if (!rq->too_large && rq->body.len + *upload_size > rq->snap->cfg->max_body) {
 			rq->too_large = true;
 			buf_free(&rq->body);
 		}
@@ -643,25 +637,12 @@ static MHD_RESULT on_request_locked(void *cls, struct MHD_Connection *conn, cons
 	guard_body_done(rq->gc);
 	if (rq->too_large) {
 		char msg[96];
-		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", srv->app->cfg->max_body);
+		snprintf(msg, sizeof msg, "the body exceeds max_body (%zu bytes)", rq->snap->cfg->max_body);
 		http_fail(rq, RD_E_BODY_TOO_LARGE, msg);
 		return MHD_YES;
 	}
 	rq->route->fn(rq);
 	return rq->answered ? MHD_YES : MHD_NO;
-}
-
-/* Config and engine stay fixed for the length of one callback. */
-static MHD_RESULT on_request(void *cls, struct MHD_Connection *conn, const char *url,
-                             const char *method, const char *version, const char *upload_data,
-                             size_t *upload_size, void **con_cls)
-{
-	struct http_server *srv = cls;
-	pthread_rwlock_rdlock(&srv->app->lock);
-	MHD_RESULT rc = on_request_locked(cls, conn, url, method, version, upload_data, upload_size,
-	                                  con_cls);
-	pthread_rwlock_unlock(&srv->app->lock);
-	return rc;
 }
 
 /* A refused request (bad signature, token, input) is worth a look but is
@@ -697,8 +678,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	uncount_suspended(rq);
 	metrics_request(srv->app->metrics, route, rq->status, us);
 	bool cut = toe != MHD_REQUEST_TERMINATED_COMPLETED_OK;
-	if (rq->access_log == ACCESS_LOG_ALL ||
-	    (rq->access_log == ACCESS_LOG_ERRORS && (rq->status >= 400 || cut)))
+	int access_log = rq->snap->cfg->access_log;
+	if (access_log == ACCESS_LOG_ALL || (access_log == ACCESS_LOG_ERRORS && (rq->status >= 400 || cut)))
 		log_msg(access_level(rq->status, cut), "http %s %s %d %.3fms in=%zu out=%zu%s%s", method,
 		        route, rq->status, (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
 		        cut ? " (connection ended early)" : "");
@@ -802,11 +783,11 @@ static unsigned worker_threads(const struct config *cfg)
 	return n > 0 ? (unsigned)n : 1;
 }
 
-int http_start(struct app *app, struct http_server **out, char *err, size_t errlen)
+static int http_start_with(struct app *app, const struct config *cfg, struct http_server **out,
+                           char *err, size_t errlen)
 {
 	struct http_server *srv = calloc(1, sizeof *srv);
 	struct sockaddr_storage ss;
-	const struct config *cfg = app->cfg;
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
 	                 MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ITC;
 	if (!srv) {
@@ -868,6 +849,16 @@ int http_start(struct app *app, struct http_server **out, char *err, size_t errl
 fail:
 	http_stop(srv);
 	return -1;
+}
+
+/* Listening, threads and limits are read once, from the snapshot current at
+ * start (a reload keeps them: config_keep_restart_only). */
+int http_start(struct app *app, struct http_server **out, char *err, size_t errlen)
+{
+	struct app_snap *snap = app_snap_acquire(app);
+	int rc = http_start_with(app, snap->cfg, out, err, errlen);
+	app_snap_release(snap);
+	return rc;
 }
 
 int http_reload_tls(struct http_server *srv, char *err, size_t errlen)

@@ -12,6 +12,7 @@
 #include "holds.h"
 #include "ingest.h"
 #include "subject.h"
+#include "tenant.h"
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -141,15 +142,9 @@ static int hold_body(struct request *rq, json_t *root, struct subject_query *q, 
 		return -1;
 	}
 	*reason = json_string_value(json_object_get(root, "reason"));
-	q->tenant = json_string_value(json_object_get(root, "tenant"));
-	if (!q->tenant)
-		q->tenant = bound ? bound : "default";
-	if (!ingest_tenant_valid(q->tenant) || (bound && strcmp(q->tenant, bound))) {
-		rd_error_set(e, ingest_tenant_valid(q->tenant) ? RD_E_FORBIDDEN : RD_E_INVALID_FIELD,
-		              "tenant is not valid for this token");
-		return -1;
-	}
-	return 0;
+	q->tenant = tenant_resolve(bound, json_string_value(json_object_get(root, "tenant")), NULL,
+	                           RD_E_INVALID_FIELD, e);
+	return q->tenant ? 0 : -1;
 }
 
 void http_post_hold(struct request *rq)
@@ -206,7 +201,7 @@ int http_audit_read(struct request *rq, const char *tenant, const char *conversa
 	unsigned char h[CRYPTO_HASH_BYTES];
 	char target[AUDIT_TARGET_MAX];
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), h);
-	audit_target(app->keys, "conversation", h, sizeof h, target);
+	audit_target(rq->snap->keys, "conversation", h, sizeof h, target);
 	json_int_t n = (json_int_t)json_array_size(json_object_get(reply, "messages"));
 	int rc = audit_record(app->store, app->metrics, rq->token_name, "read", target, n);
 	if (rc != 0) {
@@ -242,7 +237,7 @@ void http_readyz(struct request *rq)
 		http_reply_text(rq, 503, "application/json", failed, sizeof failed - 1, NULL, NULL);
 	else if (store_disk_full(app->store))
 		http_reply_text(rq, 503, "application/json", disk, sizeof disk - 1, "Retry-After", "10");
-	else if (sc.queued * 10 >= (uint64_t)app->cfg->queue_size * 9)
+	else if (sc.queued * 10 >= (uint64_t)rq->snap->cfg->queue_size * 9)
 		http_reply_text(rq, 503, "application/json", full, sizeof full - 1, "Retry-After", "1");
 	else
 		http_reply_text(rq, 200, "application/json", ready, sizeof ready - 1, NULL, NULL);

@@ -1,35 +1,32 @@
 /*
- * ingest.c — validate, redact, seal and store messages; read them back.
+ * ingest.c — validate, redact, seal and store messages.
  *
- * Data flow of one POST /v1/messages:
+ * Data flow of one POST /v1/messages (or webhook), all on the caller's
+ * thread up to the hand-over:
  *   body --jansson--> json --validate--> struct message_in[]
  *        --redact--> redacted text + metadata, findings, subject hashes
  *        --seal (data key of tenant/category/month)--> struct store_record[]
- *        --store_submit_async (group commit)--> ids, 201
+ *        --reply built (ids, findings)--> sink->submitting
+ *        --store_submit_async (copies the records; group commit)
+ *        --writer thread, once durable--> sink->done(job) --> ingest_job_reply
  * Nothing reaches the store before every message of the batch has passed
- * validation and redaction, so a bad message stores nothing.
+ * validation and redaction, so a bad message stores nothing. The sealed
+ * records are freed as soon as the store has copied them; what waits for
+ * the commit is the job: the reply, the findings to count, and a reference
+ * to the snapshot whose engine named them.
  */
 #include "ingest.h"
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
+#include "record.h"
+#include "tenant.h"
 #include "util.h"
 
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message)
-{
-	if (rc == RD_E_STORAGE_FAILED)
-		rd_error_set(e, RD_E_STORAGE_FAILED,
-		             "writes are refused since a disk sync failed; the daemon needs a restart");
-	else if (rc == RD_E_STORAGE_FULL)
-		rd_error_set(e, RD_E_STORAGE_FULL, "the disk is full; nothing was stored, retry later");
-	else
-		rd_error_set(e, err, "%s", message);
-}
 
 /* ---- parsing ---------------------------------------------------------- */
 
@@ -109,21 +106,6 @@ json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e)
 		return NULL;
 	}
 	return root;
-}
-
-bool ingest_tenant_valid(const char *t)
-{
-	size_t n = strlen(t);
-	if (n == 0 || n > RD_MAX_NAME_LEN)
-		return false;
-	for (size_t i = 0; i < n; i++) {
-		char c = t[i];
-		bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-		          c == '.' || c == '_' || c == '-';
-		if (!ok)
-			return false;
-	}
-	return true;
 }
 
 /* A validated message; pointers borrow from the parsed JSON. */
@@ -289,17 +271,8 @@ static int parse_scoping(json_t *m, const char *where, const struct config *cfg,
 	const char *tenant, *category;
 	if (opt_string(m, "tenant", where, &tenant, e) || opt_string(m, "category", where, &category, e))
 		return -1;
-	const char *bound = opt->default_tenant;
-	out->tenant = tenant ? tenant : bound ? bound : "default";
-	if (!ingest_tenant_valid(out->tenant)) {
-		rd_error_set(e, RD_E_INVALID_FIELD, "%s.tenant must be 1 to %d of A-Z a-z 0-9 . _ -",
-		              where, RD_MAX_NAME_LEN);
+	if (!(out->tenant = tenant_resolve(opt->default_tenant, tenant, where, RD_E_INVALID_FIELD, e)))
 		return -1;
-	}
-	if (bound && strcmp(out->tenant, bound) != 0) {
-		rd_error_set(e, RD_E_FORBIDDEN, "%s.tenant is not the token's tenant", where);
-		return -1;
-	}
 	out->category = category ? category : cfg->channel_category[out->channel];
 	if (!out->category || strlen(out->category) > RD_MAX_NAME_LEN ||
 	    !config_category_known(cfg, out->category)) {
@@ -377,12 +350,11 @@ static int add_subjects(struct prepared *p, const struct redact_result *res)
  * escaping. jansson would allocate a node per key for the same output, on
  * every message.
  */
-/* The name is copied, not pointed to: a batch waits for its commit without
- * the config lock, and a SIGHUP meanwhile frees the engine that owns the
- * names its findings came from (issue 11: garbage keys in 201 replies and
- * /metrics labels read from freed memory). */
+/* The name points into the engine (or the config) of the snapshot the
+ * batch holds until it is answered (issue 11: a SIGHUP while a batch waited
+ * for its commit freed the engine its names came from). */
 struct tally_entry {
-	char entity[RD_MAX_NAME_LEN + 1];
+	const char *entity;
 	unsigned n;
 };
 
@@ -411,7 +383,7 @@ static int tally_add(struct tally *t, const char *entity, unsigned k)
 		t->cap = cap;
 	}
 	memmove(&t->v[i + 1], &t->v[i], (t->n - i) * sizeof *t->v);
-	snprintf(t->v[i].entity, sizeof t->v[i].entity, "%s", entity);
+	t->v[i].entity = entity;
 	t->v[i].n = k;
 	t->n++;
 	return 0;
@@ -496,30 +468,14 @@ fail:
 	return NULL;
 }
 
-static unsigned char *seal_field(const unsigned char key[CRYPTO_KEY_BYTES], enum crypto_field field,
-                                 const struct store_record *rec, const void *m, size_t mlen,
-                                 size_t *outlen)
-{
-	unsigned char ad[CRYPTO_AD_MAX];
-	struct crypto_ad_row a;
-	store_record_ad(rec, &a);
-	size_t adlen = crypto_ad_build(ad, field, &a);
-	unsigned char *out = adlen ? malloc(mlen + CRYPTO_SEAL_OVERHEAD) : NULL;
-	if (!out)
-		return NULL;
-	crypto_seal(key, ad, adlen, m, mlen, out);
-	*outlen = mlen + CRYPTO_SEAL_OVERHEAD;
-	return out;
-}
-
 /* Seals text, conversation id and the metadata document of one record. */
-static int seal_record(struct app *app, const struct message_in *m, struct prepared *p,
-                       const char *text, size_t text_len, const char *meta, size_t meta_len,
-                       struct rd_error *e)
+static int seal_record(struct app *app, const struct app_snap *snap, const struct message_in *m,
+                       struct prepared *p, const char *text, size_t text_len, const char *meta,
+                       size_t meta_len, struct rd_error *e)
 {
 	struct store_record *r = &p->rec;
 	unsigned char key[CRYPTO_KEY_BYTES];
-	int krc = store_data_key_for(app->store, app->keys, r->tenant, r->category, r->ts_ms,
+	int krc = store_data_key_for(app->store, snap->keys, r->tenant, r->category, r->ts_ms,
 	                             &r->key_id, key);
 	if (krc == RD_E_STORAGE_FULL) {
 		rd_error_store(e, krc, RD_E_STORAGE, "the disk is full");
@@ -529,9 +485,9 @@ static int seal_record(struct app *app, const struct message_in *m, struct prepa
 		rd_error_set(e, RD_E_INTERNAL, "could not obtain a data key");
 		return -1;
 	}
-	p->conv_ct = seal_field(key, FIELD_CONVERSATION, r, m->conv_id, m->conv_len, &r->conv_ct_len);
-	p->text_ct = seal_field(key, FIELD_TEXT, r, text, text_len, &r->text_ct_len);
-	p->meta_ct = seal_field(key, FIELD_META, r, meta, meta_len, &r->meta_ct_len);
+	p->conv_ct = record_seal(key, FIELD_CONVERSATION, r, m->conv_id, m->conv_len, &r->conv_ct_len);
+	p->text_ct = record_seal(key, FIELD_TEXT, r, text, text_len, &r->text_ct_len);
+	p->meta_ct = record_seal(key, FIELD_META, r, meta, meta_len, &r->meta_ct_len);
 	sodium_memzero(key, sizeof key);
 	if (!p->conv_ct || !p->text_ct || !p->meta_ct) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
@@ -556,12 +512,13 @@ static void record_header(struct app *app, const struct message_in *m, int64_t n
 	r->category = m->category;
 }
 
-static int add_sender(struct app *app, const struct ingest_options *opt, struct prepared *p)
+static int add_sender(const struct app_snap *snap, const struct ingest_options *opt,
+                      struct prepared *p)
 {
 	struct redact_subject s;
 	if (!opt->sender)
 		return 0;
-	if (redact_subject_hash(app->redact, SUBJECT_PHONE, opt->sender, strlen(opt->sender), &s) < 0)
+	if (redact_subject_hash(snap->redact, SUBJECT_PHONE, opt->sender, strlen(opt->sender), &s) < 0)
 		return 0;   /* not a phone number (e.g. a web session id): nothing to link */
 	struct redact_result one = { .subjects = &s, .nsubjects = 1 };
 	return add_subjects(p, &one);
@@ -581,9 +538,10 @@ static int finish_doc(struct buf *doc, json_t *meta, struct buf *out)
 }
 
 /* Turns one validated message into a sealed record. */
-static int prepare_one(struct app *app, const struct ingest_options *opt, const struct message_in *m,
-                       int64_t now_ms, struct prepared *p, struct redact_result *res,
-                       struct tally *total, struct rd_error *e)
+static int prepare_one(struct app *app, const struct app_snap *snap,
+                       const struct ingest_options *opt, const struct message_in *m, int64_t now_ms,
+                       struct prepared *p, struct redact_result *res, struct tally *total,
+                       struct rd_error *e)
 {
 	int rc = -1;
 	struct buf findings = { 0 }, doc = { 0 }, counts_json = { 0 };
@@ -595,10 +553,10 @@ static int prepare_one(struct app *app, const struct ingest_options *opt, const 
 	p->rec.tenant = p->tenant;
 	p->rec.category = p->category;
 	if (buf_append(&findings, "[", 1) ||
-	    !(meta = redact_metadata(app->redact, m, p, res, &findings, &counts, total)))
+	    !(meta = redact_metadata(snap->redact, m, p, res, &findings, &counts, total)))
 		goto oom;
-	if (redact_run(app->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
-	    add_subjects(p, res) || add_sender(app, opt, p) ||
+	if (redact_run(snap->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
+	    add_subjects(p, res) || add_sender(snap, opt, p) ||
 	    add_findings(&findings, &counts, total, res, NULL) || finish_doc(&findings, meta, &doc) ||
 	    tally_json(&counts, &counts_json))
 		goto oom;
@@ -609,7 +567,7 @@ static int prepare_one(struct app *app, const struct ingest_options *opt, const 
 	p->rec.entity_counts = p->entity_counts;
 	p->rec.subjects = (const unsigned char (*)[CRYPTO_HASH_BYTES])p->subjects;
 	p->rec.nsubjects = p->nsubjects;
-	rc = seal_record(app, m, p, res->text, res->len, doc.data, doc.len, e);
+	rc = seal_record(app, snap, m, p, res->text, res->len, doc.data, doc.len, e);
 	goto done;
 oom:
 	rd_error_set(e, RD_E_INTERNAL, "out of memory or redaction failure");
@@ -730,103 +688,156 @@ int ingest_validate(const struct config *cfg, const struct ingest_options *opt, 
 	return 0;
 }
 
-/* A batch between sealing and commit: records for the store and what the
- * reply needs afterwards. */
-struct ingest_batch {
+/* The records of a batch while they are built and handed to the store:
+ * owned by ingest_messages_json's stack frame, freed as soon as the store
+ * has copied them. */
+struct batch {
 	struct prepared *prep;
 	struct store_record *recs;
 	size_t n;
-	struct tally total;             /* findings by entity */
-	bool with_text;
 };
 
-void ingest_batch_free(struct ingest_batch *b)
+static int batch_init(struct batch *b, size_t n)
 {
-	if (!b)
-		return;
+	b->n = n;
+	b->prep = calloc(n, sizeof *b->prep);
+	b->recs = calloc(n, sizeof *b->recs);
+	return b->prep && b->recs ? 0 : -1;
+}
+
+static void batch_free(struct batch *b)
+{
 	for (size_t i = 0; b->prep && i < b->n; i++)
 		prepared_free(&b->prep[i]);
 	free(b->prep);
 	free(b->recs);
-	tally_free(&b->total);
-	free(b);
 }
 
-static struct ingest_batch *batch_new(size_t n, bool with_text)
-{
-	struct ingest_batch *b = calloc(1, sizeof *b);
-	if (!b)
-		return NULL;
-	b->n = n;
-	b->with_text = with_text;
-	b->prep = calloc(n, sizeof *b->prep);
-	b->recs = calloc(n, sizeof *b->recs);
-	if (!b->prep || !b->recs) {
-		ingest_batch_free(b);
-		return NULL;
-	}
-	return b;
-}
-
-int ingest_prepare_json(struct app *app, const struct ingest_options *opt, json_t *root,
-                        struct ingest_batch **out, struct rd_error *e)
-{
-	int64_t now_ms = util_now_ms();
-	struct message_in *msgs;
+/* What a request needs once its records are committed: its reply, built
+ * before the hand-over, and the findings to count then. */
+struct ingest_job {
+	struct app_snap *snap;          /* held: `total` names its engine's entities */
+	struct metrics *metrics;
+	struct tally total;             /* findings by entity */
+	struct buf reply;               /* the 201 body */
+	char first_id[RD_RECORD_ID_LEN + 1];
 	size_t n;
-	if (validate_all(app->cfg, opt, root, now_ms, &msgs, &n, e))
-		return -1;
+	bool with_text;                 /* ?return=redacted: the reply holds text */
+	enum rd_err status;                    /* the store's, set before done is called */
+	struct ingest_sink sink;
+};
+
+void ingest_job_free(struct ingest_job *j)
+{
+	if (!j)
+		return;
+	tally_free(&j->total);
+	if (j->with_text && j->reply.data)
+		sodium_memzero(j->reply.data, j->reply.len);   /* the redacted text */
+	buf_free(&j->reply);
+	app_snap_release(j->snap);
+	free(j);
+}
+
+static struct ingest_job *job_new(struct app *app, struct app_snap *snap,
+                                  const struct ingest_sink *sink)
+{
+	struct ingest_job *j = calloc(1, sizeof *j);
+	if (j) {
+		j->snap = app_snap_ref(snap);
+		j->metrics = app->metrics;
+		j->sink = *sink;
+	}
+	return j;
+}
+
+/* The store's callback, on its writer thread once the records are
+ * committed (or from ingest_messages_json when it refused them at once). */
+static void on_stored(void *ctx, enum rd_err status)
+{
+	struct ingest_job *j = ctx;
+	j->status = status;
+	j->sink.done(j->sink.arg, j);
+}
+
+/* Seals every message of a validated body into b; the findings go to
+ * j->total. -1 with e (4xx for the client's fault, 500). */
+static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                    const struct message_in *msgs, int64_t now_ms, struct batch *b,
+                    struct ingest_job *j, struct rd_error *e)
+{
 	struct redact_result res = { 0 };
-	struct ingest_batch *b = batch_new(n, opt->return_redacted);
-	if (!b)
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-	for (size_t i = 0; b && i < n; i++) {
+	int rc = 0;
+	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct ingest_options one = *opt;
 		if (opt->senders)
 			one.sender = opt->senders[i];
-		if (prepare_one(app, &one, &msgs[i], now_ms, &b->prep[i], &res, &b->total, e)) {
-			ingest_batch_free(b);
-			b = NULL;
-			break;
-		}
+		rc = prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res, &j->total, e);
 		b->recs[i] = b->prep[i].rec;
 	}
 	redact_result_free(&res);
-	free(msgs);
-	if (!b)
-		return -1;
-	*out = b;
-	return 0;
+	return rc;
 }
 
-int ingest_prepare(struct app *app, const struct ingest_options *opt, const char *body, size_t len,
-                   struct ingest_batch **out, struct rd_error *e)
+int ingest_messages_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                         json_t *root, const struct ingest_sink *sink, struct rd_error *e)
+{
+	int64_t now_ms = util_now_ms();
+	struct message_in *msgs;
+	struct batch b = { 0 };
+	struct ingest_job *j = NULL;
+	size_t n;
+	int rc = -1;
+	if (validate_all(snap->cfg, opt, root, now_ms, &msgs, &n, e))
+		return -1;
+	if (batch_init(&b, n) || !(j = job_new(app, snap, sink))) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	if (seal_all(app, snap, opt, msgs, now_ms, &b, j, e))
+		goto done;
+	j->with_text = opt->return_redacted;
+	if (build_reply(b.prep, n, &j->total, opt->return_redacted, &j->reply)) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		goto done;
+	}
+	memcpy(j->first_id, b.recs[0].id, sizeof j->first_id);
+	j->n = n;
+	if (sink->submitting)
+		sink->submitting(sink->arg);
+	/* From here on j is the sink's: done may run (and free it) at once. */
+	enum rd_err st = store_submit_async(app->store, b.recs, n, on_stored, j);
+	if (st != RD_OK)
+		on_stored(j, st);
+	j = NULL;
+	rc = 0;
+done:
+	ingest_job_free(j);
+	batch_free(&b);   /* the store copied the records */
+	free(msgs);
+	return rc;
+}
+
+int ingest_messages(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                    const char *body, size_t len, const struct ingest_sink *sink,
+                    struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
 	if (!root)
 		return -1;
-	int rc = ingest_prepare_json(app, opt, root, out, e);
+	int rc = ingest_messages_json(app, snap, opt, root, sink, e);
 	json_decref(root);
 	return rc;
 }
 
-const struct store_record *ingest_batch_records(const struct ingest_batch *b, size_t *n)
+int ingest_job_reply(struct ingest_job *j, struct ingest_reply *out, struct rd_error *e)
 {
-	*n = b->n;
-	return b->recs;
-}
-
-int ingest_batch_reply(struct app *app, struct ingest_batch *b, int store_status, struct buf *reply,
-                       struct rd_error *e)
-{
-	if (submit_status(store_status, e))
+	if (submit_status(j->status, e))
 		return -1;
-	for (size_t i = 0; i < b->total.n; i++)
-		metrics_finding(app->metrics, b->total.v[i].entity, b->total.v[i].n);
-	if (build_reply(b->prep, b->n, &b->total, b->with_text, reply)) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
-	}
+	for (size_t i = 0; i < j->total.n; i++)
+		metrics_finding(j->metrics, j->total.v[i].entity, j->total.v[i].n);
+	*out = (struct ingest_reply){ .body = j->reply.data, .len = j->reply.len,
+	                              .first_id = j->first_id, .count = j->n };
 	return 0;
 }
 
@@ -882,17 +893,12 @@ static int redact_request_fields(json_t *root, const char *default_tenant, const
 		rd_error_set(e, RD_E_INVALID_FIELD, "channel must be web, whatsapp, sms, voice, email or other");
 		return -1;
 	}
-	*tenant = ten ? ten : default_tenant ? default_tenant : "default";
-	if (!ingest_tenant_valid(*tenant) || (default_tenant && strcmp(*tenant, default_tenant))) {
-		rd_error_set(e, ingest_tenant_valid(*tenant) ? RD_E_FORBIDDEN : RD_E_INVALID_FIELD,
-		              "tenant is not valid for this token");
-		return -1;
-	}
-	return 0;
+	*tenant = tenant_resolve(default_tenant, ten, NULL, RD_E_INVALID_FIELD, e);
+	return *tenant ? 0 : -1;
 }
 
-int ingest_redact_only(struct app *app, const char *default_tenant, const char *body, size_t len,
-                       json_t **reply, struct rd_error *e)
+int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body,
+                       size_t len, json_t **reply, struct rd_error *e)
 {
 	json_t *root = ingest_parse_body(body, len, e);
 	if (!root)
@@ -908,7 +914,7 @@ int ingest_redact_only(struct app *app, const char *default_tenant, const char *
 		rd_error_set(e, RD_E_INVALID_FIELD, "text must not contain NUL");
 		goto done;
 	}
-	if (redact_run(app->redact, tenant, ch, text, tlen, &res)) {
+	if (redact_run(snap->redact, tenant, ch, text, tlen, &res)) {
 		rd_error_set(e, RD_E_INTERNAL, "redaction failed");
 		goto done;
 	}
@@ -922,153 +928,4 @@ done:
 	redact_result_free(&res);
 	json_decref(root);
 	return rc;
-}
-
-/* ---- reading back -------------------------------------------------------- */
-
-/* Opens one row into its JSON (see ingest.h); reports failures in the log
- * by record id only. */
-
-struct read_ctx {
-	struct app *app;
-	json_t *messages;
-	int failures;                   /* rows that did not open (reported) */
-	int shredded;                   /* rows whose data key was destroyed */
-};
-
-/* Opens one sealed field into a NUL-terminated heap string. The AD binds
- * the row's stored role, channel, category and time (format 2), except in
- * a database not re-sealed yet (an older key-less backup). */
-static char *open_field(const unsigned char key[CRYPTO_KEY_BYTES], int format,
-                        enum crypto_field field, const struct store_row *row,
-                        const unsigned char *c, size_t clen)
-{
-	if (clen < CRYPTO_SEAL_OVERHEAD)
-		return NULL;
-	unsigned char ad[CRYPTO_AD_MAX];
-	struct crypto_ad_row a;
-	store_row_ad(row, &a);
-	size_t adlen = format == 1 ? crypto_ad_build_v1(ad, field, &a) : crypto_ad_build(ad, field, &a);
-	if (!adlen)
-		return NULL;
-	size_t mlen = clen - CRYPTO_SEAL_OVERHEAD;
-	char *out = malloc(mlen + 1);
-	if (!out)
-		return NULL;
-	if (crypto_open(key, ad, adlen, c, clen, (unsigned char *)out)) {
-		free(out);
-		return NULL;
-	}
-	out[mlen] = '\0';
-	return out;
-}
-
-static void free_secret(char *s)
-{
-	if (s) {
-		sodium_memzero(s, strlen(s));
-		free(s);
-	}
-}
-
-static json_t *row_json(const struct store_row *row, const char *text, const char *meta)
-{
-	char ts[32];
-	util_format_ts(row->ts_ms, ts);
-	json_t *doc = json_loads(meta, 0, NULL);
-	json_t *md = doc ? json_object_get(doc, "metadata") : NULL;
-	json_t *fi = doc ? json_object_get(doc, "findings") : NULL;
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:o, s:o}", "id", row->id, "ts", ts,
-	                      "role", rd_role_name(row->role), "channel", rd_channel_name(row->channel),
-	                      "category", row->category, "text", text,
-	                      "metadata", md ? json_incref(md) : json_object(),
-	                      "findings", fi ? json_incref(fi) : json_array());
-	json_decref(doc);
-	return o;
-}
-
-static enum rd_err read_row(const struct store_row *row, void *arg)
-{
-	struct read_ctx *ctx = arg;
-	json_t *o;
-	int rc = ingest_open_row(ctx->app, row, false, &o);
-	if (rc == 1)
-		ctx->shredded++;
-	else if (rc != 0)
-		ctx->failures++;
-	else if (json_array_append_new(ctx->messages, o))
-		return RD_E_INTERNAL;
-	return RD_OK;
-}
-
-int ingest_read_conversation(struct app *app, const char *tenant, const char *conversation_id,
-                             json_t **reply, struct rd_error *e)
-{
-	unsigned char hash[CRYPTO_HASH_BYTES];
-	size_t count = 0;
-	struct read_ctx ctx = { .app = app, .messages = json_array() };
-	if (!ctx.messages) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
-	}
-	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
-	if (store_conversation(app->store, tenant, hash, read_row, &ctx, &count) != 0) {
-		json_decref(ctx.messages);
-		rd_error_set(e, RD_E_STORAGE, "the conversation could not be read");
-		return -1;
-	}
-	if (ctx.failures) {
-		json_decref(ctx.messages);
-		rd_error_set(e, RD_E_INTEGRITY,
-		              "%d stored record(s) failed to authenticate; see the daemon log", ctx.failures);
-		return -1;
-	}
-	if (json_array_size(ctx.messages) == 0) {
-		json_decref(ctx.messages);
-		rd_error_set(e, RD_E_NOT_FOUND, "no messages are held for this conversation");
-		return -1;
-	}
-	*reply = json_pack("{s:s, s:o}", "conversation_id", conversation_id, "messages", ctx.messages);
-	if (!*reply) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
-	}
-	return 0;
-}
-
-/* ---- opening one row (conversation reads, subject export) ----------------- */
-
-int ingest_open_row(struct app *app, const struct store_row *row, bool with_conversation,
-                    json_t **out)
-{
-	unsigned char key[CRYPTO_KEY_BYTES];
-	int krc = store_data_key_get(app->store, app->keys, row->key_id, key);
-	if (krc == RD_E_NOT_FOUND)
-		return 1;
-	if (krc != 0) {
-		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
-		return -1;
-	}
-	int format = store_seal_format(app->store);
-	char *text = open_field(key, format, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
-	char *meta = open_field(key, format, FIELD_META, row, row->meta_ct, row->meta_ct_len);
-	char *conv = with_conversation ? open_field(key, format, FIELD_CONVERSATION, row, row->conv_ct,
-	                                            row->conv_ct_len)
-	                               : NULL;
-	sodium_memzero(key, sizeof key);
-	json_t *o = NULL;
-	if (!text || !meta || (with_conversation && !conv))
-		log_error("record %s: ciphertext failed to authenticate", row->id);
-	else if ((o = row_json(row, text, meta)) && conv &&
-	         json_object_set_new(o, "conversation_id", json_string(conv))) {
-		json_decref(o);
-		o = NULL;
-	}
-	free_secret(text);
-	free_secret(meta);
-	free_secret(conv);
-	if (!o)
-		return -1;
-	*out = o;
-	return 0;
 }

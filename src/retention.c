@@ -65,17 +65,18 @@ struct pass_conf {
 	int64_t audit_retention_s;
 };
 
-/* Horizons and batch size from the current config, under the read lock so
- * a reload cannot free it meanwhile. */
+/* Horizons and batch size from the current config (a reload applies from
+ * the next pass). */
 static void snapshot_config(struct app *app, struct retention_report *rep, struct pass_conf *pc)
 {
-	pthread_rwlock_rdlock(&app->lock);
+	struct app_snap *snap = app_snap_acquire(app);
+	const struct config *cfg = snap->cfg;
 	for (size_t i = 0; i < rep->n; i++)
-		rep->lines[i].horizon_s = config_retention(app->cfg, rep->lines[i].tenant,
+		rep->lines[i].horizon_s = config_retention(cfg, rep->lines[i].tenant,
 		                                           rep->lines[i].category);
-	pc->batch = app->cfg->sweep_batch;   /* the config holds it to 1..100000 */
-	pc->audit_retention_s = app->cfg->audit_retention;
-	pthread_rwlock_unlock(&app->lock);
+	pc->batch = cfg->sweep_batch;   /* the config holds it to 1..100000 */
+	pc->audit_retention_s = cfg->audit_retention;
+	app_snap_release(snap);
 }
 
 /* ---- counting (dry run, held) --------------------------------------- */
@@ -348,9 +349,9 @@ static void log_pass(const struct retention_report *rep, int64_t ms)
 
 static int64_t interval_s(struct app *app)
 {
-	pthread_rwlock_rdlock(&app->lock);
-	int64_t s = app->cfg->sweep_interval;
-	pthread_rwlock_unlock(&app->lock);
+	struct app_snap *snap = app_snap_acquire(app);
+	int64_t s = snap->cfg->sweep_interval;
+	app_snap_release(snap);
 	return s;   /* the config holds it to at least 1 */
 }
 
@@ -517,10 +518,10 @@ static void stats_horizons(struct app *app, json_t *tenants, int64_t now_ms)
 {
 	const char *t, *cat;
 	json_t *to, *co;
-	pthread_rwlock_rdlock(&app->lock);
+	struct app_snap *snap = app_snap_acquire(app);
 	json_object_foreach(tenants, t, to) {
 		json_object_foreach(json_object_get(to, "categories"), cat, co) {
-			int64_t h = config_retention(app->cfg, t, cat);
+			int64_t h = config_retention(snap->cfg, t, cat);
 			int64_t oldest = json_integer_value(json_object_get(co, "oldest_ms"));
 			int64_t age = (now_ms - oldest) / 1000;
 			char ts[32];
@@ -532,7 +533,7 @@ static void stats_horizons(struct app *app, json_t *tenants, int64_t now_ms)
 			json_object_del(co, "oldest_ms");
 		}
 	}
-	pthread_rwlock_unlock(&app->lock);
+	app_snap_release(snap);
 }
 
 /* {"pending": false}, or {"pending": true, "since": TS, "deletes": n}:

@@ -108,26 +108,32 @@ int cmd_serve(int argc, char **argv)
 	struct app app;
 	if ((rc = cli_open_app(&app, config, APP_SERVE)))
 		return rc;
+	/* Listening and key_file change only on restart: the first snapshot's
+	 * values are the ones in force for the process's whole life. */
+	struct app_snap *first = app_snap_acquire(&app);
 	/* Key material an interrupted `redactd key rotate` left beside the key. */
-	(void)keyring_clean_temps(app.cfg->key_file);
+	(void)keyring_clean_temps(first->cfg->key_file);
 	char err[512];
 	struct http_server *srv;
 	if (http_start(&app, &srv, err, sizeof err)) {
 		/* Point at the line to change; MHD logged its own reason above. */
 		log_error("%s:%d: %s; stop what holds the address or change listen", app.config_path,
-		          app.cfg->lines.listen, err);
+		          first->cfg->lines.listen, err);
+		app_snap_release(first);
 		app_close(&app);
 		return EXIT_RUNTIME;
 	}
 	struct retention *sweeper;
 	if (retention_start(&app, &sweeper, err, sizeof err)) {
 		log_error("%s: %s", app.config_path, err);
+		app_snap_release(first);
 		http_stop(srv);
 		app_close(&app);
 		return EXIT_RUNTIME;
 	}
-	log_info("redactd %s listening on %s (schema v%d)", REDACTD_VERSION, app.cfg->listen,
+	log_info("redactd %s listening on %s (schema v%d)", REDACTD_VERSION, first->cfg->listen,
 	         store_schema_version(app.store));
+	app_snap_release(first);
 	struct service *svc;
 	if (service_ready(&app, sweeper, &svc, err, sizeof err)) {
 		log_error("%s", err);

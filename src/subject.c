@@ -3,7 +3,7 @@
  *
  * Workload: rare, operator-driven requests touching a few conversations.
  * Reads go through store_conversation on a read connection and rows are
- * opened by ingest_open_row; an erasure runs in one store_exec transaction
+ * opened by read_open_row; an erasure runs in one store_exec transaction
  * on the writer with its held checks (holds.h) and audit entries, which
  * are given the same store_tx, so an action and its audit entry commit
  * together. See subject.h for the contracts.
@@ -11,7 +11,7 @@
 #include "subject.h"
 #include "audit.h"
 #include "holds.h"
-#include "ingest.h"
+#include "read.h"
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
@@ -49,8 +49,11 @@ static int resolve(struct app *app, const struct subject_query *q, unsigned char
 		return 0;
 	}
 	struct redact_subject s;
-	if (redact_subject_hash(app->redact, q->kind == SQ_EMAIL ? SUBJECT_EMAIL : SUBJECT_PHONE,
-	                        q->value, n, &s) < 0) {
+	struct app_snap *snap = app_snap_acquire(app);
+	int src = redact_subject_hash(snap->redact, q->kind == SQ_EMAIL ? SUBJECT_EMAIL : SUBJECT_PHONE,
+	                              q->value, n, &s);
+	app_snap_release(snap);
+	if (src < 0) {
 		rd_error_set(e, RD_E_INVALID_QUERY, "that does not look like an %s",
 		              q->kind == SQ_EMAIL ? "email address" : "phone number");
 		return -1;
@@ -62,8 +65,10 @@ static int resolve(struct app *app, const struct subject_query *q, unsigned char
 static void query_target(struct app *app, const struct subject_query *q,
                          const unsigned char h[CRYPTO_HASH_BYTES], char out[AUDIT_TARGET_MAX])
 {
-	audit_target(app->keys, q->kind == SQ_CONVERSATION ? "conversation" : "subject", h,
+	struct app_snap *snap = app_snap_acquire(app);
+	audit_target(snap->keys, q->kind == SQ_CONVERSATION ? "conversation" : "subject", h,
 	             CRYPTO_HASH_BYTES, out);
+	app_snap_release(snap);
 }
 
 /* Conversation hashes linked to the query, in first-seen order. */
@@ -103,6 +108,7 @@ static enum rd_err collect_fn(struct store_tx *tx, void *arg)
 
 struct export_ctx {
 	struct app *app;
+	struct app_snap *snap;
 	json_t *messages;
 	json_t *conv_id;        /* from the first row that opened */
 	int64_t unreadable, failures;
@@ -112,7 +118,7 @@ static enum rd_err export_row(const struct store_row *row, void *arg)
 {
 	struct export_ctx *c = arg;
 	json_t *o;
-	int rc = ingest_open_row(c->app, row, true, &o);
+	int rc = read_open_row(c->app, c->snap, row, true, &o);
 	if (rc == 1) {
 		c->unreadable++;
 		return RD_OK;
@@ -133,7 +139,7 @@ static enum rd_err export_row(const struct store_row *row, void *arg)
 static int export_conversation(struct app *app, const char *tenant, const unsigned char *h,
                                json_t *convs, int64_t *records, int64_t *unreadable)
 {
-	struct export_ctx c = { .app = app, .messages = json_array() };
+	struct export_ctx c = { .app = app, .snap = app_snap_acquire(app), .messages = json_array() };
 	size_t count = 0;
 	int rc = -1;
 	if (!c.messages || store_conversation(app->store, tenant, h, export_row, &c, &count) != RD_OK)
@@ -152,6 +158,7 @@ static int export_conversation(struct app *app, const char *tenant, const unsign
 	if (!o || json_array_append_new(convs, o))
 		rc = -1;
 done:
+	app_snap_release(c.snap);
 	json_decref(c.conv_id);
 	json_decref(c.messages);
 	return rc;

@@ -1,28 +1,26 @@
 /*
- * webhook.c — SPEC 5.3: Dialogflow CX, Twilio and WhatsApp Cloud API
- * callbacks turned into ordinary ingest batches.
+ * webhook.c — SPEC 5.3: what Dialogflow CX, Twilio and WhatsApp Cloud API
+ * callbacks carry, as ordinary messages; and how their senders prove
+ * themselves. Pure functions of bytes and files, with no connection: the
+ * HTTP handlers that use them are in http_webhook.c, and unit tests and
+ * the fuzz harness (fuzz/fuzz_webhook.c) reach every one of them directly.
  *
- * Each handler checks the caller (CX by bearer token in http.c; Twilio and
- * Meta by their signatures, here), maps the provider's payload onto the
- * message objects of POST /v1/messages, and goes through the same
- * ingest_prepare_json + http_submit_batch path: redacted and sealed before
- * anything is written, answered only after COMMIT, all-or-nothing per
- * callback. Secrets are read from the source's files on each request (so a
- * rotated file needs no reload), kept on the stack and wiped at once.
- * Nothing a provider sends (text, numbers, names, session ids) reaches the
- * log: the request line in http.c names the route pattern only.
+ * Each provider's payload is mapped onto the message objects of POST
+ * /v1/messages ({"messages": [...]}), which ingest then validates, redacts
+ * and seals like any other batch. Secrets are read from the source's files
+ * on each request (so a rotated file needs no reload), kept on the stack
+ * and wiped at once. Nothing a provider sends (text, numbers, names,
+ * session ids) reaches the log.
  *
  * The form decoder is hand-written because Twilio signs every field
- * byte-for-byte, empty values included, and it must be testable and
- * fuzzable without a live connection (fuzz/fuzz_webhook.c).
+ * byte-for-byte, empty values included.
  */
 #include "webhook.h"
-#include "http_internal.h"
-#include "ingest.h"
 #include "log.h"
+#include "rd_error.h"
+#include "util.h"
 
 #include <errno.h>
-#include <microhttpd.h>
 #include <nettle/hmac.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -276,40 +274,11 @@ int webhook_signed_url(const char *public_url, bool tls, const char *host, const
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
-/* ---- shared handler parts ---------------------------------------------- */
+/* ---- secrets ------------------------------------------------------------ */
 
-static const char twiml_empty[] = "<?xml version=\"1.0\" encoding=\"UTF-8\"?><Response></Response>";
-static const char cx_empty[] = "{\"fulfillmentResponse\":{\"messages\":[]}}";
-
-static const char *header(struct request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_HEADER_KIND, name);
-}
-
-static const char *query_arg(struct request *rq, const char *name)
-{
-	return MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, name);
-}
-
-/* The [source "NAME"] section, or NULL with a 404: an unconfigured source
- * is a route that does not exist for this deployment. */
-static const struct source_conf *source_find(struct request *rq, const char *name,
-                                             struct rd_error *e)
-{
-	const struct source_conf *s = config_source(rq->srv->app->cfg, name);
-	if (!s)
-		rd_error_set(e, RD_E_NOT_FOUND, "the %s webhook is not configured (no [source \"%s\"])",
-		              name, name);
-	return s;
-}
-
-/*
- * The first line of a secret file (trailing CR/LF and blanks dropped) into
- * out. 0, or -1 with a 503: the source is configured but cannot work.
- * Logs the source name and errno, never the contents.
- */
-static int secret_read(const char *source, const char *spec, char out[WEBHOOK_MAX_SECRET + 1],
-                       size_t *len, struct rd_error *e)
+/* Logs the source name and errno, never the contents. */
+int webhook_secret_read(const char *source, const char *spec, char out[WEBHOOK_MAX_SECRET + 1],
+                        size_t *len, struct rd_error *e)
 {
 	char path[4096], perr[192];
 	if (spec && util_credential_path(spec, path, sizeof path, perr, sizeof perr)) {
@@ -339,52 +308,6 @@ static int secret_read(const char *source, const char *spec, char out[WEBHOOK_MA
 	}
 	*len = n;
 	return 0;
-}
-
-/* Answers a committed batch with a fixed provider-specific body. */
-static void finish_fixed(struct request *rq, const char *ctype, const char *body, size_t len)
-{
-	struct buf reply = { 0 };
-	struct rd_error e;
-	if (http_batch_result(rq, &reply, &e))
-		http_reply_error(rq, &e);
-	else
-		http_reply_text(rq, 200, ctype, body, len, NULL, NULL);
-	buf_free(&reply);
-}
-
-static void finish_twilio(struct request *rq)
-{
-	finish_fixed(rq, "text/xml", twiml_empty, sizeof twiml_empty - 1);
-}
-
-static void finish_cx(struct request *rq)
-{
-	finish_fixed(rq, "application/json", cx_empty, sizeof cx_empty - 1);
-}
-
-/* WhatsApp: Meta only needs a 200; the ingest body (ids, findings) helps
- * whoever debugs the integration and carries no personal data. */
-static void finish_whatsapp(struct request *rq)
-{
-	http_reply_batch(rq, 200);
-}
-
-/* Seals root ({"messages": [...]}) and hands it to the writer; on error
- * answers itself. Decrefs root. */
-static void submit(struct request *rq, json_t *root, const struct ingest_options *opt,
-                   http_finish_fn finish)
-{
-	struct ingest_batch *b;
-	struct rd_error e;
-	int rc = root ? ingest_prepare_json(rq->srv->app, opt, root, &b, &e) : -1;
-	if (!root)
-		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
-	json_decref(root);
-	if (rc)
-		http_reply_error(rq, &e);
-	else
-		http_submit_batch(rq, b, finish);
 }
 
 /* ---- Dialogflow CX ------------------------------------------------------ */
@@ -424,147 +347,56 @@ const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char *
 	return u && *u ? u : NULL;
 }
 
-void http_webhook_cx(struct request *rq)
+int webhook_cx_messages(json_t *root, json_t **msgs, enum rd_channel *ch, const char **caller,
+                        struct rd_error *e)
 {
-	struct rd_error e;
-	enum rd_channel ch;
-	const char *caller;
-	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
-	if (root && !json_is_object(root))
-		rd_error_set(&e, RD_E_INVALID_BODY, "a Dialogflow CX WebhookRequest is a JSON object");
-	const char *text = json_is_object(root) ? webhook_cx_utterance(root, &ch, &caller) : NULL;
-	const char *session = json_is_object(root) ? webhook_cx_session(root) : NULL;
-	if (text && !session)
-		rd_error_set(&e, RD_E_MISSING_FIELD, "sessionInfo.session is required");
-	if (!json_is_object(root) || (text && !session)) {
-		json_decref(root);
-		http_reply_error(rq, &e);
-		return;
+	*msgs = NULL;
+	if (!json_is_object(root)) {
+		rd_error_set(e, RD_E_INVALID_BODY, "a Dialogflow CX WebhookRequest is a JSON object");
+		return -1;
 	}
-	if (!text) {   /* an event or intent trigger: nothing the user said */
-		json_decref(root);
-		http_reply_text(rq, 200, "application/json", cx_empty, sizeof cx_empty - 1, NULL, NULL);
-		return;
+	const char *text = webhook_cx_utterance(root, ch, caller);
+	if (!text)
+		return 0;   /* an event or intent trigger: nothing the user said */
+	const char *session = webhook_cx_session(root);
+	if (!session) {
+		rd_error_set(e, RD_E_MISSING_FIELD, "sessionInfo.session is required");
+		return -1;
 	}
-	const struct source_conf *src = config_source(rq->srv->app->cfg, "dialogflow-cx");
-	struct ingest_options opt = { .channel = ch, .sender = caller,
-	                              .default_tenant = http_token_tenant(rq) };
-	if (!opt.default_tenant && src)
-		opt.default_tenant = src->tenant;
-	json_t *msg = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", session,
-	                        "text", text, "role", "user", "channel", rd_channel_name(ch));
-	submit(rq, msg, &opt, finish_cx);
-	json_decref(root);   /* after: opt.sender borrows from it */
-}
-
-/* ---- Twilio ------------------------------------------------------------- */
-
-static bool form_content_type(struct request *rq)
-{
-	const char *ct = header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
-	size_t n = strlen("application/x-www-form-urlencoded");
-	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0 &&
-	       (!ct[n] || ct[n] == ';' || ct[n] == ' ');
-}
-
-/* Re-encodes one query key or value: unreserved bytes as they are. */
-static int query_encode(struct buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		char esc[3] = { '%', hex[c >> 4], hex[c & 15] };
-		bool plain = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-		             strchr("-._~", c);
-		if (buf_append(b, plain ? (const char *)s : esc, plain ? 1 : 3))
-			return -1;
+	*msgs = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", session, "text",
+	                  text, "role", "user", "channel", rd_channel_name(*ch));
+	if (!*msgs) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		return -1;
 	}
 	return 0;
 }
 
-static enum MHD_Result query_arg_cb(void *cls, enum MHD_ValueKind kind, const char *key,
-                                    const char *value)
-{
-	(void)kind;
-	struct buf *b = cls;
-	bool ok = !(b->len && buf_append(b, "&", 1)) && !query_encode(b, key) &&
-	          !(value && (buf_append(b, "=", 1) || query_encode(b, value)));
-	return ok ? MHD_YES : MHD_NO;
-}
-
-/* The URL Twilio signed, with the query exactly as it arrived. Without
- * that copy (a query over HTTP_MAX_RAW_QUERY) the decoded query is rebuilt
- * in order with RFC 3986 encoding, exact when it holds only unreserved
- * characters. */
-static int twilio_url(struct request *rq, char *url, size_t len, struct rd_error *e)
-{
-	const struct config *cfg = rq->srv->app->cfg;
-	struct buf q = { 0 };
-	if (!rq->raw_query)
-		MHD_get_connection_values(rq->conn, MHD_GET_ARGUMENT_KIND, query_arg_cb, &q);
-	int rc = webhook_signed_url(cfg->public_url, cfg->tls_cert != NULL, header(rq, "Host"),
-	                            rq->route->path, rq->raw_query ? rq->raw_query : q.data, url,
-	                            len);
-	buf_free(&q);
-	if (rc)
-		rd_error_set(e, RD_E_INVALID_REQUEST, "the Host header is missing or malformed");
-	return rc;
-}
+/* ---- Twilio ------------------------------------------------------------- */
 
 /* Body is the text, From the conversation; a callback without a Body (a
- * status callback, or media only) stores nothing and still gets TwiML. */
-static void twilio_ingest(struct request *rq, const struct source_conf *src,
-                          const struct webhook_form *form)
+ * status callback, or media only) carries no message. */
+int webhook_twilio_messages(const struct webhook_form *f, json_t **msgs, enum rd_channel *ch,
+                            const char **sender, struct rd_error *e)
 {
-	const char *text = webhook_form_get(form, "Body"), *from = webhook_form_get(form, "From");
-	if (!text || !*text) {
-		http_reply_text(rq, 200, "text/xml", twiml_empty, sizeof twiml_empty - 1, NULL, NULL);
-		return;
-	}
+	const char *text = webhook_form_get(f, "Body"), *from = webhook_form_get(f, "From");
+	*msgs = NULL;
+	if (!text || !*text)
+		return 0;
 	if (!from || !*from || !util_utf8_valid(text, strlen(text)) || !util_utf8_valid(from, strlen(from))) {
-		http_fail(rq, RD_E_INVALID_FIELD, "a Twilio message needs a From and UTF-8 text");
-		return;
+		rd_error_set(e, RD_E_INVALID_FIELD, "a Twilio message needs a From and UTF-8 text");
+		return -1;
 	}
 	bool wa = strncmp(from, "whatsapp:", 9) == 0;
-	struct ingest_options opt = { .channel = wa ? CH_WHATSAPP : CH_SMS, .default_tenant = src->tenant,
-	                              .sender = wa ? from + 9 : from };
-	json_t *msg = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", from,
-	                        "text", text, "role", "user", "channel", wa ? "whatsapp" : "sms");
-	submit(rq, msg, &opt, finish_twilio);
-}
-
-void http_webhook_twilio(struct request *rq)
-{
-	struct rd_error e;
-	struct webhook_form form = { 0 };
-	char secret[WEBHOOK_MAX_SECRET + 1], url[WEBHOOK_MAX_URL];
-	size_t slen;
-	const struct source_conf *src = source_find(rq, "twilio", &e);
-	if (!src)
-		goto fail;
-	if (!form_content_type(rq)) {
-		rd_error_set(&e, RD_E_UNSUPPORTED_MEDIA_TYPE,
-		              "Content-Type must be application/x-www-form-urlencoded");
-		goto fail;
+	*ch = wa ? CH_WHATSAPP : CH_SMS;
+	*sender = wa ? from + 9 : from;
+	*msgs = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", from, "text", text,
+	                  "role", "user", "channel", wa ? "whatsapp" : "sms");
+	if (!*msgs) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		return -1;
 	}
-	if (webhook_form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &form)) {
-		rd_error_set(&e, RD_E_INVALID_FORM, "the form body is malformed or has too many fields");
-		goto fail;
-	}
-	if (twilio_url(rq, url, sizeof url, &e) || secret_read("twilio", src->secret_file, secret, &slen, &e))
-		goto fail;
-	bool ok = webhook_twilio_verify(secret, slen, url, &form, header(rq, "X-Twilio-Signature"));
-	sodium_memzero(secret, sizeof secret);
-	if (!ok) {
-		rd_error_set(&e, RD_E_BAD_SIGNATURE, "X-Twilio-Signature is missing or does not match");
-		goto fail;
-	}
-	twilio_ingest(rq, src, &form);
-	webhook_form_free(&form);
-	return;
-fail:
-	webhook_form_free(&form);
-	http_reply_error(rq, &e);
+	return 0;
 }
 
 /* ---- WhatsApp Cloud API ------------------------------------------------ */
@@ -588,29 +420,11 @@ static bool challenge_ok(const char *c)
 	return n > 0 && n <= 256;
 }
 
-void http_webhook_whatsapp_verify(struct request *rq)
+bool webhook_wa_handshake(const char *mode, const char *token, const char *challenge,
+                          const char *verify_token)
 {
-	struct rd_error e;
-	char secret[WEBHOOK_MAX_SECRET + 1];
-	size_t slen;
-	const struct source_conf *src = source_find(rq, "whatsapp", &e);
-	if (src && !src->verify_token_file)
-		rd_error_set(&e, RD_E_NOT_FOUND, "the whatsapp handshake is not configured (verify_token_file)");
-	if (!src || !src->verify_token_file ||
-	    secret_read("whatsapp", src->verify_token_file, secret, &slen, &e)) {
-		http_reply_error(rq, &e);
-		return;
-	}
-	const char *mode = query_arg(rq, "hub.mode"), *token = query_arg(rq, "hub.verify_token");
-	const char *challenge = query_arg(rq, "hub.challenge");
-	bool ok = mode && strcmp(mode, "subscribe") == 0 && token && equal_ct(token, secret) &&
-	          challenge_ok(challenge);
-	sodium_memzero(secret, sizeof secret);
-	if (!ok) {
-		http_fail(rq, RD_E_FORBIDDEN, "hub.mode, hub.verify_token or hub.challenge is not accepted");
-		return;
-	}
-	http_reply_text(rq, 200, "text/plain", challenge, strlen(challenge), NULL, NULL);
+	return mode && strcmp(mode, "subscribe") == 0 && token && equal_ct(token, verify_token) &&
+	       challenge_ok(challenge);
 }
 
 /* One messages[] item: a text message becomes a message object appended
@@ -674,42 +488,19 @@ bad:
 	return -1;
 }
 
-/* Signature first, on the raw bytes, before the body is even parsed. */
-static int wa_verify(struct request *rq, const struct source_conf *src, struct rd_error *e)
+int webhook_wa_messages(json_t *root, json_t **msgs, const char **senders, struct rd_error *e)
 {
-	char secret[WEBHOOK_MAX_SECRET + 1];
-	size_t slen;
-	if (secret_read("whatsapp", src->secret_file, secret, &slen, e))
+	json_t *list = json_array();
+	*msgs = NULL;
+	if (!list) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
-	bool ok = webhook_meta_verify(secret, slen, rq->body.data ? rq->body.data : "", rq->body.len,
-	                              header(rq, "X-Hub-Signature-256"));
-	sodium_memzero(secret, sizeof secret);
-	if (!ok)
-		rd_error_set(e, RD_E_BAD_SIGNATURE, "X-Hub-Signature-256 is missing or does not match");
-	return ok ? 0 : -1;
-}
-
-void http_webhook_whatsapp(struct request *rq)
-{
-	struct rd_error e;
-	json_t *root = NULL, *msgs = json_array();
-	const char **senders = calloc(RD_MAX_BATCH, sizeof *senders);
-	const struct source_conf *src = source_find(rq, "whatsapp", &e);
-	if (!msgs || !senders)
-		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
-	if (!msgs || !senders || !src || wa_verify(rq, src, &e) ||
-	    !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
-	    webhook_wa_collect(root, msgs, senders, &e)) {
-		http_reply_error(rq, &e);
-	} else if (json_array_size(msgs) == 0) {   /* statuses, media, other fields */
-		static const char none[] = "{\"ids\":[],\"findings\":{}}";
-		http_reply_text(rq, 200, "application/json", none, sizeof none - 1, NULL, NULL);
-	} else {
-		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
-		                              .senders = senders };
-		submit(rq, json_pack("{s:O}", "messages", msgs), &opt, finish_whatsapp);
 	}
-	free(senders);   /* ingest copied what it needed (the subject hashes) */
-	json_decref(msgs);
-	json_decref(root);
+	int rc = webhook_wa_collect(root, list, senders, e);
+	if (rc == 0 && json_array_size(list) && !(*msgs = json_pack("{s:O}", "messages", list))) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		rc = -1;
+	}
+	json_decref(list);
+	return rc;
 }

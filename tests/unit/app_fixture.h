@@ -15,6 +15,7 @@
 #include "store.h"
 #include "util.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 
 #define AFIXTURE static __attribute__((unused))
@@ -58,25 +59,48 @@ AFIXTURE int afx_open(struct app *app, const char *name, const char *retention)
 	return 0;
 }
 
-/* Ingests one message (JSON object text) through the real pipeline and
- * commits it. 0, or -1 (the error on stderr). */
+/* The writer's answer for afx_ingest, handed to the test's thread. */
+struct afx_wait {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	struct ingest_job *job;
+};
+
+static void afx_on_done(void *arg, struct ingest_job *job)
+{
+	struct afx_wait *w = arg;
+	pthread_mutex_lock(&w->lock);
+	w->job = job;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+/* Ingests one message (JSON object text) through the real pipeline
+ * (ingest_messages: parse, redact, seal, group commit) and waits for its
+ * commit. 0, or -1 (the error on stderr). */
 AFIXTURE int afx_ingest(struct app *app, const char *json)
 {
 	struct ingest_options opt = { .channel = CH_WEB };
-	struct ingest_batch *b = NULL;
+	struct afx_wait w = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, NULL };
+	const struct ingest_sink sink = { NULL, afx_on_done, &w };
 	struct rd_error e = { 0 };
-	size_t n;
-	pthread_rwlock_rdlock(&app->lock);
-	int rc = ingest_prepare(app, &opt, json, strlen(json), &b, &e);
-	pthread_rwlock_unlock(&app->lock);
+	struct app_snap *snap = app_snap_acquire(app);
+	int rc = ingest_messages(app, snap, &opt, json, strlen(json), &sink, &e);
+	app_snap_release(snap);   /* the job keeps its own */
 	if (rc) {
 		fprintf(stderr, "ingest: %s\n", e.message);
 		return -1;
 	}
-	const struct store_record *recs = ingest_batch_records(b, &n);
-	enum rd_err st = store_submit(app->store, recs, n);
-	ingest_batch_free(b);
-	return st == RD_OK ? 0 : -1;
+	pthread_mutex_lock(&w.lock);
+	while (!w.job)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	struct ingest_reply r;
+	rc = ingest_job_reply(w.job, &r, &e);
+	if (rc)
+		fprintf(stderr, "ingest: %s\n", e.message);
+	ingest_job_free(w.job);
+	return rc ? -1 : 0;
 }
 
 /* A message of conversation conv at ts_ms (ms since the epoch), with text. */

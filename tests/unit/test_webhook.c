@@ -4,9 +4,14 @@
  * Twilio vectors: the official ones from twilio-node's spec/validation.spec.js
  * (MIT), auth token "12345", values copied here as literals, including the
  * port variants a receiver must accept. The Meta signature was computed with
- * `openssl dgst -sha256 -hmac meta-app-secret`.
+ * `openssl dgst -sha256 -hmac meta-app-secret`. The payload mappers (CX,
+ * Twilio, WhatsApp), Meta's handshake and the secret files are tested here
+ * without HTTP: each provider's payload must become the messages POST
+ * /v1/messages would take, and each malformed one its rd_err.
  */
 #include "harness.h"
+#include "log.h"
+#include "rd_error.h"
 #include "webhook.h"
 
 static const char vec_body[] =
@@ -121,6 +126,182 @@ static void test_url(void)
 	CHECK(webhook_signed_url(NULL, false, "host", "/p", NULL, u, 8) == -1, "url: too long refused");
 }
 
+/* The one message of a mapped payload, or NULL. */
+static json_t *only_message(json_t *msgs)
+{
+	json_t *list = json_object_get(msgs, "messages");
+	return json_array_size(list) == 1 && json_object_size(msgs) == 1 ? json_array_get(list, 0) : NULL;
+}
+
+static const char *field(json_t *m, const char *name)
+{
+	return json_string_value(json_object_get(m, name));
+}
+
+static void test_cx(void)
+{
+	struct rd_error e;
+	enum rd_channel ch;
+	const char *caller;
+	json_t *msgs, *root = json_loads(
+		"{\"sessionInfo\":{\"session\":\"projects/p/locations/l/agents/a/sessions/s-123\"},"
+		"\"text\":\"my mail is ann@example.com\"}", 0, NULL);
+	CHECK(webhook_cx_messages(root, &msgs, &ch, &caller, &e) == 0, "cx: text mapped");
+	json_t *m = only_message(msgs);
+	CHECK_STR(field(m, "conversation_id"), "s-123", "cx: session id is the conversation");
+	CHECK_STR(field(m, "text"), "my mail is ann@example.com", "cx: the utterance is the text");
+	CHECK_STR(field(m, "role"), "user", "cx: the user's turn");
+	CHECK(ch == CH_WEB && !strcmp(field(m, "channel"), "web") && !caller, "cx: typed text is web");
+	json_decref(msgs);
+	json_decref(root);
+
+	root = json_loads("{\"session_info\":{\"session\":\"x/sessions/v9\"},\"transcript\":\"hello\","
+	                  "\"payload\":{\"telephony\":{\"caller_id\":\"+447700900123\"}}}", 0, NULL);
+	CHECK(webhook_cx_messages(root, &msgs, &ch, &caller, &e) == 0 && ch == CH_VOICE,
+	      "cx: audio with snake_case fields is voice");
+	CHECK_STR(caller, "+447700900123", "cx: the telephony caller id is the sender");
+	CHECK_STR(field(only_message(msgs), "channel"), "voice", "cx: message on the voice channel");
+	json_decref(msgs);
+	json_decref(root);
+
+	root = json_loads("{\"sessionInfo\":{\"session\":\"x/sessions/s\"},\"fulfillmentInfo\":{\"tag\":\"t\"}}",
+	                  0, NULL);
+	CHECK(webhook_cx_messages(root, &msgs, &ch, &caller, &e) == 0 && !msgs,
+	      "cx: an event without an utterance carries no message");
+	json_decref(root);
+	root = json_loads("{\"text\":\"hi\"}", 0, NULL);
+	CHECK(webhook_cx_messages(root, &msgs, &ch, &caller, &e) == -1 && e.err == RD_E_MISSING_FIELD && !msgs,
+	      "cx: no session -> missing_field");
+	json_decref(root);
+	root = json_loads("[1]", 0, NULL);
+	CHECK(webhook_cx_messages(root, &msgs, &ch, &caller, &e) == -1 && e.err == RD_E_INVALID_BODY,
+	      "cx: not an object -> invalid_body");
+	json_decref(root);
+}
+
+static int twilio_map(const char *body, json_t **msgs, enum rd_channel *ch, const char **sender,
+                      struct rd_error *e, struct webhook_form *f)
+{
+	if (webhook_form_parse(body, strlen(body), f))
+		return -2;
+	return webhook_twilio_messages(f, msgs, ch, sender, e);
+}
+
+static void test_twilio_messages(void)
+{
+	struct rd_error e;
+	struct webhook_form f;
+	enum rd_channel ch;
+	const char *sender = NULL;
+	json_t *msgs;
+	CHECK(twilio_map("From=%2B14158675309&Body=call+me&To=%2B1800", &msgs, &ch, &sender, &e, &f) == 0,
+	      "twilio map: SMS");
+	json_t *m = only_message(msgs);
+	CHECK_STR(field(m, "conversation_id"), "+14158675309", "twilio map: From is the conversation");
+	CHECK_STR(field(m, "text"), "call me", "twilio map: Body is the text");
+	CHECK(ch == CH_SMS && !strcmp(field(m, "channel"), "sms"), "twilio map: sms channel");
+	CHECK_STR(sender, "+14158675309", "twilio map: From is the sender");
+	json_decref(msgs);
+	webhook_form_free(&f);
+	CHECK(twilio_map("From=whatsapp%3A%2B447700900123&Body=hi", &msgs, &ch, &sender, &e, &f) == 0 &&
+	      ch == CH_WHATSAPP, "twilio map: WhatsApp through Twilio");
+	CHECK_STR(sender, "+447700900123", "twilio map: the whatsapp: prefix is not part of the sender");
+	CHECK_STR(field(only_message(msgs), "conversation_id"), "whatsapp:+447700900123",
+	          "twilio map: the conversation keeps the prefix");
+	json_decref(msgs);
+	webhook_form_free(&f);
+	CHECK(twilio_map("From=%2B1&MessageStatus=delivered", &msgs, &ch, &sender, &e, &f) == 0 && !msgs,
+	      "twilio map: a status callback carries no message");
+	webhook_form_free(&f);
+	CHECK(twilio_map("Body=hi", &msgs, &ch, &sender, &e, &f) == -1 && e.err == RD_E_INVALID_FIELD,
+	      "twilio map: no From -> invalid_field");
+	webhook_form_free(&f);
+	CHECK(twilio_map("From=%2B1&Body=%FF%FE", &msgs, &ch, &sender, &e, &f) == -1 &&
+	      e.err == RD_E_INVALID_FIELD, "twilio map: text not UTF-8 -> invalid_field");
+	webhook_form_free(&f);
+}
+
+static void test_whatsapp_messages(void)
+{
+	struct rd_error e;
+	const char *senders[RD_MAX_BATCH] = { 0 };
+	json_t *msgs, *root = json_loads(
+		"{\"object\":\"whatsapp_business_account\",\"entry\":[{\"changes\":[{\"value\":{\"messages\":["
+		"{\"from\":\"447700900123\",\"type\":\"text\",\"timestamp\":\"1700000000\",\"text\":{\"body\":\"one\"}},"
+		"{\"from\":\"447700900999\",\"type\":\"image\"},"
+		"{\"from\":\"15550001111\",\"type\":\"text\",\"text\":{\"body\":\"two\"}}]}}]}]}", 0, NULL);
+	CHECK(webhook_wa_messages(root, &msgs, senders, &e) == 0, "whatsapp map: notification mapped");
+	json_t *list = json_object_get(msgs, "messages");
+	CHECK(json_array_size(list) == 2, "whatsapp map: text messages only");
+	CHECK_STR(field(json_array_get(list, 0), "ts"), "1700000000", "whatsapp map: timestamp kept");
+	CHECK_STR(field(json_array_get(list, 1), "text"), "two", "whatsapp map: second text");
+	CHECK_STR(senders[0], "447700900123", "whatsapp map: each message its own sender (1)");
+	CHECK_STR(senders[1], "15550001111", "whatsapp map: each message its own sender (2)");
+	CHECK_STR(field(json_array_get(list, 1), "channel"), "whatsapp", "whatsapp map: channel");
+	json_decref(msgs);
+	json_decref(root);
+
+	root = json_loads("{\"entry\":[{\"changes\":[{\"value\":{\"statuses\":[{\"id\":\"x\"}]}}]}]}", 0, NULL);
+	CHECK(webhook_wa_messages(root, &msgs, senders, &e) == 0 && !msgs,
+	      "whatsapp map: statuses only carry no message");
+	json_decref(root);
+	root = json_loads("{\"entry\":{}}", 0, NULL);
+	CHECK(webhook_wa_messages(root, &msgs, senders, &e) == -1 && e.err == RD_E_INVALID_BODY,
+	      "whatsapp map: entry not an array -> invalid_body");
+	json_decref(root);
+	root = json_loads("{\"entry\":[{\"changes\":[{\"value\":{\"messages\":[{\"from\":\"1\","
+	                  "\"type\":\"text\",\"text\":{}}]}}]}]}", 0, NULL);
+	CHECK(webhook_wa_messages(root, &msgs, senders, &e) == -1 && e.err == RD_E_INVALID_FIELD,
+	      "whatsapp map: a text message without text.body -> invalid_field");
+	json_decref(root);
+
+	json_t *many = json_array();
+	for (int i = 0; i <= RD_MAX_BATCH; i++)
+		json_array_append_new(many, json_pack("{s:s, s:s, s:{s:s}}", "from", "1", "type", "text",
+		                                      "text", "body", "x"));
+	root = json_pack("{s:[{s:[{s:{s:o}}]}]}", "entry", "changes", "value", "messages", many);
+	CHECK(webhook_wa_messages(root, &msgs, senders, &e) == -1 && e.err == RD_E_INVALID_BODY,
+	      "whatsapp map: more than a batch -> invalid_body");
+	json_decref(root);
+}
+
+static void test_handshake(void)
+{
+	CHECK(webhook_wa_handshake("subscribe", "tok", "1158201444", "tok"), "handshake: accepted");
+	CHECK(!webhook_wa_handshake("unsubscribe", "tok", "1", "tok"), "handshake: other mode refused");
+	CHECK(!webhook_wa_handshake("subscribe", "tok2", "1", "tok"), "handshake: wrong token refused");
+	CHECK(!webhook_wa_handshake("subscribe", NULL, "1", "tok"), "handshake: no token refused");
+	CHECK(!webhook_wa_handshake("subscribe", "tok", "<script>", "tok"), "handshake: markup not echoed");
+	CHECK(!webhook_wa_handshake("subscribe", "tok", "", "tok"), "handshake: empty challenge refused");
+	CHECK(!webhook_wa_handshake(NULL, "tok", "1", "tok"), "handshake: no mode refused");
+}
+
+static void test_secret_read(void)
+{
+	char path[512], out[WEBHOOK_MAX_SECRET + 1];
+	size_t len = 0;
+	struct rd_error e;
+	log_set_level(LOG_ERROR);   /* the warnings name only the source */
+	snprintf(path, sizeof path, "%s/secret", TEST_TMPDIR());
+	FILE *f = fopen(path, "w");
+	if (f) {
+		fputs("s3cret \r\nsecond line\n", f);
+		fclose(f);
+	}
+	CHECK(webhook_secret_read("twilio", path, out, &len, &e) == 0 && len == 6, "secret: first line");
+	CHECK_STR(out, "s3cret", "secret: trailing blanks and CR dropped");
+	f = fopen(path, "w");
+	if (f)
+		fclose(f);
+	CHECK(webhook_secret_read("twilio", path, out, &len, &e) == -1 && e.err == RD_E_SOURCE_UNAVAILABLE,
+	      "secret: empty file -> source_unavailable");
+	snprintf(path, sizeof path, "%s/absent", TEST_TMPDIR());
+	CHECK(webhook_secret_read("twilio", path, out, &len, &e) == -1 && e.err == RD_E_SOURCE_UNAVAILABLE,
+	      "secret: missing file -> source_unavailable");
+	CHECK(webhook_secret_read("twilio", NULL, out, &len, &e) == -1 && e.err == RD_E_SOURCE_UNAVAILABLE,
+	      "secret: none configured -> source_unavailable");
+}
+
 int main(void)
 {
 	test_twilio_vectors();
@@ -128,5 +309,10 @@ int main(void)
 	test_form();
 	test_meta();
 	test_url();
+	test_cx();
+	test_twilio_messages();
+	test_whatsapp_messages();
+	test_handshake();
+	test_secret_read();
 	return TEST_DONE();
 }

@@ -1,0 +1,35 @@
+/*
+ * read.h — stored messages back out: one conversation (GET
+ * /v1/conversations/{id}) and single rows for the subject export.
+ *
+ * Rows come from the store still sealed; each field is opened under its
+ * row's associated data (record.h). A row that does not authenticate is
+ * reported (logged by record id, never skipped silently); a row whose data
+ * key was destroyed (crypto-shredded) is counted apart, as gone.
+ */
+#ifndef REDACTD_READ_H
+#define REDACTD_READ_H
+
+#include "app.h"
+
+#include <jansson.h>
+
+/* The opened transcript {"conversation_id", "messages": [...]} of
+ * conversation_id in tenant (caller decrefs *reply). -1 with e:
+ * RD_E_NOT_FOUND when nothing of it is left to read, RD_E_INTEGRITY when a
+ * row fails to authenticate, RD_E_STORAGE, RD_E_INTERNAL. */
+int read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
+                      const char *conversation_id, json_t **reply, struct rd_error *e)
+	RD_WARN_UNUSED;
+
+/*
+ * Open one stored row (from a store_conversation callback) into its API
+ * object {"id", "ts", "role", "channel", "category", "text", "metadata",
+ * "findings"}, plus "conversation_id" when with_conversation. Returns 0 and
+ * *out (caller decrefs); 1 when its data key was destroyed (crypto-shredded);
+ * -1 when it does not authenticate (logged by record id) or out of memory.
+ */
+int read_open_row(struct app *app, const struct app_snap *snap, const struct store_row *row,
+                  bool with_conversation, json_t **out) RD_WARN_UNUSED;
+
+#endif
