@@ -133,9 +133,4 @@ void http_post_hold(struct request *rq);
 void http_get_holds(struct request *rq);
 void http_delete_hold(struct request *rq);
 
-/* Audit a read of conversation_id in tenant by the request's token, before
- * its reply goes out. 0, or -1 after answering 500 itself. */
-int http_audit_read(struct request *rq, const char *tenant, const char *conversation_id,
-                    const json_t *reply);
-
 #endif

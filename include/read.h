@@ -15,12 +15,15 @@
 #include <jansson.h>
 
 /* The opened transcript {"conversation_id", "messages": [...]} of
- * conversation_id in tenant (caller decrefs *reply). -1 with e:
- * RD_E_NOT_FOUND when nothing of it is left to read, RD_E_INTEGRITY when a
- * row fails to authenticate, RD_E_STORAGE, RD_E_INTERNAL. */
+ * conversation_id in tenant (caller decrefs *reply), once its read by actor
+ * (a token's name) is in the audit log: content is not released unless its
+ * read is on record. -1 with e: RD_E_NOT_FOUND when nothing of it is left to
+ * read, RD_E_INTEGRITY when a row fails to authenticate, RD_E_AUDIT (or
+ * RD_E_STORAGE_FULL, RD_E_STORAGE_FAILED) when the read cannot be recorded,
+ * RD_E_STORAGE, RD_E_INTERNAL. */
 int read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
-                      const char *conversation_id, json_t **reply, struct rd_error *e)
-	RD_WARN_UNUSED;
+                      const char *conversation_id, const char *actor, json_t **reply,
+                      struct rd_error *e) RD_WARN_UNUSED;
 
 /*
  * Open one stored row (from a store_conversation callback) into its API

@@ -252,12 +252,9 @@ static void handle_get_conversation(struct request *rq)
 	struct rd_error e;
 	json_t *reply = NULL;
 	const char *tenant = http_query_tenant(rq, &e);
-	if (!tenant || read_conversation(rq->srv->app, rq->snap, tenant, rq->id, &reply, &e)) {
+	if (!tenant ||
+	    read_conversation(rq->srv->app, rq->snap, tenant, rq->id, rq->token_name, &reply, &e)) {
 		http_reply_error(rq, &e);
-		return;
-	}
-	if (http_audit_read(rq, tenant, rq->id, reply)) {
-		json_decref(reply);
 		return;
 	}
 	http_reply_json(rq, 200, reply);

@@ -1,6 +1,6 @@
 /*
  * http_admin.c — admin routes: subjects (export, erasure), conversation
- * erasure, legal holds; the audit entry for conversation reads; /readyz.
+ * erasure, legal holds; /readyz.
  *
  * Same pattern as the handlers in http.c: parse, call the module (subject.c),
  * answer once. The actor of every audit entry is the token's name. Queries
@@ -8,7 +8,6 @@
  * (the request log shows the route pattern only).
  */
 #include "http_internal.h"
-#include "audit.h"
 #include "holds.h"
 #include "ingest.h"
 #include "subject.h"
@@ -194,35 +193,15 @@ void http_delete_hold(struct request *rq)
 	json_decref(o);
 }
 
-int http_audit_read(struct request *rq, const char *tenant, const char *conversation_id,
-                    const json_t *reply)
-{
-	struct app *app = rq->srv->app;
-	unsigned char h[CRYPTO_HASH_BYTES];
-	char target[AUDIT_TARGET_MAX];
-	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), h);
-	audit_target(rq->snap->keys, "conversation", h, sizeof h, target);
-	json_int_t n = (json_int_t)json_array_size(json_object_get(reply, "messages"));
-	int rc = audit_record(app->store, app->metrics, rq->token_name, "read", target, n);
-	if (rc != 0) {
-		/* Content is not released unless its read is on record. */
-		struct rd_error e;
-		rd_error_store(&e, rc, RD_E_AUDIT, "the read could not be audit-logged");
-		http_reply_error(rq, &e);
-		return -1;
-	}
-	return 0;
-}
-
 /* ---- readiness ------------------------------------------------------------ */
 
 /*
  * /healthz says the process is alive; /readyz whether it takes writes now,
  * for a load balancer to route ingest elsewhere: 503 once the store refuses
- * writes after a failed fdatasync (STORE_FAILED: restart after fixing the
- * disk), while the last write found the disk full (storage_full, until a
+ * writes after a failed fdatasync (RD_E_STORAGE_FAILED: restart after
+ * fixing the disk), while the last write found the disk full (storage_full, until a
  * write succeeds), or while its queue is 90 % full, when batches start to get
- * STORE_BUSY 503s (retry shortly).
+ * RD_E_BUSY 503s (retry shortly).
  */
 void http_readyz(struct request *rq)
 {

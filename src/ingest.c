@@ -307,8 +307,6 @@ static int parse_message(json_t *m, size_t index, bool batch, const struct confi
 /* Everything one message turns into; freed by prepared_free. */
 struct prepared {
 	struct store_record rec;
-	char tenant[RD_MAX_NAME_LEN + 1];   /* owned copies: the record outlives the JSON */
-	char category[RD_MAX_NAME_LEN + 1];
 	unsigned char *conv_ct, *text_ct, *meta_ct;
 	char *entity_counts;
 	unsigned char (*subjects)[CRYPTO_HASH_BYTES];
@@ -503,7 +501,7 @@ static void record_header(struct app *app, const struct message_in *m, int64_t n
                           struct store_record *r)
 {
 	crypto_record_id(r->id);
-	r->tenant = m->tenant;   /* replaced by the prepared copy in prepare_one */
+	r->tenant = m->tenant;   /* borrowed: the store copies the record when it is submitted */
 	crypto_conversation_hash(app->lookup_key, m->tenant, m->conv_id, m->conv_len, r->conv_hash);
 	r->ts_ms = m->ts_ms;
 	r->received_ms = now_ms;
@@ -548,10 +546,6 @@ static int prepare_one(struct app *app, const struct app_snap *snap,
 	struct tally counts = { 0 };
 	json_t *meta = NULL;
 	record_header(app, m, now_ms, &p->rec);
-	snprintf(p->tenant, sizeof p->tenant, "%s", m->tenant);
-	snprintf(p->category, sizeof p->category, "%s", m->category);
-	p->rec.tenant = p->tenant;
-	p->rec.category = p->category;
 	if (buf_append(&findings, "[", 1) ||
 	    !(meta = redact_metadata(snap->redact, m, p, res, &findings, &counts, total)))
 		goto oom;

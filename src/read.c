@@ -4,8 +4,10 @@
  * Workload: conversation reads and subject exports, a few to a few thousand
  * rows each, on the store's read connections. Keys and plaintext are wiped
  * as soon as a row's JSON is built; failures are logged by record id only.
+ * A conversation read is in the audit log before its content is returned.
  */
 #include "read.h"
+#include "audit.h"
 #include "log.h"
 #include "record.h"
 #include "util.h"
@@ -60,8 +62,22 @@ static enum rd_err read_row(const struct store_row *row, void *arg)
 	return RD_OK;
 }
 
+/* The read on record before its content leaves: the conversation's keyed
+ * hash as target, the count of messages opened. */
+static int audit_read(struct app *app, const struct app_snap *snap, const char *actor,
+                      const unsigned char hash[CRYPTO_HASH_BYTES], size_t n, struct rd_error *e)
+{
+	char target[AUDIT_TARGET_MAX];
+	audit_target(snap->keys, "conversation", hash, CRYPTO_HASH_BYTES, target);
+	enum rd_err rc = audit_record(app->store, app->metrics, actor, "read", target, (int64_t)n);
+	if (rc != RD_OK)
+		rd_error_store(e, rc, RD_E_AUDIT, "the read could not be audit-logged");
+	return rc != RD_OK ? -1 : 0;
+}
+
 int read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
-                      const char *conversation_id, json_t **reply, struct rd_error *e)
+                      const char *conversation_id, const char *actor, json_t **reply,
+                      struct rd_error *e)
 {
 	unsigned char hash[CRYPTO_HASH_BYTES];
 	size_t count = 0;
@@ -85,6 +101,10 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 	if (json_array_size(ctx.messages) == 0) {
 		json_decref(ctx.messages);
 		rd_error_set(e, RD_E_NOT_FOUND, "no messages are held for this conversation");
+		return -1;
+	}
+	if (audit_read(app, snap, actor, hash, json_array_size(ctx.messages), e)) {
+		json_decref(ctx.messages);
 		return -1;
 	}
 	*reply = json_pack("{s:s, s:o}", "conversation_id", conversation_id, "messages", ctx.messages);

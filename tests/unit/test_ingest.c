@@ -93,7 +93,7 @@ static json_t *read_back(const char *tenant, const char *conv, struct rd_error *
 {
 	json_t *out = NULL;
 	struct app_snap *snap = app_snap_acquire(&app);
-	if (read_conversation(&app, snap, tenant, conv, &out, e))
+	if (read_conversation(&app, snap, tenant, conv, "test", &out, e))
 		out = NULL;
 	app_snap_release(snap);
 	return out;
