@@ -30,8 +30,9 @@ british-english, american-english-large, british-english-large,
 american-english-huge, british-english-huge.
 
 Outputs, one lowercased word a line:
-  given.txt     SSA given names, top 20,000 by births since 1940, most
-                frequent first; then the US Census 1990 given names that
+  given.txt     SSA given names by births since 1940, most frequent first:
+                the top 20,000, then those below with at least 100 births
+                that are no word of the small lists; then the US Census 1990 given names that
                 list lacks and that are no word of the small lists (names of
                 the whole 1990 population, so also of people born abroad:
                 Myong, Kyung, Irmgard, Hedwig), by census frequency
@@ -56,6 +57,8 @@ import sqlite3
 import sys
 from pathlib import Path
 
+SSA_TOP = 20000                   # SSA names kept whole, by births since 1940 (the 20,000th has 371)
+SSA_MIN_BIRTHS = 100              # the tail below them, down to 100 births since 1940
 LEVELS = ("", "large", "huge")   # small: its capitalised entries are days, months, faiths, peoples
 # shapes of capitalised SCOWL entries that are not surnames: demonyms and
 # adjectives (Canadian, Kurdish), doctrines (Voltairism), taxa (Vespidae),
@@ -77,10 +80,13 @@ def wordlist(src, lang, level):
     return [w.strip() for w in open(f, encoding="utf-8", errors="replace") if w.strip()]
 
 
-def ssa(src, limit):
+def ssa(src, min_births):
+    """SSA names given to at least min_births babies since 1940, most
+    frequent first (ties alphabetical, so the order is reproducible)."""
     db = sqlite3.connect(src / "us-name-data.sqlite")
     top = [r[0] for r in db.execute("select lower(name), sum(births) n from usNameData where year >= 1940 "
-                                    "group by lower(name) order by n desc limit ?", (limit,))]
+                                    "group by lower(name) having n >= ? order by n desc, lower(name)",
+                                    (min_births,))]
     return [n for n in top if ok(n)]
 
 
@@ -110,7 +116,6 @@ def census1990(src):
 
 def main():
     src, out = Path(sys.argv[1]), Path(sys.argv[2])
-    given = ssa(src, 20000)
     census_sur, census_given = census1990(src)
     small = set()
     for lang in ("american", "british"):
@@ -132,6 +137,12 @@ def main():
         caps_by_level.append(sorted(caps - seen))
         seen |= caps
     capset = seen
+    # SSA: the 20,000 commonest as they are (a name that is also a word goes
+    # to ambiguous.txt); below them only names that are no small-list word
+    # ("Gift", "Royal", "Rich" stay words)
+    tail_ok = lambda n: n not in small and n not in common_proper
+    ssa_all = ssa(src, SSA_MIN_BIRTHS)
+    given = ssa_all[:SSA_TOP] + [n for n in ssa_all[SSA_TOP:] if tail_ok(n)]
     surnames = [c for c in census_sur if ok(c)]
     have = set(surnames)
     for lst in caps_by_level:
@@ -142,7 +153,7 @@ def main():
                     not (c.endswith("es") and c[:-2] in capset) and c not in have):
                 surnames.append(c)
     gset = set(given)
-    given += [n for n in census_given if ok(n) and len(n) >= 3 and n not in gset and n not in small and n not in common_proper]
+    given += [n for n in census_given if ok(n) and len(n) >= 3 and n not in gset and tail_ok(n)]
     gset = set(given)
     ambiguous = list(dict.fromkeys([n for n in given + surnames if n in small] +
                                    [n for n in census_sur if n in common_proper]))
