@@ -38,5 +38,12 @@ check "source names, spoken after a weak cue: all $vn gone ($vf)" test "$vf" -eq
 check "common-word census surnames kept as words, written ($(wc -l <"$T/n.in") sentences)" cmp -s "$T/n.in" "$T/n.out"
 "$BIN" redact --lines --channel voice <"$T/nv.in" >"$T/nv.out"
 check "common-word census surnames kept as words, spoken after a weak cue ($(wc -l <"$T/nv.in"))" cmp -s "$T/nv.in" "$T/nv.out"
+# places and brands that the SSA also registers as given names (Sony, Audi,
+# Tokyo) are not taken from its tail: beside a capitalised word they stay
+printf '%s\n' "I bought a Sony Bravia yesterday" "the Audi Quattro is broken" "we flew to Tokyo Narita" \
+	"Cambridge Analytica did it" "I watched Disney Pixar" "my Nike Pegasus shoes" "we moved to Utah Valley" \
+	"Chicago Tribune said" >"$T/b.in"
+"$BIN" redact --lines <"$T/b.in" >"$T/b.out"
+check "places and brands beside a capitalised word kept ($(wc -l <"$T/b.in") sentences)" cmp -s "$T/b.in" "$T/b.out"
 [ -n "${NAMES_SOURCES_VERBOSE:-}" ] && { paste -d '|' "$T/w.in" <("$BIN" redact --lines <"$T/w.in"); diff "$T/n.in" "$T/n.out"; diff "$T/nv.in" "$T/nv.out"; }
 finish
