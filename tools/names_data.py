@@ -139,10 +139,15 @@ def main():
     capset = seen
     # SSA: the 20,000 commonest as they are (a name that is also a word goes
     # to ambiguous.txt); below them only names that are no small-list word
-    # ("Gift", "Royal", "Rich" stay words) and no proper noun of the SCOWL
+    # ("Gift", "Royal", "Rich" stay words), no word of the default-size lists
+    # ("Login", "Helix", "Tracer") and no proper noun of the SCOWL
     # lists (places and brands: "Miami", "Sony", "Audi", "Tokyo" as given
     # names would make "Sony Bravia" a name)
-    tail_ok = lambda n: n not in small and n not in common_proper and n not in capset
+    default_words = set()   # lowercase words of the default-size lists: "login", "helix", "tracer"
+    for lang in ("american", "british"):
+        default_words |= {w for w in wordlist(src, lang, "") if w[0].islower()}
+    tail_ok = lambda n: (n not in small and n not in default_words and n not in common_proper and
+                         n not in capset)
     ssa_all = ssa(src, SSA_MIN_BIRTHS)
     given = ssa_all[:SSA_TOP] + [n for n in ssa_all[SSA_TOP:] if tail_ok(n)]
     surnames = [c for c in census_sur if ok(c)]
