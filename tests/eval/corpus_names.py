@@ -15,7 +15,11 @@ Sources of the values:
     brand names, so some "surnames" here are odd but are what the list holds);
     20% from names_oov.txt, names hand-written by the developers for this
     corpus (Indian, Arabic, Chinese, African, Latin-American) and absent from
-    the lists. No US Census or INSEE file is used anywhere;
+    the lists. No INSEE file is used anywhere. The committed corpus.tsv was
+    written from the lists as they were before the US Census 1990 names and
+    the SSA tail joined them (branch names, 2026-12-02); it is kept as it
+    was so that figures stay comparable (names_oov.txt says which of its
+    held-out names the lists now hold);
   - street names: surnames and common street names, with the street words
     and postcode shapes of each country's postal format (Royal Mail PAF,
     USPS Publication 28, Canada Post, La Poste, Deutsche Post, PostNL,
