@@ -25,8 +25,13 @@
  *
  *   none          accept every match
  *   luhn          13-19 digits passing the Luhn check
- *   card          luhn + a known brand prefix and length (Visa, Mastercard
- *                 incl. 2-series, Amex, Discover, Diners, JCB, UnionPay)
+ *   card          a known brand prefix and length (the IIN tables: Visa,
+ *                 Mastercard, Amex, Discover, Diners, JCB, UnionPay, Mir,
+ *                 RuPay, Verve, Troy, Elo, Hipercard, Maestro 12-19, ...)
+ *                 with Luhn where the brand needs it; after a card word,
+ *                 any 12-19 digits
+ *   card_security the value after a CVV/CVC or expiry label (the span is
+ *                 moved to the value)
  *   iban          country length from the SWIFT registry + ISO 7064 mod-97
  *   phone         digit counts of E.164 and national plans; rejects dates,
  *                 times, prices, thousands groups, versions, ISBNs, year
@@ -41,7 +46,7 @@
  */
 enum validator {
 	VAL_NONE = 0, VAL_LUHN, VAL_CARD, VAL_IBAN, VAL_PHONE, VAL_IPV4, VAL_IPV6,
-	VAL_SPOKEN_PHONE, VAL_SPOKEN_CARD, VAL_SPOKEN_EMAIL,
+	VAL_SPOKEN_PHONE, VAL_SPOKEN_CARD, VAL_SPOKEN_EMAIL, VAL_CARD_SECURITY,
 	VAL_COUNT
 };
 
@@ -99,7 +104,8 @@ const char *redact_validator_name(enum validator v);
 struct vspan {
 	const char *text;    /* whole work text */
 	size_t len;
-	size_t start, end;   /* match; a validator may lower `end` */
+	size_t start, end;   /* match; a validator may lower `end` (and
+	                        card_security raise `start` past its label) */
 	bool has_context;    /* a context word of the rule precedes the match */
 };
 
@@ -127,6 +133,9 @@ int redact_spoken_email(const char *s, size_t n, struct rvalue *out);
 /* Is w[0..n) a token of a spoken number: a digit word, "double", "plus",
  * "hundred", or 1-4 digits? */
 bool redact_number_token(const char *w, size_t n);
+/* Is w[0..n) a filler or a correction a caller says between digits ("uh",
+ * "um", "no", "sorry", "i mean")? */
+bool redact_filler_token(const char *w, size_t n);
 
 /*
  * PERSON and ADDRESS (redact_names.c). redact_names_init builds the

@@ -144,8 +144,14 @@ static char norm_char(const unsigned char *s, size_t len)
 {
 	if (len == 2 && s[0] == 0xC2 && s[1] == 0xA0)
 		return ' ';                                     /* no-break space */
+	if (len == 2 && s[0] == 0xD9 && s[1] >= 0xA0 && s[1] <= 0xA9)
+		return (char)('0' + s[1] - 0xA0);               /* Arabic-Indic digits */
+	if (len == 2 && s[0] == 0xDB && s[1] >= 0xB0 && s[1] <= 0xB9)
+		return (char)('0' + s[1] - 0xB0);               /* Extended Arabic-Indic (Persian, Urdu) */
 	if (len != 3)
 		return 0;
+	if (s[0] == 0xE0 && (s[1] == 0xA5 || s[1] == 0xA7) && s[2] >= 0xA6 && s[2] <= 0xAF)
+		return (char)('0' + s[2] - 0xA6);               /* Devanagari, Bengali digits */
 	if (s[0] == 0xEF && s[1] == 0xBC) {
 		if (s[2] >= 0x90 && s[2] <= 0x99) return (char)('0' + s[2] - 0x90);   /* full-width digits */
 		switch (s[2]) {
@@ -518,7 +524,7 @@ static int consider(struct run *ru, const struct rule *r, size_t s, size_t e, si
 		return 0;
 	if (sp.end > s)
 		*next = sp.end;
-	int rc = add_cand(ru, r, s, sp.end, &v);
+	int rc = add_cand(ru, r, sp.start, sp.end, &v);
 	sodium_memzero(&v, sizeof v);
 	return rc;
 }
@@ -924,6 +930,11 @@ static int numword_windows(struct run *ru)
 		bool digits = is_digit(t[i]);
 		while (i < n && (digits ? is_digit(t[i]) : is_alpha(t[i])))
 			i++;
+		if (run && !is_digit(t[ws]) && i - ws <= 5 && redact_filler_token(t + ws, i - ws) &&
+		    spoken_gap(t, prev_end, ws)) {
+			prev_end = i;    /* "seven seven, uh, nine": the run goes on */
+			continue;
+		}
 		if (number_word_at(t, ws, i - ws)) {
 			if (run && spoken_gap(t, prev_end, ws)) {
 				run++;

@@ -19,7 +19,7 @@ static const char *const validator_names[VAL_COUNT] = {
 	[VAL_NONE] = "none", [VAL_LUHN] = "luhn", [VAL_CARD] = "card", [VAL_IBAN] = "iban",
 	[VAL_PHONE] = "phone", [VAL_IPV4] = "ipv4", [VAL_IPV6] = "ipv6",
 	[VAL_SPOKEN_PHONE] = "spoken_phone", [VAL_SPOKEN_CARD] = "spoken_card",
-	[VAL_SPOKEN_EMAIL] = "spoken_email",
+	[VAL_SPOKEN_EMAIL] = "spoken_email", [VAL_CARD_SECURITY] = "card_security",
 };
 
 int redact_validator_parse(const char *name, enum validator *out)
@@ -131,34 +131,80 @@ static unsigned prefix_num(const char *d, size_t k)
 	return v;
 }
 
-/* Brand ranges and lengths (issuer identification numbers). */
+/*
+ * Issuer identification number ranges and lengths of the card brands in
+ * use (the IIN tables of the networks as published, e.g. Wikipedia's
+ * "Payment card number" table). A range is [lo, hi] over the first
+ * `digits` digits; `lens` is a bit mask of allowed lengths (bit 12..19).
+ * UnionPay numbers need not pass Luhn (the network does not require it).
+ */
+#define L(n) (1u << (n))
+#define L12_19 (L(12) | L(13) | L(14) | L(15) | L(16) | L(17) | L(18) | L(19))
+#define L16_19 (L(16) | L(17) | L(18) | L(19))
+struct iin { unsigned lo, hi; unsigned char digits; unsigned lens; bool luhn; };
+
+static const struct iin iins[] = {
+	{ 4, 4, 1, L(13) | L(16) | L(19), true },                 /* Visa */
+	{ 51, 55, 2, L(16), true },                               /* Mastercard */
+	{ 2221, 2720, 4, L(16), true },                           /* Mastercard 2-series */
+	{ 34, 34, 2, L(15), true }, { 37, 37, 2, L(15), true },   /* Amex */
+	{ 6011, 6011, 4, L16_19, true }, { 644, 649, 3, L16_19, true },
+	{ 65, 65, 2, L16_19, true }, { 622126, 622925, 6, L16_19, true },   /* Discover, Troy, RuPay */
+	{ 300, 305, 3, L(14) | L16_19, true }, { 3095, 3095, 4, L(14) | L16_19, true },
+	{ 36, 36, 2, L(14) | L16_19, true }, { 38, 39, 2, L(14) | L16_19, true },   /* Diners */
+	{ 3528, 3589, 4, L16_19, true },                          /* JCB */
+	{ 1800, 1800, 4, L(15), true }, { 2131, 2131, 4, L(15), true },   /* JCB 15 */
+	{ 62, 62, 2, L16_19, false }, { 81, 81, 2, L16_19, false },       /* UnionPay */
+	{ 2200, 2204, 4, L16_19, true }, { 2205, 2205, 4, L(16), true },  /* Mir, Borica */
+	{ 60, 60, 2, L(16), true }, { 82, 82, 2, L(16), true },
+	{ 508, 508, 3, L(16), true }, { 353, 353, 3, L(16), true },
+	{ 356, 356, 3, L(16), true },                             /* RuPay */
+	{ 506099, 506198, 6, L(16) | L(18) | L(19), true },
+	{ 507865, 507964, 6, L(16) | L(18) | L(19), true },
+	{ 650002, 650027, 6, L(16) | L(18) | L(19), true },       /* Verve */
+	{ 9792, 9792, 4, L(16), true },                           /* Troy */
+	{ 401178, 401179, 6, L(16), true }, { 431274, 431274, 6, L(16), true },
+	{ 438935, 438935, 6, L(16), true }, { 451416, 451416, 6, L(16), true },
+	{ 457393, 457393, 6, L(16), true }, { 457631, 457632, 6, L(16), true },
+	{ 504175, 504175, 6, L(16), true }, { 506699, 506778, 6, L(16), true },
+	{ 509000, 509999, 6, L(16), true }, { 627780, 627780, 6, L(16), true },
+	{ 636297, 636297, 6, L(16), true }, { 636368, 636368, 6, L(16), true },
+	{ 650031, 650051, 6, L(16), true }, { 650405, 650439, 6, L(16), true },
+	{ 650485, 650538, 6, L(16), true }, { 650541, 650598, 6, L(16), true },
+	{ 650700, 650727, 6, L(16), true }, { 650901, 650978, 6, L(16), true },
+	{ 651652, 651679, 6, L(16), true }, { 655000, 655058, 6, L(16), true },   /* Elo */
+	{ 606282, 606282, 6, L(16) | L(19), true }, { 384100, 384100, 6, L(16) | L(19), true },
+	{ 384140, 384140, 6, L(16) | L(19), true }, { 384160, 384160, 6, L(16) | L(19), true },   /* Hipercard */
+	{ 636, 639, 3, L16_19, true },                            /* InterPayment, InstaPayment */
+	{ 8600, 8600, 4, L(16), true }, { 9860, 9860, 4, L(16), true },   /* UzCard, Humo */
+	{ 1, 1, 1, L(15), true },                                 /* UATP */
+	/* Maestro: 12-19 digits; the short lengths only on its own prefixes */
+	{ 5018, 5018, 4, L12_19, true }, { 5020, 5020, 4, L12_19, true },
+	{ 5038, 5038, 4, L12_19, true }, { 5893, 5893, 4, L12_19, true },
+	{ 6304, 6304, 4, L12_19, true }, { 6759, 6759, 4, L12_19, true },
+	{ 6761, 6763, 4, L12_19, true },
+	{ 50, 50, 2, L16_19, true }, { 56, 69, 2, L16_19, true },  /* Maestro, GPN, others */
+};
+
+/* Is d[0..n) a card of a known brand? (Luhn as the brand requires.) */
 static bool card_brand_ok(const char *d, size_t n)
 {
-	unsigned p2 = prefix_num(d, 2), p3 = prefix_num(d, 3), p4 = prefix_num(d, 4);
-	unsigned p6 = prefix_num(d, 6);
-	if (d[0] == '4')                                        /* Visa */
-		return n == 13 || n == 16 || n == 19;
-	if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720))   /* Mastercard */
-		return n == 16;
-	if (p2 == 34 || p2 == 37)                               /* Amex */
-		return n == 15;
-	if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 ||
-	    (p6 >= 622126 && p6 <= 622925))                     /* Discover */
-		return n >= 16 && n <= 19;
-	if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39)   /* Diners */
-		return n >= 14 && n <= 19;
-	if (p4 >= 3528 && p4 <= 3589)                           /* JCB */
-		return n >= 16 && n <= 19;
-	if (p2 == 62 || p2 == 81)                               /* UnionPay */
-		return n >= 16 && n <= 19;
-	if (p4 >= 2200 && p4 <= 2204)                           /* Mir */
-		return n >= 16 && n <= 19;
-	if (p2 == 50 || (p2 >= 56 && p2 <= 69))                 /* Maestro */
-		return n >= 12 && n <= 19;
+	bool luhn = redact_luhn(d, n);
+	for (size_t i = 0; i < RD_ARRAY_LEN(iins); i++) {
+		const struct iin *b = &iins[i];
+		unsigned p = prefix_num(d, b->digits);
+		if (p >= b->lo && p <= b->hi && (b->lens >> n & 1) && (luhn || !b->luhn))
+			return true;
+	}
 	return false;
 }
 
-/* Longest prefix of the span ending at a group boundary that is a card. */
+/*
+ * Longest prefix of the span ending at a group boundary that is a card.
+ * `brand`: a known brand (card_brand_ok) rather than Luhn alone. After a
+ * card word (context) any 12-19 digits are a card: people mistype, and
+ * speech-to-text breaks Luhn, and the number is still sensitive.
+ */
 static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 {
 	char d[24];
@@ -171,7 +217,11 @@ static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 			return false;
 		d[nd++] = c;
 		bool boundary = i + 1 == sp->end || !isdigit((unsigned char)sp->text[i + 1]);
-		if (boundary && nd >= 13 && nd <= 19 && redact_luhn(d, nd) && (!brand || card_brand_ok(d, nd))) {
+		if (!boundary || nd < 12 || nd > 19)
+			continue;
+		bool ok = brand ? (sp->has_context || card_brand_ok(d, nd))
+		                : (nd >= 13 && redact_luhn(d, nd));
+		if (ok) {
 			best_end = i + 1;
 			best_n = nd;
 		}
@@ -183,6 +233,30 @@ static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 	val->len = best_n;
 	val->s[best_n] = '\0';
 	return true;
+}
+
+/*
+ * CARD_SECURITY: the pattern matched a label ("CVV", "security code",
+ * "exp", "valid thru") and a value; the finding is the value alone, which
+ * starts at the first digit that does not belong to the label ("cvv2 123":
+ * the '2' is the label's). An expiry is MM/YY or MM/YYYY with a real
+ * month; a full date never gets here (the pattern refuses a third part).
+ */
+static bool validate_card_security(struct vspan *sp, struct rvalue *val)
+{
+	size_t i = sp->start;
+	while (i < sp->end && !(isdigit((unsigned char)sp->text[i]) && i > sp->start &&
+	                        !isalnum((unsigned char)sp->text[i - 1])))
+		i++;
+	if (i >= sp->end)
+		return false;
+	sp->start = i;
+	val->len = 0;
+	for (; i < sp->end && val->len + 1 < sizeof val->s; i++)
+		if (isdigit((unsigned char)sp->text[i]) || sp->text[i] == '/')
+			val->s[val->len++] = sp->text[i];
+	val->s[val->len] = '\0';
+	return val->len >= 3;
 }
 
 /* ---- IBAN ----------------------------------------------------------- */
@@ -461,7 +535,8 @@ static bool not_a_phone_shape(const struct groups *g, const struct vspan *sp)
 		if (g->len[i] > maxlen) maxlen = g->len[i];
 		if (g->len[i] < minlen) minlen = g->len[i];
 	}
-	if (looks_like_date(g) || looks_like_thousands(g, sp))
+	/* "92 418 305" after "phone" is a Norwegian number, not 92 million */
+	if (looks_like_date(g) || (looks_like_thousands(g, sp) && (!sp->has_context || near_currency(sp))))
 		return true;
 	if (maxlen <= 2 && g->nd < 9 && !sp->has_context)          /* times, scores */
 		return true;
@@ -527,7 +602,7 @@ static bool intl_length_ok(const struct groups *g)
 	return true;
 }
 
-static bool validate_phone(struct vspan *sp, struct rvalue *val)
+static bool validate_phone_once(struct vspan *sp, struct rvalue *val)
 {
 	struct groups g;
 	const char *s = sp->text + sp->start;
@@ -541,6 +616,36 @@ static bool validate_phone(struct vspan *sp, struct rvalue *val)
 	if (near_currency(sp) || after_version_word(sp))
 		return false;
 	return redact_norm_phone(s, n, val) == 0;
+}
+
+/* A list separator inside a phone-like run: " - " or "/" between digits
+ * ("0123 456789 / 0987 654321", "020 7946 0000 - 07700 900123"). */
+static bool list_sep_at(const char *t, size_t i, size_t end)
+{
+	if (t[i] == '/')
+		return i > 0 && isdigit((unsigned char)t[i - 1]) && i + 1 < end;
+	return t[i] == '-' && i > 0 && t[i - 1] == ' ' && i + 1 < end && t[i + 1] == ' ';
+}
+
+/* The whole run, or else its longest part before a list separator that is
+ * a phone on its own: the second number of the list is found next, from
+ * where this one ends. */
+static bool validate_phone(struct vspan *sp, struct rvalue *val)
+{
+	if (validate_phone_once(sp, val))
+		return true;
+	size_t end = sp->end;
+	for (size_t i = end; i-- > sp->start + 1;) {
+		if (!list_sep_at(sp->text, i, end))
+			continue;
+		sp->end = i;
+		while (sp->end > sp->start && sp->text[sp->end - 1] == ' ')
+			sp->end--;
+		if (validate_phone_once(sp, val))
+			return true;
+	}
+	sp->end = end;
+	return false;
 }
 
 /* ---- IP addresses --------------------------------------------------- */
@@ -602,9 +707,9 @@ static bool validate_spoken_card(struct vspan *sp, struct rvalue *val)
 {
 	bool plus;
 	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
-	if (plus || nd < 13 || nd > 19)
+	if (plus || nd < 12 || nd > 19)
 		return false;
-	return sp->has_context || (redact_luhn(val->s, val->len) && card_brand_ok(val->s, val->len));
+	return sp->has_context || card_brand_ok(val->s, val->len);
 }
 
 /* ---- dispatch ------------------------------------------------------- */
@@ -638,6 +743,7 @@ bool redact_validate(enum validator v, const char *entity, struct vspan *sp, str
 	case VAL_SPOKEN_PHONE: return validate_spoken_phone(sp, val);
 	case VAL_SPOKEN_CARD: return validate_spoken_card(sp, val);
 	case VAL_SPOKEN_EMAIL: return redact_spoken_email(sp->text + sp->start, sp->end - sp->start, val) == 0;
+	case VAL_CARD_SECURITY: return validate_card_security(sp, val);
 	case VAL_NONE:
 	case VAL_COUNT: break;
 	}
