@@ -546,8 +546,9 @@ static bool not_a_phone_shape(const struct groups *g, const struct vspan *sp)
 		return true;                                            /* ZIP+4 */
 	if (g->n == 2 && g->sep[1] == '.' && !(g->d[0] == '0' && g->nd >= 9))
 		return true;                                            /* decimal */
-	if (g->n == 4 && g->sep[1] == '.' && g->sep[2] == '.' && g->sep[3] == '.' && maxlen <= 3)
-		return true;                                            /* IPv4 */
+	if (g->n == 4 && g->sep[1] == '.' && g->sep[2] == '.' && g->sep[3] == '.' && maxlen <= 3 &&
+	    g->val[0] <= 255 && g->val[1] <= 255 && g->val[2] <= 255 && g->val[3] <= 255)
+		return true;                                            /* IPv4 ("532.123.45.67" is not) */
 	if (g->n >= 3 && all_seps(g, '.') && minlen == 1)
 		return true;                                            /* version, build */
 	if (g->nd == 13 && (strncmp(g->d, "978", 3) == 0 || strncmp(g->d, "979", 3) == 0))
@@ -627,11 +628,41 @@ static bool list_sep_at(const char *t, size_t i, size_t end)
 	return t[i] == '-' && i > 0 && t[i - 1] == ' ' && i + 1 < end && t[i + 1] == ' ';
 }
 
+/* A phone label right after the number counts as context: "… 8211-Office",
+ * "28-64-66-98 office", "930.167.3943 (fax)", "…/mobile". */
+static bool label_after(const struct vspan *sp)
+{
+	static const char *const labels[] = {
+		"office", "mobile", "mob", "cell", "fax", "tel", "phone", "landline", "whatsapp",
+		"switchboard", NULL
+	};
+	/* words that also follow ordinary numbers ("12 34 56 78 home team"):
+	 * only glued or bracketed, "…-home", "(work)", "/home" */
+	static const char *const glued_labels[] = { "home", "work", "direct", "private", NULL };
+	size_t i = sp->end, k = 0;
+	bool glued = false;
+	while (i < sp->len && k < 3 && sp->text[i] != '\0' && strchr(" -(/,", sp->text[i])) {
+		glued |= sp->text[i] != ' ';
+		i++;
+		k++;
+	}
+	char w[16];
+	size_t n = 0;
+	while (i < sp->len && n < sizeof w - 1 && isalpha((unsigned char)sp->text[i]))
+		w[n++] = (char)tolower((unsigned char)sp->text[i++]);
+	w[n] = '\0';
+	if (!n || (i < sp->len && isalnum((unsigned char)sp->text[i])))
+		return false;
+	return word_in(w, labels) || (glued && word_in(w, glued_labels));
+}
+
 /* The whole run, or else its longest part before a list separator that is
  * a phone on its own: the second number of the list is found next, from
  * where this one ends. */
 static bool validate_phone(struct vspan *sp, struct rvalue *val)
 {
+	if (!sp->has_context && sp->end < sp->len && label_after(sp))
+		sp->has_context = true;
 	if (validate_phone_once(sp, val))
 		return true;
 	size_t end = sp->end;
