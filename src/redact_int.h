@@ -32,6 +32,14 @@
  *                 any 12-19 digits
  *   card_security the value after a CVV/CVC or expiry label (the span is
  *                 moved to the value)
+ *   national_id   the checksum of the scheme the shape belongs to: US SSN
+ *                 (area/group/serial), UK NINO (prefixes) and NHS (mod 11),
+ *                 Aadhaar (Verhoeff), PAN (shape), DNI/NIE (mod 23), codice
+ *                 fiscale (check letter), NIR (mod 97 key), Steuer-ID (ISO
+ *                 7064 MOD 11,10), BSN (11-test); bare digit runs need an
+ *                 identifier word or the scheme's grouping
+ *   passport      a value with digits after a passport word
+ *   date_of_birth a date after a birth word
  *   iban          country length from the SWIFT registry + ISO 7064 mod-97
  *   phone         digit counts of E.164 and national plans; rejects dates,
  *                 times, prices, thousands groups, versions, ISBNs, year
@@ -47,6 +55,7 @@
 enum validator {
 	VAL_NONE = 0, VAL_LUHN, VAL_CARD, VAL_IBAN, VAL_PHONE, VAL_IPV4, VAL_IPV6,
 	VAL_SPOKEN_PHONE, VAL_SPOKEN_CARD, VAL_SPOKEN_EMAIL, VAL_CARD_SECURITY,
+	VAL_NATIONAL_ID, VAL_PASSPORT, VAL_DATE_OF_BIRTH,
 	VAL_COUNT
 };
 
@@ -91,6 +100,8 @@ struct builtin_rule {
 	const char *const *context;      /* NULL-terminated, lowercase */
 	bool context_required;
 	enum scanner scanner;            /* TRIG_TOKENS rules: which scanner */
+	bool value_group;                /* the finding is capture group 1 (the
+	                                    value after its label), not the match */
 };
 
 extern const struct builtin_rule redact_builtins[];
@@ -186,6 +197,7 @@ struct rule {
 	size_t *ctx_len;
 	uint32_t *ctx_first;        /* [256] bit c: context word c starts with this byte */
 	bool context_required, enabled;
+	bool value_group;           /* built-in pattern: report group 1 */
 	unsigned channels;
 	enum trigger trigger;
 	enum scanner scanner;

@@ -556,9 +556,15 @@ static size_t scan(struct run *ru, const struct rule *r, size_t from, size_t lim
 			return limit + 1;
 		}
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ru->sc->md);
-		size_t next;
-		if (consider(ru, r, ov[0], ov[1], &next))
+		size_t next, s = ov[0], e = ov[1];
+		if (r->value_group && rc >= 2 && ov[2] != PCRE2_UNSET) {
+			s = ov[2];   /* the value after its label ("passport no X1234567") */
+			e = ov[3];
+		}
+		if (consider(ru, r, s, e, &next))
 			return (size_t)-1;
+		if (r->value_group && next < ov[1])
+			next = ov[1];
 		from = char_start(ru->t, ru->n, next);
 	}
 	return from;

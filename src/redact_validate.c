@@ -20,6 +20,7 @@ static const char *const validator_names[VAL_COUNT] = {
 	[VAL_PHONE] = "phone", [VAL_IPV4] = "ipv4", [VAL_IPV6] = "ipv6",
 	[VAL_SPOKEN_PHONE] = "spoken_phone", [VAL_SPOKEN_CARD] = "spoken_card",
 	[VAL_SPOKEN_EMAIL] = "spoken_email", [VAL_CARD_SECURITY] = "card_security",
+	[VAL_NATIONAL_ID] = "national_id", [VAL_PASSPORT] = "passport", [VAL_DATE_OF_BIRTH] = "date_of_birth",
 };
 
 int redact_validator_parse(const char *name, enum validator *out)
@@ -242,8 +243,34 @@ static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
  * the '2' is the label's). An expiry is MM/YY or MM/YYYY with a real
  * month; a full date never gets here (the pattern refuses a third part).
  */
+/* A card word in the 64 bytes before `at` (digits allowed in between:
+ * "card 4111 1111 1111 1111 expires 12/27"). */
+static bool card_word_before(const struct vspan *sp, size_t at)
+{
+	static const char *const words[] = { "card", "visa", "mastercard", "amex", "cc", "maestro", "carte",
+	                                     "karte", "tarjeta", "carta" };
+	size_t from = at > 64 ? at - 64 : 0;
+	for (size_t i = from; i < at; i++) {
+		if (i > 0 && isalnum((unsigned char)sp->text[i - 1]))
+			continue;
+		for (size_t k = 0; k < RD_ARRAY_LEN(words); k++) {
+			size_t l = strlen(words[k]);
+			if (i + l <= at && strncasecmp(sp->text + i, words[k], l) == 0 &&
+			    (i + l == sp->len || !isalpha((unsigned char)sp->text[i + l])))
+				return true;
+		}
+	}
+	return false;
+}
+
 static bool validate_card_security(struct vspan *sp, struct rvalue *val)
 {
+	/* "expires", "expiring", "expiration": a card's only near a card word
+	 * ("my passport expires 12/2026" is no card's); "exp", "expiry",
+	 * "valid thru", "CVV" are card labels of their own */
+	if (strncasecmp(sp->text + sp->start, "expir", 5) == 0 && (sp->end - sp->start < 6 ||
+	    tolower((unsigned char)sp->text[sp->start + 5]) != 'y') && !card_word_before(sp, sp->start))
+		return false;
 	size_t i = sp->start;
 	while (i < sp->end && !(isdigit((unsigned char)sp->text[i]) && i > sp->start &&
 	                        !isalnum((unsigned char)sp->text[i - 1])))
@@ -257,6 +284,221 @@ static bool validate_card_security(struct vspan *sp, struct rvalue *val)
 			val->s[val->len++] = sp->text[i];
 	val->s[val->len] = '\0';
 	return val->len >= 3;
+}
+
+/* ---- national identifiers ------------------------------------------- */
+
+/* Verhoeff (Aadhaar): the dihedral group D5 tables. */
+static bool verhoeff_ok(const char *d, size_t n)
+{
+	static const unsigned char m[10][10] = {
+		{0,1,2,3,4,5,6,7,8,9}, {1,2,3,4,0,6,7,8,9,5}, {2,3,4,0,1,7,8,9,5,6},
+		{3,4,0,1,2,8,9,5,6,7}, {4,0,1,2,3,9,5,6,7,8}, {5,9,8,7,6,0,4,3,2,1},
+		{6,5,9,8,7,1,0,4,3,2}, {7,6,5,9,8,2,1,0,4,3}, {8,7,6,5,9,3,2,1,0,4},
+		{9,8,7,6,5,4,3,2,1,0},
+	};
+	static const unsigned char p[8][10] = {
+		{0,1,2,3,4,5,6,7,8,9}, {1,5,7,6,2,8,3,0,9,4}, {5,8,0,3,7,9,6,1,4,2},
+		{8,9,1,6,0,4,3,5,2,7}, {9,4,5,3,1,2,6,8,7,0}, {4,2,8,6,5,7,3,9,0,1},
+		{2,7,9,3,8,0,6,4,1,5}, {7,0,4,6,9,1,3,2,5,8},
+	};
+	unsigned c = 0;
+	for (size_t i = 0; i < n; i++)
+		c = m[c][p[i % 8][d[n - 1 - i] - '0']];
+	return c == 0;
+}
+
+/* US SSN: area not 000, 666 or 9xx, group not 00, serial not 0000. */
+static bool ssn_ok(const char *d)
+{
+	unsigned area = prefix_num(d, 3), group = prefix_num(d + 3, 2), serial = prefix_num(d + 5, 4);
+	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
+}
+
+/* UK NHS number: mod 11 with weights 10..2; a remainder giving 10 is void. */
+static bool nhs_ok(const char *d)
+{
+	unsigned sum = 0;
+	for (int i = 0; i < 9; i++)
+		sum += (unsigned)(d[i] - '0') * (unsigned)(10 - i);
+	unsigned check = 11 - sum % 11;
+	if (check == 11)
+		check = 0;
+	return check != 10 && check == (unsigned)(d[9] - '0');
+}
+
+/* Dutch BSN: the "11-test", weights 9..2 and -1. */
+static bool bsn_ok(const char *d)
+{
+	int sum = 0;
+	for (int i = 0; i < 8; i++)
+		sum += (d[i] - '0') * (9 - i);
+	sum -= d[8] - '0';
+	return sum > 0 && sum % 11 == 0;
+}
+
+/* German Steuer-ID: ISO 7064 MOD 11,10 check digit; no leading 0; among
+ * the first ten digits one occurs two or three times, some not at all. */
+static bool steuer_id_ok(const char *d)
+{
+	unsigned cnt[10] = { 0 }, product = 10;
+	if (d[0] == '0')
+		return false;
+	for (int i = 0; i < 10; i++)
+		cnt[d[i] - '0']++;
+	unsigned repeated = 0, missing = 0;
+	for (int k = 0; k < 10; k++) {
+		repeated += cnt[k] == 2 || cnt[k] == 3;
+		missing += cnt[k] == 0;
+	}
+	if (repeated != 1 || missing == 0)
+		return false;
+	for (int i = 0; i < 10; i++) {
+		unsigned sum = ((unsigned)(d[i] - '0') + product) % 10;
+		if (sum == 0)
+			sum = 10;
+		product = (sum * 2) % 11;
+	}
+	unsigned check = 11 - product;
+	if (check == 10)
+		check = 0;
+	return check == (unsigned)(d[10] - '0');
+}
+
+/* French NIR: 13 digits and a key of 97 - (number mod 97); Corsica's
+ * departments 2A and 2B count as 19 and 18. */
+static bool nir_ok(const char *s)
+{
+	char d[16];
+	memcpy(d, s, 15);
+	if (d[5] == '2' && (d[6] == 'A' || d[6] == 'B')) {
+		d[5] = '1';
+		d[6] = d[6] == 'A' ? '9' : '8';
+	}
+	long long v = 0;
+	for (int i = 0; i < 15; i++)
+		if (!isdigit((unsigned char)d[i]))
+			return false;
+	for (int i = 0; i < 13; i++)
+		v = v * 10 + (d[i] - '0');
+	if (d[0] != '1' && d[0] != '2')
+		return false;
+	return 97 - v % 97 == (d[13] - '0') * 10 + (d[14] - '0');
+}
+
+/* Spanish DNI (8 digits) and NIE (X/Y/Z + 7 digits): the letter is the
+ * number mod 23 in "TRWAGMYFPDXBNJZSQVHLCKE". */
+static bool dni_ok(const char *s)
+{
+	static const char letters[] = "TRWAGMYFPDXBNJZSQVHLCKE";
+	unsigned long v = 0;
+	const char *p = s;
+	if (*p == 'X' || *p == 'Y' || *p == 'Z')
+		v = (unsigned long)(*p++ == 'X' ? 0 : p[-1] == 'Y' ? 1 : 2);
+	for (; isdigit((unsigned char)*p); p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	return p - s == 8 && *p == letters[v % 23];
+}
+
+/* Italian codice fiscale: the check letter from the odd and even tables
+ * (digits that omocodia replaced by letters count as those letters). */
+static bool codice_fiscale_ok(const char *s)
+{
+	static const unsigned char odd[36] = {
+		1, 0, 5, 7, 9, 13, 15, 17, 19, 21,                         /* 0-9 */
+		1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
+	};
+	unsigned sum = 0;
+	for (int i = 0; i < 15; i++) {
+		int c = (unsigned char)s[i];
+		int k = isdigit(c) ? c - '0' : c - 'A' + 10;
+		if (k < 0 || k >= 36)
+			return false;
+		int even = isdigit(c) ? c - '0' : c - 'A';
+		sum += (i % 2 == 0) ? odd[k] : (unsigned)even;
+	}
+	return s[15] == (char)('A' + sum % 26);
+}
+
+/* UK National Insurance number: two prefix letters from the allowed sets
+ * (not BG, GB, NK, KN, TN, NT, ZZ), six digits, a suffix A-D. */
+static bool nino_ok(const char *s)
+{
+	static const char *const bad[] = { "BG", "GB", "NK", "KN", "TN", "NT", "ZZ" };
+	if (strchr("DFIQUV", s[0]) || strchr("DFIOQUV", s[1]))
+		return false;
+	for (size_t i = 0; i < RD_ARRAY_LEN(bad); i++)
+		if (s[0] == bad[i][0] && s[1] == bad[i][1])
+			return false;
+	return s[8] >= 'A' && s[8] <= 'D';
+}
+
+/*
+ * NATIONAL_ID: the pattern proposes a shape, the checksum of the matching
+ * scheme decides. Shapes that other numbers share (9, 10, 11 and 12 bare
+ * digits: a phone, an order) need an identifier word before them
+ * (`has_context`: "SSN", "NHS number", "BSN", "Steuer-ID", "Aadhaar", ...)
+ * or the scheme's own grouping (SSN 3-2-4, Aadhaar 4-4-4, Steuer-ID
+ * 2-3-3-3).
+ */
+static bool validate_national_id(struct vspan *sp, struct rvalue *val)
+{
+	char a[24];
+	size_t n = 0, digits = 0, seps = 0;
+	for (size_t i = sp->start; i < sp->end; i++) {
+		char c = sp->text[i];
+		if (!isalnum((unsigned char)c)) {
+			seps++;
+			continue;
+		}
+		if (n + 1 >= sizeof a)
+			return false;
+		a[n++] = (char)toupper((unsigned char)c);
+		digits += isdigit((unsigned char)c) != 0;
+	}
+	a[n] = '\0';
+	bool grouped = seps > 0, ctx = sp->has_context, ok = false;
+	if (digits == n) {
+		switch (n) {
+		case 9: ok = ((grouped || ctx) && ssn_ok(a)) || (ctx && !grouped && bsn_ok(a)); break;
+		case 10: ok = ctx && nhs_ok(a); break;
+		case 11: ok = (grouped || ctx) && steuer_id_ok(a); break;
+		case 12: ok = a[0] >= '2' && (grouped || ctx) && verhoeff_ok(a, n); break;
+		case 15: ok = nir_ok(a); break;
+		}
+	} else if (n == 15 && (a[6] == 'A' || a[6] == 'B')) {
+		ok = nir_ok(a);                                   /* Corsica */
+	} else if (n == 9 && isalpha((unsigned char)a[0]) && isalpha((unsigned char)a[1]) && digits == 6) {
+		ok = nino_ok(a);
+	} else if (n == 9 && (digits == 8 || (digits == 7 && strchr("XYZ", a[0])))) {
+		ok = dni_ok(a);
+	} else if (n == 10 && digits == 4) {
+		ok = true;                                        /* PAN: the shape is the check */
+	} else if (n == 16) {
+		ok = codice_fiscale_ok(a);
+	}
+	if (!ok)
+		return false;
+	memcpy(val->s, a, n + 1);
+	val->len = n;
+	return true;
+}
+
+/* PASSPORT: the value (group 1 of the pattern, after a passport word)
+ * holds a digit; DATE_OF_BIRTH: after a birth word, any date the pattern
+ * took. The value is the text without spaces. */
+static bool validate_labelled(struct vspan *sp, bool need_digits, struct rvalue *val)
+{
+	size_t digits = 0;
+	val->len = 0;
+	for (size_t i = sp->start; i < sp->end && val->len + 1 < sizeof val->s; i++) {
+		char c = sp->text[i];
+		digits += isdigit((unsigned char)c) != 0;
+		if (!isspace((unsigned char)c))
+			val->s[val->len++] = (char)toupper((unsigned char)c);
+	}
+	val->s[val->len] = '\0';
+	return !need_digits || digits >= 2;
 }
 
 /* ---- IBAN ----------------------------------------------------------- */
@@ -544,6 +786,9 @@ static bool not_a_phone_shape(const struct groups *g, const struct vspan *sp)
 		return true;                                            /* year range */
 	if (g->n == 2 && g->len[0] == 5 && g->len[1] == 4 && g->sep[1] == '-')
 		return true;                                            /* ZIP+4 */
+	if (g->n == 3 && g->len[0] == 3 && g->len[1] == 2 && g->len[2] == 4 && g->sep[1] == '-' &&
+	    g->sep[2] == '-' && !sp->has_context)
+		return true;                                            /* an SSN's shape (3-2-4) */
 	if (g->n == 2 && g->sep[1] == '.' && !(g->d[0] == '0' && g->nd >= 9))
 		return true;                                            /* decimal */
 	if (g->n == 4 && g->sep[1] == '.' && g->sep[2] == '.' && g->sep[3] == '.' && maxlen <= 3 &&
@@ -775,6 +1020,9 @@ bool redact_validate(enum validator v, const char *entity, struct vspan *sp, str
 	case VAL_SPOKEN_CARD: return validate_spoken_card(sp, val);
 	case VAL_SPOKEN_EMAIL: return redact_spoken_email(sp->text + sp->start, sp->end - sp->start, val) == 0;
 	case VAL_CARD_SECURITY: return validate_card_security(sp, val);
+	case VAL_NATIONAL_ID: return validate_national_id(sp, val);
+	case VAL_PASSPORT: return validate_labelled(sp, true, val);
+	case VAL_DATE_OF_BIRTH: return validate_labelled(sp, false, val);
 	case VAL_NONE:
 	case VAL_COUNT: break;
 	}

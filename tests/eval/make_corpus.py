@@ -463,20 +463,44 @@ for i, v in enumerate(neg_card):
 
 # CARD_SECURITY: codes and expiries after their label; other dates stay.
 for v, t in [("123", "CVV 123"), ("7373", "cvc: 7373"), ("1234", "security code 1234"),
-             ("12/27", "exp 12/27"), ("03/2029", "expires 03/2029"), ("456", "cvv2 456"),
+             ("12/27", "exp 12/27"), ("03/2029", "the visa expires 03/2029"), ("456", "cvv2 456"),
              ("08/26", "valid thru 08/26"), ("11/25", "Expiry date: 11/25"),
              ("321", "the CVV is 321"), ("04/28", "card 4111 1111 1111 1111 exp 04/28"),
-             ("789", "card 4111 1111 1111 1111 cvc 789"), ("1/30", "expiration 1/30"),
+             ("789", "card 4111 1111 1111 1111 cvc 789"), ("1/30", "card expiration 1/30"),
              ("9876", "card verification value: 9876"), ("05 / 27", "expiry 05 / 27")]:
     add("pos", "CARD_SECURITY", v, t)
 for v, t in [("12/05/2024", "the offer expires on 12/05/2024"), ("03-08-2026", "it expires on 03-08-2026"),
              ("123", "room 123"), ("12/27", "see page 12/27 of the report"), ("2027", "valid until 2027"),
              ("10:30", "expires at 10:30"), ("13/27", "exp 13/27"), ("1234", "1234 items in stock"),
-             ("12/2024", "invoice for 12/2024"), ("350", "the security guard counted 350 people")]:
+             ("12/2024", "invoice for 12/2024"), ("350", "the security guard counted 350 people"),
+             ("12/2026", "my passport expires 12/2026")]:
     add("neg", "CARD_SECURITY", v, t)
 for v, t in [("73 41 26 90", "the score was {v}"), ("10 30 11 45", "meeting {v} room"),
              ("92 418 305", "population {v}")]:
     add("neg", "PHONE", v, t.format(v=v))
+
+# National identifiers: the schemes' published examples (SSA's 078-05-1120,
+# HMRC's NINO format, NHS Digital's 943 476 5919, UIDAI's Verhoeff
+# example, the DNI/NIE letter table, codice fiscale and NIR examples of the
+# Agenzia delle Entrate and INSEE, the BZSt Steuer-ID example, a BSN that
+# passes the 11-test); then the same with a broken checksum.
+for v, t in [("078-05-1120", "my SSN is {v}"), ("123 45 6789", "SSN: {v}"), ("AB123456C", "NINO {v}"),
+             ("943 476 5919", "NHS number {v}"), ("2341 2341 2346", "aadhaar {v}"),
+             ("ABCPD1234E", "PAN {v}"), ("12345678Z", "DNI {v}"), ("X1234567L", "NIE {v}"),
+             ("RSSMRA85T10A562S", "codice fiscale {v}"), ("1 84 12 76 451 089 46", "NIR {v}"),
+             ("65929970489", "Steuer-ID {v}"), ("86 095 742 719", "id {v} ok"), ("111222333", "BSN {v}")]:
+    add("pos", "NATIONAL_ID", v, t.format(v=v))
+for v, t in [("666-12-3456", "invalid {v}"), ("000-12-3456", "SSN {v}"), ("12345678A", "DNI {v}"),
+             ("RSSMRA85T10A562X", "codice fiscale {v}"),
+             ("234123412346", "ref {v}"), ("111222333", "we sold {v} units")]:
+    add("neg", "NATIONAL_ID", v, t.format(v=v))
+for v, t in [("123456789", "passport number: {v}"), ("X1234567", "passport no {v}"),
+             ("C01X00T47", "my passport is {v}")]:
+    add("pos", "PASSPORT", v, t.format(v=v))
+for v, t in [("12/05/1990", "DOB: {v}"), ("12 May 1990", "date of birth {v}"), ("May 12, 1990", "born on {v}")]:
+    add("pos", "DATE_OF_BIRTH", v, t.format(v=v))
+for v, t in [("12/05/1990", "the meeting is on {v}"), ("1990", "I was born in {v}")]:
+    add("neg", "DATE_OF_BIRTH", v, t.format(v=v))
 
 # Calls: numerals after a card word, spelled emails, "at the rate",
 # numbers with fillers and corrections.

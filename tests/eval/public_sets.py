@@ -19,6 +19,8 @@ them is in the repository, see docs/redaction.md, "Evaluation"). Rows:
                 national identifiers, phones of other recognizers, and
                 DATE_TIME values as negatives (dates must survive)
 
+A DATE_TIME of the chat set right after a birth word ("born on 2/8/1935")
+is scored as a DATE_OF_BIRTH positive: that is an entity here.
 Negatives are values that must survive: DATE (dates and times), NUMBER
 (ages; call transcripts with nothing to find, except those that name an
 order id, an entity here), and the cases Presidio expects to find nothing
@@ -29,7 +31,10 @@ looked at when fixing misses, kept apart from the scored ones.
 """
 import json
 import os
+import re
 import sys
+
+BIRTH = re.compile(r"(?i)\b(born|birth|d\.?o\.?b)\b[^0-9]*$")
 
 CHAT_MAP = {
     "PHONE_NUMBER": "PHONE", "CREDIT_CARD": "CREDIT_CARD", "EMAIL_ADDRESS": "EMAIL",
@@ -80,6 +85,10 @@ def chat(path):
                 continue    # a few spans of this set are off (a name labelled as a phone)
             if t in CHAT_MAP:
                 emit("pos", "web", CHAT_MAP[t], "chat", value, text)
+            elif t in CHAT_NEG and CHAT_NEG[t] == "DATE" and BIRTH.search(text[:sp["start_position"]][-24:]):
+                # a date right after "born on", "date of birth", "DOB" is a
+                # DATE_OF_BIRTH here (SPEC section 6), not a date to keep
+                emit("pos", "web", "DATE_OF_BIRTH", "chat", value, text)
             elif t in CHAT_NEG:
                 emit("neg", "web", CHAT_NEG[t], "chat", value, text)
 

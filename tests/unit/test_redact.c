@@ -145,7 +145,7 @@ static void test_defaults(void)
 		person |= strcmp(names[i], "PERSON") == 0;
 		address |= strcmp(names[i], "ADDRESS") == 0;
 	}
-	CHECK(n == 9 && iban && person && address, "nine default entities listed");
+	CHECK(n == 12 && iban && person && address, "twelve default entities listed");
 	redact_free(r);
 }
 

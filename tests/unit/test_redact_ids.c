@@ -4,7 +4,8 @@
  * Nordic and Baltic groupings after a phone word, North-American shapes,
  * glued labels and lists; every card brand and length, a card word before
  * a Luhn-failing number, CARD_SECURITY; numerals, spelled emails, fillers
- * and corrections on calls; Arabic-Indic and Devanagari digits.
+ * and corrections on calls; Arabic-Indic and Devanagari digits; national
+ * identifiers with their checksums, passports and dates of birth.
  */
 #include "harness.h"
 #include "redact.h"
@@ -113,7 +114,8 @@ static const struct tcase security[] = {
 	{ "cvv2 456", "cvv2 [CARD_SECURITY]" },
 	{ "the CVV is 321", "the CVV is [CARD_SECURITY]" },
 	{ "exp 12/27", "exp [CARD_SECURITY]" },
-	{ "expires 03/2029", "expires [CARD_SECURITY]" },
+	{ "visa expires 03/2029", "visa expires [CARD_SECURITY]" },
+	{ "my passport expires 12/2026", "my passport expires 12/2026" },
 	{ "valid thru 08/26", "valid thru [CARD_SECURITY]" },
 	{ "Expiry date: 11/25", "Expiry date: [CARD_SECURITY]" },
 	{ "card 4111 1111 1111 1111 exp 04/28 cvc 789",
@@ -144,6 +146,43 @@ static const struct tcase calls[] = {
 	  "i paid twenty five dollars at nine thirty on the twenty second" },
 	{ "no no i said two or three days", "no no i said two or three days" },
 	{ "uh i am at the station", "uh i am at the station" },
+};
+
+static const struct tcase ids[] = {
+	{ "my SSN is 078-05-1120 ok", "my SSN is [NATIONAL_ID] ok" },
+	{ "SSN: 123 45 6789", "SSN: [NATIONAL_ID]" },
+	{ "ssn 123456789", "ssn [NATIONAL_ID]" },
+	{ "NINO AB123456C", "NINO [NATIONAL_ID]" },
+	{ "NHS number 943 476 5919", "NHS number [NATIONAL_ID]" },
+	{ "aadhaar 2341 2341 2346", "aadhaar [NATIONAL_ID]" },
+	{ "my aadhaar is 234123412346", "my aadhaar is [NATIONAL_ID]" },
+	{ "PAN ABCPD1234E", "PAN [NATIONAL_ID]" },
+	{ "DNI 12345678Z", "DNI [NATIONAL_ID]" },
+	{ "NIE X1234567L", "NIE [NATIONAL_ID]" },
+	{ "codice fiscale RSSMRA85T10A562S", "codice fiscale [NATIONAL_ID]" },
+	{ "NIR 1 84 12 76 451 089 46", "NIR [NATIONAL_ID]" },
+	{ "Steuer-ID 65929970489", "Steuer-ID [NATIONAL_ID]" },
+	{ "id 86 095 742 719 ok", "id [NATIONAL_ID] ok" },
+	{ "BSN 111222333", "BSN [NATIONAL_ID]" },
+	{ "passport number: 123456789", "passport number: [PASSPORT]" },
+	{ "passport no X1234567", "passport no [PASSPORT]" },
+	{ "DOB: 12/05/1990", "DOB: [DATE_OF_BIRTH]" },
+	{ "date of birth 12 May 1990", "date of birth [DATE_OF_BIRTH]" },
+	{ "born on May 12, 1990", "born on [DATE_OF_BIRTH]" },
+	/* numbers that fail their checksum, and numbers without a word */
+	{ "invalid 666-12-3456", "invalid 666-12-3456" },
+	{ "SSN 000-12-3456", "SSN 000-12-3456" },
+	{ "NHS number 943 476 5918", "NHS number [PHONE]" },    /* no NHS number, a phone's shape */
+	{ "DNI 12345678A", "DNI 12345678A" },
+	{ "codice fiscale RSSMRA85T10A562X", "codice fiscale RSSMRA85T10A562X" },
+	{ "NIR 1 84 12 76 451 089 47", "NIR 1 84 12 76 451 089 47" },
+	{ "Steuer-ID 65929970488", "Steuer-ID [PHONE]" },
+	{ "ref 234123412346", "ref 234123412346" },
+	{ "we sold 111222333 units", "we sold 111222333 units" },
+	{ "I was born in 1990", "I was born in 1990" },
+	{ "the meeting is on 12/05/1990", "the meeting is on 12/05/1990" },
+	{ "my passport expired last year", "my passport expired last year" },
+	{ "call 943 476 5919", "call [PHONE]" },
 };
 
 /* A correction takes back the digit before it: the subject is the number
@@ -197,6 +236,7 @@ int main(void)
 	run_cases(r, CH_WEB, security, RD_ARRAY_LEN(security), "card security");
 	run_cases(r, CH_VOICE, calls, RD_ARRAY_LEN(calls), "call");
 	run_cases(r, CH_VOICE, security, RD_ARRAY_LEN(security), "card security on a call");
+	run_cases(r, CH_WEB, ids, RD_ARRAY_LEN(ids), "national id");
 	test_corrections(r);
 	test_digits(r);
 	redact_result_free(&res);
