@@ -81,6 +81,9 @@ enum prefilter {
 	PF_IPV6,        /* "::" or three colons */
 	PF_IBAN,        /* two letters then two digits */
 	PF_ORD,         /* the letters "ord" */
+	PF_NATID,       /* 9 chained digits, an 8-digit run, or a letter glued to digits */
+	PF_LABEL,       /* a stem of the rule's label word in the window ("cvv", "exp",
+	                   "passport", "birth"): by validator, see redact_run.c */
 };
 
 /* The token scanners of TRIG_TOKENS rules. */
@@ -117,8 +120,20 @@ struct vspan {
 	size_t len;
 	size_t start, end;   /* match; a validator may lower `end` (and
 	                        card_security raise `start` past its label) */
-	bool has_context;    /* a context word of the rule precedes the match */
+	/* Does a context word of the rule precede the match? Asked only when a
+	 * validator needs it (most candidates are settled without): use
+	 * vspan_context(), which calls ctx_fn once and keeps the answer. */
+	signed char ctx;     /* -1 not asked yet, else 0 or 1 */
+	bool (*ctx_fn)(const void *arg, size_t start);
+	const void *ctx_arg;
 };
+
+static inline bool vspan_context(struct vspan *sp)
+{
+	if (sp->ctx < 0)
+		sp->ctx = sp->ctx_fn && sp->ctx_fn(sp->ctx_arg, sp->start);
+	return sp->ctx > 0;
+}
 
 /* Bounded value buffer for normalised identifiers (hash, partial, subject). */
 #define REDACT_VALUE_MAX 320

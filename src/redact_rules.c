@@ -153,11 +153,11 @@ static const char *const phone_ctx[] = {
 };
 /* Before a bare number these let the checksum of a national scheme decide. */
 static const char *const national_ctx[] = {
-	"ssn", "social security", "social security number", "nhs", "nhs number", "nhs no",
-	"aadhaar", "aadhar", "uid", "bsn", "burgerservicenummer", "sofinummer", "steuer-id",
-	"steuerid", "steuer", "steuernummer", "steueridentifikationsnummer", "idnr", "tax id",
-	"national insurance", "ni number", "nino", "dni", "nie", "nif", "codice fiscale",
-	"nir", "insee", "securite sociale", "national id", "id number", "identity number", NULL
+	"ssn", "social security", "nhs", "aadhaar", "aadhar", "uid", "bsn", "burgerservicenummer",
+	"sofinummer", "steuer-id", "steuerid", "steuer", "steuernummer", "steueridentifikationsnummer",
+	"idnr", "tax id", "national insurance", "ni number", "nino", "dni", "nie", "nif",
+	"codice fiscale", "nir", "insee", "securite sociale", "national id", "id number",
+	"identity number", NULL
 };
 /* Before a 12-19 digit number these make it a card without Luhn. */
 static const char *const card_ctx[] = {
@@ -179,13 +179,13 @@ static const char *const voice_card_ctx[] = {
 const struct builtin_rule redact_builtins[] = {
 	{ "email", "EMAIL", email_pat, VAL_NONE, 80, TRIG_AT, PF_NONE, 0, 0, 0, NULL, false, SCAN_NONE, false },
 	{ "credit_card", "CREDIT_CARD", card_pat, VAL_CARD, 85, TRIG_DIGIT, PF_CHAIN, 12, 1, 0, card_ctx, false, SCAN_NONE, false },
-	{ "card_security", "CARD_SECURITY", card_security_pat, VAL_CARD_SECURITY, 75, TRIG_DIGIT, PF_DIGITS, 3, 24, 0,
+	{ "card_security", "CARD_SECURITY", card_security_pat, VAL_CARD_SECURITY, 75, TRIG_DIGIT, PF_LABEL, 3, 24, 0,
 	  NULL, false, SCAN_NONE, false },
-	{ "national_id", "NATIONAL_ID", national_id_pat, VAL_NATIONAL_ID, 65, TRIG_DIGIT, PF_DIGITS, 4, 8, 0,
+	{ "national_id", "NATIONAL_ID", national_id_pat, VAL_NATIONAL_ID, 65, TRIG_DIGIT, PF_NATID, 4, 8, 0,
 	  national_ctx, false, SCAN_NONE, false },
-	{ "passport", "PASSPORT", passport_pat, VAL_PASSPORT, 65, TRIG_DIGIT, PF_DIGITS, 2, 24, 0,
+	{ "passport", "PASSPORT", passport_pat, VAL_PASSPORT, 65, TRIG_DIGIT, PF_LABEL, 2, 24, 0,
 	  NULL, false, SCAN_NONE, true },
-	{ "date_of_birth", "DATE_OF_BIRTH", dob_pat, VAL_DATE_OF_BIRTH, 55, TRIG_DIGIT, PF_DIGITS, 4, 24, 0,
+	{ "date_of_birth", "DATE_OF_BIRTH", dob_pat, VAL_DATE_OF_BIRTH, 55, TRIG_DIGIT, PF_LABEL, 4, 24, 0,
 	  NULL, false, SCAN_NONE, true },
 	{ "iban", "IBAN", iban_pat, VAL_IBAN, 90, TRIG_DIGIT, PF_IBAN, 4, 3, 0, NULL, false, SCAN_NONE, false },
 	{ "ipv4", "IP_ADDRESS", ipv4_pat, VAL_IPV4, 70, TRIG_DIGIT, PF_IPV4, 4, 1, 0, NULL, false, SCAN_NONE, false },

@@ -42,6 +42,10 @@ struct window {
 	unsigned maxrun;            /* longest run of consecutive digits */
 	bool dcolon;                /* "::" somewhere */
 	bool iban, ord;             /* an IBAN head / "ord" prefix before a digit run */
+	bool glued;                 /* a capital touches a digit run ("X1234567L", "AB 12"),
+	                               or a letter ends a run of 6 or more ("12345678z") */
+	unsigned char labels;       /* label stems seen (LBL_*), once labels_done */
+	bool labels_done;
 };
 
 struct cand {
@@ -312,6 +316,11 @@ static bool is_alpha(char c)
 	return ((unsigned char)c | 0x20u) - 'a' < 26u;
 }
 
+static bool is_upper(char c)
+{
+	return (unsigned)(c - 'A') < 26u;
+}
+
 static bool is_sep(char c)
 {
 	return c == ' ' || c == '.' || c == '-';
@@ -328,6 +337,8 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 	if (two && d >= 3 && is_sep(t[d - 1]) && t[d - 2] >= 'A' && t[d - 2] <= 'Z' &&
 	    t[d - 3] >= 'A' && t[d - 3] <= 'Z')
 		w->iban = true;
+	if ((d >= 1 && is_upper(t[d - 1])) || (d >= 2 && t[d - 1] == ' ' && is_upper(t[d - 2])))
+		w->glued = true;
 	for (size_t k = 3; k <= 6 && k <= d; k++)
 		if ((((unsigned char)t[d - k] | 0x20u) == 'o') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
 		    (((unsigned char)t[d - k + 2] | 0x20u) == 'd'))
@@ -365,6 +376,9 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 			w->digits++;
 			continue;
 		}
+		if (is_digit(t[i - 1]) && (is_upper(c) || (is_alpha(c) && run >= 6) ||
+		                           (c == ' ' && i + 1 < n && is_upper(t[i + 1]))))
+			w->glued = true;    /* a letter after a digit run: "12345678Z", "56 C" */
 		if (c != ' ' && c != '.' && c != '-' && c != '/' && c != '(' && c != ')')
 			joined = false;
 		if (c == '.' && is_digit(t[i - 1]) && i + 1 < n && is_digit(t[i + 1])) {
@@ -408,6 +422,7 @@ static int digit_windows(struct scratch *sc, const char *t, size_t n)
 			prev->dcolon |= w.dcolon;
 			prev->iban |= w.iban;
 			prev->ord |= w.ord;
+			prev->glued |= w.glued;
 			continue;
 		}
 		if (grow((void **)&sc->wins, &sc->wincap, sc->nwins + 1, sizeof *sc->wins))
@@ -510,15 +525,26 @@ static int add_cand(struct run *ru, const struct rule *r, size_t s, size_t e, co
 	return 0;
 }
 
-/* Context, validator, candidate. Returns where the next search starts. */
+struct ctx_arg {
+	const struct run *ru;
+	const struct rule *r;
+};
+
+static bool context_cb(const void *arg, size_t start)
+{
+	const struct ctx_arg *a = arg;
+	return has_context(a->ru->t, a->ru->n, a->r, start);
+}
+
+/* Context (when the validator asks), validator, candidate. Returns where
+ * the next search starts. */
 static int consider(struct run *ru, const struct rule *r, size_t s, size_t e, size_t *next)
 {
-	struct vspan sp = { ru->t, ru->n, s, e, false };
+	struct ctx_arg ca = { ru, r };
+	struct vspan sp = { ru->t, ru->n, s, e, -1, r->ncontext ? context_cb : NULL, &ca };
 	struct rvalue v;
 	*next = e > s ? e : s + 1;
-	if (r->ncontext)
-		sp.has_context = has_context(ru->t, ru->n, r, s);
-	if (r->context_required && !sp.has_context)
+	if (r->context_required && !vspan_context(&sp))
 		return 0;
 	if (!redact_validate(r->validator, r->entity, &sp, &v))
 		return 0;
@@ -570,8 +596,61 @@ static size_t scan(struct run *ru, const struct rule *r, size_t from, size_t lim
 	return from;
 }
 
+/* Stems of the label words of the labelled rules (card_security,
+ * passport, date_of_birth), lowercase, each the start of a word: one must
+ * be in the window before PCRE2 runs there. Most digit windows are dates,
+ * prices and times with none of them. Looked for once per window. */
+enum { LBL_CARD = 1, LBL_PASSPORT = 2, LBL_DOB = 4 };
+static const struct stem { const char *s; unsigned char family; } stems[] = {
+	{ "cv", LBL_CARD }, { "cs", LBL_CARD }, { "cav", LBL_CARD }, { "exp", LBL_CARD }, { "sec", LBL_CARD },
+	{ "ver", LBL_CARD }, { "val", LBL_CARD }, { "goo", LBL_CARD },
+	{ "pas", LBL_PASSPORT }, { "rei", LBL_PASSPORT },
+	{ "d.o", LBL_DOB }, { "dob", LBL_DOB }, { "bir", LBL_DOB }, { "bor", LBL_DOB }, { "geb", LBL_DOB },
+	{ "nai", LBL_DOB }, { "nac", LBL_DOB }, { "nas", LBL_DOB }, { "nat", LBL_DOB }, { "n\xc3\xa9", LBL_DOB },
+	{ "nee", LBL_DOB },
+};
+/* First letters of the stems: b c d e g n p r s v. */
+#define STEM_FIRST ((1u << ('b' - 'a')) | (1u << ('c' - 'a')) | (1u << ('d' - 'a')) | (1u << ('e' - 'a')) | \
+	(1u << ('g' - 'a')) | (1u << ('n' - 'a')) | (1u << ('p' - 'a')) | (1u << ('r' - 'a')) | \
+	(1u << ('s' - 'a')) | (1u << ('v' - 'a')))
+
+static unsigned char label_stems(const char *t, size_t from, size_t to)
+{
+	unsigned char found = 0;
+	for (size_t i = from; i < to; i++) {
+		unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
+		if (c >= 26 || !(STEM_FIRST >> c & 1) || (i > 0 && is_alpha(t[i - 1])))
+			continue;
+		for (size_t k = 0; k < RD_ARRAY_LEN(stems); k++) {
+			const char *st = stems[k].s;
+			if ((unsigned char)st[0] != c + 'a' || (found & stems[k].family))
+				continue;
+			size_t j = 1;
+			while (st[j] && i + j < to && ascii_lower(t[i + j]) == (unsigned char)st[j])
+				j++;
+			if (!st[j])
+				found |= stems[k].family;
+		}
+	}
+	return found;
+}
+
+static bool label_near(const struct run *ru, const struct rule *r, struct window *w)
+{
+	unsigned char want = r->validator == VAL_CARD_SECURITY ? LBL_CARD
+	                     : r->validator == VAL_PASSPORT  ? LBL_PASSPORT
+	                     : r->validator == VAL_DATE_OF_BIRTH ? LBL_DOB : 0;
+	if (!want)
+		return true;
+	if (!w->labels_done) {
+		w->labels = label_stems(ru->t, w->start, w->limit);
+		w->labels_done = true;
+	}
+	return (w->labels & want) != 0;
+}
+
 /* Can the built-in rule match in this window at all? */
-static bool window_may_match(const struct run *ru, const struct rule *r, const struct window *w)
+static bool window_may_match(const struct run *ru, const struct rule *r, struct window *w)
 {
 	if (w->digits < (unsigned)r->min_digits)
 		return false;
@@ -585,6 +664,8 @@ static bool window_may_match(const struct run *ru, const struct rule *r, const s
 	case PF_IBAN: return w->iban;
 	case PF_ORD: return w->ord;
 	case PF_CHAIN: return w->chain >= (unsigned)r->min_digits;
+	case PF_NATID: return w->chain >= 9 || w->maxrun >= 8 || w->glued;
+	case PF_LABEL: return label_near(ru, r, w);
 	case PF_RUN:
 	case PF_DIGITS:
 	case PF_NONE: break;
@@ -596,7 +677,7 @@ static int run_digit_rule(struct run *ru, const struct rule *r)
 {
 	size_t pos = 0;
 	for (size_t w = 0; w < ru->sc->nwins; w++) {
-		const struct window *win = &ru->sc->wins[w];
+		struct window *win = &ru->sc->wins[w];
 		if (win->limit < pos || !window_may_match(ru, r, win))
 			continue;
 		size_t from = win->first > (size_t)r->back ? win->first - (size_t)r->back : 0;

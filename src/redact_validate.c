@@ -220,7 +220,7 @@ static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 		bool boundary = i + 1 == sp->end || !isdigit((unsigned char)sp->text[i + 1]);
 		if (!boundary || nd < 12 || nd > 19)
 			continue;
-		bool ok = brand ? (sp->has_context || card_brand_ok(d, nd))
+		bool ok = brand ? (card_brand_ok(d, nd) || vspan_context(sp))
 		                : (nd >= 13 && redact_luhn(d, nd));
 		if (ok) {
 			best_end = i + 1;
@@ -437,7 +437,7 @@ static bool nino_ok(const char *s)
  * NATIONAL_ID: the pattern proposes a shape, the checksum of the matching
  * scheme decides. Shapes that other numbers share (9, 10, 11 and 12 bare
  * digits: a phone, an order) need an identifier word before them
- * (`has_context`: "SSN", "NHS number", "BSN", "Steuer-ID", "Aadhaar", ...)
+ * (context: "SSN", "NHS number", "BSN", "Steuer-ID", "Aadhaar", ...)
  * or the scheme's own grouping (SSN 3-2-4, Aadhaar 4-4-4, Steuer-ID
  * 2-3-3-3).
  */
@@ -457,13 +457,16 @@ static bool validate_national_id(struct vspan *sp, struct rvalue *val)
 		digits += isdigit((unsigned char)c) != 0;
 	}
 	a[n] = '\0';
-	bool grouped = seps > 0, ctx = sp->has_context, ok = false;
+	bool grouped = seps > 0, ok = false;
 	if (digits == n) {
 		switch (n) {
-		case 9: ok = ((grouped || ctx) && ssn_ok(a)) || (ctx && !grouped && bsn_ok(a)); break;
-		case 10: ok = ctx && nhs_ok(a); break;
-		case 11: ok = (grouped || ctx) && steuer_id_ok(a); break;
-		case 12: ok = a[0] >= '2' && (grouped || ctx) && verhoeff_ok(a, n); break;
+		case 9:
+			ok = (ssn_ok(a) && (grouped || vspan_context(sp))) ||
+			     (!grouped && bsn_ok(a) && vspan_context(sp));
+			break;
+		case 10: ok = nhs_ok(a) && vspan_context(sp); break;
+		case 11: ok = steuer_id_ok(a) && (grouped || vspan_context(sp)); break;
+		case 12: ok = a[0] >= '2' && verhoeff_ok(a, n) && (grouped || vspan_context(sp)); break;
 		case 15: ok = nir_ok(a); break;
 		}
 	} else if (n == 15 && (a[6] == 'A' || a[6] == 'B')) {
@@ -770,7 +773,7 @@ static bool all_seps(const struct groups *g, char sep)
 }
 
 /* Shapes of numbers that are not phone numbers, for national forms. */
-static bool not_a_phone_shape(const struct groups *g, const struct vspan *sp)
+static bool not_a_phone_shape(const struct groups *g, struct vspan *sp)
 {
 	unsigned maxlen = 0, minlen = 99;
 	for (int i = 0; i < g->n; i++) {
@@ -778,16 +781,16 @@ static bool not_a_phone_shape(const struct groups *g, const struct vspan *sp)
 		if (g->len[i] < minlen) minlen = g->len[i];
 	}
 	/* "92 418 305" after "phone" is a Norwegian number, not 92 million */
-	if (looks_like_date(g) || (looks_like_thousands(g, sp) && (!sp->has_context || near_currency(sp))))
+	if (looks_like_date(g) || (looks_like_thousands(g, sp) && (!vspan_context(sp) || near_currency(sp))))
 		return true;
-	if (maxlen <= 2 && g->nd < 9 && !sp->has_context)          /* times, scores */
+	if (maxlen <= 2 && g->nd < 9 && !vspan_context(sp))        /* times, scores */
 		return true;
 	if (g->n == 2 && is_year(g->val[0], g->len[0]) && is_year(g->val[1], g->len[1]))
 		return true;                                            /* year range */
 	if (g->n == 2 && g->len[0] == 5 && g->len[1] == 4 && g->sep[1] == '-')
 		return true;                                            /* ZIP+4 */
 	if (g->n == 3 && g->len[0] == 3 && g->len[1] == 2 && g->len[2] == 4 && g->sep[1] == '-' &&
-	    g->sep[2] == '-' && !sp->has_context)
+	    g->sep[2] == '-' && !vspan_context(sp))
 		return true;                                            /* an SSN's shape (3-2-4) */
 	if (g->n == 2 && g->sep[1] == '.' && !(g->d[0] == '0' && g->nd >= 9))
 		return true;                                            /* decimal */
@@ -855,7 +858,8 @@ static bool validate_phone_once(struct vspan *sp, struct rvalue *val)
 	size_t n = sp->end - sp->start;
 	if (!split_groups(s, n, &g) || g.nd == 0)
 		return false;
-	if (g.intl ? !intl_length_ok(&g) : !national_length_ok(&g, sp->has_context))
+	if (g.intl ? !intl_length_ok(&g)
+	           : !national_length_ok(&g, false) && !(national_length_ok(&g, true) && vspan_context(sp)))
 		return false;
 	if (!g.intl && not_a_phone_shape(&g, sp))
 		return false;
@@ -906,8 +910,8 @@ static bool label_after(const struct vspan *sp)
  * where this one ends. */
 static bool validate_phone(struct vspan *sp, struct rvalue *val)
 {
-	if (!sp->has_context && sp->end < sp->len && label_after(sp))
-		sp->has_context = true;
+	if (sp->ctx <= 0 && sp->end < sp->len && label_after(sp))
+		sp->ctx = 1;
 	if (validate_phone_once(sp, val))
 		return true;
 	size_t end = sp->end;
@@ -970,7 +974,7 @@ static bool validate_spoken_phone(struct vspan *sp, struct rvalue *val)
 {
 	bool plus;
 	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
-	if (nd < 7 || nd > 15 || (nd < 10 && !sp->has_context && !plus))
+	if (nd < 7 || nd > 15 || (nd < 10 && !plus && !vspan_context(sp)))
 		return false;
 	if (!plus && val->len > 2 && val->s[0] == '0' && val->s[1] == '0') {
 		memmove(val->s, val->s + 2, val->len - 1);
@@ -985,7 +989,7 @@ static bool validate_spoken_card(struct vspan *sp, struct rvalue *val)
 	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
 	if (plus || nd < 12 || nd > 19)
 		return false;
-	return sp->has_context || card_brand_ok(val->s, val->len);
+	return card_brand_ok(val->s, val->len) || vspan_context(sp);
 }
 
 /* ---- dispatch ------------------------------------------------------- */
