@@ -460,8 +460,9 @@ static bool validate_national_id(struct vspan *sp, struct rvalue *val)
 	bool grouped = seps > 0, ok = false;
 	if (digits == n) {
 		switch (n) {
-		case 9:
-			ok = (ssn_ok(a) && (grouped || vspan_context(sp))) ||
+		case 9:   /* 3-2-4 with spaces is also a national phone form ("372 12 3456") */
+			ok = (ssn_ok(a) && (memchr(sp->text + sp->start, '-', sp->end - sp->start) ||
+			                    vspan_context(sp))) ||
 			     (!grouped && bsn_ok(a) && vspan_context(sp));
 			break;
 		case 10: ok = nhs_ok(a) && vspan_context(sp); break;
