@@ -601,36 +601,48 @@ static size_t scan(struct run *ru, const struct rule *r, size_t from, size_t lim
  * be in the window before PCRE2 runs there. Most digit windows are dates,
  * prices and times with none of them. Looked for once per window. */
 enum { LBL_CARD = 1, LBL_PASSPORT = 2, LBL_DOB = 4 };
-static const struct stem { const char *s; unsigned char family; } stems[] = {
-	{ "cv", LBL_CARD }, { "cs", LBL_CARD }, { "cav", LBL_CARD }, { "exp", LBL_CARD }, { "sec", LBL_CARD },
-	{ "ver", LBL_CARD }, { "val", LBL_CARD }, { "goo", LBL_CARD },
-	{ "pas", LBL_PASSPORT }, { "rei", LBL_PASSPORT },
-	{ "d.o", LBL_DOB }, { "dob", LBL_DOB }, { "bir", LBL_DOB }, { "bor", LBL_DOB }, { "geb", LBL_DOB },
-	{ "nai", LBL_DOB }, { "nac", LBL_DOB }, { "nas", LBL_DOB }, { "nat", LBL_DOB }, { "n\xc3\xa9", LBL_DOB },
-	{ "nee", LBL_DOB },
+struct stem { const char *rest; unsigned char family; };   /* the letters after the first */
+/* By first letter, so a word costs one look-up and a compare or two. */
+static const struct stem stems[26][5] = {
+	['b' - 'a'] = { { "irth", LBL_DOB }, { "orn", LBL_DOB } },
+	['c' - 'a'] = { { "vv", LBL_CARD }, { "vc", LBL_CARD }, { "vn", LBL_CARD }, { "sc", LBL_CARD },
+	                { "av", LBL_CARD } },
+	['d' - 'a'] = { { ".o", LBL_DOB }, { "ob", LBL_DOB } },
+	['e' - 'a'] = { { "xp", LBL_CARD } },
+	['g' - 'a'] = { { "ood", LBL_CARD }, { "ebor", LBL_DOB }, { "eburt", LBL_DOB } },
+	['n' - 'a'] = { { "aiss", LBL_DOB }, { "acim", LBL_DOB }, { "asc", LBL_DOB }, { "ato", LBL_DOB },
+	                { "ata", LBL_DOB } },
+	['p' - 'a'] = { { "as", LBL_PASSPORT } },
+	['r' - 'a'] = { { "eise", LBL_PASSPORT } },
+	['s' - 'a'] = { { "ecur", LBL_CARD } },
+	['v' - 'a'] = { { "erif", LBL_CARD }, { "alid", LBL_CARD } },
 };
-/* First letters of the stems: b c d e g n p r s v. */
-#define STEM_FIRST ((1u << ('b' - 'a')) | (1u << ('c' - 'a')) | (1u << ('d' - 'a')) | (1u << ('e' - 'a')) | \
-	(1u << ('g' - 'a')) | (1u << ('n' - 'a')) | (1u << ('p' - 'a')) | (1u << ('r' - 'a')) | \
-	(1u << ('s' - 'a')) | (1u << ('v' - 'a')))
+
+/* Bytes that start a stem, either case: one load per byte skips the rest. */
+static const unsigned char stem_first[256] = {
+	['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['g'] = 1, ['n'] = 1, ['p'] = 1, ['r'] = 1,
+	['s'] = 1, ['v'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['G'] = 1, ['N'] = 1,
+	['P'] = 1, ['R'] = 1, ['S'] = 1, ['V'] = 1,
+};
 
 static unsigned char label_stems(const char *t, size_t from, size_t to)
 {
 	unsigned char found = 0;
 	for (size_t i = from; i < to; i++) {
-		unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
-		if (c >= 26 || !(STEM_FIRST >> c & 1) || (i > 0 && is_alpha(t[i - 1])))
+		if (!stem_first[(unsigned char)t[i]] || (i > 0 && is_alpha(t[i - 1])))
 			continue;
-		for (size_t k = 0; k < RD_ARRAY_LEN(stems); k++) {
-			const char *st = stems[k].s;
-			if ((unsigned char)st[0] != c + 'a' || (found & stems[k].family))
-				continue;
-			size_t j = 1;
-			while (st[j] && i + j < to && ascii_lower(t[i + j]) == (unsigned char)st[j])
+		unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
+		for (const struct stem *st = stems[c]; st < stems[c] + 5 && st->rest; st++) {
+			size_t j = 0;
+			while (st->rest[j] && i + 1 + j < to && ascii_lower(t[i + 1 + j]) == (unsigned char)st->rest[j])
 				j++;
-			if (!st[j])
-				found |= stems[k].family;
+			if (!st->rest[j])
+				found |= st->family;
 		}
+		/* "né le", "née le": the UTF-8 é after an n; "nee" */
+		if (c == 'n' - 'a' && i + 2 < to && (((unsigned char)t[i + 1] == 0xC3 && (unsigned char)t[i + 2] == 0xA9) ||
+		                                     (ascii_lower(t[i + 1]) == 'e' && ascii_lower(t[i + 2]) == 'e')))
+			found |= LBL_DOB;
 	}
 	return found;
 }
