@@ -265,12 +265,16 @@ static bool card_word_before(const struct vspan *sp, size_t at)
 
 static bool validate_card_security(struct vspan *sp, struct rvalue *val)
 {
-	/* "expires", "expiring", "expiration": a card's only near a card word
-	 * ("my passport expires 12/2026" is no card's); "exp", "expiry",
-	 * "valid thru", "CVV" are card labels of their own */
-	if (strncasecmp(sp->text + sp->start, "expir", 5) == 0 && (sp->end - sp->start < 6 ||
-	    tolower((unsigned char)sp->text[sp->start + 5]) != 'y') && !card_word_before(sp, sp->start))
-		return false;
+	/* "expires", "expiring", "expiration", "valid until": a card's only
+	 * near a card word ("my passport expires 12/2026" is no card's); "exp",
+	 * "expiry", "valid thru", "CVV" are card labels of their own */
+	const char *l = sp->text + sp->start;
+	size_t ln = sp->end - sp->start;
+	bool generic = (ln >= 6 && strncasecmp(l, "expir", 5) == 0 && tolower((unsigned char)l[5]) != 'y') ||
+	               (ln >= 10 && strncasecmp(l, "valid", 5) == 0 && (strncasecmp(l + 6, "until", 5) == 0 ||
+	                                                             strncasecmp(l + 6, "till", 4) == 0));
+	if (generic && !card_word_before(sp, sp->start))
+		return false;   /* "coupon valid until 12/25" is a date */
 	size_t i = sp->start;
 	while (i < sp->end && !(isdigit((unsigned char)sp->text[i]) && i > sp->start &&
 	                        !isalnum((unsigned char)sp->text[i - 1])))

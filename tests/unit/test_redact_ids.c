@@ -116,6 +116,7 @@ static const struct tcase security[] = {
 	{ "exp 12/27", "exp [CARD_SECURITY]" },
 	{ "visa expires 03/2029", "visa expires [CARD_SECURITY]" },
 	{ "my passport expires 12/2026", "my passport expires 12/2026" },
+	{ "coupon valid until 12/25", "coupon valid until 12/25" },
 	{ "valid thru 08/26", "valid thru [CARD_SECURITY]" },
 	{ "Expiry date: 11/25", "Expiry date: [CARD_SECURITY]" },
 	{ "card 4111 1111 1111 1111 exp 04/28 cvc 789",
