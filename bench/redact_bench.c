@@ -129,6 +129,7 @@ static enum rd_channel channel = CH_WEB;   /* -c voice: also the spoken rules */
 static const char *const builtin_names[] = {
 	"email", "credit_card", "iban", "ipv4", "ipv6", "order_id", "order_number", "phone",
 	"voice_card", "voice_email", "voice_phone", "address", "person",
+	"card_security", "national_id", "passport", "date_of_birth",
 };
 
 static bool listed(const char *list, const char *name)

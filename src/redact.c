@@ -178,6 +178,7 @@ static int rule_from_builtin(struct rule *r, const struct builtin_rule *b)
 	r->prefilter = b->prefilter;
 	r->min_digits = b->min_digits;
 	r->back = b->back;
+	r->value_group = b->value_group;
 	r->file = "built-in";
 	if (!r->name || !r->entity || !r->pattern || set_context(r, b->context, nctx)) {
 		rule_clear(r);
@@ -296,6 +297,7 @@ static int rule_apply(struct rule *r, const struct rule_conf *c, char *err, size
 		r->trigger = TRIG_ALL;   /* decided again from the compiled pattern */
 		r->prefilter = PF_NONE;
 		r->scanner = SCAN_NONE;  /* a pattern replaces a built-in scanner */
+		r->value_group = false;  /* a config pattern's groups mean nothing here */
 	}
 	if ((set & RULE_F_ENTITY) && c->entity && replace_str(&r->entity, c->entity))
 		goto oom;

@@ -25,8 +25,21 @@
  *
  *   none          accept every match
  *   luhn          13-19 digits passing the Luhn check
- *   card          luhn + a known brand prefix and length (Visa, Mastercard
- *                 incl. 2-series, Amex, Discover, Diners, JCB, UnionPay)
+ *   card          a known brand prefix and length (the IIN tables: Visa,
+ *                 Mastercard, Amex, Discover, Diners, JCB, UnionPay, Mir,
+ *                 RuPay, Verve, Troy, Elo, Hipercard, Maestro 12-19, ...)
+ *                 with Luhn where the brand needs it; after a card word,
+ *                 any 12-19 digits
+ *   card_security the value after a CVV/CVC or expiry label (the span is
+ *                 moved to the value)
+ *   national_id   the checksum of the scheme the shape belongs to: US SSN
+ *                 (area/group/serial), UK NINO (prefixes) and NHS (mod 11),
+ *                 Aadhaar (Verhoeff), PAN (shape), DNI/NIE (mod 23), codice
+ *                 fiscale (check letter), NIR (mod 97 key), Steuer-ID (ISO
+ *                 7064 MOD 11,10), BSN (11-test); bare digit runs need an
+ *                 identifier word or the scheme's grouping
+ *   passport      a value with digits after a passport word
+ *   date_of_birth a date after a birth word
  *   iban          country length from the SWIFT registry + ISO 7064 mod-97
  *   phone         digit counts of E.164 and national plans; rejects dates,
  *                 times, prices, thousands groups, versions, ISBNs, year
@@ -41,7 +54,8 @@
  */
 enum validator {
 	VAL_NONE = 0, VAL_LUHN, VAL_CARD, VAL_IBAN, VAL_PHONE, VAL_IPV4, VAL_IPV6,
-	VAL_SPOKEN_PHONE, VAL_SPOKEN_CARD, VAL_SPOKEN_EMAIL,
+	VAL_SPOKEN_PHONE, VAL_SPOKEN_CARD, VAL_SPOKEN_EMAIL, VAL_CARD_SECURITY,
+	VAL_NATIONAL_ID, VAL_PASSPORT, VAL_DATE_OF_BIRTH,
 	VAL_COUNT
 };
 
@@ -67,6 +81,9 @@ enum prefilter {
 	PF_IPV6,        /* "::" or three colons */
 	PF_IBAN,        /* two letters then two digits */
 	PF_ORD,         /* the letters "ord" */
+	PF_NATID,       /* 9 chained digits, an 8-digit run, or a letter glued to digits */
+	PF_LABEL,       /* a stem of the rule's label word in the window ("cvv", "exp",
+	                   "passport", "birth"): by validator, see redact_run.c */
 };
 
 /* The token scanners of TRIG_TOKENS rules. */
@@ -86,6 +103,8 @@ struct builtin_rule {
 	const char *const *context;      /* NULL-terminated, lowercase */
 	bool context_required;
 	enum scanner scanner;            /* TRIG_TOKENS rules: which scanner */
+	bool value_group;                /* the finding is capture group 1 (the
+	                                    value after its label), not the match */
 };
 
 extern const struct builtin_rule redact_builtins[];
@@ -99,9 +118,22 @@ const char *redact_validator_name(enum validator v);
 struct vspan {
 	const char *text;    /* whole work text */
 	size_t len;
-	size_t start, end;   /* match; a validator may lower `end` */
-	bool has_context;    /* a context word of the rule precedes the match */
+	size_t start, end;   /* match; a validator may lower `end` (and
+	                        card_security raise `start` past its label) */
+	/* Does a context word of the rule precede the match? Asked only when a
+	 * validator needs it (most candidates are settled without): use
+	 * vspan_context(), which calls ctx_fn once and keeps the answer. */
+	signed char ctx;     /* -1 not asked yet, else 0 or 1 */
+	bool (*ctx_fn)(const void *arg, size_t start);
+	const void *ctx_arg;
 };
+
+static inline bool vspan_context(struct vspan *sp)
+{
+	if (sp->ctx < 0)
+		sp->ctx = sp->ctx_fn && sp->ctx_fn(sp->ctx_arg, sp->start);
+	return sp->ctx > 0;
+}
 
 /* Bounded value buffer for normalised identifiers (hash, partial, subject). */
 #define REDACT_VALUE_MAX 320
@@ -127,6 +159,9 @@ int redact_spoken_email(const char *s, size_t n, struct rvalue *out);
 /* Is w[0..n) a token of a spoken number: a digit word, "double", "plus",
  * "hundred", or 1-4 digits? */
 bool redact_number_token(const char *w, size_t n);
+/* Is w[0..n) a filler or a correction a caller says between digits ("uh",
+ * "um", "no", "sorry", "i mean")? */
+bool redact_filler_token(const char *w, size_t n);
 
 /*
  * PERSON and ADDRESS (redact_names.c). redact_names_init builds the
@@ -177,6 +212,7 @@ struct rule {
 	size_t *ctx_len;
 	uint32_t *ctx_first;        /* [256] bit c: context word c starts with this byte */
 	bool context_required, enabled;
+	bool value_group;           /* built-in pattern: report group 1 */
 	unsigned channels;
 	enum trigger trigger;
 	enum scanner scanner;

@@ -1256,6 +1256,15 @@ static size_t street_pre_after(const char *t, size_t n, size_t num_end, bool low
 	return end;
 }
 
+/* Does the full gazetteer (not only the hot table) know w as a word or a
+ * name? Asked only for the rare word with a compound street ending. */
+static bool known_word(const char *t, size_t n, const struct word *w)
+{
+	struct word full = *w;
+	word_fill(t, n, &full, false);
+	return (full.flags & (F_WORD | F_FUNC | F_STOP | F_GIVEN | F_SURNAME)) != 0;
+}
+
 static bool ends_with(const struct word *w, const char *suf)
 {
 	size_t l = strlen(suf);
@@ -1278,8 +1287,11 @@ static size_t street_before(const char *t, size_t n, const struct word *before, 
 		pos = w[have].s;
 		have++;
 	}
+	/* a compound ending only in a word no list knows: "Kaiserring 5", but
+	 * not "During 1971" or "Spring 2024" */
 	for (size_t e = 0; e < RD_ARRAY_LEN(street_ends); e++)
-		if (ends_with(&w[0], street_ends[e]) || strcmp(w[0].low, street_ends[e]) == 0)
+		if ((ends_with(&w[0], street_ends[e]) && !known_word(t, n, &w[0])) ||
+		    strcmp(w[0].low, street_ends[e]) == 0)
 			return have > 1 && (w[0].flags & F_STREET) && (w[1].cap || lower) ? w[1].s : w[0].s;
 	/* prefix order: the street word, then name words, then the number */
 	for (size_t k = 1; k < have; k++) {

@@ -42,6 +42,10 @@ struct window {
 	unsigned maxrun;            /* longest run of consecutive digits */
 	bool dcolon;                /* "::" somewhere */
 	bool iban, ord;             /* an IBAN head / "ord" prefix before a digit run */
+	bool glued;                 /* a capital touches a digit run ("X1234567L", "AB 12"),
+	                               or a letter ends a run of 6 or more ("12345678z") */
+	unsigned char labels;       /* label stems seen (LBL_*), once labels_done */
+	bool labels_done;
 };
 
 struct cand {
@@ -144,8 +148,14 @@ static char norm_char(const unsigned char *s, size_t len)
 {
 	if (len == 2 && s[0] == 0xC2 && s[1] == 0xA0)
 		return ' ';                                     /* no-break space */
+	if (len == 2 && s[0] == 0xD9 && s[1] >= 0xA0 && s[1] <= 0xA9)
+		return (char)('0' + s[1] - 0xA0);               /* Arabic-Indic digits */
+	if (len == 2 && s[0] == 0xDB && s[1] >= 0xB0 && s[1] <= 0xB9)
+		return (char)('0' + s[1] - 0xB0);               /* Extended Arabic-Indic (Persian, Urdu) */
 	if (len != 3)
 		return 0;
+	if (s[0] == 0xE0 && (s[1] == 0xA5 || s[1] == 0xA7) && s[2] >= 0xA6 && s[2] <= 0xAF)
+		return (char)('0' + s[2] - 0xA6);               /* Devanagari, Bengali digits */
 	if (s[0] == 0xEF && s[1] == 0xBC) {
 		if (s[2] >= 0x90 && s[2] <= 0x99) return (char)('0' + s[2] - 0x90);   /* full-width digits */
 		switch (s[2]) {
@@ -306,6 +316,11 @@ static bool is_alpha(char c)
 	return ((unsigned char)c | 0x20u) - 'a' < 26u;
 }
 
+static bool is_upper(char c)
+{
+	return (unsigned)(c - 'A') < 26u;
+}
+
 static bool is_sep(char c)
 {
 	return c == ' ' || c == '.' || c == '-';
@@ -322,6 +337,8 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 	if (two && d >= 3 && is_sep(t[d - 1]) && t[d - 2] >= 'A' && t[d - 2] <= 'Z' &&
 	    t[d - 3] >= 'A' && t[d - 3] <= 'Z')
 		w->iban = true;
+	if ((d >= 1 && is_upper(t[d - 1])) || (d >= 2 && t[d - 1] == ' ' && is_upper(t[d - 2])))
+		w->glued = true;
 	for (size_t k = 3; k <= 6 && k <= d; k++)
 		if ((((unsigned char)t[d - k] | 0x20u) == 'o') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
 		    (((unsigned char)t[d - k + 2] | 0x20u) == 'd'))
@@ -359,6 +376,9 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 			w->digits++;
 			continue;
 		}
+		if (is_digit(t[i - 1]) && (is_upper(c) || (is_alpha(c) && run >= 6) ||
+		                           (c == ' ' && i + 1 < n && is_upper(t[i + 1]))))
+			w->glued = true;    /* a letter after a digit run: "12345678Z", "56 C" */
 		if (c != ' ' && c != '.' && c != '-' && c != '/' && c != '(' && c != ')')
 			joined = false;
 		if (c == '.' && is_digit(t[i - 1]) && i + 1 < n && is_digit(t[i + 1])) {
@@ -402,6 +422,7 @@ static int digit_windows(struct scratch *sc, const char *t, size_t n)
 			prev->dcolon |= w.dcolon;
 			prev->iban |= w.iban;
 			prev->ord |= w.ord;
+			prev->glued |= w.glued;
 			continue;
 		}
 		if (grow((void **)&sc->wins, &sc->wincap, sc->nwins + 1, sizeof *sc->wins))
@@ -504,21 +525,32 @@ static int add_cand(struct run *ru, const struct rule *r, size_t s, size_t e, co
 	return 0;
 }
 
-/* Context, validator, candidate. Returns where the next search starts. */
+struct ctx_arg {
+	const struct run *ru;
+	const struct rule *r;
+};
+
+static bool context_cb(const void *arg, size_t start)
+{
+	const struct ctx_arg *a = arg;
+	return has_context(a->ru->t, a->ru->n, a->r, start);
+}
+
+/* Context (when the validator asks), validator, candidate. Returns where
+ * the next search starts. */
 static int consider(struct run *ru, const struct rule *r, size_t s, size_t e, size_t *next)
 {
-	struct vspan sp = { ru->t, ru->n, s, e, false };
+	struct ctx_arg ca = { ru, r };
+	struct vspan sp = { ru->t, ru->n, s, e, -1, r->ncontext ? context_cb : NULL, &ca };
 	struct rvalue v;
 	*next = e > s ? e : s + 1;
-	if (r->ncontext)
-		sp.has_context = has_context(ru->t, ru->n, r, s);
-	if (r->context_required && !sp.has_context)
+	if (r->context_required && !vspan_context(&sp))
 		return 0;
 	if (!redact_validate(r->validator, r->entity, &sp, &v))
 		return 0;
 	if (sp.end > s)
 		*next = sp.end;
-	int rc = add_cand(ru, r, s, sp.end, &v);
+	int rc = add_cand(ru, r, sp.start, sp.end, &v);
 	sodium_memzero(&v, sizeof v);
 	return rc;
 }
@@ -550,16 +582,87 @@ static size_t scan(struct run *ru, const struct rule *r, size_t from, size_t lim
 			return limit + 1;
 		}
 		PCRE2_SIZE *ov = pcre2_get_ovector_pointer(ru->sc->md);
-		size_t next;
-		if (consider(ru, r, ov[0], ov[1], &next))
+		size_t next, s = ov[0], e = ov[1];
+		if (r->value_group && rc >= 2 && ov[2] != PCRE2_UNSET) {
+			s = ov[2];   /* the value after its label ("passport no X1234567") */
+			e = ov[3];
+		}
+		if (consider(ru, r, s, e, &next))
 			return (size_t)-1;
+		if (r->value_group && next < ov[1])
+			next = ov[1];
 		from = char_start(ru->t, ru->n, next);
 	}
 	return from;
 }
 
+/* Stems of the label words of the labelled rules (card_security,
+ * passport, date_of_birth), lowercase, each the start of a word: one must
+ * be in the window before PCRE2 runs there. Most digit windows are dates,
+ * prices and times with none of them. Looked for once per window. */
+enum { LBL_CARD = 1, LBL_PASSPORT = 2, LBL_DOB = 4 };
+struct stem { const char *rest; unsigned char family; };   /* the letters after the first */
+/* By first letter, so a word costs one look-up and a compare or two. */
+static const struct stem stems[26][5] = {
+	['b' - 'a'] = { { "irth", LBL_DOB }, { "orn", LBL_DOB } },
+	['c' - 'a'] = { { "vv", LBL_CARD }, { "vc", LBL_CARD }, { "vn", LBL_CARD }, { "sc", LBL_CARD },
+	                { "av", LBL_CARD } },
+	['d' - 'a'] = { { ".o", LBL_DOB }, { "ob", LBL_DOB } },
+	['e' - 'a'] = { { "xp", LBL_CARD } },
+	['g' - 'a'] = { { "ood", LBL_CARD }, { "ebor", LBL_DOB }, { "eburt", LBL_DOB } },
+	['n' - 'a'] = { { "aiss", LBL_DOB }, { "acim", LBL_DOB }, { "asc", LBL_DOB }, { "ato", LBL_DOB },
+	                { "ata", LBL_DOB } },
+	['p' - 'a'] = { { "as", LBL_PASSPORT } },
+	['r' - 'a'] = { { "eise", LBL_PASSPORT } },
+	['s' - 'a'] = { { "ecur", LBL_CARD } },
+	['v' - 'a'] = { { "erif", LBL_CARD }, { "alid", LBL_CARD } },
+};
+
+/* Bytes that start a stem, either case: one load per byte skips the rest. */
+static const unsigned char stem_first[256] = {
+	['b'] = 1, ['c'] = 1, ['d'] = 1, ['e'] = 1, ['g'] = 1, ['n'] = 1, ['p'] = 1, ['r'] = 1,
+	['s'] = 1, ['v'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['G'] = 1, ['N'] = 1,
+	['P'] = 1, ['R'] = 1, ['S'] = 1, ['V'] = 1,
+};
+
+static unsigned char label_stems(const char *t, size_t from, size_t to)
+{
+	unsigned char found = 0;
+	for (size_t i = from; i < to; i++) {
+		if (!stem_first[(unsigned char)t[i]] || (i > 0 && is_alpha(t[i - 1])))
+			continue;
+		unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
+		for (const struct stem *st = stems[c]; st < stems[c] + 5 && st->rest; st++) {
+			size_t j = 0;
+			while (st->rest[j] && i + 1 + j < to && ascii_lower(t[i + 1 + j]) == (unsigned char)st->rest[j])
+				j++;
+			if (!st->rest[j])
+				found |= st->family;
+		}
+		/* "né le", "née le": the UTF-8 é after an n; "nee" */
+		if (c == 'n' - 'a' && i + 2 < to && (((unsigned char)t[i + 1] == 0xC3 && (unsigned char)t[i + 2] == 0xA9) ||
+		                                     (ascii_lower(t[i + 1]) == 'e' && ascii_lower(t[i + 2]) == 'e')))
+			found |= LBL_DOB;
+	}
+	return found;
+}
+
+static bool label_near(const struct run *ru, const struct rule *r, struct window *w)
+{
+	unsigned char want = r->validator == VAL_CARD_SECURITY ? LBL_CARD
+	                     : r->validator == VAL_PASSPORT  ? LBL_PASSPORT
+	                     : r->validator == VAL_DATE_OF_BIRTH ? LBL_DOB : 0;
+	if (!want)
+		return true;
+	if (!w->labels_done) {
+		w->labels = label_stems(ru->t, w->start, w->limit);
+		w->labels_done = true;
+	}
+	return (w->labels & want) != 0;
+}
+
 /* Can the built-in rule match in this window at all? */
-static bool window_may_match(const struct run *ru, const struct rule *r, const struct window *w)
+static bool window_may_match(const struct run *ru, const struct rule *r, struct window *w)
 {
 	if (w->digits < (unsigned)r->min_digits)
 		return false;
@@ -573,6 +676,8 @@ static bool window_may_match(const struct run *ru, const struct rule *r, const s
 	case PF_IBAN: return w->iban;
 	case PF_ORD: return w->ord;
 	case PF_CHAIN: return w->chain >= (unsigned)r->min_digits;
+	case PF_NATID: return w->chain >= 9 || w->maxrun >= 8 || w->glued;
+	case PF_LABEL: return label_near(ru, r, w);
 	case PF_RUN:
 	case PF_DIGITS:
 	case PF_NONE: break;
@@ -584,7 +689,7 @@ static int run_digit_rule(struct run *ru, const struct rule *r)
 {
 	size_t pos = 0;
 	for (size_t w = 0; w < ru->sc->nwins; w++) {
-		const struct window *win = &ru->sc->wins[w];
+		struct window *win = &ru->sc->wins[w];
 		if (win->limit < pos || !window_may_match(ru, r, win))
 			continue;
 		size_t from = win->first > (size_t)r->back ? win->first - (size_t)r->back : 0;
@@ -924,6 +1029,11 @@ static int numword_windows(struct run *ru)
 		bool digits = is_digit(t[i]);
 		while (i < n && (digits ? is_digit(t[i]) : is_alpha(t[i])))
 			i++;
+		if (run && !is_digit(t[ws]) && i - ws <= 5 && redact_filler_token(t + ws, i - ws) &&
+		    spoken_gap(t, prev_end, ws)) {
+			prev_end = i;    /* "seven seven, uh, nine": the run goes on */
+			continue;
+		}
 		if (number_word_at(t, ws, i - ws)) {
 			if (run && spoken_gap(t, prev_end, ws)) {
 				run++;

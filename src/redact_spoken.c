@@ -2,7 +2,8 @@
  * redact_spoken.c — spoken forms from speech-to-text on calls.
  *
  * Callers read digits out as words ("oh seven seven double oh nine hundred
- * one two three") and emails as words ("jane dot doe at example dot com").
+ * one two three", with "uh" and "no, eight" in between) and emails as words
+ * ("jane dot doe at example dot com", "j o h n at g m a i l dot com").
  * The voice rules' patterns find such runs; these functions turn a run into
  * the written value so that it is hashed, shown in `partial` and linked to
  * its data subject exactly like the written form of the same identifier.
@@ -137,6 +138,28 @@ static bool read_word(struct reader *r, const struct word *w)
 	return false;
 }
 
+/* Words a caller puts between digits: fillers are skipped; a correction
+ * ("seven seven, no, eight", "sorry", "I mean") takes back the digit said
+ * just before it. */
+static const char *const fillers[] = { "uh", "um", "umm", "er", "erm", "ah", "hmm", "i" };
+static const char *const corrections[] = { "no", "sorry", "mean" };
+
+bool redact_filler_token(const char *w, size_t n)
+{
+	struct word x = { w, n };
+	return word_index(&x, fillers, RD_ARRAY_LEN(fillers)) >= 0 ||
+	       word_index(&x, corrections, RD_ARRAY_LEN(corrections)) >= 0;
+}
+
+static void take_back(struct reader *r)
+{
+	if (r->tens >= 0)
+		r->tens = -1;
+	else if (r->out->len > 0)
+		r->out->s[--r->out->len] = '\0';
+	r->mult = 1;
+}
+
 int redact_spoken_digits(const char *s, size_t n, struct rvalue *out, bool *plus)
 {
 	struct reader r = { .mult = 1, .tens = -1, .out = out };
@@ -148,6 +171,12 @@ int redact_spoken_digits(const char *s, size_t n, struct rvalue *out, bool *plus
 	while (next_word(s, n, &i, &w)) {
 		if (out->len == 0 && r.tens < 0 && word_is(&w, "plus")) {
 			*plus = true;
+			continue;
+		}
+		if (word_index(&w, fillers, RD_ARRAY_LEN(fillers)) >= 0)
+			continue;
+		if (word_index(&w, corrections, RD_ARRAY_LEN(corrections)) >= 0) {
+			take_back(&r);
 			continue;
 		}
 		if (!read_word(&r, &w))
@@ -197,12 +226,16 @@ int redact_spoken_email(const char *s, size_t n, struct rvalue *out)
 	struct rvalue tmp = { .len = 0 };
 	struct word w;
 	size_t i = 0;
-	bool at = false;
+	bool at = false, after_at = false;
 	while (next_token(s, n, &i, &w)) {
 		char c = connector(&w);
+		/* "at the rate (of)", Indian English for '@' */
+		if (after_at && (word_is(&w, "the") || word_is(&w, "rate") || word_is(&w, "of")))
+			continue;
+		after_at = false;
 		if (!at && (word_is(&w, "at") || word_is(&w, "@")) && tmp.len > 0) {
 			c = '@';
-			at = true;
+			at = after_at = true;
 		}
 		if (c ? !put(&tmp, c, 1) : !put_word(&tmp, &w))
 			return -1;

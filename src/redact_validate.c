@@ -19,7 +19,8 @@ static const char *const validator_names[VAL_COUNT] = {
 	[VAL_NONE] = "none", [VAL_LUHN] = "luhn", [VAL_CARD] = "card", [VAL_IBAN] = "iban",
 	[VAL_PHONE] = "phone", [VAL_IPV4] = "ipv4", [VAL_IPV6] = "ipv6",
 	[VAL_SPOKEN_PHONE] = "spoken_phone", [VAL_SPOKEN_CARD] = "spoken_card",
-	[VAL_SPOKEN_EMAIL] = "spoken_email",
+	[VAL_SPOKEN_EMAIL] = "spoken_email", [VAL_CARD_SECURITY] = "card_security",
+	[VAL_NATIONAL_ID] = "national_id", [VAL_PASSPORT] = "passport", [VAL_DATE_OF_BIRTH] = "date_of_birth",
 };
 
 int redact_validator_parse(const char *name, enum validator *out)
@@ -131,34 +132,80 @@ static unsigned prefix_num(const char *d, size_t k)
 	return v;
 }
 
-/* Brand ranges and lengths (issuer identification numbers). */
+/*
+ * Issuer identification number ranges and lengths of the card brands in
+ * use (the IIN tables of the networks as published, e.g. Wikipedia's
+ * "Payment card number" table). A range is [lo, hi] over the first
+ * `digits` digits; `lens` is a bit mask of allowed lengths (bit 12..19).
+ * UnionPay numbers need not pass Luhn (the network does not require it).
+ */
+#define L(n) (1u << (n))
+#define L12_19 (L(12) | L(13) | L(14) | L(15) | L(16) | L(17) | L(18) | L(19))
+#define L16_19 (L(16) | L(17) | L(18) | L(19))
+struct iin { unsigned lo, hi; unsigned char digits; unsigned lens; bool luhn; };
+
+static const struct iin iins[] = {
+	{ 4, 4, 1, L(13) | L(16) | L(19), true },                 /* Visa */
+	{ 51, 55, 2, L(16), true },                               /* Mastercard */
+	{ 2221, 2720, 4, L(16), true },                           /* Mastercard 2-series */
+	{ 34, 34, 2, L(15), true }, { 37, 37, 2, L(15), true },   /* Amex */
+	{ 6011, 6011, 4, L16_19, true }, { 644, 649, 3, L16_19, true },
+	{ 65, 65, 2, L16_19, true }, { 622126, 622925, 6, L16_19, true },   /* Discover, Troy, RuPay */
+	{ 300, 305, 3, L(14) | L16_19, true }, { 3095, 3095, 4, L(14) | L16_19, true },
+	{ 36, 36, 2, L(14) | L16_19, true }, { 38, 39, 2, L(14) | L16_19, true },   /* Diners */
+	{ 3528, 3589, 4, L16_19, true },                          /* JCB */
+	{ 1800, 1800, 4, L(15), true }, { 2131, 2131, 4, L(15), true },   /* JCB 15 */
+	{ 62, 62, 2, L16_19, false }, { 81, 81, 2, L16_19, false },       /* UnionPay */
+	{ 2200, 2204, 4, L16_19, true }, { 2205, 2205, 4, L(16), true },  /* Mir, Borica */
+	{ 60, 60, 2, L(16), true }, { 82, 82, 2, L(16), true },
+	{ 508, 508, 3, L(16), true }, { 353, 353, 3, L(16), true },
+	{ 356, 356, 3, L(16), true },                             /* RuPay */
+	{ 506099, 506198, 6, L(16) | L(18) | L(19), true },
+	{ 507865, 507964, 6, L(16) | L(18) | L(19), true },
+	{ 650002, 650027, 6, L(16) | L(18) | L(19), true },       /* Verve */
+	{ 9792, 9792, 4, L(16), true },                           /* Troy */
+	{ 401178, 401179, 6, L(16), true }, { 431274, 431274, 6, L(16), true },
+	{ 438935, 438935, 6, L(16), true }, { 451416, 451416, 6, L(16), true },
+	{ 457393, 457393, 6, L(16), true }, { 457631, 457632, 6, L(16), true },
+	{ 504175, 504175, 6, L(16), true }, { 506699, 506778, 6, L(16), true },
+	{ 509000, 509999, 6, L(16), true }, { 627780, 627780, 6, L(16), true },
+	{ 636297, 636297, 6, L(16), true }, { 636368, 636368, 6, L(16), true },
+	{ 650031, 650051, 6, L(16), true }, { 650405, 650439, 6, L(16), true },
+	{ 650485, 650538, 6, L(16), true }, { 650541, 650598, 6, L(16), true },
+	{ 650700, 650727, 6, L(16), true }, { 650901, 650978, 6, L(16), true },
+	{ 651652, 651679, 6, L(16), true }, { 655000, 655058, 6, L(16), true },   /* Elo */
+	{ 606282, 606282, 6, L(16) | L(19), true }, { 384100, 384100, 6, L(16) | L(19), true },
+	{ 384140, 384140, 6, L(16) | L(19), true }, { 384160, 384160, 6, L(16) | L(19), true },   /* Hipercard */
+	{ 636, 639, 3, L16_19, true },                            /* InterPayment, InstaPayment */
+	{ 8600, 8600, 4, L(16), true }, { 9860, 9860, 4, L(16), true },   /* UzCard, Humo */
+	{ 1, 1, 1, L(15), true },                                 /* UATP */
+	/* Maestro: 12-19 digits; the short lengths only on its own prefixes */
+	{ 5018, 5018, 4, L12_19, true }, { 5020, 5020, 4, L12_19, true },
+	{ 5038, 5038, 4, L12_19, true }, { 5893, 5893, 4, L12_19, true },
+	{ 6304, 6304, 4, L12_19, true }, { 6759, 6759, 4, L12_19, true },
+	{ 6761, 6763, 4, L12_19, true },
+	{ 50, 50, 2, L16_19, true }, { 56, 69, 2, L16_19, true },  /* Maestro, GPN, others */
+};
+
+/* Is d[0..n) a card of a known brand? (Luhn as the brand requires.) */
 static bool card_brand_ok(const char *d, size_t n)
 {
-	unsigned p2 = prefix_num(d, 2), p3 = prefix_num(d, 3), p4 = prefix_num(d, 4);
-	unsigned p6 = prefix_num(d, 6);
-	if (d[0] == '4')                                        /* Visa */
-		return n == 13 || n == 16 || n == 19;
-	if ((p2 >= 51 && p2 <= 55) || (p4 >= 2221 && p4 <= 2720))   /* Mastercard */
-		return n == 16;
-	if (p2 == 34 || p2 == 37)                               /* Amex */
-		return n == 15;
-	if (p4 == 6011 || (p3 >= 644 && p3 <= 649) || p2 == 65 ||
-	    (p6 >= 622126 && p6 <= 622925))                     /* Discover */
-		return n >= 16 && n <= 19;
-	if ((p3 >= 300 && p3 <= 305) || p2 == 36 || p2 == 38 || p2 == 39)   /* Diners */
-		return n >= 14 && n <= 19;
-	if (p4 >= 3528 && p4 <= 3589)                           /* JCB */
-		return n >= 16 && n <= 19;
-	if (p2 == 62 || p2 == 81)                               /* UnionPay */
-		return n >= 16 && n <= 19;
-	if (p4 >= 2200 && p4 <= 2204)                           /* Mir */
-		return n >= 16 && n <= 19;
-	if (p2 == 50 || (p2 >= 56 && p2 <= 69))                 /* Maestro */
-		return n >= 12 && n <= 19;
+	bool luhn = redact_luhn(d, n);
+	for (size_t i = 0; i < RD_ARRAY_LEN(iins); i++) {
+		const struct iin *b = &iins[i];
+		unsigned p = prefix_num(d, b->digits);
+		if (p >= b->lo && p <= b->hi && (b->lens >> n & 1) && (luhn || !b->luhn))
+			return true;
+	}
 	return false;
 }
 
-/* Longest prefix of the span ending at a group boundary that is a card. */
+/*
+ * Longest prefix of the span ending at a group boundary that is a card.
+ * `brand`: a known brand (card_brand_ok) rather than Luhn alone. After a
+ * card word (context) any 12-19 digits are a card: people mistype, and
+ * speech-to-text breaks Luhn, and the number is still sensitive.
+ */
 static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 {
 	char d[24];
@@ -171,7 +218,11 @@ static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 			return false;
 		d[nd++] = c;
 		bool boundary = i + 1 == sp->end || !isdigit((unsigned char)sp->text[i + 1]);
-		if (boundary && nd >= 13 && nd <= 19 && redact_luhn(d, nd) && (!brand || card_brand_ok(d, nd))) {
+		if (!boundary || nd < 12 || nd > 19)
+			continue;
+		bool ok = brand ? (card_brand_ok(d, nd) || vspan_context(sp))
+		                : (nd >= 13 && redact_luhn(d, nd));
+		if (ok) {
 			best_end = i + 1;
 			best_n = nd;
 		}
@@ -183,6 +234,279 @@ static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 	val->len = best_n;
 	val->s[best_n] = '\0';
 	return true;
+}
+
+/*
+ * CARD_SECURITY: the pattern matched a label ("CVV", "security code",
+ * "exp", "valid thru") and a value; the finding is the value alone, which
+ * starts at the first digit that does not belong to the label ("cvv2 123":
+ * the '2' is the label's). An expiry is MM/YY or MM/YYYY with a real
+ * month; a full date never gets here (the pattern refuses a third part).
+ */
+/* A card word in the 64 bytes before `at` (digits allowed in between:
+ * "card 4111 1111 1111 1111 expires 12/27"). */
+static bool card_word_before(const struct vspan *sp, size_t at)
+{
+	static const char *const words[] = { "card", "visa", "mastercard", "amex", "cc", "maestro", "carte",
+	                                     "karte", "tarjeta", "carta" };
+	size_t from = at > 64 ? at - 64 : 0;
+	for (size_t i = from; i < at; i++) {
+		if (i > 0 && isalnum((unsigned char)sp->text[i - 1]))
+			continue;
+		for (size_t k = 0; k < RD_ARRAY_LEN(words); k++) {
+			size_t l = strlen(words[k]);
+			if (i + l <= at && strncasecmp(sp->text + i, words[k], l) == 0 &&
+			    (i + l == sp->len || !isalpha((unsigned char)sp->text[i + l])))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool validate_card_security(struct vspan *sp, struct rvalue *val)
+{
+	/* "expires", "expiring", "expiration", "valid until": a card's only
+	 * near a card word ("my passport expires 12/2026" is no card's); "exp",
+	 * "expiry", "valid thru", "CVV" are card labels of their own */
+	const char *l = sp->text + sp->start;
+	size_t ln = sp->end - sp->start;
+	bool generic = (ln >= 6 && strncasecmp(l, "expir", 5) == 0 && tolower((unsigned char)l[5]) != 'y') ||
+	               (ln >= 10 && strncasecmp(l, "valid", 5) == 0 && (strncasecmp(l + 6, "until", 5) == 0 ||
+	                                                             strncasecmp(l + 6, "till", 4) == 0));
+	if (generic && !card_word_before(sp, sp->start))
+		return false;   /* "coupon valid until 12/25" is a date */
+	size_t i = sp->start;
+	while (i < sp->end && !(isdigit((unsigned char)sp->text[i]) && i > sp->start &&
+	                        !isalnum((unsigned char)sp->text[i - 1])))
+		i++;
+	if (i >= sp->end)
+		return false;
+	sp->start = i;
+	val->len = 0;
+	for (; i < sp->end && val->len + 1 < sizeof val->s; i++)
+		if (isdigit((unsigned char)sp->text[i]) || sp->text[i] == '/')
+			val->s[val->len++] = sp->text[i];
+	val->s[val->len] = '\0';
+	return val->len >= 3;
+}
+
+/* ---- national identifiers ------------------------------------------- */
+
+/* Verhoeff (Aadhaar): the dihedral group D5 tables. */
+static bool verhoeff_ok(const char *d, size_t n)
+{
+	static const unsigned char m[10][10] = {
+		{0,1,2,3,4,5,6,7,8,9}, {1,2,3,4,0,6,7,8,9,5}, {2,3,4,0,1,7,8,9,5,6},
+		{3,4,0,1,2,8,9,5,6,7}, {4,0,1,2,3,9,5,6,7,8}, {5,9,8,7,6,0,4,3,2,1},
+		{6,5,9,8,7,1,0,4,3,2}, {7,6,5,9,8,2,1,0,4,3}, {8,7,6,5,9,3,2,1,0,4},
+		{9,8,7,6,5,4,3,2,1,0},
+	};
+	static const unsigned char p[8][10] = {
+		{0,1,2,3,4,5,6,7,8,9}, {1,5,7,6,2,8,3,0,9,4}, {5,8,0,3,7,9,6,1,4,2},
+		{8,9,1,6,0,4,3,5,2,7}, {9,4,5,3,1,2,6,8,7,0}, {4,2,8,6,5,7,3,9,0,1},
+		{2,7,9,3,8,0,6,4,1,5}, {7,0,4,6,9,1,3,2,5,8},
+	};
+	unsigned c = 0;
+	for (size_t i = 0; i < n; i++)
+		c = m[c][p[i % 8][d[n - 1 - i] - '0']];
+	return c == 0;
+}
+
+/* US SSN: area not 000, 666 or 9xx, group not 00, serial not 0000. */
+static bool ssn_ok(const char *d)
+{
+	unsigned area = prefix_num(d, 3), group = prefix_num(d + 3, 2), serial = prefix_num(d + 5, 4);
+	return area != 0 && area != 666 && area < 900 && group != 0 && serial != 0;
+}
+
+/* UK NHS number: mod 11 with weights 10..2; a remainder giving 10 is void. */
+static bool nhs_ok(const char *d)
+{
+	unsigned sum = 0;
+	for (int i = 0; i < 9; i++)
+		sum += (unsigned)(d[i] - '0') * (unsigned)(10 - i);
+	unsigned check = 11 - sum % 11;
+	if (check == 11)
+		check = 0;
+	return check != 10 && check == (unsigned)(d[9] - '0');
+}
+
+/* Dutch BSN: the "11-test", weights 9..2 and -1. */
+static bool bsn_ok(const char *d)
+{
+	int sum = 0;
+	for (int i = 0; i < 8; i++)
+		sum += (d[i] - '0') * (9 - i);
+	sum -= d[8] - '0';
+	return sum > 0 && sum % 11 == 0;
+}
+
+/* German Steuer-ID: ISO 7064 MOD 11,10 check digit; no leading 0; among
+ * the first ten digits one occurs two or three times, some not at all. */
+static bool steuer_id_ok(const char *d)
+{
+	unsigned cnt[10] = { 0 }, product = 10;
+	if (d[0] == '0')
+		return false;
+	for (int i = 0; i < 10; i++)
+		cnt[d[i] - '0']++;
+	unsigned repeated = 0, missing = 0;
+	for (int k = 0; k < 10; k++) {
+		repeated += cnt[k] == 2 || cnt[k] == 3;
+		missing += cnt[k] == 0;
+	}
+	if (repeated != 1 || missing == 0)
+		return false;
+	for (int i = 0; i < 10; i++) {
+		unsigned sum = ((unsigned)(d[i] - '0') + product) % 10;
+		if (sum == 0)
+			sum = 10;
+		product = (sum * 2) % 11;
+	}
+	unsigned check = 11 - product;
+	if (check == 10)
+		check = 0;
+	return check == (unsigned)(d[10] - '0');
+}
+
+/* French NIR: 13 digits and a key of 97 - (number mod 97); Corsica's
+ * departments 2A and 2B count as 19 and 18. */
+static bool nir_ok(const char *s)
+{
+	char d[16];
+	memcpy(d, s, 15);
+	if (d[5] == '2' && (d[6] == 'A' || d[6] == 'B')) {
+		d[5] = '1';
+		d[6] = d[6] == 'A' ? '9' : '8';
+	}
+	long long v = 0;
+	for (int i = 0; i < 15; i++)
+		if (!isdigit((unsigned char)d[i]))
+			return false;
+	for (int i = 0; i < 13; i++)
+		v = v * 10 + (d[i] - '0');
+	if (d[0] != '1' && d[0] != '2')
+		return false;
+	return 97 - v % 97 == (d[13] - '0') * 10 + (d[14] - '0');
+}
+
+/* Spanish DNI (8 digits) and NIE (X/Y/Z + 7 digits): the letter is the
+ * number mod 23 in "TRWAGMYFPDXBNJZSQVHLCKE". */
+static bool dni_ok(const char *s)
+{
+	static const char letters[] = "TRWAGMYFPDXBNJZSQVHLCKE";
+	unsigned long v = 0;
+	const char *p = s;
+	if (*p == 'X' || *p == 'Y' || *p == 'Z')
+		v = (unsigned long)(*p++ == 'X' ? 0 : p[-1] == 'Y' ? 1 : 2);
+	for (; isdigit((unsigned char)*p); p++)
+		v = v * 10 + (unsigned long)(*p - '0');
+	return p - s == 8 && *p == letters[v % 23];
+}
+
+/* Italian codice fiscale: the check letter from the odd and even tables
+ * (digits that omocodia replaced by letters count as those letters). */
+static bool codice_fiscale_ok(const char *s)
+{
+	static const unsigned char odd[36] = {
+		1, 0, 5, 7, 9, 13, 15, 17, 19, 21,                         /* 0-9 */
+		1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23,
+	};
+	unsigned sum = 0;
+	for (int i = 0; i < 15; i++) {
+		int c = (unsigned char)s[i];
+		int k = isdigit(c) ? c - '0' : c - 'A' + 10;
+		if (k < 0 || k >= 36)
+			return false;
+		int even = isdigit(c) ? c - '0' : c - 'A';
+		sum += (i % 2 == 0) ? odd[k] : (unsigned)even;
+	}
+	return s[15] == (char)('A' + sum % 26);
+}
+
+/* UK National Insurance number: two prefix letters from the allowed sets
+ * (not BG, GB, NK, KN, TN, NT, ZZ), six digits, a suffix A-D. */
+static bool nino_ok(const char *s)
+{
+	static const char *const bad[] = { "BG", "GB", "NK", "KN", "TN", "NT", "ZZ" };
+	if (strchr("DFIQUV", s[0]) || strchr("DFIOQUV", s[1]))
+		return false;
+	for (size_t i = 0; i < RD_ARRAY_LEN(bad); i++)
+		if (s[0] == bad[i][0] && s[1] == bad[i][1])
+			return false;
+	return s[8] >= 'A' && s[8] <= 'D';
+}
+
+/*
+ * NATIONAL_ID: the pattern proposes a shape, the checksum of the matching
+ * scheme decides. Shapes that other numbers share (9, 10, 11 and 12 bare
+ * digits: a phone, an order) need an identifier word before them
+ * (context: "SSN", "NHS number", "BSN", "Steuer-ID", "Aadhaar", ...)
+ * or the scheme's own grouping (SSN 3-2-4, Aadhaar 4-4-4, Steuer-ID
+ * 2-3-3-3).
+ */
+static bool validate_national_id(struct vspan *sp, struct rvalue *val)
+{
+	char a[24];
+	size_t n = 0, digits = 0, seps = 0;
+	for (size_t i = sp->start; i < sp->end; i++) {
+		char c = sp->text[i];
+		if (!isalnum((unsigned char)c)) {
+			seps++;
+			continue;
+		}
+		if (n + 1 >= sizeof a)
+			return false;
+		a[n++] = (char)toupper((unsigned char)c);
+		digits += isdigit((unsigned char)c) != 0;
+	}
+	a[n] = '\0';
+	bool grouped = seps > 0, ok = false;
+	if (digits == n) {
+		switch (n) {
+		case 9:   /* 3-2-4 with spaces is also a national phone form ("372 12 3456") */
+			ok = (ssn_ok(a) && (memchr(sp->text + sp->start, '-', sp->end - sp->start) ||
+			                    vspan_context(sp))) ||
+			     (!grouped && bsn_ok(a) && vspan_context(sp));
+			break;
+		case 10: ok = nhs_ok(a) && vspan_context(sp); break;
+		case 11: ok = steuer_id_ok(a) && (grouped || vspan_context(sp)); break;
+		case 12: ok = a[0] >= '2' && verhoeff_ok(a, n) && (grouped || vspan_context(sp)); break;
+		case 15: ok = nir_ok(a); break;
+		}
+	} else if (n == 15 && (a[6] == 'A' || a[6] == 'B')) {
+		ok = nir_ok(a);                                   /* Corsica */
+	} else if (n == 9 && isalpha((unsigned char)a[0]) && isalpha((unsigned char)a[1]) && digits == 6) {
+		ok = nino_ok(a);
+	} else if (n == 9 && (digits == 8 || (digits == 7 && strchr("XYZ", a[0])))) {
+		ok = dni_ok(a);
+	} else if (n == 10 && digits == 4) {
+		ok = true;                                        /* PAN: the shape is the check */
+	} else if (n == 16) {
+		ok = codice_fiscale_ok(a);
+	}
+	if (!ok)
+		return false;
+	memcpy(val->s, a, n + 1);
+	val->len = n;
+	return true;
+}
+
+/* PASSPORT: the value (group 1 of the pattern, after a passport word)
+ * holds a digit; DATE_OF_BIRTH: after a birth word, any date the pattern
+ * took. The value is the text without spaces. */
+static bool validate_labelled(struct vspan *sp, bool need_digits, struct rvalue *val)
+{
+	size_t digits = 0;
+	val->len = 0;
+	for (size_t i = sp->start; i < sp->end && val->len + 1 < sizeof val->s; i++) {
+		char c = sp->text[i];
+		digits += isdigit((unsigned char)c) != 0;
+		if (!isspace((unsigned char)c))
+			val->s[val->len++] = (char)toupper((unsigned char)c);
+	}
+	val->s[val->len] = '\0';
+	return !need_digits || digits >= 2;
 }
 
 /* ---- IBAN ----------------------------------------------------------- */
@@ -454,25 +778,30 @@ static bool all_seps(const struct groups *g, char sep)
 }
 
 /* Shapes of numbers that are not phone numbers, for national forms. */
-static bool not_a_phone_shape(const struct groups *g, const struct vspan *sp)
+static bool not_a_phone_shape(const struct groups *g, struct vspan *sp)
 {
 	unsigned maxlen = 0, minlen = 99;
 	for (int i = 0; i < g->n; i++) {
 		if (g->len[i] > maxlen) maxlen = g->len[i];
 		if (g->len[i] < minlen) minlen = g->len[i];
 	}
-	if (looks_like_date(g) || looks_like_thousands(g, sp))
+	/* "92 418 305" after "phone" is a Norwegian number, not 92 million */
+	if (looks_like_date(g) || (looks_like_thousands(g, sp) && (!vspan_context(sp) || near_currency(sp))))
 		return true;
-	if (maxlen <= 2 && g->nd < 9 && !sp->has_context)          /* times, scores */
+	if (maxlen <= 2 && g->nd < 9 && !vspan_context(sp))        /* times, scores */
 		return true;
 	if (g->n == 2 && is_year(g->val[0], g->len[0]) && is_year(g->val[1], g->len[1]))
 		return true;                                            /* year range */
 	if (g->n == 2 && g->len[0] == 5 && g->len[1] == 4 && g->sep[1] == '-')
 		return true;                                            /* ZIP+4 */
+	if (g->n == 3 && g->len[0] == 3 && g->len[1] == 2 && g->len[2] == 4 && g->sep[1] == '-' &&
+	    g->sep[2] == '-' && !vspan_context(sp))
+		return true;                                            /* an SSN's shape (3-2-4) */
 	if (g->n == 2 && g->sep[1] == '.' && !(g->d[0] == '0' && g->nd >= 9))
 		return true;                                            /* decimal */
-	if (g->n == 4 && g->sep[1] == '.' && g->sep[2] == '.' && g->sep[3] == '.' && maxlen <= 3)
-		return true;                                            /* IPv4 */
+	if (g->n == 4 && g->sep[1] == '.' && g->sep[2] == '.' && g->sep[3] == '.' && maxlen <= 3 &&
+	    g->val[0] <= 255 && g->val[1] <= 255 && g->val[2] <= 255 && g->val[3] <= 255)
+		return true;                                            /* IPv4 ("532.123.45.67" is not) */
 	if (g->n >= 3 && all_seps(g, '.') && minlen == 1)
 		return true;                                            /* version, build */
 	if (g->nd == 13 && (strncmp(g->d, "978", 3) == 0 || strncmp(g->d, "979", 3) == 0))
@@ -527,20 +856,81 @@ static bool intl_length_ok(const struct groups *g)
 	return true;
 }
 
-static bool validate_phone(struct vspan *sp, struct rvalue *val)
+static bool validate_phone_once(struct vspan *sp, struct rvalue *val)
 {
 	struct groups g;
 	const char *s = sp->text + sp->start;
 	size_t n = sp->end - sp->start;
 	if (!split_groups(s, n, &g) || g.nd == 0)
 		return false;
-	if (g.intl ? !intl_length_ok(&g) : !national_length_ok(&g, sp->has_context))
+	if (g.intl ? !intl_length_ok(&g)
+	           : !national_length_ok(&g, false) && !(national_length_ok(&g, true) && vspan_context(sp)))
 		return false;
 	if (!g.intl && not_a_phone_shape(&g, sp))
 		return false;
 	if (near_currency(sp) || after_version_word(sp))
 		return false;
 	return redact_norm_phone(s, n, val) == 0;
+}
+
+/* A list separator inside a phone-like run: " - " or "/" between digits
+ * ("0123 456789 / 0987 654321", "020 7946 0000 - 07700 900123"). */
+static bool list_sep_at(const char *t, size_t i, size_t end)
+{
+	if (t[i] == '/')
+		return i > 0 && isdigit((unsigned char)t[i - 1]) && i + 1 < end;
+	return t[i] == '-' && i > 0 && t[i - 1] == ' ' && i + 1 < end && t[i + 1] == ' ';
+}
+
+/* A phone label right after the number counts as context: "… 8211-Office",
+ * "28-64-66-98 office", "930.167.3943 (fax)", "…/mobile". */
+static bool label_after(const struct vspan *sp)
+{
+	static const char *const labels[] = {
+		"office", "mobile", "mob", "cell", "fax", "tel", "phone", "landline", "whatsapp",
+		"switchboard", NULL
+	};
+	/* words that also follow ordinary numbers ("12 34 56 78 home team"):
+	 * only glued or bracketed, "…-home", "(work)", "/home" */
+	static const char *const glued_labels[] = { "home", "work", "direct", "private", NULL };
+	size_t i = sp->end, k = 0;
+	bool glued = false;
+	while (i < sp->len && k < 3 && sp->text[i] != '\0' && strchr(" -(/,", sp->text[i])) {
+		glued |= sp->text[i] != ' ';
+		i++;
+		k++;
+	}
+	char w[16];
+	size_t n = 0;
+	while (i < sp->len && n < sizeof w - 1 && isalpha((unsigned char)sp->text[i]))
+		w[n++] = (char)tolower((unsigned char)sp->text[i++]);
+	w[n] = '\0';
+	if (!n || (i < sp->len && isalnum((unsigned char)sp->text[i])))
+		return false;
+	return word_in(w, labels) || (glued && word_in(w, glued_labels));
+}
+
+/* The whole run, or else its longest part before a list separator that is
+ * a phone on its own: the second number of the list is found next, from
+ * where this one ends. */
+static bool validate_phone(struct vspan *sp, struct rvalue *val)
+{
+	if (sp->ctx <= 0 && sp->end < sp->len && label_after(sp))
+		sp->ctx = 1;
+	if (validate_phone_once(sp, val))
+		return true;
+	size_t end = sp->end;
+	for (size_t i = end; i-- > sp->start + 1;) {
+		if (!list_sep_at(sp->text, i, end))
+			continue;
+		sp->end = i;
+		while (sp->end > sp->start && sp->text[sp->end - 1] == ' ')
+			sp->end--;
+		if (validate_phone_once(sp, val))
+			return true;
+	}
+	sp->end = end;
+	return false;
 }
 
 /* ---- IP addresses --------------------------------------------------- */
@@ -589,7 +979,7 @@ static bool validate_spoken_phone(struct vspan *sp, struct rvalue *val)
 {
 	bool plus;
 	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
-	if (nd < 7 || nd > 15 || (nd < 10 && !sp->has_context && !plus))
+	if (nd < 7 || nd > 15 || (nd < 10 && !plus && !vspan_context(sp)))
 		return false;
 	if (!plus && val->len > 2 && val->s[0] == '0' && val->s[1] == '0') {
 		memmove(val->s, val->s + 2, val->len - 1);
@@ -602,9 +992,9 @@ static bool validate_spoken_card(struct vspan *sp, struct rvalue *val)
 {
 	bool plus;
 	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
-	if (plus || nd < 13 || nd > 19)
+	if (plus || nd < 12 || nd > 19)
 		return false;
-	return sp->has_context || (redact_luhn(val->s, val->len) && card_brand_ok(val->s, val->len));
+	return card_brand_ok(val->s, val->len) || vspan_context(sp);
 }
 
 /* ---- dispatch ------------------------------------------------------- */
@@ -638,6 +1028,10 @@ bool redact_validate(enum validator v, const char *entity, struct vspan *sp, str
 	case VAL_SPOKEN_PHONE: return validate_spoken_phone(sp, val);
 	case VAL_SPOKEN_CARD: return validate_spoken_card(sp, val);
 	case VAL_SPOKEN_EMAIL: return redact_spoken_email(sp->text + sp->start, sp->end - sp->start, val) == 0;
+	case VAL_CARD_SECURITY: return validate_card_security(sp, val);
+	case VAL_NATIONAL_ID: return validate_national_id(sp, val);
+	case VAL_PASSPORT: return validate_labelled(sp, true, val);
+	case VAL_DATE_OF_BIRTH: return validate_labelled(sp, false, val);
 	case VAL_NONE:
 	case VAL_COUNT: break;
 	}

@@ -2,7 +2,7 @@
  * eval.c — accuracy of the redaction engine on the labelled corpus, and on
  * the public reference sets in ../shared/data when they are present.
  *
- *   eval [-v] [-d DATA_DIR] [-p PEERS_TSV] CORPUS_TSV
+ *   eval [-v] [-P] [-d DATA_DIR] [-p PEERS_TSV] CORPUS_TSV
  *
  * The rule, for redactd and for the npm peers alike:
  *   recall         a positive's value is gone from the output AND a finding
@@ -13,6 +13,8 @@
  * Rows are per entity and form (written, or spoken on the voice channel).
  * -p adds the peers' figures (written by peers.mjs) side by side. -v lists
  * every miss. Exit status 1 if a target of issue 3 is missed on the corpus.
+ * -P: CORPUS_TSV holds the public sets (public_sets.py): issue 15's
+ * targets, and a missed one is reported but does not fail.
  */
 #include "redact.h"
 
@@ -202,21 +204,32 @@ static void ratio(char *out, size_t n, unsigned a, unsigned b, bool applicable)
 
 /* Targets per row (issue 3 for the identifiers, issue 14 for names and
  * addresses); the first matching prefix wins. */
-static const struct target {
+struct target {
 	const char *key;
 	double recall, kept;
-} targets[] = {
+};
+static const struct target corpus_targets[] = {
 	{ "PERSON/written", 0.90, 0.99 }, { "PERSON/spoken", 0.85, 0.99 },
 	{ "ADDRESS/written", 0.90, 0.99 }, { "ADDRESS/spoken", 0.85, 0.99 },
-	{ "/spoken", 0.90, 0.95 }, { "/written", 0.98, 0.98 },
+	{ "/spoken", 0.90, 0.95 }, { "/written", 0.98, 0.98 }, { "", 0.98, 0.98 },
 };
+/* -P (public sets, issue 15): 0.98 per written entity, 0.95 per spoken
+ * one, dates and ordinary numbers kept 0.99. Names and addresses are
+ * shown, not held to a target (issue 14 set theirs on its own corpus). */
+static const struct target public_targets[] = {
+	{ "DATE/", 0, 0.99 }, { "NUMBER/", 0, 0.99 }, { "PERSON/", 0, 0 }, { "ADDRESS/", 0, 0 },
+	{ "/call", 0.95, 0.95 }, { "", 0.98, 0.98 },
+};
+static bool public_mode;
 
 static const struct target *target_for(const char *key)
 {
-	for (size_t i = 0; i < RD_ARRAY_LEN(targets); i++)
-		if (strstr(key, targets[i].key))
-			return &targets[i];
-	return &targets[RD_ARRAY_LEN(targets) - 1];
+	const struct target *t = public_mode ? public_targets : corpus_targets;
+	size_t n = public_mode ? RD_ARRAY_LEN(public_targets) : RD_ARRAY_LEN(corpus_targets);
+	for (size_t i = 0; i < n; i++)
+		if (strstr(key, t[i].key))
+			return &t[i];
+	return &t[n - 1];
 }
 
 /* Prints the table; returns the number of targets missed. */
@@ -351,10 +364,13 @@ static void ref_cards(const struct redact *r, const char *dir)
 			json_t *l = json_object_get(c, "computed_luhn_valid");
 			if (!num || strlen(num) < 12)
 				continue;
+			/* no card word before the number: after one, any 12-19
+			 * digits are a card (issue 15), and this set is about the
+			 * brand tables and Luhn */
 			if (json_is_true(v) || (!v && json_is_true(l)))
-				ref_case(r, true, "CREDIT_CARD", num, "card | please");
+				ref_case(r, true, "CREDIT_CARD", num, "number | please");
 			else if (json_is_false(l))
-				ref_case(r, false, "CREDIT_CARD", num, "card | please");
+				ref_case(r, false, "CREDIT_CARD", num, "number | please");
 		}
 	}
 	ref_print("card test numbers (valid / Luhn-failing)");
@@ -464,10 +480,11 @@ int main(int argc, char **argv)
 		if (strcmp(argv[i], "-v") == 0) verbose = true;
 		else if (strcmp(argv[i], "-d") == 0 && i + 1 < argc) data = argv[++i];
 		else if (strcmp(argv[i], "-p") == 0 && i + 1 < argc) peers = argv[++i];
+		else if (strcmp(argv[i], "-P") == 0) public_mode = true;
 		else corpus = argv[i];
 	}
 	if (!corpus) {
-		fprintf(stderr, "usage: eval [-v] [-d DATA_DIR] [-p PEERS_TSV] CORPUS_TSV\n");
+		fprintf(stderr, "usage: eval [-v] [-P] [-d DATA_DIR] [-p PEERS_TSV] CORPUS_TSV\n");
 		return 2;
 	}
 	unsigned char key[32] = { 7 };
@@ -481,13 +498,22 @@ int main(int argc, char **argv)
 		return 2;
 	if (peers)
 		read_peers(peers);
-	printf("corpus %s (targets: written recall/kept >= 0.98, spoken >= 0.90/0.95; PERSON, ADDRESS:\n"
-	       "recall >= 0.90 written, 0.85 spoken, kept >= 0.99; `whole`: every byte of the value redacted)", corpus);
+	if (public_mode)
+		printf("public sets %s (issue 15 targets: recall >= 0.98 written, 0.95 on calls; DATE and NUMBER\n"
+		       "kept >= 0.99; PERSON and ADDRESS shown without a target)", corpus);
+	else
+		printf("corpus %s (targets: written recall/kept >= 0.98, spoken >= 0.90/0.95; PERSON, ADDRESS:\n"
+		       "recall >= 0.90 written, 0.85 spoken, kept >= 0.99; `whole`: every byte of the value redacted)", corpus);
 	int missed = print_table();
 	if (data)
 		run_reference(r, data);
 	redact_result_free(&res);
 	redact_free(r);
+	if (public_mode) {
+		/* reported, never a failure: the sets are not always present */
+		printf("\n%d target(s) missed on the public sets\n", missed);
+		return 0;
+	}
 	printf("\n%d target(s) missed on the corpus\n", missed);
 	return missed ? 1 : 0;
 }

@@ -358,7 +358,7 @@ neg_card = ["4111 1111 1111 1112", "5555 5555 5555 4445", "1234 5678 9012 3456",
             "4111111111111113", "378282246310006", "6011 1111 1111 1118", "1111 2222 3333 4444",
             "9999 9999 9999 9999", "0000 0000 0000 0000", "4242-4242-4242-4243"]
 for i, v in enumerate(neg_card):
-    add("neg", "CREDIT_CARD", v, ["card {v} was declined", "number {v}", "{v}"][i % 3].format(v=v))
+    add("neg", "CREDIT_CARD", v, ["ref {v} was declined", "number {v}", "{v}"][i % 3].format(v=v))
 for v in ["1234 5678 9012", "123456789012345678901"]:
     add("neg", "CREDIT_CARD", v, "reference {}".format(v))
 
@@ -405,6 +405,118 @@ neg_voice = [
 ]
 for v in neg_voice:
     add("neg", "PHONE" if "@" not in v else "EMAIL", v, "well {} okay".format(v), "voice", "spoken")
+
+# ------------------------------------------------ issue 15: how people write
+# Nordic and Baltic groupings after a phone word (NKOM, Traficom, ERR and
+# PTS plans: 8 digits, no trunk prefix); North-American shapes with any
+# area code, extensions and prefixes; numbers glued to labels; lists.
+for v, t in [("73 41 26 90", "Phone: {v}"), ("44-18-27-63", "call me on {v}"),
+             ("92 418 305", "mobile {v}"), ("41 27 93", "tel {v} after six"),
+             ("22 33 44 55", "reach me at {v}"), ("5123 4567", "office {v}"),
+             ("8123 4567", "ring me on {v} please"), ("070 123 4567", "mobil {v}"),
+             ("612 34 567", "puhelin {v}"), ("40 12 34 56", "contact {v}"),
+             ("21 23 45 67", "landline: {v}"), ("9123 4567", "whatsapp {v}")]:
+    add("pos", "PHONE", v, t.format(v=v))
+for v in ["212-555-0123", "312.555.0199", "(415)555-0132", "(415) 555-0132", "123-456-7890",
+          "555-123-4567 x1234", "212-555-0123 ext 12", "212-555-0123 #12", "001-212-555-0123",
+          "+1-212-555-0123", "1-800-555-0199", "012.345.6789"]:
+    add("pos", "PHONE", v, ["call {v}", "{v}", "my cell is {v}.", "it's {v} ok"][len(rows) % 4].format(v=v))
+for v, t in [("07700 900123", "Tel:{v}"), ("07700 900456", "details,{v}"),
+             ("020 7946 0018", "{v}/mobile"), ("020 7946 0019", "{v}-home"),
+             ("020 7946 0020", "{v} (work)"), ("07700 900789", "Mobile:{v};"),
+             ("0161 496 0001", "Tel.{v}")]:
+    add("pos", "PHONE", v, t.format(v=v))
+for a, b, c in [("020 7946 0021", "07700 900321", "0161 496 0002"),
+                ("212-555-0140", "212-555-0141", "212-555-0142")]:
+    for v in (a, b, c):
+        add("pos", "PHONE", v, "numbers: {}, {} or {}".format(a, b, c))
+        add("pos", "PHONE", v, "{} / {} / {}".format(a, b, c))
+
+# Every brand and length of the IIN tables (the networks' published test
+# numbers where they exist, else a Luhn-completed number in the range).
+def luhn_complete(body):
+    for c in "0123456789":
+        if luhn_ok(body + c):
+            return body + c
+
+
+brand_cards = ["501800000009", "6759649826438453", "6304000000000000",   # Maestro 12, 16
+               luhn_complete("18000000000000"), luhn_complete("21310000000000"),   # JCB 15
+               luhn_complete("352800000000000"), luhn_complete("358900000000000"),  # JCB 16
+               "6212345678901234", "6212345678901234567",   # UnionPay 16, 19, Luhn not required
+               luhn_complete("220000000000000"), luhn_complete("220400000000000"),  # Mir
+               luhn_complete("508500000000000"), luhn_complete("606100000000000"),  # RuPay
+               luhn_complete("506099000000000"), luhn_complete("650002000000000"),  # Verve
+               luhn_complete("979200000000000"),   # Troy
+               luhn_complete("509000000000000"), luhn_complete("636368000000000"),  # Elo
+               luhn_complete("606282000000000"), luhn_complete("384100000000000"),  # Hipercard
+               luhn_complete("300000000000000"), luhn_complete("3095000000000"),    # Diners
+               luhn_complete("644000000000000"), luhn_complete("622126000000000"),  # Discover
+               luhn_complete("10000000000000")]   # UATP
+for i, v in enumerate(brand_cards):
+    add("pos", "CREDIT_CARD", v, ["pay with {v} please", "{v}", "number: {v}.", "use {v} for it"][i % 4].format(v=v))
+
+# After a card word the Luhn-failing numbers above are a card all the same.
+for i, v in enumerate(neg_card):
+    add("pos", "CREDIT_CARD", v, ["card {v} was declined", "my credit card number is {v}",
+                                  "cc {v} please"][i % 3].format(v=v))
+
+# CARD_SECURITY: codes and expiries after their label; other dates stay.
+for v, t in [("123", "CVV 123"), ("7373", "cvc: 7373"), ("1234", "security code 1234"),
+             ("12/27", "exp 12/27"), ("03/2029", "the visa expires 03/2029"), ("456", "cvv2 456"),
+             ("08/26", "valid thru 08/26"), ("11/25", "Expiry date: 11/25"),
+             ("321", "the CVV is 321"), ("04/28", "card 4111 1111 1111 1111 exp 04/28"),
+             ("789", "card 4111 1111 1111 1111 cvc 789"), ("1/30", "card expiration 1/30"),
+             ("9876", "card verification value: 9876"), ("05 / 27", "expiry 05 / 27")]:
+    add("pos", "CARD_SECURITY", v, t)
+for v, t in [("12/05/2024", "the offer expires on 12/05/2024"), ("03-08-2026", "it expires on 03-08-2026"),
+             ("123", "room 123"), ("12/27", "see page 12/27 of the report"), ("2027", "valid until 2027"),
+             ("10:30", "expires at 10:30"), ("13/27", "exp 13/27"), ("1234", "1234 items in stock"),
+             ("12/2024", "invoice for 12/2024"), ("350", "the security guard counted 350 people"),
+             ("12/2026", "my passport expires 12/2026")]:
+    add("neg", "CARD_SECURITY", v, t)
+for v, t in [("73 41 26 90", "the score was {v}"), ("10 30 11 45", "meeting {v} room"),
+             ("92 418 305", "population {v}")]:
+    add("neg", "PHONE", v, t.format(v=v))
+
+# National identifiers: the schemes' published examples (SSA's 078-05-1120,
+# HMRC's NINO format, NHS Digital's 943 476 5919, UIDAI's Verhoeff
+# example, the DNI/NIE letter table, codice fiscale and NIR examples of the
+# Agenzia delle Entrate and INSEE, the BZSt Steuer-ID example, a BSN that
+# passes the 11-test); then the same with a broken checksum.
+for v, t in [("078-05-1120", "my SSN is {v}"), ("123 45 6789", "SSN: {v}"), ("AB123456C", "NINO {v}"),
+             ("943 476 5919", "NHS number {v}"), ("2341 2341 2346", "aadhaar {v}"),
+             ("ABCPD1234E", "PAN {v}"), ("12345678Z", "DNI {v}"), ("X1234567L", "NIE {v}"),
+             ("RSSMRA85T10A562S", "codice fiscale {v}"), ("1 84 12 76 451 089 46", "NIR {v}"),
+             ("65929970489", "Steuer-ID {v}"), ("86 095 742 719", "id {v} ok"), ("111222333", "BSN {v}")]:
+    add("pos", "NATIONAL_ID", v, t.format(v=v))
+for v, t in [("666-12-3456", "invalid {v}"), ("000-12-3456", "SSN {v}"), ("12345678A", "DNI {v}"),
+             ("RSSMRA85T10A562X", "codice fiscale {v}"),
+             ("234123412346", "ref {v}"), ("111222333", "we sold {v} units")]:
+    add("neg", "NATIONAL_ID", v, t.format(v=v))
+for v, t in [("123456789", "passport number: {v}"), ("X1234567", "passport no {v}"),
+             ("C01X00T47", "my passport is {v}")]:
+    add("pos", "PASSPORT", v, t.format(v=v))
+for v, t in [("12/05/1990", "DOB: {v}"), ("12 May 1990", "date of birth {v}"), ("May 12, 1990", "born on {v}")]:
+    add("pos", "DATE_OF_BIRTH", v, t.format(v=v))
+for v, t in [("12/05/1990", "the meeting is on {v}"), ("1990", "I was born in {v}")]:
+    add("neg", "DATE_OF_BIRTH", v, t.format(v=v))
+
+# Calls: numerals after a card word, spelled emails, "at the rate",
+# numbers with fillers and corrections.
+for v, t in [("92 09 46 58 71 81 93 04", "my credit card number is {v} it expires soon"),
+             ("1594 5430 5345 5724", "card number is {v} okay"),
+             ("6522-0922 8152 0012", "my old card number maybe is {v} i am not sure")]:
+    add("pos", "CREDIT_CARD", v, t.format(v=v), "voice", "spoken")
+for v in ["j o h n dot smith at g m a i l dot com", "rohan dot k at h o t m a i l dot com",
+          "priya at the rate gmail dot com", "anil dot kumar at the rate of yahoo dot co dot in",
+          "neha dot s at rediffmail dot co.in", "a n n a at example dot org"]:
+    add("pos", "EMAIL", v, "send it to {} please".format(v), "voice", "spoken")
+for v in ["oh seven seven, uh, double oh nine hundred one two three",
+          "seven seven, no, eight nine nine one two three four five six",
+          "oh two oh um seven nine four six oh nine five eight",
+          "four one five, sorry, five five five oh one three two"]:
+    add("pos", "PHONE", v, "my number is {} thanks".format(v), "voice", "spoken")
 
 # ---------------------------------------------------------------- PERSON, ADDRESS
 import corpus_names  # noqa: E402  (its own docstring says where its values come from)
