@@ -67,10 +67,12 @@ void app_snap_release(struct app_snap *s);
 /* How many snapshots this process has not freed yet (for tests). */
 int app_snap_live(void);
 
-/* For a failed store operation whose status is rc: RD_E_STORAGE_FAILED when
- * the store refuses writes since a failed fdatasync (a restart is needed),
- * RD_E_STORAGE_FULL when the disk is full, else err with message. */
-void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message);
+/* For a failed store operation whose status is rc: the service's own
+ * conditions pass through with their message (RD_E_STORAGE_FAILED after a
+ * failed fdatasync, RD_E_STORAGE_FULL, RD_E_BUSY, RD_E_SHUTTING_DOWN: each
+ * a 503 the client may retry or wait out); anything else becomes err with
+ * message. */
+void rd_error_store(struct rd_error *e, enum rd_err rc, enum rd_err err, const char *message);
 
 enum app_mode {
 	APP_REDACT_ONLY,   /* config + redaction engine (key optional) */

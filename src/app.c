@@ -15,15 +15,24 @@
 #include <string.h>
 
 /* Shared by every module that reports a store failure (see app.h). */
-void rd_error_store(struct rd_error *e, int rc, enum rd_err err, const char *message)
+void rd_error_store(struct rd_error *e, enum rd_err rc, enum rd_err err, const char *message)
 {
-	if (rc == RD_E_STORAGE_FAILED)
-		rd_error_set(e, RD_E_STORAGE_FAILED,
-		             "writes are refused since a disk sync failed; the daemon needs a restart");
-	else if (rc == RD_E_STORAGE_FULL)
-		rd_error_set(e, RD_E_STORAGE_FULL, "the disk is full; nothing was stored, retry later");
-	else
+	switch (rc) {
+	case RD_E_STORAGE_FAILED:
+		rd_error_set(e, rc, "writes are refused since a disk sync failed; the daemon needs a restart");
+		break;
+	case RD_E_STORAGE_FULL:
+		rd_error_set(e, rc, "the disk is full; nothing was stored, retry later");
+		break;
+	case RD_E_BUSY:
+		rd_error_set(e, rc, "the write queue is full; retry shortly");
+		break;
+	case RD_E_SHUTTING_DOWN:
+		rd_error_set(e, rc, "the daemon is shutting down");
+		break;
+	default:
 		rd_error_set(e, err, "%s", message);
+	}
 }
 
 /* Builds the engine with subkeys of the master key, or, for `redactd

@@ -603,21 +603,12 @@ static int collect_messages(json_t *root, json_t **items, bool *batch, struct rd
 	return 0;
 }
 
-static int submit_status(int st, struct rd_error *e)
+static int submit_status(enum rd_err st, struct rd_error *e)
 {
-	switch (st) {
-	case RD_OK:
+	if (st == RD_OK)
 		return 0;
-	case RD_E_BUSY:
-		rd_error_set(e, RD_E_BUSY, "the write queue is full; retry shortly");
-		return -1;
-	case RD_E_SHUTTING_DOWN:
-		rd_error_set(e, RD_E_SHUTTING_DOWN, "the daemon is shutting down");
-		return -1;
-	default:
-		rd_error_store(e, st, RD_E_STORAGE, "the records could not be stored");
-		return -1;
-	}
+	rd_error_store(e, st, RD_E_STORAGE, "the records could not be stored");
+	return -1;
 }
 
 /* {"ids":[...],"findings":{...}[,"redacted":[...]]} */

@@ -388,6 +388,10 @@ int webhook_twilio_messages(const struct webhook_form *f, json_t **msgs, enum rd
 		return -1;
 	}
 	bool wa = strncmp(from, "whatsapp:", 9) == 0;
+	if (wa && !from[9]) {   /* the prefix alone names nobody */
+		rd_error_set(e, RD_E_INVALID_FIELD, "a Twilio message needs a From and UTF-8 text");
+		return -1;
+	}
 	*ch = wa ? CH_WHATSAPP : CH_SMS;
 	*sender = wa ? from + 9 : from;
 	*msgs = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", from, "text", text,

@@ -216,6 +216,9 @@ static void test_twilio_messages(void)
 	CHECK(twilio_map("Body=hi", &msgs, &ch, &sender, &e, &f) == -1 && e.err == RD_E_INVALID_FIELD,
 	      "twilio map: no From -> invalid_field");
 	webhook_form_free(&f);
+	CHECK(twilio_map("From=whatsapp%3A&Body=hi", &msgs, &ch, &sender, &e, &f) == -1 &&
+	      e.err == RD_E_INVALID_FIELD, "twilio map: From 'whatsapp:' alone names nobody -> invalid_field");
+	webhook_form_free(&f);
 	CHECK(twilio_map("From=%2B1&Body=%FF%FE", &msgs, &ch, &sender, &e, &f) == -1 &&
 	      e.err == RD_E_INVALID_FIELD, "twilio map: text not UTF-8 -> invalid_field");
 	webhook_form_free(&f);
