@@ -131,6 +131,14 @@ AFIXTURE int64_t afx_count(const char *name, const char *sql)
 	return v;
 }
 
+/* How many audit entries of this action the database holds. */
+AFIXTURE int64_t afx_audit_count(const char *name, const char *action)
+{
+	char sql[160];
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM audit_log WHERE action = '%s'", action);
+	return afx_count(name, sql);
+}
+
 /* Runs sql on the database file with sqlite3 (tampering, as an attacker). */
 AFIXTURE int afx_sql(const char *name, const char *sql)
 {

@@ -56,13 +56,6 @@ static json_t *list(struct app *app, const char *tenant)
 	return holds_list(app, tenant, "test", &out, &e) == 0 ? out : NULL;
 }
 
-static int64_t audit_n(const char *name, const char *action)
-{
-	char sql[160];
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM audit_log WHERE action = '%s'", action);
-	return afx_count(name, sql);
-}
-
 static void test_add_list_remove(void)
 {
 	struct app app;
@@ -116,8 +109,8 @@ static void test_add_list_remove(void)
 	      "removed once only");
 	CHECK(holds_n(&app) == 1, "one hold left");
 	app_close(&app);
-	CHECK(audit_n("holds", "hold.add") == 2 && audit_n("holds", "hold.remove") == 1 &&
-	      audit_n("holds", "hold.list") == 3, "every add, remove and list is audited");
+	CHECK(afx_audit_count("holds", "hold.add") == 2 && afx_audit_count("holds", "hold.remove") == 1 &&
+	      afx_audit_count("holds", "hold.list") == 3, "every add, remove and list is audited");
 	CHECK(afx_count("holds", "SELECT count(*) FROM audit_log WHERE target LIKE '%conv-1%' OR"
 	                " target LIKE '%Jane%'") == 0, "the audit log names no identifier");
 }
@@ -205,7 +198,7 @@ static void test_held(void)
 	retention_report_free(&rep);
 	CHECK(afx_audit_intact(&app), "the audit chain is intact after all of it");
 	app_close(&app);
-	CHECK(audit_n("held", "erase.held") == 1, "the erasure that a hold stopped is audited as such");
+	CHECK(afx_audit_count("held", "erase.held") == 1, "the erasure that a hold stopped is audited as such");
 }
 
 int main(void)

@@ -40,13 +40,6 @@ static const struct retention_line *line(const struct retention_report *r, const
 	return NULL;
 }
 
-static int64_t audit_count_of(const char *name, const char *action)
-{
-	char sql[160];
-	snprintf(sql, sizeof sql, "SELECT count(*) FROM audit_log WHERE action = '%s'", action);
-	return afx_count(name, sql);
-}
-
 static void test_dry_run_and_pass(void)
 {
 	struct app app;
@@ -96,7 +89,7 @@ static void test_dry_run_and_pass(void)
 	CHECK(retention_pass(&app, "test", false, NULL, &r) == 0 && r.purged == 0,
 	      "a second pass purges nothing");
 	retention_report_free(&r);
-	CHECK(audit_count_of("pass", "sweep") == 1, "and leaves a sweep entry that it ran");
+	CHECK(afx_audit_count("pass", "sweep") == 1, "and leaves a sweep entry that it ran");
 	CHECK(afx_audit_intact(&app), "the audit chain verifies");
 	app_close(&app);
 }
