@@ -124,6 +124,14 @@ static const struct store_schema_step store_steps[] = {
 	"  format INTEGER NOT NULL);"
 	"INSERT INTO seal_format (id, format)"
 	"  VALUES (1, CASE WHEN EXISTS (SELECT 1 FROM messages) THEN 1 ELSE 2 END);" },
+
+	/* 6: records in (tenant, category, time) order. The sweeper and the
+	 * metrics refresh walk every (tenant, category) group with its oldest
+	 * record (store_groups); without this index SQLite sorted every record
+	 * in memory to group them (160 MB of RSS at 2 M records, every 30 s).
+	 * Now that walk and the due counts of a group read the index alone. It
+	 * grows at the end of each group's range, so ingest pays little. */
+	{ 6, "CREATE INDEX messages_tenant_cat_ts ON messages(tenant, category, ts_ms);" },
 };
 
 /* The register of table owners, in the order their steps of one version
