@@ -131,7 +131,7 @@ static const struct store_schema_step store_steps[] = {
 	 * in memory to group them (160 MB of RSS at 2 M records, every 30 s).
 	 * Now that walk and the due counts of a group read the index alone. It
 	 * grows at the end of each group's range, so ingest pays little. */
-	{ 6, "CREATE INDEX messages_tenant_cat_ts ON messages(tenant, category, ts_ms);" },
+	{ 6, "CREATE INDEX IF NOT EXISTS messages_tenant_cat_ts ON messages(tenant, category, ts_ms);" },
 };
 
 /* The register of table owners, in the order their steps of one version
