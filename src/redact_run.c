@@ -1227,6 +1227,8 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
 	if (run_tokens(ru, g[TRIG_TOKENS], nt[TRIG_TOKENS], ch))
 		return -1;
 	ru->sc->digit_wins = false;
+	if (!nt[TRIG_NUMWORDS] && !nt[TRIG_ATWORD])
+		return 0;   /* every channel but voice: no call at all */
 	return run_spoken(ru, g[TRIG_NUMWORDS], nt[TRIG_NUMWORDS], true) ||
 	       run_spoken(ru, g[TRIG_ATWORD], nt[TRIG_ATWORD], false) ? -1 : 0;
 }
