@@ -625,24 +625,55 @@ static const unsigned char stem_first[256] = {
 	['P'] = 1, ['R'] = 1, ['S'] = 1, ['V'] = 1,
 };
 
+/* The stems that start at i (a word start whose byte starts a stem). */
+static unsigned char stems_at(const char *t, size_t i, size_t to)
+{
+	unsigned char found = 0;
+	unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
+	for (const struct stem *st = stems[c]; st < stems[c] + 5 && st->rest; st++) {
+		size_t j = 0;
+		while (st->rest[j] && i + 1 + j < to && ascii_lower(t[i + 1 + j]) == (unsigned char)st->rest[j])
+			j++;
+		if (!st->rest[j])
+			found |= st->family;
+	}
+	/* "né le", "née le": the UTF-8 é after an n; "nee" */
+	if (c == 'n' - 'a' && i + 2 < to && (((unsigned char)t[i + 1] == 0xC3 && (unsigned char)t[i + 2] == 0xA9) ||
+	                                     (ascii_lower(t[i + 1]) == 'e' && ascii_lower(t[i + 2]) == 'e')))
+		found |= LBL_DOB;
+	return found;
+}
+
+/* Every byte of [from, to) that starts a stem at the start of a word (no
+ * ASCII letter before it). SSE2 finds the word starts 16 bytes at a time:
+ * a window is mostly digits, spaces and short words. */
 static unsigned char label_stems(const char *t, size_t from, size_t to)
 {
 	unsigned char found = 0;
-	for (size_t i = from; i < to; i++) {
+	size_t i = from;
+#ifdef __SSE2__
+	if (i == 0 && i < to) {   /* no byte before the first */
+		if (stem_first[(unsigned char)t[0]])
+			found |= stems_at(t, 0, to);
+		i = 1;
+	}
+	const __m128i lo = _mm_set1_epi8('a' - 1), hi = _mm_set1_epi8('z' + 1), sp = _mm_set1_epi8(0x20);
+	for (; i + 16 <= to; i += 16) {
+		__m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + i)), sp);
+		__m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + i - 1)), sp);
+		unsigned cur = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi)));
+		unsigned prev = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(y, lo), _mm_cmplt_epi8(y, hi)));
+		for (unsigned m = cur & ~prev; m; m &= m - 1) {
+			size_t k = i + (size_t)__builtin_ctz(m);
+			if (stem_first[(unsigned char)t[k]])
+				found |= stems_at(t, k, to);
+		}
+	}
+#endif
+	for (; i < to; i++) {
 		if (!stem_first[(unsigned char)t[i]] || (i > 0 && is_alpha(t[i - 1])))
 			continue;
-		unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
-		for (const struct stem *st = stems[c]; st < stems[c] + 5 && st->rest; st++) {
-			size_t j = 0;
-			while (st->rest[j] && i + 1 + j < to && ascii_lower(t[i + 1 + j]) == (unsigned char)st->rest[j])
-				j++;
-			if (!st->rest[j])
-				found |= st->family;
-		}
-		/* "né le", "née le": the UTF-8 é after an n; "nee" */
-		if (c == 'n' - 'a' && i + 2 < to && (((unsigned char)t[i + 1] == 0xC3 && (unsigned char)t[i + 2] == 0xA9) ||
-		                                     (ascii_lower(t[i + 1]) == 'e' && ascii_lower(t[i + 2]) == 'e')))
-			found |= LBL_DOB;
+		found |= stems_at(t, i, to);
 	}
 	return found;
 }
