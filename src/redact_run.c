@@ -184,20 +184,59 @@ static size_t seq_len(unsigned char c)
 	return c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
+/* What one pass over the input finds before anything else reads it: the
+ * first ASCII digit and the first '@' (for the digit windows and the email
+ * rules, which would otherwise each read the whole text again). Known only
+ * for a text of 16 bytes or more; `len` where there is none. */
+struct first_bytes {
+	bool known;
+	size_t digit, at;
+};
+
 /* Offset of the first 16-byte block holding a non-ASCII byte, or len when
  * all is ASCII (the common case for chat text); the last block overlaps
- * its neighbour instead of falling back to a byte loop. */
-static size_t ascii_prefix(const unsigned char *s, size_t len)
+ * its neighbour instead of falling back to a byte loop. The same loads
+ * find the first digit and '@' (*fb); the loop stops when it has all
+ * three. */
+static size_t ascii_prefix(const unsigned char *s, size_t len, struct first_bytes *fb)
 {
+	fb->known = false;
 #ifdef __SSE2__
 	if (len >= 16) {
-		size_t i;
-		for (i = 0; i + 16 <= len; i += 16)
-			if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i))))
-				return i;
-		if (i < len && _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + len - 16))))
-			return len - 16;
-		return len;
+		const __m128i lo = _mm_set1_epi8('0' - 1), hi = _mm_set1_epi8('9' + 1), atc = _mm_set1_epi8('@');
+		size_t i, ascii = len, digit = len, at = len;
+		for (i = 0; i + 16 <= len; i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			unsigned md = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi)));
+			unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, atc));
+			unsigned mn = (unsigned)_mm_movemask_epi8(x);
+			if (!(md | ma | mn))
+				continue;
+			if (md && digit == len)
+				digit = i + (size_t)__builtin_ctz(md);
+			if (ma && at == len)
+				at = i + (size_t)__builtin_ctz(ma);
+			if (mn && ascii == len)
+				ascii = i;
+			if (digit < len && at < len && ascii < len)
+				break;
+		}
+		if (i < len && i + 16 > len) {   /* the tail, read overlapping its neighbour */
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + len - 16));
+			unsigned sh = (unsigned)(i - (len - 16));
+			unsigned md = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi))) >> sh;
+			unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, atc)) >> sh;
+			if (md && digit == len)
+				digit = i + (size_t)__builtin_ctz(md);
+			if (ma && at == len)
+				at = i + (size_t)__builtin_ctz(ma);
+			if (ascii == len && _mm_movemask_epi8(x))
+				ascii = len - 16;
+		}
+		fb->known = true;
+		fb->digit = digit;
+		fb->at = at;
+		return ascii;
 	}
 #endif
 	size_t i = 0;
@@ -207,11 +246,11 @@ static size_t ascii_prefix(const unsigned char *s, size_t len)
 }
 
 /* Validates; sets *needs_norm if any character would be rewritten. */
-static bool check_utf8(const char *text, size_t len, bool *needs_norm)
+static bool check_utf8(const char *text, size_t len, bool *needs_norm, struct first_bytes *fb)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	*needs_norm = false;
-	size_t i = ascii_prefix(s, len);
+	size_t i = ascii_prefix(s, len, fb);
 	while (i < len) {
 		uint64_t w;
 		if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {
@@ -401,12 +440,12 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 /* Clusters of digits (gaps under DIGIT_GAP), each widened DIGIT_BACK bytes
  * to the left for prefixes such as "+", "(", "ORD-", "GB82". Overlapping
  * clusters merge into one window. */
-static int digit_windows(struct scratch *sc, const char *t, size_t n)
+static int digit_windows(struct scratch *sc, const char *t, size_t n, const char *first)
 {
 	sc->nwins = 0;
 	size_t i = 0;
 	while (i < n) {
-		const char *d = redact_next_digit(t + i, t + n);
+		const char *d = i == 0 && first ? first : redact_next_digit(t + i, t + n);
 		if (d >= t + n)
 			break;
 		struct window w = { 0 };
@@ -442,6 +481,7 @@ struct run {
 	size_t n;
 	struct redact_result *out;
 	const char *first_at;       /* first '@' in t, or NULL */
+	const struct first_bytes *fb;   /* first digit and '@' of t, if known */
 };
 
 /* ASCII word bytes; locale-free and branch-free for the hot loops. */
@@ -1243,12 +1283,18 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
 	for (size_t i = 0; i < nt[TRIG_ALL]; i++)
 		if (scan(ru, g[TRIG_ALL][i], 0, ru->n) == (size_t)-1)
 			return -1;
-	ru->first_at = nt[TRIG_AT] ? memchr(ru->t, '@', ru->n) : NULL;
+	const struct first_bytes *fb = ru->fb;
+	if (!nt[TRIG_AT])
+		ru->first_at = NULL;
+	else if (fb->known)
+		ru->first_at = fb->at < ru->n ? ru->t + fb->at : NULL;
+	else
+		ru->first_at = memchr(ru->t, '@', ru->n);
 	for (size_t i = 0; ru->first_at && i < nt[TRIG_AT]; i++)
 		if (run_at_rule(ru, g[TRIG_AT][i]))
 			return -1;
 	ru->sc->digit_wins = false;
-	if (nt[TRIG_DIGIT] && digit_windows(ru->sc, ru->t, ru->n))
+	if (nt[TRIG_DIGIT] && digit_windows(ru->sc, ru->t, ru->n, fb->known ? ru->t + fb->digit : NULL))
 		return -1;
 	ru->sc->digit_wins = nt[TRIG_DIGIT] != 0;
 	for (size_t i = 0; ru->sc->nwins && i < nt[TRIG_DIGIT]; i++)
@@ -1278,9 +1324,10 @@ int redact_run(const struct redact *rd, const char *tenant, enum rd_channel chan
                const char *text, size_t len, struct redact_result *out)
 {
 	bool needs_norm = false;
+	struct first_bytes fb;
 	struct scratch *sc = scratch_get();
 	result_reset(out);
-	if (!sc || !check_utf8(text, len, &needs_norm) || (unsigned)channel >= CH_COUNT)
+	if (!sc || !check_utf8(text, len, &needs_norm, &fb) || (unsigned)channel >= CH_COUNT)
 		goto fail;
 	/* Room for the output at once (placeholders are a little longer than
 	 * most values): doubling from 16 bytes cost ~7 reallocs a message. */
@@ -1293,7 +1340,9 @@ int redact_run(const struct redact *rd, const char *tenant, enum rd_channel chan
 	sc->nwins = 0;
 	if (needs_norm && normalise(sc, text, len, &n))
 		goto fail;
-	struct run ru = { rd, sc, needs_norm ? sc->norm : text, n, out, NULL };
+	if (needs_norm)
+		fb.known = false;   /* found in the input, not in its normalised copy */
+	struct run ru = { rd, sc, needs_norm ? sc->norm : text, n, out, NULL, &fb };
 	if (match_rules(&ru, ruleset_for(rd, tenant), channel) || resolve(sc) ||
 	    write_output(&ru, tenant, text, len, needs_norm ? sc->map : NULL))
 		goto fail;
