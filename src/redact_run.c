@@ -74,12 +74,18 @@ struct scratch {
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+/* The thread's scratch, once made: one load a message instead of
+ * pthread_once and pthread_getspecific. The key still owns it (its
+ * destructor frees it when the thread exits). */
+static _Thread_local struct scratch *scratch_mine;
 
 static void scratch_destroy(void *p)
 {
 	struct scratch *s = p;
 	if (!s)
 		return;
+	if (s == scratch_mine)
+		scratch_mine = NULL;
 	pcre2_match_data_free(s->md);
 	pcre2_match_context_free(s->mctx);
 	pcre2_jit_stack_free(s->jit);
@@ -105,10 +111,12 @@ static void scratch_key_init(void)
 
 static struct scratch *scratch_get(void)
 {
+	if (scratch_mine)
+		return scratch_mine;
 	pthread_once(&scratch_once, scratch_key_init);
 	struct scratch *s = pthread_getspecific(scratch_key);
 	if (s)
-		return s;
+		return scratch_mine = s;
 	if (!(s = calloc(1, sizeof *s)))
 		return NULL;
 	s->md = pcre2_match_data_create(16, NULL);
@@ -122,7 +130,7 @@ static struct scratch *scratch_get(void)
 	pcre2_set_depth_limit(s->mctx, DEPTH_LIMIT);
 	pcre2_set_heap_limit(s->mctx, HEAP_LIMIT_KB);
 	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
-	return s;
+	return scratch_mine = s;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -1277,9 +1285,13 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
 {
 	const struct rule *const *g[TRIG_COUNT];
 	const size_t *nt = rs->ntrig[ch];
-	g[0] = rs->active[ch];
-	for (int k = 1; k < TRIG_COUNT; k++)
-		g[k] = g[k - 1] + nt[k - 1];
+	_Static_assert(TRIG_COUNT == 6, "match_rules: one line per trigger");
+	g[TRIG_ALL] = rs->active[ch];
+	g[TRIG_AT] = g[TRIG_ALL] + nt[TRIG_ALL];
+	g[TRIG_DIGIT] = g[TRIG_AT] + nt[TRIG_AT];
+	g[TRIG_NUMWORDS] = g[TRIG_DIGIT] + nt[TRIG_DIGIT];
+	g[TRIG_ATWORD] = g[TRIG_NUMWORDS] + nt[TRIG_NUMWORDS];
+	g[TRIG_TOKENS] = g[TRIG_ATWORD] + nt[TRIG_ATWORD];
 	for (size_t i = 0; i < nt[TRIG_ALL]; i++)
 		if (scan(ru, g[TRIG_ALL][i], 0, ru->n) == (size_t)-1)
 			return -1;
@@ -1314,7 +1326,7 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
  * every run, on success and on failure. */
 static void scratch_wipe(struct scratch *sc, bool norm)
 {
-	if (sc->pool)
+	if (sc->pool && sc->poollen)   /* most messages leave nothing there */
 		sodium_memzero(sc->pool, sc->poollen);
 	if (norm && sc->norm)
 		sodium_memzero(sc->norm, sc->normcap);
