@@ -1478,12 +1478,10 @@ static size_t box_before(const char *t, size_t n, size_t d, size_t ne, const str
 	return d;
 }
 
-/* The address around the digit run at d: its span, or false. */
-static bool address_at(const char *t, size_t n, size_t d, bool lower, size_t *s, size_t *e)
+/* The address around the digit run at d, whose house number ends at ne
+ * (house_number, not 0): its span, or false. */
+static bool address_at(const char *t, size_t n, size_t d, size_t ne, bool lower, size_t *s, size_t *e)
 {
-	size_t ne = house_number(t, n, d);
-	if (!ne)
-		return false;
 	size_t end = street_after(t, n, ne, lower);
 	if (!end)
 		end = street_pre_after(t, n, ne, lower);
@@ -1521,9 +1519,10 @@ static int scan_digits(const char *t, size_t n, size_t from, size_t to, int *low
 			break;
 		size_t s, e;
 		d = (size_t)(p - t);
-		if (house_number(t, n, d) && *low < 0)
+		size_t ne = house_number(t, n, d);   /* read once: address_at takes it */
+		if (ne && *low < 0)
 			*low = !has_capital(t, n);
-		if (*low >= 0 && address_at(t, n, d, *low == 1, &s, &e)) {
+		if (ne && *low >= 0 && address_at(t, n, d, ne, *low == 1, &s, &e)) {
 			int rc = fn(ctx, s, e);
 			if (rc)
 				return rc;
