@@ -386,9 +386,10 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 		w->iban = true;
 	if ((d >= 1 && is_upper(t[d - 1])) || (d >= 2 && t[d - 1] == ' ' && is_upper(t[d - 2])))
 		w->glued = true;
-	for (size_t k = 3; k <= 6 && k <= d; k++)
-		if ((((unsigned char)t[d - k] | 0x20u) == 'o') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
-		    (((unsigned char)t[d - k + 2] | 0x20u) == 'd'))
+	/* the 'd' first: most runs follow a space, a '/' or a ':' */
+	for (size_t k = 3; k <= 6 && k <= d && !w->ord; k++)
+		if ((((unsigned char)t[d - k + 2] | 0x20u) == 'd') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
+		    (((unsigned char)t[d - k] | 0x20u) == 'o'))
 			w->ord = true;
 }
 

@@ -192,9 +192,12 @@ static const struct iin iins[] = {
 static bool card_brand_ok(const char *d, size_t n)
 {
 	bool luhn = redact_luhn(d, n);
+	unsigned pre[7];   /* the first 1..6 digits as numbers, read once for the whole table */
+	for (size_t k = 1; k <= 6; k++)
+		pre[k] = k <= n ? prefix_num(d, k) : 0;   /* (every length allowed is 12 or more) */
 	for (size_t i = 0; i < RD_ARRAY_LEN(iins); i++) {
 		const struct iin *b = &iins[i];
-		unsigned p = prefix_num(d, b->digits);
+		unsigned p = pre[b->digits];
 		if (p >= b->lo && p <= b->hi && (b->lens >> n & 1) && (luhn || !b->luhn))
 			return true;
 	}
