@@ -102,8 +102,12 @@ int redact_norm_phone(const char *s, size_t n, struct rvalue *out)
 			}
 			continue;
 		}
-		if (!strchr(" .-/()\t", c))
+		switch (c) {   /* strchr(" .-/()\t", c), whose terminator matches a NUL too */
+		case ' ': case '.': case '-': case '/': case '(': case ')': case '\t': case '\0':
+			break;
+		default:
 			return -1;
+		}
 	}
 	out->s[out->len] = '\0';
 	return out->len >= 5 && out->len <= 15 ? 0 : -1;
@@ -672,7 +676,7 @@ static bool currency_starts(const char *p, size_t avail)
 		return false;
 	for (size_t i = 0; i < RD_ARRAY_LEN(currencies); i++) {
 		size_t k = currencies[i].len;
-		if (k <= avail && ascii_caseeq(p, currencies[i].s, k))
+		if (k <= avail && ascii_caseeq(p, currencies[i].s, 1) && ascii_caseeq(p, currencies[i].s, k))
 			return true;
 	}
 	return false;
@@ -685,7 +689,8 @@ static bool currency_ends(const char *text, size_t at)
 		return false;
 	for (size_t i = 0; i < RD_ARRAY_LEN(currencies); i++) {
 		size_t k = currencies[i].len;
-		if (k <= at && ascii_caseeq(text + at - k, currencies[i].s, k) &&
+		if (k <= at && ascii_caseeq(text + at - 1, currencies[i].s + k - 1, 1) &&   /* the last byte first */
+		    ascii_caseeq(text + at - k, currencies[i].s, k) &&
 		    (k == at || !isalpha((unsigned char)text[at - k - 1])))
 			return true;
 	}
