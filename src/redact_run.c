@@ -74,12 +74,18 @@ struct scratch {
 
 static pthread_key_t scratch_key;
 static pthread_once_t scratch_once = PTHREAD_ONCE_INIT;
+/* The thread's scratch, once made: one load a message instead of
+ * pthread_once and pthread_getspecific. The key still owns it (its
+ * destructor frees it when the thread exits). */
+static _Thread_local struct scratch *scratch_mine;
 
 static void scratch_destroy(void *p)
 {
 	struct scratch *s = p;
 	if (!s)
 		return;
+	if (s == scratch_mine)
+		scratch_mine = NULL;
 	pcre2_match_data_free(s->md);
 	pcre2_match_context_free(s->mctx);
 	pcre2_jit_stack_free(s->jit);
@@ -105,10 +111,12 @@ static void scratch_key_init(void)
 
 static struct scratch *scratch_get(void)
 {
+	if (scratch_mine)
+		return scratch_mine;
 	pthread_once(&scratch_once, scratch_key_init);
 	struct scratch *s = pthread_getspecific(scratch_key);
 	if (s)
-		return s;
+		return scratch_mine = s;
 	if (!(s = calloc(1, sizeof *s)))
 		return NULL;
 	s->md = pcre2_match_data_create(16, NULL);
@@ -122,7 +130,7 @@ static struct scratch *scratch_get(void)
 	pcre2_set_depth_limit(s->mctx, DEPTH_LIMIT);
 	pcre2_set_heap_limit(s->mctx, HEAP_LIMIT_KB);
 	pcre2_jit_stack_assign(s->mctx, NULL, s->jit);
-	return s;
+	return scratch_mine = s;
 }
 
 static int grow(void **p, size_t *cap, size_t need, size_t size)
@@ -184,20 +192,59 @@ static size_t seq_len(unsigned char c)
 	return c < 0xE0 ? 2 : c < 0xF0 ? 3 : 4;
 }
 
+/* What one pass over the input finds before anything else reads it: the
+ * first ASCII digit and the first '@' (for the digit windows and the email
+ * rules, which would otherwise each read the whole text again). Known only
+ * for a text of 16 bytes or more; `len` where there is none. */
+struct first_bytes {
+	bool known;
+	size_t digit, at;
+};
+
 /* Offset of the first 16-byte block holding a non-ASCII byte, or len when
  * all is ASCII (the common case for chat text); the last block overlaps
- * its neighbour instead of falling back to a byte loop. */
-static size_t ascii_prefix(const unsigned char *s, size_t len)
+ * its neighbour instead of falling back to a byte loop. The same loads
+ * find the first digit and '@' (*fb); the loop stops when it has all
+ * three. */
+static size_t ascii_prefix(const unsigned char *s, size_t len, struct first_bytes *fb)
 {
+	fb->known = false;
 #ifdef __SSE2__
 	if (len >= 16) {
-		size_t i;
-		for (i = 0; i + 16 <= len; i += 16)
-			if (_mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + i))))
-				return i;
-		if (i < len && _mm_movemask_epi8(_mm_loadu_si128((const __m128i *)(const void *)(s + len - 16))))
-			return len - 16;
-		return len;
+		const __m128i lo = _mm_set1_epi8('0' - 1), hi = _mm_set1_epi8('9' + 1), atc = _mm_set1_epi8('@');
+		size_t i, ascii = len, digit = len, at = len;
+		for (i = 0; i + 16 <= len; i += 16) {
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + i));
+			unsigned md = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi)));
+			unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, atc));
+			unsigned mn = (unsigned)_mm_movemask_epi8(x);
+			if (!(md | ma | mn))
+				continue;
+			if (md && digit == len)
+				digit = i + (size_t)__builtin_ctz(md);
+			if (ma && at == len)
+				at = i + (size_t)__builtin_ctz(ma);
+			if (mn && ascii == len)
+				ascii = i;
+			if (digit < len && at < len && ascii < len)
+				break;
+		}
+		if (i < len && i + 16 > len) {   /* the tail, read overlapping its neighbour */
+			__m128i x = _mm_loadu_si128((const __m128i *)(const void *)(s + len - 16));
+			unsigned sh = (unsigned)(i - (len - 16));
+			unsigned md = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi))) >> sh;
+			unsigned ma = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, atc)) >> sh;
+			if (md && digit == len)
+				digit = i + (size_t)__builtin_ctz(md);
+			if (ma && at == len)
+				at = i + (size_t)__builtin_ctz(ma);
+			if (ascii == len && _mm_movemask_epi8(x))
+				ascii = len - 16;
+		}
+		fb->known = true;
+		fb->digit = digit;
+		fb->at = at;
+		return ascii;
 	}
 #endif
 	size_t i = 0;
@@ -207,11 +254,11 @@ static size_t ascii_prefix(const unsigned char *s, size_t len)
 }
 
 /* Validates; sets *needs_norm if any character would be rewritten. */
-static bool check_utf8(const char *text, size_t len, bool *needs_norm)
+static bool check_utf8(const char *text, size_t len, bool *needs_norm, struct first_bytes *fb)
 {
 	const unsigned char *s = (const unsigned char *)text;
 	*needs_norm = false;
-	size_t i = ascii_prefix(s, len);
+	size_t i = ascii_prefix(s, len, fb);
 	while (i < len) {
 		uint64_t w;
 		if (len - i >= 8 && (memcpy(&w, s + i, 8), (w & 0x8080808080808080ull) == 0)) {
@@ -339,9 +386,10 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 		w->iban = true;
 	if ((d >= 1 && is_upper(t[d - 1])) || (d >= 2 && t[d - 1] == ' ' && is_upper(t[d - 2])))
 		w->glued = true;
-	for (size_t k = 3; k <= 6 && k <= d; k++)
-		if ((((unsigned char)t[d - k] | 0x20u) == 'o') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
-		    (((unsigned char)t[d - k + 2] | 0x20u) == 'd'))
+	/* the 'd' first: most runs follow a space, a '/' or a ':' */
+	for (size_t k = 3; k <= 6 && k <= d && !w->ord; k++)
+		if ((((unsigned char)t[d - k + 2] | 0x20u) == 'd') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
+		    (((unsigned char)t[d - k] | 0x20u) == 'o'))
 			w->ord = true;
 }
 
@@ -401,12 +449,12 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 /* Clusters of digits (gaps under DIGIT_GAP), each widened DIGIT_BACK bytes
  * to the left for prefixes such as "+", "(", "ORD-", "GB82". Overlapping
  * clusters merge into one window. */
-static int digit_windows(struct scratch *sc, const char *t, size_t n)
+static int digit_windows(struct scratch *sc, const char *t, size_t n, const char *first)
 {
 	sc->nwins = 0;
 	size_t i = 0;
 	while (i < n) {
-		const char *d = redact_next_digit(t + i, t + n);
+		const char *d = i == 0 && first ? first : redact_next_digit(t + i, t + n);
 		if (d >= t + n)
 			break;
 		struct window w = { 0 };
@@ -442,6 +490,7 @@ struct run {
 	size_t n;
 	struct redact_result *out;
 	const char *first_at;       /* first '@' in t, or NULL */
+	const struct first_bytes *fb;   /* first digit and '@' of t, if known */
 };
 
 /* ASCII word bytes; locale-free and branch-free for the hot loops. */
@@ -625,24 +674,55 @@ static const unsigned char stem_first[256] = {
 	['P'] = 1, ['R'] = 1, ['S'] = 1, ['V'] = 1,
 };
 
+/* The stems that start at i (a word start whose byte starts a stem). */
+static unsigned char stems_at(const char *t, size_t i, size_t to)
+{
+	unsigned char found = 0;
+	unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
+	for (const struct stem *st = stems[c]; st < stems[c] + 5 && st->rest; st++) {
+		size_t j = 0;
+		while (st->rest[j] && i + 1 + j < to && ascii_lower(t[i + 1 + j]) == (unsigned char)st->rest[j])
+			j++;
+		if (!st->rest[j])
+			found |= st->family;
+	}
+	/* "né le", "née le": the UTF-8 é after an n; "nee" */
+	if (c == 'n' - 'a' && i + 2 < to && (((unsigned char)t[i + 1] == 0xC3 && (unsigned char)t[i + 2] == 0xA9) ||
+	                                     (ascii_lower(t[i + 1]) == 'e' && ascii_lower(t[i + 2]) == 'e')))
+		found |= LBL_DOB;
+	return found;
+}
+
+/* Every byte of [from, to) that starts a stem at the start of a word (no
+ * ASCII letter before it). SSE2 finds the word starts 16 bytes at a time:
+ * a window is mostly digits, spaces and short words. */
 static unsigned char label_stems(const char *t, size_t from, size_t to)
 {
 	unsigned char found = 0;
-	for (size_t i = from; i < to; i++) {
+	size_t i = from;
+#ifdef __SSE2__
+	if (i == 0 && i < to) {   /* no byte before the first */
+		if (stem_first[(unsigned char)t[0]])
+			found |= stems_at(t, 0, to);
+		i = 1;
+	}
+	const __m128i lo = _mm_set1_epi8('a' - 1), hi = _mm_set1_epi8('z' + 1), sp = _mm_set1_epi8(0x20);
+	for (; i + 16 <= to; i += 16) {
+		__m128i x = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + i)), sp);
+		__m128i y = _mm_or_si128(_mm_loadu_si128((const __m128i *)(const void *)(t + i - 1)), sp);
+		unsigned cur = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(x, lo), _mm_cmplt_epi8(x, hi)));
+		unsigned prev = (unsigned)_mm_movemask_epi8(_mm_and_si128(_mm_cmpgt_epi8(y, lo), _mm_cmplt_epi8(y, hi)));
+		for (unsigned m = cur & ~prev; m; m &= m - 1) {
+			size_t k = i + (size_t)__builtin_ctz(m);
+			if (stem_first[(unsigned char)t[k]])
+				found |= stems_at(t, k, to);
+		}
+	}
+#endif
+	for (; i < to; i++) {
 		if (!stem_first[(unsigned char)t[i]] || (i > 0 && is_alpha(t[i - 1])))
 			continue;
-		unsigned c = (unsigned)ascii_lower(t[i]) - 'a';
-		for (const struct stem *st = stems[c]; st < stems[c] + 5 && st->rest; st++) {
-			size_t j = 0;
-			while (st->rest[j] && i + 1 + j < to && ascii_lower(t[i + 1 + j]) == (unsigned char)st->rest[j])
-				j++;
-			if (!st->rest[j])
-				found |= st->family;
-		}
-		/* "né le", "née le": the UTF-8 é after an n; "nee" */
-		if (c == 'n' - 'a' && i + 2 < to && (((unsigned char)t[i + 1] == 0xC3 && (unsigned char)t[i + 2] == 0xA9) ||
-		                                     (ascii_lower(t[i + 1]) == 'e' && ascii_lower(t[i + 2]) == 'e')))
-			found |= LBL_DOB;
+		found |= stems_at(t, i, to);
 	}
 	return found;
 }
@@ -1206,18 +1286,28 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
 {
 	const struct rule *const *g[TRIG_COUNT];
 	const size_t *nt = rs->ntrig[ch];
-	g[0] = rs->active[ch];
-	for (int k = 1; k < TRIG_COUNT; k++)
-		g[k] = g[k - 1] + nt[k - 1];
+	_Static_assert(TRIG_COUNT == 6, "match_rules: one line per trigger");
+	g[TRIG_ALL] = rs->active[ch];
+	g[TRIG_AT] = g[TRIG_ALL] + nt[TRIG_ALL];
+	g[TRIG_DIGIT] = g[TRIG_AT] + nt[TRIG_AT];
+	g[TRIG_NUMWORDS] = g[TRIG_DIGIT] + nt[TRIG_DIGIT];
+	g[TRIG_ATWORD] = g[TRIG_NUMWORDS] + nt[TRIG_NUMWORDS];
+	g[TRIG_TOKENS] = g[TRIG_ATWORD] + nt[TRIG_ATWORD];
 	for (size_t i = 0; i < nt[TRIG_ALL]; i++)
 		if (scan(ru, g[TRIG_ALL][i], 0, ru->n) == (size_t)-1)
 			return -1;
-	ru->first_at = nt[TRIG_AT] ? memchr(ru->t, '@', ru->n) : NULL;
+	const struct first_bytes *fb = ru->fb;
+	if (!nt[TRIG_AT])
+		ru->first_at = NULL;
+	else if (fb->known)
+		ru->first_at = fb->at < ru->n ? ru->t + fb->at : NULL;
+	else
+		ru->first_at = memchr(ru->t, '@', ru->n);
 	for (size_t i = 0; ru->first_at && i < nt[TRIG_AT]; i++)
 		if (run_at_rule(ru, g[TRIG_AT][i]))
 			return -1;
 	ru->sc->digit_wins = false;
-	if (nt[TRIG_DIGIT] && digit_windows(ru->sc, ru->t, ru->n))
+	if (nt[TRIG_DIGIT] && digit_windows(ru->sc, ru->t, ru->n, fb->known ? ru->t + fb->digit : NULL))
 		return -1;
 	ru->sc->digit_wins = nt[TRIG_DIGIT] != 0;
 	for (size_t i = 0; ru->sc->nwins && i < nt[TRIG_DIGIT]; i++)
@@ -1227,6 +1317,8 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
 	if (run_tokens(ru, g[TRIG_TOKENS], nt[TRIG_TOKENS], ch))
 		return -1;
 	ru->sc->digit_wins = false;
+	if (!nt[TRIG_NUMWORDS] && !nt[TRIG_ATWORD])
+		return 0;   /* every channel but voice: no call at all */
 	return run_spoken(ru, g[TRIG_NUMWORDS], nt[TRIG_NUMWORDS], true) ||
 	       run_spoken(ru, g[TRIG_ATWORD], nt[TRIG_ATWORD], false) ? -1 : 0;
 }
@@ -1235,7 +1327,7 @@ static int match_rules(struct run *ru, const struct ruleset *rs, enum rd_channel
  * every run, on success and on failure. */
 static void scratch_wipe(struct scratch *sc, bool norm)
 {
-	if (sc->pool)
+	if (sc->pool && sc->poollen)   /* most messages leave nothing there */
 		sodium_memzero(sc->pool, sc->poollen);
 	if (norm && sc->norm)
 		sodium_memzero(sc->norm, sc->normcap);
@@ -1245,9 +1337,10 @@ int redact_run(const struct redact *rd, const char *tenant, enum rd_channel chan
                const char *text, size_t len, struct redact_result *out)
 {
 	bool needs_norm = false;
+	struct first_bytes fb;
 	struct scratch *sc = scratch_get();
 	result_reset(out);
-	if (!sc || !check_utf8(text, len, &needs_norm) || (unsigned)channel >= CH_COUNT)
+	if (!sc || !check_utf8(text, len, &needs_norm, &fb) || (unsigned)channel >= CH_COUNT)
 		goto fail;
 	/* Room for the output at once (placeholders are a little longer than
 	 * most values): doubling from 16 bytes cost ~7 reallocs a message. */
@@ -1260,7 +1353,9 @@ int redact_run(const struct redact *rd, const char *tenant, enum rd_channel chan
 	sc->nwins = 0;
 	if (needs_norm && normalise(sc, text, len, &n))
 		goto fail;
-	struct run ru = { rd, sc, needs_norm ? sc->norm : text, n, out, NULL };
+	if (needs_norm)
+		fb.known = false;   /* found in the input, not in its normalised copy */
+	struct run ru = { rd, sc, needs_norm ? sc->norm : text, n, out, NULL, &fb };
 	if (match_rules(&ru, ruleset_for(rd, tenant), channel) || resolve(sc) ||
 	    write_output(&ru, tenant, text, len, needs_norm ? sc->map : NULL))
 		goto fail;

@@ -65,9 +65,10 @@ int redact_norm_email(const char *s, size_t n, struct rvalue *out)
 /* Where an extension starts ("ext", "x", "#"), or n. */
 static size_t extension_at(const char *s, size_t n)
 {
+	/* tolower() in the C locale: 'E'/'e', 'X'/'x' or '#' (no call a byte) */
 	for (size_t i = 0; i < n; i++) {
-		char c = (char)tolower((unsigned char)s[i]);
-		if (c == 'e' || c == 'x' || c == '#')
+		unsigned char c = (unsigned char)s[i];
+		if (c == '#' || c == 'e' || c == 'E' || c == 'x' || c == 'X')
 			return i;
 	}
 	return n;
@@ -101,8 +102,12 @@ int redact_norm_phone(const char *s, size_t n, struct rvalue *out)
 			}
 			continue;
 		}
-		if (!strchr(" .-/()\t", c))
+		switch (c) {   /* strchr(" .-/()\t", c), whose terminator matches a NUL too */
+		case ' ': case '.': case '-': case '/': case '(': case ')': case '\t': case '\0':
+			break;
+		default:
 			return -1;
+		}
 	}
 	out->s[out->len] = '\0';
 	return out->len >= 5 && out->len <= 15 ? 0 : -1;
@@ -191,9 +196,12 @@ static const struct iin iins[] = {
 static bool card_brand_ok(const char *d, size_t n)
 {
 	bool luhn = redact_luhn(d, n);
+	unsigned pre[7];   /* the first 1..6 digits as numbers, read once for the whole table */
+	for (size_t k = 1; k <= 6; k++)
+		pre[k] = k <= n ? prefix_num(d, k) : 0;   /* (every length allowed is 12 or more) */
 	for (size_t i = 0; i < RD_ARRAY_LEN(iins); i++) {
 		const struct iin *b = &iins[i];
-		unsigned p = prefix_num(d, b->digits);
+		unsigned p = pre[b->digits];
 		if (p >= b->lo && p <= b->hi && (b->lens >> n & 1) && (luhn || !b->luhn))
 			return true;
 	}
@@ -614,7 +622,7 @@ static size_t previous_word(const struct vspan *sp, size_t at, char *w, size_t w
 static bool word_in(const char *w, const char *const *list)
 {
 	for (; *list; list++)
-		if (strcmp(w, *list) == 0)
+		if ((*list)[0] == w[0] && strcmp(w, *list) == 0)
 			return true;
 	return false;
 }
@@ -629,10 +637,14 @@ static bool after_version_word(const struct vspan *sp)
 	return previous_word(sp, sp->start, w, sizeof w) && word_in(w, words);
 }
 
-static const char *const currencies[] = {
-	"$", "\xc2\xa3", "\xe2\x82\xac", "\xc2\xa5", "\xe2\x82\xb9", "eur", "usd", "gbp",
-	"chf", "inr", "aud", "cad", "brl", "r$", "rs", "kr", "euro", "dollar", "pound", NULL
+/* With their lengths (sizeof of the literal), so no strlen per look. */
+#define CUR(s) { s, sizeof s - 1 }
+static const struct { const char *s; size_t len; } currencies[] = {
+	CUR("$"), CUR("\xc2\xa3"), CUR("\xe2\x82\xac"), CUR("\xc2\xa5"), CUR("\xe2\x82\xb9"), CUR("eur"),
+	CUR("usd"), CUR("gbp"), CUR("chf"), CUR("inr"), CUR("aud"), CUR("cad"), CUR("brl"), CUR("r$"),
+	CUR("rs"), CUR("kr"), CUR("euro"), CUR("dollar"), CUR("pound"),
 };
+#undef CUR
 
 /* Could byte c start or end a currency sign or code? (UTF-8 signs: any
  * byte >= 0x80.) */
@@ -641,14 +653,30 @@ static bool currency_byte(unsigned char c)
 	return c == '$' || c >= 0x80 || (c && strchr("eugcianbrkdpsflonEUGCIANBRKDPSFLON", c));
 }
 
+/* strncasecmp(a, b, k) == 0 in the C locale (ASCII letters fold, every
+ * other byte compares as itself), without a call per currency. */
+static bool ascii_caseeq(const char *a, const char *b, size_t k)
+{
+	for (size_t i = 0; i < k; i++) {
+		unsigned x = (unsigned char)a[i], y = (unsigned char)b[i];
+		if (x - 'A' < 26u)
+			x |= 0x20;
+		if (y - 'A' < 26u)
+			y |= 0x20;
+		if (x != y)
+			return false;
+	}
+	return true;
+}
+
 /* A currency sign or code starting at p (after the number). */
 static bool currency_starts(const char *p, size_t avail)
 {
 	if (!avail || !currency_byte((unsigned char)*p))
 		return false;
-	for (size_t i = 0; currencies[i]; i++) {
-		size_t k = strlen(currencies[i]);
-		if (k <= avail && strncasecmp(p, currencies[i], k) == 0)
+	for (size_t i = 0; i < RD_ARRAY_LEN(currencies); i++) {
+		size_t k = currencies[i].len;
+		if (k <= avail && ascii_caseeq(p, currencies[i].s, 1) && ascii_caseeq(p, currencies[i].s, k))
 			return true;
 	}
 	return false;
@@ -659,9 +687,10 @@ static bool currency_ends(const char *text, size_t at)
 {
 	if (!at || !currency_byte((unsigned char)text[at - 1]))
 		return false;
-	for (size_t i = 0; currencies[i]; i++) {
-		size_t k = strlen(currencies[i]);
-		if (k <= at && strncasecmp(text + at - k, currencies[i], k) == 0 &&
+	for (size_t i = 0; i < RD_ARRAY_LEN(currencies); i++) {
+		size_t k = currencies[i].len;
+		if (k <= at && ascii_caseeq(text + at - 1, currencies[i].s + k - 1, 1) &&   /* the last byte first */
+		    ascii_caseeq(text + at - k, currencies[i].s, k) &&
 		    (k == at || !isalpha((unsigned char)text[at - k - 1])))
 			return true;
 	}
