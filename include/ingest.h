@@ -89,9 +89,6 @@ int ingest_validate(const struct config *cfg, const struct ingest_options *opt, 
 int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body,
                        size_t len, json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
 
-/* The redact-only reply object for one text. */
-json_t *ingest_redact_reply(const struct redact_result *res);
-
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
 json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e);
 

@@ -82,12 +82,6 @@ int webhook_signed_url(const char *public_url, bool tls, const char *host, const
 int webhook_secret_read(const char *source, const char *spec, char out[WEBHOOK_MAX_SECRET + 1],
                         size_t *len, struct rd_error *e) RD_WARN_UNUSED;
 
-/* Dialogflow CX WebhookRequest: the session id (last segment of
- * sessionInfo.session) or NULL; the end user's utterance or NULL, with its
- * channel and the telephony caller id (NULL when absent). Both borrow from
- * root. */
-const char *webhook_cx_session(json_t *root);
-const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char **caller);
 
 /*
  * A CX WebhookRequest as messages: 0 with *msgs = {"messages": [one user

@@ -828,7 +828,8 @@ int ingest_job_reply(struct ingest_job *j, struct ingest_reply *out, struct rd_e
 
 /* ---- redact only --------------------------------------------------------- */
 
-json_t *ingest_redact_reply(const struct redact_result *res)
+/* The redact-only reply object for one text. */
+static json_t *ingest_redact_reply(const struct redact_result *res)
 {
 	json_t *list = json_array();
 	json_t *reply = json_pack("{s:s%, s:o}", "redacted", res->text ? res->text : "", res->len,

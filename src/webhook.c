@@ -320,8 +320,9 @@ static json_t *cx_get(json_t *o, const char *camel, const char *snake)
 	return v ? v : json_object_get(o, snake);
 }
 
-/* The session id: the last segment of sessionInfo.session. */
-const char *webhook_cx_session(json_t *root)
+/* Dialogflow CX WebhookRequest: the session id (the last segment of
+ * sessionInfo.session) or NULL. Borrows from root. */
+static const char *webhook_cx_session(json_t *root)
 {
 	const char *s = json_string_value(json_object_get(cx_get(root, "sessionInfo", "session_info"),
 	                                                  "session"));
@@ -336,7 +337,7 @@ const char *webhook_cx_session(json_t *root)
  * announced itself in payload.telephony; *caller gets its caller_id (E.164,
  * redacted by Google for trial agents) to link the caller as a subject.
  */
-const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char **caller)
+static const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char **caller)
 {
 	const char *text = json_string_value(json_object_get(root, "text"));
 	const char *transcript = json_string_value(json_object_get(root, "transcript"));

@@ -178,37 +178,6 @@ static void test_stats(void)
 	app_close(&app);
 }
 
-/* The group walk (store_groups) reads messages(tenant, category, ts_ms)
- * in order: no temporary B-tree, whose memory grew with the records (160 MB
- * at 2 M records, found by bench/soak.sh). The statement is the store's,
- * written out again here to ask SQLite for its plan. */
-static void test_groups_do_not_sort(void)
-{
-	struct app app;
-	if (afx_open(&app, "plan", retention) || fill(&app)) {
-		CHECK(0, "plan setup");
-		return;
-	}
-	app_close(&app);
-	sqlite3 *db = NULL;
-	sqlite3_stmt *s = NULL;
-	char plan[512] = "";
-	size_t used = 0;
-	if (sqlite3_open_v2(afx_path("plan.db"), &db, SQLITE_OPEN_READONLY, NULL) == SQLITE_OK &&
-	    sqlite3_prepare_v2(db, "EXPLAIN QUERY PLAN SELECT tenant, category, count(*), min(ts_ms), 0"
-	                       " FROM messages INDEXED BY messages_tenant_cat_ts"
-	                       " GROUP BY tenant, category ORDER BY tenant, category",
-	                       -1, &s, NULL) == SQLITE_OK)
-		while (sqlite3_step(s) == SQLITE_ROW && used < sizeof plan - 1)
-			used += (size_t)snprintf(plan + used, sizeof plan - used, "%s;",
-			                         (const char *)sqlite3_column_text(s, 3));
-	sqlite3_finalize(s);
-	sqlite3_close(db);
-	CHECK(strstr(plan, "COVERING INDEX messages_tenant_cat_ts") != NULL,
-	      "the group walk reads the (tenant, category, ts) index alone");
-	CHECK(used > 0 && strstr(plan, "TEMP B-TREE") == NULL, "and sorts nothing in memory");
-}
-
 int main(void)
 {
 	if (crypto_global_init())
@@ -218,6 +187,5 @@ int main(void)
 	test_pending_counts();
 	test_stopped();
 	test_stats();
-	test_groups_do_not_sort();
 	return TEST_DONE();
 }
