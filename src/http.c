@@ -869,12 +869,21 @@ void http_stop(struct http_server *srv)
 		return;
 	if (srv->daemon) {
 		/* Stop accepting, then let suspended requests get their commit
-		 * and their reply before the workers go (bounded: 10 s). */
+		 * and their reply before the workers go. The wait has no bound of
+		 * its own: MHD_stop_daemon frees a suspended request whose done
+		 * callback the writer would still run, so a writer that never
+		 * answers is ended by the service manager's stop timeout
+		 * (acknowledged records are durable either way), not by freeing
+		 * what it will touch. */
 		MHD_socket lfd = MHD_quiesce_daemon(srv->daemon);
 		if (lfd != MHD_INVALID_SOCKET && srv->unix_fd < 0)
 			close(lfd);
-		for (int i = 0; i < 1000 && atomic_load(&srv->suspended) > 0; i++)
+		for (unsigned i = 1; atomic_load(&srv->suspended) > 0; i++) {
 			usleep(10000);
+			if (i % 1000 == 0)
+				log_warn("stopping: %u requests still wait for the store after %u s",
+				         (unsigned)atomic_load(&srv->suspended), i / 100);
+		}
 		MHD_stop_daemon(srv->daemon);
 	}
 	guard_stop(srv->guard);      /* after MHD: no notification can come any more */
