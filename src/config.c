@@ -752,11 +752,13 @@ static const char *check_prefix(const char *v)
 static const char *source_other(struct loader *ld, const char *key, const char *v)
 {
 	struct source_conf *s = ld->entry;
-	const char *name = key + strlen(SOURCE_META_PREFIX), *why;
+	const char *name = key + strlen(SOURCE_META_PREFIX), *why = check_pointer(v);
 	if (!valid_name(name))
 		return "map.metadata.KEY needs a KEY of 1 to 64 of A-Z a-z 0-9 . _ -";
-	if (!*v || (why = check_pointer(v)))
-		return *v ? why : "map.metadata.KEY needs a JSON pointer such as /message/id";
+	if (!*v)
+		return "map.metadata.KEY needs a JSON pointer such as /message/id";
+	if (why)
+		return why;
 	if (s->nmeta >= RD_MAX_META_KEYS)
 		return "a source maps at most 64 metadata fields";
 	struct source_meta_map *m = realloc(s->meta, (s->nmeta + 1) * sizeof *m);
