@@ -69,12 +69,42 @@ struct retention_conf {
 	int64_t seconds;          /* 0 = keep forever */
 };
 
+/* What a [source] is: a provider of its own route, or a generic signed
+ * webhook on POST /v1/webhooks/NAME (webhook_generic.h). */
+enum source_type {
+	SOURCE_BY_NAME = 0,       /* no `type`: the name says (twilio, whatsapp, dialogflow-cx) */
+	SOURCE_TWILIO, SOURCE_WHATSAPP, SOURCE_DIALOGFLOW_CX,
+	SOURCE_STANDARD_WEBHOOKS, SOURCE_HMAC_SHA256,
+};
+enum source_encoding { SOURCE_HEX = 0, SOURCE_BASE64 };
+
+/* A generic source's map.FIELD keys: JSON pointers (RFC 6901) into its body. */
+enum source_map {
+	SOURCE_MAP_TEXT, SOURCE_MAP_CONVERSATION_ID, SOURCE_MAP_ROLE, SOURCE_MAP_CHANNEL,
+	SOURCE_MAP_TS, SOURCE_MAP_SENDER, SOURCE_MAP_PROVIDER_ID, SOURCE_MAP_COUNT
+};
+struct source_meta_map {
+	char *key;                /* map.metadata.KEY: the metadata field */
+	char *pointer;
+};
+
 struct source_conf {
-	char *name;               /* twilio | whatsapp | dialogflow-cx */
+	char *name;               /* twilio | whatsapp | dialogflow-cx, or a generic source's */
 	char *secret_file;
 	char *verify_token_file;
 	char *tenant;             /* tenant its messages go to; NULL: as they say, else "default" */
 	int secret_line, verify_line;   /* where the files were named */
+	/* Generic signed webhooks (type = standard-webhooks | hmac-sha256). */
+	enum source_type type;    /* never SOURCE_BY_NAME once loaded */
+	int tolerance;            /* standard-webhooks: seconds webhook-timestamp may be off */
+	char *signature_header;   /* hmac-sha256: the header carrying the signature */
+	int signature_encoding;   /* hmac-sha256: enum source_encoding */
+	char *signature_prefix;   /* hmac-sha256: text before the signature, or NULL */
+	char *map[SOURCE_MAP_COUNT];   /* JSON pointers, NULL when not mapped */
+	struct source_meta_map *meta; size_t nmeta;
+	int channel;              /* enum rd_channel of messages that map none */
+	char *category;           /* category of its messages, or NULL: the channel's */
+	int generic_line, hmac_line, sw_line, category_line;   /* where such keys were set (0: none) */
 };
 
 /* A [tenant "NAME"] section: per-tenant defaults. */

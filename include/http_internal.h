@@ -121,6 +121,8 @@ void http_webhook_cx(struct request *rq);
 void http_webhook_twilio(struct request *rq);
 void http_webhook_whatsapp_verify(struct request *rq);
 void http_webhook_whatsapp(struct request *rq);
+/* POST /v1/webhooks/{name}: a [source] of type standard-webhooks or hmac-sha256. */
+void http_webhook_generic(struct request *rq);
 
 /* GET|HEAD /readyz (http_admin.c): 200 while writes are accepted. */
 void http_readyz(struct request *rq);

@@ -26,6 +26,13 @@ struct ingest_options {
 	/* Per message (index i of the batch), overriding sender when non-NULL:
 	 * one WhatsApp notification may carry several senders. */
 	const char *const *senders;
+	/* The webhook source (config section name) a batch came from, and per
+	 * message (index i; NULL or "" for none) the provider's own message id
+	 * (MessageSid, wamid, CX response id, webhook-id). The pair is kept as a
+	 * keyed hash beside the record, so a retried delivery is answered with
+	 * success and not stored again. */
+	const char *source;
+	const char *const *provider_ids;
 };
 
 /*

@@ -694,12 +694,100 @@ static const char *p_tenant_style(void *base, const char *v, char *msg, size_t l
 	return why;
 }
 
+/* ---- generic webhook sources ---------------------------------------------------------- */
+
+static const char *const source_type_words[] = {
+	"", "twilio", "whatsapp", "dialogflow-cx", "standard-webhooks", "hmac-sha256", NULL,
+};
+_Static_assert(SOURCE_TWILIO == 1 && SOURCE_HMAC_SHA256 == 5, "source_type_words order");
+
+static const char *p_source_type(void *base, const char *v, char *msg, size_t len)
+{
+	struct source_conf *s = base;
+	for (int i = 1; source_type_words[i]; i++) {
+		if (!strcmp(v, source_type_words[i])) {
+			s->type = (enum source_type)i;
+			return NULL;
+		}
+	}
+	snprintf(msg, len, "type must be standard-webhooks, hmac-sha256, twilio, whatsapp or dialogflow-cx");
+	return msg;
+}
+
+/* A JSON pointer (RFC 6901) to a member of the body: "/a/b~1c/0". The
+ * whole document ("") is not a field. */
+static const char *check_pointer(const char *v)
+{
+	if (!*v)
+		return NULL;   /* unset */
+	if (*v != '/' || strlen(v) > 512)
+		return "a map.* key must be a JSON pointer such as /message/text (RFC 6901: starts with /)";
+	for (const char *p = strchr(v, '~'); p; p = strchr(p + 1, '~'))
+		if (p[1] != '0' && p[1] != '1')
+			return "a JSON pointer escapes ~ as ~0 and / as ~1; a ~ before anything else is refused";
+	return NULL;
+}
+
+/* An HTTP header name: an RFC 9110 token. */
+static const char *check_header_name(const char *v)
+{
+	size_t n = strlen(v);
+	if (n == 0 || n > 64 || strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+	                                  "!#$%&'*+-.^_`|~") != n)
+		return "signature_header must be a header name (1 to 64 of A-Z a-z 0-9 and !#$%&'*+-.^_`|~)";
+	return NULL;
+}
+
+static const char *check_prefix(const char *v)
+{
+	for (const char *p = v; *p; p++)
+		if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e)
+			return "signature_prefix must be printable ASCII without blanks (e.g. sha256=)";
+	return strlen(v) > 64 ? "signature_prefix must be at most 64 characters" : NULL;
+}
+
+#define SOURCE_META_PREFIX "map.metadata."
+
+/* map.metadata.KEY = /pointer: one metadata field of a generic source. */
+static const char *source_other(struct loader *ld, const char *key, const char *v)
+{
+	struct source_conf *s = ld->entry;
+	const char *name = key + strlen(SOURCE_META_PREFIX), *why = check_pointer(v);
+	if (!valid_name(name))
+		return "map.metadata.KEY needs a KEY of 1 to 64 of A-Z a-z 0-9 . _ -";
+	if (!*v)
+		return "map.metadata.KEY needs a JSON pointer such as /message/id";
+	if (why)
+		return why;
+	if (s->nmeta >= RD_MAX_META_KEYS)
+		return "a source maps at most 64 metadata fields";
+	struct source_meta_map *m = realloc(s->meta, (s->nmeta + 1) * sizeof *m);
+	if (!m)
+		return "out of memory";
+	s->meta = m;
+	m[s->nmeta] = (struct source_meta_map){ strdup(name), strdup(v) };
+	if (!m[s->nmeta].key || !m[s->nmeta].pointer) {
+		free(m[s->nmeta].key);
+		free(m[s->nmeta].pointer);
+		return "out of memory";
+	}
+	s->nmeta++;
+	s->generic_line = ld->line;
+	return NULL;
+}
+
 /* ---- the tables ------------------------------------------------------------------- */
 
 #define C(field) offsetof(struct config, field)
 #define RULE(field) offsetof(struct rule_conf, field)
 #define TOKEN(field) offsetof(struct token_conf, field)
 #define SOURCE(field) offsetof(struct source_conf, field)
+#define SOURCE_MAP(i, key, what) \
+	{ key, KT_STR, SOURCE(map[i]), NULL, .flags = KF_OPTIONAL, .line = SOURCE(generic_line), \
+	  .check = check_pointer, .doc = "JSON pointer to " what }
+
+static const char *const channel_words[] = { "web", "whatsapp", "sms", "voice", "email", "other", NULL };
+_Static_assert(RD_ARRAY_LEN(channel_words) == CH_COUNT + 1 && CH_OTHER == 5, "channel_words order");
 
 static const char *const access_log_words[] = { "errors", "all", "off", NULL };
 _Static_assert(ACCESS_LOG_ERRORS == 0 && ACCESS_LOG_ALL == 1 && ACCESS_LOG_OFF == 2, "access_log_words order");
@@ -827,6 +915,30 @@ static const struct cfg_key source_keys[] = {
 	  .doc = "WhatsApp: the token of Meta's verification handshake" },
 	/* Unset is not the same as "default": unset, a message may name its tenant. */
 	{ "tenant", KT_NAME, SOURCE(tenant), NULL, .doc = "the tenant the source's messages go to" },
+	/* Generic signed webhooks (webhook_generic.c); end_source checks which apply. */
+	{ "type", KT_CUSTOM, 0, NULL, .parse = p_source_type,
+	  .doc = "standard-webhooks or hmac-sha256: a generic source on /v1/webhooks/NAME" },
+	{ "tolerance", KT_SECONDS, SOURCE(tolerance), "300s", 1, 86400, .line = SOURCE(sw_line),
+	  .doc = "standard-webhooks: how far webhook-timestamp may be from now" },
+	{ "signature_header", KT_STR, SOURCE(signature_header), "X-Signature", .line = SOURCE(hmac_line),
+	  .check = check_header_name, .doc = "hmac-sha256: the header that carries the signature" },
+	{ "signature_encoding", KT_CHOICE, SOURCE(signature_encoding), "hex", .line = SOURCE(hmac_line),
+	  .flags = KF_ANYCASE, .words = (const char *const[]){ "hex", "base64", NULL },
+	  .doc = "hmac-sha256: how the signature is written" },
+	{ "signature_prefix", KT_STR, SOURCE(signature_prefix), NULL, .flags = KF_OPTIONAL,
+	  .line = SOURCE(hmac_line), .check = check_prefix,
+	  .doc = "hmac-sha256: text before the signature, e.g. sha256=" },
+	SOURCE_MAP(SOURCE_MAP_TEXT, "map.text", "the message text (required)"),
+	SOURCE_MAP(SOURCE_MAP_CONVERSATION_ID, "map.conversation_id", "the conversation id (required)"),
+	SOURCE_MAP(SOURCE_MAP_ROLE, "map.role", "the role: user, agent, bot or system"),
+	SOURCE_MAP(SOURCE_MAP_CHANNEL, "map.channel", "the channel, overriding channel"),
+	SOURCE_MAP(SOURCE_MAP_TS, "map.ts", "the time: RFC 3339 or epoch seconds"),
+	SOURCE_MAP(SOURCE_MAP_SENDER, "map.sender", "the sender's phone, kept as a subject"),
+	SOURCE_MAP(SOURCE_MAP_PROVIDER_ID, "map.provider_id", "the message id a retry repeats"),
+	{ "channel", KT_CHOICE, SOURCE(channel), "web", .line = SOURCE(generic_line), .words = channel_words,
+	  .doc = "the channel of messages that map none" },
+	{ "category", KT_NAME, SOURCE(category), NULL, .line = SOURCE(category_line),
+	  .unit = "a category name", .doc = "the category of its messages; unset: the channel's" },
 };
 
 static const struct cfg_key tenant_keys[] = {
@@ -901,6 +1013,7 @@ struct section_def {
 	size_t nkeys;
 	/* Keys the table lacks; NULL: they are errors. */
 	const char *(*other)(struct loader *ld, const char *key, const char *value);
+	const char *other_prefix;  /* other takes only keys starting so; NULL: every key */
 	const char *unknown;       /* what an unknown key is called, if not "key" */
 	size_t arr, count, size;   /* named sections: their entries in struct config; size 0: none */
 	bool unique;               /* a second section of the same name is an error */
@@ -921,7 +1034,7 @@ static const struct section_def sections[] = {
 	{ "token", true, SEC_TOKEN, KEYS(token_keys), ENTRIES(tokens, ntokens, struct token_conf),
 	  .unique = true },
 	{ "source", true, SEC_SOURCE, KEYS(source_keys), ENTRIES(sources, nsources, struct source_conf),
-	  .unique = true },
+	  .unique = true, .other = source_other, .other_prefix = SOURCE_META_PREFIX },
 	{ "tenant", true, SEC_TENANT, KEYS(tenant_keys), ENTRIES(tenants, ntenants, struct tenant_conf),
 	  .unique = true },
 };
@@ -1030,9 +1143,6 @@ static void begin_section(struct loader *ld)
 		add_error(ld, ld->section_line, "unknown section [%s]", ld->header);
 	else if (ld->name && !valid_name(ld->name))
 		add_error(ld, ld->section_line, "section name \"%s\" must be 1 to 64 of A-Z a-z 0-9 . _ -", ld->name);
-	else if (s->kind == SEC_SOURCE && strcmp(ld->name, "twilio") && strcmp(ld->name, "whatsapp") &&
-	         strcmp(ld->name, "dialogflow-cx"))
-		add_error(ld, ld->section_line, "unknown source \"%s\" (twilio, whatsapp, dialogflow-cx)", ld->name);
 	else if ((ld->sec = s) && named_twice(ld))
 		add_error(ld, ld->section_line, "[%s] is defined twice", ld->header);
 	else
@@ -1078,10 +1188,59 @@ static void end_token(struct loader *ld)
 			          t->name, o->name);
 }
 
+/* The provider a source's name makes it, or SOURCE_BY_NAME. */
+static enum source_type type_of_name(const char *name)
+{
+	for (int i = SOURCE_TWILIO; i <= SOURCE_DIALOGFLOW_CX; i++)
+		if (!strcmp(name, source_type_words[i]))
+			return (enum source_type)i;
+	return SOURCE_BY_NAME;
+}
+
+/* A generic source: keys of the other kind, and the two fields it must map. */
+static void end_generic_source(struct loader *ld, const struct source_conf *s)
+{
+	bool sw = s->type == SOURCE_STANDARD_WEBHOOKS;
+	if (sw && s->hmac_line)
+		add_error(ld, s->hmac_line, "[source \"%s\"] signature_header, signature_encoding and "
+		          "signature_prefix apply to type = hmac-sha256 only", s->name);
+	if (!sw && s->sw_line)
+		add_error(ld, s->sw_line, "[source \"%s\"] tolerance applies to type = standard-webhooks only "
+		          "(hmac-sha256 signs no timestamp)", s->name);
+	if (!s->map[SOURCE_MAP_TEXT] || !s->map[SOURCE_MAP_CONVERSATION_ID])
+		add_error(ld, ld->section_line, "[source \"%s\"] needs map.text and map.conversation_id "
+		          "(JSON pointers into the body, e.g. /message/text)", s->name);
+}
+
 static void end_source(struct loader *ld)
 {
-	const struct source_conf *s = ld->entry;
-	if (!s->secret_file && strcmp(s->name, "dialogflow-cx"))
+	struct source_conf *s = ld->entry;
+	enum source_type named = type_of_name(s->name);
+	if (s->type == SOURCE_BY_NAME && !named) {
+		add_error(ld, ld->section_line, "unknown source \"%s\": name it twilio, whatsapp or "
+		          "dialogflow-cx, or set type = standard-webhooks or hmac-sha256", s->name);
+		return;
+	}
+	if (s->type == SOURCE_BY_NAME)
+		s->type = named;
+	if (s->type <= SOURCE_DIALOGFLOW_CX && s->type != named) {
+		add_error(ld, ld->section_line, "[source \"%s\"] type = %s is the section named \"%s\" "
+		          "(its route is /v1/webhooks/%s)", s->name, source_type_words[s->type],
+		          source_type_words[s->type], source_type_words[s->type]);
+		return;
+	}
+	if (s->type > SOURCE_DIALOGFLOW_CX && named) {
+		add_error(ld, ld->section_line, "[source \"%s\"] is the %s route: give a generic source "
+		          "another name", s->name, s->name);
+		return;
+	}
+	int stray = s->generic_line ? s->generic_line : s->hmac_line ? s->hmac_line : s->sw_line;
+	if (s->type <= SOURCE_DIALOGFLOW_CX && (stray || s->category_line))
+		add_error(ld, stray ? stray : s->category_line, "[source \"%s\"] this key applies to "
+		          "type = standard-webhooks or hmac-sha256 only", s->name);
+	else if (s->type > SOURCE_DIALOGFLOW_CX)
+		end_generic_source(ld, s);
+	if (!s->secret_file && s->type != SOURCE_DIALOGFLOW_CX)
 		add_error(ld, ld->section_line, "[source \"%s\"] needs secret_file", s->name);
 }
 
@@ -1169,7 +1328,7 @@ static void dispatch_key(struct loader *ld, const char *key, const char *value)
 	const char *msg;
 	if (k)
 		msg = set_key(ld, k, ld->entry ? ld->entry : (void *)ld->cfg, value);
-	else if (s->other)
+	else if (s->other && (!s->other_prefix || !strncmp(key, s->other_prefix, strlen(s->other_prefix))))
 		msg = s->other(ld, key, value);
 	else {
 		unknown_key(ld, key);
@@ -1343,6 +1502,11 @@ static void validate(struct loader *ld)
 	if (!c->tls_cert != !c->tls_key)
 		add_error(ld, c->tls_cert ? c->lines.tls_cert : c->lines.tls_key,
 		          "[server] tls_cert and tls_key go together: set both or neither");
+	for (size_t i = 0; i < c->nsources; i++)
+		if (c->sources[i].category && !config_category_known(c, c->sources[i].category))
+			add_error(ld, c->sources[i].category_line, "[source \"%s\"] category %s is not a "
+			          "configured category ([retention] or [channels])", c->sources[i].name,
+			          c->sources[i].category);
 }
 
 /* ---- public API --------------------------------------------------------------- */
@@ -1419,6 +1583,20 @@ static void free_rule(struct rule_conf *r)
 	free(r->file);
 }
 
+static void free_source_generic(struct source_conf *s)
+{
+	free(s->signature_header);
+	free(s->signature_prefix);
+	free(s->category);
+	for (int i = 0; i < SOURCE_MAP_COUNT; i++)
+		free(s->map[i]);
+	for (size_t i = 0; i < s->nmeta; i++) {
+		free(s->meta[i].key);
+		free(s->meta[i].pointer);
+	}
+	free(s->meta);
+}
+
 void config_free(struct config *c)
 {
 	if (!c)
@@ -1434,6 +1612,7 @@ void config_free(struct config *c)
 		free(c->sources[i].secret_file);
 		free(c->sources[i].verify_token_file);
 		free(c->sources[i].tenant);
+		free_source_generic(&c->sources[i]);
 	}
 	for (size_t i = 0; i < c->ntenants; i++)
 		free(c->tenants[i].name);
@@ -1532,7 +1711,7 @@ bool config_section_info(size_t i, const char **word, bool *named, bool *open)
 		return false;
 	*word = sections[i].word;
 	*named = sections[i].named;
-	*open = sections[i].other != NULL;
+	*open = sections[i].other != NULL && !sections[i].other_prefix;
 	return true;
 }
 

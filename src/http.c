@@ -322,6 +322,8 @@ static const struct route routes[] = {
 	{ "GET", "/v1/webhooks/whatsapp", false, 0, false, http_webhook_whatsapp_verify,
 	  "/v1/webhooks/whatsapp" },
 	{ "POST", "/v1/webhooks/whatsapp", false, 0, true, http_webhook_whatsapp, "/v1/webhooks/whatsapp" },
+	/* Generic signed sources, after the fixed routes above, which match first. */
+	{ "POST", "/v1/webhooks/", true, 0, true, http_webhook_generic, "/v1/webhooks/{name}" },
 };
 
 /* ---- routing and authentication --------------------------------------- */

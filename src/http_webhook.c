@@ -14,6 +14,7 @@
 #include "http_internal.h"
 #include "ingest.h"
 #include "webhook.h"
+#include "webhook_generic.h"
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -268,4 +269,28 @@ void http_webhook_whatsapp(struct request *rq)
 	free(senders);   /* ingest copied what it needed (the subject hashes) */
 	json_decref(msgs);
 	json_decref(root);
+}
+
+/* ---- generic signed webhooks (webhook_generic.c) ----------------------- */
+
+static const char *generic_header(void *rq, const char *name)
+{
+	return header(rq, name);
+}
+
+void http_webhook_generic(struct request *rq)
+{
+	struct rd_error e;
+	struct webhook_generic_msg m;
+	const struct source_conf *src = config_source(rq->snap->cfg, rq->id);
+	if (webhook_generic_receive(src, generic_header, rq, rq->body.data, rq->body.len, &m, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	const char *ids[1] = { m.provider_id[0] ? m.provider_id : NULL };
+	struct ingest_options opt = { .channel = (enum rd_channel)src->channel, .default_tenant = src->tenant,
+	                              .sender = m.sender[0] ? m.sender : NULL, .source = src->name,
+	                              .provider_ids = ids };
+	http_ingest(rq, &opt, m.msgs, finish_whatsapp);
+	webhook_generic_msg_clear(&m);   /* ingest copied what it needed */
 }
