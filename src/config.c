@@ -278,7 +278,7 @@ static void format_size(int64_t n, char out[32])
 
 static void format_duration(int64_t n, char out[32])
 {
-	static const char *const units[] = { "s", "m", "h", "d", NULL };
+	static const char *const units[] = { "s", "min", "h", "d", NULL };
 	static const int64_t scale[] = { 1, 60, 3600, 86400 };
 	format_unit(n, units, scale, out);
 }
@@ -314,6 +314,14 @@ static void duration_message(const struct cfg_key *k, const char *zero, char *ou
 	else
 		snprintf(out, len, "%s must be a duration such as %s, or 0%s", k->key,
 		         k->def && strcmp(k->def, "0") ? k->def : "30d", zero);
+}
+
+/* "5m": minutes or months? The unit is refused and both readings named. */
+static void ambiguous_message(const char *key, const char *v, char *out, size_t len)
+{
+	int n = (int)strspn(v, "0123456789");
+	snprintf(out, len, "%s = %s is ambiguous: write %.*smin for minutes or %.*smo for months", key, v, n, v,
+	         n, v);
 }
 
 /* What the key accepts, from its row: "keep must be 1 to 8 characters". */
@@ -466,6 +474,10 @@ static const char *parse_value(const struct cfg_key *k, void *base, const char *
 	if ((k->type == KT_BOOL || k->type == KT_CHOICE) ? parse_word(k, v, field) == 0
 	                                                : parse_number(k, v, field) == 0)
 		return NULL;
+	if ((k->type == KT_SECONDS || k->type == KT_DURATION) && util_duration_ambiguous(v)) {
+		ambiguous_message(k->key, v, msg, len);
+		return msg;
+	}
 	bounds_message(k, msg, len);
 	return msg;
 }
@@ -857,8 +869,12 @@ static const char *set_retention(struct loader *ld, const char *category, const 
 	int64_t secs;
 	if (!valid_name(category))
 		return "retention keys are category names of A-Z a-z 0-9 . _ -";
+	if (util_duration_ambiguous(v)) {
+		ambiguous_message(category, v, ld->msg, sizeof ld->msg);
+		return ld->msg;
+	}
 	if (util_parse_duration(v, &secs))
-		return "retention must be a duration such as 30d, 12h or 0 (keep forever)";
+		return "retention must be a duration such as 30d, 12mo, 1y or 0 (keep forever)";
 	for (size_t i = 0; i < c->nretention; i++) {
 		struct retention_conf *r = &c->retention[i];
 		bool same_tenant = (!r->tenant && !tenant) || (r->tenant && tenant && !strcmp(r->tenant, tenant));
