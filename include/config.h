@@ -108,6 +108,7 @@ struct config {
 	/* Request rate limits (token buckets); taken from the config in force. */
 	double rate_limit_per_ip; /* requests/s per client address; 0 = off */
 	int rate_burst_per_ip;    /* bucket size; 0 = max(1, rate_limit_per_ip) */
+	int64_t max_clock_skew;   /* seconds a message ts may be ahead of now; 0 = off */
 
 	/* [storage] */
 	char *database;

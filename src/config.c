@@ -747,6 +747,8 @@ static const struct cfg_key server_keys[] = {
 	  .doc = "requests per client address; over it 429" },
 	{ "rate_burst_per_ip", KT_INT, C(rate_burst_per_ip), "0", 0, 1000000, .zero = "the rate, at least 1",
 	  .unit = "requests", .doc = "requests an idle address may send at once" },
+	{ "max_clock_skew", KT_DURATION, C(max_clock_skew), "5min", 0, 366 * 86400, .zero = "off",
+	  .doc = "a message ts further in the future than this is refused (422)" },
 };
 
 static const struct cfg_key storage_keys[] = {

@@ -196,12 +196,8 @@ static int parse_required(json_t *m, const char *where, struct message_in *out, 
 	return 0;
 }
 
-static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, struct rd_error *e)
+static int parse_ts_value(const json_t *v, int64_t *out)
 {
-	json_t *v = json_object_get(m, "ts");
-	*out = now_ms;
-	if (!v || json_is_null(v))
-		return 0;
 	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 253402300800LL) {
 		*out = (int64_t)json_integer_value(v) * 1000;
 		return 0;
@@ -210,10 +206,29 @@ static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, 
 		*out = (int64_t)(json_real_value(v) * 1000.0);
 		return 0;
 	}
-	if (json_is_string(v) && util_parse_ts(json_string_value(v), out) == 0)
+	return json_is_string(v) && util_parse_ts(json_string_value(v), out) == 0 ? 0 : -1;
+}
+
+/* A timestamp further ahead than max_clock_skew is refused: retention counts
+ * from ts, so a client's fast clock would keep a record past its horizon. */
+static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t max_skew_s, int64_t *out,
+                    struct rd_error *e)
+{
+	json_t *v = json_object_get(m, "ts");
+	*out = now_ms;
+	if (!v || json_is_null(v))
 		return 0;
-	rd_error_set(e, RD_E_INVALID_FIELD, "%s.ts must be RFC 3339 or epoch seconds", where);
-	return -1;
+	if (parse_ts_value(v, out)) {
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.ts must be RFC 3339 or epoch seconds", where);
+		return -1;
+	}
+	if (max_skew_s > 0 && *out - now_ms > max_skew_s * 1000) {
+		rd_error_set(e, RD_E_INVALID_FIELD,
+		             "%s.ts is %lld s in the future, more than max_clock_skew (%lld s) allows",
+		             where, (long long)((*out - now_ms) / 1000), (long long)max_skew_s);
+		return -1;
+	}
+	return 0;
 }
 
 static int parse_metadata(json_t *m, const char *where, json_t **out, struct rd_error *e)
@@ -297,7 +312,7 @@ static int parse_message(json_t *m, size_t index, bool batch, const struct confi
 	}
 	if (check_keys(m, where, e) || parse_required(m, where, out, e) ||
 	    parse_enums(m, where, opt, out, e) || parse_scoping(m, where, cfg, opt, out, e) ||
-	    parse_ts(m, where, now_ms, &out->ts_ms, e) || parse_metadata(m, where, &out->metadata, e))
+	    parse_ts(m, where, now_ms, cfg->max_clock_skew, &out->ts_ms, e) || parse_metadata(m, where, &out->metadata, e))
 		return -1;
 	return 0;
 }
