@@ -74,6 +74,7 @@ struct source_conf {
 	char *secret_file;
 	char *verify_token_file;
 	char *tenant;             /* tenant its messages go to; NULL: as they say, else "default" */
+	char *region;             /* ISO 3166 alpha-2 its numbers are read in; NULL: the tenant's */
 	int secret_line, verify_line;   /* where the files were named */
 };
 
@@ -82,6 +83,7 @@ struct tenant_conf {
 	char *name;
 	enum redact_style style;  /* default style for this tenant's rules */
 	bool style_set;
+	char *region;             /* ISO 3166 alpha-2 national phone numbers are read in; NULL */
 };
 
 /* [server] access_log: a line per request (all), only for failed ones

@@ -13,6 +13,7 @@
 #define REDACTD_INGEST_H
 
 #include "app.h"
+#include "phone_region.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -26,6 +27,9 @@ struct ingest_options {
 	/* Per message (index i of the batch), overriding sender when non-NULL:
 	 * one WhatsApp notification may carry several senders. */
 	const char *const *senders;
+	bool sender_e164;              /* senders are E.164 digits without '+' (WhatsApp wa_id) */
+	/* A webhook source's [source] region; NULL: the tenant's ([tenant] region). */
+	const struct phone_region *region;
 };
 
 /*

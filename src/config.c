@@ -33,6 +33,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "phone_region.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -559,6 +560,12 @@ static const char *check_entity(const char *v)
 	return n == 0 || n > RD_MAX_NAME_LEN || ok < n ? "entity must be 1 to 64 of A-Z 0-9 _ (e.g. EMAIL)" : NULL;
 }
 
+static const char *check_region(const char *v)
+{
+	return phone_region_find(v) ? NULL
+	       : "region must be an ISO 3166 alpha-2 code with a telephone numbering plan (GB, US, DE, ...)";
+}
+
 /* Which validators exist is redact.c's to say, when it compiles the rule. */
 static const char *check_validator(const char *v)
 {
@@ -841,11 +848,15 @@ static const struct cfg_key source_keys[] = {
 	  .doc = "WhatsApp: the token of Meta's verification handshake" },
 	/* Unset is not the same as "default": unset, a message may name its tenant. */
 	{ "tenant", KT_NAME, SOURCE(tenant), NULL, .doc = "the tenant the source's messages go to" },
+	{ "region", KT_STR, SOURCE(region), NULL, .flags = KF_OPTIONAL, .check = check_region,
+	  .doc = "ISO 3166 code national phone numbers from this source are read in" },
 };
 
 static const struct cfg_key tenant_keys[] = {
 	{ "style", KT_CUSTOM, 0, NULL, .parse = p_tenant_style,
 	  .doc = "the style of the tenant's rules that set none" },
+	{ "region", KT_STR, offsetof(struct tenant_conf, region), NULL, .flags = KF_OPTIONAL,
+	  .check = check_region, .doc = "ISO 3166 code the tenant's national phone numbers are read in" },
 };
 
 /* ---- retention: keys that are category names ---------------------------------------- */
@@ -1452,9 +1463,12 @@ void config_free(struct config *c)
 		free(c->sources[i].secret_file);
 		free(c->sources[i].verify_token_file);
 		free(c->sources[i].tenant);
+		free(c->sources[i].region);
 	}
-	for (size_t i = 0; i < c->ntenants; i++)
+	for (size_t i = 0; i < c->ntenants; i++) {
 		free(c->tenants[i].name);
+		free(c->tenants[i].region);
+	}
 	for (size_t i = 0; i < c->nretention; i++) {
 		free(c->retention[i].tenant);
 		free(c->retention[i].category);

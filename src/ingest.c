@@ -453,9 +453,10 @@ static int add_findings(struct buf *doc, struct tally *counts, struct tally *tot
 }
 
 /* Redacts each string value of metadata into a new object. */
-static json_t *redact_metadata(const struct redact *rd, const struct message_in *m,
-                               struct prepared *p, struct redact_result *res, struct buf *doc,
-                               struct tally *counts, struct tally *total)
+static json_t *redact_metadata(const struct redact *rd, const struct phone_region *region,
+                               const struct message_in *m, struct prepared *p,
+                               struct redact_result *res, struct buf *doc, struct tally *counts,
+                               struct tally *total)
 {
 	json_t *out = json_object();
 	if (!out || !m->metadata)
@@ -465,7 +466,8 @@ static json_t *redact_metadata(const struct redact *rd, const struct message_in 
 	json_object_foreach(m->metadata, k, v) {
 		json_t *nv;
 		if (json_is_string(v)) {
-			if (redact_run(rd, m->tenant, m->channel, json_string_value(v), json_string_length(v), res) ||
+			if (redact_run_in(rd, m->tenant, region, m->channel, json_string_value(v),
+			                  json_string_length(v), res) ||
 			    add_subjects(p, res) || add_findings(doc, counts, total, res, k))
 				goto fail;
 			nv = json_stringn(res->text, res->len);
@@ -526,12 +528,13 @@ static void record_header(struct app *app, const struct message_in *m, int64_t n
 }
 
 static int add_sender(const struct app_snap *snap, const struct ingest_options *opt,
-                      struct prepared *p)
+                      const struct phone_region *region, struct prepared *p)
 {
 	struct redact_subject s;
 	if (!opt->sender)
 		return 0;
-	if (redact_subject_hash(snap->redact, SUBJECT_PHONE, opt->sender, strlen(opt->sender), &s) < 0)
+	if (redact_subject_hash_in(snap->redact, opt->sender_e164 ? NULL : region, SUBJECT_PHONE, opt->sender,
+	                           strlen(opt->sender), &s) < 0)
 		return 0;   /* not a phone number (e.g. a web session id): nothing to link */
 	struct redact_result one = { .subjects = &s, .nsubjects = 1 };
 	return add_subjects(p, &one);
@@ -560,12 +563,15 @@ static int prepare_one(struct app *app, const struct app_snap *snap,
 	struct buf findings = { 0 }, doc = { 0 }, counts_json = { 0 };
 	struct tally counts = { 0 };
 	json_t *meta = NULL;
+	/* A webhook source's region, else the tenant's (phone_region.h). */
+	const struct phone_region *region = opt->region ? opt->region
+	                                    : redact_tenant_region(snap->redact, m->tenant);
 	record_header(app, m, now_ms, &p->rec);
 	if (buf_append(&findings, "[", 1) ||
-	    !(meta = redact_metadata(snap->redact, m, p, res, &findings, &counts, total)))
+	    !(meta = redact_metadata(snap->redact, region, m, p, res, &findings, &counts, total)))
 		goto oom;
-	if (redact_run(snap->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
-	    add_subjects(p, res) || add_sender(snap, opt, p) ||
+	if (redact_run_in(snap->redact, m->tenant, region, m->channel, m->text, m->text_len, res) ||
+	    add_subjects(p, res) || add_sender(snap, opt, region, p) ||
 	    add_findings(&findings, &counts, total, res, NULL) || finish_doc(&findings, meta, &doc) ||
 	    tally_json(&counts, &counts_json))
 		goto oom;
