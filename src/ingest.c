@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "record.h"
 #include "tenant.h"
+#include "tenant_close.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -785,6 +786,26 @@ static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_
 	return rc;
 }
 
+/* A tenant whose closure is due takes nothing more (tenant_close.h): the
+ * whole batch is refused. A batch is mostly one tenant: asked once each. */
+static int refuse_closed(struct app *app, const struct message_in *msgs, size_t n, int64_t now_ms,
+                         struct rd_error *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t due_ms;
+		if (i > 0 && strcmp(msgs[i].tenant, msgs[i - 1].tenant) == 0)
+			continue;
+		if (tenant_close_refused(app, msgs[i].tenant, now_ms, &due_ms)) {
+			char due[32];
+			util_format_ts(due_ms, due);
+			rd_error_set(e, RD_E_TENANT_CLOSED, "tenant %s is closed: its closure was due at %s",
+			             msgs[i].tenant, due);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int ingest_messages_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
                          json_t *root, const struct ingest_sink *sink, struct rd_error *e)
 {
@@ -796,6 +817,8 @@ int ingest_messages_json(struct app *app, struct app_snap *snap, const struct in
 	int rc = -1;
 	if (validate_all(snap->cfg, opt, root, now_ms, &msgs, &n, e))
 		return -1;
+	if (refuse_closed(app, msgs, n, now_ms, e))
+		goto done;
 	if (batch_init(&b, n) || !(j = job_new(app, snap, sink))) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		goto done;
