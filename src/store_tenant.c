@@ -16,7 +16,7 @@
 /* The tenant module's part of schema version 7. */
 const struct store_schema_step store_tenant_schema[] = {
 	{ 7,
-	"CREATE TABLE tenant_closures ("
+	"CREATE TABLE IF NOT EXISTS tenant_closures ("
 	"  tenant TEXT PRIMARY KEY,"
 	"  state TEXT NOT NULL CHECK (state IN ('pending', 'erasing', 'done')),"
 	"  actor TEXT NOT NULL,"
