@@ -9,7 +9,7 @@ PKGS="libpcre2-8 libsodium"
 mkdir -p "$OUT"
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
    -Wmissing-prototypes -Wformat=2 -Wvla -Iinclude $(pkg-config --cflags $PKGS) \
-   -o "$OUT/redact_bench" bench/redact_bench.c src/redact*.c src/util.c src/log.c src/common.c \
+   -o "$OUT/redact_bench" bench/redact_bench.c src/redact*.c src/phone_region.c src/util.c src/log.c src/common.c \
    $(pkg-config --libs $PKGS) -lpthread || exit 1
 
 CORPUS=$OUT/chat-corpus.txt

@@ -47,4 +47,7 @@ int cmd_backup(int argc, char **argv);
 /* `token new NAME --scopes LIST` (cli_token.c): a new bearer token. */
 int cmd_token(int argc, char **argv);
 
+/* `tenant close NAME --after D | cancel NAME | list` (cli_tenant.c). */
+int cmd_tenant(int argc, char **argv);
+
 #endif

@@ -93,6 +93,7 @@ struct source_conf {
 	char *secret_file;
 	char *verify_token_file;
 	char *tenant;             /* tenant its messages go to; NULL: as they say, else "default" */
+	char *region;             /* ISO 3166 alpha-2 its numbers are read in; NULL: the tenant's */
 	int secret_line, verify_line;   /* where the files were named */
 	/* Generic signed webhooks (type = standard-webhooks | hmac-sha256). */
 	enum source_type type;    /* never SOURCE_BY_NAME once loaded */
@@ -112,6 +113,7 @@ struct tenant_conf {
 	char *name;
 	enum redact_style style;  /* default style for this tenant's rules */
 	bool style_set;
+	char *region;             /* ISO 3166 alpha-2 national phone numbers are read in; NULL */
 };
 
 /* [server] access_log: a line per request (all), only for failed ones
@@ -138,6 +140,7 @@ struct config {
 	/* Request rate limits (token buckets); taken from the config in force. */
 	double rate_limit_per_ip; /* requests/s per client address; 0 = off */
 	int rate_burst_per_ip;    /* bucket size; 0 = max(1, rate_limit_per_ip) */
+	int64_t max_clock_skew;   /* seconds a message ts may be ahead of now; 0 = off */
 
 	/* [storage] */
 	char *database;

@@ -134,5 +134,9 @@ void http_delete_conversation(struct request *rq);
 void http_post_hold(struct request *rq);
 void http_get_holds(struct request *rq);
 void http_delete_hold(struct request *rq);
+/* Tenant closures (http_admin.c, tenant_close.h). */
+void http_get_tenants(struct request *rq);
+void http_post_tenant_close(struct request *rq);
+void http_delete_tenant_close(struct request *rq);
 
 #endif

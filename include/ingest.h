@@ -13,6 +13,7 @@
 #define REDACTD_INGEST_H
 
 #include "app.h"
+#include "phone_region.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -33,6 +34,9 @@ struct ingest_options {
 	 * success and not stored again. */
 	const char *source;
 	const char *const *provider_ids;
+	bool sender_e164;              /* senders are E.164 digits without '+' (WhatsApp wa_id) */
+	/* A webhook source's [source] region; NULL: the tenant's ([tenant] region). */
+	const struct phone_region *region;
 };
 
 /*

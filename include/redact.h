@@ -15,6 +15,7 @@
 
 #include "redactd.h"
 #include "config.h"
+#include "phone_region.h"
 
 struct redact;
 
@@ -68,6 +69,19 @@ void redact_free(struct redact *r);        /* NULL is a no-op; wipes keys */
 int redact_run(const struct redact *r, const char *tenant, enum rd_channel channel,
                const char *text, size_t len, struct redact_result *out) RD_WARN_UNUSED;
 
+/* The same, reading phone numbers written nationally in `region` (NULL:
+ * none): a webhook source's region ([source] region) instead of the
+ * tenant's. redact_run reads them in the tenant's ([tenant] region). A
+ * national number in a region is hashed as a subject in its E.164 form
+ * (phone_region.h), so "07700 900456" and "+44 7700 900456" are one
+ * subject; the text's redaction is the same either way. */
+int redact_run_in(const struct redact *r, const char *tenant, const struct phone_region *region,
+                  enum rd_channel channel, const char *text, size_t len, struct redact_result *out)
+	RD_WARN_UNUSED;
+
+/* The tenant's [tenant] region, or NULL. */
+const struct phone_region *redact_tenant_region(const struct redact *r, const char *tenant);
+
 void redact_result_free(struct redact_result *res);
 
 /*
@@ -79,6 +93,25 @@ void redact_result_free(struct redact_result *res);
  */
 int redact_subject_hash(const struct redact *r, enum subject_kind kind, const char *s,
                         size_t len, struct redact_subject *out) RD_WARN_UNUSED;
+/* The same, a phone written nationally read in `region` (NULL: none). */
+int redact_subject_hash_in(const struct redact *r, const struct phone_region *region,
+                           enum subject_kind kind, const char *s, size_t len,
+                           struct redact_subject *out) RD_WARN_UNUSED;
+
+#define REDACT_SUBJECT_FORMS 8
+
+/*
+ * Every subject hash a query for `tenant` may have been stored under, most
+ * current first: for a phone, its reading in the tenant's region and in the
+ * regions of the sources that send to it, its national forms there (how a
+ * number written nationally was hashed before the tenant had a region), and
+ * the digits as written. An email has one. Returns how many (at most
+ * REDACT_SUBJECT_FORMS), 0 when `s` does not look like that kind of
+ * identifier. out[0] is what redaction stores now for the query's number.
+ */
+size_t redact_subject_lookup(const struct redact *r, const char *tenant, enum subject_kind kind,
+                             const char *s, size_t len, struct redact_subject out[REDACT_SUBJECT_FORMS])
+	RD_WARN_UNUSED;
 
 /* Entity names the engine can emit, for metrics and stats. */
 size_t redact_entities(const struct redact *r, const char *const **names);

@@ -21,6 +21,10 @@
  * retention_stop sets a flag the callback checks (the batch in progress
  * rolls back), wakes the thread and joins it; the writer must still run.
  *
+ * A tenant whose closure is due (tenant_close.h) has every record due,
+ * whatever its horizon; after the audit entries, tenant_close_settle
+ * destroys its unused keys and advances the closure.
+ *
  * `redactd sweep` runs the same pass in its own process (SQLite locking and
  * the store's busy timeout let it run beside the daemon).
  */
@@ -52,6 +56,7 @@ struct retention_line {
 	int64_t due;              /* older than the horizon and not held */
 	int64_t held;             /* older than the horizon but held */
 	int64_t purged;           /* deleted by this pass (0 on a dry run) */
+	bool closing;             /* the tenant's closure is due: every record is (tenant_close.h) */
 };
 
 struct retention_report {

@@ -10,8 +10,12 @@
 
 /* "1M", "512k", "1024" -> bytes. Returns -1 on bad syntax or overflow. */
 int util_parse_size(const char *s, size_t *out) RD_WARN_UNUSED;
-/* "30s", "5m", "1h", "365d", "0" -> seconds. -1 on bad syntax or overflow. */
+/* "30s", "5min", "1h", "365d", "2w", "12mo", "1y", "0" -> seconds (a month
+ * is 30 days, a year 365). -1 on bad syntax or overflow; -2 for a bare "m"
+ * ("5m"), refused as ambiguous between minutes and months. */
 int util_parse_duration(const char *s, int64_t *out) RD_WARN_UNUSED;
+/* Is s a number with the bare unit "m" (minutes or months?). */
+bool util_duration_ambiguous(const char *s);
 /* Decimal integer in [min, max]; -1 otherwise. */
 int util_parse_long(const char *s, long min, long max, long *out) RD_WARN_UNUSED;
 /* Hex string of exactly 2*n digits into n bytes; -1 otherwise. */

@@ -39,6 +39,7 @@ static const struct command commands[] = {
 	{ "key", cmd_key, "key rotate --new-key FILE: new master key, online" },
 	{ "backup", cmd_backup, "consistent online backup to DEST (--with-keys: self-contained)" },
 	{ "token", cmd_token, "token new NAME --scopes LIST: a new bearer token and its section" },
+	{ "tenant", cmd_tenant, "tenant close NAME --after D, cancel, list: contract ends" },
 };
 
 const char *cli_default_config(void)
@@ -60,7 +61,7 @@ static const unsigned char EXIT_CODE[RD_ERR_COUNT] = {
 	[RD_E_INVALID_FIELD] = EXIT_USAGE, [RD_E_MISSING_FIELD] = EXIT_USAGE,
 	[RD_E_UNKNOWN_FIELD] = EXIT_USAGE, [RD_E_UNAUTHORIZED] = EXIT_USAGE,
 	[RD_E_BAD_SIGNATURE] = EXIT_USAGE, [RD_E_FORBIDDEN] = EXIT_USAGE,
-	[RD_E_NOT_FOUND] = EXIT_USAGE,
+	[RD_E_NOT_FOUND] = EXIT_USAGE, [RD_E_TENANT_CLOSED] = EXIT_USAGE,
 	[RD_E_RATE_LIMITED] = EXIT_RUNTIME, [RD_E_BUSY] = EXIT_RUNTIME,
 	[RD_E_SHUTTING_DOWN] = EXIT_RUNTIME, [RD_E_SOURCE_UNAVAILABLE] = EXIT_RUNTIME,
 	[RD_E_STORAGE_FULL] = EXIT_RUNTIME, [RD_E_STORAGE_FAILED] = EXIT_RUNTIME,

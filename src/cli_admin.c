@@ -104,7 +104,7 @@ static int open_app(struct app *app, const struct admin_opts *o)
 	return cli_open_app(app, o->config, APP_READONLY);
 }
 
-/* "365d", "12h", "90s": the largest unit that divides evenly. */
+/* "365d", "12h", "5min", "90s": the largest unit that divides evenly. */
 static void fmt_duration(int64_t s, char out[32])
 {
 	if (s <= 0)
@@ -114,7 +114,7 @@ static void fmt_duration(int64_t s, char out[32])
 	else if (s % 3600 == 0)
 		snprintf(out, 32, "%lldh", (long long)(s / 3600));
 	else if (s % 60 == 0)
-		snprintf(out, 32, "%lldm", (long long)(s / 60));
+		snprintf(out, 32, "%lldmin", (long long)(s / 60));
 	else
 		snprintf(out, 32, "%llds", (long long)s);
 }

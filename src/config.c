@@ -33,6 +33,7 @@
  */
 #include "config.h"
 #include "log.h"
+#include "phone_region.h"
 #include "util.h"
 
 #include <ctype.h>
@@ -278,7 +279,7 @@ static void format_size(int64_t n, char out[32])
 
 static void format_duration(int64_t n, char out[32])
 {
-	static const char *const units[] = { "s", "m", "h", "d", NULL };
+	static const char *const units[] = { "s", "min", "h", "d", NULL };
 	static const int64_t scale[] = { 1, 60, 3600, 86400 };
 	format_unit(n, units, scale, out);
 }
@@ -314,6 +315,14 @@ static void duration_message(const struct cfg_key *k, const char *zero, char *ou
 	else
 		snprintf(out, len, "%s must be a duration such as %s, or 0%s", k->key,
 		         k->def && strcmp(k->def, "0") ? k->def : "30d", zero);
+}
+
+/* "5m": minutes or months? The unit is refused and both readings named. */
+static void ambiguous_message(const char *key, const char *v, char *out, size_t len)
+{
+	int n = (int)strspn(v, "0123456789");
+	snprintf(out, len, "%s = %s is ambiguous: write %.*smin for minutes or %.*smo for months", key, v, n, v,
+	         n, v);
 }
 
 /* What the key accepts, from its row: "keep must be 1 to 8 characters". */
@@ -466,6 +475,10 @@ static const char *parse_value(const struct cfg_key *k, void *base, const char *
 	if ((k->type == KT_BOOL || k->type == KT_CHOICE) ? parse_word(k, v, field) == 0
 	                                                : parse_number(k, v, field) == 0)
 		return NULL;
+	if ((k->type == KT_SECONDS || k->type == KT_DURATION) && util_duration_ambiguous(v)) {
+		ambiguous_message(k->key, v, msg, len);
+		return msg;
+	}
 	bounds_message(k, msg, len);
 	return msg;
 }
@@ -545,6 +558,12 @@ static const char *check_entity(const char *v)
 	while (ok < n && (isupper((unsigned char)v[ok]) || isdigit((unsigned char)v[ok]) || v[ok] == '_'))
 		ok++;
 	return n == 0 || n > RD_MAX_NAME_LEN || ok < n ? "entity must be 1 to 64 of A-Z 0-9 _ (e.g. EMAIL)" : NULL;
+}
+
+static const char *check_region(const char *v)
+{
+	return phone_region_find(v) ? NULL
+	       : "region must be an ISO 3166 alpha-2 code with a telephone numbering plan (GB, US, DE, ...)";
 }
 
 /* Which validators exist is redact.c's to say, when it compiles the rule. */
@@ -823,6 +842,8 @@ static const struct cfg_key server_keys[] = {
 	  .doc = "requests per client address; over it 429" },
 	{ "rate_burst_per_ip", KT_INT, C(rate_burst_per_ip), "0", 0, 1000000, .zero = "the rate, at least 1",
 	  .unit = "requests", .doc = "requests an idle address may send at once" },
+	{ "max_clock_skew", KT_DURATION, C(max_clock_skew), "5min", 0, 366 * 86400, .zero = "off",
+	  .doc = "a message ts further in the future than this is refused (422)" },
 };
 
 static const struct cfg_key storage_keys[] = {
@@ -939,11 +960,15 @@ static const struct cfg_key source_keys[] = {
 	  .doc = "the channel of messages that map none" },
 	{ "category", KT_NAME, SOURCE(category), NULL, .line = SOURCE(category_line),
 	  .unit = "a category name", .doc = "the category of its messages; unset: the channel's" },
+	{ "region", KT_STR, SOURCE(region), NULL, .flags = KF_OPTIONAL, .check = check_region,
+	  .doc = "ISO 3166 code national phone numbers from this source are read in" },
 };
 
 static const struct cfg_key tenant_keys[] = {
 	{ "style", KT_CUSTOM, 0, NULL, .parse = p_tenant_style,
 	  .doc = "the style of the tenant's rules that set none" },
+	{ "region", KT_STR, offsetof(struct tenant_conf, region), NULL, .flags = KF_OPTIONAL,
+	  .check = check_region, .doc = "ISO 3166 code the tenant's national phone numbers are read in" },
 };
 
 /* ---- retention: keys that are category names ---------------------------------------- */
@@ -969,8 +994,12 @@ static const char *set_retention(struct loader *ld, const char *category, const 
 	int64_t secs;
 	if (!valid_name(category))
 		return "retention keys are category names of A-Z a-z 0-9 . _ -";
+	if (util_duration_ambiguous(v)) {
+		ambiguous_message(category, v, ld->msg, sizeof ld->msg);
+		return ld->msg;
+	}
 	if (util_parse_duration(v, &secs))
-		return "retention must be a duration such as 30d, 12h or 0 (keep forever)";
+		return "retention must be a duration such as 30d, 12mo, 1y or 0 (keep forever)";
 	for (size_t i = 0; i < c->nretention; i++) {
 		struct retention_conf *r = &c->retention[i];
 		bool same_tenant = (!r->tenant && !tenant) || (r->tenant && tenant && !strcmp(r->tenant, tenant));
@@ -1613,9 +1642,12 @@ void config_free(struct config *c)
 		free(c->sources[i].verify_token_file);
 		free(c->sources[i].tenant);
 		free_source_generic(&c->sources[i]);
+		free(c->sources[i].region);
 	}
-	for (size_t i = 0; i < c->ntenants; i++)
+	for (size_t i = 0; i < c->ntenants; i++) {
 		free(c->tenants[i].name);
+		free(c->tenants[i].region);
+	}
 	for (size_t i = 0; i < c->nretention; i++) {
 		free(c->retention[i].tenant);
 		free(c->retention[i].category);

@@ -1,6 +1,6 @@
 /*
  * http_admin.c — admin routes: subjects (export, erasure), conversation
- * erasure, legal holds; /readyz.
+ * erasure, legal holds, tenant closures; /readyz.
  *
  * Same pattern as the handlers in http.c: parse, call the module (subject.c),
  * answer once. The actor of every audit entry is the token's name. Queries
@@ -12,6 +12,8 @@
 #include "ingest.h"
 #include "subject.h"
 #include "tenant.h"
+#include "tenant_close.h"
+#include "util.h"
 
 #include <microhttpd.h>
 #include <sodium.h>
@@ -191,6 +193,120 @@ void http_delete_hold(struct request *rq)
 	json_t *o = json_pack("{s:i}", "removed", 1);
 	http_reply_json(rq, 200, o);
 	json_decref(o);
+}
+
+/* ---- tenant closures -------------------------------------------------------- */
+
+/* NAME of ".../NAME/close" (rq->id) into name; a token bound to a tenant
+ * may act for its own only. */
+static const char *closure_tenant(struct request *rq, char name[RD_MAX_NAME_LEN + 1], struct rd_error *e)
+{
+	const char *slash = strchr(rq->id, '/');
+	size_t n = slash ? (size_t)(slash - rq->id) : 0;
+	if (!slash || strcmp(slash, "/close") != 0 || n == 0 || n > RD_MAX_NAME_LEN) {
+		rd_error_set(e, RD_E_NOT_FOUND, "no such route: the path is /v1/tenants/{name}/close");
+		return NULL;
+	}
+	memcpy(name, rq->id, n);
+	name[n] = '\0';
+	return tenant_resolve(http_token_tenant(rq), name, NULL, RD_E_INVALID_PATH, e);
+}
+
+/* {"after": "30d"} (a duration, or whole seconds). */
+static int after_field(json_t *root, int64_t *after_s, struct rd_error *e)
+{
+	json_t *v = json_is_object(root) ? json_object_get(root, "after") : NULL;
+	const char *k;
+	json_t *x;
+	if (!json_is_object(root)) {
+		rd_error_set(e, RD_E_INVALID_BODY, "body must be an object {\"after\": \"30d\"}");
+		return -1;
+	}
+	json_object_foreach(root, k, x) {
+		if (strcmp(k, "after")) {
+			rd_error_set(e, RD_E_UNKNOWN_FIELD, "the only field is after");
+			return -1;
+		}
+	}
+	if (!v) {
+		rd_error_set(e, RD_E_MISSING_FIELD, "after is required: a duration such as 30d, or 0");
+		return -1;
+	}
+	if (json_is_integer(v) && json_integer_value(v) >= 0) {
+		*after_s = (int64_t)json_integer_value(v);
+		return 0;
+	}
+	int rc = json_is_string(v) ? util_parse_duration(json_string_value(v), after_s) : -1;
+	if (rc == -2)
+		rd_error_set(e, RD_E_INVALID_FIELD, "after: a bare m is ambiguous: write min for minutes or mo for months");
+	else if (rc)
+		rd_error_set(e, RD_E_INVALID_FIELD, "after must be a duration (s, min, h, d, w, mo, y) or seconds");
+	return rc ? -1 : 0;
+}
+
+void http_post_tenant_close(struct request *rq)
+{
+	struct rd_error e;
+	char name[RD_MAX_NAME_LEN + 1];
+	int64_t after_s = 0;
+	json_t *out = NULL, *root = NULL;
+	const char *tenant = closure_tenant(rq, name, &e);
+	if (!tenant || !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
+	    after_field(root, &after_s, &e) ||
+	    tenant_close_schedule(rq->srv->app, tenant, after_s, rq->token_name, &out, &e)) {
+		http_reply_error(rq, &e);
+		json_decref(root);
+		return;
+	}
+	json_decref(root);
+	http_reply_json(rq, 202, out);
+	json_decref(out);
+}
+
+void http_delete_tenant_close(struct request *rq)
+{
+	struct rd_error e;
+	char name[RD_MAX_NAME_LEN + 1];
+	const char *tenant = closure_tenant(rq, name, &e);
+	if (!tenant || tenant_close_cancel(rq->srv->app, tenant, rq->token_name, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	json_t *o = json_pack("{s:s, s:s}", "tenant", tenant, "closure", "cancelled");
+	http_reply_json(rq, 200, o);
+	json_decref(o);
+}
+
+/* A token bound to a tenant sees its own alone. */
+static int only_bound(json_t *out, const char *bound)
+{
+	json_t *arr = json_object_get(out, "tenants"), *keep = json_array(), *t;
+	size_t i;
+	if (!keep)
+		return -1;
+	json_array_foreach(arr, i, t)
+		if (!strcmp(json_string_value(json_object_get(t, "name")), bound) && json_array_append(keep, t)) {
+			json_decref(keep);
+			return -1;
+		}
+	return json_object_set_new(out, "tenants", keep);
+}
+
+void http_get_tenants(struct request *rq)
+{
+	struct rd_error e;
+	json_t *out;
+	if (tenant_close_list(rq->srv->app, &out, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	if (http_token_tenant(rq) && only_bound(out, http_token_tenant(rq))) {
+		json_decref(out);
+		http_fail(rq, RD_E_INTERNAL, "out of memory");
+		return;
+	}
+	http_reply_json(rq, 200, out);
+	json_decref(out);
 }
 
 /* ---- readiness ------------------------------------------------------------ */

@@ -93,6 +93,7 @@ void http_webhook_cx(struct request *rq)
 		                              .default_tenant = http_token_tenant(rq) };
 		if (!opt.default_tenant && src)
 			opt.default_tenant = src->tenant;
+		opt.region = src && src->region ? phone_region_find(src->region) : NULL;
 		http_ingest(rq, &opt, msgs, finish_cx);
 	}
 	json_decref(msgs);
@@ -160,7 +161,8 @@ static void twilio_ingest(struct request *rq, const struct source_conf *src,
 {
 	struct rd_error e;
 	json_t *msgs;
-	struct ingest_options opt = { .default_tenant = src->tenant };
+	struct ingest_options opt = { .default_tenant = src->tenant,
+	                              .region = src->region ? phone_region_find(src->region) : NULL };
 	if (webhook_twilio_messages(form, &msgs, &opt.channel, &opt.sender, &e))
 		http_reply_error(rq, &e);
 	else if (!msgs)
@@ -263,7 +265,8 @@ void http_webhook_whatsapp(struct request *rq)
 		http_reply_text(rq, 200, "application/json", none, sizeof none - 1, NULL, NULL);
 	} else {
 		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
-		                              .senders = senders };
+		                              .senders = senders, .sender_e164 = true,
+		                              .region = src->region ? phone_region_find(src->region) : NULL };
 		http_ingest(rq, &opt, msgs, finish_whatsapp);
 	}
 	free(senders);   /* ingest copied what it needed (the subject hashes) */

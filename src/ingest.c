@@ -21,6 +21,7 @@
 #include "metrics.h"
 #include "record.h"
 #include "tenant.h"
+#include "tenant_close.h"
 #include "util.h"
 
 #include <sodium.h>
@@ -196,12 +197,8 @@ static int parse_required(json_t *m, const char *where, struct message_in *out, 
 	return 0;
 }
 
-static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, struct rd_error *e)
+static int parse_ts_value(const json_t *v, int64_t *out)
 {
-	json_t *v = json_object_get(m, "ts");
-	*out = now_ms;
-	if (!v || json_is_null(v))
-		return 0;
 	if (json_is_integer(v) && json_integer_value(v) >= 0 && json_integer_value(v) < 253402300800LL) {
 		*out = (int64_t)json_integer_value(v) * 1000;
 		return 0;
@@ -210,10 +207,29 @@ static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t *out, 
 		*out = (int64_t)(json_real_value(v) * 1000.0);
 		return 0;
 	}
-	if (json_is_string(v) && util_parse_ts(json_string_value(v), out) == 0)
+	return json_is_string(v) && util_parse_ts(json_string_value(v), out) == 0 ? 0 : -1;
+}
+
+/* A timestamp further ahead than max_clock_skew is refused: retention counts
+ * from ts, so a client's fast clock would keep a record past its horizon. */
+static int parse_ts(json_t *m, const char *where, int64_t now_ms, int64_t max_skew_s, int64_t *out,
+                    struct rd_error *e)
+{
+	json_t *v = json_object_get(m, "ts");
+	*out = now_ms;
+	if (!v || json_is_null(v))
 		return 0;
-	rd_error_set(e, RD_E_INVALID_FIELD, "%s.ts must be RFC 3339 or epoch seconds", where);
-	return -1;
+	if (parse_ts_value(v, out)) {
+		rd_error_set(e, RD_E_INVALID_FIELD, "%s.ts must be RFC 3339 or epoch seconds", where);
+		return -1;
+	}
+	if (max_skew_s > 0 && *out - now_ms > max_skew_s * 1000) {
+		rd_error_set(e, RD_E_INVALID_FIELD,
+		             "%s.ts is %lld s in the future, more than max_clock_skew (%lld s) allows",
+		             where, (long long)((*out - now_ms) / 1000), (long long)max_skew_s);
+		return -1;
+	}
+	return 0;
 }
 
 static int parse_metadata(json_t *m, const char *where, json_t **out, struct rd_error *e)
@@ -297,7 +313,7 @@ static int parse_message(json_t *m, size_t index, bool batch, const struct confi
 	}
 	if (check_keys(m, where, e) || parse_required(m, where, out, e) ||
 	    parse_enums(m, where, opt, out, e) || parse_scoping(m, where, cfg, opt, out, e) ||
-	    parse_ts(m, where, now_ms, &out->ts_ms, e) || parse_metadata(m, where, &out->metadata, e))
+	    parse_ts(m, where, now_ms, cfg->max_clock_skew, &out->ts_ms, e) || parse_metadata(m, where, &out->metadata, e))
 		return -1;
 	return 0;
 }
@@ -438,9 +454,10 @@ static int add_findings(struct buf *doc, struct tally *counts, struct tally *tot
 }
 
 /* Redacts each string value of metadata into a new object. */
-static json_t *redact_metadata(const struct redact *rd, const struct message_in *m,
-                               struct prepared *p, struct redact_result *res, struct buf *doc,
-                               struct tally *counts, struct tally *total)
+static json_t *redact_metadata(const struct redact *rd, const struct phone_region *region,
+                               const struct message_in *m, struct prepared *p,
+                               struct redact_result *res, struct buf *doc, struct tally *counts,
+                               struct tally *total)
 {
 	json_t *out = json_object();
 	if (!out || !m->metadata)
@@ -450,7 +467,8 @@ static json_t *redact_metadata(const struct redact *rd, const struct message_in 
 	json_object_foreach(m->metadata, k, v) {
 		json_t *nv;
 		if (json_is_string(v)) {
-			if (redact_run(rd, m->tenant, m->channel, json_string_value(v), json_string_length(v), res) ||
+			if (redact_run_in(rd, m->tenant, region, m->channel, json_string_value(v),
+			                  json_string_length(v), res) ||
 			    add_subjects(p, res) || add_findings(doc, counts, total, res, k))
 				goto fail;
 			nv = json_stringn(res->text, res->len);
@@ -511,12 +529,13 @@ static void record_header(struct app *app, const struct message_in *m, int64_t n
 }
 
 static int add_sender(const struct app_snap *snap, const struct ingest_options *opt,
-                      struct prepared *p)
+                      const struct phone_region *region, struct prepared *p)
 {
 	struct redact_subject s;
 	if (!opt->sender)
 		return 0;
-	if (redact_subject_hash(snap->redact, SUBJECT_PHONE, opt->sender, strlen(opt->sender), &s) < 0)
+	if (redact_subject_hash_in(snap->redact, opt->sender_e164 ? NULL : region, SUBJECT_PHONE, opt->sender,
+	                           strlen(opt->sender), &s) < 0)
 		return 0;   /* not a phone number (e.g. a web session id): nothing to link */
 	struct redact_result one = { .subjects = &s, .nsubjects = 1 };
 	return add_subjects(p, &one);
@@ -545,12 +564,15 @@ static int prepare_one(struct app *app, const struct app_snap *snap,
 	struct buf findings = { 0 }, doc = { 0 }, counts_json = { 0 };
 	struct tally counts = { 0 };
 	json_t *meta = NULL;
+	/* A webhook source's region, else the tenant's (phone_region.h). */
+	const struct phone_region *region = opt->region ? opt->region
+	                                    : redact_tenant_region(snap->redact, m->tenant);
 	record_header(app, m, now_ms, &p->rec);
 	if (buf_append(&findings, "[", 1) ||
-	    !(meta = redact_metadata(snap->redact, m, p, res, &findings, &counts, total)))
+	    !(meta = redact_metadata(snap->redact, region, m, p, res, &findings, &counts, total)))
 		goto oom;
-	if (redact_run(snap->redact, m->tenant, m->channel, m->text, m->text_len, res) ||
-	    add_subjects(p, res) || add_sender(snap, opt, p) ||
+	if (redact_run_in(snap->redact, m->tenant, region, m->channel, m->text, m->text_len, res) ||
+	    add_subjects(p, res) || add_sender(snap, opt, region, p) ||
 	    add_findings(&findings, &counts, total, res, NULL) || finish_doc(&findings, meta, &doc) ||
 	    tally_json(&counts, &counts_json))
 		goto oom;
@@ -764,6 +786,26 @@ static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_
 	return rc;
 }
 
+/* A tenant whose closure is due takes nothing more (tenant_close.h): the
+ * whole batch is refused. A batch is mostly one tenant: asked once each. */
+static int refuse_closed(struct app *app, const struct message_in *msgs, size_t n, int64_t now_ms,
+                         struct rd_error *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t due_ms;
+		if (i > 0 && strcmp(msgs[i].tenant, msgs[i - 1].tenant) == 0)
+			continue;
+		if (tenant_close_refused(app, msgs[i].tenant, now_ms, &due_ms)) {
+			char due[32];
+			util_format_ts(due_ms, due);
+			rd_error_set(e, RD_E_TENANT_CLOSED, "tenant %s is closed: its closure was due at %s",
+			             msgs[i].tenant, due);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int ingest_messages_json(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
                          json_t *root, const struct ingest_sink *sink, struct rd_error *e)
 {
@@ -775,6 +817,8 @@ int ingest_messages_json(struct app *app, struct app_snap *snap, const struct in
 	int rc = -1;
 	if (validate_all(snap->cfg, opt, root, now_ms, &msgs, &n, e))
 		return -1;
+	if (refuse_closed(app, msgs, n, now_ms, e))
+		goto done;
 	if (batch_init(&b, n) || !(j = job_new(app, snap, sink))) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		goto done;

@@ -384,6 +384,37 @@ oom:
 	return -1;
 }
 
+static int add_tregion(struct redact *rd, const char *tenant, const char *code, bool source)
+{
+	const struct phone_region *r = phone_region_find(code);
+	if (!r)   /* config_load checked the code; a config built otherwise is a bug */
+		return -1;
+	struct tregion *n = realloc(rd->tregions, (rd->ntregions + 1) * sizeof *n);
+	if (!n)
+		return -1;
+	rd->tregions = n;
+	n[rd->ntregions] = (struct tregion){ .region = r, .source = source };
+	if (tenant && !(n[rd->ntregions].tenant = strdup(tenant)))
+		return -1;
+	rd->ntregions++;
+	return 0;
+}
+
+/* The regions of [tenant] and [source] sections (phone_region.h). */
+static int build_regions(struct redact *rd, const struct config *cfg, char *err, size_t errlen)
+{
+	for (size_t i = 0; cfg && i < cfg->ntenants; i++)
+		if (cfg->tenants[i].region && add_tregion(rd, cfg->tenants[i].name, cfg->tenants[i].region, false))
+			goto fail;
+	for (size_t i = 0; cfg && i < cfg->nsources; i++)
+		if (cfg->sources[i].region && add_tregion(rd, cfg->sources[i].tenant, cfg->sources[i].region, true))
+			goto fail;
+	return 0;
+fail:
+	util_err(err, errlen, "out of memory (or an unknown region)");
+	return -1;
+}
+
 static int build_rules(struct redact *rd, const struct config *cfg, char *err, size_t errlen)
 {
 	if (builtin_set(&rd->global)) {
@@ -555,7 +586,8 @@ struct redact *redact_new(const struct config *cfg, const unsigned char hash_key
 	memcpy(rd->keys, hash_key, 32);
 	memcpy(rd->keys + 32, subject_key, 32);
 	sodium_mprotect_readonly(rd->keys);
-	if (build_rules(rd, cfg, err, errlen) || compile_all(rd, err, errlen)) {
+	if (build_rules(rd, cfg, err, errlen) || compile_all(rd, err, errlen) ||
+	    build_regions(rd, cfg, err, errlen)) {
 		redact_free(rd);
 		return NULL;
 	}
@@ -579,6 +611,9 @@ void redact_free(struct redact *rd)
 		free(rd->tstyles[i].tenant);
 	free(rd->tstyles);
 	free(rd->entities);
+	for (size_t i = 0; i < rd->ntregions; i++)
+		free(rd->tregions[i].tenant);
+	free(rd->tregions);
 	sodium_free(rd->keys);   /* wipes */
 	free(rd);
 }

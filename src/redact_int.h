@@ -13,6 +13,7 @@
 
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "redact.h"
+#include "phone_region.h"
 
 #include <pcre2.h>
 #include <stdbool.h>
@@ -140,6 +141,7 @@ static inline bool vspan_context(struct vspan *sp)
 struct rvalue {
 	char s[REDACT_VALUE_MAX];
 	size_t len;
+	bool intl;      /* a phone written with '+' or "00": not read in a region */
 };
 
 /* Returns true to accept; fills *val with the normalised value. */
@@ -238,6 +240,14 @@ struct tstyle {
 	enum redact_style style;
 };
 
+/* A region national phone numbers are read in: a [tenant]'s own (source
+ * false), or a [source]'s, for the tenant it sends to (NULL: any tenant). */
+struct tregion {
+	char *tenant;
+	const struct phone_region *region;
+	bool source;
+};
+
 struct redact {
 	struct pat *pats;
 	size_t npats;
@@ -249,6 +259,8 @@ struct redact {
 	unsigned char *keys;        /* locked: hash key, then subject key */
 	const char **entities;
 	size_t nentities;
+	struct tregion *tregions;
+	size_t ntregions;
 };
 
 

@@ -52,6 +52,7 @@ struct cand {
 	const struct rule *rule;
 	size_t start, end;          /* work-text offsets */
 	size_t val_off, val_len;    /* normalised value in scratch.pool */
+	bool intl;                  /* a phone written in international form */
 };
 
 struct scratch {
@@ -491,6 +492,7 @@ struct run {
 	struct redact_result *out;
 	const char *first_at;       /* first '@' in t, or NULL */
 	const struct first_bytes *fb;   /* first digit and '@' of t, if known */
+	const struct phone_region *region;   /* national numbers are read in; NULL */
 };
 
 /* ASCII word bytes; locale-free and branch-free for the hot loops. */
@@ -569,7 +571,7 @@ static int add_cand(struct run *ru, const struct rule *r, size_t s, size_t e, co
 	    grow((void **)&sc->pool, &sc->poolcap, sc->poollen + v->len + 1, 1))
 		return -1;
 	memcpy(sc->pool + sc->poollen, v->s, v->len);
-	sc->cands[sc->ncands++] = (struct cand){ r, s, e, sc->poollen, v->len };
+	sc->cands[sc->ncands++] = (struct cand){ r, s, e, sc->poollen, v->len, v->intl };
 	sc->poollen += v->len;
 	return 0;
 }
@@ -592,6 +594,7 @@ static int consider(struct run *ru, const struct rule *r, size_t s, size_t e, si
 	struct ctx_arg ca = { ru, r };
 	struct vspan sp = { ru->t, ru->n, s, e, -1, r->ncontext ? context_cb : NULL, &ca };
 	struct rvalue v;
+	v.intl = false;
 	*next = e > s ? e : s + 1;
 	if (r->context_required && !vspan_context(&sp))
 		return 0;
@@ -988,6 +991,18 @@ static int subject_hash(const struct redact *rd, enum subject_kind kind, const c
 	return 0;
 }
 
+/* The digits a phone's subject hash is taken over: a national number in a
+ * region as its E.164 digits (intl, NUL-terminated, when it reads as one
+ * there), else v as it is. */
+static void phone_subject_value(const struct phone_region *region, bool written_intl, const char **v,
+                                size_t *n, char intl[PHONE_DIGITS_MAX + 1])
+{
+	if (region && !written_intl && phone_region_international(region, *v, *n, intl) == 0) {
+		*v = intl;
+		*n = strlen(intl);
+	}
+}
+
 static int add_subject(const struct run *ru, const struct cand *c)
 {
 	enum subject_kind kind;
@@ -995,7 +1010,13 @@ static int add_subject(const struct run *ru, const struct cand *c)
 	else if (strcmp(c->rule->entity, "PHONE") == 0) kind = SUBJECT_PHONE;
 	else return 0;
 	struct redact_subject s;
-	subject_hash(ru->rd, kind, ru->sc->pool + c->val_off, c->val_len, &s);
+	const char *v = ru->sc->pool + c->val_off;
+	size_t n = c->val_len;
+	char e164[PHONE_DIGITS_MAX + 1];
+	if (kind == SUBJECT_PHONE)
+		phone_subject_value(ru->region, c->intl, &v, &n, e164);
+	subject_hash(ru->rd, kind, v, n, &s);
+	sodium_memzero(e164, sizeof e164);
 	struct redact_result *o = ru->out;
 	if (o->nsubjects && memcmp(o->subjects[o->nsubjects - 1].hash, s.hash, sizeof s.hash) == 0)
 		return 0;   /* the same person twice in a row; the rest dedup_subjects does */
@@ -1236,6 +1257,7 @@ static int token_span(void *p, size_t s, size_t e)
 	if (e <= s || span_allowed(c->r, t, s, e))
 		return 0;
 	struct rvalue v;
+	v.intl = false;
 	v.len = e - s < sizeof v.s ? e - s : sizeof v.s;
 	for (size_t i = 0; i < v.len; i++)
 		v.s[i] = (char)ascii_lower(t[s + i]);
@@ -1333,8 +1355,22 @@ static void scratch_wipe(struct scratch *sc, bool norm)
 		sodium_memzero(sc->norm, sc->normcap);
 }
 
+const struct phone_region *redact_tenant_region(const struct redact *rd, const char *tenant)
+{
+	for (size_t i = 0; tenant && i < rd->ntregions; i++)
+		if (!rd->tregions[i].source && strcmp(rd->tregions[i].tenant, tenant) == 0)
+			return rd->tregions[i].region;
+	return NULL;
+}
+
 int redact_run(const struct redact *rd, const char *tenant, enum rd_channel channel,
                const char *text, size_t len, struct redact_result *out)
+{
+	return redact_run_in(rd, tenant, redact_tenant_region(rd, tenant), channel, text, len, out);
+}
+
+int redact_run_in(const struct redact *rd, const char *tenant, const struct phone_region *region,
+                  enum rd_channel channel, const char *text, size_t len, struct redact_result *out)
 {
 	bool needs_norm = false;
 	struct first_bytes fb;
@@ -1355,7 +1391,7 @@ int redact_run(const struct redact *rd, const char *tenant, enum rd_channel chan
 		goto fail;
 	if (needs_norm)
 		fb.known = false;   /* found in the input, not in its normalised copy */
-	struct run ru = { rd, sc, needs_norm ? sc->norm : text, n, out, NULL, &fb };
+	struct run ru = { rd, sc, needs_norm ? sc->norm : text, n, out, NULL, &fb, region };
 	if (match_rules(&ru, ruleset_for(rd, tenant), channel) || resolve(sc) ||
 	    write_output(&ru, tenant, text, len, needs_norm ? sc->map : NULL))
 		goto fail;
@@ -1384,14 +1420,102 @@ void redact_result_free(struct redact_result *res)
 int redact_subject_hash(const struct redact *rd, enum subject_kind kind, const char *s, size_t len,
                         struct redact_subject *out)
 {
-	struct rvalue v;
-	int rc = -1;
+	return redact_subject_hash_in(rd, NULL, kind, s, len, out);
+}
+
+static int norm_subject(enum subject_kind kind, const char *s, size_t len, struct rvalue *v)
+{
+	v->intl = false;
 	if (kind == SUBJECT_EMAIL)
-		rc = redact_norm_email(s, len, &v);
-	else if (kind == SUBJECT_PHONE)
-		rc = redact_norm_phone(s, len, &v);
-	if (rc == 0)
-		subject_hash(rd, kind, v.s, v.len, out);
+		return redact_norm_email(s, len, v);
+	if (kind == SUBJECT_PHONE)
+		return redact_norm_phone(s, len, v);
+	return -1;
+}
+
+int redact_subject_hash_in(const struct redact *rd, const struct phone_region *region,
+                           enum subject_kind kind, const char *s, size_t len, struct redact_subject *out)
+{
+	struct rvalue v;
+	char e164[PHONE_DIGITS_MAX + 1];
+	int rc = norm_subject(kind, s, len, &v);
+	if (rc == 0) {
+		const char *d = v.s;
+		size_t n = v.len;
+		if (kind == SUBJECT_PHONE)
+			phone_subject_value(region, v.intl, &d, &n, e164);
+		subject_hash(rd, kind, d, n, out);
+	}
 	sodium_memzero(&v, sizeof v);
+	sodium_memzero(e164, sizeof e164);
 	return rc;
+}
+
+/* Adds d[0..n) to the forms unless it is there already. */
+static void add_form(char forms[][PHONE_DIGITS_MAX + 1], size_t *k, const char *d, size_t n)
+{
+	if (*k >= REDACT_SUBJECT_FORMS || n > PHONE_DIGITS_MAX)
+		return;
+	for (size_t i = 0; i < *k; i++)
+		if (strlen(forms[i]) == n && memcmp(forms[i], d, n) == 0)
+			return;
+	memcpy(forms[*k], d, n);
+	forms[(*k)++][n] = '\0';
+}
+
+/* Every way the number may have been hashed in this tenant: read in each of
+ * its regions (tenant's first), as written, and the national forms of its
+ * international reading, which is how numbers written nationally were
+ * hashed before the tenant had a region. */
+static size_t phone_forms(const struct redact *rd, const char *tenant, const struct rvalue *v,
+                          char forms[REDACT_SUBJECT_FORMS][PHONE_DIGITS_MAX + 1])
+{
+	const struct phone_region *regions[REDACT_SUBJECT_FORMS];
+	size_t nr = 0, k = 0;
+	const struct phone_region *own = redact_tenant_region(rd, tenant);
+	if (own)
+		regions[nr++] = own;
+	for (size_t i = 0; i < rd->ntregions && nr < REDACT_SUBJECT_FORMS; i++) {
+		const struct tregion *t = &rd->tregions[i];
+		if (t->source && (!t->tenant || strcmp(t->tenant, tenant) == 0) && t->region != own)
+			regions[nr++] = t->region;
+	}
+	char intl[PHONE_DIGITS_MAX + 1], nat[2][PHONE_DIGITS_MAX + 1];
+	if (v->intl || nr == 0)
+		add_form(forms, &k, v->s, v->len);
+	for (size_t i = 0; i < nr; i++) {
+		const char *d = v->s;
+		if (!v->intl && phone_region_international(regions[i], v->s, v->len, intl) == 0)
+			d = intl;
+		else if (!v->intl)
+			continue;
+		add_form(forms, &k, d, strlen(d));
+		size_t nn = phone_region_national_forms(regions[i], d, strlen(d), nat, 2);
+		for (size_t j = 0; j < nn; j++)
+			add_form(forms, &k, nat[j], strlen(nat[j]));
+	}
+	add_form(forms, &k, v->s, v->len);
+	sodium_memzero(intl, sizeof intl);
+	sodium_memzero(nat, sizeof nat);
+	return k;
+}
+
+size_t redact_subject_lookup(const struct redact *rd, const char *tenant, enum subject_kind kind,
+                             const char *s, size_t len, struct redact_subject out[REDACT_SUBJECT_FORMS])
+{
+	struct rvalue v;
+	char forms[REDACT_SUBJECT_FORMS][PHONE_DIGITS_MAX + 1];
+	size_t k = 0;
+	if (norm_subject(kind, s, len, &v) == 0) {
+		if (kind == SUBJECT_PHONE) {
+			size_t nf = phone_forms(rd, tenant, &v, forms);
+			for (; k < nf; k++)
+				subject_hash(rd, kind, forms[k], strlen(forms[k]), &out[k]);
+		} else {
+			subject_hash(rd, kind, v.s, v.len, &out[k++]);
+		}
+	}
+	sodium_memzero(&v, sizeof v);
+	sodium_memzero(forms, sizeof forms);
+	return k;
 }

@@ -110,6 +110,7 @@ int redact_norm_phone(const char *s, size_t n, struct rvalue *out)
 		}
 	}
 	out->s[out->len] = '\0';
+	out->intl = intl;
 	return out->len >= 5 && out->len <= 15 ? 0 : -1;
 }
 
@@ -1010,9 +1011,11 @@ static bool validate_spoken_phone(struct vspan *sp, struct rvalue *val)
 	int nd = redact_spoken_digits(sp->text + sp->start, sp->end - sp->start, val, &plus);
 	if (nd < 7 || nd > 15 || (nd < 10 && !plus && !vspan_context(sp)))
 		return false;
+	val->intl = plus;
 	if (!plus && val->len > 2 && val->s[0] == '0' && val->s[1] == '0') {
 		memmove(val->s, val->s + 2, val->len - 1);
 		val->len -= 2;
+		val->intl = true;
 	}
 	return true;
 }

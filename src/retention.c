@@ -12,6 +12,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "store_retention.h"
+#include "tenant_close.h"
 #include "util.h"
 
 #include <errno.h>
@@ -249,9 +250,9 @@ static bool residue_retry(struct app *app)
 static int run_group(struct app *app, struct retention_line *l, bool dry_run, int batch,
                      const atomic_bool *stop, int64_t now_ms)
 {
-	if (l->horizon_s <= 0 || l->records == 0)
+	if ((l->horizon_s <= 0 && !l->closing) || l->records == 0)
 		return 0;
-	struct count_ctx cc = { l, now_ms - l->horizon_s * 1000 };
+	struct count_ctx cc = { l, l->closing ? INT64_MAX : now_ms - l->horizon_s * 1000 };
 	if (store_read(app->store, count_fn, &cc) != RD_OK)
 		return -1;
 	if (dry_run || l->due == 0)
@@ -259,14 +260,70 @@ static int run_group(struct app *app, struct retention_line *l, bool dry_run, in
 	return purge_group(app, l, cc.cutoff_ms, batch, stop);
 }
 
+/* ---- tenant closures ------------------------------------------------------ */
+
+struct closing {
+	char (*tenants)[RD_MAX_NAME_LEN + 1];
+	size_t n;
+	bool oom;
+};
+
+static void add_closing(const char *tenant, void *arg)
+{
+	struct closing *c = arg;
+	void *p = strlen(tenant) <= RD_MAX_NAME_LEN && c->n < MAX_GROUPS
+	          ? realloc(c->tenants, (c->n + 1) * sizeof *c->tenants) : NULL;
+	if (!p) {
+		c->oom = true;
+		return;
+	}
+	c->tenants = p;
+	snprintf(c->tenants[c->n++], RD_MAX_NAME_LEN + 1, "%s", tenant);
+}
+
+/* Marks the groups of tenants whose closure is due. */
+static int mark_closing(struct app *app, struct retention_report *rep, int64_t now_ms, struct closing *c)
+{
+	if (tenant_close_due(app, now_ms, add_closing, c) != RD_OK || c->oom) {
+		log_error("sweep: cannot list tenant closures");
+		return -1;
+	}
+	for (size_t i = 0; i < rep->n; i++)
+		for (size_t j = 0; j < c->n && !rep->lines[i].closing; j++)
+			rep->lines[i].closing = strcmp(rep->lines[i].tenant, c->tenants[j]) == 0;
+	return 0;
+}
+
+/* Each due closure after its records went: failures are logged by
+ * tenant_close_settle and retried by the next pass. */
+static void settle_closing(struct app *app, const char *actor, const struct retention_report *rep,
+                           const struct closing *c)
+{
+	size_t failed = 0;
+	for (size_t j = 0; j < c->n; j++) {
+		int64_t purged = 0;
+		for (size_t i = 0; i < rep->n; i++)
+			if (strcmp(rep->lines[i].tenant, c->tenants[j]) == 0)
+				purged += rep->lines[i].purged;
+		failed += tenant_close_settle(app, c->tenants[j], actor, purged) != 0;
+	}
+	if (failed)
+		log_warn("sweep: %zu tenant closure(s) left for the next pass", failed);
+}
+
 int retention_pass(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
                    struct retention_report *rep)
 {
 	struct pass_conf pc;
+	struct closing closing = { 0 };
 	int64_t now_ms = util_now_ms();
 	memset(rep, 0, sizeof *rep);
 	if (store_read(app->store, groups_fn, rep) != RD_OK) {
 		log_error("sweep: cannot list categories");
+		return -1;
+	}
+	if (mark_closing(app, rep, now_ms, &closing)) {
+		free(closing.tenants);
 		return -1;
 	}
 	snapshot_config(app, rep, &pc);
@@ -274,22 +331,30 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 		int rc = run_group(app, &rep->lines[i], dry_run, pc.batch, stop, now_ms);
 		rep->purged += rep->lines[i].purged;
 		rep->due += rep->lines[i].due;
-		if (rc < 0)
+		if (rc < 0) {
+			free(closing.tenants);
 			return -1;
+		}
 		if (rc > 0) {
 			rep->stopped = true;
 			break;
 		}
 	}
-	if (dry_run)
+	if (dry_run) {
+		free(closing.tenants);
 		return 0;
+	}
 	struct finish_ctx fc = { .actor = actor, .audit_before_ms = pc.audit_retention_s > 0
 	                                            ? now_ms - pc.audit_retention_s * 1000 : 0 };
 	if (store_exec(app->store, finish_fn, &fc) != RD_OK) {
 		log_error("sweep: the pass's audit entries could not be written (kept pending)");
+		free(closing.tenants);
 		return -1;
 	}
 	metrics_audit(app->metrics, (uint64_t)fc.entries);
+	if (!rep->stopped)
+		settle_closing(app, actor, rep, &closing);
+	free(closing.tenants);
 	rep->audit_purged = fc.audit_purged;
 	/* Shred on every pass: a month's key becomes destroyable when the month
 	 * ends, which need not coincide with a pass that deletes anything. */

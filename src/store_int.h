@@ -11,6 +11,7 @@
 #include "store_audit.h"
 #include "store_holds.h"
 #include "store_retention.h"
+#include "store_tenant.h"
 
 #include <pthread.h>
 #include <semaphore.h>
@@ -89,6 +90,8 @@ extern const struct store_schema_step store_holds_schema[];
 extern const size_t store_holds_schema_count;
 extern const struct store_schema_step store_retention_schema[];
 extern const size_t store_retention_schema_count;
+extern const struct store_schema_step store_tenant_schema[];
+extern const size_t store_tenant_schema_count;
 
 /* The held condition of store_holds.c for the conversation whose hash is
  * the SQL expression c, in tenant ?1 (statements bind the tenant as 1). */

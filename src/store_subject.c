@@ -31,6 +31,22 @@ enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
 	return rc;
 }
 
+enum rd_err store_subject_link(struct store_tx *tx, const char *tenant,
+                               const unsigned char subject[CRYPTO_HASH_BYTES],
+                               const unsigned char conv_hash[CRYPTO_HASH_BYTES])
+{
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(tx->db, "INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) "
+	                       "VALUES (?1, ?2, ?3)", -1, &s, NULL) != SQLITE_OK)
+		return store_db_err(tx->db);
+	sqlite3_bind_blob(s, 1, subject, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
+	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
+}
+
 /* Runs a statement with (tenant, conv_hash) bound; *out gets the rows
  * changed, or for a SELECT the first column. */
 static enum rd_err run_conv(struct store_tx *tx, const char *sql, const char *tenant,

@@ -34,9 +34,16 @@ const char *subject_kind_name(enum subject_query_kind k)
 
 /* ---- resolving a query ------------------------------------------------- */
 
-/* The lookup hash of q: the subject hash, or the conversation hash. */
-static int resolve(struct app *app, const struct subject_query *q, unsigned char h[CRYPTO_HASH_BYTES],
-                   struct rd_error *e)
+/* The hashes a query looks under: a conversation's one, or every form a
+ * subject may have been stored under (redact_subject_lookup), the current
+ * one first. */
+struct lookup {
+	unsigned char h[REDACT_SUBJECT_FORMS][CRYPTO_HASH_BYTES];
+	size_t n;
+};
+_Static_assert(REDACT_SUBJECT_BYTES == CRYPTO_HASH_BYTES, "a subject hash is a lookup hash");
+
+static int resolve(struct app *app, const struct subject_query *q, struct lookup *l, struct rd_error *e)
 {
 	size_t n = strlen(q->value);
 	if (n == 0 || n > RD_MAX_ID_LEN) {
@@ -45,20 +52,22 @@ static int resolve(struct app *app, const struct subject_query *q, unsigned char
 		return -1;
 	}
 	if (q->kind == SQ_CONVERSATION) {
-		crypto_conversation_hash(app->lookup_key, q->tenant, q->value, n, h);
+		crypto_conversation_hash(app->lookup_key, q->tenant, q->value, n, l->h[0]);
+		l->n = 1;
 		return 0;
 	}
-	struct redact_subject s;
+	struct redact_subject s[REDACT_SUBJECT_FORMS];
 	struct app_snap *snap = app_snap_acquire(app);
-	int src = redact_subject_hash(snap->redact, q->kind == SQ_EMAIL ? SUBJECT_EMAIL : SUBJECT_PHONE,
-	                              q->value, n, &s);
+	l->n = redact_subject_lookup(snap->redact, q->tenant, q->kind == SQ_EMAIL ? SUBJECT_EMAIL : SUBJECT_PHONE,
+	                             q->value, n, s);
 	app_snap_release(snap);
-	if (src < 0) {
+	if (l->n == 0) {
 		rd_error_set(e, RD_E_INVALID_QUERY, "that does not look like an %s",
 		              q->kind == SQ_EMAIL ? "email address" : "phone number");
 		return -1;
 	}
-	memcpy(h, s.hash, CRYPTO_HASH_BYTES);
+	for (size_t i = 0; i < l->n; i++)
+		memcpy(l->h[i], s[i].hash, CRYPTO_HASH_BYTES);
 	return 0;
 }
 
@@ -90,9 +99,20 @@ static enum rd_err conv_push(const unsigned char h[CRYPTO_HASH_BYTES], void *arg
 	return RD_OK;
 }
 
+/* conv_push, unless h is in the list already: found under another form of
+ * the number (the older forms link few conversations). */
+static enum rd_err conv_push_new(const unsigned char h[CRYPTO_HASH_BYTES], void *arg)
+{
+	struct conv_list *l = arg;
+	for (size_t i = 0; i < l->n; i++)
+		if (memcmp(l->h[i], h, CRYPTO_HASH_BYTES) == 0)
+			return RD_OK;
+	return conv_push(h, arg);
+}
+
 struct collect_ctx {
 	const struct subject_query *q;
-	const unsigned char *hash;
+	const struct lookup *l;
 	struct conv_list *list;
 };
 
@@ -100,8 +120,12 @@ static enum rd_err collect_fn(struct store_tx *tx, void *arg)
 {
 	struct collect_ctx *c = arg;
 	if (c->q->kind == SQ_CONVERSATION)
-		return conv_push(c->hash, c->list);
-	return store_subject_conversations(tx, c->q->tenant, c->hash, conv_push, c->list);
+		return conv_push(c->l->h[0], c->list);
+	enum rd_err rc = RD_OK;
+	for (size_t i = 0; rc == RD_OK && i < c->l->n; i++)
+		rc = store_subject_conversations(tx, c->q->tenant, c->l->h[i], i ? conv_push_new : conv_push,
+		                                 c->list);
+	return rc;
 }
 
 /* ---- export -------------------------------------------------------------- */
@@ -176,9 +200,9 @@ static enum rd_err audit_fn(struct store_tx *tx, void *arg)
 }
 
 static int linked_conversations(struct app *app, const struct subject_query *q,
-                                const unsigned char *h, struct conv_list *list, struct rd_error *e)
+                                const struct lookup *l, struct conv_list *list, struct rd_error *e)
 {
-	struct collect_ctx cc = { q, h, list };
+	struct collect_ctx cc = { q, l, list };
 	if (store_read(app->store, collect_fn, &cc) != RD_OK) {
 		rd_error_set(e, RD_E_STORAGE, "the subject's conversations could not be read");
 		return -1;
@@ -213,7 +237,7 @@ static void sort_conversations(json_t *convs)
 int subject_export(struct app *app, const struct subject_query *q, const char *actor, json_t **out,
                    struct rd_error *e)
 {
-	unsigned char h[CRYPTO_HASH_BYTES];
+	struct lookup l;
 	char target[AUDIT_TARGET_MAX];
 	struct conv_list list = { 0 };
 	int64_t records = 0, unreadable = 0;
@@ -222,7 +246,7 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
-	if (resolve(app, q, h, e) || linked_conversations(app, q, h, &list, e))
+	if (resolve(app, q, &l, e) || linked_conversations(app, q, &l, &list, e))
 		goto fail;
 	for (size_t i = 0; i < list.n; i++) {
 		if (export_conversation(app, q->tenant, list.h[i], convs, &records, &unreadable)) {
@@ -233,7 +257,7 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 	}
 	sort_conversations(convs);
 	/* Nothing leaves before its audit entry is committed. */
-	query_target(app, q, h, target);
+	query_target(app, q, l.h[0], target);
 	struct audit_ctx a = { actor, "export", target, records };
 	enum rd_err rc = store_exec(app->store, audit_fn, &a);
 	if (rc != RD_OK) {
@@ -313,7 +337,7 @@ int subject_export_csv(const json_t *export, struct buf *out)
 
 struct erase_ctx {
 	const struct subject_query *q;
-	const unsigned char *hash;
+	const struct lookup *l;
 	const char *actor;
 	const char *target;
 	struct subject_erase_result r;
@@ -347,7 +371,7 @@ static enum rd_err erase_fn(struct store_tx *tx, void *arg)
 {
 	struct erase_ctx *c = arg;
 	struct conv_list list = { 0 };
-	struct collect_ctx cc = { c->q, c->hash, &list };
+	struct collect_ctx cc = { c->q, c->l, &list };
 	enum rd_err rc = collect_fn(tx, &cc);
 	for (size_t i = 0; rc == RD_OK && i < list.n; i++)
 		rc = erase_conversation(tx, c, list.h[i]);
@@ -368,12 +392,12 @@ static enum rd_err erase_fn(struct store_tx *tx, void *arg)
 int subject_erase(struct app *app, const struct subject_query *q, const char *actor,
                   struct subject_erase_result *out, struct rd_error *e)
 {
-	unsigned char h[CRYPTO_HASH_BYTES];
+	struct lookup l;
 	char target[AUDIT_TARGET_MAX];
-	if (resolve(app, q, h, e))
+	if (resolve(app, q, &l, e))
 		return -1;
-	query_target(app, q, h, target);
-	struct erase_ctx c = { .q = q, .hash = h, .actor = actor, .target = target };
+	query_target(app, q, l.h[0], target);
+	struct erase_ctx c = { .q = q, .l = &l, .actor = actor, .target = target };
 	enum rd_err rc = store_exec(app->store, erase_fn, &c);
 	if (rc != RD_OK) {
 		rd_error_store(e, rc, RD_E_STORAGE, "the erasure could not be committed");
@@ -403,6 +427,50 @@ json_t *subject_erase_json(const struct subject_erase_result *r)
 
 /* ---- holds --------------------------------------------------------------- */
 
+struct link_ctx {
+	const char *tenant;
+	const unsigned char *to;
+	int64_t linked;
+	struct store_tx *tx;
+};
+
+static enum rd_err link_one(const unsigned char conv[CRYPTO_HASH_BYTES], void *arg)
+{
+	struct link_ctx *c = arg;
+	c->linked++;
+	return store_subject_link(c->tx, c->tenant, c->to, conv);
+}
+
+/* A hold pins one subject hash, the current form of the number; the
+ * conversations found under its older forms (stored before the tenant had
+ * a region) are linked to it first, so that the hold covers them too. The
+ * links are collected into a list before any is written. */
+static enum rd_err link_fn(struct store_tx *tx, void *arg)
+{
+	struct collect_ctx *cc = arg;
+	struct link_ctx lc = { cc->q->tenant, cc->l->h[0], 0, tx };
+	enum rd_err rc = collect_fn(tx, cc);
+	for (size_t i = 0; rc == RD_OK && i < cc->list->n; i++)
+		rc = link_one(cc->list->h[i], &lc);
+	return rc;
+}
+
+static int link_forms(struct app *app, const struct subject_query *q, const struct lookup *l,
+                      struct rd_error *e)
+{
+	if (l->n < 2)
+		return 0;
+	struct conv_list list = { 0 };
+	struct collect_ctx cc = { q, l, &list };
+	enum rd_err rc = store_exec(app->store, link_fn, &cc);
+	free(list.h);
+	if (rc != RD_OK) {
+		rd_error_store(e, rc, RD_E_STORAGE, "the subject's conversations could not be linked");
+		return -1;
+	}
+	return 0;
+}
+
 int subject_hold_add(struct app *app, const struct subject_query *q, const char *reason,
                      const char *actor, char id[HOLDS_ID_LEN + 1], struct rd_error *e)
 {
@@ -413,7 +481,9 @@ int subject_hold_add(struct app *app, const struct subject_query *q, const char 
 		rd_error_set(e, RD_E_INVALID_FIELD, "reason is required, 1 to %d bytes", HOLDS_REASON_MAX);
 		return -1;
 	}
-	if (resolve(app, q, t.hash, e))
+	struct lookup l;
+	if (resolve(app, q, &l, e) || link_forms(app, q, &l, e))
 		return -1;
+	memcpy(t.hash, l.h[0], CRYPTO_HASH_BYTES);
 	return holds_add(app, &t, reason, actor, id, e);
 }

@@ -67,14 +67,27 @@ int util_parse_size(const char *s, size_t *out)
 
 int util_parse_duration(const char *s, int64_t *out)
 {
+	/* A month is 30 days and a year 365: a retention horizon is a fixed
+	 * length of time, not a calendar date (redactd.conf(5) says so). */
 	static const struct unit units[] = {
-		{ "s", 1 }, { "m", 60 }, { "h", 3600 }, { "d", 86400 },
+		{ "s", 1 }, { "min", 60 }, { "h", 3600 }, { "d", 86400 }, { "w", 7 * 86400 },
+		{ "mo", 30 * 86400 }, { "y", 365 * 86400 },
 	};
 	uint64_t v;
+	if (util_duration_ambiguous(s))
+		return -2;
 	if (parse_with_units(s, units, RD_ARRAY_LEN(units), &v) < 0 || v > INT64_MAX)
 		return -1;
 	*out = (int64_t)v;
 	return 0;
+}
+
+bool util_duration_ambiguous(const char *s)
+{
+	if (!s || !isdigit((unsigned char)*s))
+		return false;
+	s += strspn(s, "0123456789");
+	return strcmp(s, "m") == 0 || strcmp(s, "M") == 0;
 }
 
 int util_parse_long(const char *s, long min, long max, long *out)

@@ -12,7 +12,7 @@ mkdir -p "$OUT"
 
 cc -std=c17 -D_GNU_SOURCE -O2 -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
    -Wmissing-prototypes -Wformat=2 -Wvla -Iinclude $(pkg-config --cflags $PKGS) \
-   -o "$OUT/eval" tests/eval/eval.c src/redact*.c src/util.c src/log.c src/common.c \
+   -o "$OUT/eval" tests/eval/eval.c src/redact*.c src/phone_region.c src/util.c src/log.c src/common.c \
    $(pkg-config --libs $PKGS) -lpthread || exit 1
 
 # The npm peers live in bench/node_modules (git-ignored), shared with

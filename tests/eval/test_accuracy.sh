@@ -7,7 +7,7 @@
 PKGS="libpcre2-8 libsodium jansson"
 # shellcheck disable=SC2046
 cc -std=c17 -D_GNU_SOURCE -O2 -Iinclude $(pkg-config --cflags $PKGS) -o "$T/eval" \
-	tests/eval/eval.c src/redact*.c src/util.c src/log.c src/common.c \
+	tests/eval/eval.c src/redact*.c src/phone_region.c src/util.c src/log.c src/common.c \
 	$(pkg-config --libs $PKGS) -lpthread 2>"$T/cc.log"
 check "eval driver builds" test -x "$T/eval"
 "$T/eval" tests/eval/corpus.tsv > "$T/eval.out" 2>&1

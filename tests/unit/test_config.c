@@ -157,11 +157,27 @@ static void test_more_errors(void)
 	CHECK(cfg == NULL && has_error(2, "port"), "port out of range is refused");
 	cfg = load_text("[rule \"r\"]\nkeep = 20\npriority = -1\n");
 	CHECK(cfg == NULL && has_error(2, "keep") && has_error(3, "priority"), "rule ranges checked");
-	cfg = load_text("[retention \"acme\"]\nsweep_batch = 500\nsweep_interval = 1m\n");
+	cfg = load_text("[retention \"acme\"]\nsweep_batch = 500\nsweep_interval = 1min\n");
 	CHECK(cfg == NULL && has_error(2, "global") && has_error(3, "global"),
 	      "the sweeper's settings in a tenant's retention section are refused, not taken as categories");
 	CHECK(config_load("/nonexistent/redactd.conf", &cfg, err, sizeof err) == -1 &&
 	      strstr(err, "cannot open"), "a missing file is reported");
+}
+
+/* Durations take s, min, h, d, w, mo, y; a bare m is refused, saying why. */
+static void test_duration_units(void)
+{
+	struct config *cfg = load_text("[retention]\nchat_transcript = 12mo\nemail = 1y\nsweep_interval = 5min\n"
+	                               "[retention \"acme\"]\nlead = 2w\n[audit]\nretention = 24mo\n");
+	CHECK(cfg && config_retention(cfg, NULL, "chat_transcript") == 360 * 86400 &&
+	      config_retention(cfg, NULL, "email") == 365 * 86400 && cfg->sweep_interval == 300 &&
+	      config_retention(cfg, "acme", "lead") == 14 * 86400 && cfg->audit_retention == 720 * 86400,
+	      "mo, y, min and w are read where a duration is");
+	config_free(cfg);
+	cfg = load_text("[retention]\nchat_transcript = 6m\nsweep_interval = 5m\n[server]\nbody_grace = 1m\n");
+	CHECK(cfg == NULL && has_error(2, "chat_transcript = 6m is ambiguous: write 6min for minutes or 6mo for months") &&
+	      has_error(3, "sweep_interval = 5m is ambiguous") && has_error(5, "body_grace = 1m is ambiguous"),
+	      "a bare m is refused with its file:line, naming min and mo");
 }
 
 static void test_rules_and_tenants(void)
@@ -354,7 +370,7 @@ static void test_http_defences(void)
 	      "connection defences default on, rate limits off");
 	config_free(cfg);
 	cfg = load_text("[server]\nmax_connections_per_ip = 8\nheader_timeout = 5s\nbody_min_rate = 0\n"
-	                "body_grace = 1m\nrate_limit_per_ip = 600/min\nrate_burst_per_ip = 20\n"
+	                "body_grace = 1min\nrate_limit_per_ip = 600/min\nrate_burst_per_ip = 20\n"
 	                "[token \"t\"]\nsha256 = " "0000000000000000000000000000000000000000000000000000000000000000"
 	                "\nscopes = read\nrate_limit = 5\nrate_burst = 2\n");
 	CHECK(cfg && cfg->max_connections_per_ip == 8 && cfg->header_timeout == 5 &&
@@ -844,6 +860,7 @@ int main(void)
 	test_defaults();
 	test_errors_have_lines();
 	test_more_errors();
+	test_duration_units();
 	test_rules_and_tenants();
 	test_reader();
 	test_duplicates_and_order();

@@ -4,7 +4,7 @@
  * rules, Unicode digits and spaces, spoken forms, subjects, build errors.
  *
  * Configs are built by hand (struct config is a plain struct), so this test
- * needs only src/redact*.c and the common helpers.
+ * needs only src/redact*.c, src/phone_region.c and the common helpers.
  */
 #include "harness.h"
 #include "redact.h"

@@ -15,7 +15,16 @@ static void test_sizes_and_durations(void)
 	CHECK(util_parse_duration("365d", &d) == 0 && d == 365 * 86400, "duration days");
 	CHECK(util_parse_duration("90s", &d) == 0 && d == 90, "duration seconds");
 	CHECK(util_parse_duration("1h", &d) == 0 && d == 3600, "duration hours");
-	CHECK(util_parse_duration("1w", &d) < 0, "duration bad unit");
+	CHECK(util_parse_duration("1w", &d) == 0 && d == 7 * 86400, "duration weeks");
+	CHECK(util_parse_duration("5min", &d) == 0 && d == 300, "duration minutes are min");
+	CHECK(util_parse_duration("12mo", &d) == 0 && d == 12 * 30 * 86400, "duration months of 30 days");
+	CHECK(util_parse_duration("24mo", &d) == 0 && d == 720 * 86400, "duration 24mo");
+	CHECK(util_parse_duration("1y", &d) == 0 && d == 365 * 86400, "duration a year of 365 days");
+	CHECK(util_parse_duration("5m", &d) == -2 && util_duration_ambiguous("5m"), "a bare m is ambiguous");
+	CHECK(!util_duration_ambiguous("5mo") && !util_duration_ambiguous("m") &&
+	      !util_duration_ambiguous("5min"), "only a number with m alone is ambiguous");
+	CHECK(util_parse_duration("1q", &d) == -1, "duration bad unit");
+	CHECK(util_parse_duration("999999999999y", &d) == -1, "duration overflow");
 	CHECK(util_parse_duration("", &d) < 0, "duration empty");
 	long l;
 	CHECK(util_parse_long("42", 0, 100, &l) == 0 && l == 42, "long in range");
