@@ -7,7 +7,8 @@
  * the store (store_steps, below: data keys, messages, subject links, the
  * conversation index, residue marks, the seal format), the audit log
  * (store_audit.c), legal holds (store_holds.c) and the sweeper's pending
- * counts (store_retention.c). The owners are registered in `owners`
+ * counts (store_retention.c) and the replay register of provider message
+ * ids (store_replay.c, from version 7). The owners are registered in `owners`
  * below; that table is the one place that says which module owns which
  * part of the schema.
  *
@@ -145,6 +146,7 @@ static const struct {
 	{ "audit", store_audit_schema, &store_audit_schema_count },
 	{ "holds", store_holds_schema, &store_holds_schema_count },
 	{ "retention", store_retention_schema, &store_retention_schema_count },
+	{ "replay", store_replay_schema, &store_replay_schema_count },
 };
 
 static size_t owner_steps(size_t o)
