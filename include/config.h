@@ -74,8 +74,13 @@ struct source_conf {
 	char *secret_file;
 	char *verify_token_file;
 	char *tenant;             /* tenant its messages go to; NULL: as they say, else "default" */
+	int location;             /* WhatsApp shared locations: SOURCE_LOCATION_* */
 	int secret_line, verify_line;   /* where the files were named */
 };
+
+/* [source] location: a shared location is stored as [LOCATION], or its
+ * turn is not stored at all (counted). */
+enum { SOURCE_LOCATION_REDACT = 0, SOURCE_LOCATION_DROP = 1 };
 
 /* A [tenant "NAME"] section: per-tenant defaults. */
 struct tenant_conf {

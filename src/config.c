@@ -820,6 +820,8 @@ static const struct cfg_key token_keys[] = {
 	  .unit = "requests", .doc = "requests an idle token may send at once" },
 };
 
+static const char *const location_words[] = { "redact", "drop", NULL };
+_Static_assert(SOURCE_LOCATION_REDACT == 0 && SOURCE_LOCATION_DROP == 1, "location_words order");
 static const struct cfg_key source_keys[] = {
 	{ "secret_file", KT_FILE, SOURCE(secret_file), NULL, .line = SOURCE(secret_line),
 	  .doc = "Twilio's Auth Token or the Meta app secret" },
@@ -827,6 +829,8 @@ static const struct cfg_key source_keys[] = {
 	  .doc = "WhatsApp: the token of Meta's verification handshake" },
 	/* Unset is not the same as "default": unset, a message may name its tenant. */
 	{ "tenant", KT_NAME, SOURCE(tenant), NULL, .doc = "the tenant the source's messages go to" },
+	{ "location", KT_CHOICE, SOURCE(location), "redact", .words = location_words,
+	  .doc = "WhatsApp: a shared location is stored as [LOCATION] (redact) or not at all (drop)" },
 };
 
 static const struct cfg_key tenant_keys[] = {

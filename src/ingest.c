@@ -817,7 +817,7 @@ static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_
 	int rc = 0;
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct ingest_options one = *opt;
-		if (opt->senders)
+		if (opt->senders && opt->senders[i])
 			one.sender = opt->senders[i];
 		rc = prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res, &j->total, e);
 		b->recs[i] = b->prep[i].rec;
