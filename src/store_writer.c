@@ -30,6 +30,13 @@
  * fails, or SQLite rolls it back on an I/O error), every job of the group
  * gets RD_E_STORAGE.
  *
+ * A record that carries a provider message id (replay_hash) first claims
+ * it in the replay register (store_replay.c); when the id is already
+ * there the record is a replay: nothing is written for it, its *replayed
+ * flag is set and its job still succeeds. A duplicate queued behind the
+ * first delivery thus finds the first one's claim and is answered after
+ * that commit.
+ *
  * At synchronous=FULL the COMMIT is made durable by the sync stage
  * (store_sync.c), which also runs the checkpoints.
  *

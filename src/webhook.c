@@ -952,10 +952,15 @@ static int wa_message(json_t *m, const char *business, int location_mode, struct
 		buf_free(&txt);
 		return rc < 0 ? -1 : 0;
 	}
-	if (business)
-		snprintf(conv, sizeof conv, "%s@%s", from, business);
-	else
-		snprintf(conv, sizeof conv, "%s", from);
+	int n = business ? snprintf(conv, sizeof conv, "%s@%s", from, business)
+	                 : snprintf(conv, sizeof conv, "%s", from);
+	if (n < 0 || (size_t)n >= sizeof conv) {   /* never a truncated, shared conversation */
+		json_decref(meta);
+		buf_free(&txt);
+		rd_error_set(e, RD_E_INVALID_FIELD, "from and phone_number_id are longer than %d bytes",
+		              RD_MAX_ID_LEN);
+		return -1;
+	}
 	json_t *o = turn(conv, txt.data, "user", CH_WHATSAPP, meta);
 	buf_free(&txt);
 	if (o && ts && json_object_set(o, "ts", ts)) {

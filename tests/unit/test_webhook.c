@@ -462,6 +462,15 @@ static void test_whatsapp_messages(void)
 	CHECK(webhook_batch_count(&b, METRICS_WEBHOOK_DROPPED, "location") == 1, "whatsapp: the drop is counted");
 	done_json(&b, root);
 
+	{
+		char big[1200];
+		snprintf(big, sizeof big, "{\"entry\":[{\"changes\":[{\"value\":{\"metadata\":{\"phone_number_id\":"
+		         "\"%0300d\"},\"messages\":[{\"from\":\"%0300d\",\"type\":\"text\",\"text\":{\"body\":\"x\"}}]}}]}]}",
+		         1, 2);
+		CHECK(collect_json(big, 1, 0, &b, &e, &root) == -1 && e.err == RD_E_INVALID_FIELD,
+		      "whatsapp: a conversation id that does not fit is refused, never truncated");
+		done_json(&b, root);
+	}
 	CHECK(collect_json("{\"entry\":[{\"changes\":[{\"field\":\"account_update\",\"value\":{}}]}]}", 1, 0,
 	                   &b, &e, &root) == 0 && webhook_batch_count(&b, METRICS_WEBHOOK_UNHANDLED, "field") == 1,
 	      "whatsapp: another field is counted");
