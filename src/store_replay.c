@@ -13,13 +13,15 @@ const struct store_schema_step store_replay_schema[] = {
 	/* 7: provider message ids, as keyed hashes (crypto: a subkey of
 	 * LOOKUP, scoped by tenant and source), each beside the message it
 	 * stored. WITHOUT ROWID: the hash is the key a claim probes. The
-	 * trigger removes a row with its message, whoever deletes it. */
+	 * trigger removes a row with its message, whoever deletes it. IF NOT
+	 * EXISTS, as step 6: a database whose user_version was set back (an
+	 * older backup's, a test's) re-runs it. */
 	{ 7,
-	"CREATE TABLE replay_ids ("
+	"CREATE TABLE IF NOT EXISTS replay_ids ("
 	"  id_hash BLOB PRIMARY KEY,"
 	"  msg_id INTEGER NOT NULL) WITHOUT ROWID;"
-	"CREATE INDEX replay_ids_msg ON replay_ids(msg_id);"
-	"CREATE TRIGGER messages_unreplay AFTER DELETE ON messages BEGIN"
+	"CREATE INDEX IF NOT EXISTS replay_ids_msg ON replay_ids(msg_id);"
+	"CREATE TRIGGER IF NOT EXISTS messages_unreplay AFTER DELETE ON messages BEGIN"
 	"  DELETE FROM replay_ids WHERE msg_id = old.id;"
 	" END;" },
 };
