@@ -4,9 +4,9 @@
  * Each input is signed as the provider would sign it (Meta's HMAC-SHA256
  * over the raw body, Twilio's HMAC-SHA1 over URL and sorted fields), so the
  * checks must accept it (and refuse it with one signature byte changed);
- * then it goes where a signed body goes: the form decoder (Twilio), the
- * WhatsApp notification walker and the Dialogflow CX field readers, and
- * each provider's mapping onto {"messages": [...]}.
+ * then it goes where a signed body goes: the form decoder (Twilio, and
+ * Twilio's JSON bodies as forms), the WhatsApp notification walker and the
+ * Dialogflow CX field readers, each collecting its turns into a batch.
  */
 #include "app.h"
 #include "ingest.h"
@@ -28,6 +28,22 @@ static void meta_signature(const uint8_t *data, size_t size)
 		abort();
 }
 
+/* Every turn is a message object with a conversation and a text; every
+ * WhatsApp turn has its sender. */
+static void check_batch(const struct webhook_batch *b, bool senders)
+{
+	json_t *msgs = webhook_batch_messages(b), *m;
+	size_t i;
+	json_array_foreach(json_object_get(msgs, "messages"), i, m) {
+		if (!json_is_string(json_object_get(m, "conversation_id")) ||
+		    !json_is_string(json_object_get(m, "text")) || (senders && !b->senders[i]))
+			abort();
+	}
+	if (webhook_batch_size(b) && !msgs)
+		abort();
+	json_decref(msgs);
+}
+
 static void twilio_form(const uint8_t *data, size_t size)
 {
 	struct webhook_form f;
@@ -38,42 +54,42 @@ static void twilio_form(const uint8_t *data, size_t size)
 	webhook_twilio_sign(secret, sizeof secret - 1, url, &f, sig);
 	if (!webhook_twilio_verify(secret, sizeof secret - 1, url, &f, sig))
 		abort();
-	json_t *msgs = NULL;
-	enum rd_channel ch;
-	const char *sender = NULL;
+	struct webhook_batch b;
 	struct rd_error e;
-	if (webhook_twilio_messages(&f, &msgs, &ch, &sender, &e) == 0 && msgs &&
-	    (json_array_size(json_object_get(msgs, "messages")) != 1 || !sender || !*sender))
-		abort();   /* a Body makes exactly one message, with its sender */
-	json_decref(msgs);
+	if (webhook_batch_init(&b) == 0) {
+		if (webhook_twilio_collect(&f, NULL, 0, &b, &e) == 0)
+			check_batch(&b, false);
+		webhook_batch_free(&b);
+	}
 	webhook_form_free(&f);
 }
 
 static void json_payloads(const uint8_t *data, size_t size)
 {
 	struct rd_error e;
+	struct webhook_batch b;
 	json_t *root = ingest_parse_body((const char *)data, size, &e);
 	if (!root)
 		return;
-	json_t *out = json_array();
-	const char **senders = calloc(RD_MAX_BATCH, sizeof *senders);
-	if (out && senders && webhook_wa_collect(root, out, senders, &e) == 0)
-		for (size_t i = 0; i < json_array_size(out); i++)
-			if (!senders[i] || !json_is_object(json_array_get(out, i)))
-				abort();
-	json_t *msgs = NULL;
-	if (senders && webhook_wa_messages(root, &msgs, senders, &e) == 0 && msgs &&
-	    json_array_size(json_object_get(msgs, "messages")) != json_array_size(out))
-		abort();   /* the same messages as webhook_wa_collect found */
-	json_decref(msgs);
-	enum rd_channel ch;
-	const char *caller;
-	if (webhook_cx_messages(root, &msgs, &ch, &caller, &e) == 0 && msgs &&
-	    json_array_size(json_object_get(msgs, "messages")) != 1)
-		abort();   /* an utterance makes exactly one message */
-	json_decref(msgs);
-	free(senders);
-	json_decref(out);
+	if (webhook_batch_init(&b) == 0) {
+		if (webhook_wa_collect(root, 0, &b, &e) == 0)
+			check_batch(&b, true);
+		webhook_batch_free(&b);
+	}
+	if (webhook_batch_init(&b) == 0) {
+		if (webhook_cx_collect(root, &b, &e) == 0)
+			check_batch(&b, false);
+		webhook_batch_free(&b);
+	}
+	struct webhook_form f;
+	if (webhook_twilio_json_form(root, &f, &e) == 0) {
+		if (webhook_batch_init(&b) == 0) {
+			if (webhook_twilio_collect(&f, "idem", 1, &b, &e) == 0)
+				check_batch(&b, false);
+			webhook_batch_free(&b);
+		}
+		webhook_form_free(&f);
+	}
 	json_decref(root);
 }
 

@@ -94,6 +94,7 @@ struct source_conf {
 	char *verify_token_file;
 	char *tenant;             /* tenant its messages go to; NULL: as they say, else "default" */
 	char *region;             /* ISO 3166 alpha-2 its numbers are read in; NULL: the tenant's */
+	int location;             /* WhatsApp shared locations: SOURCE_LOCATION_* */
 	int secret_line, verify_line;   /* where the files were named */
 	/* Generic signed webhooks (type = standard-webhooks | hmac-sha256). */
 	enum source_type type;    /* never SOURCE_BY_NAME once loaded */
@@ -107,6 +108,10 @@ struct source_conf {
 	char *category;           /* category of its messages, or NULL: the channel's */
 	int generic_line, hmac_line, sw_line, category_line;   /* where such keys were set (0: none) */
 };
+
+/* [source] location: a shared location is stored as [LOCATION], or its
+ * turn is not stored at all (counted). */
+enum { SOURCE_LOCATION_REDACT = 0, SOURCE_LOCATION_DROP = 1 };
 
 /* A [tenant "NAME"] section: per-tenant defaults. */
 struct tenant_conf {

@@ -83,11 +83,15 @@ struct ingest_reply {
 	size_t len;
 	const char *first_id;          /* the first record id, and how many: for a log line */
 	size_t count;
+	size_t replayed;               /* of them, replays of provider messages already stored */
 };
 
 /* After done: 0 when the records are committed, with *out (valid until
  * ingest_job_free), counting the findings in /metrics; -1 with e when the
- * store refused them (503 busy, shutting down or disk full, 500). Call once. */
+ * store refused them (503 busy, shutting down or disk full, 500). Call once.
+ * Replays (messages whose provider id the store already held: nothing was
+ * stored for them) are left out of the body's ids, which then says
+ * "replayed": N, and counted in /metrics by source. */
 int ingest_job_reply(struct ingest_job *job, struct ingest_reply *out, struct rd_error *e)
 	RD_WARN_UNUSED;
 void ingest_job_free(struct ingest_job *job);   /* NULL is a no-op; releases the snapshot */

@@ -34,6 +34,17 @@ void metrics_conn_dropped(struct metrics *m, const char *reason);
 /* A request refused with 429: scope "ip" or "token". */
 void metrics_rate_limited(struct metrics *m, const char *scope);
 
+/* Webhook callbacks that stored no turn (issue 18), by source (a config
+ * section name) and kind (a static word of webhook.c, never provider
+ * text): unhandled payload kinds, delivery statuses (counted, not
+ * stored), replays of stored messages, and turns dropped by config. */
+enum metrics_webhook_event {
+	METRICS_WEBHOOK_UNHANDLED, METRICS_WEBHOOK_STATUS, METRICS_WEBHOOK_REPLAY,
+	METRICS_WEBHOOK_DROPPED,
+};
+void metrics_webhook(struct metrics *m, enum metrics_webhook_event ev, const char *source,
+                     const char *kind, uint64_t n);
+
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;
 /* process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,

@@ -80,6 +80,12 @@ struct store_record {
 	const char *entity_counts;     /* JSON object of counts, e.g. {"EMAIL":1}; no PII */
 	const unsigned char (*subjects)[CRYPTO_HASH_BYTES]; /* subject hashes seen */
 	size_t nsubjects;
+	/* A provider's message id as a keyed hash (store_replay.h), or NULL.
+	 * When the register already holds it, the record is a replay: the
+	 * writer stores nothing for it and sets *replayed (which must stay
+	 * valid until the submit's done callback), and the job still succeeds. */
+	const unsigned char *replay_hash;
+	bool *replayed;
 };
 
 /* A stored message as read back (fields still sealed). Valid only during

@@ -13,6 +13,8 @@
 
 #include "redactd.h"
 
+#include "metrics.h"
+
 #include <jansson.h>
 
 struct rd_error;
@@ -83,27 +85,83 @@ int webhook_secret_read(const char *source, const char *spec, char out[WEBHOOK_M
                         size_t *len, struct rd_error *e) RD_WARN_UNUSED;
 
 
-/*
- * A CX WebhookRequest as messages: 0 with *msgs = {"messages": [one user
- * message in the session's conversation]} (caller decrefs), *ch its channel
- * and *caller the telephony caller id or NULL (borrowed from root); 0 with
- * *msgs NULL when it carries nothing the user said (an event or intent
- * trigger). -1 with e: not an object (RD_E_INVALID_BODY), no session
- * (RD_E_MISSING_FIELD), out of memory.
+/* ---- payloads as messages (issue 18) -------------------------------------
+ *
+ * Each provider's callback is collected into a webhook_batch: the turns to
+ * store (message objects of POST /v1/messages, each with its sender and the
+ * provider's own message id), and what is counted instead of stored
+ * (delivery statuses, payload kinds redactd does not store, turns dropped
+ * by config). Kinds are static words of webhook.c, never provider text, so
+ * they may be logged and used as metric labels. A provider's real payload
+ * is never answered with an error because of its kind: only a malformed
+ * one (wrongly typed levels, a message without its required fields) is.
  */
-int webhook_cx_messages(json_t *root, json_t **msgs, enum rd_channel *ch, const char **caller,
-                        struct rd_error *e) RD_WARN_UNUSED;
+#define WEBHOOK_MAX_EVENTS 24
+
+struct webhook_event {
+	enum metrics_webhook_event ev;
+	const char *kind;              /* static */
+	unsigned n;
+};
+
+struct webhook_batch {
+	json_t *list;                  /* the message objects */
+	const char *sender;            /* every message's sender when senders[i] is NULL */
+	const char **senders;          /* RD_MAX_BATCH, borrowed from the payload */
+	char **ids;                    /* RD_MAX_BATCH provider ids (owned), NULL for none */
+	struct webhook_event events[WEBHOOK_MAX_EVENTS];
+	size_t nevents;
+};
+
+/* 0, or -1 out of memory. */
+int webhook_batch_init(struct webhook_batch *b) RD_WARN_UNUSED;
+void webhook_batch_free(struct webhook_batch *b);    /* a zeroed batch is a no-op */
+/* {"messages": [...]} (caller decrefs), or NULL when there is nothing to
+ * store (or no memory: check webhook_batch_size first). */
+json_t *webhook_batch_messages(const struct webhook_batch *b);
+size_t webhook_batch_size(const struct webhook_batch *b);
+/* How many ev of kind the batch counted (tests). */
+unsigned webhook_batch_count(const struct webhook_batch *b, enum metrics_webhook_event ev,
+                             const char *kind);
 
 /*
- * A Twilio messaging callback as messages: Body is the text, From the
- * conversation ("whatsapp:+44..." for WhatsApp through Twilio). 0 with
- * *msgs (caller decrefs), *ch (sms or whatsapp) and *sender (From without
- * its "whatsapp:" prefix, borrowed from f); 0 with *msgs NULL when there is
- * no Body (a status callback, media only). -1 with e (RD_E_INVALID_FIELD)
- * when From is missing or either is not UTF-8.
+ * Dialogflow CX WebhookRequest: the end user's turn (text, transcript from
+ * the phone gateway or dtmfDigits; voice for the latter two and whenever
+ * payload.telephony is there), with languageCode and sessionInfo.parameters
+ * as metadata (string values are redacted like all metadata), then each
+ * text ResponseMessage of `messages` as a bot turn. The session id is the
+ * conversation; detectIntentResponseId (+ "/bot/N") the provider ids; the
+ * telephony caller_id the sender. -1 with e: not an object
+ * (RD_E_INVALID_BODY), a turn without a session (RD_E_MISSING_FIELD), out
+ * of memory.
  */
-int webhook_twilio_messages(const struct webhook_form *f, json_t **msgs, enum rd_channel *ch,
-                            const char **sender, struct rd_error *e) RD_WARN_UNUSED;
+int webhook_cx_collect(json_t *root, struct webhook_batch *b, struct rd_error *e) RD_WARN_UNUSED;
+
+/*
+ * A Twilio callback: Messaging (SMS, WhatsApp, MMS with its caption; From
+ * is the conversation, MessageSid the id), Voice <Gather> (SpeechResult or
+ * Digits; CallSid the conversation), recording transcriptions
+ * (TranscriptionText; TranscriptionSid), Conversations onMessageAdded
+ * (ConversationSid; its MessageSid), a WhatsApp location through Twilio
+ * (location_mode as for WhatsApp); status callbacks are counted. A
+ * callback without a message id uses idem_token (the
+ * I-Twilio-Idempotency-Token header, the same on every retry) or else a
+ * digest of all its fields. f must be sorted (webhook_twilio_verify sorts
+ * it). -1 with e (RD_E_INVALID_FIELD) when a field it needs is missing or
+ * not UTF-8, or out of memory.
+ */
+int webhook_twilio_collect(const struct webhook_form *f, const char *idem_token,
+                           int location_mode, struct webhook_batch *b, struct rd_error *e)
+	RD_WARN_UNUSED;
+
+/* A JSON body Twilio signs with ?bodySHA256= (Conversations webhooks in
+ * JSON): true when hex is the SHA-256 of body (constant time). */
+bool webhook_twilio_body_ok(const void *body, size_t len, const char *hex);
+/* Its flat object as form fields (strings as they are, numbers and
+ * booleans as text; other values skipped), to collect like a form. -1
+ * (RD_E_INVALID_BODY) when root is not an object, or too many fields. */
+int webhook_twilio_json_form(json_t *root, struct webhook_form *out, struct rd_error *e)
+	RD_WARN_UNUSED;
 
 /* Meta's subscription handshake (GET ?hub.mode=subscribe&hub.verify_token=
  * &hub.challenge=): true when mode is "subscribe", token equals
@@ -112,15 +170,20 @@ int webhook_twilio_messages(const struct webhook_form *f, json_t **msgs, enum rd
 bool webhook_wa_handshake(const char *mode, const char *token, const char *challenge,
                           const char *verify_token);
 
-/* WhatsApp Cloud API notification: appends one message object per text
- * message of entry[].changes[].value.messages[] to out and its sender
- * (borrowed from root) to senders[i] (RD_MAX_BATCH slots). -1 with e set
- * (422) on a wrongly typed level or more than RD_MAX_BATCH messages. */
-int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct rd_error *e)
-	RD_WARN_UNUSED;
-/* The same as {"messages": [...]} in *msgs (caller decrefs), or NULL when
- * the notification holds no text message (statuses, media, other fields). */
-int webhook_wa_messages(json_t *root, json_t **msgs, const char **senders, struct rd_error *e)
-	RD_WARN_UNUSED;
+/*
+ * WhatsApp Cloud API notification: every entry[].changes[].value. Turns:
+ * text, interactive button and list replies, template quick-reply buttons,
+ * image/video/document/audio/sticker (the caption is the text), location
+ * ([LOCATION], or dropped: location_mode), shared contacts (names, phones
+ * and emails replaced by [NAME], [PHONE], [EMAIL]) and reactions. The
+ * conversation is "<from>@<phone_number_id>", so two business numbers of
+ * one app are two conversations; the wamid is the provider id. statuses[]
+ * are counted, errors and other kinds counted as unhandled. The profile
+ * name is never read. -1 with e (422) on a wrongly typed level, a message
+ * without from (or a text one without text.body) or more than RD_MAX_BATCH
+ * turns.
+ */
+int webhook_wa_collect(json_t *root, int location_mode, struct webhook_batch *b,
+                       struct rd_error *e) RD_WARN_UNUSED;
 
 #endif

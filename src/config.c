@@ -929,6 +929,8 @@ static const struct cfg_key token_keys[] = {
 	  .unit = "requests", .doc = "requests an idle token may send at once" },
 };
 
+static const char *const location_words[] = { "redact", "drop", NULL };
+_Static_assert(SOURCE_LOCATION_REDACT == 0 && SOURCE_LOCATION_DROP == 1, "location_words order");
 static const struct cfg_key source_keys[] = {
 	{ "secret_file", KT_FILE, SOURCE(secret_file), NULL, .line = SOURCE(secret_line),
 	  .doc = "Twilio's Auth Token or the Meta app secret" },
@@ -962,6 +964,8 @@ static const struct cfg_key source_keys[] = {
 	  .unit = "a category name", .doc = "the category of its messages; unset: the channel's" },
 	{ "region", KT_STR, SOURCE(region), NULL, .flags = KF_OPTIONAL, .check = check_region,
 	  .doc = "ISO 3166 code national phone numbers from this source are read in" },
+	{ "location", KT_CHOICE, SOURCE(location), "redact", .words = location_words,
+	  .doc = "WhatsApp: a shared location is stored as [LOCATION] (redact) or not at all (drop)" },
 };
 
 static const struct cfg_key tenant_keys[] = {

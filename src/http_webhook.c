@@ -5,14 +5,22 @@
  *
  * Each handler checks the caller (CX by bearer token in http.c; Twilio and
  * Meta by their signatures, over the bytes as they arrived), has webhook.c
- * map the provider's payload onto {"messages": [...]}, and hands that to
- * ingest through http_ingest like POST /v1/messages: redacted and sealed
- * before anything is written, answered only after COMMIT, all-or-nothing
- * per callback, with the provider's own reply body. Nothing a provider sends
- * reaches the log: the request line in http.c names the route pattern only.
+ * collect the provider's payload into a webhook_batch (turns, senders,
+ * provider message ids, and what is counted instead of stored), and hands
+ * the turns to ingest through http_ingest like POST /v1/messages: redacted
+ * and sealed before anything is written, answered only after COMMIT,
+ * all-or-nothing per callback, with the provider's own reply body. A
+ * provider message already stored (a retried delivery) is answered the same
+ * and not stored again (ingest and store_replay.h). What is not stored is
+ * counted in /metrics and logged by kind (deliver). Nothing a provider
+ * sends reaches the log: the request line in http.c names the route
+ * pattern only, and kinds are webhook.c's own words.
  */
 #include "http_internal.h"
 #include "ingest.h"
+#include "log.h"
+#include "metrics.h"
+#include "phone_region.h"
 #include "webhook.h"
 #include "webhook_generic.h"
 
@@ -75,39 +83,77 @@ static void finish_whatsapp(struct request *rq)
 	http_reply_ingested(rq, 200);
 }
 
+/* What a callback counted instead of storing: /metrics by source and
+ * kind, and a log line by kind for payloads not understood or dropped. */
+static void note_events(struct request *rq, const char *source, const struct webhook_batch *b)
+{
+	struct metrics *m = rq->srv->app->metrics;
+	for (size_t i = 0; i < b->nevents; i++) {
+		const struct webhook_event *ev = &b->events[i];
+		metrics_webhook(m, ev->ev, source, ev->kind, ev->n);
+		if (ev->ev == METRICS_WEBHOOK_UNHANDLED)
+			log_info("webhook %s: %u payload(s) of kind %s not stored (unhandled)", source, ev->n,
+			         ev->kind);
+		else if (ev->ev == METRICS_WEBHOOK_DROPPED)
+			log_info("webhook %s: %u %s turn(s) dropped as configured", source, ev->n, ev->kind);
+	}
+}
+
+/* Counts b's events, then ingests its turns (answered by finish once
+ * committed) or, with none, answers at once with the provider's body. */
+static void deliver(struct request *rq, const char *source, struct ingest_options *opt,
+                    const struct webhook_batch *b, http_finish_fn finish, const char *ctype,
+                    const char *none, size_t none_len)
+{
+	json_t *msgs = webhook_batch_messages(b);
+	note_events(rq, source, b);
+	if (!msgs && webhook_batch_size(b)) {
+		http_fail(rq, RD_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (!msgs) {
+		http_reply_text(rq, 200, ctype, none, none_len, NULL, NULL);
+		return;
+	}
+	opt->source = source;
+	opt->senders = b->senders;
+	opt->sender = b->sender;
+	opt->provider_ids = (const char *const *)b->ids;
+	http_ingest(rq, opt, msgs, finish);
+	json_decref(msgs);
+}
+
 /* ---- Dialogflow CX ------------------------------------------------------ */
 
 void http_webhook_cx(struct request *rq)
 {
 	struct rd_error e;
-	enum rd_channel ch;
-	const char *caller;
-	json_t *msgs = NULL, *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
-	if (!root || webhook_cx_messages(root, &msgs, &ch, &caller, &e)) {
+	struct webhook_batch b = { 0 };
+	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
+	if (root && webhook_batch_init(&b))
+		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
+	if (!root || !b.list || webhook_cx_collect(root, &b, &e)) {
 		http_reply_error(rq, &e);
-	} else if (!msgs) {   /* an event or intent trigger: nothing the user said */
-		http_reply_text(rq, 200, "application/json", cx_empty, sizeof cx_empty - 1, NULL, NULL);
 	} else {
 		const struct source_conf *src = config_source(rq->snap->cfg, "dialogflow-cx");
-		struct ingest_options opt = { .channel = ch, .sender = caller,
-		                              .default_tenant = http_token_tenant(rq) };
+		struct ingest_options opt = { .channel = CH_WEB, .default_tenant = http_token_tenant(rq) };
 		if (!opt.default_tenant && src)
 			opt.default_tenant = src->tenant;
 		opt.region = src && src->region ? phone_region_find(src->region) : NULL;
-		http_ingest(rq, &opt, msgs, finish_cx);
+		deliver(rq, "dialogflow-cx", &opt, &b, finish_cx, "application/json", cx_empty,
+		        sizeof cx_empty - 1);
 	}
-	json_decref(msgs);
-	json_decref(root);   /* after: opt.sender borrows from it */
+	webhook_batch_free(&b);
+	json_decref(root);   /* after: the batch borrows from it */
 }
 
 /* ---- Twilio ------------------------------------------------------------- */
 
-static bool form_content_type(struct request *rq)
+static bool content_type_is(struct request *rq, const char *type)
 {
 	const char *ct = header(rq, MHD_HTTP_HEADER_CONTENT_TYPE);
-	size_t n = strlen("application/x-www-form-urlencoded");
-	return ct && strncasecmp(ct, "application/x-www-form-urlencoded", n) == 0 &&
-	       (!ct[n] || ct[n] == ';' || ct[n] == ' ');
+	size_t n = strlen(type);
+	return ct && strncasecmp(ct, type, n) == 0 && (!ct[n] || ct[n] == ';' || ct[n] == ' ');
 }
 
 /* Re-encodes one query key or value: unreserved bytes as they are. */
@@ -154,22 +200,46 @@ static int twilio_url(struct request *rq, char *url, size_t len, struct rd_error
 	return rc;
 }
 
-/* A callback without a Body (a status callback, or media only) stores
- * nothing and still gets TwiML. */
+/* Status callbacks, calls and other events store nothing and still get
+ * TwiML; I-Twilio-Idempotency-Token names a retried callback that has no
+ * message id of its own. */
 static void twilio_ingest(struct request *rq, const struct source_conf *src,
                           const struct webhook_form *form)
 {
 	struct rd_error e;
-	json_t *msgs;
-	struct ingest_options opt = { .default_tenant = src->tenant,
+	struct webhook_batch b;
+	struct ingest_options opt = { .default_tenant = src->tenant, .channel = CH_SMS,
 	                              .region = src->region ? phone_region_find(src->region) : NULL };
-	if (webhook_twilio_messages(form, &msgs, &opt.channel, &opt.sender, &e))
+	if (webhook_batch_init(&b)) {
+		http_fail(rq, RD_E_INTERNAL, "out of memory");
+		return;
+	}
+	if (webhook_twilio_collect(form, header(rq, "I-Twilio-Idempotency-Token"), src->location, &b, &e))
 		http_reply_error(rq, &e);
-	else if (!msgs)
-		http_reply_text(rq, 200, "text/xml", twiml_empty, sizeof twiml_empty - 1, NULL, NULL);
 	else
-		http_ingest(rq, &opt, msgs, finish_twilio);
-	json_decref(msgs);
+		deliver(rq, "twilio", &opt, &b, finish_twilio, "text/xml", twiml_empty,
+		        sizeof twiml_empty - 1);
+	webhook_batch_free(&b);
+}
+
+/* A JSON body (Conversations webhooks can send JSON): Twilio signs the URL
+ * alone, which carries bodySHA256 = hex SHA-256 of the body. Fills form
+ * from the object once both match. */
+static int twilio_json(struct request *rq, const char *secret, size_t slen, const char *url,
+                       struct webhook_form *form, struct rd_error *e)
+{
+	struct webhook_form none = { 0 };
+	const char *body = rq->body.data ? rq->body.data : "";
+	if (!webhook_twilio_verify(secret, slen, url, &none, header(rq, "X-Twilio-Signature")) ||
+	    !webhook_twilio_body_ok(body, rq->body.len, query_arg(rq, "bodySHA256"))) {
+		rd_error_set(e, RD_E_BAD_SIGNATURE,
+		              "X-Twilio-Signature or the bodySHA256 of a JSON body is missing or does not match");
+		return -1;
+	}
+	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, e);
+	int rc = root ? webhook_twilio_json_form(root, form, e) : -1;
+	json_decref(root);
+	return rc;
 }
 
 void http_webhook_twilio(struct request *rq)
@@ -178,27 +248,34 @@ void http_webhook_twilio(struct request *rq)
 	struct webhook_form form = { 0 };
 	char secret[WEBHOOK_MAX_SECRET + 1], url[WEBHOOK_MAX_URL];
 	size_t slen;
+	bool ok;
 	const struct source_conf *src = source_find(rq, "twilio", &e);
 	if (!src)
 		goto fail;
-	if (!form_content_type(rq)) {
+	bool json = content_type_is(rq, "application/json");
+	if (!json && !content_type_is(rq, "application/x-www-form-urlencoded")) {
 		rd_error_set(&e, RD_E_UNSUPPORTED_MEDIA_TYPE,
-		              "Content-Type must be application/x-www-form-urlencoded");
+		              "Content-Type must be application/x-www-form-urlencoded (or application/json"
+		              " signed with bodySHA256)");
 		goto fail;
 	}
-	if (webhook_form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &form)) {
+	if (!json && webhook_form_parse(rq->body.data ? rq->body.data : "", rq->body.len, &form)) {
 		rd_error_set(&e, RD_E_INVALID_FORM, "the form body is malformed or has too many fields");
 		goto fail;
 	}
 	if (twilio_url(rq, url, sizeof url, &e) ||
 	    webhook_secret_read("twilio", src->secret_file, secret, &slen, &e))
 		goto fail;
-	bool ok = webhook_twilio_verify(secret, slen, url, &form, header(rq, "X-Twilio-Signature"));
-	sodium_memzero(secret, sizeof secret);
-	if (!ok) {
-		rd_error_set(&e, RD_E_BAD_SIGNATURE, "X-Twilio-Signature is missing or does not match");
-		goto fail;
+	if (json) {
+		ok = twilio_json(rq, secret, slen, url, &form, &e) == 0;
+	} else {
+		ok = webhook_twilio_verify(secret, slen, url, &form, header(rq, "X-Twilio-Signature"));
+		if (!ok)
+			rd_error_set(&e, RD_E_BAD_SIGNATURE, "X-Twilio-Signature is missing or does not match");
 	}
+	sodium_memzero(secret, sizeof secret);
+	if (!ok)
+		goto fail;
 	twilio_ingest(rq, src, &form);
 	webhook_form_free(&form);
 	return;
@@ -248,29 +325,31 @@ static int wa_verify(struct request *rq, const struct source_conf *src, struct r
 	return ok ? 0 : -1;
 }
 
+/* Meta needs a 200 for every notification it sends (it disables a hook
+ * that keeps failing): statuses and kinds not stored get one too. */
 void http_webhook_whatsapp(struct request *rq)
 {
+	static const char none[] = "{\"ids\":[],\"findings\":{}}";
 	struct rd_error e;
-	json_t *root = NULL, *msgs = NULL;
-	const char **senders = calloc(RD_MAX_BATCH, sizeof *senders);
+	struct webhook_batch b = { 0 };
+	json_t *root = NULL;
 	const struct source_conf *src = source_find(rq, "whatsapp", &e);
-	if (!senders)
+	if (src && webhook_batch_init(&b)) {
 		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
-	if (!senders || !src || wa_verify(rq, src, &e) ||
+		src = NULL;
+	}
+	if (!src || wa_verify(rq, src, &e) ||
 	    !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
-	    webhook_wa_messages(root, &msgs, senders, &e)) {
+	    webhook_wa_collect(root, src->location, &b, &e)) {
 		http_reply_error(rq, &e);
-	} else if (!msgs) {   /* statuses, media, other fields */
-		static const char none[] = "{\"ids\":[],\"findings\":{}}";
-		http_reply_text(rq, 200, "application/json", none, sizeof none - 1, NULL, NULL);
 	} else {
 		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
-		                              .senders = senders, .sender_e164 = true,
+		                              .sender_e164 = true,
 		                              .region = src->region ? phone_region_find(src->region) : NULL };
-		http_ingest(rq, &opt, msgs, finish_whatsapp);
+		deliver(rq, "whatsapp", &opt, &b, finish_whatsapp, "application/json", none,
+		        sizeof none - 1);
 	}
-	free(senders);   /* ingest copied what it needed (the subject hashes) */
-	json_decref(msgs);
+	webhook_batch_free(&b);   /* ingest copied what it needed (the subject hashes) */
 	json_decref(root);
 }
 

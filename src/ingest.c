@@ -328,6 +328,7 @@ struct prepared {
 	unsigned char (*subjects)[CRYPTO_HASH_BYTES];
 	size_t nsubjects;
 	char *redacted_text;             /* kept only for ?return=redacted */
+	unsigned char replay_hash[CRYPTO_HASH_BYTES];   /* when rec.replay_hash is set */
 };
 
 static void prepared_free(struct prepared *p)
@@ -732,6 +733,12 @@ struct ingest_job {
 	bool with_text;                 /* ?return=redacted: the reply holds text */
 	enum rd_err status;                    /* the store's, set before done is called */
 	struct ingest_sink sink;
+	/* Webhook batches with provider ids: the writer marks replays here,
+	 * and the reply is rebuilt without their ids. */
+	const char *source;             /* borrowed from the caller (a literal or snap's config) */
+	bool *replayed;                 /* n flags, or NULL */
+	char (*ids)[RD_RECORD_ID_LEN + 1];
+	struct buf replay_reply;        /* the reply without the replays */
 };
 
 void ingest_job_free(struct ingest_job *j)
@@ -739,6 +746,9 @@ void ingest_job_free(struct ingest_job *j)
 	if (!j)
 		return;
 	tally_free(&j->total);
+	free(j->replayed);
+	free(j->ids);
+	buf_free(&j->replay_reply);
 	if (j->with_text && j->reply.data)
 		sodium_memzero(j->reply.data, j->reply.len);   /* the redacted text */
 	buf_free(&j->reply);
@@ -767,6 +777,58 @@ static void on_stored(void *ctx, enum rd_err status)
 	j->sink.done(j->sink.arg, j);
 }
 
+/* The key of provider-id hashes: a subkey of LOOKUP (id 1, context
+ * "rdreplay"), as holds derive theirs from AUDIT, so replay hashes match
+ * nothing else the store keeps. */
+static void replay_key(const unsigned char *lookup_key, unsigned char out[CRYPTO_KEY_BYTES])
+{
+	if (crypto_kdf_derive_from_key(out, CRYPTO_KEY_BYTES, 1, "rdreplay", lookup_key) != 0)
+		abort();   /* only fails on a bad length: a bug */
+}
+
+/* keyed hash of tenant NUL source NUL provider id. */
+static void replay_hash(const unsigned char key[CRYPTO_KEY_BYTES], const char *tenant,
+                        const char *source, const char *id, unsigned char out[CRYPTO_HASH_BYTES])
+{
+	crypto_generichash_state st;
+	static const unsigned char zero = 0;
+	crypto_generichash_init(&st, key, CRYPTO_KEY_BYTES, CRYPTO_HASH_BYTES);
+	crypto_generichash_update(&st, (const unsigned char *)tenant, strlen(tenant));
+	crypto_generichash_update(&st, &zero, 1);
+	crypto_generichash_update(&st, (const unsigned char *)source, strlen(source));
+	crypto_generichash_update(&st, &zero, 1);
+	crypto_generichash_update(&st, (const unsigned char *)id, strlen(id));
+	crypto_generichash_final(&st, out, CRYPTO_HASH_BYTES);
+	sodium_memzero(&st, sizeof st);
+}
+
+/* Webhook batches: each message with a provider id gets its keyed hash,
+ * and a flag the writer sets if it turns out to be a replay. */
+static int add_replay_ids(struct app *app, const struct ingest_options *opt,
+                          const struct message_in *msgs, struct batch *b, struct ingest_job *j)
+{
+	unsigned char key[CRYPTO_KEY_BYTES];
+	if (!opt->source || !opt->provider_ids)
+		return 0;
+	j->source = opt->source;
+	j->replayed = calloc(b->n, sizeof *j->replayed);
+	j->ids = calloc(b->n, sizeof *j->ids);
+	if (!j->replayed || !j->ids)
+		return -1;
+	replay_key(app->lookup_key, key);
+	for (size_t i = 0; i < b->n; i++) {
+		const char *id = opt->provider_ids[i];
+		memcpy(j->ids[i], b->recs[i].id, sizeof j->ids[i]);
+		if (!id || !*id)
+			continue;
+		replay_hash(key, msgs[i].tenant, opt->source, id, b->prep[i].replay_hash);
+		b->recs[i].replay_hash = b->prep[i].replay_hash;
+		b->recs[i].replayed = &j->replayed[i];
+	}
+	sodium_memzero(key, sizeof key);
+	return 0;
+}
+
 /* Seals every message of a validated body into b; the findings go to
  * j->total. -1 with e (4xx for the client's fault, 500). */
 static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
@@ -777,7 +839,7 @@ static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_
 	int rc = 0;
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct ingest_options one = *opt;
-		if (opt->senders)
+		if (opt->senders && opt->senders[i])
 			one.sender = opt->senders[i];
 		rc = prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res, &j->total, e);
 		b->recs[i] = b->prep[i].rec;
@@ -825,6 +887,10 @@ int ingest_messages_json(struct app *app, struct app_snap *snap, const struct in
 	}
 	if (seal_all(app, snap, opt, msgs, now_ms, &b, j, e))
 		goto done;
+	if (add_replay_ids(app, opt, msgs, &b, j)) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+		goto done;
+	}
 	j->with_text = opt->return_redacted;
 	if (build_reply(b.prep, n, &j->total, opt->return_redacted, &j->reply)) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
@@ -867,6 +933,29 @@ int ingest_job_reply(struct ingest_job *j, struct ingest_reply *out, struct rd_e
 		metrics_finding(j->metrics, j->total.v[i].entity, j->total.v[i].n);
 	*out = (struct ingest_reply){ .body = j->reply.data, .len = j->reply.len,
 	                              .first_id = j->first_id, .count = j->n };
+	size_t replayed = 0;
+	for (size_t i = 0; j->replayed && i < j->n; i++)
+		replayed += j->replayed[i];
+	if (replayed == 0)
+		return 0;
+	metrics_webhook(j->metrics, METRICS_WEBHOOK_REPLAY, j->source, "message", replayed);
+	out->replayed = replayed;
+	if (j->with_text)
+		return 0;   /* ?return=redacted is not a webhook's: keep the body as built */
+	struct buf *b = &j->replay_reply;
+	bool first = true;
+	int rc = buf_append_str(b, "{\"ids\":[");
+	for (size_t i = 0; i < j->n && rc == 0; i++) {
+		if (j->replayed[i])
+			continue;
+		rc = buf_printf(b, "%s\"%s\"", first ? "" : ",", j->ids[i]);
+		first = false;
+	}
+	if (rc || buf_append_str(b, "],\"findings\":") || tally_json(&j->total, b) ||
+	    buf_printf(b, ",\"replayed\":%zu}", replayed))
+		return 0;   /* out of memory: the body as built still answers */
+	out->body = b->data;
+	out->len = b->len;
 	return 0;
 }
 

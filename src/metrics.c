@@ -37,6 +37,7 @@ struct metrics {
 	struct slot purged[MAX_SLOTS];
 	struct slot dropped[MAX_SLOTS];
 	struct slot limited[MAX_SLOTS];
+	struct slot webhook[MAX_SLOTS];   /* "source kind", status = the event */
 	atomic_uint_fast64_t latency_buckets[NBUCKETS + 1];
 	atomic_uint_fast64_t latency_sum_us, latency_count, audit_entries;
 	_Atomic(int64_t) sweep_started_ms, sweep_succeeded_ms;
@@ -153,6 +154,52 @@ void metrics_rate_limited(struct metrics *m, const char *scope)
 		slot_add(m->limited, scope, 0, 1);
 }
 
+void metrics_webhook(struct metrics *m, enum metrics_webhook_event ev, const char *source,
+                     const char *kind, uint64_t n)
+{
+	char name[NAME_MAX_LEN];
+	if (!m || !n)
+		return;
+	snprintf(name, sizeof name, "%s %s", source, kind);
+	slot_add(m->webhook, name, (int)ev, n);
+}
+
+/* One webhook counter: the slots of event ev, "source kind" split into
+ * the source label and, unless second is NULL, a second label. */
+static int render_webhook(const struct metrics *m, struct buf *b, enum metrics_webhook_event ev,
+                          const char *metric, const char *second, const char *help)
+{
+	if (buf_printf(b, "# HELP %s %s\n# TYPE %s counter\n", metric, help, metric))
+		return -1;
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		const struct slot *t = &m->webhook[i];
+		if (atomic_load(&t->used) != 2 || t->status != (int)ev)
+			continue;
+		const char *sp = strchr(t->name, ' ');
+		int slen = sp ? (int)(sp - t->name) : (int)strlen(t->name);
+		unsigned long long c = atomic_load(&t->count);
+		int rc = second ? buf_printf(b, "%s{source=\"%.*s\",%s=\"%s\"} %llu\n", metric, slen,
+		                             t->name, second, sp ? sp + 1 : "", c)
+		                : buf_printf(b, "%s{source=\"%.*s\"} %llu\n", metric, slen, t->name, c);
+		if (rc)
+			return -1;
+	}
+	return 0;
+}
+
+static int render_webhooks(const struct metrics *m, struct buf *b)
+{
+	return render_webhook(m, b, METRICS_WEBHOOK_UNHANDLED, "redactd_webhook_unhandled_total", "kind",
+	                      "Webhook payloads of a kind redactd does not store, answered as the"
+	                      " provider expects.") ||
+	       render_webhook(m, b, METRICS_WEBHOOK_STATUS, "redactd_webhook_statuses_total", "status",
+	                      "Delivery status callbacks, counted and not stored.") ||
+	       render_webhook(m, b, METRICS_WEBHOOK_REPLAY, "redactd_webhook_replays_total", NULL,
+	                      "Provider messages delivered again and not stored again.") ||
+	       render_webhook(m, b, METRICS_WEBHOOK_DROPPED, "redactd_webhook_dropped_total", "kind",
+	                      "Webhook turns dropped as configured (location = drop).");
+}
+
 static int render_slots(const struct slot *t, struct buf *b, const char *metric, const char *label,
                         bool with_status)
 {
@@ -231,6 +278,7 @@ int metrics_render(struct metrics *m, struct buf *b)
 	    buf_printf(b, "# HELP redactd_http_rate_limited_total Requests refused with 429, by limit.\n"
 	                  "# TYPE redactd_http_rate_limited_total counter\n") ||
 	    render_slots(m->limited, b, "redactd_http_rate_limited_total", "scope", false) ||
+	    render_webhooks(m, b) ||
 	    buf_printf(b, "# HELP redactd_audit_entries_total Audit log entries appended.\n"
 	                  "# TYPE redactd_audit_entries_total counter\n"
 	                  "redactd_audit_entries_total %llu\n",

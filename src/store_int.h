@@ -92,6 +92,8 @@ extern const struct store_schema_step store_retention_schema[];
 extern const size_t store_retention_schema_count;
 extern const struct store_schema_step store_tenant_schema[];
 extern const size_t store_tenant_schema_count;
+extern const struct store_schema_step store_replay_schema[];
+extern const size_t store_replay_schema_count;
 
 /* The held condition of store_holds.c for the conversation whose hash is
  * the SQL expression c, in tenant ?1 (statements bind the tenant as 1). */
@@ -109,6 +111,7 @@ struct store_job {
 	enum job_kind kind;
 	struct store_record *recs;      /* JOB_RECORDS: n records; their buffers follow */
 	size_t n;
+	size_t replays;                 /* JOB_RECORDS: of them, replays not stored */
 	store_tx_fn fn;                 /* JOB_EXEC */
 	void *ctx;
 	store_done_fn done;             /* async: called by the writer, then the job freed */
@@ -136,6 +139,7 @@ struct store {
 	/* Writer (store_writer.c): it alone uses wdb once started. */
 	sqlite3 *wdb;
 	sqlite3_stmt *ins_msg, *ins_subj, *key_live, *data_version;
+	sqlite3_stmt *ins_replay;       /* store_replay.c: the claim of a provider id */
 	/* What the current transaction has checked (store_writer.c): data
 	 * keys found live. Reset at BEGIN and after every exec job. */
 	int64_t live_keys[STORE_LIVE_KEYS];
@@ -243,6 +247,14 @@ bool store_records_waiting(struct store *st);
 /* store_writer.c: wakes or calls back each job of a NULL-terminated list
  * with its status, and frees the asynchronous ones. */
 void store_finish_jobs(struct store_job *head);
+
+/* store_replay.c: prepare the writer's claim statement; -1 with err. */
+int store_replay_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+/* Writer, inside a record's savepoint: 1 when hash is new (now claimed
+ * for the message that will get msg_id), 0 when it is already stored (a
+ * replay), -1 on error. */
+int store_replay_claim(struct store *st, const unsigned char hash[CRYPTO_HASH_BYTES],
+                       int64_t msg_id) RD_WARN_UNUSED;
 
 /* store_sync.c: the sync stage (synchronous=FULL). */
 int store_sync_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;

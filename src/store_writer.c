@@ -30,6 +30,13 @@
  * fails, or SQLite rolls it back on an I/O error), every job of the group
  * gets RD_E_STORAGE.
  *
+ * A record that carries a provider message id (replay_hash) first claims
+ * it in the replay register (store_replay.c); when the id is already
+ * there the record is a replay: nothing is written for it, its *replayed
+ * flag is set and its job still succeeds. A duplicate queued behind the
+ * first delivery thus finds the first one's claim and is answered after
+ * that commit.
+ *
  * At synchronous=FULL the COMMIT is made durable by the sync stage
  * (store_sync.c), which also runs the checkpoints.
  *
@@ -81,7 +88,8 @@ static size_t record_bytes(const struct store_record *r)
 {
 	return strlen(r->tenant) + 1 + strlen(r->category) + 1 +
 	       strlen(r->entity_counts ? r->entity_counts : "{}") + 1 + r->conv_ct_len +
-	       r->text_ct_len + r->meta_ct_len + r->nsubjects * CRYPTO_HASH_BYTES;
+	       r->text_ct_len + r->meta_ct_len + r->nsubjects * CRYPTO_HASH_BYTES +
+	       (r->replay_hash ? CRYPTO_HASH_BYTES : 0);
 }
 
 static void *put(char **p, const void *src, size_t n)
@@ -104,6 +112,8 @@ static void record_copy(struct store_record *dst, const struct store_record *src
 	dst->text_ct = put(p, src->text_ct, src->text_ct_len);
 	dst->meta_ct = put(p, src->meta_ct, src->meta_ct_len);
 	dst->subjects = put(p, src->subjects, src->nsubjects * CRYPTO_HASH_BYTES);
+	if (src->replay_hash)
+		dst->replay_hash = put(p, src->replay_hash, CRYPTO_HASH_BYTES);
 }
 
 /* One allocation: the job, its record array, then every buffer. */
@@ -364,8 +374,23 @@ static int link_subjects(struct store *st, const struct store_record *r)
 	return 0;
 }
 
+/* 0 stored, 1 a replay of a provider message already stored (nothing
+ * written), -1 failed. The claim comes first, in the job's savepoint: a
+ * failed insert rolls it back with the message. */
 static int insert_record(struct store *st, const struct store_record *r)
 {
+	if (r->replay_hash) {
+		int claim = store_replay_claim(st, r->replay_hash, st->next_msg_id);
+		if (claim < 0) {
+			note_full(st);
+			return -1;
+		}
+		if (claim == 0) {
+			if (r->replayed)
+				*r->replayed = true;
+			return 1;
+		}
+	}
 	return insert_message(st, r) || link_subjects(st, r) ? -1 : 0;
 }
 
@@ -390,9 +415,13 @@ static enum rd_err run_job(struct store *st, struct store_job *j)
 		st->nlive_keys = 0;
 		store_links_forget(st);
 	} else {
-		for (size_t i = 0; i < j->n && rc == RD_OK; i++)
-			if (bad_sizes(&j->recs[i]) || insert_record(st, &j->recs[i]))
+		for (size_t i = 0; i < j->n && rc == RD_OK; i++) {
+			int ins = bad_sizes(&j->recs[i]) ? -1 : insert_record(st, &j->recs[i]);
+			if (ins < 0)
 				rc = RD_E_STORAGE;
+			else
+				j->replays += (size_t)ins;
+		}
 		if (rc)
 			log_error("store: a batch of %zu record(s) failed and was rolled back", j->n);
 	}
@@ -469,8 +498,8 @@ static bool run_group(struct store *st, struct store_job *head)
 		if (j->kind != JOB_RECORDS)
 			continue;
 		if (j->status == RD_OK) {
-			atomic_fetch_add(&st->n_records, j->n);
-			st->ci_pending += j->n;
+			atomic_fetch_add(&st->n_records, j->n - j->replays);
+			st->ci_pending += j->n - j->replays;
 		} else {
 			atomic_fetch_add(&st->n_failed, 1);
 		}
@@ -640,7 +669,8 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (store_convidx_start(st, err, errlen) || store_links_start(st, err, errlen))
+	if (store_convidx_start(st, err, errlen) || store_links_start(st, err, errlen) ||
+	    store_replay_start(st, err, errlen))
 		return -1;
 	sqlite3_commit_hook(st->wdb, refuse_commit_on_request, st);
 	if (store_sync_start(st, err, errlen)) {

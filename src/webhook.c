@@ -16,6 +16,7 @@
  * byte-for-byte, empty values included.
  */
 #include "webhook.h"
+#include "config.h"
 #include "log.h"
 #include "rd_error.h"
 #include "util.h"
@@ -310,6 +311,124 @@ int webhook_secret_read(const char *source, const char *spec, char out[WEBHOOK_M
 	return 0;
 }
 
+/* ---- batches -------------------------------------------------------------- */
+
+int webhook_batch_init(struct webhook_batch *b)
+{
+	*b = (struct webhook_batch){ .list = json_array(), .senders = calloc(RD_MAX_BATCH, sizeof *b->senders),
+	                             .ids = calloc(RD_MAX_BATCH, sizeof *b->ids) };
+	if (b->list && b->senders && b->ids)
+		return 0;
+	webhook_batch_free(b);
+	return -1;
+}
+
+void webhook_batch_free(struct webhook_batch *b)
+{
+	for (size_t i = 0; b->ids && i < RD_MAX_BATCH; i++)
+		free(b->ids[i]);
+	free(b->ids);
+	free(b->senders);
+	json_decref(b->list);
+	*b = (struct webhook_batch){ 0 };
+}
+
+size_t webhook_batch_size(const struct webhook_batch *b)
+{
+	return json_array_size(b->list);
+}
+
+json_t *webhook_batch_messages(const struct webhook_batch *b)
+{
+	return webhook_batch_size(b) ? json_pack("{s:O}", "messages", b->list) : NULL;
+}
+
+unsigned webhook_batch_count(const struct webhook_batch *b, enum metrics_webhook_event ev,
+                             const char *kind)
+{
+	for (size_t i = 0; i < b->nevents; i++)
+		if (b->events[i].ev == ev && strcmp(b->events[i].kind, kind) == 0)
+			return b->events[i].n;
+	return 0;
+}
+
+/* Counts one ev of kind (a static string); a full table counts "other". */
+static void count(struct webhook_batch *b, enum metrics_webhook_event ev, const char *kind)
+{
+	for (size_t i = 0; i < b->nevents; i++) {
+		if (b->events[i].ev == ev && strcmp(b->events[i].kind, kind) == 0) {
+			b->events[i].n++;
+			return;
+		}
+	}
+	if (b->nevents == WEBHOOK_MAX_EVENTS) {
+		kind = "other";
+		for (size_t i = 0; i < b->nevents; i++)
+			if (b->events[i].ev == ev && strcmp(b->events[i].kind, kind) == 0) {
+				b->events[i].n++;
+				return;
+			}
+		b->nevents--;   /* the last one gives way: counts stay bounded */
+	}
+	b->events[b->nevents++] = (struct webhook_event){ ev, kind, 1 };
+}
+
+/* The static word in known[] equal to v, or "other": provider values
+ * become labels only through this. */
+static const char *word_of(const char *v, const char *const *known)
+{
+	for (; v && *known; known++)
+		if (strcmp(v, *known) == 0)
+			return *known;
+	return "other";
+}
+
+static int oom(struct rd_error *e)
+{
+	rd_error_set(e, RD_E_INTERNAL, "out of memory");
+	return -1;
+}
+
+/* Appends msg (stolen) with its sender (borrowed, may be NULL) and
+ * provider id (copied, may be NULL). */
+static int add_turn(struct webhook_batch *b, json_t *msg, const char *sender, const char *id,
+                    struct rd_error *e)
+{
+	size_t i = json_array_size(b->list);
+	if (!msg)
+		return oom(e);
+	if (i >= RD_MAX_BATCH) {
+		json_decref(msg);
+		rd_error_set(e, RD_E_INVALID_BODY, "more than %d messages in one callback", RD_MAX_BATCH);
+		return -1;
+	}
+	if (id && *id && !(b->ids[i] = strdup(id))) {
+		json_decref(msg);
+		return oom(e);
+	}
+	if (json_array_append_new(b->list, msg)) {
+		free(b->ids[i]);
+		b->ids[i] = NULL;
+		return oom(e);
+	}
+	b->senders[i] = sender;
+	return 0;
+}
+
+/* {"conversation_id", "text", "role", "channel"[, "metadata"]}; takes meta. */
+static json_t *turn(const char *conv, const char *text, const char *role, enum rd_channel ch,
+                    json_t *meta)
+{
+	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "conversation_id", conv, "text", text, "role",
+	                      role, "channel", rd_channel_name(ch));
+	if (o && meta && json_object_size(meta) && json_object_set(o, "metadata", meta)) {
+		json_decref(o);
+		o = NULL;
+	}
+	json_decref(meta);
+	return o;
+}
+
 /* ---- Dialogflow CX ------------------------------------------------------ */
 
 /* Proto3 JSON is camelCase, but parsers accept the original field names
@@ -320,9 +439,15 @@ static json_t *cx_get(json_t *o, const char *camel, const char *snake)
 	return v ? v : json_object_get(o, snake);
 }
 
+static const char *cx_str(json_t *o, const char *camel, const char *snake)
+{
+	const char *v = json_string_value(cx_get(o, camel, snake));
+	return v && *v ? v : NULL;
+}
+
 /* Dialogflow CX WebhookRequest: the session id (the last segment of
  * sessionInfo.session) or NULL. Borrows from root. */
-static const char *webhook_cx_session(json_t *root)
+static const char *cx_session(json_t *root)
 {
 	const char *s = json_string_value(json_object_get(cx_get(root, "sessionInfo", "session_info"),
 	                                                  "session"));
@@ -331,76 +456,350 @@ static const char *webhook_cx_session(json_t *root)
 	return s && *s ? s : NULL;
 }
 
-/*
- * The end user's utterance and its channel. Voice when the query was audio
- * (`transcript` is set only for AudioInput) or when the CX Phone Gateway
- * announced itself in payload.telephony; *caller gets its caller_id (E.164,
- * redacted by Google for trial agents) to link the caller as a subject.
- */
-static const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const char **caller)
+#define CX_MAX_PARAMS 56   /* of RD_MAX_META_KEYS, leaving room for ours */
+
+/* The user turn's metadata: input kind, languageCode, and each session
+ * parameter as "param.NAME" (structured values as JSON text, redacted as
+ * a string like any other). */
+static json_t *cx_meta(json_t *root, const char *input)
 {
-	const char *text = json_string_value(json_object_get(root, "text"));
-	const char *transcript = json_string_value(json_object_get(root, "transcript"));
-	json_t *tel = json_object_get(json_object_get(root, "payload"), "telephony");
-	*caller = json_string_value(cx_get(tel, "caller_id", "callerId"));
-	*ch = transcript || json_is_object(tel) ? CH_VOICE : CH_WEB;
-	const char *u = text && *text ? text : transcript;
-	return u && *u ? u : NULL;
+	json_t *meta = json_pack("{s:s}", "input", input);
+	const char *lang = cx_str(root, "languageCode", "language_code"), *k;
+	json_t *params = json_object_get(cx_get(root, "sessionInfo", "session_info"), "parameters"), *v;
+	size_t n = 0;
+	if (!meta || (lang && json_object_set_new(meta, "language_code", json_string(lang))))
+		goto fail;
+	json_object_foreach(params, k, v) {
+		char key[96];
+		json_t *nv;
+		if (n++ == CX_MAX_PARAMS)
+			break;
+		snprintf(key, sizeof key, "param.%s", k);
+		if (json_is_object(v) || json_is_array(v)) {
+			char *txt = json_dumps(v, JSON_COMPACT);
+			nv = txt ? json_string(txt) : NULL;
+			free(txt);
+		} else {
+			nv = json_incref(v);
+		}
+		if (!nv || json_object_set_new(meta, key, nv))
+			goto fail;
+	}
+	return meta;
+fail:
+	json_decref(meta);
+	return NULL;
 }
 
-int webhook_cx_messages(json_t *root, json_t **msgs, enum rd_channel *ch, const char **caller,
-                        struct rd_error *e)
+/* One ResponseMessage's text (text.text[] joined by newlines) in out, or
+ * -1 when it has none (a payload, an audio or handoff message). */
+static int cx_response_text(json_t *msg, struct buf *out)
 {
-	*msgs = NULL;
+	json_t *parts = json_object_get(json_object_get(msg, "text"), "text"), *p;
+	size_t i;
+	out->len = 0;
+	json_array_foreach(parts, i, p) {
+		const char *t = json_string_value(p);
+		if (t && ((out->len && buf_append(out, "\n", 1)) || buf_append_str(out, t)))
+			return -2;
+	}
+	if (!out->len)
+		return -1;
+	return buf_append(out, "", 1) ? -2 : 0;   /* NUL-terminated, not counted */
+}
+
+static int cx_bot_turns(json_t *root, const char *session, enum rd_channel ch, const char *rid,
+                        struct webhook_batch *b, struct rd_error *e)
+{
+	json_t *msgs = json_object_get(root, "messages"), *m;
+	struct buf text = { 0 };
+	size_t i;
+	int rc = 0;
+	json_array_foreach(msgs, i, m) {
+		char id[160];
+		int t = cx_response_text(m, &text);
+		if (t == -2) {
+			rc = oom(e);
+			break;
+		}
+		if (t == -1) {
+			count(b, METRICS_WEBHOOK_UNHANDLED, "response_other");
+			continue;
+		}
+		snprintf(id, sizeof id, "%s/bot/%zu", rid ? rid : "", i);
+		text.len--;
+		if ((rc = add_turn(b, turn(session, text.data, "bot", ch, NULL), NULL, rid ? id : NULL, e)))
+			break;
+	}
+	buf_free(&text);
+	return rc;
+}
+
+int webhook_cx_collect(json_t *root, struct webhook_batch *b, struct rd_error *e)
+{
 	if (!json_is_object(root)) {
 		rd_error_set(e, RD_E_INVALID_BODY, "a Dialogflow CX WebhookRequest is a JSON object");
 		return -1;
 	}
-	const char *text = webhook_cx_utterance(root, ch, caller);
-	if (!text)
-		return 0;   /* an event or intent trigger: nothing the user said */
-	const char *session = webhook_cx_session(root);
+	const char *text = cx_str(root, "text", "text"), *transcript = cx_str(root, "transcript", "transcript");
+	const char *dtmf = cx_str(root, "dtmfDigits", "dtmf_digits");
+	const char *rid = cx_str(root, "detectIntentResponseId", "detect_intent_response_id");
+	json_t *tel = json_object_get(json_object_get(root, "payload"), "telephony");
+	enum rd_channel ch = transcript || dtmf || json_is_object(tel) ? CH_VOICE : CH_WEB;
+	const char *said = text ? text : transcript ? transcript : dtmf;
+	json_t *responses = json_object_get(root, "messages");
+	b->sender = json_string_value(cx_get(tel, "caller_id", "callerId"));
+	if (!said && json_array_size(responses) == 0) {   /* an event or intent trigger alone */
+		count(b, METRICS_WEBHOOK_UNHANDLED,
+		      cx_str(root, "triggerEvent", "trigger_event") ? "event"
+		      : cx_str(root, "triggerIntent", "trigger_intent") ? "intent" : "empty");
+		return 0;
+	}
+	const char *session = cx_session(root);
 	if (!session) {
 		rd_error_set(e, RD_E_MISSING_FIELD, "sessionInfo.session is required");
 		return -1;
 	}
-	*msgs = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", session, "text",
-	                  text, "role", "user", "channel", rd_channel_name(*ch));
-	if (!*msgs) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
+	if (said) {
+		json_t *meta = cx_meta(root, text ? "text" : transcript ? "transcript" : "dtmf");
+		if (!meta)
+			return oom(e);
+		if (add_turn(b, turn(session, said, "user", ch, meta), NULL, rid, e))
+			return -1;
 	}
-	return 0;
+	return cx_bot_turns(root, session, ch, rid, b, e);
 }
 
 /* ---- Twilio ------------------------------------------------------------- */
 
-/* Body is the text, From the conversation; a callback without a Body (a
- * status callback, or media only) carries no message. */
-int webhook_twilio_messages(const struct webhook_form *f, json_t **msgs, enum rd_channel *ch,
-                            const char **sender, struct rd_error *e)
+bool webhook_twilio_body_ok(const void *body, size_t len, const char *hex)
 {
-	const char *text = webhook_form_get(f, "Body"), *from = webhook_form_get(f, "From");
-	*msgs = NULL;
-	if (!text || !*text)
+	unsigned char want[crypto_hash_sha256_BYTES], got[crypto_hash_sha256_BYTES];
+	if (!hex || strlen(hex) != 2 * sizeof want || util_hex_decode(hex, want, sizeof want) != 0)
+		return false;
+	crypto_hash_sha256(got, body, len);
+	return sodium_memcmp(got, want, sizeof got) == 0;
+}
+
+int webhook_twilio_json_form(json_t *root, struct webhook_form *out, struct rd_error *e)
+{
+	const char *k;
+	json_t *v;
+	*out = (struct webhook_form){ 0 };
+	if (!json_is_object(root) || json_object_size(root) > WEBHOOK_MAX_PARAMS) {
+		rd_error_set(e, RD_E_INVALID_BODY, "a Twilio JSON webhook is a flat object of at most %d fields",
+		              WEBHOOK_MAX_PARAMS);
+		return -1;
+	}
+	if (!(out->v = calloc(WEBHOOK_MAX_PARAMS, sizeof *out->v)))
+		return oom(e);
+	json_object_foreach(root, k, v) {
+		char num[64];
+		const char *val = json_string_value(v);
+		if (json_is_integer(v))
+			snprintf(num, sizeof num, "%" JSON_INTEGER_FORMAT, json_integer_value(v)), val = num;
+		else if (json_is_real(v))
+			snprintf(num, sizeof num, "%.17g", json_real_value(v)), val = num;
+		else if (json_is_boolean(v))
+			val = json_is_true(v) ? "true" : "false";
+		if (!val || memchr(val, '\0', json_is_string(v) ? json_string_length(v) : strlen(val)) != NULL)
+			continue;   /* objects, arrays, null; a string holding NUL */
+		struct webhook_param p = { strdup(k), strdup(val) };
+		if (!p.name || !p.value) {
+			free(p.name);
+			free(p.value);
+			webhook_form_free(out);
+			return oom(e);
+		}
+		out->v[out->n++] = p;
+	}
+	if (out->n)
+		qsort(out->v, out->n, sizeof *out->v, param_cmp);
+	return 0;
+}
+
+static const char *tw_get(const struct webhook_form *f, const char *name)
+{
+	const char *v = webhook_form_get(f, name);
+	return v && *v ? v : NULL;
+}
+
+/* Every string field a turn takes must be UTF-8 (Twilio's are; a forged
+ * one with a valid signature still must not reach JSON). */
+static bool utf8(const char *s)
+{
+	return !s || util_utf8_valid(s, strlen(s));
+}
+
+/* A callback without a message id of its own: the idempotency token, or a
+ * digest of every field (identical on a retry), as "kind:hex". */
+static int tw_fallback_id(const struct webhook_form *f, const char *idem, const char *kind,
+                          char *out, size_t len)
+{
+	unsigned char d[16];
+	char hex[33];
+	if (idem && *idem)
+		return snprintf(out, len, "%s:idem:%s", kind, idem) < (int)len ? 0 : -1;
+	crypto_generichash_state st;
+	crypto_generichash_init(&st, NULL, 0, sizeof d);
+	for (size_t i = 0; i < f->n; i++) {
+		crypto_generichash_update(&st, (const unsigned char *)f->v[i].name, strlen(f->v[i].name) + 1);
+		crypto_generichash_update(&st, (const unsigned char *)f->v[i].value, strlen(f->v[i].value) + 1);
+	}
+	crypto_generichash_final(&st, d, sizeof d);
+	util_hex_encode(d, sizeof d, hex);
+	return snprintf(out, len, "%s:%s", kind, hex) < (int)len ? 0 : -1;
+}
+
+static const char *strip_wa(const char *s)
+{
+	return s && strncmp(s, "whatsapp:", 9) == 0 ? s + 9 : s;
+}
+
+static const char *const tw_statuses[] = { "accepted", "scheduled", "canceled", "queued", "sending",
+                                           "sent", "failed", "delivered", "undelivered", "receiving",
+                                           "received", "read", "partially_delivered", NULL };
+
+/* Messaging: SMS, MMS (Body is the caption), WhatsApp through Twilio. */
+static int tw_message(const struct webhook_form *f, int location_mode, struct webhook_batch *b,
+                      struct rd_error *e)
+{
+	const char *from = tw_get(f, "From"), *body = webhook_form_get(f, "Body");
+	const char *sid = tw_get(f, "MessageSid") ? tw_get(f, "MessageSid")
+	                  : tw_get(f, "SmsMessageSid") ? tw_get(f, "SmsMessageSid") : tw_get(f, "SmsSid");
+	const char *media = tw_get(f, "NumMedia");
+	bool wa = from && strncmp(from, "whatsapp:", 9) == 0;
+	if (!from || (wa && !from[9]) || !utf8(body) || !utf8(from) || !utf8(sid)) {
+		rd_error_set(e, RD_E_INVALID_FIELD, "a Twilio message needs a From and UTF-8 text");
+		return -1;
+	}
+	json_t *meta = json_object();
+	if (!meta)
+		return oom(e);
+	const char *text = body ? body : "";
+	if (tw_get(f, "Latitude") && (!body || !*body)) {   /* a WhatsApp location */
+		if (location_mode == SOURCE_LOCATION_DROP) {
+			json_decref(meta);
+			count(b, METRICS_WEBHOOK_DROPPED, "location");
+			return 0;
+		}
+		text = "[LOCATION]";
+		if (json_object_set_new(meta, "type", json_string("location")))
+			goto nomem;
+	} else if (media && strcmp(media, "0") != 0 && utf8(media) &&
+	           json_object_set_new(meta, "num_media", json_string(media))) {
+		goto nomem;
+	}
+	return add_turn(b, turn(from, text, "user", wa ? CH_WHATSAPP : CH_SMS, meta), strip_wa(from), sid, e);
+nomem:
+	json_decref(meta);
+	return oom(e);
+}
+
+/* Voice: a <Gather> result (speech or keypad) or a recording's
+ * transcription, in the call's conversation. */
+static int tw_voice(const struct webhook_form *f, const char *idem, const char *text,
+                    const char *input, const char *sid, struct webhook_batch *b, struct rd_error *e)
+{
+	const char *call = tw_get(f, "CallSid"), *from = tw_get(f, "From");
+	char id[256];
+	if (!from)
+		from = tw_get(f, "Caller");
+	if (!call || !utf8(text) || !utf8(call) || !utf8(from) || !utf8(sid)) {
+		rd_error_set(e, RD_E_INVALID_FIELD, "a Twilio voice callback needs a CallSid and UTF-8 text");
+		return -1;
+	}
+	if (!sid && tw_fallback_id(f, idem, input, id, sizeof id) == 0)
+		sid = id;
+	json_t *meta = json_pack("{s:s}", "input", input);
+	return add_turn(b, meta ? turn(call, text, "user", CH_VOICE, meta) : NULL, from, sid, e);
+}
+
+static enum rd_channel tw_conv_channel(const char *source)
+{
+	static const struct { const char *name; enum rd_channel ch; } map[] = {
+		{ "SMS", CH_SMS }, { "WHATSAPP", CH_WHATSAPP }, { "SDK", CH_WEB }, { "CHAT", CH_WEB },
+		{ "EMAIL", CH_EMAIL },
+	};
+	for (size_t i = 0; source && i < RD_ARRAY_LEN(map); i++)
+		if (strcasecmp(source, map[i].name) == 0)
+			return map[i].ch;
+	return CH_OTHER;
+}
+
+static const char *const tw_conv_events[] = { "onConversationAdd", "onConversationAdded",
+	"onConversationUpdate", "onConversationUpdated", "onConversationRemove", "onConversationRemoved",
+	"onConversationStateUpdated", "onMessageUpdate", "onMessageUpdated", "onMessageRemove",
+	"onMessageRemoved", "onParticipantAdd", "onParticipantAdded", "onParticipantUpdate",
+	"onParticipantUpdated", "onParticipantRemove", "onParticipantRemoved", "onUserAdded",
+	"onUserUpdate", "onUserUpdated", NULL };
+
+/* Twilio Conversations: onMessageAdded (post) / onMessageAdd (pre) are
+ * turns; delivery updates are statuses; other events are counted. */
+static int tw_conversations(const struct webhook_form *f, const char *event,
+                            struct webhook_batch *b, struct rd_error *e)
+{
+	if (strcmp(event, "onDeliveryUpdated") == 0) {
+		count(b, METRICS_WEBHOOK_STATUS, word_of(tw_get(f, "Status"), tw_statuses));
 		return 0;
-	if (!from || !*from || !util_utf8_valid(text, strlen(text)) || !util_utf8_valid(from, strlen(from))) {
-		rd_error_set(e, RD_E_INVALID_FIELD, "a Twilio message needs a From and UTF-8 text");
+	}
+	if (strcmp(event, "onMessageAdded") != 0 && strcmp(event, "onMessageAdd") != 0) {
+		count(b, METRICS_WEBHOOK_UNHANDLED, word_of(event, tw_conv_events));
+		return 0;
+	}
+	const char *conv = tw_get(f, "ConversationSid"), *body = webhook_form_get(f, "Body");
+	const char *author = tw_get(f, "Author"), *sid = tw_get(f, "MessageSid");
+	if (!conv || !utf8(conv) || !utf8(body) || !utf8(author) || !utf8(sid)) {
+		rd_error_set(e, RD_E_INVALID_FIELD, "a Conversations message needs a ConversationSid and UTF-8 text");
 		return -1;
 	}
-	bool wa = strncmp(from, "whatsapp:", 9) == 0;
-	if (wa && !from[9]) {   /* the prefix alone names nobody */
-		rd_error_set(e, RD_E_INVALID_FIELD, "a Twilio message needs a From and UTF-8 text");
-		return -1;
+	json_t *meta = json_object();
+	const char *media = tw_get(f, "Media");
+	if (!meta || (media && json_object_set_new(meta, "media", json_true()))) {
+		json_decref(meta);
+		return oom(e);
 	}
-	*ch = wa ? CH_WHATSAPP : CH_SMS;
-	*sender = wa ? from + 9 : from;
-	*msgs = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", from, "text", text,
-	                  "role", "user", "channel", wa ? "whatsapp" : "sms");
-	if (!*msgs) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
+	return add_turn(b, turn(conv, body ? body : "", "user", tw_conv_channel(tw_get(f, "Source")), meta),
+	                strip_wa(author), sid, e);
+}
+
+int webhook_twilio_collect(const struct webhook_form *f, const char *idem_token,
+                           int location_mode, struct webhook_batch *b, struct rd_error *e)
+{
+	const char *event = tw_get(f, "EventType"), *speech = tw_get(f, "SpeechResult");
+	const char *digits = tw_get(f, "Digits"), *ttext = tw_get(f, "TranscriptionText");
+	const char *tstatus = tw_get(f, "TranscriptionStatus");
+	const char *status = tw_get(f, "MessageStatus") ? tw_get(f, "MessageStatus") : tw_get(f, "SmsStatus");
+	const char *body = tw_get(f, "Body"), *media = tw_get(f, "NumMedia");
+	if (event)
+		return tw_conversations(f, event, b, e);
+	if (tw_get(f, "TranscriptionSid") || ttext) {
+		if (!ttext || (tstatus && strcmp(tstatus, "completed") != 0)) {
+			count(b, METRICS_WEBHOOK_UNHANDLED, "transcription_failed");
+			return 0;
+		}
+		return tw_voice(f, idem_token, ttext, "transcription", tw_get(f, "TranscriptionSid"), b, e);
 	}
+	if (speech)
+		return tw_voice(f, idem_token, speech, "speech", NULL, b, e);
+	if (digits && tw_get(f, "CallSid"))
+		return tw_voice(f, idem_token, digits, "dtmf", NULL, b, e);
+	bool inbound = !status || strcmp(status, "received") == 0;
+	if (body || (inbound && ((media && strcmp(media, "0") != 0) || tw_get(f, "Latitude"))))
+		return tw_message(f, location_mode, b, e);
+	if (status) {
+		count(b, METRICS_WEBHOOK_STATUS, word_of(status, tw_statuses));
+		return 0;
+	}
+	if (tw_get(f, "CallSid")) {   /* a call starting, ending, or a <Gather> with no input */
+		count(b, METRICS_WEBHOOK_UNHANDLED, tw_get(f, "CallStatus") ? "call" : "voice");
+		return 0;
+	}
+	if (tw_get(f, "From") && (tw_get(f, "MessageSid") || tw_get(f, "SmsSid"))) {
+		count(b, METRICS_WEBHOOK_UNHANDLED, "empty");   /* an inbound with nothing in it */
+		return 0;
+	}
+	count(b, METRICS_WEBHOOK_UNHANDLED, "unknown");
 	return 0;
 }
 
@@ -432,60 +831,165 @@ bool webhook_wa_handshake(const char *mode, const char *token, const char *chall
 	       challenge_ok(challenge);
 }
 
-/* One messages[] item: a text message becomes a message object appended
- * to out and its sender to senders; other types are skipped. The contact's
- * profile name is never read, so it is stored nowhere. */
-static int wa_message(json_t *m, json_t *out, const char **senders, struct rd_error *e)
+static const char *const wa_statuses[] = { "sent", "delivered", "read", "failed", "deleted",
+                                           "warning", NULL };
+static const char *const wa_unhandled[] = { "unsupported", "order", "system", "request_welcome",
+                                            "unknown", "ephemeral", NULL };
+static const char *const wa_media[] = { "image", "video", "document", "audio", "sticker", NULL };
+
+/* Appends "[WORD]" n times (at most 20) separated by spaces. */
+static int tokens(struct buf *b, const char *word, size_t n)
 {
-	const char *type = json_string_value(json_object_get(m, "type"));
-	if (!type || strcmp(type, "text") != 0)
-		return 0;
-	const char *from = json_string_value(json_object_get(m, "from"));
-	const char *body = json_string_value(json_object_get(json_object_get(m, "text"), "body"));
-	json_t *ts = json_object_get(m, "timestamp");
-	if (!from || !*from || !body || (ts && !json_is_string(ts))) {
-		rd_error_set(e, RD_E_INVALID_FIELD, "a text message needs from, text.body and a string timestamp");
-		return -1;
-	}
-	if (!*body)
-		return 0;
-	if (json_array_size(out) >= RD_MAX_BATCH) {
-		rd_error_set(e, RD_E_INVALID_BODY, "more than %d messages in one notification", RD_MAX_BATCH);
-		return -1;
-	}
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s}", "conversation_id", from, "text", body, "role", "user",
-	                      "channel", "whatsapp");
-	if (!o || (ts && json_object_set(o, "ts", ts)) || json_array_append_new(out, o)) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
-	}
-	senders[json_array_size(out) - 1] = from;
+	for (size_t i = 0; i < n && i < 20; i++)
+		if (buf_printf(b, " [%s]", word))
+			return -1;
 	return 0;
 }
 
-/* entry[].changes[].value.messages[]: absent levels are fine (other
- * notification fields), wrongly typed ones are a 422. */
-int webhook_wa_collect(json_t *root, json_t *out, const char **senders, struct rd_error *e)
+/* Shared contacts: every name, phone and email becomes its token; nothing
+ * of the card is kept. */
+static int wa_contacts_text(json_t *m, struct buf *out)
 {
-	json_t *entry = json_object_get(root, "entry"), *ent, *ch, *m;
-	size_t i, j, k;
-	if (!json_is_object(root) || (entry && !json_is_array(entry)))
-		goto bad;
-	json_array_foreach(entry, i, ent) {
-		json_t *changes = json_object_get(ent, "changes");
-		if (!json_is_object(ent) || (changes && !json_is_array(changes)))
-			goto bad;
-		json_array_foreach(changes, j, ch) {
-			json_t *msgs = json_object_get(json_object_get(ch, "value"), "messages");
-			if (!json_is_object(ch) || (msgs && !json_is_array(msgs)))
-				goto bad;
-			json_array_foreach(msgs, k, m) {
-				if (!json_is_object(m))
-					goto bad;
-				if (wa_message(m, out, senders, e))
-					return -1;
-			}
+	json_t *list = json_object_get(m, "contacts"), *c;
+	size_t i;
+	if (buf_append_str(out, "shared contact:"))
+		return -1;
+	json_array_foreach(list, i, c) {
+		if ((i && buf_append(out, ";", 1)) || tokens(out, "NAME", json_object_get(c, "name") ? 1 : 0) ||
+		    tokens(out, "PHONE", json_array_size(json_object_get(c, "phones"))) ||
+		    tokens(out, "EMAIL", json_array_size(json_object_get(c, "emails"))))
+			return -1;
+	}
+	return buf_append(out, "", 1);
+}
+
+static const char *sub_str(json_t *m, const char *obj, const char *key)
+{
+	return json_string_value(json_object_get(json_object_get(m, obj), key));
+}
+
+/* The text and metadata of one stored message type; 1 when the type is
+ * not one that is stored (counted by the caller), -1 out of memory or a
+ * text message without its body. */
+static int wa_content(json_t *m, const char *type, int location_mode, struct buf *txt,
+                      json_t *meta, struct webhook_batch *b, struct rd_error *e)
+{
+	const char *t = NULL;
+	int rc = 0;
+	if (strcmp(type, "text") == 0) {
+		if (!(t = sub_str(m, "text", "body"))) {
+			rd_error_set(e, RD_E_INVALID_FIELD, "a text message needs from, text.body and a string timestamp");
+			return -1;
 		}
+	} else if (strcmp(type, "interactive") == 0) {
+		const char *it = sub_str(m, "interactive", "type");
+		json_t *r = json_object_get(json_object_get(m, "interactive"), it ? it : "");
+		if (!it || (strcmp(it, "button_reply") && strcmp(it, "list_reply")) || !json_is_object(r))
+			return 1;
+		t = json_string_value(json_object_get(r, "title"));
+		const char *desc = json_string_value(json_object_get(r, "description"));
+		if (desc && *desc) {
+			rc = buf_printf(txt, "%s\n%s", t ? t : "", desc);
+			t = NULL;
+		}
+		const char *rid = json_string_value(json_object_get(r, "id"));
+		rc = rc || (rid && json_object_set_new(meta, "reply_id", json_string(rid))) ||
+		     json_object_set_new(meta, "type", json_string(it));
+	} else if (strcmp(type, "button") == 0) {
+		const char *payload = sub_str(m, "button", "payload");
+		t = sub_str(m, "button", "text");
+		rc = json_object_set_new(meta, "type", json_string("button")) ||
+		     (payload && json_object_set_new(meta, "button_payload", json_string(payload)));
+	} else if (strcmp(word_of(type, wa_media), "other") != 0) {
+		const char *mime = sub_str(m, type, "mime_type");
+		t = sub_str(m, type, "caption");
+		rc = json_object_set_new(meta, "type", json_string(type)) ||
+		     (mime && json_object_set_new(meta, "mime_type", json_string(mime)));
+	} else if (strcmp(type, "location") == 0) {
+		if (location_mode == SOURCE_LOCATION_DROP) {
+			count(b, METRICS_WEBHOOK_DROPPED, "location");
+			return 2;
+		}
+		t = "[LOCATION]";
+		rc = json_object_set_new(meta, "type", json_string("location"));
+	} else if (strcmp(type, "contacts") == 0) {
+		rc = wa_contacts_text(m, txt) || json_object_set_new(meta, "type", json_string("contacts"));
+	} else if (strcmp(type, "reaction") == 0) {
+		const char *to = sub_str(m, "reaction", "message_id");
+		t = sub_str(m, "reaction", "emoji");
+		rc = json_object_set_new(meta, "type", json_string("reaction")) ||
+		     (to && json_object_set_new(meta, "reaction_to", json_string(to)));
+	} else {
+		return 1;
+	}
+	if (rc || (t && buf_append_str(txt, t)) || buf_append(txt, "", 1))
+		return oom(e);
+	return 0;
+}
+
+/* One messages[] item. */
+static int wa_message(json_t *m, const char *business, int location_mode, struct webhook_batch *b,
+                      struct rd_error *e)
+{
+	const char *type = json_string_value(json_object_get(m, "type"));
+	const char *from = json_string_value(json_object_get(m, "from"));
+	const char *wamid = json_string_value(json_object_get(m, "id"));
+	json_t *ts = json_object_get(m, "timestamp");
+	if (!from || !*from || (ts && !json_is_string(ts)) || !type) {
+		rd_error_set(e, RD_E_INVALID_FIELD, "a message needs a type, from and a string timestamp");
+		return -1;
+	}
+	struct buf txt = { 0 };
+	char conv[RD_MAX_ID_LEN + 1];
+	json_t *meta = json_object();
+	if (!meta)
+		return oom(e);
+	int rc = wa_content(m, type, location_mode, &txt, meta, b, e);
+	if (rc == 1)
+		count(b, METRICS_WEBHOOK_UNHANDLED, word_of(type, wa_unhandled));
+	if (rc) {
+		json_decref(meta);
+		buf_free(&txt);
+		return rc < 0 ? -1 : 0;
+	}
+	int n = business ? snprintf(conv, sizeof conv, "%s@%s", from, business)
+	                 : snprintf(conv, sizeof conv, "%s", from);
+	if (n < 0 || (size_t)n >= sizeof conv) {   /* never a truncated, shared conversation */
+		json_decref(meta);
+		buf_free(&txt);
+		rd_error_set(e, RD_E_INVALID_FIELD, "from and phone_number_id are longer than %d bytes",
+		              RD_MAX_ID_LEN);
+		return -1;
+	}
+	json_t *o = turn(conv, txt.data, "user", CH_WHATSAPP, meta);
+	buf_free(&txt);
+	if (o && ts && json_object_set(o, "ts", ts)) {
+		json_decref(o);
+		o = NULL;
+	}
+	return add_turn(b, o, from, wamid, e);
+}
+
+/* One changes[].value of field "messages". */
+static int wa_value(json_t *v, int location_mode, struct webhook_batch *b, struct rd_error *e)
+{
+	json_t *msgs = json_object_get(v, "messages"), *sts = json_object_get(v, "statuses");
+	json_t *errs = json_object_get(v, "errors"), *x;
+	const char *business = json_string_value(json_object_get(json_object_get(v, "metadata"),
+	                                                          "phone_number_id"));
+	size_t k;
+	if ((msgs && !json_is_array(msgs)) || (sts && !json_is_array(sts)) || (errs && !json_is_array(errs)))
+		goto bad;
+	json_array_foreach(sts, k, x)
+		count(b, METRICS_WEBHOOK_STATUS, word_of(json_string_value(json_object_get(x, "status")),
+		                                         wa_statuses));
+	json_array_foreach(errs, k, x)
+		count(b, METRICS_WEBHOOK_UNHANDLED, "error");
+	json_array_foreach(msgs, k, x) {
+		if (!json_is_object(x))
+			goto bad;
+		if (wa_message(x, business && *business ? business : NULL, location_mode, b, e))
+			return -1;
 	}
 	return 0;
 bad:
@@ -493,19 +997,35 @@ bad:
 	return -1;
 }
 
-int webhook_wa_messages(json_t *root, json_t **msgs, const char **senders, struct rd_error *e)
+/* entry[].changes[]: absent levels are fine, wrongly typed ones a 422;
+ * fields other than "messages" are counted. */
+int webhook_wa_collect(json_t *root, int location_mode, struct webhook_batch *b, struct rd_error *e)
 {
-	json_t *list = json_array();
-	*msgs = NULL;
-	if (!list) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		return -1;
+	json_t *entry = json_object_get(root, "entry"), *ent, *ch;
+	size_t i, j;
+	if (!json_is_object(root) || (entry && !json_is_array(entry)))
+		goto bad;
+	if (!entry || json_array_size(entry) == 0)
+		count(b, METRICS_WEBHOOK_UNHANDLED, "empty");
+	json_array_foreach(entry, i, ent) {
+		json_t *changes = json_object_get(ent, "changes");
+		if (!json_is_object(ent) || (changes && !json_is_array(changes)))
+			goto bad;
+		json_array_foreach(changes, j, ch) {
+			const char *field = json_string_value(json_object_get(ch, "field"));
+			json_t *v = json_object_get(ch, "value");
+			if (!json_is_object(ch) || (v && !json_is_object(v)))
+				goto bad;
+			if (field && strcmp(field, "messages") != 0) {
+				count(b, METRICS_WEBHOOK_UNHANDLED, "field");
+				continue;
+			}
+			if (wa_value(v, location_mode, b, e))
+				return -1;
+		}
 	}
-	int rc = webhook_wa_collect(root, list, senders, e);
-	if (rc == 0 && json_array_size(list) && !(*msgs = json_pack("{s:O}", "messages", list))) {
-		rd_error_set(e, RD_E_INTERNAL, "out of memory");
-		rc = -1;
-	}
-	json_decref(list);
-	return rc;
+	return 0;
+bad:
+	rd_error_set(e, RD_E_INVALID_BODY, "not a WhatsApp Cloud API notification");
+	return -1;
 }

@@ -84,7 +84,9 @@ BAD=("${SMS[@]}"); BAD[3]="tampered text"
 tw_post "$(tw_sig "$TW_URL" "${SMS[@]}")" "${BAD[@]}"
 check_eq "twilio tampered body is 403" "$STATUS" 403
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' --data '{}' "$TW_URL")
-check_eq "twilio JSON body is 415" "$STATUS" 415
+check_eq "twilio JSON body without bodySHA256 and signature is 403" "$STATUS" 403
+STATUS=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' --data 'Body=x' "$TW_URL")
+check_eq "twilio text/plain body is 415" "$STATUS" 415
 STATUS=$(curl -s -o /dev/null -w '%{http_code}' --data 'Body=%zz' "$TW_URL")
 check_eq "twilio malformed form is 400" "$STATUS" 400
 STATUS_CB=(From "+447700900456" MessageSid SM2 MessageStatus delivered)
@@ -116,19 +118,20 @@ JSON
 N=$(db_count)
 wa_post "$WA_BODY"
 check_eq "whatsapp notification answers 200" "$STATUS" 200
-check_eq "whatsapp text messages stored, image skipped" "$(jget '.ids | length')" 2
-check_eq "both messages committed" "$(db_count)" "$((N + 2))"
-req GET "/v1/conversations/447700900111" "$READ_TOKEN"
+check_eq "whatsapp text messages and the image stored" "$(jget '.ids | length')" 3
+check_eq "all three committed" "$(db_count)" "$((N + 3))"
+req GET "/v1/conversations/447700900111@106540352242922" "$READ_TOKEN"
 check_eq "whatsapp text is redacted" "$(jget '.messages[0].text')" "my card is [CREDIT_CARD] and mail [EMAIL]"
 check_eq "whatsapp channel" "$(jget '.messages[0].channel')" "whatsapp"
 check_eq "whatsapp timestamp kept" "$(jget '.messages[0].ts')" "2025-06-08T20:59:43.000Z"
 check "profile name not in the transcript" bash -c "! printf '%s' \"\$1\" | grep -q Zelda" _ "$BODY"
 req GET "/v1/subjects?phone=$(uri "+447700900111")" "$ADMIN_TOKEN"
 check_eq "whatsapp sender is a subject of its own conversation only" \
-	"$(jget '[.conversations[].conversation_id] | join(",")')" "447700900111"
+	"$(jget '[.conversations[].conversation_id] | join(",")')" "447700900111@106540352242922"
 check "profile name not in the export" bash -c "! printf '%s' \"\$1\" | grep -q Zelda" _ "$BODY"
 req GET "/v1/subjects?phone=$(uri "+44 7700 900222")" "$ADMIN_TOKEN"
-check_eq "second sender finds only theirs" "$(jget '[.conversations[].conversation_id] | join(",")')" "447700900222"
+check_eq "second sender finds only theirs" "$(jget '[.conversations[].conversation_id] | join(",")')" \
+	"447700900222@106540352242922"
 
 N=$(db_count)
 STATUS_BODY='{"object":"whatsapp_business_account","entry":[{"id":"1","changes":[{"field":"messages","value":{"messaging_product":"whatsapp","statuses":[{"id":"wamid.X","status":"delivered","timestamp":"1749416390","recipient_id":"447700900111"}]}}]}]}'
