@@ -47,4 +47,7 @@ int cmd_backup(int argc, char **argv);
 /* `token new NAME --scopes LIST` (cli_token.c): a new bearer token. */
 int cmd_token(int argc, char **argv);
 
+/* `consent add|list|optout` (cli_consent.c): consent records (consent.h). */
+int cmd_consent(int argc, char **argv);
+
 #endif

@@ -133,4 +133,9 @@ void http_post_hold(struct request *rq);
 void http_get_holds(struct request *rq);
 void http_delete_hold(struct request *rq);
 
+/* Consent and opt-out handlers (http_consent.c). */
+void http_post_consent(struct request *rq);
+void http_get_consents(struct request *rq);
+void http_get_optout(struct request *rq);
+
 #endif

@@ -26,6 +26,9 @@ struct ingest_options {
 	/* Per message (index i of the batch), overriding sender when non-NULL:
 	 * one WhatsApp notification may carry several senders. */
 	const char *const *senders;
+	/* Who reports the consent decisions and opt-out keywords the batch
+	 * carries (consent.h): the token's or the source's name; NULL: "ingest". */
+	const char *actor;
 };
 
 /*

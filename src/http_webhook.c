@@ -89,7 +89,7 @@ void http_webhook_cx(struct request *rq)
 	} else {
 		const struct source_conf *src = config_source(rq->snap->cfg, "dialogflow-cx");
 		struct ingest_options opt = { .channel = ch, .sender = caller,
-		                              .default_tenant = http_token_tenant(rq) };
+		                              .default_tenant = http_token_tenant(rq), .actor = rq->token_name };
 		if (!opt.default_tenant && src)
 			opt.default_tenant = src->tenant;
 		http_ingest(rq, &opt, msgs, finish_cx);
@@ -159,7 +159,7 @@ static void twilio_ingest(struct request *rq, const struct source_conf *src,
 {
 	struct rd_error e;
 	json_t *msgs;
-	struct ingest_options opt = { .default_tenant = src->tenant };
+	struct ingest_options opt = { .default_tenant = src->tenant, .actor = "twilio" };
 	if (webhook_twilio_messages(form, &msgs, &opt.channel, &opt.sender, &e))
 		http_reply_error(rq, &e);
 	else if (!msgs)
@@ -262,7 +262,7 @@ void http_webhook_whatsapp(struct request *rq)
 		http_reply_text(rq, 200, "application/json", none, sizeof none - 1, NULL, NULL);
 	} else {
 		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
-		                              .senders = senders };
+		                              .senders = senders, .actor = "whatsapp" };
 		http_ingest(rq, &opt, msgs, finish_whatsapp);
 	}
 	free(senders);   /* ingest copied what it needed (the subject hashes) */

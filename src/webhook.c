@@ -348,6 +348,29 @@ static const char *webhook_cx_utterance(json_t *root, enum rd_channel *ch, const
 	return u && *u ? u : NULL;
 }
 
+/* Consent carried by a webhook (issue 17): the decision `state`, of kind
+ * `kind` or "transcription", taken by `method`, as the "consent" field of
+ * the one message in msgs; ingest validates and records it. Nothing when
+ * state is NULL. -1 when out of memory. */
+static int webhook_add_consent(json_t *msgs, const char *state, const char *kind, const char *method)
+{
+	json_t *m = json_array_get(json_object_get(msgs, "messages"), 0);
+	if (!state)
+		return 0;
+	return json_object_set_new(m, "consent", json_pack("{s:s, s:s, s:s}", "kind",
+	                           kind ? kind : "transcription", "state", state, "method", method));
+}
+
+/* CX: the session parameters redactd_consent and redactd_consent_kind
+ * (strings), set by the agent's consent prompt; they come back on every
+ * turn, and ingest records only a change. */
+static int webhook_cx_consent(json_t *root, json_t *msgs)
+{
+	json_t *p = cx_get(cx_get(root, "sessionInfo", "session_info"), "parameters", "parameters");
+	return webhook_add_consent(msgs, json_string_value(json_object_get(p, "redactd_consent")),
+	                           json_string_value(json_object_get(p, "redactd_consent_kind")), "ivr");
+}
+
 int webhook_cx_messages(json_t *root, json_t **msgs, enum rd_channel *ch, const char **caller,
                         struct rd_error *e)
 {
@@ -366,7 +389,7 @@ int webhook_cx_messages(json_t *root, json_t **msgs, enum rd_channel *ch, const 
 	}
 	*msgs = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", session, "text",
 	                  text, "role", "user", "channel", rd_channel_name(*ch));
-	if (!*msgs) {
+	if (!*msgs || webhook_cx_consent(root, *msgs)) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
@@ -374,6 +397,14 @@ int webhook_cx_messages(json_t *root, json_t **msgs, enum rd_channel *ch, const 
 }
 
 /* ---- Twilio ------------------------------------------------------------- */
+
+/* Twilio: the form fields redactd_consent and redactd_consent_kind (a
+ * Studio flow or Function adds them to the callback it forwards). */
+static int webhook_twilio_consent(const struct webhook_form *f, json_t *msgs, bool wa)
+{
+	return webhook_add_consent(msgs, webhook_form_get(f, "redactd_consent"),
+	                           webhook_form_get(f, "redactd_consent_kind"), wa ? "whatsapp" : "sms");
+}
 
 /* Body is the text, From the conversation; a callback without a Body (a
  * status callback, or media only) carries no message. */
@@ -397,7 +428,7 @@ int webhook_twilio_messages(const struct webhook_form *f, json_t **msgs, enum rd
 	*sender = wa ? from + 9 : from;
 	*msgs = json_pack("{s:[{s:s, s:s, s:s, s:s}]}", "messages", "conversation_id", from, "text", text,
 	                  "role", "user", "channel", wa ? "whatsapp" : "sms");
-	if (!*msgs) {
+	if (!*msgs || webhook_twilio_consent(f, *msgs, wa)) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
