@@ -6,8 +6,8 @@
  * or change its tables, each tagged with the schema version it belongs to:
  * the store (store_steps, below: data keys, messages, subject links, the
  * conversation index, residue marks, the seal format), the audit log
- * (store_audit.c), legal holds (store_holds.c) and the sweeper's pending
- * counts (store_retention.c). The owners are registered in `owners`
+ * (store_audit.c), legal holds (store_holds.c), the sweeper's pending
+ * counts (store_retention.c) and consent records (store_consent.c). The owners are registered in `owners`
  * below; that table is the one place that says which module owns which
  * part of the schema.
  *
