@@ -83,6 +83,19 @@ check_eq "a badly signed START is refused" "$STATUS" 403
 optout "+447700900304"
 check_eq "and changes nothing" "$(jget .opted_out)" true
 
+# A Twilio parameter carrying consent (a Studio flow adds it to the callback).
+F=(Body "yes please" From "+447700900305" MessageSid SM9 To "+15005550006" redactd_consent given
+   redactd_consent_kind marketing)
+ARGS=(); for ((i = 0; i < ${#F[@]}; i += 2)); do ARGS+=(--data-urlencode "${F[i]}=${F[i+1]}"); done
+STATUS=$(curl -s -o "$T/resp" -w '%{http_code}' -H "X-Twilio-Signature: $(tw_sig "$BASE/v1/webhooks/twilio" "${F[@]}")" \
+	"${ARGS[@]}" "$BASE/v1/webhooks/twilio")
+check_eq "a Twilio callback with redactd_consent answers 200" "$STATUS" 200
+req GET "/v1/consents?phone=$(uri "+447700900305")" "$ADMIN_TOKEN"
+check_eq "it is recorded against the sender" "$(jget '.consents[0] | [.kind, .state, .method, .source] | join(",")')" \
+	"marketing,given,sms,twilio"
+req GET "/v1/consents?conversation_id=$(uri "+447700900305")" "$ADMIN_TOKEN"
+check_eq "and against the conversation" "$(jget '.current.marketing')" given
+
 req POST /v1/messages "$INGEST_TOKEN" '{"conversation_id":"web-1","text":"STOP","channel":"web"}'
 check_eq "STOP on the web channel is a message like any other" "$STATUS" 201
 

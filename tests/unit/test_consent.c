@@ -13,6 +13,7 @@
 #include "holds.h"
 #include "retention.h"
 #include "subject.h"
+#include "webhook.h"
 
 #include <sodium.h>
 
@@ -252,12 +253,50 @@ static void test_withdrawal_and_subject(void)
 	app_close(&app);
 }
 
+/* The webhook parameters become the message's "consent" field. */
+static void test_webhook_parameters(void)
+{
+	struct rd_error e;
+	enum rd_channel ch;
+	const char *caller;
+	json_t *msgs = NULL;
+	json_t *cx = json_pack("{s:{s:s, s:{s:s}}, s:s}", "sessionInfo", "session", "projects/p/sessions/s1",
+	                       "parameters", "redactd_consent", "withdrawn", "transcript", "no thanks");
+	CHECK(webhook_cx_messages(cx, &msgs, &ch, &caller, &e) == 0 && msgs, "a CX turn");
+	json_t *c = json_object_get(json_array_get(json_object_get(msgs, "messages"), 0), "consent");
+	CHECK(c && !strcmp(json_string_value(json_object_get(c, "state")), "withdrawn") &&
+	      !strcmp(json_string_value(json_object_get(c, "kind")), "transcription") &&
+	      !strcmp(json_string_value(json_object_get(c, "method")), "ivr"),
+	      "redactd_consent: a transcription decision by IVR");
+	json_decref(msgs);
+	json_object_del(json_object_get(cx, "sessionInfo"), "parameters");
+	CHECK(webhook_cx_messages(cx, &msgs, &ch, &caller, &e) == 0 &&
+	      !json_object_get(json_array_get(json_object_get(msgs, "messages"), 0), "consent"),
+	      "no parameter, no consent field");
+	json_decref(msgs);
+	json_decref(cx);
+
+	static const char body[] = "Body=hi&From=whatsapp%3A%2B447700900123&redactd_consent=given"
+	                           "&redactd_consent_kind=marketing";
+	struct webhook_form f;
+	const char *sender;
+	CHECK(webhook_form_parse(body, sizeof body - 1, &f) == 0, "form");
+	CHECK(webhook_twilio_messages(&f, &msgs, &ch, &sender, &e) == 0 && msgs, "a Twilio message");
+	c = json_object_get(json_array_get(json_object_get(msgs, "messages"), 0), "consent");
+	CHECK(c && !strcmp(json_string_value(json_object_get(c, "kind")), "marketing") &&
+	      !strcmp(json_string_value(json_object_get(c, "method")), "whatsapp"),
+	      "redactd_consent_kind and the channel's method");
+	json_decref(msgs);
+	webhook_form_free(&f);
+}
+
 int main(void)
 {
 	if (crypto_global_init())
 		return 2;
 	test_keywords();
 	test_parse();
+	test_webhook_parameters();
 	test_policy();
 	test_record_and_voice();
 	test_withdrawal_and_subject();
