@@ -78,6 +78,12 @@ static int consent_body(struct request *rq, json_t *root, struct consent_target 
 			rd_error_set(e, RD_E_INVALID_FIELD, "%s must be a string", k);
 			goto done;
 		}
+		if (!target && strcmp(k, "tenant") && strcmp(k, "kind") && strcmp(k, "state") &&
+		    strcmp(k, "method") && strcmp(k, "ts")) {
+			rd_error_set(e, RD_E_UNKNOWN_FIELD, "unknown field (allowed: email, phone or"
+			              " conversation_id, kind, state, method, ts, tenant)");
+			goto done;
+		}
 		if (!target && strcmp(k, "tenant") && json_object_set(decision, k, v)) {
 			rd_error_set(e, RD_E_INTERNAL, "out of memory");
 			goto done;

@@ -18,10 +18,12 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The consent module's part of schema version 7. */
+/* The consent module's part of schema version 7. IF NOT EXISTS, as in the
+ * store's step 6: a database whose user_version was set back by hand (the
+ * re-seal test makes a "v4" database from a new one) runs it again. */
 const struct store_schema_step store_consent_schema[] = {
 	{ 7,
-	"CREATE TABLE consents ("
+	"CREATE TABLE IF NOT EXISTS consents ("
 	"  id INTEGER PRIMARY KEY,"
 	"  tenant TEXT NOT NULL,"
 	"  scope TEXT NOT NULL CHECK (scope IN ('conversation', 'subject')),"
@@ -32,8 +34,8 @@ const struct store_schema_step store_consent_schema[] = {
 	"  source TEXT NOT NULL,"
 	"  ts_ms INTEGER NOT NULL,"
 	"  recorded_ms INTEGER NOT NULL);"
-	"CREATE INDEX consents_target ON consents(tenant, target_hash, kind, id);"
-	"CREATE TRIGGER consents_no_update BEFORE UPDATE ON consents BEGIN"
+	"CREATE INDEX IF NOT EXISTS consents_target ON consents(tenant, target_hash, kind, id);"
+	"CREATE TRIGGER IF NOT EXISTS consents_no_update BEFORE UPDATE ON consents BEGIN"
 	"  SELECT RAISE(ABORT, 'consent records are append-only');"
 	" END;" },
 };

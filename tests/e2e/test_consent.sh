@@ -79,6 +79,7 @@ req POST /v1/consents "$ADMIN_TOKEN" '{"email":"a@b.example","phone":"+447700900
 check_eq "two targets is 422" "$STATUS" 422
 req POST /v1/consents "$ADMIN_TOKEN" '{"conversation_id":"c","kind":"transcription","state":"given","colour":"red"}'
 check_eq "an unknown field is 422" "$STATUS" 422
+check_eq "with the code unknown_field" "$(jget .error.code)" unknown_field
 req GET "/v1/consents?phone=$(uri "$CALLER")" "$ADMIN_TOKEN"
 check_eq "GET /v1/consents lists the history" "$(jget '.consents | length')" 1
 check_eq "with its kind, state, method and source" \
