@@ -20,7 +20,9 @@
  *     `given` lets it be stored; `declined` or `withdrawn` refuses it
  *     (RD_E_CONSENT_REQUIRED, 403) or keeps it as metadata only
  *     (voice_without_consent = metadata); no decision at all refuses it
- *     only where voice_requires_consent = yes.
+ *     only where voice_requires_consent = yes. Where it is no, the store
+ *     is read only once a declined or withdrawn voice decision is known to
+ *     exist (app->consent_refusals; looked for once a second until then).
  *   - Withdrawal. With consent_withdrawal = erase, a withdrawal of a voice
  *     kind erases, in its own transaction, every conversation of its
  *     target (the conversation, or every conversation the subject is

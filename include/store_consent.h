@@ -49,13 +49,19 @@ struct store_consent_latest {
 	char state[16];
 };
 
-/* The newest row (highest id) of tenant for target whose kind is one of
- * kinds[0..nkinds), unless out already holds a newer one (so one out
- * gathers the newest over several targets; start it zeroed). */
+/* The newest row (highest id) of tenant about any of targets[0..n) whose
+ * kind is one of kinds[0..nkinds) (nkinds at most 2), unless out already
+ * holds a newer one (start it zeroed). One statement for up to 8 targets at
+ * a time, since this runs for every voice message. */
 enum rd_err store_consent_latest(struct store_tx *tx, const char *tenant,
-                                 const unsigned char target[CRYPTO_HASH_BYTES],
+                                 const unsigned char (*targets)[CRYPTO_HASH_BYTES], size_t n,
                                  const char *const *kinds, size_t nkinds,
                                  struct store_consent_latest *out) RD_WARN_UNUSED;
+
+/* *any gets whether some row of any tenant has one of kinds[0..nkinds)
+ * (at most 2) and a state other than given. */
+enum rd_err store_consent_refusals(struct store_tx *tx, const char *const *kinds, size_t nkinds,
+                                   bool *any) RD_WARN_UNUSED;
 
 /* Every row of tenant for target, oldest first. */
 typedef enum rd_err (*store_consent_fn)(const struct store_consent *c, void *ctx);

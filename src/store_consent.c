@@ -86,38 +86,72 @@ static void row_of(sqlite3_stmt *s, struct store_consent *c)
 	};
 }
 
-/* Kinds are few (two for the voice check, one for opt-out): one probe of
- * the index per kind, newest first. */
+#define LATEST_TARGETS 8
+
+/* One probe of consents_target per (target, kind) pair, in one statement:
+ * unused target slots are NULL, which IN never matches. */
+static enum rd_err latest_chunk(sqlite3_stmt *s, const unsigned char (*targets)[CRYPTO_HASH_BYTES],
+                                size_t n, struct store_consent_latest *out)
+{
+	for (size_t i = 0; i < LATEST_TARGETS; i++) {
+		if (i < n)
+			sqlite3_bind_blob(s, 4 + (int)i, targets[i], CRYPTO_HASH_BYTES, SQLITE_STATIC);
+		else
+			sqlite3_bind_null(s, 4 + (int)i);
+	}
+	int step = sqlite3_step(s);
+	if (step == SQLITE_ROW && sqlite3_column_int64(s, 0) > out->id) {
+		const char *k = (const char *)sqlite3_column_text(s, 1);
+		const char *st = (const char *)sqlite3_column_text(s, 2);
+		out->id = sqlite3_column_int64(s, 0);
+		out->ts_ms = sqlite3_column_int64(s, 3);
+		snprintf(out->kind, sizeof out->kind, "%s", k ? k : "");
+		snprintf(out->state, sizeof out->state, "%s", st ? st : "");
+	}
+	sqlite3_reset(s);
+	return step == SQLITE_ROW || step == SQLITE_DONE ? RD_OK : RD_E_STORAGE;
+}
+
 enum rd_err store_consent_latest(struct store_tx *tx, const char *tenant,
-                                 const unsigned char target[CRYPTO_HASH_BYTES],
+                                 const unsigned char (*targets)[CRYPTO_HASH_BYTES], size_t n,
                                  const char *const *kinds, size_t nkinds,
                                  struct store_consent_latest *out)
 {
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
+	if (nkinds == 0 || nkinds > 2)
+		return RD_E_INTERNAL;
 	if (sqlite3_prepare_v2(tx->db, "SELECT id, kind, state, ts_ms FROM consents"
-	                       " WHERE tenant = ?1 AND target_hash = ?2 AND kind = ?3"
+	                       " WHERE tenant = ?1 AND kind IN (?2, ?3)"
+	                       " AND target_hash IN (?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
 	                       " ORDER BY id DESC LIMIT 1", -1, &s, NULL) != SQLITE_OK)
 		return RD_E_STORAGE;
 	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, target, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	for (size_t i = 0; i < nkinds && rc == RD_OK; i++) {
-		sqlite3_bind_text(s, 3, kinds[i], -1, SQLITE_STATIC);
-		int step = sqlite3_step(s);
-		if (step == SQLITE_ROW && sqlite3_column_int64(s, 0) > out->id) {
-			const char *k = (const char *)sqlite3_column_text(s, 1);
-			const char *st = (const char *)sqlite3_column_text(s, 2);
-			out->id = sqlite3_column_int64(s, 0);
-			out->ts_ms = sqlite3_column_int64(s, 3);
-			snprintf(out->kind, sizeof out->kind, "%s", k ? k : "");
-			snprintf(out->state, sizeof out->state, "%s", st ? st : "");
-		} else if (step != SQLITE_ROW && step != SQLITE_DONE) {
-			rc = RD_E_STORAGE;
-		}
-		sqlite3_reset(s);
-	}
+	sqlite3_bind_text(s, 2, kinds[0], -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 3, kinds[nkinds - 1], -1, SQLITE_STATIC);
+	for (size_t i = 0; rc == RD_OK && i < n; i += LATEST_TARGETS)
+		rc = latest_chunk(s, targets + i, n - i < LATEST_TARGETS ? n - i : LATEST_TARGETS, out);
 	sqlite3_finalize(s);
 	return rc;
+}
+
+enum rd_err store_consent_refusals(struct store_tx *tx, const char *const *kinds, size_t nkinds,
+                                   bool *any)
+{
+	sqlite3_stmt *s;
+	*any = false;
+	if (nkinds == 0 || nkinds > 2)
+		return RD_E_INTERNAL;
+	if (sqlite3_prepare_v2(tx->db, "SELECT EXISTS (SELECT 1 FROM consents WHERE kind IN (?1, ?2)"
+	                       " AND state <> 'given')", -1, &s, NULL) != SQLITE_OK)
+		return RD_E_STORAGE;
+	sqlite3_bind_text(s, 1, kinds[0], -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, kinds[nkinds - 1], -1, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW)
+		*any = sqlite3_column_int(s, 0) != 0;
+	sqlite3_finalize(s);
+	return rc == SQLITE_ROW ? RD_OK : RD_E_STORAGE;
 }
 
 enum rd_err store_consent_each(struct store_tx *tx, const char *tenant,

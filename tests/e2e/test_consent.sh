@@ -42,6 +42,11 @@ check_eq "a web message needs no consent" "$STATUS" 201
 voice call-lax "a lax tenant's call" '"tenant":"lax"'
 check_eq "a tenant with voice_requires_consent = no stores voice" "$STATUS" 201
 
+rd consent add --conversation call-lax --tenant lax --kind transcription --state withdrawn >/dev/null
+check_eq "a withdrawal by the CLI beside the daemon" "$?" 0
+lax_refused() { voice call-lax "again" '"tenant":"lax"'; [ "$STATUS" = 403 ]; }
+check "stops that tenant's transcripts within a second, though consent is not required there" wait_for 3 lax_refused
+
 # ---- the message's own consent field ----
 voice call-1 "my email is $JANE" '"consent":{"kind":"transcription","state":"given","method":"ivr"}'
 check_eq "a voice transcript carrying its given consent is stored" "$STATUS" 201

@@ -197,6 +197,28 @@ static void test_record_and_voice(void)
 	app_close(&app);
 }
 
+/* Where consent is not required, a refusal another process recorded (the
+ * CLI, beside the daemon) is seen within a second. */
+static void test_refusal_from_elsewhere(void)
+{
+	struct app app;
+	CHECK(afx_open(&app, "elsewhere", NULL) == 0, "app opens");
+	CHECK(allowed(&app, "default", "e-1", NULL, false) == 1, "nothing decided: allowed");
+	struct consent_target t = { CONSENT_CONVERSATION, "default", "e-1" };
+	unsigned char h[CRYPTO_HASH_BYTES];
+	char sql[300], hex[2 * CRYPTO_HASH_BYTES + 1];
+	crypto_conversation_hash(app.lookup_key, t.tenant, t.value, strlen(t.value), h);
+	util_hex_encode(h, sizeof h, hex);
+	snprintf(sql, sizeof sql, "INSERT INTO consents (tenant, scope, target_hash, kind, state, method,"
+	         " source, ts_ms, recorded_ms) VALUES ('default', 'conversation', x'%s', 'transcription',"
+	         " 'withdrawn', 'ivr', 'cli', 1, 1)", hex);
+	CHECK(afx_sql("elsewhere", sql) == 0, "another process records a withdrawal");
+	usleep(1100 * 1000);
+	CHECK(allowed(&app, "default", "e-1", NULL, false) == 0, "seen within a second: refused");
+	CHECK(allowed(&app, "default", "e-2", NULL, false) == 1, "other conversations: allowed");
+	app_close(&app);
+}
+
 static void test_withdrawal_and_subject(void)
 {
 	struct app app;
@@ -299,6 +321,7 @@ int main(void)
 	test_webhook_parameters();
 	test_policy();
 	test_record_and_voice();
+	test_refusal_from_elsewhere();
 	test_withdrawal_and_subject();
 	return TEST_DONE();
 }
