@@ -121,9 +121,10 @@ void http_post_consent(struct request *rq)
 		json_decref(root);
 		return;
 	}
-	json_decref(root);
+	/* Before root goes: c.kind borrows from it. */
 	json_t *o = json_pack("{s:I, s:s, s:s}", "id", (json_int_t)r.id, "kind", c.kind, "state",
 	                      consent_state_name(c.state));
+	json_decref(root);
 	if (o && (r.removed || r.kept))
 		json_object_set_new(o, "erased", json_pack("{s:I, s:I}", "removed", (json_int_t)r.removed,
 		                                           "kept", (json_int_t)r.kept));

@@ -67,6 +67,7 @@ check_eq "a bad kind is 422" "$STATUS" 422
 req POST /v1/consents "$INGEST_TOKEN" "{\"phone\":\"$CALLER\",\"kind\":\"call_recording\",\"state\":\"given\",\"method\":\"agent\"}"
 check_eq "POST /v1/consents with an ingest token is 201" "$STATUS" 201
 check "it answers the record's id" bash -c "[ \"\$1\" -gt 0 ]" _ "$(jget '.id')"
+check_eq "and its kind and state" "$(jget '.kind + "/" + .state')" "call_recording/given"
 DIALOG=$(cat <<JSON
 {"detectIntentResponseId":"r1","sessionInfo":{"session":"projects/p/locations/l/agents/a/sessions/cx-call-1"},"transcript":"I would like to talk about my bill","payload":{"telephony":{"caller_id":"+447700900555"}}}
 JSON
