@@ -75,7 +75,4 @@ enum rd_err store_consent_delete(struct store_tx *tx, const char *tenant,
                                  const unsigned char target[CRYPTO_HASH_BYTES], int64_t *n)
 	RD_WARN_UNUSED;
 
-/* *n gets the number of rows of every tenant (stats, tests). */
-enum rd_err store_consent_count(struct store_tx *tx, int64_t *n) RD_WARN_UNUSED;
-
 #endif

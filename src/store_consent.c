@@ -195,16 +195,3 @@ enum rd_err store_consent_delete(struct store_tx *tx, const char *tenant,
 	*n = sqlite3_changes(tx->db);
 	return RD_OK;
 }
-
-enum rd_err store_consent_count(struct store_tx *tx, int64_t *n)
-{
-	sqlite3_stmt *s;
-	*n = 0;
-	if (sqlite3_prepare_v2(tx->db, "SELECT count(*) FROM consents", -1, &s, NULL) != SQLITE_OK)
-		return RD_E_STORAGE;
-	int rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW)
-		*n = sqlite3_column_int64(s, 0);
-	sqlite3_finalize(s);
-	return rc == SQLITE_ROW ? RD_OK : RD_E_STORAGE;
-}
