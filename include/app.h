@@ -54,6 +54,11 @@ struct app {
 	unsigned char *lookup_key;      /* SUBKEY_LOOKUP, sodium_malloc'd; never changes */
 	struct metrics *metrics;
 	char config_path[4096];
+	/* consent.c: whether a declined or withdrawn decision about voice is
+	 * known to exist (from then on every voice message is checked, even
+	 * where consent is not required), and when the store was last asked. */
+	atomic_bool consent_refusals;
+	_Atomic int64_t consent_probe_ms;
 };
 
 /* The current snapshot, with a reference the caller gives back with

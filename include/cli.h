@@ -49,5 +49,7 @@ int cmd_token(int argc, char **argv);
 
 /* `tenant close NAME --after D | cancel NAME | list` (cli_tenant.c). */
 int cmd_tenant(int argc, char **argv);
+/* `consent add|list|optout` (cli_consent.c): consent records (consent.h). */
+int cmd_consent(int argc, char **argv);
 
 #endif

@@ -119,6 +119,9 @@ struct tenant_conf {
 	enum redact_style style;  /* default style for this tenant's rules */
 	bool style_set;
 	char *region;             /* ISO 3166 alpha-2 national phone numbers are read in; NULL */
+	/* Consent (issue 17), overriding [channels]: 0 inherits, else the
+	 * [channels] value + 1 (CONSENT_* of consent.h + 1). */
+	int voice_requires_consent, voice_without_consent, consent_withdrawal;
 };
 
 /* [server] access_log: a line per request (all), only for failed ones
@@ -168,6 +171,11 @@ struct config {
 
 	/* [channels] channel -> category */
 	char *channel_category[CH_COUNT];
+	/* [channels] consent (issue 17; consent.h reads them with a tenant's
+	 * overrides) */
+	bool voice_requires_consent;
+	int voice_without_consent;   /* 0 refuse, 1 metadata */
+	int consent_withdrawal;      /* 0 keep, 1 erase */
 
 	struct rule_conf *rules;  size_t nrules;
 	struct token_conf *tokens; size_t ntokens;

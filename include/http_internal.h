@@ -139,4 +139,9 @@ void http_get_tenants(struct request *rq);
 void http_post_tenant_close(struct request *rq);
 void http_delete_tenant_close(struct request *rq);
 
+/* Consent and opt-out handlers (http_consent.c). */
+void http_post_consent(struct request *rq);
+void http_get_consents(struct request *rq);
+void http_get_optout(struct request *rq);
+
 #endif

@@ -37,6 +37,9 @@ struct ingest_options {
 	bool sender_e164;              /* senders are E.164 digits without '+' (WhatsApp wa_id) */
 	/* A webhook source's [source] region; NULL: the tenant's ([tenant] region). */
 	const struct phone_region *region;
+	/* Who reports the consent decisions and opt-out keywords the batch
+	 * carries (consent.h): the token's or the source's name; NULL: "ingest". */
+	const char *actor;
 };
 
 /*

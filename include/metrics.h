@@ -33,6 +33,13 @@ void metrics_sweep_last(struct metrics *m, int64_t *started_ms, int64_t *succeed
 void metrics_conn_dropped(struct metrics *m, const char *reason);
 /* A request refused with 429: scope "ip" or "token". */
 void metrics_rate_limited(struct metrics *m, const char *scope);
+/* Consent (issue 17), each label a static string: a consent record
+ * appended (state given, declined, withdrawn); an opt-out keyword
+ * recorded (optout, optin); a voice transcript without consent (refused,
+ * metadata). m may be NULL. */
+void metrics_consent(struct metrics *m, const char *state);
+void metrics_optout(struct metrics *m, const char *keyword_kind);
+void metrics_voice_consent(struct metrics *m, const char *action);
 
 /* Webhook callbacks that stored no turn (issue 18), by source (a config
  * section name) and kind (a static word of webhook.c, never provider

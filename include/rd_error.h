@@ -41,6 +41,7 @@ enum rd_err {
 	/* what is there */
 	RD_E_NOT_FOUND,
 	RD_E_TENANT_CLOSED,      /* the tenant's closure is due: nothing more is stored */
+	RD_E_CONSENT_REQUIRED,   /* a voice transcript without a recorded consent */
 	/* the service */
 	RD_E_BUSY,               /* the write queue is full: retry soon */
 	RD_E_SHUTTING_DOWN,

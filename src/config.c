@@ -807,6 +807,14 @@ static const char *source_other(struct loader *ld, const char *key, const char *
 
 static const char *const channel_words[] = { "web", "whatsapp", "sms", "voice", "email", "other", NULL };
 _Static_assert(RD_ARRAY_LEN(channel_words) == CH_COUNT + 1 && CH_OTHER == 5, "channel_words order");
+#define TENANT(field) offsetof(struct tenant_conf, field)
+
+/* Consent (issue 17): [channels] words, and a tenant's, whose 0 inherits. */
+static const char *const voice_without_words[] = { "refuse", "metadata", NULL };
+static const char *const withdrawal_words[] = { "keep", "erase", NULL };
+static const char *const tenant_requires_words[] = { "inherit", "no", "yes", NULL };
+static const char *const tenant_without_words[] = { "inherit", "refuse", "metadata", NULL };
+static const char *const tenant_withdrawal_words[] = { "inherit", "keep", "erase", NULL };
 
 static const char *const access_log_words[] = { "errors", "all", "off", NULL };
 _Static_assert(ACCESS_LOG_ERRORS == 0 && ACCESS_LOG_ALL == 1 && ACCESS_LOG_OFF == 2, "access_log_words order");
@@ -883,8 +891,15 @@ static const struct cfg_key channel_keys[] = {
 	CHANNEL(CH_VOICE, "voice", "call_transcript", "voice transcripts"),
 	CHANNEL(CH_EMAIL, "email", "email", "emails"),
 	CHANNEL(CH_OTHER, "other", "chat_transcript", "other channels"),
+	/* After the channels: what voice transcripts need (issue 17, consent.h). */
+	{ "voice_requires_consent", KT_BOOL, C(voice_requires_consent), "no",
+	  .doc = "voice transcripts need a recorded given consent" },
+	{ "voice_without_consent", KT_CHOICE, C(voice_without_consent), "refuse", .flags = KF_ANYCASE,
+	  .words = voice_without_words, .doc = "refuse them (403), or keep metadata only" },
+	{ "consent_withdrawal", KT_CHOICE, C(consent_withdrawal), "keep", .flags = KF_ANYCASE,
+	  .words = withdrawal_words, .doc = "on withdrawal, keep or erase what it allowed" },
 };
-_Static_assert(RD_ARRAY_LEN(channel_keys) == CH_COUNT, "a key for each channel");
+_Static_assert(RD_ARRAY_LEN(channel_keys) == CH_COUNT + 3, "a key for each channel, then consent's");
 
 static const struct cfg_key audit_keys[] = {
 	{ "retention", KT_DURATION, C(audit_retention), "0", 0, INT64_MAX, .zero = "keep forever",
@@ -973,6 +988,12 @@ static const struct cfg_key tenant_keys[] = {
 	  .doc = "the style of the tenant's rules that set none" },
 	{ "region", KT_STR, offsetof(struct tenant_conf, region), NULL, .flags = KF_OPTIONAL,
 	  .check = check_region, .doc = "ISO 3166 code the tenant's national phone numbers are read in" },
+	{ "voice_requires_consent", KT_CHOICE, TENANT(voice_requires_consent), "inherit",
+	  .flags = KF_ANYCASE, .words = tenant_requires_words, .doc = "overrides [channels]" },
+	{ "voice_without_consent", KT_CHOICE, TENANT(voice_without_consent), "inherit",
+	  .flags = KF_ANYCASE, .words = tenant_without_words, .doc = "overrides [channels]" },
+	{ "consent_withdrawal", KT_CHOICE, TENANT(consent_withdrawal), "inherit",
+	  .flags = KF_ANYCASE, .words = tenant_withdrawal_words, .doc = "overrides [channels]" },
 };
 
 /* ---- retention: keys that are category names ---------------------------------------- */

@@ -88,6 +88,7 @@ static const short HTTP_STATUS[RD_ERR_COUNT] = {
 	[RD_E_UNKNOWN_FIELD] = 422,
 	[RD_E_UNAUTHORIZED] = 401, [RD_E_BAD_SIGNATURE] = 403, [RD_E_FORBIDDEN] = 403,
 	[RD_E_RATE_LIMITED] = 429, [RD_E_NOT_FOUND] = 404, [RD_E_TENANT_CLOSED] = 409,
+	[RD_E_CONSENT_REQUIRED] = 403,
 	[RD_E_BUSY] = 503, [RD_E_SHUTTING_DOWN] = 503, [RD_E_SOURCE_UNAVAILABLE] = 503,
 	[RD_E_STORAGE_FULL] = 503, [RD_E_STORAGE_FAILED] = 503,
 	[RD_E_STORAGE] = 500, [RD_E_AUDIT] = 500, [RD_E_INTEGRITY] = 500, [RD_E_INTERNAL] = 500,
@@ -225,7 +226,8 @@ static void handle_messages(struct request *rq)
 {
 	const char *ret = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "return");
 	struct ingest_options opt = { .default_tenant = http_token_tenant(rq), .channel = CH_WEB,
-	                              .return_redacted = ret && strcmp(ret, "redacted") == 0 };
+	                              .return_redacted = ret && strcmp(ret, "redacted") == 0,
+	                              .actor = rq->token_name };
 	http_ingest(rq, &opt, NULL, finish_messages);
 }
 
@@ -319,6 +321,11 @@ static const struct route routes[] = {
 	{ "POST", "/v1/tenants/", true, SCOPE_ADMIN, true, http_post_tenant_close, "/v1/tenants/{name}/close" },
 	{ "DELETE", "/v1/tenants/", true, SCOPE_ADMIN, false, http_delete_tenant_close,
 	  "/v1/tenants/{name}/close" },
+	/* Consent and opt-out (http_consent.c): bots record and ask with ingest tokens. */
+	{ "POST", "/v1/consents", false, SCOPE_INGEST | SCOPE_ADMIN, true, http_post_consent, "/v1/consents" },
+	{ "GET", "/v1/consents", false, SCOPE_ADMIN, false, http_get_consents, "/v1/consents" },
+	{ "GET", "/v1/subjects/optout", false, SCOPE_INGEST | SCOPE_ADMIN, false, http_get_optout,
+	  "/v1/subjects/optout" },
 	/* Webhooks (http_webhook.c): Twilio and WhatsApp prove themselves by signature. */
 	{ "POST", "/v1/webhooks/dialogflow-cx", false, SCOPE_INGEST, true, http_webhook_cx,
 	  "/v1/webhooks/dialogflow-cx" },

@@ -136,7 +136,8 @@ void http_webhook_cx(struct request *rq)
 		http_reply_error(rq, &e);
 	} else {
 		const struct source_conf *src = config_source(rq->snap->cfg, "dialogflow-cx");
-		struct ingest_options opt = { .channel = CH_WEB, .default_tenant = http_token_tenant(rq) };
+		struct ingest_options opt = { .channel = CH_WEB, .default_tenant = http_token_tenant(rq),
+		                              .actor = rq->token_name };
 		if (!opt.default_tenant && src)
 			opt.default_tenant = src->tenant;
 		opt.region = src && src->region ? phone_region_find(src->region) : NULL;
@@ -208,7 +209,7 @@ static void twilio_ingest(struct request *rq, const struct source_conf *src,
 {
 	struct rd_error e;
 	struct webhook_batch b;
-	struct ingest_options opt = { .default_tenant = src->tenant, .channel = CH_SMS,
+	struct ingest_options opt = { .default_tenant = src->tenant, .channel = CH_SMS, .actor = "twilio",
 	                              .region = src->region ? phone_region_find(src->region) : NULL };
 	if (webhook_batch_init(&b)) {
 		http_fail(rq, RD_E_INTERNAL, "out of memory");
@@ -344,7 +345,7 @@ void http_webhook_whatsapp(struct request *rq)
 		http_reply_error(rq, &e);
 	} else {
 		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
-		                              .sender_e164 = true,
+		                              .sender_e164 = true, .actor = "whatsapp",
 		                              .region = src->region ? phone_region_find(src->region) : NULL };
 		deliver(rq, "whatsapp", &opt, &b, finish_whatsapp, "application/json", none,
 		        sizeof none - 1);
@@ -372,7 +373,7 @@ void http_webhook_generic(struct request *rq)
 	const char *ids[1] = { m.provider_id[0] ? m.provider_id : NULL };
 	struct ingest_options opt = { .channel = (enum rd_channel)src->channel, .default_tenant = src->tenant,
 	                              .sender = m.sender[0] ? m.sender : NULL, .source = src->name,
-	                              .provider_ids = ids };
+	                              .provider_ids = ids, .actor = src->name };
 	http_ingest(rq, &opt, m.msgs, finish_whatsapp);
 	webhook_generic_msg_clear(&m);   /* ingest copied what it needed */
 }

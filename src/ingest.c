@@ -16,6 +16,7 @@
  * to the snapshot whose engine named them.
  */
 #include "ingest.h"
+#include "consent.h"
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
@@ -121,10 +122,12 @@ struct message_in {
 	const char *tenant;
 	int64_t ts_ms;
 	json_t *metadata;        /* borrowed object, may be NULL */
+	bool has_consent;        /* "consent": a decision to record first (consent.h) */
+	struct consent_in consent;
 };
 
 static const char *const message_fields[] = {
-	"conversation_id", "text", "role", "channel", "category", "ts", "tenant", "metadata",
+	"conversation_id", "text", "role", "channel", "category", "ts", "tenant", "metadata", "consent",
 };
 
 static bool is_message_field(const char *k)
@@ -158,7 +161,7 @@ static int check_keys(json_t *m, const char *where, struct rd_error *e)
 	json_object_foreach(m, k, v) {
 		if (!is_message_field(k)) {
 			rd_error_set(e, RD_E_UNKNOWN_FIELD, "%s has an unknown field (allowed: "
-			              "conversation_id, text, role, channel, category, ts, tenant, metadata)",
+			              "conversation_id, text, role, channel, category, ts, tenant, metadata, consent)",
 			              where);
 			return -1;
 		}
@@ -315,7 +318,11 @@ static int parse_message(json_t *m, size_t index, bool batch, const struct confi
 	    parse_enums(m, where, opt, out, e) || parse_scoping(m, where, cfg, opt, out, e) ||
 	    parse_ts(m, where, now_ms, cfg->max_clock_skew, &out->ts_ms, e) || parse_metadata(m, where, &out->metadata, e))
 		return -1;
-	return 0;
+	json_t *c = json_object_get(m, "consent");
+	char cw[48];
+	snprintf(cw, sizeof cw, "%s.consent", where);
+	out->has_consent = c && !json_is_null(c);
+	return out->has_consent ? consent_in_json(c, cw, &out->consent, e) : 0;
 }
 
 /* ---- redaction and sealing --------------------------------------------- */
@@ -829,6 +836,81 @@ static int add_replay_ids(struct app *app, const struct ingest_options *opt,
 	return 0;
 }
 
+/* ---- consent (consent.h) ------------------------------------------------- */
+
+/* Before anything is sealed: each message's "consent" decision, and an
+ * SMS/WhatsApp sender's opt-out or opt-in keyword, are recorded (each in
+ * its own transaction with its audit entry), so the voice check below
+ * sees them. A batch refused later keeps them: they were given. */
+static int record_consents(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                           const struct message_in *msgs, size_t n, struct rd_error *e)
+{
+	for (size_t i = 0; i < n; i++) {
+		const struct message_in *m = &msgs[i];
+		const char *sender = opt->senders && opt->senders[i] ? opt->senders[i] : opt->sender;
+		/* The sender read as add_sender reads it, so both hash it alike. */
+		const struct phone_region *region =
+			opt->sender_e164 ? NULL
+			: opt->region    ? opt->region
+			                 : redact_tenant_region(snap->redact, m->tenant);
+		int kw;
+		if (m->has_consent && consent_from_message(app, snap, m->tenant, m->conv_id, m->conv_len,
+		                                           sender, region, &m->consent, opt->actor, e))
+			return -1;
+		if ((m->channel == CH_SMS || m->channel == CH_WHATSAPP) && m->role == ROLE_USER &&
+		    consent_keyword_message(app, snap, m->tenant, sender, region, m->text, m->text_len,
+		                            opt->actor, &kw, e))
+			return -1;
+	}
+	return 0;
+}
+
+static int tally_merge(struct tally *into, const struct tally *from)
+{
+	for (size_t i = 0; i < from->n; i++)
+		if (tally_add(into, from->v[i].entity, from->v[i].n))
+			return -1;
+	return 0;
+}
+
+/* A voice message prepared into p (its findings in `found`): kept when the
+ * consent rule allows it (consent.h), else refused (403 consent_required)
+ * or prepared again with no text and no metadata but a marker
+ * (voice_without_consent = metadata). */
+static int voice_gate(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
+                      const struct message_in *m, size_t i, int64_t now_ms, struct prepared *p,
+                      struct redact_result *res, const struct tally *found, struct tally *total,
+                      struct rd_error *e)
+{
+	struct consent_policy pol;
+	bool allowed;
+	consent_policy_of(snap->cfg, m->tenant, &pol);
+	if (consent_voice_allowed(app, &pol, m->tenant, p->rec.conv_hash,
+	                          (const unsigned char (*)[CRYPTO_HASH_BYTES])p->subjects, p->nsubjects,
+	                          &allowed, e))
+		return -1;
+	if (allowed)
+		return tally_merge(total, found) ? (rd_error_set(e, RD_E_INTERNAL, "out of memory"), -1) : 0;
+	metrics_voice_consent(app->metrics, pol.metadata_only ? "metadata" : "refused");
+	if (!pol.metadata_only) {
+		rd_error_set(e, RD_E_CONSENT_REQUIRED, "messages[%zu]: a voice transcript needs a recorded"
+		              " \"given\" consent (transcription or call_recording) for its conversation or"
+		              " caller", i);
+		return -1;
+	}
+	struct message_in bare = *m;
+	json_t *marker = json_pack("{s:s}", "redactd_withheld", "consent_required");
+	bare.text = "";
+	bare.text_len = 0;
+	bare.metadata = marker;
+	prepared_free(p);
+	int rc = marker ? prepare_one(app, snap, opt, &bare, now_ms, p, res, total, e) : -1;
+	if (!marker)
+		rd_error_set(e, RD_E_INTERNAL, "out of memory");
+	json_decref(marker);
+	return rc;
+}
+
 /* Seals every message of a validated body into b; the findings go to
  * j->total. -1 with e (4xx for the client's fault, 500). */
 static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_options *opt,
@@ -839,9 +921,16 @@ static int seal_all(struct app *app, struct app_snap *snap, const struct ingest_
 	int rc = 0;
 	for (size_t i = 0; i < b->n && rc == 0; i++) {
 		struct ingest_options one = *opt;
+		struct tally found = { 0 };
+		bool voice = msgs[i].channel == CH_VOICE;
 		if (opt->senders && opt->senders[i])
 			one.sender = opt->senders[i];
-		rc = prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res, &j->total, e);
+		rc = prepare_one(app, snap, &one, &msgs[i], now_ms, &b->prep[i], &res,
+		                 voice ? &found : &j->total, e);
+		if (rc == 0 && voice)
+			rc = voice_gate(app, snap, &one, &msgs[i], i, now_ms, &b->prep[i], &res, &found,
+			                &j->total, e);
+		tally_free(&found);
 		b->recs[i] = b->prep[i].rec;
 	}
 	redact_result_free(&res);
@@ -885,6 +974,8 @@ int ingest_messages_json(struct app *app, struct app_snap *snap, const struct in
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		goto done;
 	}
+	if (record_consents(app, snap, opt, msgs, n, e))
+		goto done;
 	if (seal_all(app, snap, opt, msgs, now_ms, &b, j, e))
 		goto done;
 	if (add_replay_ids(app, opt, msgs, &b, j)) {

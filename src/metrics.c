@@ -38,6 +38,7 @@ struct metrics {
 	struct slot dropped[MAX_SLOTS];
 	struct slot limited[MAX_SLOTS];
 	struct slot webhook[MAX_SLOTS];   /* "source kind", status = the event */
+	struct slot consent[MAX_SLOTS], optout[MAX_SLOTS], voice_consent[MAX_SLOTS];
 	atomic_uint_fast64_t latency_buckets[NBUCKETS + 1];
 	atomic_uint_fast64_t latency_sum_us, latency_count, audit_entries;
 	_Atomic(int64_t) sweep_started_ms, sweep_succeeded_ms;
@@ -200,6 +201,24 @@ static int render_webhooks(const struct metrics *m, struct buf *b)
 	                      "Webhook turns dropped as configured (location = drop).");
 }
 
+void metrics_consent(struct metrics *m, const char *state)
+{
+	if (m)
+		slot_add(m->consent, state, 0, 1);
+}
+
+void metrics_optout(struct metrics *m, const char *keyword_kind)
+{
+	if (m)
+		slot_add(m->optout, keyword_kind, 0, 1);
+}
+
+void metrics_voice_consent(struct metrics *m, const char *action)
+{
+	if (m)
+		slot_add(m->voice_consent, action, 0, 1);
+}
+
 static int render_slots(const struct slot *t, struct buf *b, const char *metric, const char *label,
                         bool with_status)
 {
@@ -279,6 +298,16 @@ int metrics_render(struct metrics *m, struct buf *b)
 	                  "# TYPE redactd_http_rate_limited_total counter\n") ||
 	    render_slots(m->limited, b, "redactd_http_rate_limited_total", "scope", false) ||
 	    render_webhooks(m, b) ||
+	    buf_printf(b, "# HELP redactd_consent_records_total Consent records appended, by state.\n"
+	                  "# TYPE redactd_consent_records_total counter\n") ||
+	    render_slots(m->consent, b, "redactd_consent_records_total", "state", false) ||
+	    buf_printf(b, "# HELP redactd_optout_total Opt-out and opt-in keywords recorded.\n"
+	                  "# TYPE redactd_optout_total counter\n") ||
+	    render_slots(m->optout, b, "redactd_optout_total", "keyword_kind", false) ||
+	    buf_printf(b, "# HELP redactd_voice_consent_missing_total Voice transcripts without a"
+	                  " given consent, refused or kept as metadata only.\n"
+	                  "# TYPE redactd_voice_consent_missing_total counter\n") ||
+	    render_slots(m->voice_consent, b, "redactd_voice_consent_missing_total", "action", false) ||
 	    buf_printf(b, "# HELP redactd_audit_entries_total Audit log entries appended.\n"
 	                  "# TYPE redactd_audit_entries_total counter\n"
 	                  "redactd_audit_entries_total %llu\n",

@@ -32,6 +32,7 @@ static const struct {
 	[RD_E_RATE_LIMITED] = { "rate_limited", "too many requests" },
 	[RD_E_NOT_FOUND] = { "not_found", "nothing found" },
 	[RD_E_TENANT_CLOSED] = { "tenant_closed", "the tenant is closed: its closure is due" },
+	[RD_E_CONSENT_REQUIRED] = { "consent_required", "no recorded consent allows storing this" },
 	[RD_E_BUSY] = { "busy", "the write queue is full" },
 	[RD_E_SHUTTING_DOWN] = { "shutting_down", "the daemon is stopping" },
 	[RD_E_SOURCE_UNAVAILABLE] = { "source_unavailable", "the source cannot verify requests" },

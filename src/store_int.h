@@ -94,6 +94,8 @@ extern const struct store_schema_step store_tenant_schema[];
 extern const size_t store_tenant_schema_count;
 extern const struct store_schema_step store_replay_schema[];
 extern const size_t store_replay_schema_count;
+extern const struct store_schema_step store_consent_schema[];
+extern const size_t store_consent_schema_count;
 
 /* The held condition of store_holds.c for the conversation whose hash is
  * the SQL expression c, in tenant ?1 (statements bind the tenant as 1). */

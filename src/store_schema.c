@@ -7,10 +7,11 @@
  * the store (store_steps, below: data keys, messages, subject links, the
  * conversation index, residue marks, the seal format), the audit log
  * (store_audit.c), legal holds (store_holds.c), the sweeper's pending
- * counts (store_retention.c), tenant closures (store_tenant.c) and the
- * replay register of provider message ids (store_replay.c). The owners are
- * registered in `owners` below; that table is the one place that says
- * which module owns which part of the schema.
+ * counts (store_retention.c), tenant closures (store_tenant.c), the
+ * replay register of provider message ids (store_replay.c) and consent
+ * records (store_consent.c). The owners are registered in `owners` below;
+ * that table is the one place that says which module owns which part of
+ * the schema.
  *
  * PRAGMA user_version is the schema version. Bringing a database from
  * version v to v + 1 runs every owner's step for v + 1, in the order of
@@ -148,6 +149,7 @@ static const struct {
 	{ "retention", store_retention_schema, &store_retention_schema_count },
 	{ "tenant", store_tenant_schema, &store_tenant_schema_count },
 	{ "replay", store_replay_schema, &store_replay_schema_count },
+	{ "consent", store_consent_schema, &store_consent_schema_count },
 };
 
 static size_t owner_steps(size_t o)

@@ -10,6 +10,7 @@
  */
 #include "subject.h"
 #include "audit.h"
+#include "consent.h"
 #include "holds.h"
 #include "read.h"
 #include "json_mem.h"
@@ -234,6 +235,35 @@ static void sort_conversations(json_t *convs)
 	}
 }
 
+/* The consent history (consent.h) of the query's target and of every
+ * linked conversation, oldest first within each. */
+struct consents_ctx {
+	const char *tenant;
+	const struct lookup *l;        /* every form the target may be stored under */
+	const struct conv_list *list;
+	json_t *out;
+};
+
+static bool in_lookup(const struct lookup *l, const unsigned char *h)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (memcmp(l->h[i], h, CRYPTO_HASH_BYTES) == 0)
+			return true;
+	return false;
+}
+
+static enum rd_err consents_fn(struct store_tx *tx, void *arg)
+{
+	struct consents_ctx *c = arg;
+	enum rd_err rc = RD_OK;
+	for (size_t i = 0; rc == RD_OK && i < c->l->n; i++)
+		rc = consent_export(tx, c->tenant, c->l->h[i], c->out);
+	for (size_t i = 0; rc == RD_OK && i < c->list->n; i++)
+		if (!in_lookup(c->l, c->list->h[i]))
+			rc = consent_export(tx, c->tenant, c->list->h[i], c->out);
+	return rc;
+}
+
 int subject_export(struct app *app, const struct subject_query *q, const char *actor, json_t **out,
                    struct rd_error *e)
 {
@@ -256,17 +286,24 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 		}
 	}
 	sort_conversations(convs);
+	struct consents_ctx cc = { q->tenant, &l, &list, json_array() };
+	if (!cc.out || store_read(app->store, consents_fn, &cc) != RD_OK) {
+		json_decref(cc.out);
+		rd_error_set(e, RD_E_STORAGE, "the subject's consent records could not be read");
+		goto fail;
+	}
 	/* Nothing leaves before its audit entry is committed. */
 	query_target(app, q, l.h[0], target);
 	struct audit_ctx a = { actor, "export", target, records };
 	enum rd_err rc = store_exec(app->store, audit_fn, &a);
 	if (rc != RD_OK) {
 		rd_error_store(e, rc, RD_E_AUDIT, "the export could not be audit-logged");
+		json_decref(cc.out);
 		goto fail;
 	}
 	metrics_audit(app->metrics, 1);
-	*out = json_pack("{s:s, s:I, s:I, s:o}", "tenant", q->tenant, "records", (json_int_t)records,
-	                 "unreadable", (json_int_t)unreadable, "conversations", convs);
+	*out = json_pack("{s:s, s:I, s:I, s:o, s:o}", "tenant", q->tenant, "records", (json_int_t)records,
+	                 "unreadable", (json_int_t)unreadable, "conversations", convs, "consents", cc.out);
 	free(list.h);
 	if (!*out) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
@@ -342,6 +379,7 @@ struct erase_ctx {
 	const char *target;
 	struct subject_erase_result r;
 	int64_t audit_entries;
+	int64_t consents;              /* consent records erased with their targets */
 };
 
 static enum rd_err erase_conversation(struct store_tx *tx, struct erase_ctx *c,
@@ -364,6 +402,10 @@ static enum rd_err erase_conversation(struct store_tx *tx, struct erase_ctx *c,
 		return rc;
 	c->r.removed += n;
 	c->r.conversations += n > 0;
+	/* The conversation's consent history goes with it (its records are gone). */
+	if ((rc = consent_erase(tx, tenant, h, &n)) != RD_OK)
+		return rc;
+	c->consents += n;
 	return RD_OK;
 }
 
@@ -376,6 +418,15 @@ static enum rd_err erase_fn(struct store_tx *tx, void *arg)
 	for (size_t i = 0; rc == RD_OK && i < list.n; i++)
 		rc = erase_conversation(tx, c, list.h[i]);
 	free(list.h);
+	/* The subject's own consent history, unless a hold kept records it may
+	 * justify: an erasure request covers it, and consent.erase says so. */
+	for (size_t i = 0; rc == RD_OK && c->q->kind != SQ_CONVERSATION && !c->r.kept && i < c->l->n; i++) {
+		int64_t n = 0;
+		rc = consent_erase(tx, c->q->tenant, c->l->h[i], &n);
+		c->consents += n;
+	}
+	if (rc == RD_OK && c->consents)
+		rc = audit_append(tx, c->actor, "consent.erase", c->target, c->consents);
 	if (rc == RD_OK)
 		rc = audit_append(tx, c->actor, "erase", c->target, c->r.removed);
 	/* Recorded with the delete: until a checkpoint completes, the rows are
@@ -385,7 +436,7 @@ static enum rd_err erase_fn(struct store_tx *tx, void *arg)
 	/* What a hold kept is recorded too: the request was not fully met. */
 	if (rc == RD_OK && c->r.kept)
 		rc = audit_append(tx, c->actor, "erase.held", c->target, c->r.kept);
-	c->audit_entries = c->r.kept ? 2 : 1;
+	c->audit_entries = (c->r.kept ? 2 : 1) + (c->consents > 0);
 	return rc;
 }
 

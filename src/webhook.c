@@ -429,6 +429,22 @@ static json_t *turn(const char *conv, const char *text, const char *role, enum r
 	return o;
 }
 
+/* Consent carried by a webhook (issue 17, consent.h): the decision state,
+ * of kind `kind` or "transcription", taken by `method`, as the turn's
+ * "consent" field, which ingest validates and records. msg is returned
+ * unchanged when state is NULL, and freed (NULL returned) when out of
+ * memory. */
+static json_t *with_consent(json_t *msg, const char *state, const char *kind, const char *method)
+{
+	if (msg && state &&
+	    json_object_set_new(msg, "consent", json_pack("{s:s, s:s, s:s}", "kind",
+	                        kind ? kind : "transcription", "state", state, "method", method))) {
+		json_decref(msg);
+		return NULL;
+	}
+	return msg;
+}
+
 /* ---- Dialogflow CX ------------------------------------------------------ */
 
 /* Proto3 JSON is camelCase, but parsers accept the original field names
@@ -564,7 +580,15 @@ int webhook_cx_collect(json_t *root, struct webhook_batch *b, struct rd_error *e
 		json_t *meta = cx_meta(root, text ? "text" : transcript ? "transcript" : "dtmf");
 		if (!meta)
 			return oom(e);
-		if (add_turn(b, turn(session, said, "user", ch, meta), NULL, rid, e))
+		/* The agent's consent prompt sets the session parameters
+		 * redactd_consent and redactd_consent_kind; they come back on every
+		 * turn, and ingest records only a change. */
+		json_t *params = json_object_get(cx_get(root, "sessionInfo", "session_info"), "parameters");
+		json_t *msg = with_consent(turn(session, said, "user", ch, meta),
+		                           json_string_value(json_object_get(params, "redactd_consent")),
+		                           json_string_value(json_object_get(params, "redactd_consent_kind")),
+		                           "ivr");
+		if (add_turn(b, msg, NULL, rid, e))
 			return -1;
 	}
 	return cx_bot_turns(root, session, ch, rid, b, e);
@@ -631,6 +655,16 @@ static bool utf8(const char *s)
 	return !s || util_utf8_valid(s, strlen(s));
 }
 
+/* The form fields redactd_consent and redactd_consent_kind, which a Studio
+ * flow or Function adds to the callback it forwards, on msg (with_consent). */
+static json_t *tw_consent(const struct webhook_form *f, json_t *msg, const char *method)
+{
+	const char *state = tw_get(f, "redactd_consent"), *kind = tw_get(f, "redactd_consent_kind");
+	if (!utf8(state) || !utf8(kind))
+		return msg;   /* not a decision ingest could read; the turn is stored without it */
+	return with_consent(msg, state, kind, method);
+}
+
 /* A callback without a message id of its own: the idempotency token, or a
  * digest of every field (identical on a retry), as "kind:hex". */
 static int tw_fallback_id(const struct webhook_form *f, const char *idem, const char *kind,
@@ -690,7 +724,9 @@ static int tw_message(const struct webhook_form *f, int location_mode, struct we
 	           json_object_set_new(meta, "num_media", json_string(media))) {
 		goto nomem;
 	}
-	return add_turn(b, turn(from, text, "user", wa ? CH_WHATSAPP : CH_SMS, meta), strip_wa(from), sid, e);
+	return add_turn(b, tw_consent(f, turn(from, text, "user", wa ? CH_WHATSAPP : CH_SMS, meta),
+	                              wa ? "whatsapp" : "sms"),
+	                strip_wa(from), sid, e);
 nomem:
 	json_decref(meta);
 	return oom(e);
@@ -712,7 +748,8 @@ static int tw_voice(const struct webhook_form *f, const char *idem, const char *
 	if (!sid && tw_fallback_id(f, idem, input, id, sizeof id) == 0)
 		sid = id;
 	json_t *meta = json_pack("{s:s}", "input", input);
-	return add_turn(b, meta ? turn(call, text, "user", CH_VOICE, meta) : NULL, from, sid, e);
+	return add_turn(b, meta ? tw_consent(f, turn(call, text, "user", CH_VOICE, meta), "ivr") : NULL,
+	                from, sid, e);
 }
 
 static enum rd_channel tw_conv_channel(const char *source)
