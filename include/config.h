@@ -128,6 +128,10 @@ struct config {
 	/* [audit] */
 	int64_t audit_retention;     /* seconds, 0 = forever */
 
+	/* [backup] */
+	char *backup_dir;            /* NULL: no directory (set empty) */
+	int64_t backup_retention;    /* seconds, 0 = forever */
+
 	/* [channels] channel -> category */
 	char *channel_category[CH_COUNT];
 

@@ -4,7 +4,7 @@
  * Each opens the app read-only (no writer thread): writes go through
  * store_exec on a short-lived connection that waits on SQLite's lock, so
  * these commands work while the daemon runs. The actor of their audit
- * entries is "cli". Exit codes: 0 success, 1 runtime failure (including a
+ * entries is cli_actor() ("cli:NAME"). Exit codes: 0 success, 1 runtime failure (including a
  * broken audit chain), 2 usage or configuration error.
  */
 #include "cli.h"
@@ -21,7 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ACTOR "cli"
+#define ACTOR cli_actor()
 
 /* Options every admin command shares. */
 struct admin_opts {
@@ -149,6 +149,8 @@ static void print_sweep(const struct retention_report *rep, bool dry_run)
 	       (long long)(dry_run ? rep->due : rep->purged));
 	if (!dry_run && rep->audit_purged)
 		printf(", %lld old audit entries", (long long)rep->audit_purged);
+	if (!dry_run && rep->backups_removed)
+		printf(", %lld expired backup(s)", (long long)rep->backups_removed);
 	putchar('\n');
 	if (!dry_run && rep->residue_pending)
 		printf("residue pending: deleted records are still in the database file or WAL,"

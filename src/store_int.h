@@ -89,6 +89,12 @@ extern const struct store_schema_step store_holds_schema[];
 extern const size_t store_holds_schema_count;
 extern const struct store_schema_step store_retention_schema[];
 extern const size_t store_retention_schema_count;
+extern const struct store_schema_step store_journal_schema[];
+extern const size_t store_journal_schema_count;
+
+/* store_journal.c: in a backup's copy, when it was taken and the erasure
+ * journal's high mark its snapshot saw (table backup_meta). 0 or -1. */
+int store_journal_mark_backup(sqlite3 *copy, int64_t taken_ms, bool with_keys) RD_WARN_UNUSED;
 
 /* The held condition of store_holds.c for the conversation whose hash is
  * the SQL expression c, in tenant ?1 (statements bind the tenant as 1). */

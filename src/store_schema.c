@@ -145,6 +145,7 @@ static const struct {
 	{ "audit", store_audit_schema, &store_audit_schema_count },
 	{ "holds", store_holds_schema, &store_holds_schema_count },
 	{ "retention", store_retention_schema, &store_retention_schema_count },
+	{ "journal", store_journal_schema, &store_journal_schema_count },
 };
 
 static size_t owner_steps(size_t o)

@@ -16,6 +16,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "retention.h"
+#include "store_journal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -337,6 +338,10 @@ static enum rd_err erase_conversation(struct store_tx *tx, struct erase_ctx *c,
 		return RD_OK;
 	}
 	if ((rc = store_conversation_delete(tx, tenant, h, &n)) != RD_OK)
+		return rc;
+	/* Also when nothing was left here: a backup may still hold it. */
+	if ((rc = store_journal_append(tx, STORE_JOURNAL_CONVERSATION, tenant, h, CRYPTO_HASH_BYTES,
+	                               util_now_ms())) != RD_OK)
 		return rc;
 	c->r.removed += n;
 	c->r.conversations += n > 0;
