@@ -185,17 +185,20 @@ static int read_meta(sqlite3 *db, int64_t *taken_ms, int64_t *mark, bool *with_k
 
 enum rd_err store_backup_info(const char *path, bool *is_backup, int64_t *taken_ms)
 {
-	char head[16] = { 0 };
+	unsigned char head[20] = { 0 };
 	int64_t mark;
 	bool wk;
 	*is_backup = false;
-	/* Only SQLite files are opened at all: anything else is not ours. */
+	/* Only SQLite files in rollback-journal mode are opened at all (a
+	 * backup is one; bytes 18-19 are 2 in WAL mode, whose read would
+	 * create -wal and -shm files beside someone else's database). */
 	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
 		return RD_E_STORAGE;
 	ssize_t n = read(fd, head, sizeof head);
 	close(fd);
-	if (n != (ssize_t)sizeof head || memcmp(head, "SQLite format 3", 16) != 0)
+	if (n != (ssize_t)sizeof head || memcmp(head, "SQLite format 3", 16) != 0 || head[18] != 1 ||
+	    head[19] != 1)
 		return RD_OK;
 	sqlite3 *db = NULL;
 	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
