@@ -81,6 +81,7 @@ struct request {
 	bool body_expected;             /* Content-Length > 0 or Transfer-Encoding */
 	size_t discarded;               /* bytes of a refused chunked body dropped */
 	int retry_after;                /* seconds for a 429's Retry-After; 0 = 1 */
+	enum rd_err refusal;            /* the error answered (http_reply_error), or RD_OK */
 };
 
 /* Replies (copy the body; hname/hvalue is one optional extra header). */

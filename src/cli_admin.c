@@ -18,8 +18,10 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define ACTOR cli_actor()
 
@@ -28,7 +30,7 @@ struct admin_opts {
 	const char *config;
 	const char *tenant;
 	bool tenant_given;          /* --tenant on the command line (else "default") */
-	bool json, dry_run;
+	bool json, dry_run, follow;
 	const char *format;          /* export: json | csv */
 	const char *reason;          /* hold add */
 	const char *since;           /* audit list */
@@ -37,7 +39,7 @@ struct admin_opts {
 };
 
 enum { OPT_EMAIL = 256, OPT_PHONE, OPT_CONV, OPT_FORMAT, OPT_REASON, OPT_SINCE, OPT_DRY, OPT_JSON,
-       OPT_TENANT };
+       OPT_TENANT, OPT_FOLLOW };
 
 static const struct option admin_options[] = {
 	{ "config", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
@@ -46,7 +48,7 @@ static const struct option admin_options[] = {
 	{ "reason", required_argument, 0, OPT_REASON }, { "since", required_argument, 0, OPT_SINCE },
 	{ "dry-run", no_argument, 0, OPT_DRY }, { "json", no_argument, 0, OPT_JSON },
 	{ "tenant", required_argument, 0, OPT_TENANT }, { "verbose", no_argument, 0, 'v' },
-	{ 0, 0, 0, 0 },
+	{ "follow", no_argument, 0, OPT_FOLLOW }, { 0, 0, 0, 0 },
 };
 
 static void set_target(struct admin_opts *o, enum subject_query_kind k, const char *v)
@@ -87,6 +89,7 @@ static int parse_admin(int argc, char **argv, const char *help, const int *allow
 		case OPT_SINCE: o->since = optarg; break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_FOLLOW: o->follow = true; break;
 		case OPT_TENANT: o->tenant = optarg; o->tenant_given = true; break;
 		}
 	}
@@ -345,16 +348,17 @@ int cmd_hold(int argc, char **argv)
 
 static const char audit_help[] =
 	"usage: redactd audit verify [-c FILE]\n"
-	"       redactd audit list [--since TS] [-c FILE]\n"
+	"       redactd audit list [--since TS] [--follow] [-c FILE]\n"
 	"verify re-walks the hash chain and exits 1 naming the first entry that was\n"
 	"edited, removed or reordered; on success it prints the head hash, worth\n"
 	"recording elsewhere. list prints entries as JSON lines; TS is RFC 3339 or\n"
-	"epoch seconds.\n";
+	"epoch seconds. --follow keeps printing new entries as they are committed\n"
+	"(every 500 ms, flushed line by line) until SIGINT or SIGTERM: pipe it to\n"
+	"logger(1), systemd-cat or a shipper to keep a copy off the machine.\n";
 
 struct audit_cli_ctx {
 	struct audit_report rep;
-	int64_t since_ms;
-	size_t listed;
+	struct audit_cursor cur;
 };
 
 static enum rd_err verify_fn(struct store_tx *tx, void *arg)
@@ -365,7 +369,36 @@ static enum rd_err verify_fn(struct store_tx *tx, void *arg)
 static enum rd_err list_fn(struct store_tx *tx, void *arg)
 {
 	struct audit_cli_ctx *c = arg;
-	return audit_list(tx, c->since_ms, stdout, &c->listed);
+	return audit_list_from(tx, &c->cur, stdout);
+}
+
+static volatile sig_atomic_t follow_stop;
+
+static void on_follow_signal(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+#define AUDIT_FOLLOW_POLL_MS 500
+
+/* list, then new entries every AUDIT_FOLLOW_POLL_MS until SIGINT/SIGTERM
+ * (exit 0) or a read or write failure (exit 1). */
+static int audit_follow(struct app *app, struct audit_cli_ctx *c)
+{
+	struct sigaction sa = { .sa_handler = on_follow_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!follow_stop) {
+		if (store_read(app->store, list_fn, c) != RD_OK || fflush(stdout) != 0) {
+			fprintf(stderr, "redactd audit list: cannot read the audit log or write the output\n");
+			return EXIT_RUNTIME;
+		}
+		struct timespec ts = { 0, AUDIT_FOLLOW_POLL_MS * 1000000L };
+		nanosleep(&ts, NULL);   /* a signal ends it early */
+	}
+	return EXIT_OK;
 }
 
 static int audit_verify_print(struct app *app)
@@ -392,15 +425,15 @@ static int audit_verify_print(struct app *app)
 
 int cmd_audit(int argc, char **argv)
 {
-	static const int allowed[] = { OPT_SINCE, 0 };
+	static const int allowed[] = { OPT_SINCE, OPT_FOLLOW, 0 };
 	struct admin_opts o;
 	int rc = parse_admin(argc, argv, audit_help, allowed, &o);
 	if (rc >= 0)
 		return rc;
 	const char *verb = optind + 1 == argc ? argv[optind] : "";
-	struct audit_cli_ctx c = { 0 };
-	bool verify = !strcmp(verb, "verify") && !o.since, list = !strcmp(verb, "list");
-	if ((!verify && !list) || (o.since && util_parse_ts(o.since, &c.since_ms))) {
+	struct audit_cli_ctx c = { .cur.since_ms = INT64_MIN };
+	bool verify = !strcmp(verb, "verify") && !o.since && !o.follow, list = !strcmp(verb, "list");
+	if ((!verify && !list) || (o.since && util_parse_ts(o.since, &c.cur.since_ms))) {
 		fputs(audit_help, stderr);
 		return EXIT_USAGE;
 	}
@@ -409,6 +442,8 @@ int cmd_audit(int argc, char **argv)
 		return rc;
 	if (verify) {
 		rc = audit_verify_print(&app);
+	} else if (o.follow) {
+		rc = audit_follow(&app, &c);
 	} else if (store_read(app.store, list_fn, &c) != RD_OK) {
 		fprintf(stderr, "redactd audit list: cannot read the audit log\n");
 		rc = EXIT_RUNTIME;

@@ -10,6 +10,7 @@
 #include "http_guard.h"
 #include "http_internal.h"
 #include "http_tls.h"
+#include "audit.h"
 #include "ingest.h"
 #include "json_mem.h"
 #include "log.h"
@@ -101,6 +102,7 @@ int http_status_of(enum rd_err err)
 void http_reply_error(struct request *rq, const struct rd_error *e)
 {
 	int status = http_status_of(e->err);
+	rq->refusal = e->err;
 	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", rd_err_code(e->err), "message", e->message);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	const char *hname = NULL, *hvalue = NULL;
@@ -651,6 +653,36 @@ static enum log_level access_level(int status, bool cut)
 	return status >= 400 || cut ? LOG_NOTICE : LOG_INFO;
 }
 
+/* The security log: a refused authentication (401, a bad webhook
+ * signature) or a forbidden request (403) is an audit entry, `auth_failed`
+ * or `forbidden`, naming the route, the token when one was recognised, and
+ * the client by a keyed hash of its address (IPv6: /64), never the address.
+ * guard_seclog_take limits them per address and in all; an entry counts
+ * the refusals it stood for since the last one. */
+static void security_log(struct http_server *srv, struct request *rq)
+{
+	uint64_t suppressed;
+	unsigned char key[16];
+	char client[AUDIT_TARGET_MAX], target[AUDIT_FIELD_MAX];
+	if ((rq->status != 401 && rq->status != 403) ||
+	    !guard_seclog_take(srv->guard, rq->gc, util_now_ms(), &suppressed))
+		return;
+	size_t n = rq->gc ? guard_addr_key(rq->gc, key) : 0;
+	if (n)
+		audit_target(rq->snap->keys, "client", key, n, client);
+	else
+		snprintf(client, sizeof client, "client:local");
+	snprintf(target, sizeof target, "route:%s %s", rq->route_name ? rq->route_name : "(unknown)",
+	         client);
+	bool auth = rq->status == 401 || rq->refusal == RD_E_BAD_SIGNATURE;
+	const char *actor = rq->authenticated && rq->token_name ? rq->token_name : "anonymous";
+	enum rd_err rc = audit_record(srv->app->store, srv->app->metrics, actor,
+	                              auth ? "auth_failed" : "forbidden", target,
+	                              (int64_t)(1 + suppressed));
+	if (rc != RD_OK)
+		log_warn("http: a refused request could not be audit-logged: %s", rd_err_code(rc));
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -680,6 +712,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		log_msg(access_level(rq->status, cut), "http %s %s %d %.3fms in=%zu out=%zu%s%s", method,
 		        route, rq->status, (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
 		        cut ? " (connection ended early)" : "");
+	security_log(srv, rq);
 	request_free(rq);
 }
 
