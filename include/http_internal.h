@@ -64,6 +64,7 @@ struct request {
 	bool authenticated;
 	const char *token_name;         /* in snap's config; NULL before authentication */
 	const char *token_tenant;       /* in snap's config; NULL when the token is not bound */
+	unsigned token_scopes;          /* the token's SCOPE_* bits; 0 before authentication */
 	struct buf body;
 	bool too_large;
 	bool answered;
@@ -133,5 +134,9 @@ void http_delete_conversation(struct request *rq);
 void http_post_hold(struct request *rq);
 void http_get_holds(struct request *rq);
 void http_delete_hold(struct request *rq);
+/* Restrictions of processing: the hold handlers for HOLDS_PIN_RESTRICTION. */
+void http_post_restriction(struct request *rq);
+void http_get_restrictions(struct request *rq);
+void http_delete_restriction(struct request *rq);
 
 #endif

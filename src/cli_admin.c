@@ -285,36 +285,54 @@ static const char hold_help[] =
 	"survive retention sweeps and erasure until the hold is removed. Without\n"
 	"--tenant, list and remove see every tenant's holds; with it, only T's.\n";
 
-static int hold_add(struct app *app, struct admin_opts *o)
+static const char restrict_help[] =
+	"usage: redactd restrict add (--conversation ID | --email X | --phone X) --reason TEXT\n"
+	"                            [--tenant T]\n"
+	"       redactd restrict remove RESTRICTION_ID [--tenant T]\n"
+	"       redactd restrict list [--tenant T]\n"
+	"Restriction of processing (GDPR Art. 18): reads of a restricted conversation\n"
+	"(or of every conversation of a restricted subject) by tokens without the admin\n"
+	"scope are refused with 403 restricted; admin reads go on and are audited.\n"
+	"Adding, lifting and listing are audit-logged.\n";
+
+/* The command names of each kind of pin, for messages. */
+static const char *const pin_cmd[] = { [HOLDS_PIN_HOLD] = "hold", [HOLDS_PIN_RESTRICTION] = "restrict" };
+
+static int pin_add(struct app *app, enum holds_pin kind, struct admin_opts *o)
 {
 	struct rd_error e;
-	char id[HOLDS_ID_LEN + 1];
-	if (subject_hold_add(app, &o->q, o->reason, ACTOR, id, &e))
-		return cli_fail("hold add", &e);
+	char id[HOLDS_ID_LEN + 1], cmd[32];
+	snprintf(cmd, sizeof cmd, "%s add", pin_cmd[kind]);
+	if (subject_pin_add(app, kind, &o->q, o->reason, ACTOR, id, &e))
+		return cli_fail(cmd, &e);
 	printf("%s\n", id);
 	return EXIT_OK;
 }
 
-static int hold_list(struct app *app, const char *tenant)
+static int pin_list(struct app *app, enum holds_pin kind, const char *tenant)
 {
 	struct rd_error e;
-	json_t *out, *h;
+	json_t *out, *h, *arr;
+	const char *key;
 	size_t i;
-	if (holds_list(app, tenant, ACTOR, &out, &e))
-		return cli_fail("hold list", &e);
-	json_array_foreach(json_object_get(out, "holds"), i, h) {
-		json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		putchar('\n');
-	}
+	char cmd[32];
+	snprintf(cmd, sizeof cmd, "%s list", pin_cmd[kind]);
+	if (holds_pin_list(app, kind, tenant, ACTOR, &out, &e))
+		return cli_fail(cmd, &e);
+	json_object_foreach(out, key, arr)
+		json_array_foreach(arr, i, h) {
+			json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			putchar('\n');
+		}
 	json_decref(out);
 	return EXIT_OK;
 }
 
-int cmd_hold(int argc, char **argv)
+static int pin_command(int argc, char **argv, enum holds_pin kind, const char *help)
 {
 	static const int allowed[] = { OPT_EMAIL, OPT_PHONE, OPT_CONV, OPT_REASON, OPT_TENANT, 0 };
 	struct admin_opts o;
-	int rc = parse_admin(argc, argv, hold_help, allowed, &o);
+	int rc = parse_admin(argc, argv, help, allowed, &o);
 	if (rc >= 0)
 		return rc;
 	const char *verb = optind < argc ? argv[optind] : "";
@@ -323,25 +341,38 @@ int cmd_hold(int argc, char **argv)
 	bool rm = !strcmp(verb, "remove") && rest == 1 && o.targets == 0;
 	bool list = !strcmp(verb, "list") && rest == 0 && o.targets == 0;
 	if (!add && !rm && !list) {
-		fputs(hold_help, stderr);
+		fputs(help, stderr);
 		return EXIT_USAGE;
 	}
 	struct app app;
 	if ((rc = open_app(&app, &o)))
 		return rc;
 	struct rd_error e;
+	char cmd[32];
+	snprintf(cmd, sizeof cmd, "%s remove", pin_cmd[kind]);
 	if (add)
-		rc = hold_add(&app, &o);
+		rc = pin_add(&app, kind, &o);
 	/* Like an admin token bound to no tenant: every tenant's holds, unless
 	 * --tenant names one (then another tenant's hold id is "no such hold"). */
 	else if (list)
-		rc = hold_list(&app, o.tenant_given ? o.tenant : NULL);
-	else if (holds_remove(&app, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR, &e))
-		rc = cli_fail("hold remove", &e);
+		rc = pin_list(&app, kind, o.tenant_given ? o.tenant : NULL);
+	else if (holds_pin_remove(&app, kind, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR,
+	                          &e))
+		rc = cli_fail(cmd, &e);
 	else
 		printf("removed %s\n", argv[optind + 1]);
 	app_close(&app);
 	return rc;
+}
+
+int cmd_hold(int argc, char **argv)
+{
+	return pin_command(argc, argv, HOLDS_PIN_HOLD, hold_help);
+}
+
+int cmd_restrict(int argc, char **argv)
+{
+	return pin_command(argc, argv, HOLDS_PIN_RESTRICTION, restrict_help);
 }
 
 /* ---- audit --------------------------------------------------------------- */

@@ -17,6 +17,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "read.h"
+#include "restrict.h"
 #include "retention.h"
 #include "tenant.h"
 #include "util.h"
@@ -88,6 +89,7 @@ static const short HTTP_STATUS[RD_ERR_COUNT] = {
 	[RD_E_INVALID_BODY] = 422, [RD_E_INVALID_FIELD] = 422, [RD_E_MISSING_FIELD] = 422,
 	[RD_E_UNKNOWN_FIELD] = 422,
 	[RD_E_UNAUTHORIZED] = 401, [RD_E_BAD_SIGNATURE] = 403, [RD_E_FORBIDDEN] = 403,
+	[RD_E_RESTRICTED] = 403,
 	[RD_E_RATE_LIMITED] = 429, [RD_E_NOT_FOUND] = 404,
 	[RD_E_BUSY] = 503, [RD_E_SHUTTING_DOWN] = 503, [RD_E_SOURCE_UNAVAILABLE] = 503,
 	[RD_E_STORAGE_FULL] = 503, [RD_E_STORAGE_FAILED] = 503,
@@ -255,6 +257,8 @@ static void handle_get_conversation(struct request *rq)
 	json_t *reply = NULL;
 	const char *tenant = http_query_tenant(rq, &e);
 	if (!tenant ||
+	    restrict_check_read(rq->srv->app, rq->snap, tenant, rq->id,
+	                        (rq->token_scopes & SCOPE_ADMIN) != 0, rq->token_name, &e) ||
 	    read_conversation(rq->srv->app, rq->snap, tenant, rq->id, rq->token_name, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
@@ -317,6 +321,12 @@ static const struct route routes[] = {
 	{ "POST", "/v1/holds", false, SCOPE_ADMIN, true, http_post_hold, "/v1/holds" },
 	{ "GET", "/v1/holds", false, SCOPE_ADMIN, false, http_get_holds, "/v1/holds" },
 	{ "DELETE", "/v1/holds/", true, SCOPE_ADMIN, false, http_delete_hold, "/v1/holds/{id}" },
+	{ "POST", "/v1/restrictions", false, SCOPE_ADMIN, true, http_post_restriction,
+	  "/v1/restrictions" },
+	{ "GET", "/v1/restrictions", false, SCOPE_ADMIN, false, http_get_restrictions,
+	  "/v1/restrictions" },
+	{ "DELETE", "/v1/restrictions/", true, SCOPE_ADMIN, false, http_delete_restriction,
+	  "/v1/restrictions/{id}" },
 	/* Webhooks (http_webhook.c): Twilio and WhatsApp prove themselves by signature. */
 	{ "POST", "/v1/webhooks/dialogflow-cx", false, SCOPE_INGEST, true, http_webhook_cx,
 	  "/v1/webhooks/dialogflow-cx" },
@@ -438,6 +448,7 @@ static int authenticate(struct request *rq, struct rd_error *e)
 	rq->authenticated = true;
 	rq->token_name = tok->name;     /* the snapshot keeps the config alive */
 	rq->token_tenant = tok->tenant;
+	rq->token_scopes = tok->scopes;
 	if (!(tok->scopes & rq->route->scope)) {
 		rd_error_set(e, RD_E_FORBIDDEN, "the token lacks the scope this route needs");
 		return -1;

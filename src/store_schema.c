@@ -145,6 +145,7 @@ static const struct {
 	{ "audit", store_audit_schema, &store_audit_schema_count },
 	{ "holds", store_holds_schema, &store_holds_schema_count },
 	{ "retention", store_retention_schema, &store_retention_schema_count },
+	{ "restrict", store_restrict_schema, &store_restrict_schema_count },
 	{ "journal", store_journal_schema, &store_journal_schema_count },
 };
 

@@ -411,6 +411,13 @@ json_t *subject_erase_json(const struct subject_erase_result *r)
 int subject_hold_add(struct app *app, const struct subject_query *q, const char *reason,
                      const char *actor, char id[HOLDS_ID_LEN + 1], struct rd_error *e)
 {
+	return subject_pin_add(app, HOLDS_PIN_HOLD, q, reason, actor, id, e);
+}
+
+int subject_pin_add(struct app *app, enum holds_pin kind, const struct subject_query *q,
+                    const char *reason, const char *actor, char id[HOLDS_ID_LEN + 1],
+                    struct rd_error *e)
+{
 	struct holds_target t = { .tenant = q->tenant, .subject = q->kind != SQ_CONVERSATION,
 	                          .type = subject_kind_name(q->kind), .value = q->value };
 	size_t rlen = reason ? strlen(reason) : 0;
@@ -420,5 +427,5 @@ int subject_hold_add(struct app *app, const struct subject_query *q, const char 
 	}
 	if (resolve(app, q, t.hash, e))
 		return -1;
-	return holds_add(app, &t, reason, actor, id, e);
+	return holds_pin_add(app, kind, &t, reason, actor, id, e);
 }
