@@ -134,6 +134,8 @@ void http_delete_conversation(struct request *rq);
 void http_post_hold(struct request *rq);
 void http_get_holds(struct request *rq);
 void http_delete_hold(struct request *rq);
+/* PATCH /v1/messages/{id}: rectification (rectify.h). */
+void http_patch_message(struct request *rq);
 /* Restrictions of processing: the hold handlers for HOLDS_PIN_RESTRICTION. */
 void http_post_restriction(struct request *rq);
 void http_get_restrictions(struct request *rq);

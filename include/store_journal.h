@@ -5,7 +5,8 @@
  * Every erasure appends what it erased to the live database's journal
  * (table erasure_journal, schema v7) in the erasure's own transaction:
  * a conversation (tenant + keyed conversation hash), one record (tenant +
- * record id) or a whole tenant. Never an identifier: only what the
+ * record id: erased, or rectified, when it is still live) or a whole
+ * tenant. Never an identifier: only what the
  * messages table itself stores. Entries carry a seq that is never reused
  * (AUTOINCREMENT) and the time.
  *
@@ -13,7 +14,8 @@
  * journal's high mark inside its own read snapshot (table backup_meta), so
  * a restore knows exactly which erasures the copy has not seen: those with
  * a greater seq. store_restore copies the backup to a new file and replays
- * them there (secure_delete on), takes the live data keys (so keys the
+ * them there (secure_delete on; a record entry whose record is still
+ * live copies its rectified content instead), takes the live data keys (so keys the
  * live database has destroyed stay destroyed, and a key-less backup opens),
  * and copies the journal over, so the restored database can itself replay
  * older backups later.
@@ -66,6 +68,7 @@ struct store_restore_report {
 	int64_t mark;                 /* the journal seq the backup had seen */
 	int64_t replayed;             /* journal entries newer than the backup, applied */
 	int64_t removed;              /* records they deleted from the copy */
+	int64_t rectified;            /* records given their rectified live content */
 	int64_t records;              /* records in the restored database */
 	bool journal;                 /* a live journal was reachable and read */
 	bool covered;                 /* it still held every entry newer than the backup */

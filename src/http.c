@@ -312,6 +312,7 @@ static const struct route routes[] = {
 	{ "GET", "/metrics", false, SCOPE_METRICS | SCOPE_READ, false, handle_metrics, "/metrics" },
 	{ "POST", "/v1/messages", false, SCOPE_INGEST, true, handle_messages, "/v1/messages" },
 	{ "POST", "/v1/redact", false, SCOPE_INGEST, true, handle_redact, "/v1/redact" },
+	{ "PATCH", "/v1/messages/", true, SCOPE_ADMIN, true, http_patch_message, "/v1/messages/{id}" },
 	{ "GET", "/v1/conversations/", true, SCOPE_READ, false, handle_get_conversation,
 	  "/v1/conversations/{id}" },
 	{ "DELETE", "/v1/conversations/", true, SCOPE_ADMIN, false, http_delete_conversation,

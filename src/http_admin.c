@@ -9,6 +9,7 @@
  */
 #include "http_internal.h"
 #include "holds.h"
+#include "rectify.h"
 #include "ingest.h"
 #include "subject.h"
 #include "tenant.h"
@@ -192,6 +193,21 @@ static void delete_pin(struct request *rq, enum holds_pin kind)
 	json_t *o = json_pack("{s:i}", "removed", 1);
 	http_reply_json(rq, 200, o);
 	json_decref(o);
+}
+
+void http_patch_message(struct request *rq)
+{
+	struct rd_error e;
+	json_t *reply = NULL;
+	const char *tenant = http_query_tenant(rq, &e);
+	if (!tenant || rectify_message(rq->srv->app, rq->snap, tenant, rq->id, rq->body.data,
+	                               rq->body.len, rq->token_name, &reply, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", rq->id);
+	http_reply_json(rq, 200, reply);
+	json_decref(reply);
 }
 
 void http_post_hold(struct request *rq) { post_pin(rq, HOLDS_PIN_HOLD); }

@@ -226,6 +226,12 @@ struct store {
 	int seal_format;                /* 1 or 2: store_seal_format (store_reseal.c) */
 };
 
+/* The columns every row read selects, in store_row_from's order. */
+#define STORE_ROW_COLS "id, record_id, tenant, conv_hash, ts_ms, role, channel, category," \
+	" key_id, conv_ct, text_ct, meta_ct, entity_counts"
+/* store.c: a store_row over the current row of s (STORE_ROW_COLS). */
+void store_row_from(sqlite3_stmt *s, struct store_row *r);
+
 /* Opens a connection to path with the store's pragmas (file created 0600
  * beforehand by store_open). */
 int store_connect(const char *path, const struct store_options *opt, sqlite3 **out,

@@ -366,6 +366,41 @@ static int replay_step(sqlite3 *db, const char *sql, const char *tenant, const v
 	return rc == SQLITE_DONE ? 0 : -1;
 }
 
+/* A record entry whose record is still live was rectified (rectify.h):
+ * the copy takes the live row's sealed text, document and counts (same
+ * rowid, key and associated data). 1 when it did, 0 when the record is not
+ * live (erased: the caller deletes it), -1 on error. */
+static int replay_rectified(struct restore *x, const char *tenant, const void *t, int tlen)
+{
+	sqlite3_stmt *l, *u = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(x->ldb, "SELECT text_ct, meta_ct, entity_counts FROM messages"
+	                       " WHERE tenant = ?1 AND record_id = CAST(?2 AS TEXT)", -1, &l, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(l, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(l, 2, t, tlen, SQLITE_STATIC);
+	int step = sqlite3_step(l);
+	if (step == SQLITE_DONE)
+		rc = 0;
+	else if (step == SQLITE_ROW &&
+	         sqlite3_prepare_v2(x->dst, "UPDATE messages SET text_ct = ?1, meta_ct = ?2,"
+	                            " entity_counts = ?3 WHERE tenant = ?4 AND record_id = CAST(?5 AS TEXT)",
+	                            -1, &u, NULL) == SQLITE_OK) {
+		for (int i = 0; i < 3; i++)
+			sqlite3_bind_value(u, i + 1, sqlite3_column_value(l, i));
+		sqlite3_bind_text(u, 4, tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(u, 5, t, tlen, SQLITE_STATIC);
+		if (sqlite3_step(u) == SQLITE_DONE) {
+			x->r->rectified += sqlite3_changes(x->dst);
+			rc = 1;
+		}
+	}
+	sqlite3_finalize(u);
+	sqlite3_finalize(l);
+	return rc;
+}
+
 /* One live entry: applied to the copy, then kept in its journal. */
 static int replay_one(struct restore *x, sqlite3_stmt *e)
 {
@@ -376,8 +411,11 @@ static int replay_one(struct restore *x, sqlite3_stmt *e)
 	int64_t n = 0, links = 0;
 	if (kind < 0 || !tenant || (kind != STORE_JOURNAL_TENANT && !t))
 		return -1;
-	if (replay_step(x->dst, replay_sql[kind][0], tenant, t, tlen, &links) ||
-	    replay_step(x->dst, replay_sql[kind][1], tenant, t, tlen, &n))
+	int live = kind == STORE_JOURNAL_RECORD ? replay_rectified(x, tenant, t, tlen) : 0;
+	if (live < 0)
+		return -1;
+	if (!live && (replay_step(x->dst, replay_sql[kind][0], tenant, t, tlen, &links) ||
+	              replay_step(x->dst, replay_sql[kind][1], tenant, t, tlen, &n)))
 		return -1;
 	x->r->removed += n;
 	x->r->replayed++;

@@ -2,7 +2,8 @@
  * test_store_journal.c — the erasure journal and restores (issue 17):
  * appends refuse targets that do not fit their kind; a restore replays
  * record and tenant entries newer than the backup (and only those), takes
- * the live keys, keeps the journal; expired entries make a restore refuse
+ * the live keys, keeps the journal (a record entry whose record is gone
+ * deletes it; one still live is a rectification, tested end to end); expired entries make a restore refuse
  * unless forced; what counts as a backup for the sweeper.
  */
 #include "store_fixture.h"
@@ -29,6 +30,11 @@ static enum rd_err journal_append(struct store *st, enum store_journal_kind kind
 {
 	struct jentry e = { kind, tenant, target, len, ts };
 	return store_exec(st, append_fn, &e);
+}
+
+static enum rd_err sql_fn(struct store_tx *tx, void *arg)
+{
+	return store_test_sql(tx, arg);
 }
 
 struct expire_arg {
@@ -80,6 +86,9 @@ static void test_restore(void)
 	char err[512];
 	int64_t n = 0;
 	CHECK(store_backup(st, tmp("b.db"), 0, &n, err, sizeof err) == RD_OK && n == 4, "key-less backup");
+	char del[128];
+	snprintf(del, sizeof del, "DELETE FROM messages WHERE record_id = '%s'", t[0].r.id);
+	CHECK(store_exec(st, sql_fn, del) == RD_OK, "the record erased in the live database");
 	CHECK(journal_append(st, STORE_JOURNAL_RECORD, "acme", t[0].r.id, strlen(t[0].r.id), 10) == RD_OK &&
 	      journal_append(st, STORE_JOURNAL_TENANT, "beta", NULL, 0, 11) == RD_OK,
 	      "two entries after it");
