@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define ACTOR cli_actor()
@@ -329,6 +330,9 @@ int cmd_backup(int argc, char **argv)
 		char name[BACKUP_NAME_MAX];
 		backup_name(util_now_ms(), name);
 		snprintf(dest, sizeof dest, "%s/%s", env.cfg->backup_dir, name);
+		/* The first backup makes the directory (its parent must exist). */
+		if (mkdir(env.cfg->backup_dir, 0700) == 0)
+			fprintf(stderr, "redactd backup: created %s (mode 0700)\n", env.cfg->backup_dir);
 	}
 	rc = backup_run(&env, dest, with_keys);
 	env_close(&env);

@@ -30,22 +30,23 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-/* The journal's part of schema version 7. */
+/* The journal's part of schema version 7 (IF NOT EXISTS, as step 6: a
+ * database whose user_version was set back still has them). */
 const struct store_schema_step store_journal_schema[] = {
 	{ 7,
-	"CREATE TABLE erasure_journal ("
+	"CREATE TABLE IF NOT EXISTS erasure_journal ("
 	"  seq INTEGER PRIMARY KEY AUTOINCREMENT,"   /* never reused: backups compare against it */
 	"  ts_ms INTEGER NOT NULL,"
 	"  kind TEXT NOT NULL CHECK (kind IN ('conversation', 'record', 'tenant')),"
 	"  tenant TEXT NOT NULL,"
 	"  target BLOB);"
-	"CREATE INDEX erasure_journal_ts ON erasure_journal(ts_ms);"
-	"CREATE TABLE journal_state ("
+	"CREATE INDEX IF NOT EXISTS erasure_journal_ts ON erasure_journal(ts_ms);"
+	"CREATE TABLE IF NOT EXISTS journal_state ("
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  expired_upto INTEGER NOT NULL);"
-	"INSERT INTO journal_state (id, expired_upto) VALUES (1, 0);"
+	"INSERT OR IGNORE INTO journal_state (id, expired_upto) VALUES (1, 0);"
 	/* Empty in a live database; one row in a backup (store_backup). */
-	"CREATE TABLE backup_meta ("
+	"CREATE TABLE IF NOT EXISTS backup_meta ("
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  taken_ms INTEGER NOT NULL,"
 	"  journal_seq INTEGER NOT NULL,"

@@ -9,10 +9,11 @@
  */
 #include "store_int.h"
 
-/* The restrict module's part of schema version 7. */
+/* The restrict module's part of schema version 7 (IF NOT EXISTS, as
+ * step 6: a database whose user_version was set back still has it). */
 const struct store_schema_step store_restrict_schema[] = {
 	{ 7,
-	"CREATE TABLE restrictions ("
+	"CREATE TABLE IF NOT EXISTS restrictions ("
 	"  id TEXT PRIMARY KEY,"
 	"  tenant TEXT NOT NULL,"
 	"  kind TEXT NOT NULL CHECK (kind IN ('conversation', 'subject')),"
@@ -20,7 +21,7 @@ const struct store_schema_step store_restrict_schema[] = {
 	"  doc_ct BLOB NOT NULL,"
 	"  actor TEXT NOT NULL,"
 	"  created_ms INTEGER NOT NULL);"
-	"CREATE INDEX restrictions_target ON restrictions(tenant, kind, target_hash);" },
+	"CREATE INDEX IF NOT EXISTS restrictions_target ON restrictions(tenant, kind, target_hash);" },
 };
 const size_t store_restrict_schema_count = RD_ARRAY_LEN(store_restrict_schema);
 

@@ -70,6 +70,14 @@ check "it says why" grep -q "no longer covers this backup" "$T/err"
 rd restore "$T/elsewhere.db" --to "$T/r.db" --force >/dev/null 2>&1
 check_eq "--force restores it" "$?" 0
 
+# The first backup without DEST creates the directory.
+cp "$T/redactd.conf" "$T/newdir.conf"
+sed -i "s|^directory = .*|directory = $T/newdir|" "$T/newdir.conf"
+"$BIN" backup -c "$T/newdir.conf" >/dev/null 2>&1
+check_eq "backup without DEST creates [backup] directory: exit 0" "$?" 0
+check_eq "the directory is 0700" "$(file_mode "$T/newdir")" 700
+check "and holds the backup" bash -c "ls '$T/newdir'/redactd-*.db >/dev/null"
+
 # The daemon's own sweeper expires them too.
 rd backup "$T/backups/third.db" >/dev/null 2>&1
 sqlite3 "$T/backups/third.db" "UPDATE backup_meta SET taken_ms = $OLD"
