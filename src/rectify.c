@@ -125,9 +125,12 @@ static void new_fields_free(struct new_fields *n)
 static int build_fields(const struct ingest_patch *p, const json_t *old, struct new_fields *n)
 {
 	json_t *findings = merge_findings(p, old);
-	json_t *meta = p->metadata ? p->metadata : json_object_get(old, "metadata");
-	json_t *doc = findings ? json_pack("{s:O, s:O}", "metadata", meta ? meta : json_object(),
-	                                   "findings", findings) : NULL;
+	json_t *meta = json_incref(p->metadata ? p->metadata : json_object_get(old, "metadata"));
+	if (!meta)
+		meta = json_object();
+	/* "o" takes meta's reference, also when the pack fails. */
+	json_t *doc = findings && meta ? json_pack("{s:o, s:O}", "metadata", meta, "findings", findings)
+	                               : (json_decref(meta), NULL);
 	n->text = p->text ? p->text : json_string_value(json_object_get(old, "text"));
 	n->counts = count_entities(findings);
 	n->doc = doc ? json_dumps(doc, JSON_COMPACT) : NULL;
