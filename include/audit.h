@@ -85,6 +85,17 @@ enum rd_err audit_verify(struct store_tx *tx, struct audit_report *out) RD_WARN_
  * on a database error, RD_E_INTERNAL when f refuses a line. */
 enum rd_err audit_list(struct store_tx *tx, int64_t since_ms, FILE *f, size_t *n) RD_WARN_UNUSED;
 
+/* Following the log as it is written (`audit list --follow`): the first
+ * call writes entries with ts >= since_ms as audit_list does, each later
+ * one only entries appended since (seq above the newest written). listed
+ * gets the number the call wrote. Start with {.since_ms = ...}. */
+struct audit_cursor {
+	int64_t since_ms;
+	int64_t last_seq, last_ts;   /* the newest entry written; 0 before the first */
+	size_t listed;
+};
+enum rd_err audit_list_from(struct store_tx *tx, struct audit_cursor *cur, FILE *f) RD_WARN_UNUSED;
+
 /*
  * Delete entries older than before_ms inside the caller's write transaction,
  * moving the checkpoint to the newest purged entry so the rest still

@@ -28,6 +28,11 @@ const char *cli_default_config(void);
  * to use on failure, or 0. */
 int cli_open_app(struct app *app, const char *config_path, enum app_mode mode);
 
+/* The actor of the CLI's audit entries: "cli:NAME" from --actor NAME
+ * (a global option before the command), else $SUDO_USER, else the login
+ * name of the real uid. */
+const char *cli_actor(void);
+
 int cmd_serve(int argc, char **argv);
 /* The redaction filter (cli_redact.c). */
 int cmd_redact(int argc, char **argv);
@@ -37,12 +42,14 @@ int cmd_sweep(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_erase(int argc, char **argv);
 int cmd_hold(int argc, char **argv);
+int cmd_restrict(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_stats(int argc, char **argv);
 
 /* Keys and backups (cli_keys.c): `key rotate --new-key FILE`, `backup DEST`. */
 int cmd_key(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
+int cmd_restore(int argc, char **argv);
 
 /* `token new NAME --scopes LIST` (cli_token.c): a new bearer token. */
 int cmd_token(int argc, char **argv);

@@ -169,6 +169,10 @@ struct config {
 	/* [audit] */
 	int64_t audit_retention;     /* seconds, 0 = forever */
 
+	/* [backup] */
+	char *backup_dir;            /* NULL: no directory (set empty) */
+	int64_t backup_retention;    /* seconds, 0 = forever */
+
 	/* [channels] channel -> category */
 	char *channel_category[CH_COUNT];
 	/* [channels] consent (issue 17; consent.h reads them with a tenant's

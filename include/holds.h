@@ -52,6 +52,24 @@ int holds_remove(struct app *app, const char *tenant, const char *id, const char
 int holds_list(struct app *app, const char *tenant, const char *actor, json_t **out,
                struct rd_error *e) RD_WARN_UNUSED;
 
+/*
+ * Restrictions of processing (restrict.h) have a hold's shape: a
+ * conversation or a subject by keyed hash, a sealed reason, audited add,
+ * remove and list. The holds_pin_* calls do either kind; a restriction's
+ * id is "r_..." (HOLDS_ID_LEN), its document sealed under another tag, its
+ * audit actions restrict.add / restrict.remove / restrict.list, its list
+ * {"restrictions": [...]}. holds_add, holds_remove and holds_list are
+ * these for HOLDS_PIN_HOLD.
+ */
+enum holds_pin { HOLDS_PIN_HOLD = 0, HOLDS_PIN_RESTRICTION };
+int holds_pin_add(struct app *app, enum holds_pin kind, const struct holds_target *t,
+                  const char *reason, const char *actor, char id[HOLDS_ID_LEN + 1],
+                  struct rd_error *e) RD_WARN_UNUSED;
+int holds_pin_remove(struct app *app, enum holds_pin kind, const char *tenant, const char *id,
+                     const char *actor, struct rd_error *e) RD_WARN_UNUSED;
+int holds_pin_list(struct app *app, enum holds_pin kind, const char *tenant, const char *actor,
+                   json_t **out, struct rd_error *e) RD_WARN_UNUSED;
+
 /* Is the conversation held, directly or through a held subject linked to
  * it? On the caller's transaction (a purge batch, an erasure), which keeps
  * the check prepared for its other rows. */

@@ -70,6 +70,20 @@ void guard_request_done(struct guard_conn *gc);
 /* The reply went before the body was read: linger when MHD closes. */
 void guard_linger(struct guard_conn *gc);
 
+/*
+ * The security log's rate limit: whether a refused request (401, 403)
+ * from gc's address (IPv6: /64; NULL: the unix socket) gets its audit
+ * entry. At most GUARD_SECLOG_PER_ADDRESS a minute per address and
+ * GUARD_SECLOG_PER_SERVER a minute in all, so a flood cannot fill the
+ * disk; when true, *suppressed is how many of that address's refusals
+ * went unrecorded since its last entry (the entry counts them).
+ */
+#define GUARD_SECLOG_PER_ADDRESS 10
+#define GUARD_SECLOG_PER_SERVER 600
+#define GUARD_SECLOG_SLOTS 512
+bool guard_seclog_take(struct http_guard *g, const struct guard_conn *gc, int64_t now_ms,
+                       uint64_t *suppressed);
+
 /* The client's address as a rate-limit key: 4 bytes (IPv4, also when
  * mapped into IPv6), 8 (an IPv6 /64) or 0 (a unix socket). */
 size_t guard_addr_key(const struct guard_conn *gc, unsigned char key[16]);

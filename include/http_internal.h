@@ -64,6 +64,7 @@ struct request {
 	bool authenticated;
 	const char *token_name;         /* in snap's config; NULL before authentication */
 	const char *token_tenant;       /* in snap's config; NULL when the token is not bound */
+	unsigned token_scopes;          /* the token's SCOPE_* bits; 0 before authentication */
 	struct buf body;
 	bool too_large;
 	bool answered;
@@ -81,6 +82,7 @@ struct request {
 	bool body_expected;             /* Content-Length > 0 or Transfer-Encoding */
 	size_t discarded;               /* bytes of a refused chunked body dropped */
 	int retry_after;                /* seconds for a 429's Retry-After; 0 = 1 */
+	enum rd_err refusal;            /* the error answered (http_reply_error), or RD_OK */
 };
 
 /* Replies (copy the body; hname/hvalue is one optional extra header). */
@@ -143,5 +145,11 @@ void http_delete_tenant_close(struct request *rq);
 void http_post_consent(struct request *rq);
 void http_get_consents(struct request *rq);
 void http_get_optout(struct request *rq);
+/* PATCH /v1/messages/{id}: rectification (rectify.h). */
+void http_patch_message(struct request *rq);
+/* Restrictions of processing: the hold handlers for HOLDS_PIN_RESTRICTION. */
+void http_post_restriction(struct request *rq);
+void http_get_restrictions(struct request *rq);
+void http_delete_restriction(struct request *rq);
 
 #endif

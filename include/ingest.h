@@ -107,6 +107,27 @@ int ingest_validate(const struct config *cfg, const struct ingest_options *opt, 
 int ingest_redact_only(const struct app_snap *snap, const char *default_tenant, const char *body,
                        size_t len, json_t **reply, struct rd_error *e) RD_WARN_UNUSED;
 
+/*
+ * Rectification (rectify.h): a PATCH body {"text"?, "metadata"?} (at least
+ * one, nothing else, the same rules as a message's fields), validated and
+ * redacted with snap's engine for tenant and channel. Only what the body
+ * gives is set: text (redacted, caller wipes via ingest_patch_free),
+ * metadata (redacted object) and, for those, findings (the array sealed in
+ * a record's document, each with its "field") and the subject hashes seen.
+ * 0, or -1 with e (4xx for a bad body, 500).
+ */
+struct ingest_patch {
+	char *text;                  /* NULL: the body gave none */
+	size_t text_len;
+	json_t *metadata;            /* NULL: the body gave none */
+	json_t *findings;            /* of the parts given */
+	unsigned char (*subjects)[CRYPTO_HASH_BYTES];
+	size_t nsubjects;
+};
+int ingest_redact_patch(const struct app_snap *snap, const char *tenant, enum rd_channel channel,
+                        json_t *root, struct ingest_patch *out, struct rd_error *e) RD_WARN_UNUSED;
+void ingest_patch_free(struct ingest_patch *p);   /* wipes the text; a zeroed patch is a no-op */
+
 /* Parse a body into JSON with the API's limits (depth, UTF-8). */
 json_t *ingest_parse_body(const char *body, size_t len, struct rd_error *e);
 

@@ -37,6 +37,7 @@ enum rd_err {
 	RD_E_UNAUTHORIZED,
 	RD_E_BAD_SIGNATURE,
 	RD_E_FORBIDDEN,
+	RD_E_RESTRICTED,         /* the subject's processing is restricted (GDPR Art. 18) */
 	RD_E_RATE_LIMITED,
 	/* what is there */
 	RD_E_NOT_FOUND,

@@ -65,6 +65,7 @@ struct retention_report {
 	int64_t purged;           /* total */
 	int64_t due;              /* total due: what a dry run would purge */
 	int64_t audit_purged;     /* audit entries past [audit] retention */
+	int64_t backups_removed;  /* backups past [backup] retention (backup.h) */
 	bool residue_pending;     /* purged rows still in the files (store_residue_clear) */
 	bool stopped;             /* interrupted by retention_stop */
 };

@@ -75,4 +75,9 @@ int subject_hold_add(struct app *app, const struct subject_query *q, const char 
                      const char *actor, char id[HOLDS_ID_LEN + 1], struct rd_error *e)
 	RD_WARN_UNUSED;
 
+/* The same for either kind of pin: a hold or a restriction (holds.h). */
+int subject_pin_add(struct app *app, enum holds_pin kind, const struct subject_query *q,
+                    const char *reason, const char *actor, char id[HOLDS_ID_LEN + 1],
+                    struct rd_error *e) RD_WARN_UNUSED;
+
 #endif

@@ -220,12 +220,16 @@ enum rd_err audit_verify(struct store_tx *tx, struct audit_report *out)
 struct list_ctx {
 	FILE *f;
 	size_t n;
+	int64_t after_seq;           /* entries up to this seq are skipped */
+	int64_t last_seq, last_ts;   /* of the newest entry written */
 };
 
 static enum rd_err list_entry(const struct store_audit_entry *e, void *arg)
 {
 	struct list_ctx *c = arg;
 	char ts[32];
+	if (e->seq <= c->after_seq)
+		return RD_OK;
 	util_format_ts(e->ts_ms, ts);
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I}", "seq", (json_int_t)e->seq, "ts", ts,
 	                      "actor", e->actor, "action", e->action, "target", e->target,
@@ -236,14 +240,32 @@ static enum rd_err list_entry(const struct store_audit_entry *e, void *arg)
 	if (bad)
 		return RD_E_INTERNAL;
 	c->n++;
+	c->last_seq = e->seq;
+	c->last_ts = e->ts_ms;
 	return RD_OK;
 }
 
 enum rd_err audit_list(struct store_tx *tx, int64_t since_ms, FILE *f, size_t *n)
 {
-	struct list_ctx c = { f, 0 };
-	enum rd_err rc = store_audit_each(tx, since_ms, list_entry, &c);
-	*n = c.n;
+	struct audit_cursor cur = { .since_ms = since_ms };
+	enum rd_err rc = audit_list_from(tx, &cur, f);
+	*n = cur.listed;
+	return rc;
+}
+
+/* Clocks can step back a little between two appends: a follower looks
+ * this far behind the newest entry it printed, and skips by seq. */
+#define AUDIT_FOLLOW_SLACK_MS 60000
+
+enum rd_err audit_list_from(struct store_tx *tx, struct audit_cursor *cur, FILE *f)
+{
+	int64_t since = cur->last_seq ? cur->last_ts - AUDIT_FOLLOW_SLACK_MS : cur->since_ms;
+	struct list_ctx c = { .f = f, .after_seq = cur->last_seq, .last_seq = cur->last_seq,
+	                      .last_ts = cur->last_ts };
+	enum rd_err rc = store_audit_each(tx, since, list_entry, &c);
+	cur->listed = c.n;
+	cur->last_seq = c.last_seq;
+	cur->last_ts = c.last_ts;
 	return rc;
 }
 

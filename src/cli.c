@@ -10,6 +10,7 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <pwd.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,10 +36,12 @@ static const struct command commands[] = {
 	{ "erase", cmd_erase, "data-subject erasure; held records are kept" },
 	{ "hold", cmd_hold, "legal holds: add, remove, list" },
 	{ "consent", cmd_consent, "consent records: add, list; messaging opt-out status" },
+	{ "restrict", cmd_restrict, "restriction of processing: add, remove, list" },
 	{ "audit", cmd_audit, "verify the audit chain, or list its entries" },
 	{ "stats", cmd_stats, "counts per tenant, category and entity; retention horizons" },
 	{ "key", cmd_key, "key rotate --new-key FILE: new master key, online" },
 	{ "backup", cmd_backup, "consistent online backup to DEST (--with-keys: self-contained)" },
+	{ "restore", cmd_restore, "restore BACKUP --to DB, replaying erasures made since" },
 	{ "token", cmd_token, "token new NAME --scopes LIST: a new bearer token and its section" },
 	{ "tenant", cmd_tenant, "tenant close NAME --after D, cancel, list: contract ends" },
 };
@@ -63,7 +66,7 @@ static const unsigned char EXIT_CODE[RD_ERR_COUNT] = {
 	[RD_E_UNKNOWN_FIELD] = EXIT_USAGE, [RD_E_UNAUTHORIZED] = EXIT_USAGE,
 	[RD_E_BAD_SIGNATURE] = EXIT_USAGE, [RD_E_FORBIDDEN] = EXIT_USAGE,
 	[RD_E_NOT_FOUND] = EXIT_USAGE, [RD_E_TENANT_CLOSED] = EXIT_USAGE,
-	[RD_E_CONSENT_REQUIRED] = EXIT_USAGE,
+	[RD_E_CONSENT_REQUIRED] = EXIT_USAGE, [RD_E_RESTRICTED] = EXIT_USAGE,
 	[RD_E_RATE_LIMITED] = EXIT_RUNTIME, [RD_E_BUSY] = EXIT_RUNTIME,
 	[RD_E_SHUTTING_DOWN] = EXIT_RUNTIME, [RD_E_SOURCE_UNAVAILABLE] = EXIT_RUNTIME,
 	[RD_E_STORAGE_FULL] = EXIT_RUNTIME, [RD_E_STORAGE_FAILED] = EXIT_RUNTIME,
@@ -93,6 +96,68 @@ int cli_open_app(struct app *app, const char *config_path, enum app_mode mode)
 	return 0;
 }
 
+/* ---- the operator ---------------------------------------------------------- */
+
+#define CLI_ACTOR_MAX 64
+static char actor[4 + CLI_ACTOR_MAX + 1];
+
+/* 1..CLI_ACTOR_MAX of A-Z a-z 0-9 . _ - @ (a login or a person's handle;
+ * it goes into the audit log, so nothing else). */
+static bool actor_valid(const char *name)
+{
+	size_t n = name ? strlen(name) : 0;
+	if (n == 0 || n > CLI_ACTOR_MAX)
+		return false;
+	for (const char *p = name; *p; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
+		      *p == '.' || *p == '_' || *p == '-' || *p == '@'))
+			return false;
+	return true;
+}
+
+static void set_actor(const char *name)
+{
+	snprintf(actor, sizeof actor, "cli:%s", name);
+}
+
+/* --actor, else $SUDO_USER (the person behind sudo), else the login of
+ * the real uid; "cli:unknown" when none is usable. */
+const char *cli_actor(void)
+{
+	if (actor[0])
+		return actor;
+	const char *sudo = getenv("SUDO_USER");
+	struct passwd *pw = getpwuid(getuid());
+	if (actor_valid(sudo))
+		set_actor(sudo);
+	else if (pw && actor_valid(pw->pw_name))
+		set_actor(pw->pw_name);
+	else
+		set_actor("unknown");
+	return actor;
+}
+
+/* Global options before the command: --actor NAME or --actor=NAME. Returns
+ * how many arguments they took, or -1 after printing what is wrong. */
+static int global_options(int argc, char **argv)
+{
+	int used = 0;
+	while (1 + used < argc && !strncmp(argv[1 + used], "--actor", 7)) {
+		const char *a = argv[1 + used];
+		const char *v = a[7] == '=' ? a + 8 : a[7] == '\0' && 2 + used < argc ? argv[2 + used] : NULL;
+		if (a[7] != '=' && a[7] != '\0')
+			break;
+		if (!actor_valid(v)) {
+			fprintf(stderr, "redactd: --actor must be 1 to %d of A-Z a-z 0-9 . _ - @\n",
+			        CLI_ACTOR_MAX);
+			return -1;
+		}
+		set_actor(v);
+		used += a[7] == '=' ? 1 : 2;
+	}
+	return used;
+}
+
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: redactd COMMAND [-c FILE] [options]\n\ncommands:\n");
@@ -100,6 +165,8 @@ static void usage(FILE *f)
 		fprintf(f, "  %-14s %s\n", commands[i].name, commands[i].summary);
 	fprintf(f, "\nEvery command takes -c FILE (default %s) and --help; the commands that\n"
 	           "open the database take -v to show the daemon's info log lines.\n"
+	           "--actor NAME before the command names the operator in audit entries\n"
+	           "(cli:NAME; default $SUDO_USER, else the login name).\n"
 	           "Exit codes: 0 success, 1 runtime failure, 2 usage or configuration error.\n",
 	        cli_default_config());
 }
@@ -111,6 +178,12 @@ int cli_main(int argc, char **argv)
 	if (util_no_core_dumps())
 		fprintf(stderr, "redactd: warning: cannot disable core dumps\n");
 	json_mem_install();   /* before any JSON is allocated */
+	int g = global_options(argc, argv);
+	if (g < 0)
+		return EXIT_USAGE;
+	argv[g] = argv[0];
+	argc -= g;
+	argv += g;
 	if (argc < 2) {
 		usage(stderr);
 		return EXIT_USAGE;

@@ -4,7 +4,7 @@
  * Each opens the app read-only (no writer thread): writes go through
  * store_exec on a short-lived connection that waits on SQLite's lock, so
  * these commands work while the daemon runs. The actor of their audit
- * entries is "cli". Exit codes: 0 success, 1 runtime failure (including a
+ * entries is cli_actor() ("cli:NAME"). Exit codes: 0 success, 1 runtime failure (including a
  * broken audit chain), 2 usage or configuration error.
  */
 #include "cli.h"
@@ -18,17 +18,19 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
-#define ACTOR "cli"
+#define ACTOR cli_actor()
 
 /* Options every admin command shares. */
 struct admin_opts {
 	const char *config;
 	const char *tenant;
 	bool tenant_given;          /* --tenant on the command line (else "default") */
-	bool json, dry_run;
+	bool json, dry_run, follow;
 	const char *format;          /* export: json | csv */
 	const char *reason;          /* hold add */
 	const char *since;           /* audit list */
@@ -37,7 +39,7 @@ struct admin_opts {
 };
 
 enum { OPT_EMAIL = 256, OPT_PHONE, OPT_CONV, OPT_FORMAT, OPT_REASON, OPT_SINCE, OPT_DRY, OPT_JSON,
-       OPT_TENANT };
+       OPT_TENANT, OPT_FOLLOW };
 
 static const struct option admin_options[] = {
 	{ "config", required_argument, 0, 'c' }, { "help", no_argument, 0, 'h' },
@@ -46,7 +48,7 @@ static const struct option admin_options[] = {
 	{ "reason", required_argument, 0, OPT_REASON }, { "since", required_argument, 0, OPT_SINCE },
 	{ "dry-run", no_argument, 0, OPT_DRY }, { "json", no_argument, 0, OPT_JSON },
 	{ "tenant", required_argument, 0, OPT_TENANT }, { "verbose", no_argument, 0, 'v' },
-	{ 0, 0, 0, 0 },
+	{ "follow", no_argument, 0, OPT_FOLLOW }, { 0, 0, 0, 0 },
 };
 
 static void set_target(struct admin_opts *o, enum subject_query_kind k, const char *v)
@@ -87,6 +89,7 @@ static int parse_admin(int argc, char **argv, const char *help, const int *allow
 		case OPT_SINCE: o->since = optarg; break;
 		case OPT_DRY: o->dry_run = true; break;
 		case OPT_JSON: o->json = true; break;
+		case OPT_FOLLOW: o->follow = true; break;
 		case OPT_TENANT: o->tenant = optarg; o->tenant_given = true; break;
 		}
 	}
@@ -149,6 +152,8 @@ static void print_sweep(const struct retention_report *rep, bool dry_run)
 	       (long long)(dry_run ? rep->due : rep->purged));
 	if (!dry_run && rep->audit_purged)
 		printf(", %lld old audit entries", (long long)rep->audit_purged);
+	if (!dry_run && rep->backups_removed)
+		printf(", %lld expired backup(s)", (long long)rep->backups_removed);
 	putchar('\n');
 	if (!dry_run && rep->residue_pending)
 		printf("residue pending: deleted records are still in the database file or WAL,"
@@ -280,36 +285,54 @@ static const char hold_help[] =
 	"survive retention sweeps and erasure until the hold is removed. Without\n"
 	"--tenant, list and remove see every tenant's holds; with it, only T's.\n";
 
-static int hold_add(struct app *app, struct admin_opts *o)
+static const char restrict_help[] =
+	"usage: redactd restrict add (--conversation ID | --email X | --phone X) --reason TEXT\n"
+	"                            [--tenant T]\n"
+	"       redactd restrict remove RESTRICTION_ID [--tenant T]\n"
+	"       redactd restrict list [--tenant T]\n"
+	"Restriction of processing (GDPR Art. 18): reads of a restricted conversation\n"
+	"(or of every conversation of a restricted subject) by tokens without the admin\n"
+	"scope are refused with 403 restricted; admin reads go on and are audited.\n"
+	"Adding, lifting and listing are audit-logged.\n";
+
+/* The command names of each kind of pin, for messages. */
+static const char *const pin_cmd[] = { [HOLDS_PIN_HOLD] = "hold", [HOLDS_PIN_RESTRICTION] = "restrict" };
+
+static int pin_add(struct app *app, enum holds_pin kind, struct admin_opts *o)
 {
 	struct rd_error e;
-	char id[HOLDS_ID_LEN + 1];
-	if (subject_hold_add(app, &o->q, o->reason, ACTOR, id, &e))
-		return cli_fail("hold add", &e);
+	char id[HOLDS_ID_LEN + 1], cmd[32];
+	snprintf(cmd, sizeof cmd, "%s add", pin_cmd[kind]);
+	if (subject_pin_add(app, kind, &o->q, o->reason, ACTOR, id, &e))
+		return cli_fail(cmd, &e);
 	printf("%s\n", id);
 	return EXIT_OK;
 }
 
-static int hold_list(struct app *app, const char *tenant)
+static int pin_list(struct app *app, enum holds_pin kind, const char *tenant)
 {
 	struct rd_error e;
-	json_t *out, *h;
+	json_t *out, *h, *arr;
+	const char *key;
 	size_t i;
-	if (holds_list(app, tenant, ACTOR, &out, &e))
-		return cli_fail("hold list", &e);
-	json_array_foreach(json_object_get(out, "holds"), i, h) {
-		json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		putchar('\n');
-	}
+	char cmd[32];
+	snprintf(cmd, sizeof cmd, "%s list", pin_cmd[kind]);
+	if (holds_pin_list(app, kind, tenant, ACTOR, &out, &e))
+		return cli_fail(cmd, &e);
+	json_object_foreach(out, key, arr)
+		json_array_foreach(arr, i, h) {
+			json_dumpf(h, stdout, JSON_COMPACT | JSON_PRESERVE_ORDER);
+			putchar('\n');
+		}
 	json_decref(out);
 	return EXIT_OK;
 }
 
-int cmd_hold(int argc, char **argv)
+static int pin_command(int argc, char **argv, enum holds_pin kind, const char *help)
 {
 	static const int allowed[] = { OPT_EMAIL, OPT_PHONE, OPT_CONV, OPT_REASON, OPT_TENANT, 0 };
 	struct admin_opts o;
-	int rc = parse_admin(argc, argv, hold_help, allowed, &o);
+	int rc = parse_admin(argc, argv, help, allowed, &o);
 	if (rc >= 0)
 		return rc;
 	const char *verb = optind < argc ? argv[optind] : "";
@@ -318,41 +341,55 @@ int cmd_hold(int argc, char **argv)
 	bool rm = !strcmp(verb, "remove") && rest == 1 && o.targets == 0;
 	bool list = !strcmp(verb, "list") && rest == 0 && o.targets == 0;
 	if (!add && !rm && !list) {
-		fputs(hold_help, stderr);
+		fputs(help, stderr);
 		return EXIT_USAGE;
 	}
 	struct app app;
 	if ((rc = open_app(&app, &o)))
 		return rc;
 	struct rd_error e;
+	char cmd[32];
+	snprintf(cmd, sizeof cmd, "%s remove", pin_cmd[kind]);
 	if (add)
-		rc = hold_add(&app, &o);
+		rc = pin_add(&app, kind, &o);
 	/* Like an admin token bound to no tenant: every tenant's holds, unless
 	 * --tenant names one (then another tenant's hold id is "no such hold"). */
 	else if (list)
-		rc = hold_list(&app, o.tenant_given ? o.tenant : NULL);
-	else if (holds_remove(&app, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR, &e))
-		rc = cli_fail("hold remove", &e);
+		rc = pin_list(&app, kind, o.tenant_given ? o.tenant : NULL);
+	else if (holds_pin_remove(&app, kind, o.tenant_given ? o.tenant : NULL, argv[optind + 1], ACTOR,
+	                          &e))
+		rc = cli_fail(cmd, &e);
 	else
 		printf("removed %s\n", argv[optind + 1]);
 	app_close(&app);
 	return rc;
 }
 
+int cmd_hold(int argc, char **argv)
+{
+	return pin_command(argc, argv, HOLDS_PIN_HOLD, hold_help);
+}
+
+int cmd_restrict(int argc, char **argv)
+{
+	return pin_command(argc, argv, HOLDS_PIN_RESTRICTION, restrict_help);
+}
+
 /* ---- audit --------------------------------------------------------------- */
 
 static const char audit_help[] =
 	"usage: redactd audit verify [-c FILE]\n"
-	"       redactd audit list [--since TS] [-c FILE]\n"
+	"       redactd audit list [--since TS] [--follow] [-c FILE]\n"
 	"verify re-walks the hash chain and exits 1 naming the first entry that was\n"
 	"edited, removed or reordered; on success it prints the head hash, worth\n"
 	"recording elsewhere. list prints entries as JSON lines; TS is RFC 3339 or\n"
-	"epoch seconds.\n";
+	"epoch seconds. --follow keeps printing new entries as they are committed\n"
+	"(every 500 ms, flushed line by line) until SIGINT or SIGTERM: pipe it to\n"
+	"logger(1), systemd-cat or a shipper to keep a copy off the machine.\n";
 
 struct audit_cli_ctx {
 	struct audit_report rep;
-	int64_t since_ms;
-	size_t listed;
+	struct audit_cursor cur;
 };
 
 static enum rd_err verify_fn(struct store_tx *tx, void *arg)
@@ -363,7 +400,36 @@ static enum rd_err verify_fn(struct store_tx *tx, void *arg)
 static enum rd_err list_fn(struct store_tx *tx, void *arg)
 {
 	struct audit_cli_ctx *c = arg;
-	return audit_list(tx, c->since_ms, stdout, &c->listed);
+	return audit_list_from(tx, &c->cur, stdout);
+}
+
+static volatile sig_atomic_t follow_stop;
+
+static void on_follow_signal(int sig)
+{
+	(void)sig;
+	follow_stop = 1;
+}
+
+#define AUDIT_FOLLOW_POLL_MS 500
+
+/* list, then new entries every AUDIT_FOLLOW_POLL_MS until SIGINT/SIGTERM
+ * (exit 0) or a read or write failure (exit 1). */
+static int audit_follow(struct app *app, struct audit_cli_ctx *c)
+{
+	struct sigaction sa = { .sa_handler = on_follow_signal };
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	while (!follow_stop) {
+		if (store_read(app->store, list_fn, c) != RD_OK || fflush(stdout) != 0) {
+			fprintf(stderr, "redactd audit list: cannot read the audit log or write the output\n");
+			return EXIT_RUNTIME;
+		}
+		struct timespec ts = { 0, AUDIT_FOLLOW_POLL_MS * 1000000L };
+		nanosleep(&ts, NULL);   /* a signal ends it early */
+	}
+	return EXIT_OK;
 }
 
 static int audit_verify_print(struct app *app)
@@ -390,15 +456,15 @@ static int audit_verify_print(struct app *app)
 
 int cmd_audit(int argc, char **argv)
 {
-	static const int allowed[] = { OPT_SINCE, 0 };
+	static const int allowed[] = { OPT_SINCE, OPT_FOLLOW, 0 };
 	struct admin_opts o;
 	int rc = parse_admin(argc, argv, audit_help, allowed, &o);
 	if (rc >= 0)
 		return rc;
 	const char *verb = optind + 1 == argc ? argv[optind] : "";
-	struct audit_cli_ctx c = { 0 };
-	bool verify = !strcmp(verb, "verify") && !o.since, list = !strcmp(verb, "list");
-	if ((!verify && !list) || (o.since && util_parse_ts(o.since, &c.since_ms))) {
+	struct audit_cli_ctx c = { .cur.since_ms = INT64_MIN };
+	bool verify = !strcmp(verb, "verify") && !o.since && !o.follow, list = !strcmp(verb, "list");
+	if ((!verify && !list) || (o.since && util_parse_ts(o.since, &c.cur.since_ms))) {
 		fputs(audit_help, stderr);
 		return EXIT_USAGE;
 	}
@@ -407,6 +473,8 @@ int cmd_audit(int argc, char **argv)
 		return rc;
 	if (verify) {
 		rc = audit_verify_print(&app);
+	} else if (o.follow) {
+		rc = audit_follow(&app, &c);
 	} else if (store_read(app.store, list_fn, &c) != RD_OK) {
 		fprintf(stderr, "redactd audit list: cannot read the audit log\n");
 		rc = EXIT_RUNTIME;

@@ -7,11 +7,14 @@
  * commands take turns. Neither goes through app_open: a rotation must be
  * able to finish after an interruption, when key_file may no longer open
  * the database, and a backup needs no key at all (it copies ciphertext).
- * Audit entries: actor "cli", actions "key.rotate" and "backup".
+ * Audit entries: actor cli_actor() ("cli:NAME"), actions "key.rotate", "backup",
+ * "restore".
  */
 #include "cli.h"
 #include "audit.h"
+#include "backup.h"
 #include "log.h"
+#include "store_journal.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -21,9 +24,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-#define ACTOR "cli"
+#define ACTOR cli_actor()
 
 /* Config and a read-only store, without keys. */
 struct keys_env {
@@ -222,10 +226,14 @@ int cmd_key(int argc, char **argv)
 /* ---- backup -------------------------------------------------------------------- */
 
 static const char backup_help[] =
-	"usage: redactd backup DEST [--with-keys] [-c FILE]\n"
+	"usage: redactd backup [DEST] [--with-keys] [-c FILE]\n"
 	"Writes a consistent copy of the database to DEST (a new file, mode 0600; an\n"
 	"existing DEST is refused) through SQLite's online backup API, while the\n"
 	"daemon runs and ingests. The copy holds no cleartext. Audit-logged.\n"
+	"Without DEST it goes to [backup] directory as redactd-TIME.db; the sweeper\n"
+	"removes the backups there older than [backup] retention. Every backup\n"
+	"records when it was taken, so `redactd restore` can replay the erasures\n"
+	"made since.\n"
 	"  (default)    KEY-LESS: the copy's wrapped data keys are removed. It is read\n"
 	"               with the live database's keys ([storage] keys_from = the live\n"
 	"               database, same key_file), so crypto-shredding reaches it: once\n"
@@ -303,7 +311,7 @@ int cmd_backup(int argc, char **argv)
 		default: fputs(backup_help, stderr); return EXIT_USAGE;
 		}
 	}
-	if (optind + 1 != argc || !argv[optind][0]) {
+	if (optind + 1 < argc || (optind < argc && !argv[optind][0])) {
 		fputs(backup_help, stderr);
 		return EXIT_USAGE;
 	}
@@ -311,7 +319,144 @@ int cmd_backup(int argc, char **argv)
 	int rc = env_open(&env, config, "backup");
 	if (rc)
 		return rc;
-	rc = backup_run(&env, argv[optind], with_keys);
+	char dest[4096];
+	if (optind < argc) {
+		snprintf(dest, sizeof dest, "%s", argv[optind]);
+	} else if (!env.cfg->backup_dir || !*env.cfg->backup_dir) {
+		fprintf(stderr, "redactd backup: no DEST given and no [backup] directory set\n");
+		env_close(&env);
+		return EXIT_USAGE;
+	} else {
+		char name[BACKUP_NAME_MAX];
+		backup_name(util_now_ms(), name);
+		snprintf(dest, sizeof dest, "%s/%s", env.cfg->backup_dir, name);
+		/* The first backup makes the directory (its parent must exist). */
+		if (mkdir(env.cfg->backup_dir, 0700) == 0)
+			fprintf(stderr, "redactd backup: created %s (mode 0700)\n", env.cfg->backup_dir);
+	}
+	rc = backup_run(&env, dest, with_keys);
 	env_close(&env);
+	return rc;
+}
+
+/* ---- restore ------------------------------------------------------------------- */
+
+static const char restore_help[] =
+	"usage: redactd restore BACKUP --to DB [--force] [-c FILE]\n"
+	"Copies BACKUP (from `redactd backup`) to DB, a new file (mode 0600), then\n"
+	"replays there every erasure the live database ([storage] database) has\n"
+	"journalled since the backup was taken, so an erased subject does not come\n"
+	"back. The copy takes the live database's data keys: periods crypto-shredded\n"
+	"since stay unreadable, and a key-less backup opens. Without a reachable\n"
+	"live journal, or one that no longer reaches back to the backup ([backup]\n"
+	"retention), it refuses (exit 1) unless --force. Audit-logged in both\n"
+	"databases (restore, or restore.forced).\n"
+	"To put DB in service: stop the daemon, move the live database (and its\n"
+	"-wal and -shm files) aside, move DB to [storage] database, start it.\n";
+
+struct restore_audit {
+	const char *action;
+	char target[AUDIT_TARGET_MAX];
+	int64_t count;
+};
+
+static enum rd_err restore_audit_fn(struct store_tx *tx, void *arg)
+{
+	const struct restore_audit *a = arg;
+	return audit_append(tx, ACTOR, a->action, a->target, a->count);
+}
+
+/* One entry in the database at path (readonly store: a short-lived write
+ * connection). */
+static int restore_audit(const char *path, const struct restore_audit *a)
+{
+	char err[512];
+	struct store *st = NULL;
+	struct store_options so = { .sync_full = true, .readonly = true };
+	if (store_open(path, &so, &st, err, sizeof err) != RD_OK) {
+		fprintf(stderr, "redactd restore: %s: %s\n", path, err);
+		return -1;
+	}
+	enum rd_err rc = store_exec(st, restore_audit_fn, (void *)a);
+	store_close(st);
+	return rc == RD_OK ? 0 : -1;
+}
+
+static void print_restore(const char *dest, const struct store_restore_report *r)
+{
+	char ts[32] = "an unknown time (older backup)";
+	if (r->taken_ms)
+		util_format_ts(r->taken_ms, ts);
+	printf("restored %s: %lld record(s); backup taken %s\n", dest, (long long)r->records, ts);
+	if (r->journal)
+		printf("replayed %lld erasure(s) made since: %lld record(s) removed; data keys from the"
+		       " live database\n", (long long)r->replayed, (long long)r->removed);
+	if (r->forced)
+		printf("FORCED: %s; erasures made since the backup may be in %s\n",
+		       r->journal ? "the live journal no longer covers the backup"
+		                  : "no live erasure journal was reachable", dest);
+}
+
+static int restore_run(const struct config *cfg, const char *backup, const char *dest, bool force)
+{
+	char err[1024];
+	struct store_restore_report r;
+	enum rd_err rc = store_restore(backup, dest, cfg->database, force ? STORE_RESTORE_FORCE : 0, &r,
+	                               err, sizeof err);
+	if (rc != RD_OK) {
+		fprintf(stderr, "redactd restore: %s\n", err);
+		return rc == RD_E_INVALID_REQUEST ? EXIT_USAGE : EXIT_RUNTIME;
+	}
+	struct restore_audit a = { r.forced ? "restore.forced" : "restore", "", r.removed };
+	char *copy = strdup(backup);
+	snprintf(a.target, sizeof a.target, "backup:%.80s", copy ? basename(copy) : "?");
+	free(copy);
+	/* Unaudited, the restored copy would be a database nobody accounts for. */
+	if (restore_audit(dest, &a) || (r.journal && restore_audit(cfg->database, &a))) {
+		fprintf(stderr, "redactd restore: the restore could not be audit-logged; %s removed\n", dest);
+		unlink(dest);
+		return EXIT_RUNTIME;
+	}
+	print_restore(dest, &r);
+	return EXIT_OK;
+}
+
+int cmd_restore(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, 0, 'c' }, { "to", required_argument, 0, 't' },
+		{ "force", no_argument, 0, 'f' }, { "help", no_argument, 0, 'h' },
+		{ "verbose", no_argument, 0, 'v' }, { 0, 0, 0, 0 },
+	};
+	const char *config = cli_default_config(), *to = NULL;
+	bool force = false;
+	int c;
+	optind = 1;
+	while ((c = getopt_long(argc, argv, "c:v", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config = optarg; break;
+		case 'v': log_set_level(LOG_INFO); break;
+		case 't': to = optarg; break;
+		case 'f': force = true; break;
+		case 'h': fputs(restore_help, stdout); return EXIT_OK;
+		default: fputs(restore_help, stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc || !argv[optind][0] || !to || !*to) {
+		fputs(restore_help, stderr);
+		return EXIT_USAGE;
+	}
+	static char err[8192];
+	struct config *cfg;
+	if (crypto_global_init()) {
+		fprintf(stderr, "redactd restore: libsodium failed to initialise\n");
+		return EXIT_RUNTIME;
+	}
+	if (config_load(config, &cfg, err, sizeof err)) {
+		fprintf(stderr, "redactd restore: %s\n", err);
+		return EXIT_USAGE;
+	}
+	int rc = restore_run(cfg, argv[optind], to, force);
+	config_free(cfg);
 	return rc;
 }

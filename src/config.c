@@ -47,7 +47,7 @@
 /* ---- loader state --------------------------------------------------------- */
 
 enum section_kind {
-	SEC_NONE, SEC_SERVER, SEC_STORAGE, SEC_RETENTION, SEC_CHANNELS, SEC_AUDIT,
+	SEC_NONE, SEC_SERVER, SEC_STORAGE, SEC_RETENTION, SEC_CHANNELS, SEC_AUDIT, SEC_BACKUP,
 	SEC_RULE, SEC_TOKEN, SEC_SOURCE, SEC_TENANT,
 };
 
@@ -906,6 +906,13 @@ static const struct cfg_key audit_keys[] = {
 	  .doc = "audit entries older than this are purged behind a checkpoint" },
 };
 
+static const struct cfg_key backup_keys[] = {
+	{ "directory", KT_STR, C(backup_dir), "/var/lib/redactd/backups", .flags = KF_OPTIONAL,
+	  .doc = "where `redactd backup` without DEST writes, and the sweeper expires backups" },
+	{ "retention", KT_DURATION, C(backup_retention), "30d", 0, INT64_MAX, .zero = "keep forever",
+	  .doc = "backups in directory older than this, and erasure journal entries, are removed" },
+};
+
 /* Only the keys a section sets are marked (`mark`), so that overriding a
  * built-in rule changes just those; the defaults matter for new rules. */
 static const struct cfg_key rule_keys[] = {
@@ -1083,6 +1090,7 @@ static const struct section_def sections[] = {
 	{ "retention", true, SEC_RETENTION, .other = retention_other },
 	{ "channels", false, SEC_CHANNELS, KEYS(channel_keys), .unknown = "channel" },
 	{ "audit", false, SEC_AUDIT, KEYS(audit_keys) },
+	{ "backup", false, SEC_BACKUP, KEYS(backup_keys) },
 	/* Rules may repeat a name for another tenant; end_rule checks those. */
 	{ "rule", true, SEC_RULE, KEYS(rule_keys), ENTRIES(rules, nrules, struct rule_conf) },
 	{ "token", true, SEC_TOKEN, KEYS(token_keys), ENTRIES(tokens, ntokens, struct token_conf),
@@ -1692,6 +1700,7 @@ void config_free(struct config *c)
 	free(c->database);
 	free(c->key_file);
 	free(c->keys_from);
+	free(c->backup_dir);
 	free(c);
 }
 

@@ -11,6 +11,7 @@
  * are enum words, names and times.
  */
 #include "consent.h"
+#include "store_journal.h"
 #include "audit.h"
 #include "holds.h"
 #include "log.h"
@@ -246,6 +247,10 @@ static enum rd_err withdrawal_erase(struct store_tx *tx, struct add_ctx *c)
 			break;
 		rc = held ? store_conversation_count(tx, tenant, l.h[i], &n)
 		          : store_conversation_delete(tx, tenant, l.h[i], &n);
+		/* The erasure journal (store_journal.h): a restored backup forgets it too. */
+		if (rc == RD_OK && !held)
+			rc = store_journal_append(tx, STORE_JOURNAL_CONVERSATION, tenant, l.h[i],
+			                          CRYPTO_HASH_BYTES, util_now_ms());
 		*(held ? &c->r.kept : &c->r.removed) += n;
 	}
 	free(l.h);

@@ -10,12 +10,14 @@
 #include "http_guard.h"
 #include "http_internal.h"
 #include "http_tls.h"
+#include "audit.h"
 #include "ingest.h"
 #include "json_mem.h"
 #include "log.h"
 #include "metrics.h"
 #include "ratelimit.h"
 #include "read.h"
+#include "restrict.h"
 #include "retention.h"
 #include "tenant.h"
 #include "util.h"
@@ -88,7 +90,7 @@ static const short HTTP_STATUS[RD_ERR_COUNT] = {
 	[RD_E_UNKNOWN_FIELD] = 422,
 	[RD_E_UNAUTHORIZED] = 401, [RD_E_BAD_SIGNATURE] = 403, [RD_E_FORBIDDEN] = 403,
 	[RD_E_RATE_LIMITED] = 429, [RD_E_NOT_FOUND] = 404, [RD_E_TENANT_CLOSED] = 409,
-	[RD_E_CONSENT_REQUIRED] = 403,
+	[RD_E_CONSENT_REQUIRED] = 403, [RD_E_RESTRICTED] = 403,
 	[RD_E_BUSY] = 503, [RD_E_SHUTTING_DOWN] = 503, [RD_E_SOURCE_UNAVAILABLE] = 503,
 	[RD_E_STORAGE_FULL] = 503, [RD_E_STORAGE_FAILED] = 503,
 	[RD_E_STORAGE] = 500, [RD_E_AUDIT] = 500, [RD_E_INTEGRITY] = 500, [RD_E_INTERNAL] = 500,
@@ -102,6 +104,7 @@ int http_status_of(enum rd_err err)
 void http_reply_error(struct request *rq, const struct rd_error *e)
 {
 	int status = http_status_of(e->err);
+	rq->refusal = e->err;
 	json_t *o = json_pack("{s:{s:s, s:s}}", "error", "code", rd_err_code(e->err), "message", e->message);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	const char *hname = NULL, *hvalue = NULL;
@@ -255,6 +258,8 @@ static void handle_get_conversation(struct request *rq)
 	json_t *reply = NULL;
 	const char *tenant = http_query_tenant(rq, &e);
 	if (!tenant ||
+	    restrict_check_read(rq->srv->app, rq->snap, tenant, rq->id,
+	                        (rq->token_scopes & SCOPE_ADMIN) != 0, rq->token_name, &e) ||
 	    read_conversation(rq->srv->app, rq->snap, tenant, rq->id, rq->token_name, &reply, &e)) {
 		http_reply_error(rq, &e);
 		return;
@@ -308,6 +313,7 @@ static const struct route routes[] = {
 	{ "GET", "/metrics", false, SCOPE_METRICS | SCOPE_READ, false, handle_metrics, "/metrics" },
 	{ "POST", "/v1/messages", false, SCOPE_INGEST, true, handle_messages, "/v1/messages" },
 	{ "POST", "/v1/redact", false, SCOPE_INGEST, true, handle_redact, "/v1/redact" },
+	{ "PATCH", "/v1/messages/", true, SCOPE_ADMIN, true, http_patch_message, "/v1/messages/{id}" },
 	{ "GET", "/v1/conversations/", true, SCOPE_READ, false, handle_get_conversation,
 	  "/v1/conversations/{id}" },
 	{ "DELETE", "/v1/conversations/", true, SCOPE_ADMIN, false, http_delete_conversation,
@@ -326,6 +332,12 @@ static const struct route routes[] = {
 	{ "GET", "/v1/consents", false, SCOPE_ADMIN, false, http_get_consents, "/v1/consents" },
 	{ "GET", "/v1/subjects/optout", false, SCOPE_INGEST | SCOPE_ADMIN, false, http_get_optout,
 	  "/v1/subjects/optout" },
+	{ "POST", "/v1/restrictions", false, SCOPE_ADMIN, true, http_post_restriction,
+	  "/v1/restrictions" },
+	{ "GET", "/v1/restrictions", false, SCOPE_ADMIN, false, http_get_restrictions,
+	  "/v1/restrictions" },
+	{ "DELETE", "/v1/restrictions/", true, SCOPE_ADMIN, false, http_delete_restriction,
+	  "/v1/restrictions/{id}" },
 	/* Webhooks (http_webhook.c): Twilio and WhatsApp prove themselves by signature. */
 	{ "POST", "/v1/webhooks/dialogflow-cx", false, SCOPE_INGEST, true, http_webhook_cx,
 	  "/v1/webhooks/dialogflow-cx" },
@@ -449,6 +461,7 @@ static int authenticate(struct request *rq, struct rd_error *e)
 	rq->authenticated = true;
 	rq->token_name = tok->name;     /* the snapshot keeps the config alive */
 	rq->token_tenant = tok->tenant;
+	rq->token_scopes = tok->scopes;
 	if (!(tok->scopes & rq->route->scope)) {
 		rd_error_set(e, RD_E_FORBIDDEN, "the token lacks the scope this route needs");
 		return -1;
@@ -664,6 +677,36 @@ static enum log_level access_level(int status, bool cut)
 	return status >= 400 || cut ? LOG_NOTICE : LOG_INFO;
 }
 
+/* The security log: a refused authentication (401, a bad webhook
+ * signature) or a forbidden request (403) is an audit entry, `auth_failed`
+ * or `forbidden`, naming the route, the token when one was recognised, and
+ * the client by a keyed hash of its address (IPv6: /64), never the address.
+ * guard_seclog_take limits them per address and in all; an entry counts
+ * the refusals it stood for since the last one. */
+static void security_log(struct http_server *srv, struct request *rq)
+{
+	uint64_t suppressed;
+	unsigned char key[16];
+	char client[AUDIT_TARGET_MAX], target[AUDIT_FIELD_MAX];
+	if ((rq->status != 401 && rq->status != 403) ||
+	    !guard_seclog_take(srv->guard, rq->gc, util_now_ms(), &suppressed))
+		return;
+	size_t n = rq->gc ? guard_addr_key(rq->gc, key) : 0;
+	if (n)
+		audit_target(rq->snap->keys, "client", key, n, client);
+	else
+		snprintf(client, sizeof client, "client:local");
+	snprintf(target, sizeof target, "route:%s %s", rq->route_name ? rq->route_name : "(unknown)",
+	         client);
+	bool auth = rq->status == 401 || rq->refusal == RD_E_BAD_SIGNATURE;
+	const char *actor = rq->authenticated && rq->token_name ? rq->token_name : "anonymous";
+	enum rd_err rc = audit_record(srv->app->store, srv->app->metrics, actor,
+	                              auth ? "auth_failed" : "forbidden", target,
+	                              (int64_t)(1 + suppressed));
+	if (rc != RD_OK)
+		log_warn("http: a refused request could not be audit-logged: %s", rd_err_code(rc));
+}
+
 static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
@@ -693,6 +736,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 		log_msg(access_level(rq->status, cut), "http %s %s %d %.3fms in=%zu out=%zu%s%s", method,
 		        route, rq->status, (double)us / 1000.0, rq->body.len, rq->bytes_out, rq->ids_note,
 		        cut ? " (connection ended early)" : "");
+	security_log(srv, rq);
 	request_free(rq);
 }
 

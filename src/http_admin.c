@@ -1,6 +1,6 @@
 /*
  * http_admin.c — admin routes: subjects (export, erasure), conversation
- * erasure, legal holds, tenant closures; /readyz.
+ * erasure, legal holds, restrictions of processing, tenant closures; /readyz.
  *
  * Same pattern as the handlers in http.c: parse, call the module (subject.c),
  * answer once. The actor of every audit entry is the token's name. Queries
@@ -9,6 +9,7 @@
  */
 #include "http_internal.h"
 #include "holds.h"
+#include "rectify.h"
 #include "ingest.h"
 #include "subject.h"
 #include "tenant.h"
@@ -148,7 +149,8 @@ static int hold_body(struct request *rq, json_t *root, struct subject_query *q, 
 	return q->tenant ? 0 : -1;
 }
 
-void http_post_hold(struct request *rq)
+/* POST /v1/holds and /v1/restrictions: 201 {"id"}. */
+static void post_pin(struct request *rq, enum holds_pin kind)
 {
 	struct rd_error e;
 	struct subject_query q;
@@ -156,7 +158,7 @@ void http_post_hold(struct request *rq)
 	char id[HOLDS_ID_LEN + 1];
 	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
 	if (!root || hold_body(rq, root, &q, &reason, &e) ||
-	    subject_hold_add(rq->srv->app, &q, reason, rq->token_name, id, &e)) {
+	    subject_pin_add(rq->srv->app, kind, &q, reason, rq->token_name, id, &e)) {
 		http_reply_error(rq, &e);
 		json_decref(root);
 		return;
@@ -168,14 +170,14 @@ void http_post_hold(struct request *rq)
 	json_decref(o);
 }
 
-void http_get_holds(struct request *rq)
+static void get_pins(struct request *rq, enum holds_pin kind)
 {
 	struct rd_error e;
 	json_t *out;
 	/* An unbound token sees every tenant's holds unless it asks for one. */
 	bool scoped = http_token_tenant(rq) || arg(rq, "tenant");
 	const char *tenant = scoped ? http_query_tenant(rq, &e) : NULL;
-	if ((scoped && !tenant) || holds_list(rq->srv->app, tenant, rq->token_name, &out, &e)) {
+	if ((scoped && !tenant) || holds_pin_list(rq->srv->app, kind, tenant, rq->token_name, &out, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -183,10 +185,10 @@ void http_get_holds(struct request *rq)
 	json_decref(out);
 }
 
-void http_delete_hold(struct request *rq)
+static void delete_pin(struct request *rq, enum holds_pin kind)
 {
 	struct rd_error e;
-	if (holds_remove(rq->srv->app, http_token_tenant(rq), rq->id, rq->token_name, &e)) {
+	if (holds_pin_remove(rq->srv->app, kind, http_token_tenant(rq), rq->id, rq->token_name, &e)) {
 		http_reply_error(rq, &e);
 		return;
 	}
@@ -308,6 +310,28 @@ void http_get_tenants(struct request *rq)
 	http_reply_json(rq, 200, out);
 	json_decref(out);
 }
+
+void http_patch_message(struct request *rq)
+{
+	struct rd_error e;
+	json_t *reply = NULL;
+	const char *tenant = http_query_tenant(rq, &e);
+	if (!tenant || rectify_message(rq->srv->app, rq->snap, tenant, rq->id, rq->body.data,
+	                               rq->body.len, rq->token_name, &reply, &e)) {
+		http_reply_error(rq, &e);
+		return;
+	}
+	snprintf(rq->ids_note, sizeof rq->ids_note, " ids=%s", rq->id);
+	http_reply_json(rq, 200, reply);
+	json_decref(reply);
+}
+
+void http_post_hold(struct request *rq) { post_pin(rq, HOLDS_PIN_HOLD); }
+void http_get_holds(struct request *rq) { get_pins(rq, HOLDS_PIN_HOLD); }
+void http_delete_hold(struct request *rq) { delete_pin(rq, HOLDS_PIN_HOLD); }
+void http_post_restriction(struct request *rq) { post_pin(rq, HOLDS_PIN_RESTRICTION); }
+void http_get_restrictions(struct request *rq) { get_pins(rq, HOLDS_PIN_RESTRICTION); }
+void http_delete_restriction(struct request *rq) { delete_pin(rq, HOLDS_PIN_RESTRICTION); }
 
 /* ---- readiness ------------------------------------------------------------ */
 

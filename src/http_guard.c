@@ -65,8 +65,23 @@ struct lingerer {
 	size_t left;
 };
 
+/* The security log's budget for one address (guard_seclog_take). */
+struct seclog_slot {
+	unsigned char key[16];
+	size_t key_len;
+	bool used;
+	int64_t window_ms;          /* start of the address's current minute */
+	unsigned logged;            /* entries recorded in it */
+	uint64_t suppressed;        /* refusals not recorded since the last entry */
+};
+
 struct http_guard {
 	pthread_mutex_t lock;
+	/* Security log budgets, under their own lock (never held with lock). */
+	pthread_mutex_t seclog_lock;
+	struct seclog_slot seclog[GUARD_SECLOG_SLOTS];
+	int64_t seclog_window_ms;   /* the whole server's minute */
+	unsigned seclog_logged;
 	struct guard_conn *head;
 	struct ip_count *ips[IP_BUCKETS];
 	struct lingerer linger[GUARD_LINGER_MAX];
@@ -112,6 +127,47 @@ static unsigned key_hash(const unsigned char *k, size_t n)
 	for (size_t i = 0; i < n; i++)
 		h = (h ^ k[i]) * 16777619u;
 	return h % IP_BUCKETS;
+}
+
+/* ---- the security log's rate limit ------------------------------------------- */
+
+bool guard_seclog_take(struct http_guard *g, const struct guard_conn *gc, int64_t now_ms,
+                       uint64_t *suppressed)
+{
+	unsigned char key[16] = { 0 };
+	size_t n = gc ? gc->key_len : 0;   /* 0: a unix socket, one slot for all */
+	if (gc)
+		memcpy(key, gc->key, n);
+	*suppressed = 0;
+	pthread_mutex_lock(&g->seclog_lock);
+	struct seclog_slot *sl = &g->seclog[key_hash(key, n) % GUARD_SECLOG_SLOTS];
+	/* Another address in the slot: the newcomer takes it over (its
+	 * predecessor's suppressed count is lost, never an entry's). */
+	if (!sl->used || sl->key_len != n || memcmp(sl->key, key, n) != 0) {
+		memset(sl, 0, sizeof *sl);
+		memcpy(sl->key, key, n);
+		sl->key_len = n;
+		sl->used = true;
+	}
+	if (now_ms - sl->window_ms >= 60000) {
+		sl->window_ms = now_ms;
+		sl->logged = 0;
+	}
+	if (now_ms - g->seclog_window_ms >= 60000) {
+		g->seclog_window_ms = now_ms;
+		g->seclog_logged = 0;
+	}
+	bool take = sl->logged < GUARD_SECLOG_PER_ADDRESS && g->seclog_logged < GUARD_SECLOG_PER_SERVER;
+	if (take) {
+		sl->logged++;
+		g->seclog_logged++;
+		*suppressed = sl->suppressed;
+		sl->suppressed = 0;
+	} else {
+		sl->suppressed++;
+	}
+	pthread_mutex_unlock(&g->seclog_lock);
+	return take;
 }
 
 /* The count for gc's address, created at 0; NULL when out of memory. */
@@ -286,6 +342,7 @@ int guard_start(struct http_guard **out, const struct guard_limits *lim, struct 
 	g->lim = *lim;
 	g->metrics = m;
 	pthread_mutex_init(&g->lock, NULL);
+	pthread_mutex_init(&g->seclog_lock, NULL);
 	if (pipe2(g->wake, O_CLOEXEC) != 0) {
 		util_err(err, errlen, "http guard: pipe: %s", strerror(errno));
 		free(g);
@@ -328,6 +385,7 @@ void guard_stop(struct http_guard *g)
 	close(g->wake[0]);
 	close(g->wake[1]);
 	pthread_mutex_destroy(&g->lock);
+	pthread_mutex_destroy(&g->seclog_lock);
 	free(g);
 }
 

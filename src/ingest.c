@@ -604,6 +604,98 @@ done:
 	return rc;
 }
 
+/* ---- rectification (PATCH /v1/messages/{id}) ---------------------------- */
+
+void ingest_patch_free(struct ingest_patch *p)
+{
+	if (p->text) {
+		sodium_memzero(p->text, p->text_len);
+		free(p->text);
+	}
+	json_decref(p->metadata);
+	json_decref(p->findings);
+	free(p->subjects);
+	memset(p, 0, sizeof *p);
+}
+
+/* {"text"?, "metadata"?}: at least one, nothing else; the same rules as a
+ * message's fields. */
+static int patch_parse(json_t *root, struct message_in *m, struct rd_error *e)
+{
+	static const char where[] = "the body";
+	const char *k;
+	json_t *v;
+	if (!json_is_object(root)) {
+		rd_error_set(e, RD_E_INVALID_BODY, "the body must be an object with text and/or metadata");
+		return -1;
+	}
+	json_object_foreach(root, k, v)
+		if (strcmp(k, "text") && strcmp(k, "metadata")) {
+			rd_error_set(e, RD_E_UNKNOWN_FIELD, "the body has an unknown field (allowed: text,"
+			             " metadata)");
+			return -1;
+		}
+	if (opt_string(root, "text", where, &m->text, e) || parse_metadata(root, where, &m->metadata, e))
+		return -1;
+	if (!m->text && !json_object_get(root, "metadata")) {
+		rd_error_set(e, RD_E_MISSING_FIELD, "give text and/or metadata");
+		return -1;
+	}
+	m->text_len = m->text ? strlen(m->text) : 0;
+	if (m->text && m->text_len != json_string_length(json_object_get(root, "text"))) {
+		rd_error_set(e, RD_E_INVALID_FIELD, "the body.text must not contain NUL");
+		return -1;
+	}
+	return 0;
+}
+
+int ingest_redact_patch(const struct app_snap *snap, const char *tenant, enum rd_channel channel,
+                        json_t *root, struct ingest_patch *out, struct rd_error *e)
+{
+	struct message_in m = { .tenant = tenant, .channel = channel };
+	struct prepared p = { 0 };
+	struct redact_result res = { 0 };
+	struct buf findings = { 0 };
+	struct tally counts = { 0 }, total = { 0 };
+	json_t *meta = NULL;
+	int rc = -1;
+	memset(out, 0, sizeof *out);
+	if (patch_parse(root, &m, e))
+		return -1;
+	bool has_meta = json_object_get(root, "metadata") != NULL;
+	/* Read phones in the tenant's region, as ingest did (the record keeps
+	 * no note of the source it came through). */
+	const struct phone_region *region = redact_tenant_region(snap->redact, tenant);
+	if (buf_append(&findings, "[", 1) ||
+	    (has_meta &&
+	     !(meta = redact_metadata(snap->redact, region, &m, &p, &res, &findings, &counts, &total))) ||
+	    (m.text && (redact_run_in(snap->redact, tenant, region, channel, m.text, m.text_len, &res) ||
+	                add_subjects(&p, &res) || add_findings(&findings, &counts, &total, &res, NULL) ||
+	                !(out->text = strndup(res.text, res.len)))) ||
+	    buf_append(&findings, "]", 1) ||
+	    !(out->findings = json_loadb(findings.data, findings.len, 0, NULL))) {
+		rd_error_set(e, RD_E_INTERNAL, "out of memory or redaction failure");
+		goto done;
+	}
+	out->text_len = m.text ? res.len : 0;
+	out->metadata = meta;
+	meta = NULL;
+	out->subjects = p.subjects;
+	out->nsubjects = p.nsubjects;
+	p.subjects = NULL;
+	rc = 0;
+done:
+	if (rc)
+		ingest_patch_free(out);
+	json_decref(meta);
+	prepared_free(&p);
+	redact_result_free(&res);
+	buf_free(&findings);
+	tally_free(&counts);
+	tally_free(&total);
+	return rc;
+}
+
 /* ---- the batch --------------------------------------------------------- */
 
 static int collect_messages(json_t *root, json_t **items, bool *batch, struct rd_error *e)

@@ -29,6 +29,7 @@ static const struct {
 	[RD_E_UNAUTHORIZED] = { "unauthorized", "no or unknown credentials" },
 	[RD_E_BAD_SIGNATURE] = { "bad_signature", "the signature does not verify" },
 	[RD_E_FORBIDDEN] = { "forbidden", "not permitted for this token or tenant" },
+	[RD_E_RESTRICTED] = { "restricted", "the subject's records are restricted" },
 	[RD_E_RATE_LIMITED] = { "rate_limited", "too many requests" },
 	[RD_E_NOT_FOUND] = { "not_found", "nothing found" },
 	[RD_E_TENANT_CLOSED] = { "tenant_closed", "the tenant is closed: its closure is due" },

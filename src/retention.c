@@ -8,6 +8,7 @@
  */
 #include "retention.h"
 #include "audit.h"
+#include "backup.h"
 #include "holds.h"
 #include "log.h"
 #include "metrics.h"
@@ -311,6 +312,22 @@ static void settle_closing(struct app *app, const char *actor, const struct rete
 		log_warn("sweep: %zu tenant closure(s) left for the next pass", failed);
 }
 
+/* Backups in [backup] directory past [backup] retention, and the erasure
+ * journal entries no backup there needs any more (backup.h). */
+static int expire_backups(struct app *app, const char *actor, int64_t now_ms,
+                          struct retention_report *rep)
+{
+	struct backup_expiry bx;
+	struct app_snap *snap = app_snap_acquire(app);
+	enum rd_err rc = backup_expire(app->store, app->metrics, snap->cfg->backup_dir,
+	                               snap->cfg->backup_retention, now_ms, actor, &bx);
+	app_snap_release(snap);
+	rep->backups_removed = bx.removed;
+	if (rc != RD_OK)
+		log_error("sweep: expiring backups failed (the next pass retries)");
+	return rc == RD_OK ? 0 : -1;
+}
+
 int retention_pass(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
                    struct retention_report *rep)
 {
@@ -356,6 +373,8 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 		settle_closing(app, actor, rep, &closing);
 	free(closing.tenants);
 	rep->audit_purged = fc.audit_purged;
+	if (expire_backups(app, actor, now_ms, rep))
+		return -1;
 	/* Shred on every pass: a month's key becomes destroyable when the month
 	 * ends, which need not coincide with a pass that deletes anything. */
 	if (rep->purged) {

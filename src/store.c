@@ -355,7 +355,7 @@ enum rd_err store_read(struct store *st, store_tx_fn fn, void *ctx)
 	return rc;
 }
 
-static void row_from(sqlite3_stmt *s, struct store_row *r)
+void store_row_from(sqlite3_stmt *s, struct store_row *r)
 {
 	enum rd_role role = ROLE_USER;
 	enum rd_channel ch = CH_OTHER;
@@ -408,7 +408,7 @@ static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 	sqlite3_bind_blob(s, 2, c->hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
 	while (rc == RD_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		struct store_row row;
-		row_from(s, &row);
+		store_row_from(s, &row);
 		c->count++;
 		rc = c->fn(&row, c->ctx);
 	}

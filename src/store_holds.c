@@ -34,11 +34,34 @@ static const char *kind_name(enum store_hold_kind k)
 	return k == STORE_HOLD_CONVERSATION ? "conversation" : "subject";
 }
 
-enum rd_err store_holds_insert(struct store_tx *tx, const struct store_hold *h)
+/* ---- what holds and restrictions share (store_int.h) ------------------- */
+
+/* The statements of each table of this shape (SQL cannot bind a table
+ * name, so each is written out, never built from a string). */
+#define PIN_SQL(t)                                                                           \
+	{ t,                                                                                     \
+	  "INSERT INTO " t " (id, tenant, kind, target_hash, doc_ct, actor, created_ms)"         \
+	  " VALUES (?, ?, ?, ?, ?, ?, ?)",                                                        \
+	  "DELETE FROM " t " WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)",                      \
+	  "SELECT id, tenant, kind, target_hash, doc_ct, actor, created_ms FROM " t               \
+	  " WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_ms, id" }
+static const struct pin_sql {
+	const char *table, *insert, *del, *each;
+} pin_tables[] = { PIN_SQL("holds"), PIN_SQL("restrictions") };
+
+static const struct pin_sql *pins_of(const char *table)
+{
+	for (size_t i = 0; i < RD_ARRAY_LEN(pin_tables); i++)
+		if (!strcmp(pin_tables[i].table, table))
+			return &pin_tables[i];
+	return NULL;
+}
+
+enum rd_err store_pins_insert(struct store_tx *tx, const char *table, const struct store_hold *h)
 {
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(tx->db, "INSERT INTO holds (id, tenant, kind, target_hash, doc_ct, actor, "
-	                       "created_ms) VALUES (?, ?, ?, ?, ?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
+	const struct pin_sql *q = pins_of(table);
+	if (!q || sqlite3_prepare_v2(tx->db, q->insert, -1, &s, NULL) != SQLITE_OK)
 		return store_db_err(tx->db);
 	sqlite3_bind_text(s, 1, h->id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(s, 2, h->tenant, -1, SQLITE_STATIC);
@@ -52,12 +75,13 @@ enum rd_err store_holds_insert(struct store_tx *tx, const struct store_hold *h)
 	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
 }
 
-enum rd_err store_holds_delete(struct store_tx *tx, const char *id, const char *tenant, bool *found)
+enum rd_err store_pins_delete(struct store_tx *tx, const char *table, const char *id,
+                              const char *tenant, bool *found)
 {
 	sqlite3_stmt *s;
+	const struct pin_sql *q = pins_of(table);
 	*found = false;
-	if (sqlite3_prepare_v2(tx->db, "DELETE FROM holds WHERE id = ?1 AND (?2 IS NULL OR tenant = ?2)",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (!q || sqlite3_prepare_v2(tx->db, q->del, -1, &s, NULL) != SQLITE_OK)
 		return store_db_err(tx->db);
 	sqlite3_bind_text(s, 1, id, -1, SQLITE_STATIC);
 	if (tenant)
@@ -70,14 +94,14 @@ enum rd_err store_holds_delete(struct store_tx *tx, const char *id, const char *
 	return RD_OK;
 }
 
-enum rd_err store_holds_each(struct store_tx *tx, const char *tenant, store_hold_fn fn, void *ctx)
+enum rd_err store_pins_each(struct store_tx *tx, const char *table, const char *tenant,
+                            store_hold_fn fn, void *ctx)
 {
 	sqlite3_stmt *s;
+	const struct pin_sql *q = pins_of(table);
 	enum rd_err rc = RD_OK;
 	int step;
-	if (sqlite3_prepare_v2(tx->db, "SELECT id, tenant, kind, target_hash, doc_ct, actor, created_ms"
-	                       " FROM holds WHERE ?1 IS NULL OR tenant = ?1 ORDER BY created_ms, id", -1,
-	                       &s, NULL) != SQLITE_OK)
+	if (!q || sqlite3_prepare_v2(tx->db, q->each, -1, &s, NULL) != SQLITE_OK)
 		return RD_E_STORAGE;
 	if (tenant)
 		sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
@@ -102,6 +126,23 @@ enum rd_err store_holds_each(struct store_tx *tx, const char *tenant, store_hold
 		rc = RD_E_STORAGE;
 	sqlite3_finalize(s);
 	return rc;
+}
+
+/* ---- holds ---------------------------------------------------------------- */
+
+enum rd_err store_holds_insert(struct store_tx *tx, const struct store_hold *h)
+{
+	return store_pins_insert(tx, "holds", h);
+}
+
+enum rd_err store_holds_delete(struct store_tx *tx, const char *id, const char *tenant, bool *found)
+{
+	return store_pins_delete(tx, "holds", id, tenant, found);
+}
+
+enum rd_err store_holds_each(struct store_tx *tx, const char *tenant, store_hold_fn fn, void *ctx)
+{
+	return store_pins_each(tx, "holds", tenant, fn, ctx);
 }
 
 enum rd_err store_holds_held(struct store_tx *tx, const char *tenant,

@@ -10,6 +10,7 @@
 #include "store.h"
 #include "store_audit.h"
 #include "store_holds.h"
+#include "store_restrict.h"
 #include "store_retention.h"
 #include "store_tenant.h"
 
@@ -55,7 +56,7 @@
 
 /* Statements a typed operation may keep for the rest of its transaction
  * (store_tx_stmt): the held check asked once per purge candidate. */
-enum store_tx_cached { TXS_HELD, TXS_COUNT };
+enum store_tx_cached { TXS_HELD, TXS_RESTRICTED, TXS_COUNT };
 
 /* What store_exec and store_read hand to a module (store.h): the
  * connection, and statements prepared on it during this transaction,
@@ -96,14 +97,37 @@ extern const struct store_schema_step store_replay_schema[];
 extern const size_t store_replay_schema_count;
 extern const struct store_schema_step store_consent_schema[];
 extern const size_t store_consent_schema_count;
+extern const struct store_schema_step store_restrict_schema[];
+extern const size_t store_restrict_schema_count;
+extern const struct store_schema_step store_journal_schema[];
+extern const size_t store_journal_schema_count;
 
-/* The held condition of store_holds.c for the conversation whose hash is
- * the SQL expression c, in tenant ?1 (statements bind the tenant as 1). */
-#define STORE_HELD_SQL(c)                                                          \
-	"(EXISTS (SELECT 1 FROM holds h WHERE h.tenant = ?1 AND h.kind = 'conversation'" \
-	" AND h.target_hash = " c ") OR EXISTS (SELECT 1 FROM holds h WHERE"             \
-	" h.tenant = ?1 AND h.kind = 'subject' AND EXISTS (SELECT 1 FROM subjects s"     \
+/* store_journal.c: in a backup's copy, when it was taken and the erasure
+ * journal's high mark its snapshot saw (table backup_meta). 0 or -1. */
+int store_journal_mark_backup(sqlite3 *copy, int64_t taken_ms, bool with_keys) RD_WARN_UNUSED;
+
+/* Whether a row of table (holds, restrictions: one shape, see
+ * store_pins_*) pins the conversation whose hash is the SQL expression c,
+ * in tenant ?1 (statements bind the tenant as 1): directly, or through a
+ * pinned subject linked to it. */
+#define STORE_PINNED_SQL(table, c)                                                      \
+	"(EXISTS (SELECT 1 FROM " table " h WHERE h.tenant = ?1 AND h.kind = 'conversation'" \
+	" AND h.target_hash = " c ") OR EXISTS (SELECT 1 FROM " table " h WHERE"             \
+	" h.tenant = ?1 AND h.kind = 'subject' AND EXISTS (SELECT 1 FROM subjects s"         \
 	" WHERE s.subject_hash = h.target_hash AND s.tenant = ?1 AND s.conv_hash = " c ")))"
+/* The held condition of store_holds.c. */
+#define STORE_HELD_SQL(c) STORE_PINNED_SQL("holds", c)
+
+/* store_holds.c: the operations legal holds and restrictions share. A
+ * table of theirs has the holds table's columns (id, tenant, kind,
+ * target_hash, doc_ct, actor, created_ms); `table` is its name, one of
+ * ours (SQL cannot bind a table name). */
+enum rd_err store_pins_insert(struct store_tx *tx, const char *table, const struct store_hold *h)
+	RD_WARN_UNUSED;
+enum rd_err store_pins_delete(struct store_tx *tx, const char *table, const char *id,
+                              const char *tenant, bool *found) RD_WARN_UNUSED;
+enum rd_err store_pins_each(struct store_tx *tx, const char *table, const char *tenant,
+                            store_hold_fn fn, void *ctx) RD_WARN_UNUSED;
 
 enum job_kind { JOB_RECORDS, JOB_EXEC, JOB_CHECKPOINT };
 
@@ -210,6 +234,12 @@ struct store {
 	int schema_version;
 	int seal_format;                /* 1 or 2: store_seal_format (store_reseal.c) */
 };
+
+/* The columns every row read selects, in store_row_from's order. */
+#define STORE_ROW_COLS "id, record_id, tenant, conv_hash, ts_ms, role, channel, category," \
+	" key_id, conv_ct, text_ct, meta_ct, entity_counts"
+/* store.c: a store_row over the current row of s (STORE_ROW_COLS). */
+void store_row_from(sqlite3_stmt *s, struct store_row *r);
 
 /* Opens a connection to path with the store's pragmas (file created 0600
  * beforehand by store_open). */

@@ -400,14 +400,16 @@ static int backup_count(sqlite3 *dst, int64_t *records)
 	return rc;
 }
 
-/* The copy as one rollback-journal file; key material removed unless kept. */
-static int backup_finish(sqlite3 *dst, unsigned flags, char *err, size_t errlen)
+/* The copy as one rollback-journal file that says when it was taken;
+ * key material removed unless kept. */
+static int backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *err, size_t errlen)
 {
 	const char *sql = (flags & STORE_BACKUP_WITH_KEYS)
 		? "PRAGMA journal_mode=DELETE;"
 		: "PRAGMA journal_mode=DELETE; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"
 		  " UPDATE data_keys SET wrapped = NULL WHERE wrapped IS NOT NULL; VACUUM;";
-	if (sqlite3_exec(dst, sql, NULL, NULL, NULL) != SQLITE_OK) {
+	if (store_journal_mark_backup(dst, taken_ms, flags & STORE_BACKUP_WITH_KEYS) ||
+	    sqlite3_exec(dst, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		util_err(err, errlen, "backup: %s", sqlite3_errmsg(dst));
 		return -1;
 	}
@@ -418,7 +420,7 @@ enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int
                          char *err, size_t errlen)
 {
 	sqlite3 *src = NULL, *dst = NULL;
-	int64_t n = 0;
+	int64_t n = 0, taken_ms = util_now_ms();
 	int rc = -1, fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		util_err(err, errlen, "backup: cannot create %s: %s", errno == EEXIST ?
@@ -436,7 +438,7 @@ enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int
 		goto fail;
 	}
 	sqlite3_exec(dst, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-	if (backup_copy(src, dst, err, errlen) || backup_finish(dst, flags, err, errlen))
+	if (backup_copy(src, dst, err, errlen) || backup_finish(dst, flags, taken_ms, err, errlen))
 		goto fail;
 	if (backup_count(dst, &n)) {
 		util_err(err, errlen, "backup: cannot count the copy's records: %s", sqlite3_errmsg(dst));

@@ -150,6 +150,8 @@ static const struct {
 	{ "tenant", store_tenant_schema, &store_tenant_schema_count },
 	{ "replay", store_replay_schema, &store_replay_schema_count },
 	{ "consent", store_consent_schema, &store_consent_schema_count },
+	{ "restrict", store_restrict_schema, &store_restrict_schema_count },
+	{ "journal", store_journal_schema, &store_journal_schema_count },
 };
 
 static size_t owner_steps(size_t o)

@@ -17,6 +17,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "retention.h"
+#include "store_journal.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -400,6 +401,10 @@ static enum rd_err erase_conversation(struct store_tx *tx, struct erase_ctx *c,
 	}
 	if ((rc = store_conversation_delete(tx, tenant, h, &n)) != RD_OK)
 		return rc;
+	/* Also when nothing was left here: a backup may still hold it. */
+	if ((rc = store_journal_append(tx, STORE_JOURNAL_CONVERSATION, tenant, h, CRYPTO_HASH_BYTES,
+	                               util_now_ms())) != RD_OK)
+		return rc;
 	c->r.removed += n;
 	c->r.conversations += n > 0;
 	/* The conversation's consent history goes with it (its records are gone). */
@@ -525,6 +530,13 @@ static int link_forms(struct app *app, const struct subject_query *q, const stru
 int subject_hold_add(struct app *app, const struct subject_query *q, const char *reason,
                      const char *actor, char id[HOLDS_ID_LEN + 1], struct rd_error *e)
 {
+	return subject_pin_add(app, HOLDS_PIN_HOLD, q, reason, actor, id, e);
+}
+
+int subject_pin_add(struct app *app, enum holds_pin kind, const struct subject_query *q,
+                    const char *reason, const char *actor, char id[HOLDS_ID_LEN + 1],
+                    struct rd_error *e)
+{
 	struct holds_target t = { .tenant = q->tenant, .subject = q->kind != SQ_CONVERSATION,
 	                          .type = subject_kind_name(q->kind), .value = q->value };
 	size_t rlen = reason ? strlen(reason) : 0;
@@ -536,5 +548,5 @@ int subject_hold_add(struct app *app, const struct subject_query *q, const char 
 	if (resolve(app, q, &l, e) || link_forms(app, q, &l, e))
 		return -1;
 	memcpy(t.hash, l.h[0], CRYPTO_HASH_BYTES);
-	return holds_add(app, &t, reason, actor, id, e);
+	return holds_pin_add(app, kind, &t, reason, actor, id, e);
 }

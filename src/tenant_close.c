@@ -7,6 +7,7 @@
  * clock read and, once a second, one read of the (tiny) closure table.
  */
 #include "tenant_close.h"
+#include "store_journal.h"
 #include "audit.h"
 #include "log.h"
 #include "metrics.h"
@@ -386,6 +387,10 @@ static enum rd_err settle_fn(struct store_tx *tx, size_t destroyed, void *arg)
 		rc = settle_audit(tx, s, "tenant.shred", (int64_t)destroyed);
 	if (rc == RD_OK && s->records == 0 && strcmp(s->state, "done") != 0) {
 		rc = store_closure_state(tx, s->tenant, "done", s->now_ms);
+		/* Journalled only now that no held record remains: a restore
+		 * replays it by deleting every record of the tenant. */
+		if (rc == RD_OK)
+			rc = store_journal_append(tx, STORE_JOURNAL_TENANT, s->tenant, NULL, 0, s->now_ms);
 		if (rc == RD_OK)
 			rc = settle_audit(tx, s, "tenant.close.done", 0);
 	} else if (rc == RD_OK && first) {

@@ -14,10 +14,10 @@ OFFERED=$(complete_words "")
 for c in $COMMANDS; do
 	check "command '$c' completes" grep -qx -- "$c" <<<"$OFFERED"
 	OPTS=$(complete_words "$c" --)
-	[ "$c" = hold ] || [ "$c" = audit ] || [ "$c" = key ] || [ "$c" = token ] || [ "$c" = tenant ] ||
-		check "'$c' completes --help" grep -qx -- --help <<<"$OPTS"
+	[ "$c" = hold ] || [ "$c" = restrict ] || [ "$c" = audit ] || [ "$c" = key ] || [ "$c" = token ] ||
+		[ "$c" = tenant ] || check "'$c' completes --help" grep -qx -- --help <<<"$OPTS"
 	SUB=""
-	case $c in hold) SUB=add ;; audit) SUB=list ;; key) SUB=rotate ;; token) SUB=new ;; tenant) SUB=close ;; esac
+	case $c in hold|restrict) SUB=add ;; audit) SUB=list ;; key) SUB=rotate ;; token) SUB=new ;; tenant) SUB=close ;; esac
 	[ -n "$SUB" ] && OPTS=$(complete_words "$c" "$SUB" --)
 	for o in $("$BIN" "$c" --help 2>&1 | grep -oE -- '--[a-z][a-z-]+' | sort -u); do
 		[ "$o" = --help ] && continue

@@ -161,7 +161,9 @@ cp "$T/b1.db" "$T/b1.keep"
 rd backup "$T/b1.db" >/dev/null 2>&1
 check_eq "backup refuses to overwrite: exit 1" "$?" 1
 check "the existing file is untouched" cmp -s "$T/b1.db" "$T/b1.keep"
-rd backup >/dev/null 2>&1; check_eq "backup without DEST: exit 2" "$?" 2
+cp "$T/redactd.conf" "$T/nodir.conf"; printf '\n[backup]\ndirectory =\n' >> "$T/nodir.conf"
+"$BIN" backup -c "$T/nodir.conf" >/dev/null 2>&1
+check_eq "backup without DEST and without a [backup] directory: exit 2" "$?" 2
 
 # Key-less: a second daemon on a copy of it, with keys_from = the live database.
 cp "$T/b1.db" "$T/r1.db"
@@ -219,7 +221,7 @@ AUD=$(rd audit list 2>/dev/null)
 count_action() { printf '%s\n' "$AUD" | grep -c "\"action\":\"$1\""; }
 check_eq "audit: the three rotations logged (one a re-run)" "$(count_action key.rotate)" 3
 check "audit: rotation counts the re-wrapped keys" bash -c "printf '%s\n' \"\$1\" | grep '\"key.rotate\"' | head -n 1 | grep -Eq '\"count\":[2-9]'" _ "$AUD"
-check "audit: rotation by the cli, target a key fingerprint" bash -c "printf '%s\n' \"\$1\" | grep '\"key.rotate\"' | grep -q '\"actor\":\"cli\",\"action\":\"key.rotate\",\"target\":\"key:[0-9a-f]\{32\}\"'" _ "$AUD"
+check "audit: rotation by the cli, target a key fingerprint" bash -c "printf '%s\n' \"\$1\" | grep '\"key.rotate\"' | grep -q '\"actor\":\"cli:[^\"]*\",\"action\":\"key.rotate\",\"target\":\"key:[0-9a-f]\{32\}\"'" _ "$AUD"
 check_eq "audit: each daemon key switch logged" "$(count_action key.reload)" 2
 check "audit: SIGHUP reloads logged" test "$(count_action config.reload)" -ge 2
 check_eq "audit: the three backups logged" "$(count_action backup)" 3

@@ -271,6 +271,8 @@ static void test_withdrawal_and_subject(void)
 	CHECK(afx_count("withdraw", "SELECT count(*) FROM consents") == rows - 1,
 	      "their own history goes too");
 	CHECK(afx_audit_count("withdraw", "consent.erase") == 3, "and says so in the audit log");
+	CHECK(afx_count("withdraw", "SELECT count(*) FROM erasure_journal WHERE kind = 'conversation'") > 0,
+	      "withdrawal erasures are in the erasure journal");
 	CHECK(afx_audit_intact(&app), "the chain verifies");
 	app_close(&app);
 }

@@ -25,6 +25,7 @@ static const struct {
 	{ RD_E_MISSING_FIELD, "missing_field", 422 },      { RD_E_UNKNOWN_FIELD, "unknown_field", 422 },
 	{ RD_E_UNAUTHORIZED, "unauthorized", 401 },        { RD_E_BAD_SIGNATURE, "bad_signature", 403 },
 	{ RD_E_FORBIDDEN, "forbidden", 403 },              { RD_E_RATE_LIMITED, "rate_limited", 429 },
+	{ RD_E_RESTRICTED, "restricted", 403 },
 	{ RD_E_NOT_FOUND, "not_found", 404 },              { RD_E_BUSY, "busy", 503 },
 	{ RD_E_TENANT_CLOSED, "tenant_closed", 409 },
 	{ RD_E_CONSENT_REQUIRED, "consent_required", 403 },

@@ -83,6 +83,8 @@ static void test_close(void)
 	retention_report_free(&r);
 	CHECK(retention_pass(&app, "sweeper", false, NULL, &r) == 0 && r.purged == 3, "the pass erases them");
 	retention_report_free(&r);
+	CHECK(afx_count("close", "SELECT count(*) FROM erasure_journal WHERE kind = 'tenant'") == 0,
+	      "no tenant entry in the journal while a held record remains");
 	CHECK(afx_count("close", "SELECT count(*) FROM messages WHERE tenant = 'acme'") == 1 &&
 	      afx_count("close", "SELECT count(*) FROM messages WHERE tenant = 'beta'") == 2,
 	      "the held record stays, and beta's");
@@ -103,6 +105,8 @@ static void test_close(void)
 	      0 && afx_count("close", "SELECT count(*) FROM data_keys WHERE tenant = 'beta' AND wrapped IS NOT NULL") >=
 	      1, "no acme key is left; beta's stay");
 	CHECK(afx_audit_count("close", "tenant.close.done") == 1, "done is audited");
+	CHECK(afx_count("close", "SELECT count(*) FROM erasure_journal WHERE kind = 'tenant' AND tenant = 'acme'") == 1,
+	      "done is in the erasure journal, so a restored backup forgets the tenant too");
 	CHECK(retention_pass(&app, "sweeper", false, NULL, &r) == 0 && r.purged == 0 &&
 	      afx_audit_count("close", "tenant.close.done") == 1, "a later pass audits no second done");
 	retention_report_free(&r);
