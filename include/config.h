@@ -75,6 +75,13 @@ struct source_conf {
 	char *verify_token_file;
 	char *tenant;             /* tenant its messages go to; NULL: as they say, else "default" */
 	int secret_line, verify_line;   /* where the files were named */
+	/* Tap mode (forward.h): the bot behind redactd, or NULL. */
+	char *forward_to;         /* http:// or https:// URL */
+	int forward_timeout;      /* seconds for the bot's whole answer */
+	int forward_retries;      /* new attempts after a failed connect only */
+	int forward_max_inflight; /* calls running at once; over it 503 */
+	bool forward_tls_verify;  /* verify the bot's certificate and name */
+	char *forward_ca_file;    /* CA bundle for the bot's certificate, or NULL */
 };
 
 /* A [tenant "NAME"] section: per-tenant defaults. */

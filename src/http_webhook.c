@@ -82,7 +82,13 @@ void http_webhook_cx(struct request *rq)
 	enum rd_channel ch;
 	const char *caller;
 	json_t *msgs = NULL, *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
-	if (!root || webhook_cx_messages(root, &msgs, &ch, &caller, &e)) {
+	const struct source_conf *tap = config_source(rq->snap->cfg, "dialogflow-cx");
+	if (tap && tap->forward_to) {   /* tap mode: http_forward.c */
+		int bad = !root || webhook_cx_messages(root, &msgs, &ch, &caller, &e);
+		struct ingest_options opt = { .channel = ch, .sender = bad ? NULL : caller,
+		                              .default_tenant = http_token_tenant(rq) ? http_token_tenant(rq) : tap->tenant };
+		http_forward(rq, tap, bad ? NULL : msgs, &opt, bad ? &e : NULL);
+	} else if (!root || webhook_cx_messages(root, &msgs, &ch, &caller, &e)) {
 		http_reply_error(rq, &e);
 	} else if (!msgs) {   /* an event or intent trigger: nothing the user said */
 		http_reply_text(rq, 200, "application/json", cx_empty, sizeof cx_empty - 1, NULL, NULL);
@@ -160,7 +166,10 @@ static void twilio_ingest(struct request *rq, const struct source_conf *src,
 	struct rd_error e;
 	json_t *msgs;
 	struct ingest_options opt = { .default_tenant = src->tenant };
-	if (webhook_twilio_messages(form, &msgs, &opt.channel, &opt.sender, &e))
+	int bad = webhook_twilio_messages(form, &msgs, &opt.channel, &opt.sender, &e);
+	if (src->forward_to)   /* tap mode: http_forward.c */
+		http_forward(rq, src, bad ? NULL : msgs, &opt, bad ? &e : NULL);
+	else if (bad)
 		http_reply_error(rq, &e);
 	else if (!msgs)
 		http_reply_text(rq, 200, "text/xml", twiml_empty, sizeof twiml_empty - 1, NULL, NULL);
@@ -253,9 +262,16 @@ void http_webhook_whatsapp(struct request *rq)
 	const struct source_conf *src = source_find(rq, "whatsapp", &e);
 	if (!senders)
 		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
-	if (!senders || !src || wa_verify(rq, src, &e) ||
-	    !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
-	    webhook_wa_messages(root, &msgs, senders, &e)) {
+	if (!senders || !src || wa_verify(rq, src, &e)) {
+		http_reply_error(rq, &e);
+	} else if (src->forward_to) {   /* tap mode: http_forward.c */
+		int bad = !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
+		          webhook_wa_messages(root, &msgs, senders, &e);
+		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
+		                              .senders = senders };
+		http_forward(rq, src, bad ? NULL : msgs, &opt, bad ? &e : NULL);
+	} else if (!(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
+	           webhook_wa_messages(root, &msgs, senders, &e)) {
 		http_reply_error(rq, &e);
 	} else if (!msgs) {   /* statuses, media, other fields */
 		static const char none[] = "{\"ids\":[],\"findings\":{}}";

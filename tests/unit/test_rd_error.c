@@ -27,6 +27,8 @@ static const struct {
 	{ RD_E_FORBIDDEN, "forbidden", 403 },              { RD_E_RATE_LIMITED, "rate_limited", 429 },
 	{ RD_E_NOT_FOUND, "not_found", 404 },              { RD_E_BUSY, "busy", 503 },
 	{ RD_E_SHUTTING_DOWN, "shutting_down", 503 },      { RD_E_SOURCE_UNAVAILABLE, "source_unavailable", 503 },
+	{ RD_E_BOT_BUSY, "bot_busy", 503 },                { RD_E_BOT_UNREACHABLE, "bot_unreachable", 502 },
+	{ RD_E_BOT_TIMEOUT, "bot_timeout", 504 },
 	{ RD_E_STORAGE_FULL, "storage_full", 503 },        { RD_E_STORAGE_FAILED, "storage_failed", 503 },
 	{ RD_E_STORAGE, "storage_error", 500 },            { RD_E_AUDIT, "audit_error", 500 },
 	{ RD_E_INTEGRITY, "integrity_error", 500 },        { RD_E_INTERNAL, "internal", 500 },
