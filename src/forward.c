@@ -637,12 +637,16 @@ void forward_submit(struct forward *f, struct forward_call *c, forward_done_fn d
 
 /* ---- what the bot said -------------------------------------------------- */
 
-/* TwiML: the text inside <Message>, <Body> and <Say>, one string each
- * (a <Message> holding a <Body> gives the Body's text once). */
+/* TwiML: the text directly inside <Message>, <Body> and <Say>, one string
+ * per run (a <Message> holding a <Body> and a <Media> gives the Body's
+ * text; the Media URL is inside another element, so it is not taken). */
+#define TWIML_MAX_DEPTH 32
+
 struct twiml {
 	json_t *texts;
-	struct buf cur;
-	int depth;                      /* inside a text element: how deep */
+	struct buf cur;                 /* text of the innermost text element so far */
+	bool text_el[TWIML_MAX_DEPTH];  /* per open element: is it a text element */
+	int depth;
 	bool failed;
 	XML_Parser p;
 };
@@ -652,22 +656,9 @@ static bool twiml_text_element(const char *name)
 	return !strcmp(name, "Message") || !strcmp(name, "Body") || !strcmp(name, "Say");
 }
 
-static void XMLCALL twiml_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+/* The text gathered so far, trimmed, as one string when not blank. */
+static void twiml_flush(struct twiml *t)
 {
-	struct twiml *t = arg;
-	(void)attrs;
-	if (t->depth)
-		t->depth++;
-	else if (twiml_text_element(name))
-		t->depth = 1;
-}
-
-static void XMLCALL twiml_end(void *arg, const XML_Char *name)
-{
-	struct twiml *t = arg;
-	(void)name;
-	if (!t->depth || --t->depth)
-		return;
 	size_t b = 0, e = t->cur.len;
 	const char *s = t->cur.data ? t->cur.data : "";
 	while (b < e && strchr(" \t\r\n", s[b]))
@@ -676,13 +667,37 @@ static void XMLCALL twiml_end(void *arg, const XML_Char *name)
 		e--;
 	if (e > b && json_array_append_new(t->texts, json_stringn(s + b, e - b)))
 		t->failed = true;
+	if (t->cur.data)
+		sodium_memzero(t->cur.data, t->cur.len);
 	t->cur.len = 0;
+}
+
+static void XMLCALL twiml_start(void *arg, const XML_Char *name, const XML_Char **attrs)
+{
+	struct twiml *t = arg;
+	(void)attrs;
+	if (t->depth == TWIML_MAX_DEPTH) {
+		t->failed = true;
+		XML_StopParser(t->p, XML_FALSE);
+		return;
+	}
+	if (t->depth && t->text_el[t->depth - 1])
+		twiml_flush(t);
+	t->text_el[t->depth++] = twiml_text_element(name);
+}
+
+static void XMLCALL twiml_end(void *arg, const XML_Char *name)
+{
+	struct twiml *t = arg;
+	(void)name;
+	if (t->depth && t->text_el[--t->depth])
+		twiml_flush(t);
 }
 
 static void XMLCALL twiml_chars(void *arg, const XML_Char *s, int len)
 {
 	struct twiml *t = arg;
-	if (t->depth && len > 0 && buf_append(&t->cur, s, (size_t)len))
+	if (t->depth && t->text_el[t->depth - 1] && len > 0 && buf_append(&t->cur, s, (size_t)len))
 		t->failed = true;
 }
 
