@@ -107,6 +107,7 @@ bench-deps:
 
 bench: all bench-deps
 	@sh bench/run.sh $(BUILD)
+	@FWD_DELAY_MS=5 bash bench/forward.sh $(BUILD) 30
 
 # The growth run (bench/soak.sh): 10 M records, about an hour; SOAK_RECORDS
 # and SOAK_EXPIRED make it shorter.

@@ -131,14 +131,15 @@ void http_webhook_whatsapp(struct request *rq);
 /*
  * Tap mode (http_forward.c), for a webhook whose source has forward_to,
  * once the provider is verified: forwards the request to the bot and
- * relays its answer (or 502/503/504), and stores the inbound turn msgs
- * (NULL: there is none; map_err set: it could not be mapped, counted as a
- * failed write) and the bot's turns without waiting for either. msgs and
- * opt stay the caller's.
+ * relays its answer (or 502/503/504). When the request ends the inbound
+ * turn msgs (NULL: there is none; map_err set: it could not be mapped,
+ * counted as a failed write) and the bot's turns are stored, without
+ * waiting for either. msgs and opt stay the caller's.
  */
 void http_forward(struct request *rq, const struct source_conf *src, json_t *msgs,
                   const struct ingest_options *opt, const struct rd_error *map_err);
-void http_forward_free(struct http_fwd *fw);   /* NULL is a no-op */
+/* Stores the turns (once the call has ended), frees. NULL is a no-op. */
+void http_forward_free(struct http_fwd *fw);
 
 /* GET|HEAD /readyz (http_admin.c): 200 while writes are accepted. */
 void http_readyz(struct request *rq);

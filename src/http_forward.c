@@ -9,14 +9,19 @@
  * redactd replaces: Twilio's signature is made again for forward_to with
  * the same Auth Token, Meta's covers only the body and passes unchanged,
  * CX's Authorization was redactd's own token), suspends the connection and
- * hands the call to the forward thread (forward.c). Only then is the
- * inbound turn handed to ingest, without waiting for its commit: the bot
- * is already working. When the bot answers (or fails) the forward thread
- * resumes the connection, and finish_forward, on the worker, relays the
- * answer (status, headers, body) or the error the provider would have met
- * (503 bot_busy, 502 bot_unreachable, 504 bot_timeout), then hands what the
- * bot said (TwiML, CX messages) to ingest as role=bot turns, also without
- * waiting.
+ * hands the call to the forward thread (forward.c). When the bot answers
+ * (or fails) the forward thread resumes the connection, and
+ * finish_forward, on the worker, relays the answer (status, headers, body)
+ * or the error the provider would have met (503 bot_busy, 502
+ * bot_unreachable, 504 bot_timeout).
+ *
+ * The turns are stored after that, off the answer's path: when MHD is done
+ * with the request (request_free calls http_forward_free), the user's turn
+ * and then what the bot said (TwiML, CX messages) go to ingest as role=user
+ * and role=bot turns, without waiting for their commit. So neither
+ * redaction nor the store adds to what the provider waits for, and a
+ * request that ends early (the provider hung up, the bot failed) still has
+ * its user turn stored.
  */
 #include "config.h"
 #include "forward.h"
@@ -31,24 +36,59 @@
 #include <string.h>
 
 struct http_fwd {
-	struct forward_call *call;
+	struct forward_call *call;      /* NULL when it could not be built */
+	struct forward *f;
+	struct app_snap *snap;          /* the request's, which it holds past this */
 	enum forward_kind kind;
 	json_t *msgs;                   /* the inbound turn (a reference), or NULL */
-	struct ingest_options opt;      /* for the bot's turns; strings below */
+	char map_err[32];               /* why there is no inbound turn to store, or "" */
+	struct ingest_options opt;      /* its strings are below */
 	char *sender, *tenant;
-	const char *source;             /* the snapshot's, which the request holds */
+	const char **senders;           /* WhatsApp: into msgs' conversation ids */
+	const char *source;             /* the snapshot's */
+	atomic_bool ended;              /* the call's done has run */
+	bool relayed;                   /* the bot's answer went to the provider */
 };
+
+/* The turns, once the provider has its answer: the user's, then what the
+ * bot said (a relayed 2xx TwiML or CX answer), each handed to ingest
+ * without waiting. Off the answer's path: this runs when MHD is done with
+ * the request. */
+static void log_turns(struct http_fwd *fw)
+{
+	const struct forward_result *r = fw->call ? forward_call_result(fw->call) : NULL;
+	json_t *texts = NULL, *bot = NULL;
+	if (fw->map_err[0])
+		forward_log_failed(fw->f, fw->source, "user", fw->map_err);
+	else if (fw->msgs)
+		forward_log(fw->f, fw->snap, &fw->opt, fw->msgs, fw->source, "user");
+	if (!fw->relayed || fw->kind == FORWARD_WHATSAPP || !fw->msgs || r->status < 200 || r->status > 299)
+		return;   /* Meta's bots answer nothing inline; an error answer says nothing */
+	if (forward_bot_texts(fw->kind, r->body, r->len, &texts)) {
+		forward_log_failed(fw->f, fw->source, "bot", "invalid_body");
+		return;
+	}
+	if (json_array_size(texts) && !(bot = forward_bot_messages(fw->msgs, texts)))
+		forward_log_failed(fw->f, fw->source, "bot", "internal");
+	else if (bot)
+		forward_log(fw->f, fw->snap, &fw->opt, bot, fw->source, "bot");
+	json_decref(bot);
+	json_decref(texts);
+}
 
 void http_forward_free(struct http_fwd *fw)
 {
 	if (!fw)
 		return;
+	if (atomic_load(&fw->ended))
+		log_turns(fw);
 	forward_call_free(fw->call);
 	json_decref(fw->msgs);
 	if (fw->sender)
 		sodium_memzero(fw->sender, strlen(fw->sender));   /* a phone number */
 	free(fw->sender);
 	free(fw->tenant);
+	free(fw->senders);
 	free(fw);
 }
 
@@ -118,6 +158,7 @@ static struct forward_call *build_call(struct request *rq, const struct source_c
 static void on_forwarded(void *arg)
 {
 	struct request *rq = arg;
+	atomic_store(&rq->fwd->ended, true);
 	atomic_store(&rq->commit_done, true);
 	MHD_resume_connection(rq->conn);
 }
@@ -149,25 +190,6 @@ static bool relay(struct request *rq, const struct forward_result *r)
 	return ok;
 }
 
-/* What the bot said, as role=bot turns of the inbound turn's conversation. */
-static void log_bot(struct request *rq, struct http_fwd *fw, const struct forward_result *r)
-{
-	struct forward *f = rq->srv->forward;
-	json_t *texts = NULL, *msgs = NULL;
-	if (fw->kind == FORWARD_WHATSAPP || !fw->msgs || r->status < 200 || r->status > 299)
-		return;   /* Meta's bots answer nothing inline; an error answer says nothing */
-	if (forward_bot_texts(fw->kind, r->body, r->len, &texts)) {
-		forward_log_failed(f, fw->source, "bot", "invalid_body");
-		return;
-	}
-	if (json_array_size(texts) && !(msgs = forward_bot_messages(fw->msgs, texts)))
-		forward_log_failed(f, fw->source, "bot", "internal");
-	else if (msgs)
-		forward_log(f, rq->snap, &fw->opt, msgs, fw->source, "bot");
-	json_decref(msgs);
-	json_decref(texts);
-}
-
 static void finish_forward(struct request *rq)
 {
 	struct http_fwd *fw = rq->fwd;
@@ -175,10 +197,8 @@ static void finish_forward(struct request *rq)
 	struct rd_error e;
 	switch (r->outcome) {
 	case FORWARD_OK:
-		if (relay(rq, r)) {
-			log_bot(rq, fw, r);
+		if ((fw->relayed = relay(rq, r)))
 			return;
-		}
 		rd_error_set(&e, RD_E_BOT_UNREACHABLE, "the bot's answer cannot be relayed (status %ld)", r->status);
 		break;
 	case FORWARD_OVERLOADED:
@@ -204,20 +224,33 @@ static char *dup_or_null(const char *s, bool *oom)
 	return d;
 }
 
-static struct http_fwd *fwd_new(const struct source_conf *src, json_t *msgs,
-                                const struct ingest_options *opt)
+/* What the turns need once the request's own memory is gone: the inbound
+ * turn, the sender and tenant copied; WhatsApp's senders are the
+ * conversation ids of its messages (each sender's own). */
+static struct http_fwd *fwd_new(struct request *rq, const struct source_conf *src, json_t *msgs,
+                                const struct ingest_options *opt, const struct rd_error *map_err)
 {
 	struct http_fwd *fw = calloc(1, sizeof *fw);
+	json_t *list = json_object_get(msgs, "messages"), *m;
+	size_t i;
 	bool oom = !fw;
 	if (oom)
 		return NULL;
+	fw->f = rq->srv->forward;
+	fw->snap = rq->snap;
 	fw->kind = forward_kind_of(src->name);
 	fw->source = src->name;
-	fw->msgs = json_incref(msgs);
+	fw->msgs = map_err ? NULL : json_incref(msgs);
+	if (map_err)
+		snprintf(fw->map_err, sizeof fw->map_err, "%s", rd_err_code(map_err->err));
 	fw->sender = dup_or_null(opt->sender, &oom);
 	fw->tenant = dup_or_null(opt->default_tenant, &oom);
+	if (opt->senders && fw->msgs && !(fw->senders = calloc(json_array_size(list) + 1, sizeof *fw->senders)))
+		oom = true;
+	json_array_foreach(fw->senders ? list : NULL, i, m)
+		fw->senders[i] = json_string_value(json_object_get(m, "conversation_id"));
 	fw->opt = (struct ingest_options){ .default_tenant = fw->tenant, .channel = opt->channel,
-	                                   .sender = fw->sender };
+	                                   .sender = fw->sender, .senders = fw->senders };
 	if (oom) {
 		http_forward_free(fw);
 		return NULL;
@@ -228,29 +261,22 @@ static struct http_fwd *fwd_new(const struct source_conf *src, json_t *msgs,
 void http_forward(struct request *rq, const struct source_conf *src, json_t *msgs,
                   const struct ingest_options *opt, const struct rd_error *map_err)
 {
-	struct forward *f = rq->srv->forward;
 	struct rd_error e;
-	struct http_fwd *fw = fwd_new(src, msgs, opt);
+	struct http_fwd *fw = fwd_new(rq, src, msgs, opt, map_err);
 	if (!fw) {
 		http_fail(rq, RD_E_INTERNAL, "out of memory");
 		return;
 	}
+	rq->fwd = fw;   /* the turns are stored when the request ends, whatever happens */
 	if (!(fw->call = build_call(rq, src, fw->kind, &e))) {
-		http_forward_free(fw);
+		atomic_store(&fw->ended, true);
 		http_reply_error(rq, &e);
 		return;
 	}
-	rq->fwd = fw;
 	rq->finish = finish_forward;
 	rq->answered = true;   /* the reply is queued by finish_forward */
 	atomic_fetch_add(&rq->srv->suspended, 1);
 	rq->counted_suspended = true;
 	MHD_suspend_connection(rq->conn);
-	forward_submit(f, fw->call, on_forwarded, rq);
-	/* The bot is at work; the connection is this thread's until we return,
-	 * so the answer is relayed after this turn has been handed over. */
-	if (map_err)
-		forward_log_failed(f, src->name, "user", rd_err_code(map_err->err));
-	else if (msgs)
-		forward_log(f, rq->snap, opt, msgs, src->name, "user");
+	forward_submit(fw->f, fw->call, on_forwarded, rq);
 }
