@@ -90,6 +90,7 @@ struct forward {
 	CURLM *multi;
 	pthread_t thread;
 	bool started;
+	bool curl_ready;                /* curl_global_init succeeded: cleanup owed */
 	atomic_bool stopping;
 	pthread_mutex_t lock;           /* queue, logs, free handles */
 	struct forward_call *queue;     /* submitted, not yet added */
@@ -552,7 +553,8 @@ int forward_new(struct app *app, struct forward **out, char *err, size_t errlen)
 	}
 	f->app = app;
 	pthread_mutex_init(&f->lock, NULL);
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK || !(f->multi = curl_multi_init())) {
+	f->curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+	if (!f->curl_ready || !(f->multi = curl_multi_init())) {
 		util_err(err, errlen, "forward: libcurl cannot start");
 		goto fail;
 	}
@@ -604,6 +606,8 @@ void forward_free(struct forward *f)
 		curl_easy_cleanup(f->free_handles[i]);
 	if (f->multi)
 		curl_multi_cleanup(f->multi);
+	if (f->curl_ready)
+		curl_global_cleanup();   /* reference-counted by libcurl */
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }

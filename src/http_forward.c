@@ -170,13 +170,13 @@ static bool relay(struct request *rq, const struct forward_result *r)
 	                                                            MHD_RESPMEM_MUST_COPY);
 	bool ok = resp != NULL;
 	for (size_t i = 0; ok && i < r->n_headers; i++) {
-		char line[1024];
-		snprintf(line, sizeof line, "%s", r->headers[i]);
-		char *colon = strchr(line, ':');
-		if (!colon)
-			continue;
-		*colon = '\0';
-		MHD_add_response_header(resp, line, colon + 1 + strspn(colon + 1, " \t"));
+		char *line = strdup(r->headers[i]), *colon = line ? strchr(line, ':') : NULL;
+		ok = line != NULL;
+		if (colon) {
+			*colon = '\0';
+			MHD_add_response_header(resp, line, colon + 1 + strspn(colon + 1, " \t"));
+		}
+		free(line);
 	}
 	if (ok && MHD_queue_response(rq->conn, (unsigned)r->status, resp) == MHD_YES) {
 		rq->answered = true;
