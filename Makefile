@@ -14,7 +14,9 @@ DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-d
 # after `deps`, which reads pkg-config afresh. A build without the packages
 # stops at `libs-present` with what to install instead of failing to link.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl's headers only: forward.c loads it with dlopen when `serve` starts,
+# so the CLI does not load its twenty libraries (about 4 MB of RSS).
+PKG_LIBS   := $(filter-out -lcurl,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wpointer-arith -Wundef

@@ -39,7 +39,11 @@
 #include "metrics.h"
 #include "rd_error.h"
 
+/* Its calls go through the table below, which the type-checking macros of
+ * curl.h would bypass. */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#include <dlfcn.h>
 #include <expat.h>
 #include <pthread.h>
 #include <sodium.h>
@@ -48,6 +52,55 @@
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
+
+/*
+ * libcurl is loaded when the first engine starts (dlopen), not linked: it
+ * brings some twenty libraries (OpenSSL, Kerberos, LDAP, SSH, ...) whose
+ * loading costs every process about 4 MB of resident memory, and only
+ * `redactd serve` forwards. The CLI (`redactd redact` streams gigabytes in
+ * a bounded RSS) never pays for it. The prototypes are curl.h's.
+ */
+#define CURL_SYMBOLS(X) \
+	X(curl_global_init) X(curl_global_cleanup) X(curl_multi_init) X(curl_multi_setopt) \
+	X(curl_multi_cleanup) X(curl_multi_add_handle) X(curl_multi_remove_handle) \
+	X(curl_multi_perform) X(curl_multi_info_read) X(curl_multi_poll) X(curl_multi_wakeup) \
+	X(curl_easy_init) X(curl_easy_reset) X(curl_easy_cleanup) X(curl_easy_setopt) \
+	X(curl_easy_getinfo) X(curl_easy_strerror) X(curl_slist_append) X(curl_slist_free_all)
+
+static struct {
+#define CURL_SLOT(f) __typeof__(f) *f;
+	CURL_SYMBOLS(CURL_SLOT)
+#undef CURL_SLOT
+} lc;
+static pthread_once_t lc_once = PTHREAD_ONCE_INIT;
+static bool lc_ready;
+static char lc_error[160];
+
+static void lc_load(void)
+{
+	void *lib = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+	if (!lib) {
+		snprintf(lc_error, sizeof lc_error, "%s", dlerror());
+		return;
+	}
+#define CURL_LOAD(f) \
+	if (!(lc.f = (__typeof__(f) *)dlsym(lib, #f))) { \
+		snprintf(lc_error, sizeof lc_error, "libcurl.so.4 has no %s", #f); \
+		return; \
+	}
+	CURL_SYMBOLS(CURL_LOAD)
+#undef CURL_LOAD
+	lc_ready = true;   /* the library stays loaded until the process ends */
+}
+
+/* 0 once libcurl is loaded; -1 with err (what dlopen said). */
+static int lc_need(char *err, size_t errlen)
+{
+	pthread_once(&lc_once, lc_load);
+	if (!lc_ready && err)
+		util_err(err, errlen, "forward: cannot load libcurl (install libcurl4): %s", lc_error);
+	return lc_ready ? 0 : -1;
+}
 
 #define FWD_SOURCES 3                /* twilio, whatsapp, dialogflow-cx */
 #define FWD_FREE_HANDLES 64          /* easy handles kept for reuse */
@@ -122,7 +175,7 @@ static char *dup_opt(const char *s, bool *oom)
 
 struct forward_call *forward_call_new(const struct source_conf *src, const void *body, size_t len)
 {
-	struct forward_call *c = calloc(1, sizeof *c);
+	struct forward_call *c = lc_need(NULL, 0) ? NULL : calloc(1, sizeof *c);
 	char ca[4096], perr[192];
 	bool oom = !c;
 	if (oom)
@@ -151,7 +204,7 @@ struct forward_call *forward_call_new(const struct source_conf *src, const void 
 	c->max_inflight = src->forward_max_inflight;
 	c->tls_verify = src->forward_tls_verify;
 	/* No "Expect: 100-continue" round trip for a small body. */
-	if (!(c->hdrs = curl_slist_append(NULL, "Expect:"))) {
+	if (!(c->hdrs = lc.curl_slist_append(NULL, "Expect:"))) {
 		forward_call_free(c);
 		return NULL;
 	}
@@ -171,7 +224,7 @@ int forward_call_header(struct forward_call *c, const char *name, const char *va
 		buf_free(&b);
 		return -1;
 	}
-	struct curl_slist *l = curl_slist_append(c->hdrs, b.data);
+	struct curl_slist *l = lc.curl_slist_append(c->hdrs, b.data);
 	sodium_memzero(b.data, b.len);   /* a signature or a bot's key */
 	buf_free(&b);
 	if (!l)
@@ -194,8 +247,8 @@ void forward_call_free(struct forward_call *c)
 	if (!c)
 		return;
 	if (c->easy)
-		curl_easy_cleanup(c->easy);
-	curl_slist_free_all(c->hdrs);   /* signatures: libcurl's copy is freed, not wiped */
+		lc.curl_easy_cleanup(c->easy);
+	lc.curl_slist_free_all(c->hdrs);   /* signatures: libcurl's copy is freed, not wiped */
 	free(c->url);
 	free(c->ca_file);
 	free(c->source);
@@ -312,8 +365,8 @@ static CURL *easy_get(struct forward *f)
 		e = f->free_handles[--f->n_free];
 	pthread_mutex_unlock(&f->lock);
 	if (e)
-		curl_easy_reset(e);   /* keeps nothing of the last call but its caches */
-	return e ? e : curl_easy_init();
+		lc.curl_easy_reset(e);   /* keeps nothing of the last call but its caches */
+	return e ? e : lc.curl_easy_init();
 }
 
 static void easy_put(struct forward *f, CURL *e)
@@ -325,7 +378,7 @@ static void easy_put(struct forward *f, CURL *e)
 	}
 	pthread_mutex_unlock(&f->lock);
 	if (e)
-		curl_easy_cleanup(e);
+		lc.curl_easy_cleanup(e);
 }
 
 static int easy_setup(struct forward_call *c)
@@ -333,24 +386,24 @@ static int easy_setup(struct forward_call *c)
 	CURL *e = c->easy;
 	long verify = c->tls_verify ? 1L : 0L;
 	int bad = 0;
-	bad |= curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->len) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_s * 1000L) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->len) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_HTTPHEADER, c->hdrs) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, (long)c->timeout_s * 1000L) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_SSL_VERIFYPEER, verify) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_SSL_VERIFYHOST, verify ? 2L : 0L) != CURLE_OK;
 	if (c->ca_file)
-		bad |= curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_HEADERDATA, c) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_WRITEDATA, c) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_PRIVATE, c) != CURLE_OK;
-	bad |= curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK;
+		bad |= lc.curl_easy_setopt(e, CURLOPT_CAINFO, c->ca_file) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_HEADERFUNCTION, on_header) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_HEADERDATA, c) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_body) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_WRITEDATA, c) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_PRIVATE, c) != CURLE_OK;
+	bad |= lc.curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L) != CURLE_OK;
 	return bad ? -1 : 0;
 }
 
@@ -393,7 +446,7 @@ static void call_start(struct forward *f, struct forward_call *c)
 		call_end(f, c, FORWARD_FAILED, true);
 		return;
 	}
-	if (easy_setup(c) || curl_multi_add_handle(f->multi, c->easy) != CURLM_OK) {
+	if (easy_setup(c) || lc.curl_multi_add_handle(f->multi, c->easy) != CURLM_OK) {
 		snprintf(c->res.detail, sizeof c->res.detail, "the transfer cannot be set up");
 		call_end(f, c, FORWARD_FAILED, true);
 		return;
@@ -433,21 +486,21 @@ static enum forward_outcome outcome_of(CURLcode rc)
 static void call_finished(struct forward *f, CURL *e, CURLcode rc)
 {
 	struct forward_call *c = NULL;
-	curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&c);
-	curl_multi_remove_handle(f->multi, e);
+	lc.curl_easy_getinfo(e, CURLINFO_PRIVATE, (char **)&c);
+	lc.curl_multi_remove_handle(f->multi, e);
 	if ((rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) && c->retries > 0) {
 		c->retries--;
-		if (curl_multi_add_handle(f->multi, e) == CURLM_OK)
+		if (lc.curl_multi_add_handle(f->multi, e) == CURLM_OK)
 			return;
 	}
 	running_remove(f, c);
 	enum forward_outcome o = outcome_of(rc);
 	if (rc == CURLE_OK)
-		curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &c->res.status);
+		lc.curl_easy_getinfo(e, CURLINFO_RESPONSE_CODE, &c->res.status);
 	if (rc == CURLE_WRITE_ERROR && c->reply_too_big)
 		snprintf(c->res.detail, sizeof c->res.detail, "the answer is over %u bytes", FORWARD_MAX_REPLY);
 	else if (rc != CURLE_OK)
-		snprintf(c->res.detail, sizeof c->res.detail, "%s", curl_easy_strerror(rc));
+		snprintf(c->res.detail, sizeof c->res.detail, "%s", lc.curl_easy_strerror(rc));
 	c->easy = NULL;
 	easy_put(f, e);
 	call_end(f, c, o, true);
@@ -511,7 +564,7 @@ static void end_running(struct forward *f)
 	while (f->running) {
 		struct forward_call *c = f->running;
 		running_remove(f, c);
-		curl_multi_remove_handle(f->multi, c->easy);
+		lc.curl_multi_remove_handle(f->multi, c->easy);
 		snprintf(c->res.detail, sizeof c->res.detail, "the daemon is stopping");
 		call_end(f, c, FORWARD_SHUTDOWN, true);
 	}
@@ -524,12 +577,12 @@ static void *fwd_main(void *arg)
 		int running = 0, left = 0;
 		CURLMsg *m;
 		start_queued(f);
-		curl_multi_perform(f->multi, &running);
-		while ((m = curl_multi_info_read(f->multi, &left)))
+		lc.curl_multi_perform(f->multi, &running);
+		while ((m = lc.curl_multi_info_read(f->multi, &left)))
 			if (m->msg == CURLMSG_DONE)
 				call_finished(f, m->easy_handle, m->data.result);
 		take_logs(f);
-		curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
+		lc.curl_multi_poll(f->multi, NULL, 0, 1000, NULL);
 	}
 	end_running(f);
 	struct forward_call *q = take_queue(f);
@@ -553,12 +606,14 @@ int forward_new(struct app *app, struct forward **out, char *err, size_t errlen)
 	}
 	f->app = app;
 	pthread_mutex_init(&f->lock, NULL);
-	f->curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
-	if (!f->curl_ready || !(f->multi = curl_multi_init())) {
+	if (lc_need(err, errlen))
+		goto fail;
+	f->curl_ready = lc.curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+	if (!f->curl_ready || !(f->multi = lc.curl_multi_init())) {
 		util_err(err, errlen, "forward: libcurl cannot start");
 		goto fail;
 	}
-	curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, 64L);
+	lc.curl_multi_setopt(f->multi, CURLMOPT_MAXCONNECTS, 64L);
 	if (pthread_create(&f->thread, NULL, fwd_main, f)) {
 		util_err(err, errlen, "forward: cannot start its thread");
 		goto fail;
@@ -578,7 +633,7 @@ void forward_stop(struct forward *f)
 	if (!f || !f->started)
 		return;
 	atomic_store(&f->stopping, true);
-	curl_multi_wakeup(f->multi);
+	lc.curl_multi_wakeup(f->multi);
 	pthread_join(f->thread, NULL);
 	pthread_mutex_lock(&f->lock);
 	f->started = false;
@@ -603,11 +658,11 @@ void forward_free(struct forward *f)
 		usleep(1000);
 	}
 	for (size_t i = 0; i < f->n_free; i++)
-		curl_easy_cleanup(f->free_handles[i]);
+		lc.curl_easy_cleanup(f->free_handles[i]);
 	if (f->multi)
-		curl_multi_cleanup(f->multi);
+		lc.curl_multi_cleanup(f->multi);
 	if (f->curl_ready)
-		curl_global_cleanup();   /* reference-counted by libcurl */
+		lc.curl_global_cleanup();   /* reference-counted by libcurl */
 	pthread_mutex_destroy(&f->lock);
 	free(f);
 }
@@ -636,7 +691,7 @@ void forward_submit(struct forward *f, struct forward_call *c, forward_done_fn d
 		call_end(f, c, FORWARD_SHUTDOWN, true);
 		return;
 	}
-	curl_multi_wakeup(f->multi);
+	lc.curl_multi_wakeup(f->multi);
 }
 
 /* ---- what the bot said -------------------------------------------------- */
@@ -811,7 +866,7 @@ static void on_logged(void *arg, struct ingest_job *job)
 	l->next = f->logs;
 	f->logs = l;
 	pthread_mutex_unlock(&f->lock);
-	curl_multi_wakeup(f->multi);
+	lc.curl_multi_wakeup(f->multi);
 }
 
 void forward_log_failed(struct forward *f, const char *source, const char *role, const char *code)
