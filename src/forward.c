@@ -389,6 +389,9 @@ static int easy_setup(struct forward_call *c)
 	bad |= lc.curl_easy_setopt(e, CURLOPT_URL, c->url) != CURLE_OK;
 	bad |= lc.curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https") != CURLE_OK;
 	bad |= lc.curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L) != CURLE_OK;
+	/* Straight to the bot: never through a proxy named in the environment
+	 * (http_proxy and friends), which would see every user's message. */
+	bad |= lc.curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
 	bad |= lc.curl_easy_setopt(e, CURLOPT_POST, 1L) != CURLE_OK;
 	bad |= lc.curl_easy_setopt(e, CURLOPT_POSTFIELDS, c->body) != CURLE_OK;
 	bad |= lc.curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)c->len) != CURLE_OK;
