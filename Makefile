@@ -4,9 +4,9 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle gnutls libsystemd
+PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle gnutls libsystemd libcurl expat
 DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev \
-            libjansson-dev libinih-dev nettle-dev libgnutls28-dev libsystemd-dev curl sqlite3 jq openssl strace clang libclang-rt-14-dev mandoc python3
+            libjansson-dev libinih-dev nettle-dev libgnutls28-dev libsystemd-dev libcurl4-openssl-dev libexpat1-dev curl sqlite3 jq openssl strace clang libclang-rt-14-dev mandoc python3
 
 # pkg-config runs when make reads this file. On a machine that has never
 # built redactd the -dev packages are not there yet at that moment, so the
@@ -14,7 +14,9 @@ DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-d
 # after `deps`, which reads pkg-config afresh. A build without the packages
 # stops at `libs-present` with what to install instead of failing to link.
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libcurl's headers only: forward.c loads it with dlopen when `serve` starts,
+# so the CLI does not load its twenty libraries (about 4 MB of RSS).
+PKG_LIBS   := $(filter-out -lcurl,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wpointer-arith -Wundef
@@ -107,6 +109,7 @@ bench-deps:
 
 bench: all bench-deps
 	@sh bench/run.sh $(BUILD)
+	@FWD_DELAY_MS=5 bash bench/forward.sh $(BUILD) 30
 
 # The growth run (bench/soak.sh): 10 M records, about an hour; SOAK_RECORDS
 # and SOAK_EXPIRED make it shorter.

@@ -107,6 +107,13 @@ struct source_conf {
 	int channel;              /* enum rd_channel of messages that map none */
 	char *category;           /* category of its messages, or NULL: the channel's */
 	int generic_line, hmac_line, sw_line, category_line;   /* where such keys were set (0: none) */
+	/* Tap mode (forward.h): the bot behind redactd, or NULL. */
+	char *forward_to;         /* http:// or https:// URL */
+	int forward_timeout;      /* seconds for the bot's whole answer */
+	int forward_retries;      /* new attempts after a failed connect only */
+	int forward_max_inflight; /* calls running at once; over it 503 */
+	bool forward_tls_verify;  /* verify the bot's certificate and name */
+	char *forward_ca_file;    /* CA bundle for the bot's certificate, or NULL */
 };
 
 /* [source] location: a shared location is stored as [LOCATION], or its

@@ -23,6 +23,10 @@ struct http_tls;
 struct http_guard;
 struct guard_conn;
 struct ratelimit;
+struct forward;
+struct http_fwd;
+struct source_conf;
+struct rd_error;
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -33,6 +37,7 @@ struct http_server {
 	struct http_tls *tls;            /* NULL without tls_cert */
 	struct http_guard *guard;        /* deadlines, per-address limit, lingering */
 	struct ratelimit *limits;        /* 429 buckets per address and per token */
+	struct forward *forward;         /* tap mode's outbound side (forward.h) */
 };
 
 struct request;
@@ -83,6 +88,7 @@ struct request {
 	size_t discarded;               /* bytes of a refused chunked body dropped */
 	int retry_after;                /* seconds for a 429's Retry-After; 0 = 1 */
 	enum rd_err refusal;            /* the error answered (http_reply_error), or RD_OK */
+	struct http_fwd *fwd;           /* tap mode: the call to the bot, or NULL */
 };
 
 /* Replies (copy the body; hname/hvalue is one optional extra header). */
@@ -125,6 +131,19 @@ void http_webhook_whatsapp_verify(struct request *rq);
 void http_webhook_whatsapp(struct request *rq);
 /* POST /v1/webhooks/{name}: a [source] of type standard-webhooks or hmac-sha256. */
 void http_webhook_generic(struct request *rq);
+
+/*
+ * Tap mode (http_forward.c), for a webhook whose source has forward_to,
+ * once the provider is verified: forwards the request to the bot and
+ * relays its answer (or 502/503/504). When the request ends the inbound
+ * turn msgs (NULL: there is none; map_err set: it could not be mapped,
+ * counted as a failed write) and the bot's turns are stored, without
+ * waiting for either. msgs and opt stay the caller's.
+ */
+void http_forward(struct request *rq, const struct source_conf *src, json_t *msgs,
+                  const struct ingest_options *opt, const struct rd_error *map_err);
+/* Stores the turns (once the call has ended), frees. NULL is a no-op. */
+void http_forward_free(struct http_fwd *fw);
 
 /* GET|HEAD /readyz (http_admin.c): 200 while writes are accepted. */
 void http_readyz(struct request *rq);

@@ -52,6 +52,14 @@ enum metrics_webhook_event {
 void metrics_webhook(struct metrics *m, enum metrics_webhook_event ev, const char *source,
                      const char *kind, uint64_t n);
 
+/* A forward to a bot (tap mode) ended: source is a static name, status
+ * the bot's HTTP status or 0 when it did not answer, outcome a static word
+ * (ok, overloaded, unreachable, timeout, failed, shutdown), us its time. */
+void metrics_forward(struct metrics *m, const char *source, int status, const char *outcome,
+                     int64_t us);
+/* A tapped turn that was not stored. */
+void metrics_forward_log_failure(struct metrics *m);
+
 /* Render everything in Prometheus text exposition format into b. */
 int metrics_render(struct metrics *m, struct buf *b) RD_WARN_UNUSED;
 /* process_cpu_seconds_total, process_resident_memory_bytes, process_open_fds,

@@ -47,6 +47,9 @@ enum rd_err {
 	RD_E_BUSY,               /* the write queue is full: retry soon */
 	RD_E_SHUTTING_DOWN,
 	RD_E_SOURCE_UNAVAILABLE, /* a webhook source cannot verify (no secret) */
+	RD_E_BOT_BUSY,           /* tap mode: forward_max_inflight forwards running */
+	RD_E_BOT_UNREACHABLE,    /* tap mode: no connection to the bot, or no answer */
+	RD_E_BOT_TIMEOUT,        /* tap mode: the bot did not answer in forward_timeout */
 	RD_E_STORAGE_FULL,       /* the disk is full: nothing written */
 	RD_E_STORAGE_FAILED,     /* writes refused since a WAL fdatasync failed */
 	RD_E_STORAGE,            /* the database failed the operation */

@@ -523,6 +523,16 @@ static const char *check_url(const char *v)
 	return NULL;
 }
 
+static const char *check_forward_url(const char *v)
+{
+	size_t scheme = !strncmp(v, "https://", 8) ? 8 : !strncmp(v, "http://", 7) ? 7 : 0;
+	if (*v && (!scheme || !v[scheme] || v[scheme] == '/'))
+		return "forward_to must be an https:// or http:// URL with a host";
+	if (strlen(v) >= 2048 || strpbrk(v, " \t\"<>\\^`{|}#"))
+		return "forward_to must be a URL of under 2048 bytes without blanks or fragment";
+	return NULL;
+}
+
 static const char *check_database(const char *v)
 {
 	return *v ? NULL : "database must be a file path";
@@ -988,6 +998,18 @@ static const struct cfg_key source_keys[] = {
 	  .doc = "ISO 3166 code national phone numbers from this source are read in" },
 	{ "location", KT_CHOICE, SOURCE(location), "redact", .words = location_words,
 	  .doc = "WhatsApp: a shared location is stored as [LOCATION] (redact) or not at all (drop)" },
+	{ "forward_to", KT_STR, SOURCE(forward_to), NULL, .flags = KF_OPTIONAL, .check = check_forward_url,
+	  .doc = "tap mode: the bot's webhook URL; its answer is relayed" },
+	{ "forward_timeout", KT_SECONDS, SOURCE(forward_timeout), "10s", 1, 300,
+	  .doc = "time the bot has for its whole answer; then 504" },
+	{ "forward_retries", KT_INT, SOURCE(forward_retries), "1", 0, 5, .unit = "attempts",
+	  .doc = "new attempts after a failed connect (never after a request was sent)" },
+	{ "forward_max_inflight", KT_INT, SOURCE(forward_max_inflight), "64", 1, 10000, .unit = "requests",
+	  .doc = "forwards running at once; over it 503" },
+	{ "forward_tls_verify", KT_BOOL, SOURCE(forward_tls_verify), "yes",
+	  .doc = "verify the bot's certificate and host name" },
+	{ "forward_ca_file", KT_FILE, SOURCE(forward_ca_file), NULL,
+	  .doc = "PEM CA bundle the bot's certificate is verified against" },
 };
 
 static const struct cfg_key tenant_keys[] = {
@@ -1676,6 +1698,8 @@ void config_free(struct config *c)
 		free(c->sources[i].tenant);
 		free_source_generic(&c->sources[i]);
 		free(c->sources[i].region);
+		free(c->sources[i].forward_to);
+		free(c->sources[i].forward_ca_file);
 	}
 	for (size_t i = 0; i < c->ntenants; i++) {
 		free(c->tenants[i].name);

@@ -7,6 +7,7 @@
  * status, the duration, byte counts and the record ids created.
  */
 #include "http.h"
+#include "forward.h"
 #include "http_guard.h"
 #include "http_internal.h"
 #include "http_tls.h"
@@ -92,6 +93,7 @@ static const short HTTP_STATUS[RD_ERR_COUNT] = {
 	[RD_E_RATE_LIMITED] = 429, [RD_E_NOT_FOUND] = 404, [RD_E_TENANT_CLOSED] = 409,
 	[RD_E_CONSENT_REQUIRED] = 403, [RD_E_RESTRICTED] = 403,
 	[RD_E_BUSY] = 503, [RD_E_SHUTTING_DOWN] = 503, [RD_E_SOURCE_UNAVAILABLE] = 503,
+	[RD_E_BOT_BUSY] = 503, [RD_E_BOT_UNREACHABLE] = 502, [RD_E_BOT_TIMEOUT] = 504,
 	[RD_E_STORAGE_FULL] = 503, [RD_E_STORAGE_FAILED] = 503,
 	[RD_E_STORAGE] = 500, [RD_E_AUDIT] = 500, [RD_E_INTEGRITY] = 500, [RD_E_INTERNAL] = 500,
 };
@@ -561,6 +563,7 @@ static void request_free(struct request *rq)
 	}
 	buf_free(&rq->body);
 	ingest_job_free(rq->job);
+	http_forward_free(rq->fwd);
 	app_snap_release(rq->snap);
 	free(rq);
 }
@@ -871,6 +874,8 @@ static int http_start_with(struct app *app, const struct config *cfg, struct htt
 		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (forward_new(app, &srv->forward, err, errlen))
+		goto fail;
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify,
@@ -941,8 +946,10 @@ void http_stop(struct http_server *srv)
 				log_warn("stopping: %u requests still wait for the store after %u s",
 				         (unsigned)atomic_load(&srv->suspended), i / 100);
 		}
+		forward_stop(srv->forward);   /* forwards still out end now, and resume */
 		MHD_stop_daemon(srv->daemon);
 	}
+	forward_free(srv->forward);      /* after MHD: no handler can log a turn any more */
 	guard_stop(srv->guard);      /* after MHD: no notification can come any more */
 	ratelimit_free(srv->limits);
 	if (srv->unix_fd >= 0) {

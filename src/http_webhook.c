@@ -123,6 +123,29 @@ static void deliver(struct request *rq, const char *source, struct ingest_option
 	json_decref(msgs);
 }
 
+/* Tap mode (forward_to, http_forward.c): the request goes on to the bot
+ * whatever b holds, and its turns are stored once the bot's answer is back
+ * with the provider. bad is why the payload could not be mapped (the bot
+ * still gets it; nothing is stored), or NULL. */
+static void tap(struct request *rq, const struct source_conf *src, struct ingest_options *opt,
+                const struct webhook_batch *b, const struct rd_error *bad)
+{
+	json_t *msgs = NULL;
+	if (!bad) {
+		note_events(rq, src->name, b);
+		if (!(msgs = webhook_batch_messages(b)) && webhook_batch_size(b)) {
+			http_fail(rq, RD_E_INTERNAL, "out of memory");
+			return;
+		}
+		opt->source = src->name;
+		opt->senders = b->senders;
+		opt->sender = b->sender;
+		opt->provider_ids = (const char *const *)b->ids;
+	}
+	http_forward(rq, src, msgs, opt, bad);
+	json_decref(msgs);
+}
+
 /* ---- Dialogflow CX ------------------------------------------------------ */
 
 void http_webhook_cx(struct request *rq)
@@ -132,18 +155,20 @@ void http_webhook_cx(struct request *rq)
 	json_t *root = ingest_parse_body(rq->body.data, rq->body.len, &e);
 	if (root && webhook_batch_init(&b))
 		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
-	if (!root || !b.list || webhook_cx_collect(root, &b, &e)) {
+	bool bad = !root || !b.list || webhook_cx_collect(root, &b, &e);
+	const struct source_conf *src = config_source(rq->snap->cfg, "dialogflow-cx");
+	struct ingest_options opt = { .channel = CH_WEB, .default_tenant = http_token_tenant(rq),
+	                              .actor = rq->token_name };
+	if (!opt.default_tenant && src)
+		opt.default_tenant = src->tenant;
+	opt.region = src && src->region ? phone_region_find(src->region) : NULL;
+	if (src && src->forward_to)
+		tap(rq, src, &opt, &b, bad ? &e : NULL);
+	else if (bad)
 		http_reply_error(rq, &e);
-	} else {
-		const struct source_conf *src = config_source(rq->snap->cfg, "dialogflow-cx");
-		struct ingest_options opt = { .channel = CH_WEB, .default_tenant = http_token_tenant(rq),
-		                              .actor = rq->token_name };
-		if (!opt.default_tenant && src)
-			opt.default_tenant = src->tenant;
-		opt.region = src && src->region ? phone_region_find(src->region) : NULL;
+	else
 		deliver(rq, "dialogflow-cx", &opt, &b, finish_cx, "application/json", cx_empty,
 		        sizeof cx_empty - 1);
-	}
 	webhook_batch_free(&b);
 	json_decref(root);   /* after: the batch borrows from it */
 }
@@ -215,7 +240,11 @@ static void twilio_ingest(struct request *rq, const struct source_conf *src,
 		http_fail(rq, RD_E_INTERNAL, "out of memory");
 		return;
 	}
-	if (webhook_twilio_collect(form, header(rq, "I-Twilio-Idempotency-Token"), src->location, &b, &e))
+	bool bad = webhook_twilio_collect(form, header(rq, "I-Twilio-Idempotency-Token"), src->location,
+	                                  &b, &e) != 0;
+	if (src->forward_to)
+		tap(rq, src, &opt, &b, bad ? &e : NULL);
+	else if (bad)
 		http_reply_error(rq, &e);
 	else
 		deliver(rq, "twilio", &opt, &b, finish_twilio, "text/xml", twiml_empty,
@@ -339,16 +368,21 @@ void http_webhook_whatsapp(struct request *rq)
 		rd_error_set(&e, RD_E_INTERNAL, "out of memory");
 		src = NULL;
 	}
-	if (!src || wa_verify(rq, src, &e) ||
-	    !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
-	    webhook_wa_collect(root, src->location, &b, &e)) {
+	if (!src || wa_verify(rq, src, &e)) {
 		http_reply_error(rq, &e);
 	} else {
+		bool bad = !(root = ingest_parse_body(rq->body.data, rq->body.len, &e)) ||
+		           webhook_wa_collect(root, src->location, &b, &e);
 		struct ingest_options opt = { .channel = CH_WHATSAPP, .default_tenant = src->tenant,
 		                              .sender_e164 = true, .actor = "whatsapp",
 		                              .region = src->region ? phone_region_find(src->region) : NULL };
-		deliver(rq, "whatsapp", &opt, &b, finish_whatsapp, "application/json", none,
-		        sizeof none - 1);
+		if (src->forward_to)
+			tap(rq, src, &opt, &b, bad ? &e : NULL);
+		else if (bad)
+			http_reply_error(rq, &e);
+		else
+			deliver(rq, "whatsapp", &opt, &b, finish_whatsapp, "application/json", none,
+			        sizeof none - 1);
 	}
 	webhook_batch_free(&b);   /* ingest copied what it needed (the subject hashes) */
 	json_decref(root);

@@ -39,6 +39,9 @@ struct metrics {
 	struct slot limited[MAX_SLOTS];
 	struct slot webhook[MAX_SLOTS];   /* "source kind", status = the event */
 	struct slot consent[MAX_SLOTS], optout[MAX_SLOTS], voice_consent[MAX_SLOTS];
+	struct slot forwards[MAX_SLOTS];   /* status: the bot's, or -1 - index in forward_outcomes */
+	atomic_uint_fast64_t forward_buckets[NBUCKETS + 1], forward_sum_us, forward_count;
+	atomic_uint_fast64_t forward_log_failures;
 	atomic_uint_fast64_t latency_buckets[NBUCKETS + 1];
 	atomic_uint_fast64_t latency_sum_us, latency_count, audit_entries;
 	_Atomic(int64_t) sweep_started_ms, sweep_succeeded_ms;
@@ -219,6 +222,33 @@ void metrics_voice_consent(struct metrics *m, const char *action)
 		slot_add(m->voice_consent, action, 0, 1);
 }
 
+static const char *const forward_outcomes[] = { "overloaded", "unreachable", "timeout", "failed",
+                                                "shutdown" };
+
+void metrics_forward(struct metrics *m, const char *source, int status, const char *outcome,
+                     int64_t us)
+{
+	if (!m)
+		return;
+	int code = status;
+	for (size_t i = 0; !status && i < RD_ARRAY_LEN(forward_outcomes); i++)
+		if (!strcmp(outcome, forward_outcomes[i]))
+			code = -1 - (int)i;
+	slot_add(m->forwards, source, code, 1);
+	size_t b = 0;
+	while (b < NBUCKETS && us > latency_bounds_us[b])
+		b++;
+	atomic_fetch_add(&m->forward_buckets[b], 1);
+	atomic_fetch_add(&m->forward_sum_us, (uint64_t)(us > 0 ? us : 0));
+	atomic_fetch_add(&m->forward_count, 1);
+}
+
+void metrics_forward_log_failure(struct metrics *m)
+{
+	if (m)
+		atomic_fetch_add(&m->forward_log_failures, 1);
+}
+
 static int render_slots(const struct slot *t, struct buf *b, const char *metric, const char *label,
                         bool with_status)
 {
@@ -254,6 +284,50 @@ static int render_latency(struct metrics *m, struct buf *b)
 	return buf_printf(b, "redactd_ingest_latency_seconds_sum %.6f\nredactd_ingest_latency_seconds_count %llu\n",
 	                  (double)atomic_load(&m->latency_sum_us) / 1e6,
 	                  (unsigned long long)atomic_load(&m->latency_count));
+}
+
+static int render_forward(struct metrics *m, struct buf *b)
+{
+	uint64_t cum = 0;
+	if (buf_printf(b, "# HELP redactd_forward_requests_total Forwards to a bot (tap mode), by source"
+	                  " and the bot's status (or why it gave none).\n"
+	                  "# TYPE redactd_forward_requests_total counter\n"))
+		return -1;
+	for (int i = 0; i < MAX_SLOTS; i++) {
+		const struct slot *s = &m->forwards[i];
+		char st[16];
+		if (atomic_load(&s->used) != 2)
+			continue;
+		if (s->status > 0)
+			snprintf(st, sizeof st, "%d", s->status);
+		else
+			snprintf(st, sizeof st, "%s", forward_outcomes[-1 - s->status]);
+		if (buf_printf(b, "redactd_forward_requests_total{source=\"%s\",status=\"%s\"} %llu\n", s->name,
+		               st, (unsigned long long)atomic_load(&s->count)))
+			return -1;
+	}
+	if (buf_printf(b, "# HELP redactd_forward_latency_seconds Time from a forward's submit to the"
+	                  " bot's answer (or its failure).\n"
+	                  "# TYPE redactd_forward_latency_seconds histogram\n"))
+		return -1;
+	for (size_t i = 0; i <= NBUCKETS; i++) {
+		cum += atomic_load(&m->forward_buckets[i]);
+		int rc = i < NBUCKETS
+			? buf_printf(b, "redactd_forward_latency_seconds_bucket{le=\"%g\"} %llu\n",
+			             (double)latency_bounds_us[i] / 1e6, (unsigned long long)cum)
+			: buf_printf(b, "redactd_forward_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
+			             (unsigned long long)cum);
+		if (rc)
+			return -1;
+	}
+	return buf_printf(b, "redactd_forward_latency_seconds_sum %.6f\nredactd_forward_latency_seconds_count %llu\n"
+	                     "# HELP redactd_forward_log_failures_total Tapped turns (user or bot) that were"
+	                     " not stored; the provider's answer did not wait for them.\n"
+	                     "# TYPE redactd_forward_log_failures_total counter\n"
+	                     "redactd_forward_log_failures_total %llu\n",
+	                  (double)atomic_load(&m->forward_sum_us) / 1e6,
+	                  (unsigned long long)atomic_load(&m->forward_count),
+	                  (unsigned long long)atomic_load(&m->forward_log_failures));
 }
 
 /* Seconds since the epoch of a wall-clock time in ms; 0 for never. */
@@ -308,6 +382,7 @@ int metrics_render(struct metrics *m, struct buf *b)
 	                  " given consent, refused or kept as metadata only.\n"
 	                  "# TYPE redactd_voice_consent_missing_total counter\n") ||
 	    render_slots(m->voice_consent, b, "redactd_voice_consent_missing_total", "action", false) ||
+	    render_forward(m, b) ||
 	    buf_printf(b, "# HELP redactd_audit_entries_total Audit log entries appended.\n"
 	                  "# TYPE redactd_audit_entries_total counter\n"
 	                  "redactd_audit_entries_total %llu\n",

@@ -30,6 +30,8 @@ static const struct {
 	{ RD_E_TENANT_CLOSED, "tenant_closed", 409 },
 	{ RD_E_CONSENT_REQUIRED, "consent_required", 403 },
 	{ RD_E_SHUTTING_DOWN, "shutting_down", 503 },      { RD_E_SOURCE_UNAVAILABLE, "source_unavailable", 503 },
+	{ RD_E_BOT_BUSY, "bot_busy", 503 },                { RD_E_BOT_UNREACHABLE, "bot_unreachable", 502 },
+	{ RD_E_BOT_TIMEOUT, "bot_timeout", 504 },
 	{ RD_E_STORAGE_FULL, "storage_full", 503 },        { RD_E_STORAGE_FAILED, "storage_failed", 503 },
 	{ RD_E_STORAGE, "storage_error", 500 },            { RD_E_AUDIT, "audit_error", 500 },
 	{ RD_E_INTEGRITY, "integrity_error", 500 },        { RD_E_INTERNAL, "internal", 500 },
