@@ -51,9 +51,13 @@ struct window {
 struct cand {
 	const struct rule *rule;
 	size_t start, end;          /* work-text offsets */
-	size_t val_off, val_len;    /* normalised value in scratch.pool */
+	size_t val_off;             /* normalised value in scratch.pool */
+	uint32_t val_len;           /* at most REDACT_VALUE_MAX */
 	bool intl;                  /* a phone written in international form */
 };
+/* Dense text holds tens of thousands of candidates at once (the redact
+ * filter's memory bound): intl fits in val_len's padding. */
+_Static_assert(sizeof(struct cand) == 40, "struct cand stays five words");
 
 struct scratch {
 	pcre2_match_data *md;
@@ -571,7 +575,7 @@ static int add_cand(struct run *ru, const struct rule *r, size_t s, size_t e, co
 	    grow((void **)&sc->pool, &sc->poolcap, sc->poollen + v->len + 1, 1))
 		return -1;
 	memcpy(sc->pool + sc->poollen, v->s, v->len);
-	sc->cands[sc->ncands++] = (struct cand){ r, s, e, sc->poollen, v->len, v->intl };
+	sc->cands[sc->ncands++] = (struct cand){ r, s, e, sc->poollen, (uint32_t)v->len, v->intl };
 	sc->poollen += v->len;
 	return 0;
 }
