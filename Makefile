@@ -4,9 +4,9 @@ DESTDIR ?=
 BUILD   ?= build
 CC      ?= cc
 
-PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle gnutls libsystemd libcurl expat
+PKGS    := libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle gnutls libsystemd libcurl expat libpq
 DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-dev \
-            libjansson-dev libinih-dev nettle-dev libgnutls28-dev libsystemd-dev libcurl4-openssl-dev libexpat1-dev curl sqlite3 jq openssl strace clang libclang-rt-14-dev mandoc python3
+            libjansson-dev libinih-dev nettle-dev libgnutls28-dev libsystemd-dev libcurl4-openssl-dev libexpat1-dev libpq-dev postgresql curl sqlite3 jq openssl strace clang libclang-rt-14-dev mandoc python3
 
 # pkg-config runs when make reads this file. On a machine that has never
 # built redactd the -dev packages are not there yet at that moment, so the

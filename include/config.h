@@ -135,6 +135,9 @@ struct tenant_conf {
  * (errors: status >= 400 or a connection cut short; the default), or none. */
 enum access_log { ACCESS_LOG_ERRORS = 0, ACCESS_LOG_ALL, ACCESS_LOG_OFF };
 
+/* [storage] backend: the embedded SQLite file, or a PostgreSQL server. */
+enum storage_backend { STORAGE_SQLITE = 0, STORAGE_POSTGRESQL };
+
 struct config {
 	char *path;
 
@@ -165,6 +168,10 @@ struct config {
 	int queue_size;           /* writer queue, records */
 	int batch_max;            /* records per group commit */
 	int batch_wait_us;        /* wait to fill a group; 0 = none */
+	int backend;              /* enum storage_backend */
+	char *pg_url;             /* backend = postgresql: postgresql://... or key=value; NULL */
+	char *pg_password_file;   /* a path or credential:NAME; NULL */
+	char *pg_password;        /* its content, read at load (never logged); NULL */
 
 	/* [retention] and [retention "TENANT"] */
 	struct retention_conf *retention;
@@ -197,6 +204,7 @@ struct config {
 	 * so that problems with the files point at the config (preflight.c). */
 	struct {
 		int listen, database, key_file, keys_from, tls_cert, tls_key;
+		int backend, pg_url, pg_password_file;
 	} lines;
 };
 

@@ -60,6 +60,11 @@ struct store_options {
 	/* Reading a backup made without keys (store_backup): take data keys
 	 * from this (live) database instead of the one opened. NULL normally. */
 	const char *keys_from;
+	/* The PostgreSQL backend (issue 19): a libpq connection string
+	 * (postgresql://... or key=value words) and its password (NULL: none,
+	 * or in the string). With pg_url set, store_open's path is unused. */
+	const char *pg_url;
+	const char *pg_password;
 };
 
 /* A message ready to store: every personal field already sealed. The

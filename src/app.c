@@ -30,6 +30,9 @@ void rd_error_store(struct rd_error *e, enum rd_err rc, enum rd_err err, const c
 	case RD_E_SHUTTING_DOWN:
 		rd_error_set(e, rc, "the daemon is shutting down");
 		break;
+	case RD_E_NOT_SUPPORTED:
+		rd_error_set(e, rc, "%s", rd_strerror(rc));
+		break;
 	default:
 		rd_error_set(e, err, "%s", message);
 	}
@@ -92,9 +95,16 @@ static int open_store(struct app *app, const struct config *cfg, struct keyring 
 		.readonly = mode == APP_READONLY, .keys_from = cfg->keys_from,
 	};
 	char why[1024];
+	bool pg = cfg->backend == STORAGE_POSTGRESQL;
+	if (pg) {
+		so.pg_url = cfg->pg_url;
+		so.pg_password = cfg->pg_password;
+	}
 	if (store_open(cfg->database, &so, &app->store, why, sizeof why) ||
 	    store_keyring_attach(app->store, kr, why, sizeof why)) {
-		util_err(err, errlen, "database %s (%s): %s", cfg->database, app->config_path, why);
+		/* postgresql: why names the server with the password masked */
+		util_err(err, errlen, "%s%s (%s): %s", pg ? "storage" : "database ",
+		         pg ? "" : cfg->database, app->config_path, why);
 		return -1;
 	}
 	if (so.keys_from)

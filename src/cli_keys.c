@@ -48,6 +48,10 @@ static int env_open(struct keys_env *env, const char *config, const char *cmd)
 		return EXIT_USAGE;
 	}
 	struct store_options so = { .sync_full = env->cfg->sync_full, .readonly = true };
+	if (env->cfg->backend == STORAGE_POSTGRESQL) {
+		so.pg_url = env->cfg->pg_url;
+		so.pg_password = env->cfg->pg_password;
+	}
 	if (store_open(env->cfg->database, &so, &env->st, err, sizeof err)) {
 		fprintf(stderr, "redactd %s: %s\n", cmd, err);
 		config_free(env->cfg);

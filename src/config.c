@@ -540,6 +540,15 @@ static const char *check_database(const char *v)
 
 /* The master key never sits in the config: refuse anything that looks like
  * key material rather than a path (SPEC invariant 7). */
+/* A libpq connection string: a URI, or key=value words (libpq parses it
+ * at connect; this only catches a value that is plainly neither). */
+static const char *check_pg_url(const char *v)
+{
+	if (!strncmp(v, "postgresql://", 13) || !strncmp(v, "postgres://", 11) || strchr(v, '='))
+		return NULL;
+	return "url must be postgresql://... or libpq key=value words (host=... dbname=...)";
+}
+
 static bool looks_like_key(const char *v)
 {
 	size_t n = strlen(v), keyish = 0;
@@ -829,6 +838,8 @@ static const char *const tenant_withdrawal_words[] = { "inherit", "keep", "erase
 static const char *const access_log_words[] = { "errors", "all", "off", NULL };
 _Static_assert(ACCESS_LOG_ERRORS == 0 && ACCESS_LOG_ALL == 1 && ACCESS_LOG_OFF == 2, "access_log_words order");
 static const char *const sync_words[] = { "normal", "full", NULL };
+static const char *const backend_words[] = { "sqlite", "postgresql", NULL };
+_Static_assert(STORAGE_SQLITE == 0 && STORAGE_POSTGRESQL == 1, "backend_words order");
 
 static const struct cfg_key server_keys[] = {
 	{ "listen", KT_STR, C(listen), "127.0.0.1:8080", .flags = KF_RESTART, .line = C(lines.listen),
@@ -879,6 +890,12 @@ static const struct cfg_key storage_keys[] = {
 	  .doc = "how long the writer waits to fill a group" },
 	{ "keys_from", KT_STR, C(keys_from), NULL, .flags = KF_RESTART | KF_OPTIONAL, .line = C(lines.keys_from),
 	  .doc = "reading a key-less backup: the live database holding its keys" },
+	{ "backend", KT_CHOICE, C(backend), "sqlite", .flags = KF_RESTART | KF_ANYCASE, .words = backend_words,
+	  .line = C(lines.backend), .doc = "sqlite (the database file) or postgresql (url)" },
+	{ "url", KT_STR, C(pg_url), NULL, .flags = KF_RESTART | KF_OPTIONAL, .line = C(lines.pg_url),
+	  .check = check_pg_url, .doc = "backend = postgresql: postgresql://... or libpq key=value words" },
+	{ "password_file", KT_FILE, C(pg_password_file), NULL, .flags = KF_RESTART,
+	  .line = C(lines.pg_password_file), .doc = "backend = postgresql: the password, a path or credential:NAME" },
 };
 
 /* Besides these, every key of [retention] is a category (retention_other). */
@@ -1579,10 +1596,59 @@ static int set_defaults(struct config *c)
 	return 0;
 }
 
+/* [storage] password_file: read once here, at load; its content is never
+ * logged (errors name the file and line, not what it holds). */
+static void read_pg_password(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	char path[4096], err[256];
+	int line = c->lines.pg_password_file;
+	if (util_credential_path(c->pg_password_file, path, sizeof path, err, sizeof err)) {
+		add_error(ld, line, "[storage] password_file: %s", err);
+		return;
+	}
+	FILE *f = fopen(path, "r");
+	char buf[1024];
+	size_t n = f ? fread(buf, 1, sizeof buf - 1, f) : 0;
+	bool bad = !f || ferror(f) || !feof(f);
+	int e = errno;
+	if (f)
+		fclose(f);
+	while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		n--;
+	buf[n] = '\0';
+	if (!f)
+		add_error(ld, line, "[storage] password_file %s: cannot read: %s", path, strerror(e));
+	else if (bad)
+		add_error(ld, line, "[storage] password_file %s: unreadable or longer than %zu bytes", path,
+		          sizeof buf - 2);
+	else if (!n || memchr(buf, '\n', n))
+		add_error(ld, line, "[storage] password_file %s: must hold the password on one line", path);
+	else if (!(c->pg_password = strdup(buf)))
+		add_error(ld, line, "out of memory");
+	sodium_memzero(buf, sizeof buf);
+}
+
+static void validate_storage(struct loader *ld)
+{
+	struct config *c = ld->cfg;
+	if (c->backend == STORAGE_POSTGRESQL && !c->pg_url)
+		add_error(ld, c->lines.backend ? c->lines.backend : c->lines.pg_url,
+		          "[storage] backend = postgresql needs url = postgresql://...");
+	if (c->backend != STORAGE_POSTGRESQL && (c->pg_url || c->pg_password_file))
+		add_error(ld, c->pg_url ? c->lines.pg_url : c->lines.pg_password_file,
+		          "[storage] url and password_file apply to backend = postgresql only");
+	if (c->backend == STORAGE_POSTGRESQL && c->keys_from)
+		add_error(ld, c->lines.keys_from, "[storage] keys_from applies to backend = sqlite only");
+	if (c->backend == STORAGE_POSTGRESQL && c->pg_password_file)
+		read_pg_password(ld);
+}
+
 /* Checks across sections, once the whole file is read. */
 static void validate(struct loader *ld)
 {
 	const struct config *c = ld->cfg;
+	validate_storage(ld);
 	if (!c->tls_cert != !c->tls_key)
 		add_error(ld, c->tls_cert ? c->lines.tls_cert : c->lines.tls_key,
 		          "[server] tls_cert and tls_key go together: set both or neither");
@@ -1724,6 +1790,12 @@ void config_free(struct config *c)
 	free(c->database);
 	free(c->key_file);
 	free(c->keys_from);
+	free(c->pg_url);
+	free(c->pg_password_file);
+	if (c->pg_password) {
+		sodium_memzero(c->pg_password, strlen(c->pg_password));
+		free(c->pg_password);
+	}
 	free(c->backup_dir);
 	free(c);
 }

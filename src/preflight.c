@@ -164,7 +164,8 @@ int preflight_check(const struct config *cfg, unsigned what, struct buf *out)
 	struct report r = { .cfg = cfg, .out = out };
 	if (what & PREFLIGHT_STORE) {
 		check_key(&r);
-		check_database(&r);
+		if (r.cfg->backend == STORAGE_SQLITE)   /* postgresql: the server's files */
+			check_database(&r);
 		check_keys_from(&r);
 	}
 	if ((what & PREFLIGHT_TLS) && cfg->tls_cert && cfg->tls_key) {

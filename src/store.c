@@ -177,6 +177,8 @@ enum rd_err store_tx_run(struct store *st, sqlite3 *db, bool write, store_tx_fn 
 
 bool store_tx_open(struct store_tx *tx)
 {
+	if (tx->pg)
+		return store_pg_tx_open(tx);
 	return !tx->write || !sqlite3_get_autocommit(tx->db);
 }
 
@@ -187,11 +189,15 @@ enum rd_err store_db_err(sqlite3 *db)
 
 enum rd_err store_test_sql(struct store_tx *tx, const char *sql)
 {
+	if (tx->pg)
+		return store_pg_test_sql(tx, sql);
 	return sqlite3_exec(tx->db, sql, NULL, NULL, NULL) == SQLITE_OK ? RD_OK : RD_E_STORAGE;
 }
 
 enum rd_err store_exec_direct(struct store *st, store_tx_fn fn, void *ctx)
 {
+	if (st->pg)
+		return store_pg_exec_direct(st, fn, ctx);
 	sqlite3 *db = NULL;
 	char err[256];
 	if (store_connect(st->path, &st->opt, &db, err, sizeof err)) {
@@ -276,9 +282,16 @@ enum rd_err store_open(const char *path, const struct store_options *opt, struct
 		util_err(err, errlen, "queue_size and batch_max must be set");   /* no defaults of its own */
 		return RD_E_INTERNAL;
 	}
-	if (store_alloc(path, opt, &st)) {
+	if (store_alloc(opt->pg_url ? "" : path, opt, &st)) {
 		util_err(err, errlen, "out of memory");
 		rc = RD_E_INTERNAL;
+		goto fail;
+	}
+	if (opt->pg_url) {
+		if ((rc = store_pg_open(st, err, errlen)) == RD_OK) {
+			*out = st;
+			st = NULL;
+		}
 		goto fail;
 	}
 	if (prepare_file(path, err, errlen) || store_connect(path, &st->opt, &st->wdb, err, errlen) ||
@@ -306,6 +319,7 @@ void store_close(struct store *st)
 {
 	if (!st)
 		return;
+	store_pg_close(st);
 	store_writer_stop(st);
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->ins_subj);
@@ -347,6 +361,8 @@ int store_schema_version(struct store *st)
 
 enum rd_err store_read(struct store *st, store_tx_fn fn, void *ctx)
 {
+	if (st->pg)
+		return store_pg_read(st, fn, ctx);
 	sqlite3 *db = store_reader_get(st);
 	if (!db)
 		return RD_E_STORAGE;
@@ -424,6 +440,8 @@ enum rd_err store_conversation(struct store *st, const char *tenant,
                                const unsigned char conv_hash[CRYPTO_HASH_BYTES],
                                store_row_fn fn, void *ctx, size_t *count)
 {
+	if (st->pg)
+		return store_pg_conversation(st, tenant, conv_hash, fn, ctx, count);
 	struct conv_ctx c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
 	enum rd_err rc = store_read(st, conversation_fn, &c);
 	if (count)
@@ -459,6 +477,10 @@ int store_seal_format(struct store *st)
 
 enum rd_err store_checkpoint(struct store *st)
 {
+	/* PostgreSQL: nothing of the kind to run (its WAL is the server's;
+	 * what shredding reaches there: docs/operations.md). */
+	if (st->pg)
+		return RD_OK;
 	if (st->writer_started)
 		return store_writer_checkpoint(st, STORE_CHECKPOINT_WAIT_MS);
 	sqlite3 *db = NULL;

@@ -62,12 +62,16 @@ static enum rd_err one_row(struct store_tx *tx, const char *sql, int64_t arg, bo
 enum rd_err store_audit_checkpoint(struct store_tx *tx, int64_t *seq,
                                    unsigned char hash[STORE_AUDIT_HASH_BYTES])
 {
+	if (tx->pg)
+		return store_pg_audit_checkpoint(tx, seq, hash);
 	memset(hash, 0, STORE_AUDIT_HASH_BYTES);
 	return one_row(tx, "SELECT seq, hash FROM audit_checkpoint WHERE id = 1", 0, false, seq, hash);
 }
 
 enum rd_err store_audit_high_mark(struct store_tx *tx, int64_t *seq)
 {
+	if (tx->pg)
+		return store_pg_audit_high_mark(tx, seq);
 	return one_row(tx, "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'", 0, false, seq,
 	               NULL);
 }
@@ -75,6 +79,8 @@ enum rd_err store_audit_high_mark(struct store_tx *tx, int64_t *seq)
 enum rd_err store_audit_head(struct store_tx *tx, int64_t *seq,
                              unsigned char hash[STORE_AUDIT_HASH_BYTES])
 {
+	if (tx->pg)
+		return store_pg_audit_head(tx, seq, hash);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", -1,
 	                       &s, NULL) != SQLITE_OK)
@@ -94,6 +100,8 @@ enum rd_err store_audit_head(struct store_tx *tx, int64_t *seq,
 
 enum rd_err store_audit_insert(struct store_tx *tx, const struct store_audit_entry *e)
 {
+	if (tx->pg)
+		return store_pg_audit_insert(tx, e);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "INSERT INTO audit_log (seq, ts_ms, actor, action, target, count, "
 	                       "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &s,
@@ -135,6 +143,8 @@ static void entry_from_row(sqlite3_stmt *s, struct store_audit_entry *e)
 
 enum rd_err store_audit_each(struct store_tx *tx, int64_t since_ms, store_audit_fn fn, void *ctx)
 {
+	if (tx->pg)
+		return store_pg_audit_each(tx, since_ms, fn, ctx);
 	/* The whole log walks by seq alone; with a time bound the index on
 	 * ts_ms may serve, and the result is put back in seq order. */
 	const char *sql = since_ms == INT64_MIN
@@ -163,6 +173,8 @@ enum rd_err store_audit_each(struct store_tx *tx, int64_t since_ms, store_audit_
 enum rd_err store_audit_find_hash(struct store_tx *tx, const unsigned char *h, size_t n,
                                   int64_t *seq)
 {
+	if (tx->pg)
+		return store_pg_audit_find_hash(tx, h, n, seq);
 	sqlite3_stmt *s;
 	*seq = 0;
 	if (sqlite3_prepare_v2(tx->db, "SELECT seq FROM audit_log WHERE hash = ? LIMIT 1", -1, &s,
@@ -179,6 +191,8 @@ enum rd_err store_audit_find_hash(struct store_tx *tx, const unsigned char *h, s
 enum rd_err store_audit_last_before(struct store_tx *tx, int64_t before_ms, int64_t *seq,
                                     unsigned char hash[STORE_AUDIT_HASH_BYTES])
 {
+	if (tx->pg)
+		return store_pg_audit_last_before(tx, before_ms, seq, hash);
 	return one_row(tx, "SELECT seq, hash FROM audit_log WHERE ts_ms < ? ORDER BY seq DESC LIMIT 1",
 	               before_ms, true, seq, hash);
 }
@@ -187,6 +201,8 @@ enum rd_err store_audit_truncate(struct store_tx *tx, int64_t seq,
                                  const unsigned char hash[STORE_AUDIT_HASH_BYTES], int64_t now_ms,
                                  int64_t *deleted)
 {
+	if (tx->pg)
+		return store_pg_audit_truncate(tx, seq, hash, now_ms, deleted);
 	sqlite3 *db = tx->db;
 	sqlite3_stmt *s = NULL;
 	enum rd_err rc = RD_E_STORAGE;
@@ -221,12 +237,16 @@ fail:
 
 enum rd_err store_audit_count(struct store_tx *tx, int64_t *n)
 {
+	if (tx->pg)
+		return store_pg_audit_count(tx, n);
 	return one_row(tx, "SELECT count(*) FROM audit_log", 0, false, n, NULL);
 }
 
 enum rd_err store_audit_last_of(struct store_tx *tx, const char *const *actions, size_t n,
                                 int64_t *ts_ms)
 {
+	if (tx->pg)
+		return store_pg_audit_last_of(tx, actions, n, ts_ms);
 	sqlite3_stmt *s;
 	*ts_ms = 0;
 	if (n > 4 || sqlite3_prepare_v2(tx->db, "SELECT max(ts_ms) FROM audit_log"

@@ -132,22 +132,26 @@ enum rd_err store_pins_each(struct store_tx *tx, const char *table, const char *
 
 enum rd_err store_holds_insert(struct store_tx *tx, const struct store_hold *h)
 {
+	STORE_PG_TODO_TX(tx, "store_holds_insert");
 	return store_pins_insert(tx, "holds", h);
 }
 
 enum rd_err store_holds_delete(struct store_tx *tx, const char *id, const char *tenant, bool *found)
 {
+	STORE_PG_TODO_TX(tx, "store_holds_delete");
 	return store_pins_delete(tx, "holds", id, tenant, found);
 }
 
 enum rd_err store_holds_each(struct store_tx *tx, const char *tenant, store_hold_fn fn, void *ctx)
 {
+	STORE_PG_TODO_TX(tx, "store_holds_each");
 	return store_pins_each(tx, "holds", tenant, fn, ctx);
 }
 
 enum rd_err store_holds_held(struct store_tx *tx, const char *tenant,
                              const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
 {
+	STORE_PG_TODO_TX(tx, "store_holds_held");
 	sqlite3_stmt *s = store_tx_stmt(tx, TXS_HELD, "SELECT " STORE_HELD_SQL("?2"));
 	*held = false;
 	if (!s)
@@ -162,6 +166,7 @@ enum rd_err store_holds_held(struct store_tx *tx, const char *tenant,
 
 enum rd_err store_holds_count(struct store_tx *tx, int64_t *n)
 {
+	STORE_PG_TODO_TX(tx, "store_holds_count");
 	sqlite3_stmt *s;
 	*n = 0;
 	if (sqlite3_prepare_v2(tx->db, "SELECT count(*) FROM holds", -1, &s, NULL) != SQLITE_OK)

@@ -61,9 +61,13 @@ enum store_tx_cached { TXS_HELD, TXS_RESTRICTED, TXS_COUNT };
 /* What store_exec and store_read hand to a module (store.h): the
  * connection, and statements prepared on it during this transaction,
  * finalized when it ends (store_tx_end). */
+struct store_pg;        /* store_pg_int.h: the PostgreSQL backend of a store */
+struct store_pg_conn;   /* store_pg_int.h: one PostgreSQL connection */
+
 struct store_tx {
 	struct store *st;
 	sqlite3 *db;
+	struct store_pg_conn *pg;       /* set (and db NULL) on the postgresql backend */
 	bool write;                     /* a write transaction (store_exec) */
 	sqlite3_stmt *cached[TXS_COUNT];
 };
@@ -233,7 +237,85 @@ struct store {
 	sqlite3 *keysrc;                /* opt.keys_from: data keys of another database */
 	int schema_version;
 	int seal_format;                /* 1 or 2: store_seal_format (store_reseal.c) */
+
+	/* Set on the postgresql backend (store_pg*.c): every public function
+	 * dispatches on it; the queue and counters above are shared, the
+	 * SQLite connections stay NULL. */
+	struct store_pg *pg;
 };
+
+/* ---- the postgresql backend: what the SQLite files call (store_pg*.c) ---- */
+
+/* A typed operation not ported to PostgreSQL yet: RD_E_NOT_SUPPORTED,
+ * logged once per operation. The dispatch lines below put it first in
+ * each such function, so it never succeeds silently. */
+enum rd_err store_pg_unported(const char *op);
+#define STORE_PG_TODO_TX(tx, op) do { if ((tx)->pg) return store_pg_unported(op); } while (0)
+#define STORE_PG_TODO(st, op) do { if ((st)->pg) return store_pg_unported(op); } while (0)
+
+/* store_pg.c */
+enum rd_err store_pg_open(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+void store_pg_close(struct store *st);
+enum rd_err store_pg_read(struct store *st, store_tx_fn fn, void *ctx) RD_WARN_UNUSED;
+enum rd_err store_pg_exec_direct(struct store *st, store_tx_fn fn, void *ctx) RD_WARN_UNUSED;
+bool store_pg_tx_open(struct store_tx *tx);
+enum rd_err store_pg_test_sql(struct store_tx *tx, const char *sql) RD_WARN_UNUSED;
+enum rd_err store_pg_conversation(struct store *st, const char *tenant,
+                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                  store_row_fn fn, void *ctx, size_t *count) RD_WARN_UNUSED;
+/* store_pg_keys.c: what store_keys.c does on the key database. */
+typedef void (*store_pg_key_fn)(struct store *st, int64_t id, const char *tenant,
+                                const char *category, const char *period,
+                                const unsigned char *wrapped, size_t wlen, void *ctx);
+int store_pg_keys_each_live(struct store *st, store_pg_key_fn fn, void *ctx);
+enum rd_err store_pg_key_load_or_create(struct store *st, const struct keyring *kr,
+                                        const char *tenant, const char *category,
+                                        const char *period, int64_t start_ms, int64_t end_ms,
+                                        int64_t *id, unsigned char dk[CRYPTO_KEY_BYTES]);
+/* 0 with dk and names, 1 destroyed, -1 missing or not opening. */
+int store_pg_key_fetch(struct store *st, const struct keyring *kr, int64_t id,
+                       unsigned char dk[CRYPTO_KEY_BYTES], char *tenant, size_t tlen,
+                       char *category, size_t clen, char period[8]);
+enum rd_err store_pg_keyring_attach(struct store *st, struct keyring *kr, char *err,
+                                    size_t errlen) RD_WARN_UNUSED;
+/* store_pg_ops.c and store_pg_audit.c: the typed operations ported so
+ * far, each with its public function's signature (store.h, store_*.h). */
+struct store_audit_entry;
+struct store_closure;
+typedef enum rd_err (*store_pg_audit_fn)(const struct store_audit_entry *e, void *ctx);
+typedef enum rd_err (*store_pg_closure_fn)(const struct store_closure *c, void *ctx);
+enum rd_err store_pg_subject_conversations(struct store_tx *tx, const char *tenant,
+                                           const unsigned char subject[CRYPTO_HASH_BYTES],
+                                           store_hash_fn fn, void *ctx);
+enum rd_err store_pg_subject_link(struct store_tx *tx, const char *tenant,
+                                  const unsigned char subject[CRYPTO_HASH_BYTES],
+                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES]);
+enum rd_err store_pg_conversation_count(struct store_tx *tx, const char *tenant,
+                                        const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                        int64_t *n);
+enum rd_err store_pg_conversation_delete(struct store_tx *tx, const char *tenant,
+                                         const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                         int64_t *removed);
+enum rd_err store_pg_replay_count(struct store_tx *tx, int64_t *out);
+enum rd_err store_pg_restrict_check(struct store_tx *tx, const char *tenant,
+                                    const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                    bool *restricted);
+enum rd_err store_pg_closures(struct store_tx *tx, store_pg_closure_fn fn, void *ctx);
+enum rd_err store_pg_audit_head(struct store_tx *tx, int64_t *seq, unsigned char hash[32]);
+enum rd_err store_pg_audit_high_mark(struct store_tx *tx, int64_t *seq);
+enum rd_err store_pg_audit_checkpoint(struct store_tx *tx, int64_t *seq, unsigned char hash[32]);
+enum rd_err store_pg_audit_insert(struct store_tx *tx, const struct store_audit_entry *e);
+enum rd_err store_pg_audit_each(struct store_tx *tx, int64_t since_ms, store_pg_audit_fn fn,
+                                void *ctx);
+enum rd_err store_pg_audit_find_hash(struct store_tx *tx, const unsigned char *h, size_t n,
+                                     int64_t *seq);
+enum rd_err store_pg_audit_last_before(struct store_tx *tx, int64_t before_ms, int64_t *seq,
+                                       unsigned char hash[32]);
+enum rd_err store_pg_audit_truncate(struct store_tx *tx, int64_t seq, const unsigned char hash[32],
+                                    int64_t now_ms, int64_t *deleted);
+enum rd_err store_pg_audit_count(struct store_tx *tx, int64_t *n);
+enum rd_err store_pg_audit_last_of(struct store_tx *tx, const char *const *actions, size_t n,
+                                   int64_t *ts_ms);
 
 /* The columns every row read selects, in store_row_from's order. */
 #define STORE_ROW_COLS "id, record_id, tenant, conv_hash, ts_ms, role, channel, category," \
@@ -272,6 +354,12 @@ int store_reseal(struct store *st, sqlite3 *db, const struct keyring *kr, char *
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
 enum rd_err store_writer_checkpoint(struct store *st, int wait_ms) RD_WARN_UNUSED;
+
+/* store_writer.c, for both backends' writer threads (qlock held): wait up
+ * to batch_wait_us for a group to fill; detach the next group from the
+ * queue (NULL-terminated). */
+void store_wait_to_fill(struct store *st);
+struct store_job *store_take_group(struct store *st);
 
 /* store_writer.c: records are waiting for the writer (any thread). */
 bool store_records_waiting(struct store *st);

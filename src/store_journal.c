@@ -59,6 +59,7 @@ static const char *const kind_names[] = { "conversation", "record", "tenant" };
 enum rd_err store_journal_append(struct store_tx *tx, enum store_journal_kind kind,
                                  const char *tenant, const void *target, size_t len, int64_t ts_ms)
 {
+	STORE_PG_TODO_TX(tx, "store_journal_append");
 	sqlite3_stmt *s;
 	bool fits = (kind == STORE_JOURNAL_CONVERSATION && target && len == CRYPTO_HASH_BYTES) ||
 	            (kind == STORE_JOURNAL_RECORD && target && len > 0 && len <= RD_RECORD_ID_LEN) ||
@@ -83,6 +84,7 @@ enum rd_err store_journal_append(struct store_tx *tx, enum store_journal_kind ki
 
 enum rd_err store_journal_expire(struct store_tx *tx, int64_t before_ms, int64_t *removed)
 {
+	STORE_PG_TODO_TX(tx, "store_journal_expire");
 	static const char *const sql[2] = {
 		"UPDATE journal_state SET expired_upto = max(expired_upto, coalesce((SELECT max(seq)"
 		" FROM erasure_journal WHERE ts_ms < ?1), 0)) WHERE id = 1",
@@ -119,6 +121,7 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *v)
 
 enum rd_err store_journal_count(struct store_tx *tx, int64_t *n)
 {
+	STORE_PG_TODO_TX(tx, "store_journal_count");
 	return query_int(tx->db, "SELECT count(*) FROM erasure_journal", n) ? RD_E_STORAGE : RD_OK;
 }
 

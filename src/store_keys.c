@@ -185,6 +185,25 @@ static sqlite3 *key_db(struct store *st)
 	return st->kdb;
 }
 
+/* store_pg_keys_each_live's callback: one live key into the cache. */
+struct warm_ctx {
+	const struct keyring *kr;
+	size_t foreign;
+};
+
+static void warm_one(struct store *st, int64_t id, const char *tenant, const char *category,
+                     const char *period, const unsigned char *wrapped, size_t wlen, void *arg)
+{
+	struct warm_ctx *w = arg;
+	unsigned char dk[CRYPTO_KEY_BYTES];
+	if (keyring_unwrap(w->kr, id, wrapped, wlen, dk)) {
+		w->foreign++;
+		return;
+	}
+	cache_add(st->keys, id, tenant, category, period, dk);
+	sodium_memzero(dk, sizeof dk);
+}
+
 /* Unwraps every live key into the cache (cache lock held for writing). */
 static void cache_warm(struct store *st, const struct keyring *kr)
 {
@@ -193,6 +212,13 @@ static void cache_warm(struct store *st, const struct keyring *kr)
 	unsigned char dk[CRYPTO_KEY_BYTES];
 	size_t foreign = 0;
 	c->warmed = true;
+	if (st->pg) {
+		struct warm_ctx w = { kr, 0 };
+		(void)store_pg_keys_each_live(st, warm_one, &w);   /* a miss reads the key later */
+		if (w.foreign)
+			log_warn("store: %zu data key(s) are wrapped by another master key", w.foreign);
+		return;
+	}
 	pthread_mutex_lock(&st->kdb_lock);
 	sqlite3 *db = key_db(st);
 	if (!db || sqlite3_prepare_v2(db, "SELECT id, tenant, category, period, wrapped FROM data_keys"
@@ -319,6 +345,9 @@ static enum rd_err load_or_create(struct store *st, const struct keyring *kr,
                                   const struct key_name *kn, int64_t *id,
                                   unsigned char dk[CRYPTO_KEY_BYTES])
 {
+	if (st->pg)
+		return store_pg_key_load_or_create(st, kr, kn->tenant, kn->category, kn->period,
+		                                   kn->start_ms, kn->end_ms, id, dk);
 	enum rd_err rc = RD_E_STORAGE;
 	char why[160] = "";
 	pthread_mutex_lock(&st->kdb_lock);
@@ -390,6 +419,9 @@ enum rd_err store_data_key_for(struct store *st, const struct keyring *kr, const
 static int fetch_key(struct store *st, const struct keyring *kr, int64_t id,
                      unsigned char dk[CRYPTO_KEY_BYTES], struct dk_entry *names)
 {
+	if (st->pg)
+		return store_pg_key_fetch(st, kr, id, dk, names->tenant, sizeof names->tenant,
+		                          names->category, sizeof names->category, names->period);
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
 	pthread_mutex_lock(&st->kdb_lock);
@@ -503,6 +535,8 @@ static int root_attach(sqlite3 *db, bool may_create, struct keyring *kr, char *e
 
 enum rd_err store_keyring_attach(struct store *st, struct keyring *kr, char *err, size_t errlen)
 {
+	if (st->pg)
+		return store_pg_keyring_attach(st, kr, err, errlen);
 	int rc = -1;
 	pthread_mutex_lock(&st->kdb_lock);
 	sqlite3 *db = key_db(st);

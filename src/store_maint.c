@@ -164,6 +164,7 @@ enum rd_err store_purge_before(struct store *st, const char *tenant, const char 
                                int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
                                size_t *count)
 {
+	STORE_PG_TODO(st, "store_purge_before");
 	struct purge_ctx p = { .tenant = tenant, .category = category, .cutoff_ms = cutoff_ms,
 	                       .batch = batch, .fn = fn, .ctx = ctx,
 	                       .cur_ts = INT64_MIN, .cur_rowid = 0, .st = st };
@@ -230,6 +231,7 @@ fail:
 
 enum rd_err store_shred_keys(struct store *st, int64_t now_ms, size_t *count)
 {
+	STORE_PG_TODO(st, "store_shred_keys");
 	char period[8];
 	int64_t end_ms;
 	struct shred_ctx c = { .now_ms = now_ms };
@@ -334,6 +336,7 @@ static int rekey_all(sqlite3 *db, void *arg)
 enum rd_err store_rekey_tx(struct store_tx *tx, const struct keyring *old_kr,
                            const struct keyring *new_kr, size_t *count)
 {
+	STORE_PG_TODO_TX(tx, "store_rekey_tx");
 	struct rekey_ctx c = { .old_kr = old_kr, .new_kr = new_kr };
 	if (rekey_all(tx->db, &c) != 0)
 		return RD_E_STORAGE;
@@ -357,6 +360,7 @@ static enum rd_err rekey_exec(struct store_tx *tx, void *arg)
 enum rd_err store_rekey(struct store *st, const struct keyring *old_kr,
                         const struct keyring *new_kr, size_t *count)
 {
+	STORE_PG_TODO(st, "store_rekey");
 	struct rekey_args a = { old_kr, new_kr, count };
 	enum rd_err rc = store_exec(st, rekey_exec, &a);
 	return rc == RD_OK || rc == RD_E_STORAGE_FULL || rc == RD_E_STORAGE_FAILED ||
@@ -419,6 +423,7 @@ static int backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *e
 enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int64_t *records,
                          char *err, size_t errlen)
 {
+	STORE_PG_TODO(st, "store_backup");
 	sqlite3 *src = NULL, *dst = NULL;
 	int64_t n = 0, taken_ms = util_now_ms();
 	int rc = -1, fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -54,6 +54,8 @@ int store_replay_claim(struct store *st, const unsigned char hash[CRYPTO_HASH_BY
 
 enum rd_err store_replay_count(struct store_tx *tx, int64_t *out)
 {
+	if (tx->pg)
+		return store_pg_replay_count(tx, out);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "SELECT count(*) FROM replay_ids", -1, &s, NULL) != SQLITE_OK)
 		return RD_E_STORAGE;

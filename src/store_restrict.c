@@ -27,23 +27,28 @@ const size_t store_restrict_schema_count = RD_ARRAY_LEN(store_restrict_schema);
 
 enum rd_err store_restrict_insert(struct store_tx *tx, const struct store_hold *r)
 {
+	STORE_PG_TODO_TX(tx, "store_restrict_insert");
 	return store_pins_insert(tx, "restrictions", r);
 }
 
 enum rd_err store_restrict_delete(struct store_tx *tx, const char *id, const char *tenant,
                                   bool *found)
 {
+	STORE_PG_TODO_TX(tx, "store_restrict_delete");
 	return store_pins_delete(tx, "restrictions", id, tenant, found);
 }
 
 enum rd_err store_restrict_each(struct store_tx *tx, const char *tenant, store_hold_fn fn, void *ctx)
 {
+	STORE_PG_TODO_TX(tx, "store_restrict_each");
 	return store_pins_each(tx, "restrictions", tenant, fn, ctx);
 }
 
 enum rd_err store_restrict_check(struct store_tx *tx, const char *tenant,
                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *restricted)
 {
+	if (tx->pg)
+		return store_pg_restrict_check(tx, tenant, conv_hash, restricted);
 	sqlite3_stmt *s = store_tx_stmt(tx, TXS_RESTRICTED,
 	                                "SELECT " STORE_PINNED_SQL("restrictions", "?2"));
 	*restricted = false;

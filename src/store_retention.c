@@ -55,6 +55,7 @@ static enum rd_err each_group(struct store_tx *tx, const char *sql, store_group_
 
 enum rd_err store_groups(struct store_tx *tx, store_group_fn fn, void *ctx)
 {
+	STORE_PG_TODO_TX(tx, "store_groups");
 	/* In index order: no sort of the records (see schema step 6). */
 	return each_group(tx, "SELECT tenant, category, count(*), min(ts_ms), 0"
 	                  " FROM messages INDEXED BY messages_tenant_cat_ts"
@@ -63,11 +64,13 @@ enum rd_err store_groups(struct store_tx *tx, store_group_fn fn, void *ctx)
 
 enum rd_err store_retention_pending(struct store_tx *tx, store_group_fn fn, void *ctx)
 {
+	STORE_PG_TODO_TX(tx, "store_retention_pending");
 	return each_group(tx, "SELECT tenant, category, 0, 0, 0 FROM retention_pending", fn, ctx);
 }
 
 enum rd_err store_retention_take(struct store_tx *tx, store_group_fn fn, void *ctx)
 {
+	STORE_PG_TODO_TX(tx, "store_retention_take");
 	return each_group(tx, "DELETE FROM retention_pending RETURNING tenant, category, 0, 0, purged",
 	                  fn, ctx);
 }
@@ -92,6 +95,7 @@ static enum rd_err count_one(struct store_tx *tx, const char *sql, const char *t
 enum rd_err store_count_due(struct store_tx *tx, const char *tenant, const char *category,
                             int64_t cutoff_ms, int64_t *due, int64_t *held)
 {
+	STORE_PG_TODO_TX(tx, "store_count_due");
 	enum rd_err rc = count_one(tx, "SELECT count(*) " DUE_SQL, tenant, category, cutoff_ms, due);
 	if (rc == RD_OK)
 		rc = count_one(tx, "SELECT count(*) " DUE_SQL " AND " STORE_HELD_SQL("m.conv_hash"),
@@ -101,6 +105,7 @@ enum rd_err store_count_due(struct store_tx *tx, const char *tenant, const char 
 
 enum rd_err store_entity_totals(struct store_tx *tx, store_entity_fn fn, void *ctx)
 {
+	STORE_PG_TODO_TX(tx, "store_entity_totals");
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
 	int step;
@@ -124,6 +129,7 @@ enum rd_err store_entity_totals(struct store_tx *tx, store_entity_fn fn, void *c
 enum rd_err store_retention_add(struct store_tx *tx, const char *tenant, const char *category,
                                 int64_t purged)
 {
+	STORE_PG_TODO_TX(tx, "store_retention_add");
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "INSERT INTO retention_pending (tenant, category, purged) "
 	                       "VALUES (?1, ?2, ?3) ON CONFLICT (tenant, category) DO UPDATE "

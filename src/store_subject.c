@@ -14,6 +14,8 @@ enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
                                         const unsigned char subject[CRYPTO_HASH_BYTES],
                                         store_hash_fn fn, void *ctx)
 {
+	if (tx->pg)
+		return store_pg_subject_conversations(tx, tenant, subject, fn, ctx);
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
 	int step;
@@ -35,6 +37,8 @@ enum rd_err store_subject_link(struct store_tx *tx, const char *tenant,
                                const unsigned char subject[CRYPTO_HASH_BYTES],
                                const unsigned char conv_hash[CRYPTO_HASH_BYTES])
 {
+	if (tx->pg)
+		return store_pg_subject_link(tx, tenant, subject, conv_hash);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) "
 	                       "VALUES (?1, ?2, ?3)", -1, &s, NULL) != SQLITE_OK)
@@ -67,6 +71,8 @@ static enum rd_err run_conv(struct store_tx *tx, const char *sql, const char *te
 enum rd_err store_conversation_count(struct store_tx *tx, const char *tenant,
                                      const unsigned char conv_hash[CRYPTO_HASH_BYTES], int64_t *n)
 {
+	if (tx->pg)
+		return store_pg_conversation_count(tx, tenant, conv_hash, n);
 	return run_conv(tx, "SELECT count(*) FROM messages WHERE id IN " STORE_CONV_IDS_SQL, tenant,
 	                conv_hash, n);
 }
@@ -75,6 +81,8 @@ enum rd_err store_conversation_delete(struct store_tx *tx, const char *tenant,
                                       const unsigned char conv_hash[CRYPTO_HASH_BYTES],
                                       int64_t *removed)
 {
+	if (tx->pg)
+		return store_pg_conversation_delete(tx, tenant, conv_hash, removed);
 	enum rd_err rc = run_conv(tx, "DELETE FROM messages WHERE id IN " STORE_CONV_IDS_SQL, tenant,
 	                          conv_hash, removed);
 	if (rc == RD_OK)

@@ -525,7 +525,7 @@ void store_get_counters(struct store *st, struct store_counters *out)
 /* ---- the thread ------------------------------------------------------------ */
 
 /* Waits (qlock held) up to batch_wait_us for the queue to reach batch_max. */
-static void wait_to_fill(struct store *st)
+void store_wait_to_fill(struct store *st)
 {
 	struct timespec until;
 	clock_gettime(CLOCK_REALTIME, &until);
@@ -552,7 +552,7 @@ static bool wait_for_work(struct store *st)
 }
 
 /* Detaches the next group from the queue (qlock held); NULL-terminated. */
-static struct store_job *take_group(struct store *st)
+struct store_job *store_take_group(struct store *st)
 {
 	struct store_job *head = st->qhead, *last = head;
 	size_t recs = head->kind == JOB_RECORDS ? head->n : 0;
@@ -610,8 +610,8 @@ static void *writer_main(void *arg)
 		struct store_job *group = NULL;
 		if (!idle && !drained) {
 			if (st->opt.batch_wait_us > 0)
-				wait_to_fill(st);
-			group = take_group(st);
+				store_wait_to_fill(st);
+			group = store_take_group(st);
 		}
 		pthread_mutex_unlock(&st->qlock);
 		if (group) {

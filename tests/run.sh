@@ -4,6 +4,20 @@
 BUILD=${1:-build}
 export REDACTD_BIN="$(pwd)/$BUILD/redactd"
 total_p=0; total_f=0; broken=""
+# One throwaway PostgreSQL cluster for the whole run (tests/pg_cluster.sh):
+# the store's conformance tests and the postgresql e2e tests connect to it
+# through REDACTD_TEST_PG_URL; it is stopped on every way out.
+pgdir="${TMPDIR:-/tmp}/redactd-pg-$$"
+pg_stop() { sh tests/pg_cluster.sh stop "$pgdir" >/dev/null 2>&1 || true; }
+trap pg_stop EXIT
+trap 'pg_stop; exit 130' INT TERM
+if url=$(sh tests/pg_cluster.sh start "$pgdir"); then
+	export REDACTD_TEST_PG_URL="$url" REDACTD_TEST_PG_DIR="$pgdir"
+else
+	echo "  could not start a PostgreSQL cluster: the postgresql tests fail"
+fi
+# Under make test a missing cluster is a failure, not a skip.
+export REDACTD_TEST_PG_REQUIRED=1
 run_suite() {  # name, command...
 	name=$1; shift
 	out=$("$@" 2>&1); rc=$?

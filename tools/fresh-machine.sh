@@ -7,7 +7,7 @@
 # machine image and stay. Run as root; .ci/run calls it under CI=true.
 set -eu
 [ "$(id -u)" = 0 ] || { echo "fresh-machine.sh: needs root" >&2; exit 1; }
-pkgs="libpcre2-dev libsodium-dev libmicrohttpd-dev libjansson-dev libinih-dev libsystemd-dev"
+pkgs="libpcre2-dev libsodium-dev libmicrohttpd-dev libjansson-dev libinih-dev libsystemd-dev libpq-dev"
 installed=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 && installed="$installed $p"; done
 if [ -n "$installed" ]; then

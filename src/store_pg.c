@@ -1,0 +1,428 @@
+/*
+ * store_pg.c — the PostgreSQL backend: connections, open and close, reads
+ * and transactions handed to the typed operations, and conversations.
+ *
+ * store.c dispatches here when store_options.pg_url is set (st->pg). The
+ * writer (group commit with pipeline mode) is store_pg_writer.c, data keys
+ * store_pg_keys.c, the schema store_pg_schema.c, the audit log
+ * store_pg_audit.c, the other typed operations store_pg_ops.c.
+ *
+ * Errors: the server's message goes to the log with the statement's first
+ * words (never a parameter: parameters are keyed hashes, ciphertext and
+ * names only, but a log line has no use for them). The connection string
+ * appears in logs and errors only masked (no password), as
+ * store_pg->masked.
+ */
+#include "store_pg_int.h"
+#include "log.h"
+#include "util.h"
+
+#include <arpa/inet.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ---- helpers -------------------------------------------------------------- */
+
+void store_pg_put64(char out[8], int64_t v)
+{
+	uint64_t u = (uint64_t)v;
+	for (int i = 7; i >= 0; i--) {
+		out[i] = (char)(u & 0xff);
+		u >>= 8;
+	}
+}
+
+int64_t store_pg_get64(const PGresult *r, int row, int col)
+{
+	if (PQgetisnull(r, row, col))
+		return 0;
+	const unsigned char *p = (const unsigned char *)PQgetvalue(r, row, col);
+	if (PQfformat(r, col) == 0)
+		return strtoll((const char *)p, NULL, 10);
+	uint64_t u = 0;
+	for (int i = 0; i < 8 && i < PQgetlength(r, row, col); i++)
+		u = (u << 8) | p[i];
+	return (int64_t)u;
+}
+
+/* The statement's first words, for a log line. */
+static void sql_head(const char *sql, char out[48])
+{
+	snprintf(out, 48, "%.40s", sql);
+	for (char *p = out; *p; p++)
+		if (*p == '\n' || *p == '\t')
+			*p = ' ';
+}
+
+PGresult *store_pg_exec(PGconn *c, const char *sql, int n, const char *const *vals,
+                        const int *lens, const int *fmts)
+{
+	PGresult *r = PQexecParams(c, sql, n, NULL, vals, lens, fmts, 1);
+	ExecStatusType s = PQresultStatus(r);
+	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
+		return r;
+	char head[48];
+	sql_head(sql, head);
+	log_error("store: postgresql: %s (in \"%s...\")",
+	          r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
+	                                                      : PQresStatus(s)
+	            : PQerrorMessage(c),
+	          head);
+	PQclear(r);
+	return NULL;
+}
+
+int store_pg_cmd(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	ExecStatusType s = PQresultStatus(r);
+	int rc = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
+	if (rc && strcmp(sql, "ROLLBACK")) {
+		char head[48];
+		sql_head(sql, head);
+		const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+		log_error("store: postgresql: %s (in \"%s...\")", m ? m : PQerrorMessage(c), head);
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum rd_err store_pg_err(const PGresult *r)
+{
+	const char *state = r ? PQresultErrorField(r, PG_DIAG_SQLSTATE) : NULL;
+	return state && !strcmp(state, "53100") ? RD_E_STORAGE_FULL : RD_E_STORAGE;
+}
+
+enum rd_err store_pg_unported(const char *op)
+{
+	/* Once per operation name: a sweeper asking every minute would
+	 * otherwise fill the log. The names are static strings. */
+	static const char *seen[128];
+	static size_t nseen;
+	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
+	bool first = true;
+	pthread_mutex_lock(&m);
+	for (size_t i = 0; i < nseen; i++)
+		if (seen[i] == op)
+			first = false;
+	if (first && nseen < RD_ARRAY_LEN(seen))
+		seen[nseen++] = op;
+	pthread_mutex_unlock(&m);
+	if (first)
+		log_warn("store: %s is not supported on the postgresql backend yet", op);
+	return RD_E_NOT_SUPPORTED;
+}
+
+/* ---- connections ---------------------------------------------------------- */
+
+/* Notices (IF NOT EXISTS, ...) are the server talking to a person; the
+ * daemon's log has no place for them. */
+static void ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+/* What the logs may say about the connection string: its parts through
+ * libpq's own parser, without the password. */
+static void mask_url(const char *url, char *out, size_t len)
+{
+	static const char *const shown[] = { "host", "hostaddr", "port", "dbname", "user" };
+	char *perr = NULL;
+	PQconninfoOption *opts = PQconninfoParse(url, &perr);
+	size_t used = 0;
+	out[0] = '\0';
+	if (!opts) {
+		snprintf(out, len, "(a connection string libpq cannot parse)");
+		PQfreemem(perr);
+		return;
+	}
+	for (PQconninfoOption *o = opts; o->keyword; o++) {
+		for (size_t i = 0; i < RD_ARRAY_LEN(shown); i++)
+			if (o->val && !strcmp(o->keyword, shown[i]) && used < len)
+				used += (size_t)snprintf(out + used, len - used, "%s%s=%s", used ? " " : "",
+				                         o->keyword, o->val);
+	}
+	PQconninfoFree(opts);
+	if (!out[0])
+		snprintf(out, len, "(libpq defaults)");
+}
+
+PGconn *store_pg_connect(struct store_pg *pg, char *err, size_t errlen)
+{
+	/* expand_dbname: "dbname" carries the whole URL or key=value string;
+	 * later keywords override it (the password from password_file). */
+	const char *keys[5] = { "dbname", "application_name", "options", NULL, NULL };
+	const char *vals[5] = { pg->url, "redactd", "-c synchronous_commit=on -c client_min_messages=warning",
+	                        NULL, NULL };
+	if (pg->password) {
+		keys[3] = "password";
+		vals[3] = pg->password;
+	}
+	PGconn *c = PQconnectdbParams(keys, vals, 1);
+	if (!c || PQstatus(c) != CONNECTION_OK) {
+		util_err(err, errlen, "cannot connect to postgresql (%s): %s", pg->masked,
+		         c ? PQerrorMessage(c) : "out of memory");
+		/* libpq's message ends in a newline */
+		size_t n = strlen(err);
+		if (n && err[n - 1] == '\n')
+			err[n - 1] = '\0';
+		PQfinish(c);
+		return NULL;
+	}
+	PQsetNoticeProcessor(c, ignore_notice, NULL);
+	return c;
+}
+
+static struct store_pg_conn *reader_get(struct store *st)
+{
+	struct store_pg *pg = st->pg;
+	struct store_pg_conn *conn = NULL;
+	pthread_mutex_lock(&pg->plock);
+	if (pg->npool > 0)
+		conn = pg->pool[--pg->npool];
+	pthread_mutex_unlock(&pg->plock);
+	if (conn && PQstatus(conn->c) != CONNECTION_OK) {
+		PQreset(conn->c);   /* the server restarted: one try to come back */
+		if (PQstatus(conn->c) != CONNECTION_OK) {
+			PQfinish(conn->c);
+			free(conn);
+			conn = NULL;
+		}
+	}
+	if (conn)
+		return conn;
+	char err[512];
+	if (!(conn = calloc(1, sizeof *conn)))
+		return NULL;
+	if (!(conn->c = store_pg_connect(pg, err, sizeof err))) {
+		log_error("store: read connection: %s", err);
+		free(conn);
+		return NULL;
+	}
+	return conn;
+}
+
+static void conn_free(struct store_pg_conn *conn)
+{
+	if (conn) {
+		PQfinish(conn->c);
+		free(conn);
+	}
+}
+
+static void reader_put(struct store *st, struct store_pg_conn *conn)
+{
+	struct store_pg *pg = st->pg;
+	if (PQtransactionStatus(conn->c) != PQTRANS_IDLE)
+		store_pg_cmd(conn->c, "ROLLBACK");
+	pthread_mutex_lock(&pg->plock);
+	if (pg->npool < STORE_PG_READ_POOL && PQstatus(conn->c) == CONNECTION_OK) {
+		pg->pool[pg->npool++] = conn;
+		conn = NULL;
+	}
+	pthread_mutex_unlock(&pg->plock);
+	conn_free(conn);
+}
+
+/* ---- transactions handed to other modules --------------------------------- */
+
+enum rd_err store_pg_tx_run(struct store *st, struct store_pg_conn *conn, bool write,
+                            store_tx_fn fn, void *ctx)
+{
+	struct store_tx tx = { .st = st, .pg = conn, .write = write };
+	return fn(&tx, ctx);
+}
+
+bool store_pg_tx_open(struct store_tx *tx)
+{
+	return !tx->write || PQtransactionStatus(tx->pg->c) == PQTRANS_INTRANS;
+}
+
+enum rd_err store_pg_test_sql(struct store_tx *tx, const char *sql)
+{
+	return store_pg_cmd(tx->pg->c, sql) ? RD_E_STORAGE : RD_OK;
+}
+
+/* A read: one REPEATABLE READ snapshot for all of fn's statements, so a
+ * walk (audit verify, an export) sees one state of the database. */
+enum rd_err store_pg_read(struct store *st, store_tx_fn fn, void *ctx)
+{
+	struct store_pg_conn *conn = reader_get(st);
+	if (!conn)
+		return RD_E_STORAGE;
+	enum rd_err rc = RD_E_STORAGE;
+	if (!store_pg_cmd(conn->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
+		rc = store_pg_tx_run(st, conn, false, fn, ctx);
+		store_pg_cmd(conn->c, "ROLLBACK");
+	}
+	reader_put(st, conn);
+	return rc;
+}
+
+/* A write transaction on a connection of its own: readonly stores (the
+ * CLI beside a running daemon). */
+enum rd_err store_pg_exec_direct(struct store *st, store_tx_fn fn, void *ctx)
+{
+	char err[512];
+	struct store_pg_conn conn = { store_pg_connect(st->pg, err, sizeof err) };
+	if (!conn.c) {
+		log_error("store: %s", err);
+		return RD_E_STORAGE;
+	}
+	enum rd_err rc = RD_E_STORAGE;
+	if (!store_pg_cmd(conn.c, "BEGIN")) {
+		rc = fn ? store_pg_tx_run(st, &conn, true, fn, ctx) : RD_OK;
+		if (rc == RD_OK && PQtransactionStatus(conn.c) != PQTRANS_INTRANS)
+			rc = RD_E_STORAGE;   /* a statement failed and fn went on */
+		if (rc != RD_OK) {
+			store_pg_cmd(conn.c, "ROLLBACK");
+		} else {
+			PGresult *r = PQexec(conn.c, "COMMIT");
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				rc = store_pg_err(r);
+				log_error("store: commit failed: %s", PQerrorMessage(conn.c));
+			}
+			PQclear(r);
+		}
+	}
+	PQfinish(conn.c);
+	return rc;
+}
+
+/* ---- open and close -------------------------------------------------------- */
+
+enum rd_err store_pg_open(struct store *st, char *err, size_t errlen)
+{
+	struct store_pg *pg = calloc(1, sizeof *pg);
+	if (!pg) {
+		util_err(err, errlen, "out of memory");
+		return RD_E_INTERNAL;
+	}
+	st->pg = pg;
+	pthread_mutex_init(&pg->plock, NULL);
+	if (!(pg->url = strdup(st->opt.pg_url)) ||
+	    (st->opt.pg_password && !(pg->password = strdup(st->opt.pg_password)))) {
+		util_err(err, errlen, "out of memory");
+		return RD_E_INTERNAL;
+	}
+	/* Not kept in opt: the copies above are wiped at close. */
+	st->opt.pg_url = NULL;
+	st->opt.pg_password = NULL;
+	mask_url(pg->url, pg->masked, sizeof pg->masked);
+	if (!(pg->w.c = store_pg_connect(pg, err, errlen)) ||
+	    store_pg_migrate(pg->w.c, &st->schema_version, err, errlen))
+		return RD_E_STORAGE;
+	st->seal_format = 2;   /* a PostgreSQL store never held format-1 rows */
+	if (st->opt.readonly) {
+		PQfinish(pg->w.c);
+		pg->w.c = NULL;
+	} else if (store_pg_writer_start(st, err, errlen)) {
+		return RD_E_STORAGE;
+	}
+	log_info("store: opened postgresql (%s), schema version %d, synchronous_commit=on", pg->masked,
+	         st->schema_version);
+	return RD_OK;
+}
+
+static void wipe_free(char *s)
+{
+	if (s) {
+		sodium_memzero(s, strlen(s));
+		free(s);
+	}
+}
+
+void store_pg_close(struct store *st)
+{
+	struct store_pg *pg = st->pg;
+	if (!pg)
+		return;
+	store_pg_writer_stop(st);
+	PQfinish(pg->w.c);
+	PQfinish(pg->k.c);
+	for (size_t i = 0; i < pg->npool; i++)
+		conn_free(pg->pool[i]);
+	pthread_mutex_destroy(&pg->plock);
+	wipe_free(pg->url);
+	wipe_free(pg->password);
+	free(pg);
+	st->pg = NULL;
+}
+
+/* ---- conversations ---------------------------------------------------------- */
+
+#define PG_ROW_COLS "id, record_id, tenant, conv_hash, ts_ms, role, channel, category," \
+	" key_id, conv_ct, text_ct, meta_ct, entity_counts"
+
+/* A store_row over row i of r (PG_ROW_COLS, binary). */
+static void row_from(const PGresult *r, int i, struct store_row *row)
+{
+	enum rd_role role = ROLE_USER;
+	enum rd_channel ch = CH_OTHER;
+	row->rowid = store_pg_get64(r, i, 0);
+	row->id = PQgetvalue(r, i, 1);
+	row->tenant = PQgetvalue(r, i, 2);
+	row->conv_hash = PQgetlength(r, i, 3) == CRYPTO_HASH_BYTES
+	                 ? (const unsigned char *)PQgetvalue(r, i, 3) : NULL;
+	row->ts_ms = store_pg_get64(r, i, 4);
+	row->role_name = PQgetvalue(r, i, 5);
+	row->channel_name = PQgetvalue(r, i, 6);
+	if (rd_role_parse(row->role_name, &role))
+		role = ROLE_USER;
+	if (rd_channel_parse(row->channel_name, &ch))
+		ch = CH_OTHER;
+	row->role = role;
+	row->channel = ch;
+	row->category = PQgetvalue(r, i, 7);
+	row->key_id = store_pg_get64(r, i, 8);
+	row->conv_ct = (const unsigned char *)PQgetvalue(r, i, 9);
+	row->conv_ct_len = (size_t)PQgetlength(r, i, 9);
+	row->text_ct = (const unsigned char *)PQgetvalue(r, i, 10);
+	row->text_ct_len = (size_t)PQgetlength(r, i, 10);
+	row->meta_ct = (const unsigned char *)PQgetvalue(r, i, 11);
+	row->meta_ct_len = (size_t)PQgetlength(r, i, 11);
+	row->entity_counts = PQgetvalue(r, i, 12);
+}
+
+struct conv_ctx {
+	const char *tenant;
+	const unsigned char *hash;
+	store_row_fn fn;
+	void *ctx;
+	size_t count;
+};
+
+static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
+{
+	struct conv_ctx *c = arg;
+	const char *vals[2] = { c->tenant, (const char *)c->hash };
+	const int lens[2] = { 0, CRYPTO_HASH_BYTES }, fmts[2] = { 0, 1 };
+	PGresult *r = store_pg_exec(tx->pg->c, "SELECT " PG_ROW_COLS " FROM messages"
+	                            " WHERE tenant = $1 AND conv_hash = $2 ORDER BY ts_ms, id",
+	                            2, vals, lens, fmts);
+	if (!r)
+		return RD_E_STORAGE;
+	enum rd_err rc = RD_OK;
+	for (int i = 0; i < PQntuples(r) && rc == RD_OK; i++) {
+		struct store_row row;
+		row_from(r, i, &row);
+		c->count++;
+		rc = c->fn(&row, c->ctx);
+	}
+	PQclear(r);
+	return rc;
+}
+
+enum rd_err store_pg_conversation(struct store *st, const char *tenant,
+                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                  store_row_fn fn, void *ctx, size_t *count)
+{
+	struct conv_ctx c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
+	enum rd_err rc = store_pg_read(st, conversation_fn, &c);
+	if (count)
+		*count = c.count;
+	return rc;
+}

@@ -1,0 +1,225 @@
+/*
+ * store_pg_schema.c — the PostgreSQL schema, its migration, and the
+ * monthly partitions of messages.
+ *
+ * The SQLite schema (store_schema.c) in PostgreSQL's terms, with two
+ * changes of shape:
+ *   - tenant first in every primary key (and a table's other unique keys),
+ *     so Citus can distribute every table by tenant and a tenant's
+ *     messages, subjects, holds and data keys are co-located;
+ *   - messages partitioned by range of ts_ms, one partition per UTC month
+ *     (messages_pYYYYMM), created on demand by the writer
+ *     (store_pg_partition_for): a retention sweep can later delete from,
+ *     or drop, whole partitions instead of scanning.
+ * A message's primary key is (tenant, ts_ms, id): the partition key must
+ * be in it. Its id comes from one sequence, so ids stay unique across
+ * partitions and order rows of the same ts_ms as SQLite's rowid does.
+ *
+ * Versions: redactd_schema holds one row (version). Each step below runs
+ * in the open's transaction, under an advisory lock, so several redactd
+ * processes opening one new database at once create it once. A shipped
+ * step is never edited; a port of another typed operation adds its tables
+ * as the next version.
+ */
+#include "store_pg_int.h"
+#include "log.h"
+#include "util.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const pg_steps[] = {
+	/* 1: data keys, root key, messages, subject links, the replay
+	 * register, the audit log (a chain per tenant plus the system's, ''),
+	 * and the tables whose reads are ported (restrictions, holds, tenant
+	 * closures), so an empty one answers those reads. */
+	"CREATE TABLE key_root ("
+	"  id int PRIMARY KEY CHECK (id = 1),"
+	"  wrapped bytea NOT NULL,"
+	"  created_ms bigint NOT NULL);"
+	/* Wrapped by the master key (AD binds id), NULL once destroyed. Ids
+	 * come from a sequence (a data key's id is global: records name it). */
+	"CREATE TABLE data_keys ("
+	"  tenant text NOT NULL,"
+	"  id bigint NOT NULL,"
+	"  category text NOT NULL,"
+	"  period text NOT NULL,"
+	"  start_ms bigint NOT NULL,"
+	"  end_ms bigint NOT NULL,"
+	"  wrapped bytea,"
+	"  created_ms bigint NOT NULL,"
+	"  destroyed_ms bigint,"
+	"  PRIMARY KEY (tenant, id));"
+	"CREATE SEQUENCE data_keys_id_seq;"
+	"CREATE UNIQUE INDEX data_keys_live ON data_keys (tenant, category, period)"
+	"  WHERE wrapped IS NOT NULL;"
+	"CREATE INDEX data_keys_id ON data_keys (id);"
+	"CREATE SEQUENCE messages_id_seq;"
+	"CREATE TABLE messages ("
+	"  tenant text NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  id bigint NOT NULL,"
+	"  record_id text NOT NULL,"
+	"  conv_hash bytea NOT NULL,"
+	"  received_ms bigint NOT NULL,"
+	"  role text NOT NULL,"
+	"  channel text NOT NULL,"
+	"  category text NOT NULL,"
+	"  key_id bigint NOT NULL,"
+	"  conv_ct bytea NOT NULL,"
+	"  text_ct bytea NOT NULL,"
+	"  meta_ct bytea NOT NULL,"
+	"  entity_counts text NOT NULL DEFAULT '{}',"
+	"  PRIMARY KEY (tenant, ts_ms, id)) PARTITION BY RANGE (ts_ms);"
+	"CREATE INDEX messages_conv ON messages (tenant, conv_hash, ts_ms, id);"
+	"CREATE INDEX messages_cat_ts ON messages (tenant, category, ts_ms);"
+	"CREATE TABLE subjects ("
+	"  tenant text NOT NULL,"
+	"  subject_hash bytea NOT NULL,"
+	"  conv_hash bytea NOT NULL,"
+	"  PRIMARY KEY (tenant, subject_hash, conv_hash));"
+	"CREATE INDEX subjects_conv ON subjects (tenant, conv_hash);"
+	/* A provider message id's keyed hash beside the message it stored. */
+	"CREATE TABLE replay_ids ("
+	"  tenant text NOT NULL,"
+	"  id_hash bytea NOT NULL,"
+	"  msg_id bigint NOT NULL,"
+	"  PRIMARY KEY (tenant, id_hash));"
+	"CREATE INDEX replay_ids_msg ON replay_ids (tenant, msg_id);"
+	/* chain: '' for the system's chain, else a tenant's. high_mark keeps
+	 * the highest seq ever handed out (SQLite's sqlite_sequence). */
+	"CREATE TABLE audit_log ("
+	"  chain text NOT NULL,"
+	"  seq bigint NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  actor text NOT NULL,"
+	"  action text NOT NULL,"
+	"  target text NOT NULL,"
+	"  count bigint NOT NULL,"
+	"  prev_hash bytea NOT NULL,"
+	"  hash bytea NOT NULL,"
+	"  PRIMARY KEY (chain, seq));"
+	"CREATE INDEX audit_log_ts ON audit_log (chain, ts_ms);"
+	"CREATE INDEX audit_log_hash ON audit_log (chain, hash);"
+	"CREATE TABLE audit_chains ("
+	"  chain text PRIMARY KEY,"
+	"  high_mark bigint NOT NULL DEFAULT 0,"
+	"  checkpoint_seq bigint,"
+	"  checkpoint_hash bytea,"
+	"  purged_ms bigint);"
+	"CREATE TABLE holds ("
+	"  tenant text NOT NULL,"
+	"  id text NOT NULL,"
+	"  kind text NOT NULL CHECK (kind IN ('conversation', 'subject')),"
+	"  target_hash bytea NOT NULL,"
+	"  doc_ct bytea NOT NULL,"
+	"  actor text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  PRIMARY KEY (tenant, id));"
+	"CREATE INDEX holds_target ON holds (tenant, kind, target_hash);"
+	"CREATE TABLE restrictions ("
+	"  tenant text NOT NULL,"
+	"  id text NOT NULL,"
+	"  kind text NOT NULL CHECK (kind IN ('conversation', 'subject')),"
+	"  target_hash bytea NOT NULL,"
+	"  doc_ct bytea NOT NULL,"
+	"  actor text NOT NULL,"
+	"  created_ms bigint NOT NULL,"
+	"  PRIMARY KEY (tenant, id));"
+	"CREATE INDEX restrictions_target ON restrictions (tenant, kind, target_hash);"
+	"CREATE TABLE tenant_closures ("
+	"  tenant text PRIMARY KEY,"
+	"  state text NOT NULL CHECK (state IN ('pending', 'erasing', 'done')),"
+	"  actor text NOT NULL,"
+	"  requested_ms bigint NOT NULL,"
+	"  due_ms bigint NOT NULL,"
+	"  done_ms bigint);",
+};
+
+static int read_version(PGconn *c, int *version)
+{
+	PGresult *r = store_pg_exec(c, "SELECT version FROM redactd_schema", 0, NULL, NULL, NULL);
+	if (!r)
+		return -1;
+	*version = PQntuples(r) == 1 ? (int)store_pg_get64(r, 0, 0) : 0;
+	PQclear(r);
+	return 0;
+}
+
+int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen)
+{
+	const int newest = (int)RD_ARRAY_LEN(pg_steps);
+	char lock[96];
+	snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock(%d, 0)", STORE_PG_LOCK_SCHEMA);
+	if (store_pg_cmd(c, "BEGIN") || store_pg_cmd(c, lock) ||
+	    store_pg_cmd(c, "CREATE TABLE IF NOT EXISTS redactd_schema ("
+	                    " id int PRIMARY KEY CHECK (id = 1), version int NOT NULL)") ||
+	    read_version(c, version))
+		goto fail;
+	if (*version > newest) {
+		util_err(err, errlen, "the database's schema version %d is newer than this redactd's (%d)",
+		         *version, newest);
+		store_pg_cmd(c, "ROLLBACK");
+		return -1;
+	}
+	for (int v = *version + 1; v <= newest; v++) {
+		char set[128];
+		snprintf(set, sizeof set, "INSERT INTO redactd_schema (id, version) VALUES (1, %d)"
+		         " ON CONFLICT (id) DO UPDATE SET version = excluded.version", v);
+		if (store_pg_cmd(c, pg_steps[v - 1]) || store_pg_cmd(c, set))
+			goto fail;
+		log_info("store: postgresql schema migrated to version %d", v);
+	}
+	if (store_pg_cmd(c, "COMMIT"))
+		goto fail;
+	*version = newest;
+	return 0;
+fail:
+	util_err(err, errlen, "cannot create or migrate the schema: %s", PQerrorMessage(c));
+	store_pg_cmd(c, "ROLLBACK");
+	return -1;
+}
+
+/* ---- partitions ---------------------------------------------------------- */
+
+/* yyyymm of ts_ms and the month's bounds; -1 outside 0000..9999. */
+static int month_of(int64_t ts_ms, int32_t *yyyymm, int64_t *start, int64_t *end)
+{
+	char period[8];
+	if (store_period(ts_ms, period, start, end))
+		return -1;
+	*yyyymm = (int32_t)(atoi(period) * 100 + atoi(period + 5));
+	return 0;
+}
+
+int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms)
+{
+	int32_t m;
+	int64_t start, end;
+	if (month_of(ts_ms, &m, &start, &end))
+		return -1;
+	for (size_t i = 0; i < pg->nmonths; i++)
+		if (pg->months[i] == m)
+			return 0;
+	/* DDL cannot take parameters: the name and bounds are made of digits
+	 * computed here (a month and its epoch ms), never of input text. The
+	 * advisory lock serialises creators of the same month across
+	 * processes; IF NOT EXISTS makes the loser's statement a no-op. */
+	char sql[512];
+	snprintf(sql, sizeof sql,
+	         "DO $$ BEGIN PERFORM pg_advisory_xact_lock(%d, %d);"
+	         " IF to_regclass('messages_p%06d') IS NULL THEN"
+	         " CREATE TABLE messages_p%06d PARTITION OF messages FOR VALUES FROM (%lld) TO (%lld);"
+	         " END IF; END $$",
+	         STORE_PG_LOCK_PARTITION, (int)m, (int)m, (int)m, (long long)start, (long long)end);
+	if (store_pg_cmd(c, "BEGIN") || store_pg_cmd(c, sql) || store_pg_cmd(c, "COMMIT")) {
+		log_error("store: cannot create the messages partition of month %06d", (int)m);
+		store_pg_cmd(c, "ROLLBACK");
+		return -1;
+	}
+	if (pg->nmonths == RD_ARRAY_LEN(pg->months))
+		pg->nmonths = 0;   /* forget the lot: a re-check costs one statement */
+	pg->months[pg->nmonths++] = m;
+	return 0;
+}
