@@ -135,6 +135,7 @@ static bool bad_sizes(const struct store_record *r)
 /* What the pipeline's results said. */
 struct pipe_state {
 	bool failed, full;
+	bool refused;      /* the COMMIT was refused (test hook): no second try */
 	char *stored;      /* per record of the group: 1 stored, 0 a replay */
 	size_t next;       /* the record whose result comes next */
 };
@@ -255,6 +256,7 @@ static bool run_pipeline(struct store *st, struct store_job *head, struct pipe_s
 	free(kinds);
 	if (!sent || commit_fail)
 		ps->failed = true;
+	ps->refused = commit_fail;
 	if (ps->failed && PQtransactionStatus(c) != PQTRANS_IDLE)
 		store_pg_cmd(c, "ROLLBACK");
 	(void)nrec;
@@ -420,7 +422,7 @@ static void run_group(struct store *st, struct store_job *head)
 			for (struct store_job *j = head; j; j = j->next)
 				j->status = RD_OK;
 			set_replays(head, ps.stored);
-		} else if (connection_ready(st) == 0) {
+		} else if (!ps.refused && connection_ready(st) == 0) {
 			full = ps.full;
 			committed = run_slow(st, head, &full);
 		}

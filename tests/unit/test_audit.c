@@ -3,10 +3,13 @@
  * reordered, truncated, and still verifiable after old entries are purged.
  * Entries go in through store_exec, as the daemon writes them; the
  * tampering is done with sqlite3 on the file, as an attacker would.
+ * Every test runs twice: on SQLite files, then on PostgreSQL databases
+ * (pg_fixture.h; tampered with through libpq).
  */
 #include "audit.h"
 #include "store.h"
 #include "harness.h"
+#include "pg_fixture.h"
 
 #include <sodium.h>
 #include <sqlite3.h>
@@ -16,7 +19,10 @@
 struct db {
 	struct store *st;
 	sqlite3 *raw;
+	char url[512];   /* on PostgreSQL: the database's URL, for tampering */
 };
+
+static bool on_pg;   /* this round's backend */
 
 static struct db *open_db(const char *name)
 {
@@ -25,8 +31,13 @@ static struct db *open_db(const char *name)
 	struct store_options o = { .sync_full = true, .readonly = true };
 	snprintf(path, sizeof path, "%s/%s", TEST_TMPDIR(), name);
 	memset(&d, 0, sizeof d);
+	if (on_pg && pg_new_db(name, d.url, sizeof d.url)) {
+		fprintf(stderr, "open %s: no postgresql database\n", name);
+		return NULL;
+	}
+	o.pg_url = on_pg ? d.url : NULL;
 	if (store_open(path, &o, &d.st, err, sizeof err) != RD_OK ||
-	    sqlite3_open(path, &d.raw) != SQLITE_OK) {
+	    (!on_pg && sqlite3_open(path, &d.raw) != SQLITE_OK)) {
 		fprintf(stderr, "open %s: %s\n", name, err);
 		return NULL;
 	}
@@ -98,6 +109,11 @@ static enum audit_fault verify(struct db *d, int64_t *bad)
 
 static void exec(struct db *d, const char *sql)
 {
+	if (d && on_pg) {
+		if (pg_sql(d->url, sql))
+			fprintf(stderr, "sql failed on postgresql\n");
+		return;
+	}
 	if (!d || sqlite3_exec(d->raw, sql, NULL, NULL, NULL) != SQLITE_OK)
 		fprintf(stderr, "sql failed: %s\n", d ? sqlite3_errmsg(d->raw) : "no database");
 }
@@ -246,15 +262,27 @@ static void test_list(void)
 	close_db(db);
 }
 
-int main(void)
+static void run_all(void)
 {
-	if (sodium_init() < 0)
-		return 2;
 	test_intact();
 	test_edited();
 	test_removed();
 	test_swapped();
 	test_purge();
 	test_list();
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 2;
+	run_all();
+	if (pg_base_url()) {
+		printf("# the same on postgresql\n");
+		on_pg = true;
+		run_all();
+	} else {
+		pg_skip_or_fail();
+	}
 	return TEST_DONE();
 }

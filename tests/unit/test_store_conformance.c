@@ -1,0 +1,243 @@
+/*
+ * test_store_conformance.c — the store's core contract, one body run on
+ * both backends (issue 19): on a SQLite temp file, then on a PostgreSQL
+ * database of its own (pg_fixture.h). Data keys (one per tenant, category
+ * and month, stable across reopen), submit and async submit with group
+ * commit, reading a conversation back in order, the replay register, an
+ * exec function's writes rolled back with it, a refused COMMIT storing
+ * nothing, the wrong master key refused, and the audit chain. On
+ * PostgreSQL, an operation not ported yet says so (RD_E_NOT_SUPPORTED).
+ */
+#include "audit.h"
+#include "store_fixture.h"
+#include "store_holds.h"
+#include "store_replay.h"
+#include "pg_fixture.h"
+
+static bool on_pg;
+static char pg_url[512];
+
+/* A store for this round: the file `name`, or a new PostgreSQL database
+ * (fresh: true) or the round's last one again (fresh: false). */
+static struct store *open_round(const char *name, bool fresh, bool attach, struct keyring *kr)
+{
+	struct store_options o = { .sync_full = true, .queue_size = 64, .batch_max = 256 };
+	struct store *st = NULL;
+	char err[512];
+	if (on_pg && fresh && pg_new_db(name, pg_url, sizeof pg_url))
+		return NULL;
+	o.pg_url = on_pg ? pg_url : NULL;
+	if (store_open(tmp(name), &o, &st, err, sizeof err)) {
+		fprintf(stderr, "store_open %s: %s\n", name, err);
+		return NULL;
+	}
+	if (attach && store_keyring_attach(st, kr, err, sizeof err)) {
+		fprintf(stderr, "attach %s: %s\n", name, err);
+		store_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void test_keys(void)
+{
+	struct store *st = open_round("keys.db", true, true, kr1);
+	unsigned char k1[CRYPTO_KEY_BYTES], k2[CRYPTO_KEY_BYTES], k3[CRYPTO_KEY_BYTES];
+	int64_t id1 = 0, id2 = 0, id3 = 0;
+	CHECK(st != NULL, "store opens and binds the master key");
+	if (!st)
+		return;
+	CHECK(store_data_key_for(st, kr1, "acme", "chat", JAN_2020, &id1, k1) == RD_OK, "a data key");
+	CHECK(store_data_key_for(st, kr1, "acme", "chat", JAN_2020 + 3600000, &id2, k2) == RD_OK &&
+	      id2 == id1 && !memcmp(k1, k2, sizeof k1), "the same month: the same key");
+	CHECK(store_data_key_for(st, kr1, "acme", "chat", FEB_2020, &id3, k3) == RD_OK && id3 != id1 &&
+	      memcmp(k1, k3, sizeof k1), "another month: another key");
+	CHECK(store_data_key_for(st, kr1, "globex", "chat", JAN_2020, &id2, k2) == RD_OK && id2 != id1,
+	      "another tenant: another key");
+	store_close(st);
+	st = open_round("keys.db", false, true, kr1);
+	CHECK(st && store_data_key_get(st, kr1, id1, k2) == RD_OK && !memcmp(k1, k2, sizeof k1),
+	      "after reopen the key reads back by id");
+	CHECK(st && store_data_key_for(st, kr1, "acme", "chat", JAN_2020, &id2, k2) == RD_OK &&
+	      id2 == id1, "and is found again for its month");
+	CHECK(st && store_data_key_get(st, kr1, 999999, k2) != RD_OK, "an unknown id is no key");
+	store_close(st);
+	char err[256];
+	st = open_round("keys.db", false, false, kr2);
+	CHECK(st && store_keyring_attach(st, kr2, err, sizeof err) == RD_E_STORAGE &&
+	      strstr(err, "does not open"), "another master key is refused");
+	store_close(st);
+}
+
+static void test_submit_read(void)
+{
+	struct store *st = open_round("submit.db", true, true, kr1);
+	struct trec t[3];
+	CHECK(st && make_rec(st, &t[0], "acme", "c1", JAN_2020 + 20, "third") == 0 &&
+	      make_rec(st, &t[1], "acme", "c1", JAN_2020 + 10, "first") == 0 &&
+	      make_rec(st, &t[2], "acme", "c2", JAN_2020 + 15, "other") == 0, "records sealed");
+	if (!st)
+		return;
+	struct store_record recs[3] = { t[0].r, t[1].r, t[2].r };
+	CHECK(store_submit(st, recs, 3) == RD_OK, "three records committed in one submit");
+	struct trec late;
+	CHECK(make_rec(st, &late, "acme", "c1", FEB_2020, "second month") == 0 &&
+	      store_submit(st, &late.r, 1) == RD_OK, "a record of the next month");
+	struct readback rb = read_conv(st, kr1, "acme", "c1");
+	CHECK_STR(rb.texts, "first|third|second month", "read back in time order, across months");
+	CHECK(rb.failed == 0 && rb.opened == 3, "every field opens (AD binds the row)");
+	rb = read_conv(st, kr1, "globex", "c1");
+	CHECK(rb.opened == 0 && rb.failed == 0, "another tenant sees nothing");
+
+	struct done_log d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
+	struct trec a;
+	CHECK(make_rec(st, &a, "acme", "c2", JAN_2020 + 30, "async") == 0 &&
+	      store_submit_async(st, &a.r, 1, on_done, &d) == RD_OK, "async submit queued");
+	wait_calls(&d, 1);
+	CHECK(d.ok == 1, "done called once with RD_OK, after the commit");
+	rb = read_conv(st, kr1, "acme", "c2");
+	CHECK_STR(rb.texts, "other|async", "the async record is there when done ran");
+
+	store_close(st);
+	st = open_round("submit.db", false, true, kr1);
+	rb = read_conv(st, kr1, "acme", "c1");
+	CHECK_STR(rb.texts, "first|third|second month", "everything is there after reopen");
+	store_close(st);
+}
+
+static void test_replay(void)
+{
+	struct store *st = open_round("replay.db", true, true, kr1);
+	struct trec t[2];
+	unsigned char rh[CRYPTO_HASH_BYTES];
+	bool replayed[2] = { false, false };
+	memset(rh, 0x42, sizeof rh);
+	CHECK(st && make_rec(st, &t[0], "acme", "r1", JAN_2020, "once") == 0 &&
+	      make_rec(st, &t[1], "acme", "r1", JAN_2020 + 1, "once") == 0, "two deliveries sealed");
+	if (!st)
+		return;
+	t[0].r.replay_hash = rh;
+	t[0].r.replayed = &replayed[0];
+	t[1].r.replay_hash = rh;
+	t[1].r.replayed = &replayed[1];
+	CHECK(store_submit(st, &t[0].r, 1) == RD_OK && !replayed[0], "the first delivery is stored");
+	CHECK(store_submit(st, &t[1].r, 1) == RD_OK && replayed[1], "the retry is a replay (success)");
+	struct readback rb = read_conv(st, kr1, "acme", "r1");
+	CHECK(rb.opened == 1, "stored once");
+	store_close(st);
+}
+
+static enum rd_err link_then_fail(struct store_tx *tx, void *arg)
+{
+	unsigned char s[CRYPTO_HASH_BYTES];
+	memset(s, 0x77, sizeof s);
+	enum rd_err rc = store_subject_link(tx, "acme", s, arg);
+	return rc == RD_OK ? RD_E_INTERNAL : rc;
+}
+
+static enum rd_err count_hash(const unsigned char h[CRYPTO_HASH_BYTES], void *arg)
+{
+	(void)h;
+	(*(int *)arg)++;
+	return RD_OK;
+}
+
+struct subj_q {
+	unsigned char s[CRYPTO_HASH_BYTES];
+	int n;
+};
+
+static enum rd_err subject_convs(struct store_tx *tx, void *arg)
+{
+	struct subj_q *q = arg;
+	q->n = 0;
+	return store_subject_conversations(tx, "acme", q->s, count_hash, &q->n);
+}
+
+static enum rd_err append_one(struct store_tx *tx, void *arg)
+{
+	(void)arg;
+	return audit_append(tx, "test", "read", "conversation:x", 1);
+}
+
+static enum rd_err verify_fn(struct store_tx *tx, void *arg)
+{
+	return audit_verify(tx, arg);
+}
+
+static enum rd_err holds_count(struct store_tx *tx, void *arg)
+{
+	return store_holds_count(tx, arg);
+}
+
+static void test_exec(void)
+{
+	struct store *st = open_round("exec.db", true, true, kr1);
+	unsigned char conv[CRYPTO_HASH_BYTES];
+	struct subj_q q;
+	memset(conv, 0x11, sizeof conv);
+	memset(q.s, 0x77, sizeof q.s);
+	if (!st) {
+		CHECK(0, "store opens");
+		return;
+	}
+	CHECK(store_exec(st, link_then_fail, conv) == RD_E_INTERNAL, "exec returns fn's error");
+	CHECK(store_read(st, subject_convs, &q) == RD_OK && q.n == 0, "and its write is rolled back");
+
+	struct trec t;
+	CHECK(make_rec(st, &t, "acme", "s1", JAN_2020, "linked") == 0, "a record with a subject");
+	memset(q.s, 0x5a, sizeof q.s);   /* make_rec's subject */
+	CHECK(store_submit(st, &t.r, 1) == RD_OK && store_read(st, subject_convs, &q) == RD_OK &&
+	      q.n == 1, "a record links its subject to its conversation");
+
+	store_test_fail_next_commit(st);
+	struct trec f;
+	CHECK(make_rec(st, &f, "acme", "s2", JAN_2020, "refused") == 0 &&
+	      store_submit(st, &f.r, 1) == RD_E_STORAGE, "a refused COMMIT fails the submit");
+	struct readback rb = read_conv(st, kr1, "acme", "s2");
+	CHECK(rb.opened == 0, "and stored nothing");
+	CHECK(store_submit(st, &f.r, 1) == RD_OK, "the next commit succeeds");
+
+	for (int i = 0; i < 3; i++)
+		CHECK(store_exec(st, append_one, NULL) == RD_OK, "an audit entry appended");
+	struct audit_report r;
+	CHECK(store_read(st, verify_fn, &r) == RD_OK && r.fault == AUDIT_INTACT && r.entries == 3 &&
+	      r.last_seq == 3, "the chain verifies: seq 1..3");
+	CHECK(store_ping(st) == RD_OK, "the writer answers a ping");
+
+	int64_t n = -1;
+	enum rd_err hc = store_read(st, holds_count, &n);
+	if (on_pg)
+		CHECK(hc == RD_E_NOT_SUPPORTED, "an operation not ported says so");
+	else
+		CHECK(hc == RD_OK && n == 0, "holds count (sqlite)");
+	store_close(st);
+}
+
+static void run_all(void)
+{
+	test_keys();
+	test_submit_read();
+	test_replay();
+	test_exec();
+}
+
+int main(void)
+{
+	if (sodium_init() < 0)
+		return 2;
+	kr1 = new_keyring("k1.key");
+	kr2 = new_keyring("k2.key");
+	printf("# sqlite\n");
+	run_all();
+	if (pg_base_url()) {
+		printf("# postgresql\n");
+		on_pg = true;
+		run_all();
+	} else {
+		pg_skip_or_fail();
+	}
+	keyring_free(kr1);
+	keyring_free(kr2);
+	return TEST_DONE();
+}
