@@ -13,6 +13,7 @@
 #include "util.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 struct MHD_Daemon;
@@ -37,7 +38,12 @@ struct http_server {
 	struct http_tls *tls;            /* NULL without tls_cert */
 	struct http_guard *guard;        /* deadlines, per-address limit, lingering */
 	struct ratelimit *limits;        /* 429 buckets per address and per token */
-	struct forward *forward;         /* tap mode's outbound side (forward.h) */
+	/* Tap mode's outbound side (forward.h): started with the server when
+	 * the config has a forward_to, else on the first forward (a reload
+	 * may add one), so a daemon that never forwards never loads libcurl
+	 * and the ~4 MB it maps. Read it through http_forward_engine. */
+	struct forward *_Atomic forward;
+	pthread_mutex_t forward_lock;
 };
 
 struct request;
@@ -144,6 +150,9 @@ void http_forward(struct request *rq, const struct source_conf *src, json_t *msg
                   const struct ingest_options *opt, const struct rd_error *map_err);
 /* Stores the turns (once the call has ended), frees. NULL is a no-op. */
 void http_forward_free(struct http_fwd *fw);
+/* The forward engine, started now if it was not yet; NULL with err when
+ * it cannot start (libcurl missing). */
+struct forward *http_forward_engine(struct http_server *srv, char *err, size_t errlen);
 
 /* GET|HEAD /readyz (http_admin.c): 200 while writes are accepted. */
 void http_readyz(struct request *rq);

@@ -841,6 +841,14 @@ static unsigned worker_threads(const struct config *cfg)
 	return n > 0 ? (unsigned)n : 1;
 }
 
+static bool any_forward(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->nsources; i++)
+		if (cfg->sources[i].forward_to)
+			return true;
+	return false;
+}
+
 static int http_start_with(struct app *app, const struct config *cfg, struct http_server **out,
                            char *err, size_t errlen)
 {
@@ -875,8 +883,9 @@ static int http_start_with(struct app *app, const struct config *cfg, struct htt
 		util_err(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (forward_new(app, &srv->forward, err, errlen))
-		goto fail;
+	pthread_mutex_init(&srv->forward_lock, NULL);
+	if (any_forward(cfg) && !http_forward_engine(srv, err, errlen))
+		goto fail;   /* a bot configured now is told at start that libcurl is missing */
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, srv };
 	opts[n++] = (struct MHD_OptionItem){ MHD_OPTION_NOTIFY_CONNECTION, (intptr_t)guard_notify,
@@ -947,10 +956,11 @@ void http_stop(struct http_server *srv)
 				log_warn("stopping: %u requests still wait for the store after %u s",
 				         (unsigned)atomic_load(&srv->suspended), i / 100);
 		}
-		forward_stop(srv->forward);   /* forwards still out end now, and resume */
+		forward_stop(atomic_load(&srv->forward));   /* forwards still out end now, and resume */
 		MHD_stop_daemon(srv->daemon);
 	}
-	forward_free(srv->forward);      /* after MHD: no handler can log a turn any more */
+	forward_free(atomic_load(&srv->forward));   /* after MHD: no handler can log a turn any more */
+	pthread_mutex_destroy(&srv->forward_lock);
 	guard_stop(srv->guard);      /* after MHD: no notification can come any more */
 	ratelimit_free(srv->limits);
 	if (srv->unix_fd >= 0) {

@@ -274,14 +274,15 @@ static char **dup_all(const char *const *v, size_t n, bool *oom)
 /* What the turns need once the request's own memory is gone: the inbound
  * turns and every option ingest reads of them (senders, provider ids,
  * tenant, region), copied. */
-static struct http_fwd *fwd_new(struct request *rq, const struct source_conf *src, json_t *msgs,
+static struct http_fwd *fwd_new(struct request *rq, struct forward *engine,
+                                const struct source_conf *src, json_t *msgs,
                                 const struct ingest_options *opt, const struct rd_error *map_err)
 {
 	struct http_fwd *fw = calloc(1, sizeof *fw);
 	bool oom = !fw;
 	if (oom)
 		return NULL;
-	fw->f = rq->srv->forward;
+	fw->f = engine;
 	fw->snap = rq->snap;
 	fw->kind = forward_kind_of(src->name);
 	fw->source = src->name;
@@ -308,11 +309,30 @@ static struct http_fwd *fwd_new(struct request *rq, const struct source_conf *sr
 	return fw;
 }
 
+struct forward *http_forward_engine(struct http_server *srv, char *err, size_t errlen)
+{
+	struct forward *f = atomic_load(&srv->forward);
+	if (f)
+		return f;
+	pthread_mutex_lock(&srv->forward_lock);
+	if (!(f = atomic_load(&srv->forward)) && forward_new(srv->app, &f, err, errlen) == 0)
+		atomic_store(&srv->forward, f);
+	pthread_mutex_unlock(&srv->forward_lock);
+	return f;
+}
+
 void http_forward(struct request *rq, const struct source_conf *src, json_t *msgs,
                   const struct ingest_options *opt, const struct rd_error *map_err)
 {
 	struct rd_error e;
-	struct http_fwd *fw = fwd_new(rq, src, msgs, opt, map_err);
+	char err[200];
+	struct forward *engine = http_forward_engine(rq->srv, err, sizeof err);
+	if (!engine) {
+		log_error("%s", err);
+		http_fail(rq, RD_E_BOT_UNREACHABLE, "forwarding cannot start on this server (see its log)");
+		return;
+	}
+	struct http_fwd *fw = fwd_new(rq, engine, src, msgs, opt, map_err);
 	if (!fw) {
 		http_fail(rq, RD_E_INTERNAL, "out of memory");
 		return;

@@ -148,20 +148,27 @@ enum rd_err store_holds_each(struct store_tx *tx, const char *tenant, store_hold
 	return store_pins_each(tx, "holds", tenant, fn, ctx);
 }
 
-enum rd_err store_holds_held(struct store_tx *tx, const char *tenant,
-                             const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
+enum rd_err store_pins_check(struct store_tx *tx, enum store_tx_cached which, const char *sql,
+                             const char *tenant, const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                             bool *pinned)
 {
-	STORE_PG_TODO_TX(tx, "store_holds_held");
-	sqlite3_stmt *s = store_tx_stmt(tx, TXS_HELD, "SELECT " STORE_HELD_SQL("?2"));
-	*held = false;
+	sqlite3_stmt *s = store_tx_stmt(tx, which, sql);
+	*pinned = false;
 	if (!s)
 		return RD_E_STORAGE;
 	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
 	int rc = sqlite3_step(s);
-	*held = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
+	*pinned = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
 	sqlite3_reset(s);
 	return rc == SQLITE_ROW ? RD_OK : RD_E_STORAGE;
+}
+
+enum rd_err store_holds_held(struct store_tx *tx, const char *tenant,
+                             const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
+{
+	STORE_PG_TODO_TX(tx, "store_holds_held");
+	return store_pins_check(tx, TXS_HELD, "SELECT " STORE_HELD_SQL("?2"), tenant, conv_hash, held);
 }
 
 enum rd_err store_holds_count(struct store_tx *tx, int64_t *n)

@@ -130,6 +130,11 @@ enum rd_err store_pins_insert(struct store_tx *tx, const char *table, const stru
 	RD_WARN_UNUSED;
 enum rd_err store_pins_delete(struct store_tx *tx, const char *table, const char *id,
                               const char *tenant, bool *found) RD_WARN_UNUSED;
+/* Whether tenant ?1's conversation ?2 is pinned, by sql (a STORE_PINNED_SQL
+ * select) kept as the transaction's statement `which`. */
+enum rd_err store_pins_check(struct store_tx *tx, enum store_tx_cached which, const char *sql,
+                             const char *tenant, const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                             bool *pinned) RD_WARN_UNUSED;
 enum rd_err store_pins_each(struct store_tx *tx, const char *table, const char *tenant,
                             store_hold_fn fn, void *ctx) RD_WARN_UNUSED;
 

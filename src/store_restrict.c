@@ -49,15 +49,6 @@ enum rd_err store_restrict_check(struct store_tx *tx, const char *tenant,
 {
 	if (tx->pg)
 		return store_pg_restrict_check(tx, tenant, conv_hash, restricted);
-	sqlite3_stmt *s = store_tx_stmt(tx, TXS_RESTRICTED,
-	                                "SELECT " STORE_PINNED_SQL("restrictions", "?2"));
-	*restricted = false;
-	if (!s)
-		return RD_E_STORAGE;
-	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 2, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	*restricted = rc == SQLITE_ROW && sqlite3_column_int(s, 0) != 0;
-	sqlite3_reset(s);
-	return rc == SQLITE_ROW ? RD_OK : RD_E_STORAGE;
+	return store_pins_check(tx, TXS_RESTRICTED, "SELECT " STORE_PINNED_SQL("restrictions", "?2"),
+	                        tenant, conv_hash, restricted);
 }
