@@ -16,7 +16,8 @@ DEB_PKGS := pkg-config libpcre2-dev libsqlite3-dev libsodium-dev libmicrohttpd-d
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 # libcurl's headers only: forward.c loads it with dlopen when `serve` starts,
 # so the CLI does not load its twenty libraries (about 4 MB of RSS).
-PKG_LIBS   := $(filter-out -lcurl,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
+# libpq likewise: store_pg_dl.c loads it when a store opens on postgresql.
+PKG_LIBS   := $(filter-out -lcurl -lpq,$(shell pkg-config --libs $(PKGS) 2>/dev/null))
 
 WARN    := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
            -Wformat=2 -Wvla -Wpointer-arith -Wundef
@@ -70,7 +71,7 @@ $(BUILD)/redactd: $(BUILD)/obj/main.o $(BUILD)/libredactd.a
 ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=free
 
 $(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libredactd.a | $(BUILD)/tests
-	$(CC) $(CFLAGS) $(HARDEN) -Itests/unit -o $@ $< $(BUILD)/libredactd.a $(LDFLAGS) $(ALLOC_WRAP) $(LDLIBS)
+	$(CC) $(CFLAGS) $(HARDEN) -Itests/unit -o $@ $< $(BUILD)/libredactd.a $(LDFLAGS) $(ALLOC_WRAP) $(LDLIBS) -lpq
 
 $(BUILD)/obj $(BUILD)/tests:
 	mkdir -p $@

@@ -9,7 +9,7 @@
 # FUZZ_ONLY=name runs one harness.
 set -eu
 SECS=${FUZZ_SECONDS:-60}
-PKGS="libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle gnutls libsystemd libcurl expat"
+PKGS="libpcre2-8 sqlite3 libsodium libmicrohttpd jansson inih nettle gnutls libsystemd libcurl expat libpq"
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=all"
 out=build-fuzz
 mkdir -p "$out/obj" fuzz/crashers

@@ -296,6 +296,8 @@ enum rd_err store_pg_exec_direct(struct store *st, store_tx_fn fn, void *ctx)
 
 enum rd_err store_pg_open(struct store *st, char *err, size_t errlen)
 {
+	if (store_pq_load(err, errlen))
+		return RD_E_STORAGE;
 	struct store_pg *pg = calloc(1, sizeof *pg);
 	if (!pg) {
 		util_err(err, errlen, "out of memory");

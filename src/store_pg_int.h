@@ -26,6 +26,66 @@
 
 #include <libpq-fe.h>
 
+/*
+ * libpq is loaded when a store opens on postgresql (dlopen), not linked:
+ * with its OpenSSL, Kerberos and LDAP it costs every process about a
+ * megabyte of resident memory, and the CLI's redact filter has a 16 MB
+ * bound (as forward.c does for libcurl). The prototypes are libpq-fe.h's;
+ * below, each name used here calls through the loaded table.
+ */
+#define STORE_PQ_SYMBOLS(X) \
+	X(PQclear) X(PQcmdStatus) X(PQcmdTuples) X(PQconnectdbParams) \
+	X(PQconninfoFree) X(PQconninfoParse) X(PQenterPipelineMode) X(PQerrorMessage) \
+	X(PQexec) X(PQexecParams) X(PQexecPrepared) X(PQexitPipelineMode) \
+	X(PQfformat) X(PQfinish) X(PQfreemem) X(PQgetResult) \
+	X(PQgetisnull) X(PQgetlength) X(PQgetvalue) X(PQntuples) \
+	X(PQpipelineSync) X(PQprepare) X(PQresStatus) X(PQreset) \
+	X(PQresultErrorField) X(PQresultStatus) X(PQsendQueryParams) X(PQsendQueryPrepared) \
+	X(PQsetNoticeProcessor) X(PQstatus) X(PQtransactionStatus)
+
+struct store_pq_api {
+#define STORE_PQ_SLOT(f) __typeof__(f) *f;
+	STORE_PQ_SYMBOLS(STORE_PQ_SLOT)
+#undef STORE_PQ_SLOT
+};
+extern struct store_pq_api store_pq;
+/* 0 once libpq is loaded (once per process); -1 with err. */
+int store_pq_load(char *err, size_t errlen) RD_WARN_UNUSED;
+
+#ifndef STORE_PQ_LOADER
+#define PQclear (store_pq.PQclear)
+#define PQcmdStatus (store_pq.PQcmdStatus)
+#define PQcmdTuples (store_pq.PQcmdTuples)
+#define PQconnectdbParams (store_pq.PQconnectdbParams)
+#define PQconninfoFree (store_pq.PQconninfoFree)
+#define PQconninfoParse (store_pq.PQconninfoParse)
+#define PQenterPipelineMode (store_pq.PQenterPipelineMode)
+#define PQerrorMessage (store_pq.PQerrorMessage)
+#define PQexec (store_pq.PQexec)
+#define PQexecParams (store_pq.PQexecParams)
+#define PQexecPrepared (store_pq.PQexecPrepared)
+#define PQexitPipelineMode (store_pq.PQexitPipelineMode)
+#define PQfformat (store_pq.PQfformat)
+#define PQfinish (store_pq.PQfinish)
+#define PQfreemem (store_pq.PQfreemem)
+#define PQgetResult (store_pq.PQgetResult)
+#define PQgetisnull (store_pq.PQgetisnull)
+#define PQgetlength (store_pq.PQgetlength)
+#define PQgetvalue (store_pq.PQgetvalue)
+#define PQntuples (store_pq.PQntuples)
+#define PQpipelineSync (store_pq.PQpipelineSync)
+#define PQprepare (store_pq.PQprepare)
+#define PQresStatus (store_pq.PQresStatus)
+#define PQreset (store_pq.PQreset)
+#define PQresultErrorField (store_pq.PQresultErrorField)
+#define PQresultStatus (store_pq.PQresultStatus)
+#define PQsendQueryParams (store_pq.PQsendQueryParams)
+#define PQsendQueryPrepared (store_pq.PQsendQueryPrepared)
+#define PQsetNoticeProcessor (store_pq.PQsetNoticeProcessor)
+#define PQstatus (store_pq.PQstatus)
+#define PQtransactionStatus (store_pq.PQtransactionStatus)
+#endif
+
 #define STORE_PG_READ_POOL 8
 /* Advisory lock keys (pg_advisory_xact_lock(int, int)): the first names
  * what is locked, the second which one (a chain, a month). */
