@@ -430,8 +430,9 @@ int consent_list(struct app *app, const struct consent_target *t, const char *ac
 	}
 	if (target_hash(app, snap, t, h, e))
 		goto done;
-	if (store_read(app->store, list_fn, &c) != RD_OK) {
-		rd_error_set(e, RD_E_STORAGE, "the consent records could not be read");
+	enum rd_err sr = store_read(app->store, list_fn, &c);
+	if (sr != RD_OK) {
+		rd_error_store(e, sr, RD_E_STORAGE, "the consent records could not be read");
 		goto done;
 	}
 	target_audit(snap, t->kind != CONSENT_CONVERSATION, h, target);
@@ -473,8 +474,9 @@ static enum rd_err latest_fn(struct store_tx *tx, void *arg)
 
 static int latest(struct app *app, struct latest_ctx *c, struct rd_error *e)
 {
-	if (store_read(app->store, latest_fn, c) != RD_OK) {
-		rd_error_set(e, RD_E_STORAGE, "the consent records could not be read");
+	enum rd_err sr = store_read(app->store, latest_fn, c);
+	if (sr != RD_OK) {
+		rd_error_store(e, sr, RD_E_STORAGE, "the consent records could not be read");
 		return -1;
 	}
 	return 0;

@@ -87,9 +87,10 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 		return -1;
 	}
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
-	if (store_conversation(app->store, tenant, hash, read_row, &ctx, &count) != RD_OK) {
+	enum rd_err sr = store_conversation(app->store, tenant, hash, read_row, &ctx, &count);
+	if (sr != RD_OK) {
 		json_decref(ctx.messages);
-		rd_error_set(e, RD_E_STORAGE, "the conversation could not be read");
+		rd_error_store(e, sr, RD_E_STORAGE, "the conversation could not be read");
 		return -1;
 	}
 	if (ctx.failures) {

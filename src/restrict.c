@@ -32,8 +32,9 @@ int restrict_check_read(struct app *app, const struct app_snap *snap, const char
 	char target[AUDIT_TARGET_MAX];
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), h);
 	struct check_ctx c = { tenant, h, false };
-	if (store_read(app->store, check_fn, &c) != RD_OK) {
-		rd_error_set(e, RD_E_STORAGE, "the restrictions could not be read");
+	enum rd_err sr = store_read(app->store, check_fn, &c);
+	if (sr != RD_OK) {
+		rd_error_store(e, sr, RD_E_STORAGE, "the restrictions could not be read");
 		return -1;
 	}
 	if (!c.restricted)

@@ -205,8 +205,9 @@ static int linked_conversations(struct app *app, const struct subject_query *q,
                                 const struct lookup *l, struct conv_list *list, struct rd_error *e)
 {
 	struct collect_ctx cc = { q, l, list };
-	if (store_read(app->store, collect_fn, &cc) != RD_OK) {
-		rd_error_set(e, RD_E_STORAGE, "the subject's conversations could not be read");
+	enum rd_err sr = store_read(app->store, collect_fn, &cc);
+	if (sr != RD_OK) {
+		rd_error_store(e, sr, RD_E_STORAGE, "the subject's conversations could not be read");
 		return -1;
 	}
 	return 0;
@@ -288,9 +289,10 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 	}
 	sort_conversations(convs);
 	struct consents_ctx cc = { q->tenant, &l, &list, json_array() };
-	if (!cc.out || store_read(app->store, consents_fn, &cc) != RD_OK) {
+	enum rd_err sr = cc.out ? store_read(app->store, consents_fn, &cc) : RD_E_INTERNAL;
+	if (sr != RD_OK) {
 		json_decref(cc.out);
-		rd_error_set(e, RD_E_STORAGE, "the subject's consent records could not be read");
+		rd_error_store(e, sr, RD_E_STORAGE, "the subject's consent records could not be read");
 		goto fail;
 	}
 	/* Nothing leaves before its audit entry is committed. */

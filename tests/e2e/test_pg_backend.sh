@@ -38,6 +38,11 @@ check_eq "unknown conversation is 404" "$STATUS" 404
 req POST /v1/holds "$ADMIN_TOKEN" '{"email":"rosa.pg+test@example.org","reason":"pg test"}'
 check_eq "an unported operation answers 501" "$STATUS" 501
 check_eq "... with its code" "$(jget '.error.code')" not_supported
+req GET /v1/holds "$ADMIN_TOKEN"
+check_eq "listing holds answers 501" "$STATUS" 501
+req GET "/v1/subjects?email=$(printf '%s' "$EMAIL" | jq -sRr @uri)" "$ADMIN_TOKEN"
+check_eq "a subject export (consent records not ported) answers 501" "$STATUS" 501
+check "... saying what" bash -c "printf '%s' '$BODY' | grep -q 'not supported on the postgresql backend yet'"
 
 daemon_stop
 check_eq "daemon drains and exits 0" "$DAEMON_RC" 0
