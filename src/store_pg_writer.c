@@ -57,8 +57,11 @@ enum { OID_INT8 = 20, OID_TEXT = 25, OID_BYTEA = 17 };
 
 #define INS_COLS "id, record_id, tenant, conv_hash, ts_ms, received_ms, role, channel, category," \
 	" key_id, conv_ct, text_ct, meta_ct, entity_counts"
+/* FOR SHARE: the key's row stays locked until the group commits, so a
+ * shred on any node (which must take the row FOR UPDATE, then look for
+ * records in a new statement) waits for this insert and sees it. */
 #define KEY_LIVE "(SELECT k.id FROM data_keys k WHERE k.tenant = $2 AND k.id = $9" \
-	" AND k.wrapped IS NOT NULL)"
+	" AND k.wrapped IS NOT NULL FOR SHARE)"
 
 static const char ins_msg_sql[] =
 	"INSERT INTO messages (" INS_COLS ") VALUES (nextval('messages_id_seq'), $1, $2, $3, $4, $5,"
