@@ -3,11 +3,13 @@
 # redactd's build is concerned: the library -dev packages that such a
 # machine lacks are removed, so the next `make test` or `make run` must
 # install them itself (issue 12: the first `make test` used to link without
-# libraries). pkg-config, libsqlite3-dev and nettle-dev come with the
-# machine image and stay. Run as root; .ci/run calls it under CI=true.
+# libraries). pkg-config, libsqlite3-dev, nettle-dev and libexpat1-dev
+# (python3-dev needs it) come with the machine image and stay; removing
+# the postgresql metapackage makes `make deps` install the server again.
+# Run as root; .ci/run calls it under CI=true.
 set -eu
 [ "$(id -u)" = 0 ] || { echo "fresh-machine.sh: needs root" >&2; exit 1; }
-pkgs="libpcre2-dev libsodium-dev libmicrohttpd-dev libjansson-dev libinih-dev libsystemd-dev libpq-dev"
+pkgs="libpcre2-dev libsodium-dev libmicrohttpd-dev libjansson-dev libinih-dev libsystemd-dev libpq-dev libcurl4-openssl-dev postgresql"
 installed=""
 for p in $pkgs; do dpkg -s "$p" >/dev/null 2>&1 && installed="$installed $p"; done
 if [ -n "$installed" ]; then
