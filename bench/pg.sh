@@ -37,6 +37,13 @@ summary() {
 	     $1 == "99%" {v = $2 + 0; if ($2 ~ /us$/) v /= 1000; else if ($2 ~ /[^m]s$/) v *= 1000; if (v > p) p = v}
 	     END {printf "%.0f msgs/s, p99 %.1f ms, non-2xx %d", r, p, x}' "$@"
 }
+# CPU seconds the PostgreSQL server has used: the postmaster, its reaped
+# children (the backends of closed connections), and its living children.
+pg_cpu() {
+	local pm; pm=$(head -n 1 "$PGDIR/data/postmaster.pid")
+	{ cat "/proc/$pm/stat"; for c in $(pgrep -P "$pm"); do cat "/proc/$c/stat" 2>/dev/null; done; } |
+		awk -v hz="$(getconf CLK_TCK)" -v pm="$pm" '{sub(/^.*\) /, ""); t += $12 + $13; if (NR == 1) t += $14 + $15} END {printf "%.2f", t / hz}'
+}
 run() {  # run NAME STORAGE-LINES NPROCS
 	local name=$1 storage=$2 n=$3 pids=() ports=() i
 	rm -f "$T"/wrk.*.txt
@@ -66,10 +73,20 @@ synchronous = full" 1
 for n in $COUNTS; do
 	db="bench_$n"
 	PGPASSWORD=$PW psql -h "$PGDIR" -U redactd -d redactd -qAt -c "CREATE DATABASE $db" >/dev/null
+	cpu0=$(pg_cpu)
+	lsn0=$(PGPASSWORD=$PW psql -h "$PGDIR" -U redactd -d redactd -qAt -c "SELECT pg_current_wal_lsn()")
 	run "postgresql, $n process(es)" "backend = postgresql
 url = postgresql://redactd@/$db?host=$PGDIR
 password_file = $T/pg.password" "$n"
 	rows=$(PGPASSWORD=$PW psql -h "$PGDIR" -U redactd -d "$db" -qAt -c "SELECT count(*) FROM messages")
 	dup=$(PGPASSWORD=$PW psql -h "$PGDIR" -U redactd -d "$db" -qAt -c "SELECT count(*) - count(DISTINCT record_id) FROM messages")
-	echo "    rows committed $rows, duplicates $dup"
+	# What a stored message costs on disk (its tables with their indexes
+	# and TOAST, the catalog left out), for the sizing model.
+	size=$(PGPASSWORD=$PW psql -h "$PGDIR" -U redactd -d "$db" -qAt -c \
+		"SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+		 WHERE n.nspname = 'public' AND c.relkind = 'r'")   # plain tables and partitions
+	cpu=$(awk -v a="$cpu0" -v b="$(pg_cpu)" -v n="$rows" 'BEGIN {printf "%.0f", n ? (b - a) * 1e6 / n : 0}')
+	echo "    rows committed $rows, duplicates $dup, $size bytes in tables and indexes ($((size / (rows > 0 ? rows : 1))) a message)"
+	wal=$(PGPASSWORD=$PW psql -h "$PGDIR" -U redactd -d redactd -qAt -c "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '$lsn0')")
+	echo "    PostgreSQL server CPU: $cpu us a message (all its processes); WAL $(awk -v w="$wal" -v n="$rows" 'BEGIN {printf "%.0f", n ? w / n : 0}') bytes a message"
 done
