@@ -65,14 +65,16 @@ check_eq "an acknowledged message survives kill -9" "$(jget '.messages | length'
 OUT=$(rd audit verify 2>&1)
 check_eq "audit verify exits 0" "$?" 0
 check "audit verify reports entries" bash -c "printf '%s' \"\$1\" | grep -q 'audit chain OK: [1-9][0-9]* entries'" _ "$OUT"
-check "audit entries are in the system chain" test "$(psql_t "SELECT count(*) FROM audit_log WHERE chain = ''")" -ge 3
+check "verify checks the tenant's own chain too" bash -c "printf '%s' \"\$1\" | grep -q 'audit chain of tenant default OK: [1-9][0-9]* entries'" _ "$OUT"
+check "reads are in the tenant's chain" test "$(psql_t "SELECT count(*) FROM audit_log WHERE chain = 'default' AND action = 'read'")" -ge 3
+check "a list of every tenant's holds is in the system's" test "$(psql_t "SELECT count(*) FROM audit_log WHERE chain = '' AND action = 'hold.list'")" -ge 1
 
 # Tampering is seen: edit one entry's count.
-psql_t "UPDATE audit_log SET count = count + 1 WHERE seq = 1" >/dev/null
+psql_t "UPDATE audit_log SET count = count + 1 WHERE chain = 'default' AND seq = 1" >/dev/null
 OUT=$(rd audit verify 2>&1); rc=$?
 check_eq "an edited entry fails verify" "$rc" 1
 check "verify names entry 1" bash -c "printf '%s' \"\$1\" | grep -q 'entry 1 edited'" _ "$OUT"
-psql_t "UPDATE audit_log SET count = count - 1 WHERE seq = 1" >/dev/null
+psql_t "UPDATE audit_log SET count = count - 1 WHERE chain = 'default' AND seq = 1" >/dev/null
 
 DUMP="$T/dump.sql"
 PGPASSWORD=$(cat "$PG_PASSWORD_FILE") pg_dump -h "$PG_HOST" -U redactd -d "$PG_DB" > "$DUMP"

@@ -6,9 +6,10 @@
 # consent records (added, listed, append-only in the database, withdrawal
 # erasing, opt-out by API and by a Twilio STOP), subject export with its
 # consent history, subject and conversation erasure with the erasure
-# journal and every audit entry, rectification in place; the audit chain
-# verifies, and the database (pg_dump) holds no email, phone, reason or
-# text in clear.
+# journal and every audit entry, rectification in place; the audit
+# entries about the tenant are in its own chain, which `audit verify`
+# checks (and an edit there breaks), and the database (pg_dump) holds no
+# email, phone, reason or text in clear.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 if ! pg_setup; then finish; exit $([ "$FAILED" -eq 0 ] && echo 0 || echo 1); fi
@@ -169,8 +170,17 @@ for a in hold.add hold.list hold.remove restrict.add restrict.list restrict.remo
 	consent.erase export erase erase.held rectify; do
 	check "$a is audited" grep -q "\"$a\"" <<<"$OUT"
 done
+check "entries about the tenant carry it in the list" bash -c "printf '%s' \"\$1\" | grep '\"action\":\"erase\"' | grep -q '\"tenant\":\"default\"'" _ "$OUT"
+check_eq "erasures, consents, holds, rectifications: all in the tenant's chain" \
+	"$(psql_t "SELECT count(*) FROM audit_log WHERE chain <> 'default' AND action IN ('erase', 'erase.held', 'consent.add', 'consent.erase', 'hold.add', 'restrict.add', 'rectify', 'export')")" 0
 OUT=$(rd audit verify 2>&1)
 check_eq "audit verify exits 0" "$?" 0
+check "... checking the tenant's chain" grep -q "audit chain of tenant default OK" <<<"$OUT"
+psql_t "UPDATE audit_log SET target = 'x' WHERE chain = 'default' AND action = 'rectify'" >/dev/null
+OUT=$(rd audit verify 2>&1); rc=$?
+check_eq "an edit in the tenant's chain fails verify" "$rc" 1
+check "... naming that chain" grep -q "audit chain of tenant default BROKEN" <<<"$OUT"
+check "... while the system's verifies" grep -q "^audit chain OK" <<<"$OUT"
 
 DUMP="$T/dump.sql"
 PGPASSWORD=$(cat "$PG_PASSWORD_FILE") pg_dump -h "$PG_HOST" -U redactd -d "$PG_DB" > "$DUMP"
