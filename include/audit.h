@@ -24,6 +24,11 @@
  *
  * Old entries can be purged ([audit] retention): the hash of the last purged
  * entry is kept in a checkpoint row, and the chain verifies from there.
+ *
+ * Chains: on PostgreSQL an entry about one tenant's data goes to that
+ * tenant's own chain (audit_append_tenant), everything else to the
+ * system's; each chain has its own seq, head and checkpoint, and
+ * audit_verify_all checks every one. SQLite keeps one chain for all.
  */
 #ifndef REDACTD_AUDIT_H
 #define REDACTD_AUDIT_H
@@ -51,6 +56,10 @@ struct metrics;
  */
 enum rd_err audit_append(struct store_tx *tx, const char *actor, const char *action,
                          const char *target, int64_t count) RD_WARN_UNUSED;
+/* The same in tenant's chain (NULL: the system's; SQLite: the one chain). */
+enum rd_err audit_append_tenant(struct store_tx *tx, const char *tenant, const char *actor,
+                                const char *action, const char *target, int64_t count)
+	RD_WARN_UNUSED;
 /* The same with an explicit time (tests, imports). */
 enum rd_err audit_append_at(struct store_tx *tx, int64_t ts_ms, const char *actor,
                             const char *action, const char *target, int64_t count)
@@ -75,32 +84,49 @@ struct audit_report {
 
 const char *audit_fault_name(enum audit_fault f);
 
+/* audit_verify on every chain (store_audit_chains): fn gets each one's name
+ * (NULL: the system's) and report; *intact whether all were. RD_E_STORAGE
+ * on a database error. */
+typedef void (*audit_chain_report_fn)(const char *chain, const struct audit_report *r, void *ctx);
+enum rd_err audit_verify_all(struct store_tx *tx, audit_chain_report_fn fn, void *ctx,
+                             bool *intact) RD_WARN_UNUSED;
+
 /* Re-walk the chain. Returns RD_OK when the walk completed (see
  * out->fault), RD_E_STORAGE on a database error. Read-only: run it on any
  * tx (store_read). */
 enum rd_err audit_verify(struct store_tx *tx, struct audit_report *out) RD_WARN_UNUSED;
 
 /* Write entries with ts >= since_ms as JSON lines {"seq","ts","actor",
- * "action","target","count"} to f. *n gets the number written. RD_E_STORAGE
- * on a database error, RD_E_INTERNAL when f refuses a line. */
+ * "action","target","count"} to f, chain by chain (the system's first; an
+ * entry of a tenant's chain has "tenant" too). *n gets the number written.
+ * RD_E_STORAGE on a database error, RD_E_INTERNAL when f refuses a line. */
 enum rd_err audit_list(struct store_tx *tx, int64_t since_ms, FILE *f, size_t *n) RD_WARN_UNUSED;
 
 /* Following the log as it is written (`audit list --follow`): the first
  * call writes entries with ts >= since_ms as audit_list does, each later
  * one only entries appended since (seq above the newest written). listed
- * gets the number the call wrote. Start with {.since_ms = ...}. */
+ * gets the number the call wrote. Start with {.since_ms = ...}; free with
+ * audit_cursor_free (tenants' chains keep their place in chains[]). */
+struct audit_chain_pos {
+	char *chain;
+	int64_t last_seq, last_ts;
+};
 struct audit_cursor {
 	int64_t since_ms;
-	int64_t last_seq, last_ts;   /* the newest entry written; 0 before the first */
+	int64_t last_seq, last_ts;   /* the system chain's newest entry written; 0 before the first */
 	size_t listed;
+	struct audit_chain_pos *chains;
+	size_t nchains;
 };
 enum rd_err audit_list_from(struct store_tx *tx, struct audit_cursor *cur, FILE *f) RD_WARN_UNUSED;
+void audit_cursor_free(struct audit_cursor *cur);
 
 /*
  * Delete entries older than before_ms inside the caller's write transaction,
  * moving the checkpoint to the newest purged entry so the rest still
- * verifies. Appends an "audit.purge" entry when anything went. *purged gets
- * the count. The store's error on a database error.
+ * verifies, in every chain. Appends an "audit.purge" entry to each chain
+ * that lost entries. *purged gets the count. The store's error on a
+ * database error.
  */
 enum rd_err audit_purge(struct store_tx *tx, int64_t before_ms, int64_t *purged) RD_WARN_UNUSED;
 
@@ -128,5 +154,9 @@ void audit_target(const struct keyring *kr, const char *kind, const unsigned cha
  * not the app: audit sits below every module that records an action. */
 enum rd_err audit_record(struct store *st, struct metrics *m, const char *actor,
                          const char *action, const char *target, int64_t count) RD_WARN_UNUSED;
+/* The same in tenant's chain. */
+enum rd_err audit_record_tenant(struct store *st, struct metrics *m, const char *tenant,
+                                const char *actor, const char *action, const char *target,
+                                int64_t count) RD_WARN_UNUSED;
 
 #endif

@@ -58,6 +58,21 @@ enum rd_err store_audit_last_before(struct store_tx *tx, int64_t before_ms, int6
 enum rd_err store_audit_truncate(struct store_tx *tx, int64_t seq,
                                  const unsigned char hash[STORE_AUDIT_HASH_BYTES], int64_t now_ms,
                                  int64_t *deleted) RD_WARN_UNUSED;
+/*
+ * Chains (issue 19). On PostgreSQL the log is one hash chain per tenant
+ * plus the system's; the calls above use the chain set here on tx: a
+ * tenant's name, or NULL (the start of every tx) for the system's. It
+ * returns the chain in use before, to put back. SQLite keeps one chain
+ * for everything: there it changes nothing.
+ */
+const char *store_audit_use_chain(struct store_tx *tx, const char *tenant);
+/* Every chain that has or had entries: the system's (NULL) first, then
+ * tenants' by name. SQLite: the system's alone. */
+typedef enum rd_err (*store_audit_chain_fn)(const char *chain, void *ctx);
+enum rd_err store_audit_chains(struct store_tx *tx, store_audit_chain_fn fn, void *ctx)
+	RD_WARN_UNUSED;
+
+/* The two below count every chain. */
 /* *n gets the number of entries in the log. */
 enum rd_err store_audit_count(struct store_tx *tx, int64_t *n) RD_WARN_UNUSED;
 /* *ts_ms gets the time of the newest entry whose action is one of

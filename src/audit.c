@@ -17,6 +17,7 @@
 
 #include <jansson.h>
 #include <sodium.h>
+#include <stdlib.h>
 #include <string.h>
 
 _Static_assert(AUDIT_HASH_BYTES == STORE_AUDIT_HASH_BYTES, "the store keeps the chain's hashes");
@@ -98,6 +99,15 @@ enum rd_err audit_append(struct store_tx *tx, const char *actor, const char *act
                          const char *target, int64_t count)
 {
 	return audit_append_at(tx, util_now_ms(), actor, action, target, count);
+}
+
+enum rd_err audit_append_tenant(struct store_tx *tx, const char *tenant, const char *actor,
+                                const char *action, const char *target, int64_t count)
+{
+	const char *was = store_audit_use_chain(tx, tenant);
+	enum rd_err rc = audit_append_at(tx, util_now_ms(), actor, action, target, count);
+	store_audit_use_chain(tx, was);
+	return rc;
 }
 
 /* ---- verify ------------------------------------------------------------- */
@@ -215,9 +225,40 @@ enum rd_err audit_verify(struct store_tx *tx, struct audit_report *out)
 	return RD_OK;
 }
 
+struct verify_all_ctx {
+	struct store_tx *tx;
+	audit_chain_report_fn fn;
+	void *ctx;
+	bool intact;
+};
+
+static enum rd_err verify_chain(const char *chain, void *arg)
+{
+	struct verify_all_ctx *v = arg;
+	struct audit_report r;
+	const char *was = store_audit_use_chain(v->tx, chain);
+	enum rd_err rc = audit_verify(v->tx, &r);
+	store_audit_use_chain(v->tx, was);
+	if (rc != RD_OK)
+		return rc;
+	v->intact &= r.fault == AUDIT_INTACT;
+	if (v->fn)
+		v->fn(chain, &r, v->ctx);
+	return RD_OK;
+}
+
+enum rd_err audit_verify_all(struct store_tx *tx, audit_chain_report_fn fn, void *ctx, bool *intact)
+{
+	struct verify_all_ctx v = { tx, fn, ctx, true };
+	enum rd_err rc = store_audit_chains(tx, verify_chain, &v);
+	*intact = v.intact;
+	return rc;
+}
+
 /* ---- list ---------------------------------------------------------------- */
 
 struct list_ctx {
+	const char *chain;           /* NULL: the system's */
 	FILE *f;
 	size_t n;
 	int64_t after_seq;           /* entries up to this seq are skipped */
@@ -234,6 +275,10 @@ static enum rd_err list_entry(const struct store_audit_entry *e, void *arg)
 	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:I}", "seq", (json_int_t)e->seq, "ts", ts,
 	                      "actor", e->actor, "action", e->action, "target", e->target,
 	                      "count", (json_int_t)e->count);
+	if (o && c->chain && json_object_set_new(o, "tenant", json_string(c->chain))) {
+		json_decref(o);
+		o = NULL;
+	}
 	int bad = !o || json_dumpf(o, c->f, JSON_COMPACT | JSON_PRESERVE_ORDER) != 0 ||
 	          fputc('\n', c->f) == EOF;
 	json_decref(o);
@@ -250,6 +295,7 @@ enum rd_err audit_list(struct store_tx *tx, int64_t since_ms, FILE *f, size_t *n
 	struct audit_cursor cur = { .since_ms = since_ms };
 	enum rd_err rc = audit_list_from(tx, &cur, f);
 	*n = cur.listed;
+	audit_cursor_free(&cur);
 	return rc;
 }
 
@@ -257,21 +303,79 @@ enum rd_err audit_list(struct store_tx *tx, int64_t since_ms, FILE *f, size_t *n
  * this far behind the newest entry it printed, and skips by seq. */
 #define AUDIT_FOLLOW_SLACK_MS 60000
 
+/* The place of chain in cur (the system's: cur's own fields), added at
+ * the start when new; NULL when out of memory. */
+static struct audit_chain_pos *cursor_pos(struct audit_cursor *cur, const char *chain,
+                                          struct audit_chain_pos *sys)
+{
+	if (!chain) {
+		*sys = (struct audit_chain_pos){ NULL, cur->last_seq, cur->last_ts };
+		return sys;
+	}
+	for (size_t i = 0; i < cur->nchains; i++)
+		if (!strcmp(cur->chains[i].chain, chain))
+			return &cur->chains[i];
+	struct audit_chain_pos *p = realloc(cur->chains, (cur->nchains + 1) * sizeof *p);
+	char *name = strdup(chain);
+	if (!p || !name) {
+		if (p)
+			cur->chains = p;
+		free(name);
+		return NULL;
+	}
+	cur->chains = p;
+	p[cur->nchains] = (struct audit_chain_pos){ name, 0, 0 };
+	return &p[cur->nchains++];
+}
+
+struct list_all_ctx {
+	struct store_tx *tx;
+	struct audit_cursor *cur;
+	FILE *f;
+};
+
+static enum rd_err list_chain(const char *chain, void *arg)
+{
+	struct list_all_ctx *a = arg;
+	struct audit_chain_pos sys, *p = cursor_pos(a->cur, chain, &sys);
+	if (!p)
+		return RD_E_INTERNAL;
+	int64_t since = p->last_seq ? p->last_ts - AUDIT_FOLLOW_SLACK_MS : a->cur->since_ms;
+	struct list_ctx c = { .chain = chain, .f = a->f, .after_seq = p->last_seq,
+	                      .last_seq = p->last_seq, .last_ts = p->last_ts };
+	const char *was = store_audit_use_chain(a->tx, chain);
+	enum rd_err rc = store_audit_each(a->tx, since, list_entry, &c);
+	store_audit_use_chain(a->tx, was);
+	a->cur->listed += c.n;
+	p->last_seq = c.last_seq;
+	p->last_ts = c.last_ts;
+	if (!chain) {
+		a->cur->last_seq = p->last_seq;
+		a->cur->last_ts = p->last_ts;
+	}
+	return rc;
+}
+
 enum rd_err audit_list_from(struct store_tx *tx, struct audit_cursor *cur, FILE *f)
 {
-	int64_t since = cur->last_seq ? cur->last_ts - AUDIT_FOLLOW_SLACK_MS : cur->since_ms;
-	struct list_ctx c = { .f = f, .after_seq = cur->last_seq, .last_seq = cur->last_seq,
-	                      .last_ts = cur->last_ts };
-	enum rd_err rc = store_audit_each(tx, since, list_entry, &c);
-	cur->listed = c.n;
-	cur->last_seq = c.last_seq;
-	cur->last_ts = c.last_ts;
-	return rc;
+	struct list_all_ctx a = { tx, cur, f };
+	cur->listed = 0;
+	return store_audit_chains(tx, list_chain, &a);
+}
+
+void audit_cursor_free(struct audit_cursor *cur)
+{
+	for (size_t i = 0; i < cur->nchains; i++)
+		free(cur->chains[i].chain);
+	free(cur->chains);
+	cur->chains = NULL;
+	cur->nchains = 0;
 }
 
 /* ---- purge ------------------------------------------------------------- */
 
-enum rd_err audit_purge(struct store_tx *tx, int64_t before_ms, int64_t *purged)
+/* One chain's purge (the chain set on tx); *purged gets its count. */
+static enum rd_err purge_chain(struct store_tx *tx, int64_t before_ms, int64_t *purged)
 {
 	unsigned char hash[AUDIT_HASH_BYTES];
 	int64_t seq;
@@ -284,6 +388,30 @@ enum rd_err audit_purge(struct store_tx *tx, int64_t before_ms, int64_t *purged)
 	rc = store_audit_truncate(tx, seq, hash, util_now_ms(), purged);
 	if (rc == RD_OK)
 		rc = audit_append(tx, "redactd", "audit.purge", "audit_log", *purged);
+	return rc;
+}
+
+struct purge_ctx {
+	struct store_tx *tx;
+	int64_t before_ms, purged;
+};
+
+static enum rd_err purge_one(const char *chain, void *arg)
+{
+	struct purge_ctx *p = arg;
+	int64_t n = 0;
+	const char *was = store_audit_use_chain(p->tx, chain);
+	enum rd_err rc = purge_chain(p->tx, p->before_ms, &n);
+	store_audit_use_chain(p->tx, was);
+	p->purged += n;
+	return rc;
+}
+
+enum rd_err audit_purge(struct store_tx *tx, int64_t before_ms, int64_t *purged)
+{
+	struct purge_ctx p = { tx, before_ms, 0 };
+	enum rd_err rc = store_audit_chains(tx, purge_one, &p);
+	*purged = p.purged;
 	return rc;
 }
 
@@ -317,20 +445,27 @@ void audit_target(const struct keyring *kr, const char *kind, const unsigned cha
 }
 
 struct record_ctx {
-	const char *actor, *action, *target;
+	const char *tenant, *actor, *action, *target;
 	int64_t count;
 };
 
 static enum rd_err record_fn(struct store_tx *tx, void *arg)
 {
 	const struct record_ctx *c = arg;
-	return audit_append(tx, c->actor, c->action, c->target, c->count);
+	return audit_append_tenant(tx, c->tenant, c->actor, c->action, c->target, c->count);
 }
 
 enum rd_err audit_record(struct store *st, struct metrics *m, const char *actor,
                          const char *action, const char *target, int64_t count)
 {
-	struct record_ctx c = { actor, action, target, count };
+	return audit_record_tenant(st, m, NULL, actor, action, target, count);
+}
+
+enum rd_err audit_record_tenant(struct store *st, struct metrics *m, const char *tenant,
+                                const char *actor, const char *action, const char *target,
+                                int64_t count)
+{
+	struct record_ctx c = { tenant, actor, action, target, count };
 	enum rd_err rc = store_exec(st, record_fn, &c);
 	if (rc != RD_OK)
 		return rc;

@@ -255,11 +255,12 @@ static enum rd_err withdrawal_erase(struct store_tx *tx, struct add_ctx *c)
 	}
 	free(l.h);
 	if (rc == RD_OK)
-		rc = audit_append(tx, c->row.source, "consent.erase", c->target, c->r.removed);
+		rc = audit_append_tenant(tx, tenant, c->row.source, "consent.erase", c->target,
+		                         c->r.removed);
 	if (rc == RD_OK && c->r.removed)
 		rc = store_residue_mark(tx, util_now_ms());
 	if (rc == RD_OK && c->r.kept)
-		rc = audit_append(tx, c->row.source, "erase.held", c->target, c->r.kept);
+		rc = audit_append_tenant(tx, tenant, c->row.source, "erase.held", c->target, c->r.kept);
 	c->audit_entries += 1 + (c->r.kept > 0);
 	return rc;
 }
@@ -278,7 +279,8 @@ static enum rd_err add_fn(struct store_tx *tx, void *arg)
 			return rc;
 	}
 	if ((rc = store_consent_insert(tx, &c->row, &c->r.id)) != RD_OK ||
-	    (rc = audit_append(tx, c->row.source, "consent.add", c->target, 1)) != RD_OK)
+	    (rc = audit_append_tenant(tx, c->row.tenant, c->row.source, "consent.add", c->target,
+	                              1)) != RD_OK)
 		return rc;
 	c->audit_entries = 1;
 	return c->erase ? withdrawal_erase(tx, c) : RD_OK;
@@ -392,14 +394,14 @@ static enum rd_err list_fn(struct store_tx *tx, void *arg)
 }
 
 struct audit_ctx {
-	const char *actor, *target;
+	const char *tenant, *actor, *target;
 	int64_t count;
 };
 
 static enum rd_err list_audit_fn(struct store_tx *tx, void *arg)
 {
 	const struct audit_ctx *a = arg;
-	return audit_append(tx, a->actor, "consent.list", a->target, a->count);
+	return audit_append_tenant(tx, a->tenant, a->actor, "consent.list", a->target, a->count);
 }
 
 /* {KIND: STATE} of the newest row of each kind (rows are oldest first). */
@@ -436,7 +438,7 @@ int consent_list(struct app *app, const struct consent_target *t, const char *ac
 		goto done;
 	}
 	target_audit(snap, t->kind != CONSENT_CONVERSATION, h, target);
-	struct audit_ctx a = { actor, target, (int64_t)json_array_size(c.rows) };
+	struct audit_ctx a = { t->tenant, actor, target, (int64_t)json_array_size(c.rows) };
 	enum rd_err st = store_exec(app->store, list_audit_fn, &a);
 	if (st != RD_OK) {
 		rd_error_store(e, st, RD_E_AUDIT, "the read could not be audit-logged");

@@ -112,7 +112,8 @@ static enum rd_err add_fn(struct store_tx *tx, void *arg)
 	char target[AUDIT_TARGET_MAX];
 	enum rd_err rc = c->k->insert(tx, c->h);
 	snprintf(target, sizeof target, "%s:%s", c->k->noun, c->h->id);
-	return rc == RD_OK ? audit_append(tx, c->h->actor, c->k->act_add, target, 1) : rc;
+	return rc == RD_OK ? audit_append_tenant(tx, c->h->tenant, c->h->actor, c->k->act_add, target, 1)
+	                   : rc;
 }
 
 int holds_pin_add(struct app *app, enum holds_pin kind, const struct holds_target *t,
@@ -170,7 +171,7 @@ static enum rd_err remove_fn(struct store_tx *tx, void *arg)
 	if (rc != RD_OK || !c->found)
 		return rc;
 	snprintf(target, sizeof target, "%s:%s", c->k->noun, c->id);
-	return audit_append(tx, c->actor, c->k->act_remove, target, 1);
+	return audit_append_tenant(tx, c->tenant, c->actor, c->k->act_remove, target, 1);
 }
 
 static bool id_valid(const struct pin_kind *k, const char *id)
@@ -247,14 +248,14 @@ static enum rd_err list_fn(struct store_tx *tx, void *arg)
 }
 
 struct audit_ctx {
-	const char *actor, *action, *target;
+	const char *tenant, *actor, *action, *target;
 	int64_t count;
 };
 
 static enum rd_err list_audit_fn(struct store_tx *tx, void *arg)
 {
 	const struct audit_ctx *a = arg;
-	return audit_append(tx, a->actor, a->action, a->target, a->count);
+	return audit_append_tenant(tx, a->tenant, a->actor, a->action, a->target, a->count);
 }
 
 int holds_pin_list(struct app *app, enum holds_pin kind, const char *tenant, const char *actor,
@@ -273,7 +274,7 @@ int holds_pin_list(struct app *app, enum holds_pin kind, const char *tenant, con
 	}
 	char t[AUDIT_TARGET_MAX];
 	snprintf(t, sizeof t, "tenant:%s", tenant ? tenant : "all");
-	struct audit_ctx a = { actor, k->act_list, t, (int64_t)json_array_size(c.holds) };
+	struct audit_ctx a = { tenant, actor, k->act_list, t, (int64_t)json_array_size(c.holds) };
 	enum rd_err rc = store_exec(app->store, list_audit_fn, &a);
 	if (rc != RD_OK) {
 		json_decref(c.holds);

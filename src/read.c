@@ -64,12 +64,14 @@ static enum rd_err read_row(const struct store_row *row, void *arg)
 
 /* The read on record before its content leaves: the conversation's keyed
  * hash as target, the count of messages opened. */
-static int audit_read(struct app *app, const struct app_snap *snap, const char *actor,
-                      const unsigned char hash[CRYPTO_HASH_BYTES], size_t n, struct rd_error *e)
+static int audit_read(struct app *app, const struct app_snap *snap, const char *tenant,
+                      const char *actor, const unsigned char hash[CRYPTO_HASH_BYTES], size_t n,
+                      struct rd_error *e)
 {
 	char target[AUDIT_TARGET_MAX];
 	audit_target(snap->keys, "conversation", hash, CRYPTO_HASH_BYTES, target);
-	enum rd_err rc = audit_record(app->store, app->metrics, actor, "read", target, (int64_t)n);
+	enum rd_err rc = audit_record_tenant(app->store, app->metrics, tenant, actor, "read", target,
+	                                     (int64_t)n);
 	if (rc != RD_OK)
 		rd_error_store(e, rc, RD_E_AUDIT, "the read could not be audit-logged");
 	return rc != RD_OK ? -1 : 0;
@@ -104,7 +106,7 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 		rd_error_set(e, RD_E_NOT_FOUND, "no messages are held for this conversation");
 		return -1;
 	}
-	if (audit_read(app, snap, actor, hash, json_array_size(ctx.messages), e)) {
+	if (audit_read(app, snap, tenant, actor, hash, json_array_size(ctx.messages), e)) {
 		json_decref(ctx.messages);
 		return -1;
 	}

@@ -159,7 +159,7 @@ static enum rd_err write_fn(struct store_tx *tx, void *arg)
 	int64_t now = util_now_ms();
 	if ((rc = store_journal_append(tx, STORE_JOURNAL_RECORD, c->w.tenant, c->w.record_id,
 	                               strlen(c->w.record_id), now)) != RD_OK ||
-	    (rc = audit_append(tx, c->actor, "rectify", target, 1)) != RD_OK)
+	    (rc = audit_append_tenant(tx, c->w.tenant, c->actor, "rectify", target, 1)) != RD_OK)
 		return rc;
 	return store_residue_mark(tx, now);
 }

@@ -45,7 +45,8 @@ int restrict_check_read(struct app *app, const struct app_snap *snap, const char
 		return -1;
 	}
 	audit_target(snap->keys, "conversation", h, CRYPTO_HASH_BYTES, target);
-	enum rd_err rc = audit_record(app->store, app->metrics, actor, "read.restricted", target, 1);
+	enum rd_err rc = audit_record_tenant(app->store, app->metrics, tenant, actor, "read.restricted",
+	                                     target, 1);
 	if (rc != RD_OK) {
 		rd_error_store(e, rc, RD_E_AUDIT, "the read could not be audit-logged");
 		return -1;

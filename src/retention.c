@@ -181,7 +181,7 @@ static enum rd_err finish_group(const struct store_group *g, void *arg)
 	char target[AUDIT_TARGET_MAX];
 	snprintf(target, sizeof target, "tenant:%s category:%s", g->tenant ? g->tenant : "(null)",
 	         g->category ? g->category : "(null)");
-	enum rd_err rc = audit_append(c->tx, c->actor, "purge", target, g->purged);
+	enum rd_err rc = audit_append_tenant(c->tx, g->tenant, c->actor, "purge", target, g->purged);
 	c->entries += rc == RD_OK;
 	return rc;
 }

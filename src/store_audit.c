@@ -235,6 +235,20 @@ fail:
 	return rc;
 }
 
+const char *store_audit_use_chain(struct store_tx *tx, const char *tenant)
+{
+	const char *was = tx->audit_chain;
+	tx->audit_chain = tenant && *tenant ? tenant : NULL;
+	return was;
+}
+
+enum rd_err store_audit_chains(struct store_tx *tx, store_audit_chain_fn fn, void *ctx)
+{
+	if (tx->pg)
+		return store_pg_audit_chains(tx, fn, ctx);
+	return fn(NULL, ctx);
+}
+
 enum rd_err store_audit_count(struct store_tx *tx, int64_t *n)
 {
 	if (tx->pg)

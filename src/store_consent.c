@@ -14,6 +14,7 @@
  */
 #include "store_int.h"
 #include "store_consent.h"
+#include "store_pg_pgrights.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,7 +44,8 @@ const size_t store_consent_schema_count = RD_ARRAY_LEN(store_consent_schema);
 
 enum rd_err store_consent_insert(struct store_tx *tx, const struct store_consent *c, int64_t *id)
 {
-	STORE_PG_TODO_TX(tx, "store_consent_insert");
+	if (tx->pg)
+		return store_pg_consent_insert(tx, c, id);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "INSERT INTO consents (tenant, scope, target_hash, kind, state,"
 	                       " method, source, ts_ms, recorded_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -118,7 +120,8 @@ enum rd_err store_consent_latest(struct store_tx *tx, const char *tenant,
                                  const char *const *kinds, size_t nkinds,
                                  struct store_consent_latest *out)
 {
-	STORE_PG_TODO_TX(tx, "store_consent_latest");
+	if (tx->pg)
+		return store_pg_consent_latest(tx, tenant, targets, n, kinds, nkinds, out);
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
 	if (nkinds == 0 || nkinds > 2)
@@ -140,7 +143,8 @@ enum rd_err store_consent_latest(struct store_tx *tx, const char *tenant,
 enum rd_err store_consent_refusals(struct store_tx *tx, const char *const *kinds, size_t nkinds,
                                    bool *any)
 {
-	STORE_PG_TODO_TX(tx, "store_consent_refusals");
+	if (tx->pg)
+		return store_pg_consent_refusals(tx, kinds, nkinds, any);
 	sqlite3_stmt *s;
 	*any = false;
 	if (nkinds == 0 || nkinds > 2)
@@ -161,7 +165,8 @@ enum rd_err store_consent_each(struct store_tx *tx, const char *tenant,
                                const unsigned char target[CRYPTO_HASH_BYTES], store_consent_fn fn,
                                void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_consent_each");
+	if (tx->pg)
+		return store_pg_consent_each(tx, tenant, target, fn, ctx);
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
 	int step;
@@ -185,7 +190,8 @@ enum rd_err store_consent_each(struct store_tx *tx, const char *tenant,
 enum rd_err store_consent_delete(struct store_tx *tx, const char *tenant,
                                  const unsigned char target[CRYPTO_HASH_BYTES], int64_t *n)
 {
-	STORE_PG_TODO_TX(tx, "store_consent_delete");
+	if (tx->pg)
+		return store_pg_consent_delete(tx, tenant, target, n);
 	sqlite3_stmt *s;
 	*n = 0;
 	if (sqlite3_prepare_v2(tx->db, "DELETE FROM consents WHERE tenant = ?1 AND target_hash = ?2",

@@ -8,6 +8,7 @@
  * the transaction (store_tx_stmt).
  */
 #include "store_int.h"
+#include "store_pg_pgrights.h"
 #include "log.h"
 
 #include <string.h>
@@ -132,19 +133,22 @@ enum rd_err store_pins_each(struct store_tx *tx, const char *table, const char *
 
 enum rd_err store_holds_insert(struct store_tx *tx, const struct store_hold *h)
 {
-	STORE_PG_TODO_TX(tx, "store_holds_insert");
+	if (tx->pg)
+		return store_pg_pins_insert(tx, "holds", h);
 	return store_pins_insert(tx, "holds", h);
 }
 
 enum rd_err store_holds_delete(struct store_tx *tx, const char *id, const char *tenant, bool *found)
 {
-	STORE_PG_TODO_TX(tx, "store_holds_delete");
+	if (tx->pg)
+		return store_pg_pins_delete(tx, "holds", id, tenant, found);
 	return store_pins_delete(tx, "holds", id, tenant, found);
 }
 
 enum rd_err store_holds_each(struct store_tx *tx, const char *tenant, store_hold_fn fn, void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_holds_each");
+	if (tx->pg)
+		return store_pg_pins_each(tx, "holds", tenant, fn, ctx);
 	return store_pins_each(tx, "holds", tenant, fn, ctx);
 }
 
@@ -167,13 +171,15 @@ enum rd_err store_pins_check(struct store_tx *tx, enum store_tx_cached which, co
 enum rd_err store_holds_held(struct store_tx *tx, const char *tenant,
                              const unsigned char conv_hash[CRYPTO_HASH_BYTES], bool *held)
 {
-	STORE_PG_TODO_TX(tx, "store_holds_held");
+	if (tx->pg)
+		return store_pg_holds_held(tx, tenant, conv_hash, held);
 	return store_pins_check(tx, TXS_HELD, "SELECT " STORE_HELD_SQL("?2"), tenant, conv_hash, held);
 }
 
 enum rd_err store_holds_count(struct store_tx *tx, int64_t *n)
 {
-	STORE_PG_TODO_TX(tx, "store_holds_count");
+	if (tx->pg)
+		return store_pg_holds_count(tx, n);
 	sqlite3_stmt *s;
 	*n = 0;
 	if (sqlite3_prepare_v2(tx->db, "SELECT count(*) FROM holds", -1, &s, NULL) != SQLITE_OK)

@@ -69,6 +69,7 @@ struct store_tx {
 	sqlite3 *db;
 	struct store_pg_conn *pg;       /* set (and db NULL) on the postgresql backend */
 	bool write;                     /* a write transaction (store_exec) */
+	const char *audit_chain;        /* store_audit_use_chain: a tenant's, NULL the system's */
 	sqlite3_stmt *cached[TXS_COUNT];
 };
 
@@ -319,6 +320,8 @@ enum rd_err store_pg_audit_last_before(struct store_tx *tx, int64_t before_ms, i
 enum rd_err store_pg_audit_truncate(struct store_tx *tx, int64_t seq, const unsigned char hash[32],
                                     int64_t now_ms, int64_t *deleted);
 enum rd_err store_pg_audit_count(struct store_tx *tx, int64_t *n);
+enum rd_err store_pg_audit_chains(struct store_tx *tx,
+                                  enum rd_err (*fn)(const char *chain, void *ctx), void *ctx);
 enum rd_err store_pg_audit_last_of(struct store_tx *tx, const char *const *actions, size_t n,
                                    int64_t *ts_ms);
 

@@ -19,6 +19,7 @@
  */
 #include "store_int.h"
 #include "store_journal.h"
+#include "store_pg_pgrights.h"
 #include "log.h"
 #include "util.h"
 
@@ -59,7 +60,6 @@ static const char *const kind_names[] = { "conversation", "record", "tenant" };
 enum rd_err store_journal_append(struct store_tx *tx, enum store_journal_kind kind,
                                  const char *tenant, const void *target, size_t len, int64_t ts_ms)
 {
-	STORE_PG_TODO_TX(tx, "store_journal_append");
 	sqlite3_stmt *s;
 	bool fits = (kind == STORE_JOURNAL_CONVERSATION && target && len == CRYPTO_HASH_BYTES) ||
 	            (kind == STORE_JOURNAL_RECORD && target && len > 0 && len <= RD_RECORD_ID_LEN) ||
@@ -69,6 +69,8 @@ enum rd_err store_journal_append(struct store_tx *tx, enum store_journal_kind ki
 		          (unsigned)kind < RD_ARRAY_LEN(kind_names) ? kind_names[kind] : "?");
 		return RD_E_INTERNAL;
 	}
+	if (tx->pg)
+		return store_pg_journal_append(tx, kind_names[kind], tenant, target, len, ts_ms);
 	if (sqlite3_prepare_v2(tx->db, "INSERT INTO erasure_journal (ts_ms, kind, tenant, target)"
 	                       " VALUES (?, ?, ?, ?)", -1, &s, NULL) != SQLITE_OK)
 		return store_db_err(tx->db);
@@ -84,7 +86,8 @@ enum rd_err store_journal_append(struct store_tx *tx, enum store_journal_kind ki
 
 enum rd_err store_journal_expire(struct store_tx *tx, int64_t before_ms, int64_t *removed)
 {
-	STORE_PG_TODO_TX(tx, "store_journal_expire");
+	if (tx->pg)
+		return store_pg_journal_expire(tx, before_ms, removed);
 	static const char *const sql[2] = {
 		"UPDATE journal_state SET expired_upto = max(expired_upto, coalesce((SELECT max(seq)"
 		" FROM erasure_journal WHERE ts_ms < ?1), 0)) WHERE id = 1",
@@ -121,7 +124,8 @@ static int query_int(sqlite3 *db, const char *sql, int64_t *v)
 
 enum rd_err store_journal_count(struct store_tx *tx, int64_t *n)
 {
-	STORE_PG_TODO_TX(tx, "store_journal_count");
+	if (tx->pg)
+		return store_pg_journal_count(tx, n);
 	return query_int(tx->db, "SELECT count(*) FROM erasure_journal", n) ? RD_E_STORAGE : RD_OK;
 }
 

@@ -411,6 +411,12 @@ static void row_from(const PGresult *r, int i, struct store_row *row)
 	row->entity_counts = PQgetvalue(r, i, 12);
 }
 
+/* For the typed operations of other files (store_pg_int.h). */
+void store_pg_row_from(const PGresult *r, int i, struct store_row *row)
+{
+	row_from(r, i, row);
+}
+
 struct conv_ctx {
 	const char *tenant;
 	const unsigned char *hash;

@@ -132,6 +132,10 @@ enum rd_err store_pg_err(const PGresult *r);
 void store_pg_put64(char out[8], int64_t v);
 int64_t store_pg_get64(const PGresult *r, int row, int col);
 
+/* A store_row over row i of r (STORE_ROW_COLS of store_int.h, binary
+ * results as store_pg_exec gives them); valid while r lives. */
+void store_pg_row_from(const PGresult *r, int i, struct store_row *row);
+
 /* store_pg_schema.c: bring the database to the newest version; -1 with err. */
 int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen) RD_WARN_UNUSED;
 /* Writer: the messages partition of ts_ms's month exists (created now if

@@ -135,6 +135,45 @@ static const char *const pg_steps[] = {
 	"  requested_ms bigint NOT NULL,"
 	"  due_ms bigint NOT NULL,"
 	"  done_ms bigint);",
+	/* 2 (data-subject rights, store_pg_pgrights*.c): consent records
+	 * (append-only: a trigger refuses UPDATE), the erasure journal and its
+	 * expiry mark, and a message's lookup by record id (rectification).
+	 * IF NOT EXISTS throughout, so it may run after another step added in
+	 * parallel with it. */
+	"CREATE SEQUENCE IF NOT EXISTS consents_id_seq;"
+	"CREATE TABLE IF NOT EXISTS consents ("
+	"  tenant text NOT NULL,"
+	"  id bigint NOT NULL,"
+	"  scope text NOT NULL CHECK (scope IN ('conversation', 'subject')),"
+	"  target_hash bytea NOT NULL,"
+	"  kind text NOT NULL,"
+	"  state text NOT NULL CHECK (state IN ('given', 'declined', 'withdrawn')),"
+	"  method text NOT NULL,"
+	"  source text NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  recorded_ms bigint NOT NULL,"
+	"  PRIMARY KEY (tenant, id));"
+	"CREATE INDEX IF NOT EXISTS consents_target ON consents (tenant, target_hash, kind, id);"
+	"CREATE INDEX IF NOT EXISTS consents_kind ON consents (kind, state);"
+	"CREATE OR REPLACE FUNCTION consents_no_update() RETURNS trigger LANGUAGE plpgsql AS"
+	"  $f$ BEGIN RAISE EXCEPTION 'consent records are append-only'; END $f$;"
+	"DROP TRIGGER IF EXISTS consents_no_update ON consents;"
+	"CREATE TRIGGER consents_no_update BEFORE UPDATE ON consents"
+	"  FOR EACH ROW EXECUTE FUNCTION consents_no_update();"
+	"CREATE SEQUENCE IF NOT EXISTS erasure_journal_seq;"
+	"CREATE TABLE IF NOT EXISTS erasure_journal ("
+	"  tenant text NOT NULL,"
+	"  seq bigint NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  kind text NOT NULL CHECK (kind IN ('conversation', 'record', 'tenant')),"
+	"  target bytea,"
+	"  PRIMARY KEY (tenant, seq));"
+	"CREATE INDEX IF NOT EXISTS erasure_journal_ts ON erasure_journal (ts_ms);"
+	"CREATE TABLE IF NOT EXISTS journal_state ("
+	"  id int PRIMARY KEY CHECK (id = 1),"
+	"  expired_upto bigint NOT NULL);"
+	"INSERT INTO journal_state (id, expired_upto) VALUES (1, 0) ON CONFLICT DO NOTHING;"
+	"CREATE INDEX IF NOT EXISTS messages_record ON messages (tenant, record_id);",
 };
 
 static int read_version(PGconn *c, int *version)

@@ -9,11 +9,13 @@
  */
 #include "store_int.h"
 #include "store_rectify.h"
+#include "store_pg_pgrights.h"
 
 enum rd_err store_message_get(struct store_tx *tx, const char *tenant, const char *record_id,
                               store_row_fn fn, void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_message_get");
+	if (tx->pg)
+		return store_pg_message_get(tx, tenant, record_id, fn, ctx);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "SELECT " STORE_ROW_COLS " FROM messages WHERE record_id = ?1"
 	                       " AND tenant = ?2", -1, &s, NULL) != SQLITE_OK)
@@ -51,7 +53,8 @@ static enum rd_err add_links(struct store_tx *tx, const struct store_rewrite *w)
 
 enum rd_err store_message_rewrite(struct store_tx *tx, const struct store_rewrite *w, bool *found)
 {
-	STORE_PG_TODO_TX(tx, "store_message_rewrite");
+	if (tx->pg)
+		return store_pg_message_rewrite(tx, w, found);
 	sqlite3_stmt *s;
 	*found = false;
 	if (sqlite3_prepare_v2(tx->db, "UPDATE messages SET text_ct = ?1, meta_ct = ?2, entity_counts = ?3"

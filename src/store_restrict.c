@@ -8,6 +8,7 @@
  * per conversation read by a non-admin token, one indexed probe.
  */
 #include "store_int.h"
+#include "store_pg_pgrights.h"
 
 /* The restrict module's part of schema version 7 (IF NOT EXISTS, as
  * step 6: a database whose user_version was set back still has it). */
@@ -27,20 +28,23 @@ const size_t store_restrict_schema_count = RD_ARRAY_LEN(store_restrict_schema);
 
 enum rd_err store_restrict_insert(struct store_tx *tx, const struct store_hold *r)
 {
-	STORE_PG_TODO_TX(tx, "store_restrict_insert");
+	if (tx->pg)
+		return store_pg_pins_insert(tx, "restrictions", r);
 	return store_pins_insert(tx, "restrictions", r);
 }
 
 enum rd_err store_restrict_delete(struct store_tx *tx, const char *id, const char *tenant,
                                   bool *found)
 {
-	STORE_PG_TODO_TX(tx, "store_restrict_delete");
+	if (tx->pg)
+		return store_pg_pins_delete(tx, "restrictions", id, tenant, found);
 	return store_pins_delete(tx, "restrictions", id, tenant, found);
 }
 
 enum rd_err store_restrict_each(struct store_tx *tx, const char *tenant, store_hold_fn fn, void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_restrict_each");
+	if (tx->pg)
+		return store_pg_pins_each(tx, "restrictions", tenant, fn, ctx);
 	return store_pins_each(tx, "restrictions", tenant, fn, ctx);
 }
 

@@ -191,14 +191,14 @@ done:
 }
 
 struct audit_ctx {
-	const char *actor, *action, *target;
+	const char *tenant, *actor, *action, *target;
 	int64_t count;
 };
 
 static enum rd_err audit_fn(struct store_tx *tx, void *arg)
 {
 	struct audit_ctx *a = arg;
-	return audit_append(tx, a->actor, a->action, a->target, a->count);
+	return audit_append_tenant(tx, a->tenant, a->actor, a->action, a->target, a->count);
 }
 
 static int linked_conversations(struct app *app, const struct subject_query *q,
@@ -297,7 +297,7 @@ int subject_export(struct app *app, const struct subject_query *q, const char *a
 	}
 	/* Nothing leaves before its audit entry is committed. */
 	query_target(app, q, l.h[0], target);
-	struct audit_ctx a = { actor, "export", target, records };
+	struct audit_ctx a = { q->tenant, actor, "export", target, records };
 	enum rd_err rc = store_exec(app->store, audit_fn, &a);
 	if (rc != RD_OK) {
 		rd_error_store(e, rc, RD_E_AUDIT, "the export could not be audit-logged");
@@ -433,16 +433,16 @@ static enum rd_err erase_fn(struct store_tx *tx, void *arg)
 		c->consents += n;
 	}
 	if (rc == RD_OK && c->consents)
-		rc = audit_append(tx, c->actor, "consent.erase", c->target, c->consents);
+		rc = audit_append_tenant(tx, c->q->tenant, c->actor, "consent.erase", c->target, c->consents);
 	if (rc == RD_OK)
-		rc = audit_append(tx, c->actor, "erase", c->target, c->r.removed);
+		rc = audit_append_tenant(tx, c->q->tenant, c->actor, "erase", c->target, c->r.removed);
 	/* Recorded with the delete: until a checkpoint completes, the rows are
 	 * still in the files, whatever happens to this process. */
 	if (rc == RD_OK && c->r.removed)
 		rc = store_residue_mark(tx, util_now_ms());
 	/* What a hold kept is recorded too: the request was not fully met. */
 	if (rc == RD_OK && c->r.kept)
-		rc = audit_append(tx, c->actor, "erase.held", c->target, c->r.kept);
+		rc = audit_append_tenant(tx, c->q->tenant, c->actor, "erase.held", c->target, c->r.kept);
 	c->audit_entries = (c->r.kept ? 2 : 1) + (c->consents > 0);
 	return rc;
 }

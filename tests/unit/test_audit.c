@@ -4,10 +4,12 @@
  * Entries go in through store_exec, as the daemon writes them; the
  * tampering is done with sqlite3 on the file, as an attacker would.
  * Every test runs twice: on SQLite files, then on PostgreSQL databases
- * (pg_fixture.h; tampered with through libpq).
+ * (pg_fixture.h; tampered with through libpq). Chains: a tenant's entries
+ * in its own chain on PostgreSQL, each verified, listed and purged.
  */
 #include "audit.h"
 #include "store.h"
+#include "store_audit.h"
 #include "harness.h"
 #include "pg_fixture.h"
 
@@ -262,6 +264,96 @@ static void test_list(void)
 	close_db(db);
 }
 
+/* ---- chains: a tenant's own on PostgreSQL, one for all on SQLite ---- */
+
+struct tenant_append {
+	const char *tenant;
+	int64_t ts_ms;
+};
+
+static enum rd_err tenant_append_fn(struct store_tx *tx, void *arg)
+{
+	const struct tenant_append *a = arg;
+	if (a->ts_ms == 0)
+		return audit_append_tenant(tx, a->tenant, "cli", "read", "conversation:x", 1);
+	store_audit_use_chain(tx, a->tenant);   /* what audit_append_tenant does, at a set time */
+	return audit_append_at(tx, a->ts_ms, "cli", "read", "conversation:x", 1);
+}
+
+struct chains_seen {
+	char names[256];
+	int broken;
+	int64_t entries;
+};
+
+static void chain_report(const char *chain, const struct audit_report *r, void *arg)
+{
+	struct chains_seen *c = arg;
+	size_t n = strlen(c->names);
+	snprintf(c->names + n, sizeof c->names - n, "%s%s:%lld", n ? "," : "", chain ? chain : "-",
+	         (long long)r->entries);
+	c->broken += r->fault != AUDIT_INTACT;
+	c->entries += r->entries;
+}
+
+struct verify_all_args {
+	struct chains_seen seen;
+	bool intact;
+};
+
+static enum rd_err verify_all_fn(struct store_tx *tx, void *arg)
+{
+	struct verify_all_args *v = arg;
+	memset(&v->seen, 0, sizeof v->seen);
+	return audit_verify_all(tx, chain_report, &v->seen, &v->intact);
+}
+
+static void test_chains(void)
+{
+	struct db *db = open_db("chains.db");
+	static const char *const who[] = { "acme", NULL, "acme", "globex", "acme", "globex" };
+	struct verify_all_args v;
+	for (size_t i = 0; i < sizeof who / sizeof *who; i++) {
+		struct tenant_append a = { who[i], 1000000 + (int64_t)i * 3600000 };
+		CHECK(db && store_exec(db->st, tenant_append_fn, &a) == RD_OK, "an entry appended");
+	}
+	CHECK(db && store_read(db->st, verify_all_fn, &v) == RD_OK && v.intact && v.seen.entries == 6,
+	      "every chain verifies, six entries in all");
+	CHECK_STR(v.seen.names, on_pg ? "-:1,acme:3,globex:2" : "-:6",
+	          on_pg ? "a chain per tenant plus the system's" : "SQLite: one chain for all");
+	exec(db, on_pg ? "UPDATE audit_log SET count = count + 1 WHERE chain = 'acme' AND seq = 2"
+	               : "UPDATE audit_log SET count = count + 1 WHERE seq = 3");
+	CHECK(db && store_read(db->st, verify_all_fn, &v) == RD_OK && !v.intact && v.seen.broken == 1,
+	      "an edited entry breaks its chain alone");
+	exec(db, on_pg ? "UPDATE audit_log SET count = count - 1 WHERE chain = 'acme' AND seq = 2"
+	               : "UPDATE audit_log SET count = count - 1 WHERE seq = 3");
+
+	char *out = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&out, &len);
+	struct list_args la = { f, INT64_MIN, 0 };
+	CHECK(f && db && store_read(db->st, list_fn, &la) == RD_OK && la.n == 6, "list: every chain's");
+	if (f)
+		fclose(f);
+	if (on_pg)
+		CHECK(out && strstr(out, "\"tenant\":\"globex\"") && strstr(out, "\"seq\":3,") &&
+		      !strstr(out, "\"seq\":4,"), "a tenant's entries say so, seq per chain");
+	else
+		CHECK(out && !strstr(out, "\"tenant\"") && strstr(out, "\"seq\":6,"), "one chain, no tenant");
+	free(out);
+
+	struct tenant_append now = { "acme", 0 };
+	CHECK(db && store_exec(db->st, tenant_append_fn, &now) == RD_OK, "audit_append_tenant appends");
+	int64_t purged = -1;
+	CHECK(purge(db, 1000000 + 3 * 3600000, &purged) == 0 && purged == 3, "a purge spans every chain");
+	CHECK(db && store_read(db->st, verify_all_fn, &v) == RD_OK && v.intact,
+	      "every chain still verifies");
+	if (on_pg)
+		CHECK_STR(v.seen.names, "-:1,acme:3,globex:2",
+		          "acme kept 2 and its purge record, globex both, the system's its purge record");
+	close_db(db);
+}
+
 static void run_all(void)
 {
 	test_intact();
@@ -270,6 +362,7 @@ static void run_all(void)
 	test_swapped();
 	test_purge();
 	test_list();
+	test_chains();
 }
 
 int main(void)
