@@ -586,6 +586,16 @@ struct redact *redact_new(const struct config *cfg, const unsigned char hash_key
 	memcpy(rd->keys, hash_key, 32);
 	memcpy(rd->keys + 32, subject_key, 32);
 	sodium_mprotect_readonly(rd->keys);
+	/* 2 x 384 bytes, a multiple of the state's 64-byte alignment, so the
+	 * guarded allocation (which ends on a page) starts aligned */
+	if (!(rd->hstates = sodium_malloc(2 * sizeof *rd->hstates))) {
+		util_err(err, errlen, "out of memory");
+		redact_free(rd);
+		return NULL;
+	}
+	crypto_generichash_init(&rd->hstates[0], rd->keys, 32, crypto_generichash_BYTES_MIN);
+	crypto_generichash_init(&rd->hstates[1], rd->keys + 32, 32, REDACT_SUBJECT_BYTES);
+	sodium_mprotect_readonly(rd->hstates);
 	if (build_rules(rd, cfg, err, errlen) || compile_all(rd, err, errlen) ||
 	    build_regions(rd, cfg, err, errlen)) {
 		redact_free(rd);
@@ -615,6 +625,7 @@ void redact_free(struct redact *rd)
 		free(rd->tregions[i].tenant);
 	free(rd->tregions);
 	sodium_free(rd->keys);   /* wipes */
+	sodium_free(rd->hstates);
 	free(rd);
 }
 

@@ -16,6 +16,7 @@
 #include "phone_region.h"
 
 #include <pcre2.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -257,6 +258,11 @@ struct redact {
 	struct tstyle *tstyles;
 	size_t ntstyles;
 	unsigned char *keys;        /* locked: hash key, then subject key */
+	/* Locked: the keyed BLAKE2b states right after init with each key
+	 * (hash style, then subjects). A hash starts from a copy: the keyed
+	 * init is a fifth of a short hash's cost, and dense text hashes a
+	 * subject every few messages. */
+	crypto_generichash_state *hstates;
 	const char **entities;
 	size_t nentities;
 	struct tregion *tregions;

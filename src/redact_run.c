@@ -942,7 +942,7 @@ static int write_hash(const struct run *ru, const char *tenant, const struct can
 	char hex[2 * sizeof h + 1];
 	crypto_generichash_state st;
 	const char *t = tenant ? tenant : "";
-	crypto_generichash_init(&st, ru->rd->keys, 32, sizeof h);
+	st = ru->rd->hstates[0];   /* crypto_generichash_init(&st, hash key, 32, sizeof h) */
 	crypto_generichash_update(&st, (const unsigned char *)t, strlen(t) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)c->rule->entity, strlen(c->rule->entity) + 1);
 	crypto_generichash_update(&st, (const unsigned char *)v, c->val_len);
@@ -987,8 +987,7 @@ static int subject_hash(const struct redact *rd, enum subject_kind kind, const c
                         struct redact_subject *out)
 {
 	unsigned char k = (unsigned char)kind;
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, rd->keys + 32, 32, REDACT_SUBJECT_BYTES);
+	crypto_generichash_state st = rd->hstates[1];   /* init with the subject key */
 	crypto_generichash_update(&st, &k, 1);
 	crypto_generichash_update(&st, (const unsigned char *)v, n);
 	crypto_generichash_final(&st, out->hash, REDACT_SUBJECT_BYTES);
