@@ -525,6 +525,10 @@ static int compile_set(struct redact *rd, struct ruleset *s, char *err, size_t e
 		if (r->file && strcmp(r->file, "built-in") != 0)
 			r->trigger = derive_trigger(rd->pats[r->pat].code);
 		r->file = NULL;   /* points into the config, which may go away */
+		/* what each finding asks of its rule, settled once */
+		r->entity_len = strlen(r->entity);
+		r->subject = strcmp(r->entity, "EMAIL") == 0 ? SUBJECT_EMAIL
+		             : strcmp(r->entity, "PHONE") == 0 ? SUBJECT_PHONE : 0;
 	}
 	if (index_active(s)) {
 		util_err(err, errlen, "out of memory");

@@ -205,6 +205,8 @@ struct pat {
 
 struct rule {
 	char *name, *entity, *pattern;
+	size_t entity_len;          /* strlen(entity), set at compile */
+	char subject;               /* SUBJECT_EMAIL, SUBJECT_PHONE or 0, set at compile */
 	int pat;                    /* index into redact.pats */
 	enum validator validator;
 	enum redact_style style;
