@@ -945,16 +945,16 @@ static bool label_after(const struct vspan *sp)
  * where this one ends. */
 static bool validate_phone(struct vspan *sp, struct rvalue *val)
 {
-	if (sp->ctx <= 0 && sp->end < sp->len && label_after(sp))
-		sp->ctx = 1;
 	/* No reading of fewer than 6 digits is a phone (national_length_ok,
-	 * intl_length_ok): the parts of a date or a price before each '/' or
-	 * " - " are not split and measured one by one. */
+	 * intl_length_ok): "3", "12", "2026" and the parts of a date or a
+	 * price before each '/' or " - " are not split and measured. */
 	unsigned digits = 0;
 	for (size_t i = sp->start; i < sp->end; i++)
 		digits += (unsigned)(sp->text[i] - '0') <= 9;
 	if (digits < 6)
 		return false;
+	if (sp->ctx <= 0 && sp->end < sp->len && label_after(sp))
+		sp->ctx = 1;
 	if (validate_phone_once(sp, val))
 		return true;
 	size_t end = sp->end;
