@@ -378,6 +378,27 @@ static bool is_sep(char c)
 	return c == ' ' || c == '.' || c == '-';
 }
 
+/* 0x80 in each byte of v that is zero, and only there (no borrow from one
+ * byte to the next, unlike the shorter haszero test). */
+static inline uint64_t zero_bytes(uint64_t v)
+{
+	const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full;
+	return ~(((v & low7) + low7) | v | low7);
+}
+
+/* x: the eight bytes before a digit run, in memory order. Is "ord" (each
+ * byte | 0x20, as the byte loop compares) there, ending 1 to 4 bytes
+ * before the run ("ORD-", "order #", "ord ")? */
+static inline bool ord_before8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t y = x | ones * 0x20;
+	uint64_t o = zero_bytes(y ^ ones * 'o'), r = zero_bytes(y ^ ones * 'r'), d = zero_bytes(y ^ ones * 'd');
+	/* byte b (t[run - 8 + b]) holds the 'o' of an "ord" whose 'd' is byte
+	 * b + 2; the 'd' may be bytes 4..7, so the 'o' bytes 2..5 */
+	return (o & (r >> 8) & (d >> 16) & 0x0000808080800000ull) != 0;
+}
+
 /* At a digit run starting at d: the head of an IBAN ("GB82", "AL 47") or
  * an "ORD"/"ORDER" prefix right before it. */
 static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
@@ -391,7 +412,17 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 		w->iban = true;
 	if ((d >= 1 && is_upper(t[d - 1])) || (d >= 2 && t[d - 1] == ' ' && is_upper(t[d - 2])))
 		w->glued = true;
-	/* the 'd' first: most runs follow a space, a '/' or a ':' */
+	if (w->ord)
+		return;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (d >= 8) {   /* the eight bytes before the run at once: no branch a byte */
+		uint64_t x;
+		memcpy(&x, t + d - 8, 8);
+		if (ord_before8(x))
+			w->ord = true;
+		return;
+	}
+#endif
 	for (size_t k = 3; k <= 6 && k <= d && !w->ord; k++)
 		if ((((unsigned char)t[d - k + 2] | 0x20u) == 'd') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
 		    (((unsigned char)t[d - k] | 0x20u) == 'o'))
