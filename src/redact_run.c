@@ -429,6 +429,9 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 			w->ord = true;
 }
 
+/* The bytes that may join the digits of one chain ("0123 456-789", "(0)"). */
+static const bool joiner[256] = { [' '] = true, ['.'] = true, ['-'] = true, ['/'] = true, ['('] = true, [')'] = true };
+
 /* One cluster starting at the digit `first`: counts and flags. */
 static size_t scan_cluster(const char *t, size_t n, size_t first, struct window *w)
 {
@@ -444,15 +447,18 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 	unsigned dotted = 0;
 	unsigned chain = 0, run = 0;
 	bool joined = true;         /* only joiners since the last digit */
+	/* t[i - 1] is a digit exactly when last == i - 1: one compare, no
+	 * second load, on the path every byte takes */
 	for (i = first; i < n && i - last <= DIGIT_GAP; i++) {
 		char c = t[i];
+		bool after_digit = last + 1 == i;
 		if (is_digit(c)) {
-			if (i == first || !is_digit(t[i - 1]))
+			if (!after_digit)
 				run_start_flags(t, n, i, w);
 			chain = joined && i - last <= 3 ? chain + 1 : 1;
 			if (chain > w->chain)
 				w->chain = chain;
-			run = i > first && is_digit(t[i - 1]) ? run + 1 : 1;
+			run = after_digit ? run + 1 : 1;
 			if (run > w->maxrun)
 				w->maxrun = run;
 			joined = true;
@@ -460,15 +466,15 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 			w->digits++;
 			continue;
 		}
-		if (is_digit(t[i - 1]) && (is_upper(c) || (is_alpha(c) && run >= 6) ||
-		                           (c == ' ' && i + 1 < n && is_upper(t[i + 1]))))
+		if (after_digit && (is_upper(c) || (is_alpha(c) && run >= 6) ||
+		                    (c == ' ' && i + 1 < n && is_upper(t[i + 1]))))
 			w->glued = true;    /* a letter after a digit run: "12345678Z", "56 C" */
-		if (c != ' ' && c != '.' && c != '-' && c != '/' && c != '(' && c != ')')
+		if (!joiner[(unsigned char)c])
 			joined = false;
-		if (c == '.' && is_digit(t[i - 1]) && i + 1 < n && is_digit(t[i + 1])) {
+		if (c == '.' && after_digit && i + 1 < n && is_digit(t[i + 1])) {
 			if (++dotted > w->dotted)
 				w->dotted = dotted;
-		} else if (!is_digit(c)) {
+		} else {
 			dotted = 0;
 		}
 		if (c == ':') {
