@@ -189,6 +189,16 @@ int redact_scan_address(const char *t, size_t n, bool lower, const struct redact
 /* Bytes the gazetteer holds (hash table and keys); *entries its words. */
 size_t redact_names_memory(size_t *entries);
 
+/* The C locale's character classes (redactd never calls setlocale), as
+ * the <ctype.h> calls answer them there, without a call or a table load
+ * per byte: the validators read every candidate byte by byte. */
+static inline bool c_isdigit(int c) { return (unsigned)c - '0' < 10u; }
+static inline bool c_isalpha(int c) { return ((unsigned)c | 0x20u) - 'a' < 26u; }
+static inline bool c_isalnum(int c) { return c_isdigit(c) || c_isalpha(c); }
+static inline bool c_isspace(int c) { return c == ' ' || (unsigned)c - '\t' < 5u; }
+static inline int c_tolower(int c) { return (unsigned)c - 'A' < 26u ? c | 0x20 : c; }
+static inline int c_toupper(int c) { return (unsigned)c - 'a' < 26u ? c & ~0x20 : c; }
+
 /* First ASCII digit in [p, end), or end (SSE2). */
 const char *redact_next_digit(const char *p, const char *end);
 

@@ -7,7 +7,6 @@
 #include "log.h"
 #include "util.h"
 
-#include <ctype.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -839,7 +838,7 @@ static size_t email_window_start(const char *t, size_t at)
 		if (q)
 			i = (size_t)(q - t);
 	}
-	while (i > 0 && at - i < EMAIL_BACK && !isspace((unsigned char)t[i - 1]))
+	while (i > 0 && at - i < EMAIL_BACK && !c_isspace((unsigned char)t[i - 1]))
 		i--;
 	return char_start(t, at, i);
 }
@@ -1142,7 +1141,7 @@ static bool spoken_gap(const char *t, size_t from, size_t to)
 	if (to - from > 4)
 		return false;
 	for (size_t k = from; k < to; k++)
-		if (!isspace((unsigned char)t[k]) && t[k] != ',' && t[k] != '-' && t[k] != '.')
+		if (!c_isspace((unsigned char)t[k]) && t[k] != ',' && t[k] != '-' && t[k] != '.')
 			return false;
 	return true;
 }
@@ -1211,7 +1210,7 @@ static int numword_windows(struct run *ru)
 /* Is t[i..i+2) the word "at" (any case) between whitespace? */
 static bool at_word(const char *t, size_t n, size_t i)
 {
-	return i > 0 && i + 2 < n && isspace((unsigned char)t[i - 1]) && isspace((unsigned char)t[i + 2]) &&
+	return i > 0 && i + 2 < n && c_isspace((unsigned char)t[i - 1]) && c_isspace((unsigned char)t[i + 2]) &&
 	       ascii_lower(t[i]) == 'a' && ascii_lower(t[i + 1]) == 't';
 }
 
