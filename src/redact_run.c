@@ -914,6 +914,10 @@ static int resolve(struct scratch *sc)
 		return 0;
 	if (grow((void **)&sc->acc, &sc->acccap, sc->ncands, sizeof *sc->acc))
 		return -1;
+	if (sc->ncands == 1) {   /* most messages with a finding have one: no sort */
+		sc->acc[sc->nacc++] = sc->cands[0];
+		return 0;
+	}
 	qsort(sc->cands, sc->ncands, sizeof *sc->cands, cand_by_start);
 	size_t from = 0, end = sc->cands[0].end;
 	for (size_t i = 1; i <= sc->ncands; i++) {
