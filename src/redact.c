@@ -63,6 +63,7 @@ static void rule_clear(struct rule *r)
 	free(r->context);
 	free(r->ctx_len);
 	free(r->ctx_first);
+	free(r->ctx_class);
 	for (size_t i = 0; i < r->nallow; i++)
 		free(r->allow[i]);
 	free(r->allow);
@@ -97,12 +98,14 @@ static int index_context(struct rule *r)
 {
 	free(r->ctx_first);
 	free(r->ctx_len);
+	free(r->ctx_class);
 	r->ctx_first = NULL;
 	r->ctx_len = NULL;
+	r->ctx_class = NULL;
 	if (r->ncontext == 0)
 		return 0;
 	if (!(r->ctx_len = calloc(r->ncontext, sizeof *r->ctx_len)) ||
-	    !(r->ctx_first = calloc(256, sizeof *r->ctx_first)))
+	    !(r->ctx_first = calloc(256, sizeof *r->ctx_first)) || !(r->ctx_class = calloc(256, 1)))
 		return -1;
 	for (size_t i = 0; i < r->ncontext; i++) {
 		unsigned char c = (unsigned char)r->context[i][0];
@@ -111,6 +114,8 @@ static int index_context(struct rule *r)
 		r->ctx_first[tolower(c)] |= bit;
 		r->ctx_first[toupper(c)] |= bit;
 	}
+	for (int c = 0; c < 256; c++)   /* a digit ends the look back before anything else */
+		r->ctx_class[c] = c >= '0' && c <= '9' ? CTX_STOP : r->ctx_first[c] ? CTX_WORD : 0;
 	return 0;
 }
 
@@ -146,6 +151,7 @@ static int rule_copy(struct rule *dst, const struct rule *src)
 	dst->ncontext = 0;
 	dst->ctx_len = NULL;
 	dst->ctx_first = NULL;
+	dst->ctx_class = NULL;
 	dst->allow = NULL;
 	dst->nallow = 0;
 	if (!dst->name || !dst->entity || !dst->pattern ||

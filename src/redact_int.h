@@ -207,6 +207,8 @@ bool redact_luhn(const char *digits, size_t n);
 
 /* ---- the engine (built by redact.c, read by redact_run.c) ----------- */
 
+enum { CTX_WORD = 1, CTX_STOP = 2 };
+
 struct pat {
 	char *src;
 	pcre2_code *code;
@@ -226,6 +228,8 @@ struct rule {
 	size_t ncontext;
 	size_t *ctx_len;
 	uint32_t *ctx_first;        /* [256] bit c: context word c starts with this byte */
+	unsigned char *ctx_class;   /* [256] CTX_STOP for a digit, CTX_WORD where ctx_first
+	                               is set, else 0: one load a byte looking back */
 	bool context_required, enabled;
 	bool value_group;           /* built-in pattern: report group 1 */
 	unsigned channels;

@@ -575,8 +575,12 @@ static bool context_at(const char *t, size_t n, const struct rule *r, size_t i)
 static bool has_context(const char *t, size_t n, const struct rule *r, size_t start)
 {
 	size_t from = start > CONTEXT_BACK ? start - CONTEXT_BACK : 0;
+	const unsigned char *cls = r->ctx_class;
 	for (size_t i = start; i-- > from;) {
-		if (is_digit(t[i]))
+		unsigned k = cls[(unsigned char)t[i]];
+		if (!k)
+			continue;   /* most bytes: neither a digit nor a context word's first */
+		if (k == CTX_STOP)
 			return false;
 		if (context_at(t, n, r, i))
 			return true;
