@@ -220,13 +220,12 @@ int main(int argc, char **argv)
 		else if (strcmp(argv[i], "-d") == 0) {
 			density = (unsigned)strtoul(argv[i + 1], NULL, 10);
 			density_set = true;
-		}
-		else if (strcmp(argv[i], "-p") == 0 && strcmp(argv[i + 1], "dense") == 0) dense = true;
-		else if (strcmp(argv[i], "-p") == 0 && strcmp(argv[i + 1], "chat") != 0) {
+		} else if (strcmp(argv[i], "-p") == 0 && strcmp(argv[i + 1], "dense") == 0) {
+			dense = true;
+		} else if (strcmp(argv[i], "-p") == 0 && strcmp(argv[i + 1], "chat") != 0) {
 			fprintf(stderr, "unknown profile (chat, dense)\n");
 			return 2;
-		}
-		else if (strcmp(argv[i], "-c") == 0 && rd_channel_parse(argv[i + 1], &channel)) {
+		} else if (strcmp(argv[i], "-c") == 0 && rd_channel_parse(argv[i + 1], &channel)) {
 			fprintf(stderr, "unknown channel\n");
 			return 2;
 		}
