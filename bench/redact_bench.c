@@ -2,14 +2,15 @@
  * redact_bench.c — single-thread throughput of the redaction engine with
  * every default rule, on a generated chat corpus.
  *
- *   redact_bench [-s MB] [-o corpus.txt] [-r repeats] [-d density%] [-c channel]
+ *   redact_bench [-s MB] [-o corpus.txt] [-r repeats] [-p chat|dense] [-d density%] [-c channel]
  *                [-x rule,rule (disabled) | -k rule,rule (only these)]
  *
  * The corpus is deterministic (a fixed-seed xorshift generator): the same
  * bytes on every run and machine, one chat message per line, in the mix a
  * support bot sees: mostly prose, with emails, phone numbers in several
  * national formats, order ids, cards, IBANs, IPs, and the dates, times,
- * prices and versions that must survive. `-o` writes it out so that the npm
+ * prices and versions that must survive; `-p dense` makes every message
+ * one short line and one in three carry an identifier. `-o` writes it out so that the npm
  * redactors can be timed on exactly the same bytes (bench/redact.sh).
  * Each message is redacted on its own, as the daemon does; the best of the
  * repeats is reported, in MB/s of input.
@@ -59,6 +60,26 @@ static const char *const prose[] = {
 	"Perfect, that works for me.",
 	"Which plan includes priority support and the extra storage?",
 };
+/* The dense profile's messages: one short line each, as people type in a
+ * chat window. */
+static const char *const short_prose[] = {
+	"Hi, I need some help with my account.",
+	"Thanks, that was really helpful!",
+	"When will my parcel arrive, roughly?",
+	"The page keeps spinning after login.",
+	"Did the refund go through yesterday?",
+	"OK, I will wait for the confirmation.",
+	"The app crashed again this morning.",
+	"Can I change the delivery address?",
+	"Great, thanks for the quick answer.",
+	"Please cancel my subscription.",
+	"We are looking into it right now.",
+	"Sorry for the delay on our side.",
+	"Perfect, that works for me.",
+	"Which plan has priority support?",
+	"Still waiting on this one, any news?",
+	"Hello? Is anyone there?",
+};
 static const char *const names[] = { "jane", "john.smith", "m.rossi", "anna-lena", "oconnor", "li.wei", "s.kumar" };
 static const char *const domains[] = { "example.com", "mail.example.co.uk", "example.org", "gmail.com", "posteo.de" };
 static const char *const phones[] = {
@@ -87,14 +108,21 @@ static void append(char **p, size_t *len, size_t *cap, const char *s)
  * a number or an address: 4% email, 4% phone, 2% order number, 1% IP,
  * 0.5% card, 0.5% IBAN, 12% dates, times, prices and versions. */
 static unsigned density = 100;   /* -d: percent of the default mix of items */
+/* -p dense: one short sentence a message (~60 bytes with its item) and,
+ * unless -d says otherwise, density 278: one message in three carries an
+ * identifier (and one in three a date, time, price or version that must
+ * survive). Issue 16's dense text, where what each message and each
+ * finding costs, whatever its length, dominates. */
+static bool dense;
+#define DENSE_DENSITY 278
 
 static void message(char **p, size_t *len, size_t *cap)
 {
 	char b[256];
-	unsigned sentences = 1 + rnd(3), k = rnd(1000) * 100 / density;
+	unsigned sentences = dense ? 1 : 1 + rnd(3), k = rnd(1000) * 100 / density;
 	for (unsigned i = 0; i < sentences; i++) {
 		append(p, len, cap, i ? " " : "");
-		append(p, len, cap, PICK(prose));
+		append(p, len, cap, dense ? PICK(short_prose) : PICK(prose));
 	}
 	b[0] = '\0';
 	if (k < 40)
@@ -182,21 +210,35 @@ int main(int argc, char **argv)
 	size_t mb = 20;
 	int repeats = 5;
 	const char *out = NULL, *off = NULL, *only = NULL;
+	bool density_set = false;
 	for (int i = 1; i + 1 < argc; i += 2) {
 		if (strcmp(argv[i], "-s") == 0) mb = strtoul(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "-o") == 0) out = argv[i + 1];
 		else if (strcmp(argv[i], "-r") == 0) repeats = (int)strtol(argv[i + 1], NULL, 10);
 		else if (strcmp(argv[i], "-x") == 0) off = argv[i + 1];
 		else if (strcmp(argv[i], "-k") == 0) only = argv[i + 1];
-		else if (strcmp(argv[i], "-d") == 0) density = (unsigned)strtoul(argv[i + 1], NULL, 10);
-		else if (strcmp(argv[i], "-c") == 0 && rd_channel_parse(argv[i + 1], &channel)) {
+		else if (strcmp(argv[i], "-d") == 0) {
+			density = (unsigned)strtoul(argv[i + 1], NULL, 10);
+			density_set = true;
+		} else if (strcmp(argv[i], "-p") == 0 && strcmp(argv[i + 1], "dense") == 0) {
+			dense = true;
+		} else if (strcmp(argv[i], "-p") == 0 && strcmp(argv[i + 1], "chat") != 0) {
+			fprintf(stderr, "unknown profile (chat, dense)\n");
+			return 2;
+		} else if (strcmp(argv[i], "-c") == 0 && rd_channel_parse(argv[i + 1], &channel)) {
 			fprintf(stderr, "unknown channel\n");
 			return 2;
 		}
 	}
+	if (dense && !density_set)
+		density = DENSE_DENSITY;
+	if (density == 0) {
+		fprintf(stderr, "-d: a density above 0\n");
+		return 2;
+	}
 	char *c = NULL;
-	size_t len = 0, cap = 0;
-	while (len < mb * 1000 * 1000)
+	size_t len = 0, cap = 0, msgs = 0;
+	for (; len < mb * 1000 * 1000; msgs++)
 		message(&c, &len, &cap);
 	if (out) {
 		FILE *f = fopen(out, "wb");
@@ -221,8 +263,9 @@ int main(int argc, char **argv)
 		double t = now_s() - t0;
 		if (t < best) best = t;
 	}
-	printf("redactd (%s): %.1f MB corpus, %zu findings, best of %d: %.3f s, %.1f MB/s\n",
-	       rd_channel_name(channel), (double)len / 1e6, findings, repeats, best, (double)len / 1e6 / best);
+	printf("redactd (%s%s): %.1f MB corpus, %zu messages of %.0f B, %zu findings, best of %d: %.3f s, %.1f MB/s\n",
+	       rd_channel_name(channel), dense ? ", dense" : "", (double)len / 1e6, msgs, (double)len / (double)msgs,
+	       findings, repeats, best, (double)len / 1e6 / best);
 	redact_result_free(&res);
 	redact_free(r);
 	free(c);

@@ -63,6 +63,7 @@ static void rule_clear(struct rule *r)
 	free(r->context);
 	free(r->ctx_len);
 	free(r->ctx_first);
+	free(r->ctx_class);
 	for (size_t i = 0; i < r->nallow; i++)
 		free(r->allow[i]);
 	free(r->allow);
@@ -97,12 +98,14 @@ static int index_context(struct rule *r)
 {
 	free(r->ctx_first);
 	free(r->ctx_len);
+	free(r->ctx_class);
 	r->ctx_first = NULL;
 	r->ctx_len = NULL;
+	r->ctx_class = NULL;
 	if (r->ncontext == 0)
 		return 0;
 	if (!(r->ctx_len = calloc(r->ncontext, sizeof *r->ctx_len)) ||
-	    !(r->ctx_first = calloc(256, sizeof *r->ctx_first)))
+	    !(r->ctx_first = calloc(256, sizeof *r->ctx_first)) || !(r->ctx_class = calloc(256, 1)))
 		return -1;
 	for (size_t i = 0; i < r->ncontext; i++) {
 		unsigned char c = (unsigned char)r->context[i][0];
@@ -111,6 +114,8 @@ static int index_context(struct rule *r)
 		r->ctx_first[tolower(c)] |= bit;
 		r->ctx_first[toupper(c)] |= bit;
 	}
+	for (int c = 0; c < 256; c++)   /* a digit ends the look back before anything else */
+		r->ctx_class[c] = c >= '0' && c <= '9' ? CTX_STOP : r->ctx_first[c] ? CTX_WORD : 0;
 	return 0;
 }
 
@@ -146,6 +151,7 @@ static int rule_copy(struct rule *dst, const struct rule *src)
 	dst->ncontext = 0;
 	dst->ctx_len = NULL;
 	dst->ctx_first = NULL;
+	dst->ctx_class = NULL;
 	dst->allow = NULL;
 	dst->nallow = 0;
 	if (!dst->name || !dst->entity || !dst->pattern ||
@@ -525,6 +531,10 @@ static int compile_set(struct redact *rd, struct ruleset *s, char *err, size_t e
 		if (r->file && strcmp(r->file, "built-in") != 0)
 			r->trigger = derive_trigger(rd->pats[r->pat].code);
 		r->file = NULL;   /* points into the config, which may go away */
+		/* what each finding asks of its rule, settled once */
+		r->entity_len = strlen(r->entity);
+		r->subject = strcmp(r->entity, "EMAIL") == 0 ? SUBJECT_EMAIL
+		             : strcmp(r->entity, "PHONE") == 0 ? SUBJECT_PHONE : 0;
 	}
 	if (index_active(s)) {
 		util_err(err, errlen, "out of memory");
@@ -586,6 +596,16 @@ struct redact *redact_new(const struct config *cfg, const unsigned char hash_key
 	memcpy(rd->keys, hash_key, 32);
 	memcpy(rd->keys + 32, subject_key, 32);
 	sodium_mprotect_readonly(rd->keys);
+	/* 2 x 384 bytes, a multiple of the state's 64-byte alignment, so the
+	 * guarded allocation (which ends on a page) starts aligned */
+	if (!(rd->hstates = sodium_malloc(2 * sizeof *rd->hstates))) {
+		util_err(err, errlen, "out of memory");
+		redact_free(rd);
+		return NULL;
+	}
+	crypto_generichash_init(&rd->hstates[0], rd->keys, 32, crypto_generichash_BYTES_MIN);
+	crypto_generichash_init(&rd->hstates[1], rd->keys + 32, 32, REDACT_SUBJECT_BYTES);
+	sodium_mprotect_readonly(rd->hstates);
 	if (build_rules(rd, cfg, err, errlen) || compile_all(rd, err, errlen) ||
 	    build_regions(rd, cfg, err, errlen)) {
 		redact_free(rd);
@@ -615,6 +635,7 @@ void redact_free(struct redact *rd)
 		free(rd->tregions[i].tenant);
 	free(rd->tregions);
 	sodium_free(rd->keys);   /* wipes */
+	sodium_free(rd->hstates);
 	free(rd);
 }
 

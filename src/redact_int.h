@@ -16,6 +16,7 @@
 #include "phone_region.h"
 
 #include <pcre2.h>
+#include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -188,6 +189,16 @@ int redact_scan_address(const char *t, size_t n, bool lower, const struct redact
 /* Bytes the gazetteer holds (hash table and keys); *entries its words. */
 size_t redact_names_memory(size_t *entries);
 
+/* The C locale's character classes (redactd never calls setlocale), as
+ * the <ctype.h> calls answer them there, without a call or a table load
+ * per byte: the validators read every candidate byte by byte. */
+static inline bool c_isdigit(int c) { return (unsigned)c - '0' < 10u; }
+static inline bool c_isalpha(int c) { return ((unsigned)c | 0x20u) - 'a' < 26u; }
+static inline bool c_isalnum(int c) { return c_isdigit(c) || c_isalpha(c); }
+static inline bool c_isspace(int c) { return c == ' ' || (unsigned)c - '\t' < 5u; }
+static inline int c_tolower(int c) { return (unsigned)c - 'A' < 26u ? c | 0x20 : c; }
+static inline int c_toupper(int c) { return (unsigned)c - 'a' < 26u ? c & ~0x20 : c; }
+
 /* First ASCII digit in [p, end), or end (SSE2). */
 const char *redact_next_digit(const char *p, const char *end);
 
@@ -195,6 +206,8 @@ const char *redact_next_digit(const char *p, const char *end);
 bool redact_luhn(const char *digits, size_t n);
 
 /* ---- the engine (built by redact.c, read by redact_run.c) ----------- */
+
+enum { CTX_WORD = 1, CTX_STOP = 2 };
 
 struct pat {
 	char *src;
@@ -204,6 +217,8 @@ struct pat {
 
 struct rule {
 	char *name, *entity, *pattern;
+	size_t entity_len;          /* strlen(entity), set at compile */
+	char subject;               /* SUBJECT_EMAIL, SUBJECT_PHONE or 0, set at compile */
 	int pat;                    /* index into redact.pats */
 	enum validator validator;
 	enum redact_style style;
@@ -213,6 +228,8 @@ struct rule {
 	size_t ncontext;
 	size_t *ctx_len;
 	uint32_t *ctx_first;        /* [256] bit c: context word c starts with this byte */
+	unsigned char *ctx_class;   /* [256] CTX_STOP for a digit, CTX_WORD where ctx_first
+	                               is set, else 0: one load a byte looking back */
 	bool context_required, enabled;
 	bool value_group;           /* built-in pattern: report group 1 */
 	unsigned channels;
@@ -257,6 +274,11 @@ struct redact {
 	struct tstyle *tstyles;
 	size_t ntstyles;
 	unsigned char *keys;        /* locked: hash key, then subject key */
+	/* Locked: the keyed BLAKE2b states right after init with each key
+	 * (hash style, then subjects). A hash starts from a copy: the keyed
+	 * init is a fifth of a short hash's cost, and dense text hashes a
+	 * subject every few messages. */
+	crypto_generichash_state *hstates;
 	const char **entities;
 	size_t nentities;
 	struct tregion *tregions;

@@ -7,7 +7,6 @@
 #include "log.h"
 #include "util.h"
 
-#include <ctype.h>
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
@@ -378,6 +377,27 @@ static bool is_sep(char c)
 	return c == ' ' || c == '.' || c == '-';
 }
 
+/* 0x80 in each byte of v that is zero, and only there (no borrow from one
+ * byte to the next, unlike the shorter haszero test). */
+static inline uint64_t zero_bytes(uint64_t v)
+{
+	const uint64_t low7 = 0x7F7F7F7F7F7F7F7Full;
+	return ~(((v & low7) + low7) | v | low7);
+}
+
+/* x: the eight bytes before a digit run, in memory order. Is "ord" (each
+ * byte | 0x20, as the byte loop compares) there, ending 1 to 4 bytes
+ * before the run ("ORD-", "order #", "ord ")? */
+static inline bool ord_before8(uint64_t x)
+{
+	const uint64_t ones = 0x0101010101010101ull;
+	uint64_t y = x | ones * 0x20;
+	uint64_t o = zero_bytes(y ^ ones * 'o'), r = zero_bytes(y ^ ones * 'r'), d = zero_bytes(y ^ ones * 'd');
+	/* byte b (t[run - 8 + b]) holds the 'o' of an "ord" whose 'd' is byte
+	 * b + 2; the 'd' may be bytes 4..7, so the 'o' bytes 2..5 */
+	return (o & (r >> 8) & (d >> 16) & 0x0000808080800000ull) != 0;
+}
+
 /* At a digit run starting at d: the head of an IBAN ("GB82", "AL 47") or
  * an "ORD"/"ORDER" prefix right before it. */
 static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
@@ -391,12 +411,25 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 		w->iban = true;
 	if ((d >= 1 && is_upper(t[d - 1])) || (d >= 2 && t[d - 1] == ' ' && is_upper(t[d - 2])))
 		w->glued = true;
-	/* the 'd' first: most runs follow a space, a '/' or a ':' */
+	if (w->ord)
+		return;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	if (d >= 8) {   /* the eight bytes before the run at once: no branch a byte */
+		uint64_t x;
+		memcpy(&x, t + d - 8, 8);
+		if (ord_before8(x))
+			w->ord = true;
+		return;
+	}
+#endif
 	for (size_t k = 3; k <= 6 && k <= d && !w->ord; k++)
 		if ((((unsigned char)t[d - k + 2] | 0x20u) == 'd') && (((unsigned char)t[d - k + 1] | 0x20u) == 'r') &&
 		    (((unsigned char)t[d - k] | 0x20u) == 'o'))
 			w->ord = true;
 }
+
+/* The bytes that may join the digits of one chain ("0123 456-789", "(0)"). */
+static const bool joiner[256] = { [' '] = true, ['.'] = true, ['-'] = true, ['/'] = true, ['('] = true, [')'] = true };
 
 /* One cluster starting at the digit `first`: counts and flags. */
 static size_t scan_cluster(const char *t, size_t n, size_t first, struct window *w)
@@ -413,15 +446,18 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 	unsigned dotted = 0;
 	unsigned chain = 0, run = 0;
 	bool joined = true;         /* only joiners since the last digit */
+	/* t[i - 1] is a digit exactly when last == i - 1: one compare, no
+	 * second load, on the path every byte takes */
 	for (i = first; i < n && i - last <= DIGIT_GAP; i++) {
 		char c = t[i];
+		bool after_digit = last + 1 == i;
 		if (is_digit(c)) {
-			if (i == first || !is_digit(t[i - 1]))
+			if (!after_digit)
 				run_start_flags(t, n, i, w);
 			chain = joined && i - last <= 3 ? chain + 1 : 1;
 			if (chain > w->chain)
 				w->chain = chain;
-			run = i > first && is_digit(t[i - 1]) ? run + 1 : 1;
+			run = after_digit ? run + 1 : 1;
 			if (run > w->maxrun)
 				w->maxrun = run;
 			joined = true;
@@ -429,15 +465,15 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 			w->digits++;
 			continue;
 		}
-		if (is_digit(t[i - 1]) && (is_upper(c) || (is_alpha(c) && run >= 6) ||
-		                           (c == ' ' && i + 1 < n && is_upper(t[i + 1]))))
+		if (after_digit && (is_upper(c) || (is_alpha(c) && run >= 6) ||
+		                    (c == ' ' && i + 1 < n && is_upper(t[i + 1]))))
 			w->glued = true;    /* a letter after a digit run: "12345678Z", "56 C" */
-		if (c != ' ' && c != '.' && c != '-' && c != '/' && c != '(' && c != ')')
+		if (!joiner[(unsigned char)c])
 			joined = false;
-		if (c == '.' && is_digit(t[i - 1]) && i + 1 < n && is_digit(t[i + 1])) {
+		if (c == '.' && after_digit && i + 1 < n && is_digit(t[i + 1])) {
 			if (++dotted > w->dotted)
 				w->dotted = dotted;
-		} else if (!is_digit(c)) {
+		} else {
 			dotted = 0;
 		}
 		if (c == ':') {
@@ -539,8 +575,12 @@ static bool context_at(const char *t, size_t n, const struct rule *r, size_t i)
 static bool has_context(const char *t, size_t n, const struct rule *r, size_t start)
 {
 	size_t from = start > CONTEXT_BACK ? start - CONTEXT_BACK : 0;
+	const unsigned char *cls = r->ctx_class;
 	for (size_t i = start; i-- > from;) {
-		if (is_digit(t[i]))
+		unsigned k = cls[(unsigned char)t[i]];
+		if (!k)
+			continue;   /* most bytes: neither a digit nor a context word's first */
+		if (k == CTX_STOP)
 			return false;
 		if (context_at(t, n, r, i))
 			return true;
@@ -802,7 +842,7 @@ static size_t email_window_start(const char *t, size_t at)
 		if (q)
 			i = (size_t)(q - t);
 	}
-	while (i > 0 && at - i < EMAIL_BACK && !isspace((unsigned char)t[i - 1]))
+	while (i > 0 && at - i < EMAIL_BACK && !c_isspace((unsigned char)t[i - 1]))
 		i--;
 	return char_start(t, at, i);
 }
@@ -878,6 +918,10 @@ static int resolve(struct scratch *sc)
 		return 0;
 	if (grow((void **)&sc->acc, &sc->acccap, sc->ncands, sizeof *sc->acc))
 		return -1;
+	if (sc->ncands == 1) {   /* most messages with a finding have one: no sort */
+		sc->acc[sc->nacc++] = sc->cands[0];
+		return 0;
+	}
 	qsort(sc->cands, sc->ncands, sizeof *sc->cands, cand_by_start);
 	size_t from = 0, end = sc->cands[0].end;
 	for (size_t i = 1; i <= sc->ncands; i++) {
@@ -914,6 +958,21 @@ static int out_str(struct redact_result *o, const char *s)
 	return out_append(o, s, strlen(s));
 }
 
+/* "[ENTITY]": one growth check and three copies for the most common
+ * replacement. */
+static int out_tag(struct redact_result *o, const struct rule *r)
+{
+	if (grow((void **)&o->text, &o->cap, o->len + r->entity_len + 3, 1))
+		return -1;
+	char *p = o->text + o->len;
+	p[0] = '[';
+	memcpy(p + 1, r->entity, r->entity_len);
+	p[r->entity_len + 1] = ']';
+	p[r->entity_len + 2] = '\0';
+	o->len += r->entity_len + 2;
+	return 0;
+}
+
 static enum redact_style style_for(const struct redact *rd, const struct rule *r, const char *tenant)
 {
 	if (r->style_set || !tenant)
@@ -942,9 +1001,9 @@ static int write_hash(const struct run *ru, const char *tenant, const struct can
 	char hex[2 * sizeof h + 1];
 	crypto_generichash_state st;
 	const char *t = tenant ? tenant : "";
-	crypto_generichash_init(&st, ru->rd->keys, 32, sizeof h);
+	st = ru->rd->hstates[0];   /* crypto_generichash_init(&st, hash key, 32, sizeof h) */
 	crypto_generichash_update(&st, (const unsigned char *)t, strlen(t) + 1);
-	crypto_generichash_update(&st, (const unsigned char *)c->rule->entity, strlen(c->rule->entity) + 1);
+	crypto_generichash_update(&st, (const unsigned char *)c->rule->entity, c->rule->entity_len + 1);
 	crypto_generichash_update(&st, (const unsigned char *)v, c->val_len);
 	crypto_generichash_final(&st, h, sizeof h);
 	util_hex_encode(h, sizeof h, hex);
@@ -959,7 +1018,7 @@ static int write_replacement(const struct run *ru, const char *tenant, const str
 	const char *v = ru->sc->pool + c->val_off;
 	switch (style_for(ru->rd, c->rule, tenant)) {
 	case STYLE_TAG:
-		return out_str(o, "[") || out_str(o, c->rule->entity) || out_str(o, "]");
+		return out_tag(o, c->rule);
 	case STYLE_MASK:
 		return out_str(o, "****");
 	case STYLE_PARTIAL: {
@@ -987,8 +1046,7 @@ static int subject_hash(const struct redact *rd, enum subject_kind kind, const c
                         struct redact_subject *out)
 {
 	unsigned char k = (unsigned char)kind;
-	crypto_generichash_state st;
-	crypto_generichash_init(&st, rd->keys + 32, 32, REDACT_SUBJECT_BYTES);
+	crypto_generichash_state st = rd->hstates[1];   /* init with the subject key */
 	crypto_generichash_update(&st, &k, 1);
 	crypto_generichash_update(&st, (const unsigned char *)v, n);
 	crypto_generichash_final(&st, out->hash, REDACT_SUBJECT_BYTES);
@@ -1009,10 +1067,9 @@ static void phone_subject_value(const struct phone_region *region, bool written_
 
 static int add_subject(const struct run *ru, const struct cand *c)
 {
-	enum subject_kind kind;
-	if (strcmp(c->rule->entity, "EMAIL") == 0) kind = SUBJECT_EMAIL;
-	else if (strcmp(c->rule->entity, "PHONE") == 0) kind = SUBJECT_PHONE;
-	else return 0;
+	if (!c->rule->subject)
+		return 0;
+	enum subject_kind kind = (enum subject_kind)c->rule->subject;
 	struct redact_subject s;
 	const char *v = ru->sc->pool + c->val_off;
 	size_t n = c->val_len;
@@ -1092,7 +1149,7 @@ static bool spoken_gap(const char *t, size_t from, size_t to)
 	if (to - from > 4)
 		return false;
 	for (size_t k = from; k < to; k++)
-		if (!isspace((unsigned char)t[k]) && t[k] != ',' && t[k] != '-' && t[k] != '.')
+		if (!c_isspace((unsigned char)t[k]) && t[k] != ',' && t[k] != '-' && t[k] != '.')
 			return false;
 	return true;
 }
@@ -1161,7 +1218,7 @@ static int numword_windows(struct run *ru)
 /* Is t[i..i+2) the word "at" (any case) between whitespace? */
 static bool at_word(const char *t, size_t n, size_t i)
 {
-	return i > 0 && i + 2 < n && isspace((unsigned char)t[i - 1]) && isspace((unsigned char)t[i + 2]) &&
+	return i > 0 && i + 2 < n && c_isspace((unsigned char)t[i - 1]) && c_isspace((unsigned char)t[i + 2]) &&
 	       ascii_lower(t[i]) == 'a' && ascii_lower(t[i + 1]) == 't';
 }
 

@@ -11,7 +11,6 @@
 #include "redact_int.h"
 
 #include <arpa/inet.h>
-#include <ctype.h>
 #include <string.h>
 #include <strings.h>
 
@@ -43,8 +42,8 @@ const char *redact_validator_name(enum validator v)
 
 int redact_norm_email(const char *s, size_t n, struct rvalue *out)
 {
-	while (n && isspace((unsigned char)*s)) { s++; n--; }
-	while (n && isspace((unsigned char)s[n - 1])) n--;
+	while (n && c_isspace((unsigned char)*s)) { s++; n--; }
+	while (n && c_isspace((unsigned char)s[n - 1])) n--;
 	if (n >= 7 && strncasecmp(s, "mailto:", 7) == 0) { s += 7; n -= 7; }
 	const char *at = memchr(s, '@', n);
 	if (!at || at == s || n >= sizeof out->s)
@@ -53,9 +52,9 @@ int redact_norm_email(const char *s, size_t n, struct rvalue *out)
 	if (dom >= n || !memchr(s + dom, '.', n - dom) || memchr(s + dom, '@', n - dom))
 		return -1;
 	for (size_t i = 0; i < n; i++) {
-		if (isspace((unsigned char)s[i]) && s[0] != '"')
+		if (c_isspace((unsigned char)s[i]) && s[0] != '"')
 			return -1;
-		out->s[i] = (char)tolower((unsigned char)s[i]);
+		out->s[i] = (char)c_tolower((unsigned char)s[i]);
 	}
 	out->len = n;
 	out->s[n] = '\0';
@@ -65,7 +64,7 @@ int redact_norm_email(const char *s, size_t n, struct rvalue *out)
 /* Where an extension starts ("ext", "x", "#"), or n. */
 static size_t extension_at(const char *s, size_t n)
 {
-	/* tolower() in the C locale: 'E'/'e', 'X'/'x' or '#' (no call a byte) */
+	/* c_tolower() in the C locale: 'E'/'e', 'X'/'x' or '#' (no call a byte) */
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 		if (c == '#' || c == 'e' || c == 'E' || c == 'x' || c == 'X')
@@ -82,7 +81,7 @@ static size_t extension_at(const char *s, size_t n)
  */
 int redact_norm_phone(const char *s, size_t n, struct rvalue *out)
 {
-	while (n && isspace((unsigned char)*s)) { s++; n--; }
+	while (n && c_isspace((unsigned char)*s)) { s++; n--; }
 	const char *colon = memchr(s, ':', n);
 	if (colon && colon - s <= 10) { n -= (size_t)(colon + 1 - s); s = colon + 1; }
 	n = extension_at(s, n);
@@ -92,7 +91,7 @@ int redact_norm_phone(const char *s, size_t n, struct rvalue *out)
 		char c = s[i];
 		if (c == '+' && out->len == 0 && !intl) { intl = true; continue; }
 		if (c == '(' && i + 2 < n && s[i + 1] == '0' && s[i + 2] == ')' && intl) { i += 2; continue; }
-		if (isdigit((unsigned char)c)) {
+		if (c_isdigit((unsigned char)c)) {
 			if (out->len + 1 >= sizeof out->s)
 				return -1;
 			out->s[out->len++] = c;
@@ -221,12 +220,12 @@ static bool validate_card(struct vspan *sp, bool brand, struct rvalue *val)
 	size_t nd = 0, best_end = 0, best_n = 0;
 	for (size_t i = sp->start; i < sp->end; i++) {
 		char c = sp->text[i];
-		if (!isdigit((unsigned char)c))
+		if (!c_isdigit((unsigned char)c))
 			continue;
 		if (nd >= sizeof d)
 			return false;
 		d[nd++] = c;
-		bool boundary = i + 1 == sp->end || !isdigit((unsigned char)sp->text[i + 1]);
+		bool boundary = i + 1 == sp->end || !c_isdigit((unsigned char)sp->text[i + 1]);
 		if (!boundary || nd < 12 || nd > 19)
 			continue;
 		bool ok = brand ? (card_brand_ok(d, nd) || vspan_context(sp))
@@ -260,12 +259,12 @@ static bool card_word_before(const struct vspan *sp, size_t at)
 	                                     "karte", "tarjeta", "carta" };
 	size_t from = at > 64 ? at - 64 : 0;
 	for (size_t i = from; i < at; i++) {
-		if (i > 0 && isalnum((unsigned char)sp->text[i - 1]))
+		if (i > 0 && c_isalnum((unsigned char)sp->text[i - 1]))
 			continue;
 		for (size_t k = 0; k < RD_ARRAY_LEN(words); k++) {
 			size_t l = strlen(words[k]);
 			if (i + l <= at && strncasecmp(sp->text + i, words[k], l) == 0 &&
-			    (i + l == sp->len || !isalpha((unsigned char)sp->text[i + l])))
+			    (i + l == sp->len || !c_isalpha((unsigned char)sp->text[i + l])))
 				return true;
 		}
 	}
@@ -279,21 +278,21 @@ static bool validate_card_security(struct vspan *sp, struct rvalue *val)
 	 * "expiry", "valid thru", "CVV" are card labels of their own */
 	const char *l = sp->text + sp->start;
 	size_t ln = sp->end - sp->start;
-	bool generic = (ln >= 6 && strncasecmp(l, "expir", 5) == 0 && tolower((unsigned char)l[5]) != 'y') ||
+	bool generic = (ln >= 6 && strncasecmp(l, "expir", 5) == 0 && c_tolower((unsigned char)l[5]) != 'y') ||
 	               (ln >= 10 && strncasecmp(l, "valid", 5) == 0 && (strncasecmp(l + 6, "until", 5) == 0 ||
 	                                                             strncasecmp(l + 6, "till", 4) == 0));
 	if (generic && !card_word_before(sp, sp->start))
 		return false;   /* "coupon valid until 12/25" is a date */
 	size_t i = sp->start;
-	while (i < sp->end && !(isdigit((unsigned char)sp->text[i]) && i > sp->start &&
-	                        !isalnum((unsigned char)sp->text[i - 1])))
+	while (i < sp->end && !(c_isdigit((unsigned char)sp->text[i]) && i > sp->start &&
+	                        !c_isalnum((unsigned char)sp->text[i - 1])))
 		i++;
 	if (i >= sp->end)
 		return false;
 	sp->start = i;
 	val->len = 0;
 	for (; i < sp->end && val->len + 1 < sizeof val->s; i++)
-		if (isdigit((unsigned char)sp->text[i]) || sp->text[i] == '/')
+		if (c_isdigit((unsigned char)sp->text[i]) || sp->text[i] == '/')
 			val->s[val->len++] = sp->text[i];
 	val->s[val->len] = '\0';
 	return val->len >= 3;
@@ -390,7 +389,7 @@ static bool nir_ok(const char *s)
 	}
 	long long v = 0;
 	for (int i = 0; i < 15; i++)
-		if (!isdigit((unsigned char)d[i]))
+		if (!c_isdigit((unsigned char)d[i]))
 			return false;
 	for (int i = 0; i < 13; i++)
 		v = v * 10 + (d[i] - '0');
@@ -408,7 +407,7 @@ static bool dni_ok(const char *s)
 	const char *p = s;
 	if (*p == 'X' || *p == 'Y' || *p == 'Z')
 		v = (unsigned long)(*p++ == 'X' ? 0 : p[-1] == 'Y' ? 1 : 2);
-	for (; isdigit((unsigned char)*p); p++)
+	for (; c_isdigit((unsigned char)*p); p++)
 		v = v * 10 + (unsigned long)(*p - '0');
 	return p - s == 8 && *p == letters[v % 23];
 }
@@ -424,10 +423,10 @@ static bool codice_fiscale_ok(const char *s)
 	unsigned sum = 0;
 	for (int i = 0; i < 15; i++) {
 		int c = (unsigned char)s[i];
-		int k = isdigit(c) ? c - '0' : c - 'A' + 10;
+		int k = c_isdigit(c) ? c - '0' : c - 'A' + 10;
 		if (k < 0 || k >= 36)
 			return false;
-		int even = isdigit(c) ? c - '0' : c - 'A';
+		int even = c_isdigit(c) ? c - '0' : c - 'A';
 		sum += (i % 2 == 0) ? odd[k] : (unsigned)even;
 	}
 	return s[15] == (char)('A' + sum % 26);
@@ -460,14 +459,14 @@ static bool validate_national_id(struct vspan *sp, struct rvalue *val)
 	size_t n = 0, digits = 0, seps = 0;
 	for (size_t i = sp->start; i < sp->end; i++) {
 		char c = sp->text[i];
-		if (!isalnum((unsigned char)c)) {
+		if (!c_isalnum((unsigned char)c)) {
 			seps++;
 			continue;
 		}
 		if (n + 1 >= sizeof a)
 			return false;
-		a[n++] = (char)toupper((unsigned char)c);
-		digits += isdigit((unsigned char)c) != 0;
+		a[n++] = (char)c_toupper((unsigned char)c);
+		digits += c_isdigit((unsigned char)c) != 0;
 	}
 	a[n] = '\0';
 	bool grouped = seps > 0, ok = false;
@@ -485,7 +484,7 @@ static bool validate_national_id(struct vspan *sp, struct rvalue *val)
 		}
 	} else if (n == 15 && (a[6] == 'A' || a[6] == 'B')) {
 		ok = nir_ok(a);                                   /* Corsica */
-	} else if (n == 9 && isalpha((unsigned char)a[0]) && isalpha((unsigned char)a[1]) && digits == 6) {
+	} else if (n == 9 && c_isalpha((unsigned char)a[0]) && c_isalpha((unsigned char)a[1]) && digits == 6) {
 		ok = nino_ok(a);
 	} else if (n == 9 && (digits == 8 || (digits == 7 && strchr("XYZ", a[0])))) {
 		ok = dni_ok(a);
@@ -510,9 +509,9 @@ static bool validate_labelled(struct vspan *sp, bool need_digits, struct rvalue 
 	val->len = 0;
 	for (size_t i = sp->start; i < sp->end && val->len + 1 < sizeof val->s; i++) {
 		char c = sp->text[i];
-		digits += isdigit((unsigned char)c) != 0;
-		if (!isspace((unsigned char)c))
-			val->s[val->len++] = (char)toupper((unsigned char)c);
+		digits += c_isdigit((unsigned char)c) != 0;
+		if (!c_isspace((unsigned char)c))
+			val->s[val->len++] = (char)c_toupper((unsigned char)c);
 	}
 	val->s[val->len] = '\0';
 	return !need_digits || digits >= 2;
@@ -557,7 +556,7 @@ static bool iban_mod97(const char *s, size_t n)
 	unsigned rem = 0;
 	for (size_t k = 0; k < n; k++) {
 		char c = s[(k + 4) % n];
-		unsigned v = isdigit((unsigned char)c) ? (unsigned)(c - '0') : (unsigned)(c - 'A' + 10);
+		unsigned v = c_isdigit((unsigned char)c) ? (unsigned)(c - '0') : (unsigned)(c - 'A' + 10);
 		rem = v >= 10 ? (rem * 100 + v) % 97 : (rem * 10 + v) % 97;
 	}
 	return rem == 1;
@@ -568,9 +567,9 @@ static size_t iban_chars(const struct vspan *sp, int want, char *s, size_t *last
 {
 	size_t n = 0;
 	for (size_t i = sp->start; i < sp->end && n < 34; i++) {
-		if (!isalnum((unsigned char)sp->text[i]))
+		if (!c_isalnum((unsigned char)sp->text[i]))
 			continue;
-		s[n++] = (char)toupper((unsigned char)sp->text[i]);
+		s[n++] = (char)c_toupper((unsigned char)sp->text[i]);
 		*last = i;
 		if (n == (size_t)want)
 			break;
@@ -585,13 +584,13 @@ static bool validate_iban(struct vspan *sp, struct rvalue *val)
 {
 	char s[40];
 	size_t last = sp->start;
-	char cc[2] = { (char)toupper((unsigned char)sp->text[sp->start]),
-	               (char)toupper((unsigned char)sp->text[sp->start + 1]) };
+	char cc[2] = { (char)c_toupper((unsigned char)sp->text[sp->start]),
+	               (char)c_toupper((unsigned char)sp->text[sp->start + 1]) };
 	int want = iban_length(cc);
 	size_t n = iban_chars(sp, want, s, &last);
 	if (want < 0 ? n < 15 : n != (size_t)want)
 		return false;
-	if (last + 1 < sp->end && isalnum((unsigned char)sp->text[last + 1]))
+	if (last + 1 < sp->end && c_isalnum((unsigned char)sp->text[last + 1]))
 		return false;
 	if (!iban_mod97(s, n))
 		return false;
@@ -611,11 +610,11 @@ static size_t previous_word(const struct vspan *sp, size_t at, char *w, size_t w
 	while (i > 0 && (sp->text[i - 1] == ' ' || sp->text[i - 1] == ':' || sp->text[i - 1] == '#'))
 		i--;
 	size_t e = i;
-	while (i > 0 && e - i < wcap - 1 && (isalnum((unsigned char)sp->text[i - 1]) || sp->text[i - 1] == '-'))
+	while (i > 0 && e - i < wcap - 1 && (c_isalnum((unsigned char)sp->text[i - 1]) || sp->text[i - 1] == '-'))
 		i--;
 	size_t n = e - i;
 	for (size_t k = 0; k < n; k++)
-		w[k] = (char)tolower((unsigned char)sp->text[i + k]);
+		w[k] = (char)c_tolower((unsigned char)sp->text[i + k]);
 	w[n] = '\0';
 	return n;
 }
@@ -692,7 +691,7 @@ static bool currency_ends(const char *text, size_t at)
 		size_t k = currencies[i].len;
 		if (k <= at && ascii_caseeq(text + at - 1, currencies[i].s + k - 1, 1) &&   /* the last byte first */
 		    ascii_caseeq(text + at - k, currencies[i].s, k) &&
-		    (k == at || !isalpha((unsigned char)text[at - k - 1])))
+		    (k == at || !c_isalpha((unsigned char)text[at - k - 1])))
 			return true;
 	}
 	return false;
@@ -751,7 +750,7 @@ static bool split_groups(const char *s, size_t n, struct groups *g)
 		char c = s[i];
 		if (c == '+' && g->nd == 0) { g->intl = true; continue; }
 		if (c == '(' && g->intl && i + 2 < n && s[i + 1] == '0' && s[i + 2] == ')') { i += 2; in_digits = false; continue; }
-		if (isdigit((unsigned char)c)) {
+		if (c_isdigit((unsigned char)c)) {
 			if (!add_digit(g, c, !in_digits, sep))
 				return false;
 			in_digits = true;
@@ -908,7 +907,7 @@ static bool validate_phone_once(struct vspan *sp, struct rvalue *val)
 static bool list_sep_at(const char *t, size_t i, size_t end)
 {
 	if (t[i] == '/')
-		return i > 0 && isdigit((unsigned char)t[i - 1]) && i + 1 < end;
+		return i > 0 && c_isdigit((unsigned char)t[i - 1]) && i + 1 < end;
 	return t[i] == '-' && i > 0 && t[i - 1] == ' ' && i + 1 < end && t[i + 1] == ' ';
 }
 
@@ -932,10 +931,10 @@ static bool label_after(const struct vspan *sp)
 	}
 	char w[16];
 	size_t n = 0;
-	while (i < sp->len && n < sizeof w - 1 && isalpha((unsigned char)sp->text[i]))
-		w[n++] = (char)tolower((unsigned char)sp->text[i++]);
+	while (i < sp->len && n < sizeof w - 1 && c_isalpha((unsigned char)sp->text[i]))
+		w[n++] = (char)c_tolower((unsigned char)sp->text[i++]);
 	w[n] = '\0';
-	if (!n || (i < sp->len && isalnum((unsigned char)sp->text[i])))
+	if (!n || (i < sp->len && c_isalnum((unsigned char)sp->text[i])))
 		return false;
 	return word_in(w, labels) || (glued && word_in(w, glued_labels));
 }
@@ -945,12 +944,23 @@ static bool label_after(const struct vspan *sp)
  * where this one ends. */
 static bool validate_phone(struct vspan *sp, struct rvalue *val)
 {
+	/* No reading of fewer than 6 digits is a phone (national_length_ok,
+	 * intl_length_ok): "3", "12", "2026" and the parts of a date or a
+	 * price before each '/' or " - " are not split and measured. */
+	unsigned digits = 0;
+	for (size_t i = sp->start; i < sp->end; i++)
+		digits += (unsigned)(sp->text[i] - '0') <= 9;
+	if (digits < 6)
+		return false;
 	if (sp->ctx <= 0 && sp->end < sp->len && label_after(sp))
 		sp->ctx = 1;
 	if (validate_phone_once(sp, val))
 		return true;
 	size_t end = sp->end;
 	for (size_t i = end; i-- > sp->start + 1;) {
+		digits -= (unsigned)(sp->text[i] - '0') <= 9;   /* digits of [start, i) */
+		if (digits < 6)
+			break;
 		if (!list_sep_at(sp->text, i, end))
 			continue;
 		sp->end = i;
@@ -995,7 +1005,7 @@ static bool validate_ipv6(struct vspan *sp, struct rvalue *val)
 	if (n < 3 || n >= 64)
 		return false;
 	for (size_t i = 0; i < n; i++)
-		val->s[i] = (char)tolower((unsigned char)sp->text[sp->start + i]);
+		val->s[i] = (char)c_tolower((unsigned char)sp->text[sp->start + i]);
 	val->s[n] = '\0';
 	val->len = n;
 	if (strspn(val->s, ":") == n || inet_pton(AF_INET6, val->s, addr) != 1)
@@ -1042,7 +1052,7 @@ static bool default_value(const char *entity, const struct vspan *sp, struct rva
 		return true;
 	val->len = 0;
 	for (size_t i = 0; i < n && val->len + 1 < sizeof val->s; i++)
-		if (!isspace((unsigned char)s[i]))
+		if (!c_isspace((unsigned char)s[i]))
 			val->s[val->len++] = s[i];
 	val->s[val->len] = '\0';
 	return true;
