@@ -642,8 +642,12 @@ static int consider(struct run *ru, const struct rule *r, size_t s, size_t e, si
 	*next = e > s ? e : s + 1;
 	if (r->context_required && !vspan_context(&sp))
 		return 0;
-	if (!redact_validate(r->validator, r->entity, &sp, &v))
+	if (!redact_validate(r->validator, r->entity, &sp, &v)) {
+		/* A rejected candidate may have left digits of a real number
+		 * half-normalised here: wiped like an accepted one's. */
+		sodium_memzero(&v, sizeof v);
 		return 0;
+	}
 	if (sp.end > s)
 		*next = sp.end;
 	int rc = add_cand(ru, r, sp.start, sp.end, &v);
