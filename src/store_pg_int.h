@@ -93,6 +93,8 @@ int store_pq_load(char *err, size_t errlen) RD_WARN_UNUSED;
 #define STORE_PG_LOCK_AUDIT     0x72640002
 #define STORE_PG_LOCK_PARTITION 0x72640003
 #define STORE_PG_LOCK_ROOT      0x72640004
+/* redactd migrate (store_pg_pgmig.c): a session lock, one run at a time. */
+#define STORE_PG_LOCK_MIGRATE   0x72640010
 
 struct store_pg_conn {
 	PGconn *c;

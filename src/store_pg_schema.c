@@ -135,6 +135,50 @@ static const char *const pg_steps[] = {
 	"  requested_ms bigint NOT NULL,"
 	"  due_ms bigint NOT NULL,"
 	"  done_ms bigint);",
+	/* pgmig: redactd migrate (store_pg_pgmig.c). Its state (the source's
+	 * fingerprint, each table's cursor), and the tables it copies whose
+	 * typed operations have no PostgreSQL port yet: consent records and
+	 * the erasure journal, SQLite's shape with the tenant first in the
+	 * key. IF NOT EXISTS: the port of those operations may create them in
+	 * a step of its own. */
+	"CREATE TABLE IF NOT EXISTS migrate_state ("
+	"  id int PRIMARY KEY CHECK (id = 1),"
+	"  source_fp bytea NOT NULL,"
+	"  source text NOT NULL,"
+	"  started_ms bigint NOT NULL,"
+	"  finished_ms bigint);"
+	"CREATE TABLE IF NOT EXISTS migrate_progress ("
+	"  tbl text PRIMARY KEY,"
+	"  cursor text,"
+	"  copied bigint NOT NULL DEFAULT 0,"
+	"  done boolean NOT NULL DEFAULT false);"
+	"CREATE TABLE IF NOT EXISTS consents ("
+	"  tenant text NOT NULL,"
+	"  id bigint NOT NULL,"
+	"  scope text NOT NULL CHECK (scope IN ('conversation', 'subject')),"
+	"  target_hash bytea NOT NULL,"
+	"  kind text NOT NULL,"
+	"  state text NOT NULL CHECK (state IN ('given', 'declined', 'withdrawn')),"
+	"  method text NOT NULL,"
+	"  source text NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  recorded_ms bigint NOT NULL,"
+	"  PRIMARY KEY (tenant, id));"
+	"CREATE SEQUENCE IF NOT EXISTS consents_id_seq;"
+	"CREATE INDEX IF NOT EXISTS consents_target ON consents (tenant, target_hash, kind, id);"
+	"CREATE TABLE IF NOT EXISTS erasure_journal ("
+	"  tenant text NOT NULL,"
+	"  seq bigint NOT NULL,"
+	"  ts_ms bigint NOT NULL,"
+	"  kind text NOT NULL CHECK (kind IN ('conversation', 'record', 'tenant')),"
+	"  target bytea,"
+	"  PRIMARY KEY (tenant, seq));"
+	"CREATE SEQUENCE IF NOT EXISTS erasure_journal_seq;"
+	"CREATE INDEX IF NOT EXISTS erasure_journal_ts ON erasure_journal (ts_ms);"
+	"CREATE TABLE IF NOT EXISTS journal_state ("
+	"  id int PRIMARY KEY CHECK (id = 1),"
+	"  expired_upto bigint NOT NULL);"
+	"INSERT INTO journal_state (id, expired_upto) VALUES (1, 0) ON CONFLICT DO NOTHING;",
 };
 
 static int read_version(PGconn *c, int *version)
