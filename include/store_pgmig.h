@@ -44,8 +44,10 @@ struct store_pgmig_report {
 	int64_t messages;       /* messages in the target */
 };
 
-/* Called after each committed batch (NULL: quiet). */
-typedef void (*store_pgmig_progress_fn)(const char *table, int64_t done, int64_t total, void *ctx);
+/* Called after each committed batch (NULL: quiet): rows of table copied
+ * so far, rows in the source, whether the table is complete. */
+typedef void (*store_pgmig_progress_fn)(const char *table, int64_t copied, int64_t total,
+                                        bool finished, void *ctx);
 
 struct store_pgmig_options {
 	size_t batch;                   /* rows per transaction, 1..STORE_PGMIG_BATCH_MAX */

@@ -133,12 +133,13 @@ static enum rd_err finish_fn(struct store_tx *tx, void *arg)
 
 /* ---- output ------------------------------------------------------------------ */
 
-static void on_progress(const char *table, int64_t done, int64_t total, void *ctx)
+static void on_progress(const char *table, int64_t copied, int64_t total, bool finished,
+                        void *ctx)
 {
 	const struct migrate_opts *o = ctx;
-	if (o->verbose || done == total)
-		fprintf(stderr, "redactd migrate: %s: %lld/%lld\n", table, (long long)done,
-		        (long long)total);
+	if (o->verbose || finished)
+		fprintf(stderr, "redactd migrate: %s: %lld/%lld%s\n", table, (long long)copied,
+		        (long long)total, finished ? " done" : "");
 }
 
 static void print_summary(const char *from, const struct store_pgmig_report *r)

@@ -363,9 +363,10 @@ static enum rd_err ensure_partitions(struct mig *m)
 	return rc;
 }
 
-/* Runs the prepared insert of t on the current row of s. */
-static enum rd_err insert_row(struct mig *m, const struct mig_table *t, const char *stmt,
-                              sqlite3_stmt *s)
+/* Queues the prepared insert of t for the current row of s (pipeline
+ * mode: libpq copies the values into its buffer at once). */
+static enum rd_err send_row(struct mig *m, const struct mig_table *t, const char *stmt,
+                            sqlite3_stmt *s)
 {
 	const char *vals[MIG_COLS_MAX];
 	int lens[MIG_COLS_MAX], fmts[MIG_COLS_MAX];
@@ -388,13 +389,73 @@ static enum rd_err insert_row(struct mig *m, const struct mig_table *t, const ch
 			vals[n] = (const char *)sqlite3_column_text(s, i);
 		}
 	}
-	PGresult *r = PQexecPrepared(m->c, stmt, n, vals, lens, fmts, 1);
-	enum rd_err rc = PQresultStatus(r) == PGRES_COMMAND_OK ? RD_OK : RD_E_STORAGE;
-	if (rc != RD_OK)
-		util_err(m->err, m->errlen, "cannot copy a row of %s: %s", t->name,
-		         r && PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-		         ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : PQerrorMessage(m->c));
-	PQclear(r);
+	return PQsendQueryPrepared(m->c, stmt, n, vals, lens, fmts, 1) ? RD_OK
+	                                                                : fail_pg(m, "cannot send a row");
+}
+
+/* Ends a pipeline of `pending` inserts: reads each one's result and the
+ * sync's. After an error the server skips the rest (PIPELINE_ABORTED) and
+ * the transaction is failed: the caller rolls back. */
+static enum rd_err drain(struct mig *m, const struct mig_table *t, int pending)
+{
+	if (!PQpipelineSync(m->c))
+		return fail_pg(m, "cannot send a batch");
+	enum rd_err rc = RD_OK;
+	for (int nulls = 0;;) {
+		PGresult *r = PQgetResult(m->c);
+		if (!r) {   /* the end of one query's results */
+			if (++nulls > pending + 1 || PQstatus(m->c) != CONNECTION_OK)
+				return rc == RD_OK ? fail_pg(m, "the batch's results did not come back") : rc;
+			continue;
+		}
+		ExecStatusType st = PQresultStatus(r);
+		if (st != PGRES_COMMAND_OK && st != PGRES_PIPELINE_SYNC && rc == RD_OK) {
+			const char *msg = PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY);
+			util_err(m->err, m->errlen, "cannot copy a row of %s: %s", t->name,
+			         msg ? msg : PQresStatus(st));
+			rc = RD_E_STORAGE;
+		}
+		PQclear(r);
+		if (st == PGRES_PIPELINE_SYNC)
+			return rc;
+	}
+}
+
+/* Rows per pipeline round: their results (a few dozen bytes each) stay
+ * well inside the socket's buffers, so the server never blocks writing
+ * them while we are still sending. */
+#define MIG_PIPELINE 256
+
+/* Sends the batch's rows from s in pipeline rounds; *n gets how many, the
+ * cursor the last one's key. */
+static enum rd_err send_rows(struct mig *m, const struct mig_table *t, const char *stmt,
+                             sqlite3_stmt *s, struct progress *p, int64_t *n)
+{
+	if (!PQenterPipelineMode(m->c))
+		return fail_pg(m, "cannot enter pipeline mode");
+	enum rd_err rc = RD_OK;
+	int pending = 0, step = SQLITE_DONE;
+	while (rc == RD_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
+		if ((rc = send_row(m, t, stmt, s)) != RD_OK)
+			break;
+		if (cursor_encode(t, s, p->cursor)) {
+			util_err(m->err, m->errlen, "a key of %s is too long to resume from", t->name);
+			rc = RD_E_STORAGE;
+		}
+		(*n)++;
+		if (++pending == MIG_PIPELINE) {
+			rc = rc == RD_OK ? drain(m, t, pending) : rc;
+			pending = 0;
+		}
+	}
+	if (rc == RD_OK && step != SQLITE_DONE && step != SQLITE_ROW)
+		rc = fail_sqlite(m, "cannot read the source");
+	if (pending || rc != RD_OK) {
+		enum rd_err d = drain(m, t, pending);
+		rc = rc == RD_OK ? d : rc;
+	}
+	if (!PQexitPipelineMode(m->c) && rc == RD_OK)
+		rc = fail_pg(m, "cannot leave pipeline mode");
 	return rc;
 }
 
@@ -425,18 +486,8 @@ static enum rd_err copy_batch(struct mig *m, const struct mig_table *t, const ch
 		return RD_E_STORAGE;
 	}
 	enum rd_err rc = store_pg_cmd(m->c, "BEGIN") ? fail_pg(m, "cannot begin a batch") : RD_OK;
-	int step = SQLITE_DONE;
-	while (rc == RD_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
-		if ((rc = insert_row(m, t, stmt, s)) != RD_OK)
-			break;
-		if (cursor_encode(t, s, p->cursor)) {
-			util_err(m->err, m->errlen, "a key of %s is too long to resume from", t->name);
-			rc = RD_E_STORAGE;
-		}
-		(*n)++;
-	}
-	if (rc == RD_OK && step != SQLITE_DONE)
-		rc = fail_sqlite(m, "cannot read the source");
+	if (rc == RD_OK)
+		rc = send_rows(m, t, stmt, s, p, n);
 	sqlite3_finalize(s);
 	if (rc == RD_OK) {
 		p->copied += *n;
@@ -485,7 +536,7 @@ static enum rd_err copy_table(struct mig *m, size_t ti)
 		out->copied += n;
 		m->rep->batches++;
 		if (m->o->progress)
-			m->o->progress(t->name, p.copied, out->source, m->o->ctx);
+			m->o->progress(t->name, p.copied, out->source, p.done, m->o->ctx);
 	}
 	return rc;
 }

@@ -2,7 +2,8 @@
  * test_store_pgmig.c — moving a SQLite store into PostgreSQL
  * (store_pgmig.h, `redactd migrate`), on a real SQLite file and a
  * database of the run's throwaway cluster (pg_fixture.h): a copy stopped
- * after a few batches and resumed copies every row once; the rows open on
+ * after a few batches and resumed copies every row once, a batch that
+ * fails leaves nothing; the rows open on
  * PostgreSQL with the same master key (sealed, never decrypted on the
  * way); the audit chain ends at the same head with its checkpoint and
  * high mark; the replay register still refuses a retried delivery; new
@@ -127,10 +128,19 @@ static void test_copy_resume(const char *url)
 	CHECK(src && dst, "source (readonly SQLite) and target (PostgreSQL) open");
 	if (!src || !dst)
 		goto out;
-	CHECK(copy(src, dst, 2, 3, &r, err, sizeof err) == RD_OK && r.stopped && r.batches == 3,
-	      "a copy stopped after three batches");
-	long long mid = pg_value(url, "SELECT count(*) FROM messages");
-	CHECK(mid < 7, "not every message is there yet");
+	/* key_root 1 batch, data_keys 3, messages 2 of 4 */
+	CHECK(copy(src, dst, 2, 6, &r, err, sizeof err) == RD_OK && r.stopped && r.batches == 6,
+	      "a copy stopped after six batches");
+	CHECK(pg_value(url, "SELECT count(*) FROM messages") == 4 &&
+	      pg_value(url, "SELECT copied FROM migrate_progress WHERE tbl = 'messages'") == 4,
+	      "four messages there, and the cursor says so");
+	/* A lost cursor: the next batch meets rows already there. */
+	CHECK(pg_sql(url, "UPDATE migrate_progress SET cursor = NULL, copied = 0 WHERE tbl = 'messages'") == 0 &&
+	      copy(src, dst, 2, 0, &r, err, sizeof err) == RD_E_STORAGE && strstr(err, "duplicate key"),
+	      "a row already in the target fails its batch, saying why");
+	CHECK(pg_value(url, "SELECT count(*) FROM messages") == 4, "and the batch left nothing");
+	CHECK(pg_sql(url, "DELETE FROM messages") == 0, "(the test empties messages to go on)");
+	err[0] = '\0';
 	CHECK(copy(src, dst, 2, 0, &r, err, sizeof err) == RD_OK && r.resumed && !r.stopped &&
 	      !r.finished, "the next run resumes and completes");
 	if (err[0])
