@@ -7,11 +7,16 @@
  * exec function's writes rolled back with it, a refused COMMIT storing
  * nothing, the wrong master key refused, and the audit chain. On
  * PostgreSQL, an operation not ported yet says so (RD_E_NOT_SUPPORTED).
+ * Migration goes one way: the PostgreSQL round copies the SQLite round's
+ * submit store into its database (store_pgmig_copy) and reads back what
+ * the SQLite round read; the SQLite round checks that a SQLite target is
+ * refused. test_store_pgmig.c covers the rest of it.
  */
 #include "audit.h"
 #include "store_fixture.h"
 #include "store_holds.h"
 #include "store_replay.h"
+#include "store_pgmig.h"
 #include "pg_fixture.h"
 
 static bool on_pg;
@@ -214,12 +219,47 @@ static void test_exec(void)
 	store_close(st);
 }
 
+static void test_migrate(void)
+{
+	struct store_options ro = { .sync_full = true, .readonly = true };
+	struct store *src = NULL, *dst = NULL;
+	struct store_pgmig_report r;
+	struct store_pgmig_options mo = { .batch = 2, .source_label = "conformance" };
+	char err[512] = "";
+	CHECK(store_open(tmp("submit.db"), &ro, &src, err, sizeof err) == RD_OK,
+	      "the SQLite round's store opens as a source");
+	if (!on_pg) {
+		CHECK(src && store_pgmig_copy(src, src, &mo, &r, err, sizeof err) == RD_E_INVALID_REQUEST,
+		      "a SQLite target is refused");
+		store_close(src);
+		return;
+	}
+	if (pg_new_db("migrate", pg_url, sizeof pg_url) == 0) {
+		ro.pg_url = pg_url;
+		if (store_open("", &ro, &dst, err, sizeof err) != RD_OK)
+			dst = NULL;
+	}
+	CHECK(src && dst && store_pgmig_copy(src, dst, &mo, &r, err, sizeof err) == RD_OK &&
+	      r.messages == 5, "the SQLite round's five records migrate");
+	if (err[0])
+		fprintf(stderr, "migrate: %s\n", err);
+	store_close(dst);
+	store_close(src);
+	struct store *st = open_round("migrate", false, true, kr1);
+	struct readback rb = read_conv(st, kr1, "acme", "c1");
+	CHECK_STR(rb.texts, "first|third|second month", "and read back as the SQLite round read them");
+	rb = read_conv(st, kr1, "acme", "c2");
+	CHECK_STR(rb.texts, "other|async", "with the async record");
+	store_close(st);
+}
+
 static void run_all(void)
 {
 	test_keys();
 	test_submit_read();
 	test_replay();
 	test_exec();
+	test_migrate();
 }
 
 int main(void)
