@@ -140,6 +140,11 @@ int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen) RD_WARN_
  * not, in its own transaction under an advisory lock). 0 or -1. */
 int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms) RD_WARN_UNUSED;
 
+/* store_pg_pgmig.c: -1 with err while a redactd migrate into the database
+ * has not finished (a daemon must not write into a half-copied store),
+ * else 0. */
+int store_pg_pgmig_check(PGconn *c, char *err, size_t errlen) RD_WARN_UNUSED;
+
 /* store_pg_writer.c */
 int store_pg_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_pg_writer_stop(struct store *st);

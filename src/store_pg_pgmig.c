@@ -657,3 +657,20 @@ enum rd_err store_pgmig_finish(struct store_tx *tx)
 	PQclear(r);
 	return r ? RD_OK : RD_E_STORAGE;
 }
+
+int store_pg_pgmig_check(PGconn *c, char *err, size_t errlen)
+{
+	PGresult *r = store_pg_exec(c, "SELECT source FROM migrate_state WHERE id = 1 AND finished_ms IS NULL",
+	                            0, NULL, NULL, NULL);
+	if (!r) {
+		util_err(err, errlen, "cannot read the migration state: %s", PQerrorMessage(c));
+		return -1;
+	}
+	int rc = PQntuples(r) ? -1 : 0;
+	if (rc)
+		util_err(err, errlen, "this database holds a redactd migrate from %.200s that has not"
+		         " finished: run that command again to the end before starting redactd on it",
+		         PQgetvalue(r, 0, 0));
+	PQclear(r);
+	return rc;
+}

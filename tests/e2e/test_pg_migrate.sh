@@ -70,6 +70,11 @@ check "killed midway: some messages copied, not all (got $MID)" test "$MID" -gt 
 check_eq "the migration is not marked finished" "$(psql_t "SELECT finished_ms IS NULL FROM migrate_state")" t
 check_eq "its cursor matches the rows committed" "$(psql_t "SELECT copied FROM migrate_progress WHERE tbl = 'messages'")" "$MID"
 
+OUT=$(timeout 20 "$BIN" serve -c "$T/redactd.conf" 2>&1); rc=$?
+check "a daemon refuses the half-copied database (exit $rc)" test "$rc" -ne 0 -a "$rc" -ne 124
+check "... saying to finish the migration" bash -c "printf '%s' \"\$1\" | grep -q 'has not finished: run that command again'" _ "$OUT"
+check_eq "... and wrote nothing" "$(psql_t "SELECT count(*) FROM messages")" "$MID"
+
 OUT=$(rd migrate --from "sqlite:$T/redactd.db" --batch 7 2>"$T/mig2.err"); rc=$?
 check_eq "the re-run finishes (exit 0)" "$rc" 0
 [ "$rc" = 0 ] || cat "$T/mig2.err"
