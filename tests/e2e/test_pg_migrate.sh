@@ -130,6 +130,7 @@ req GET /v1/conversations/mig-1 "$READ_TOKEN"
 check_eq "another node reads the old turns and the new one" "$(jget '.messages | length')" 3
 check_eq "new message ids follow the migrated ones" "$(psql_t "SELECT count(*) FROM messages WHERE record_id = '$NEWID' AND id > (SELECT max(id) FROM messages WHERE record_id <> '$NEWID')")" 1
 for i in 1 2 3; do kill -TERM "${PIDS[$i]}"; wait "${PIDS[$i]}"; check_eq "node $i exits 0" "$?" 0; done
+check "no sanitizer report from the nodes or the migrations" bash -c "! grep -q Sanitizer '$T'/node*.log '$T'/mig*"
 PIDS=()
 
 OUT=$(rd audit verify 2>&1)

@@ -219,6 +219,13 @@ static void test_exec(void)
 	store_close(st);
 }
 
+static enum rd_err migrate_finish(struct store_tx *tx, void *arg)
+{
+	(void)arg;
+	enum rd_err rc = audit_append(tx, "test", "store.migrate", "from:sqlite", 5);
+	return rc == RD_OK ? store_pgmig_finish(tx) : rc;
+}
+
 static void test_migrate(void)
 {
 	struct store_options ro = { .sync_full = true, .readonly = true };
@@ -243,9 +250,16 @@ static void test_migrate(void)
 	      r.messages == 5, "the SQLite round's five records migrate");
 	if (err[0])
 		fprintf(stderr, "migrate: %s\n", err);
+	struct store *st = open_round("migrate", false, true, kr1);
+	CHECK(st == NULL, "a daemon's store does not open before the migration is finished");
+	store_close(st);
+	CHECK(dst && store_exec(dst, migrate_finish, NULL) == RD_OK, "the migration is finished");
 	store_close(dst);
 	store_close(src);
-	struct store *st = open_round("migrate", false, true, kr1);
+	st = open_round("migrate", false, true, kr1);
+	CHECK(st != NULL, "then it opens");
+	if (!st)
+		return;
 	struct readback rb = read_conv(st, kr1, "acme", "c1");
 	CHECK_STR(rb.texts, "first|third|second month", "and read back as the SQLite round read them");
 	rb = read_conv(st, kr1, "acme", "c2");
