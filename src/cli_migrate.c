@@ -34,9 +34,9 @@ static const char migrate_help[] =
 	"password_file's. Stop every redactd using the SQLite file first. Batches of N\n"
 	"rows (default 1000) commit one by one: after an interruption, run the same\n"
 	"command again and it continues where it stopped. --max-batches stops after N\n"
-	"batches (to move a large store in slices). At the end it compares the rows of\n"
-	"every table and checks that the audit chain on PostgreSQL verifies and ends\n"
-	"at the SQLite chain's head.\n";
+	"batches (the next run continues; keep the SQLite node stopped until the end).\n"
+	"At the end it compares the rows of every table and checks that the audit\n"
+	"chain on PostgreSQL verifies and ends at the SQLite chain's head.\n";
 
 struct migrate_opts {
 	const char *config, *from, *to;
