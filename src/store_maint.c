@@ -423,7 +423,10 @@ static int backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *e
 enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int64_t *records,
                          char *err, size_t errlen)
 {
-	STORE_PG_TODO(st, "store_backup");
+	if (st->pg) {   /* its callers print err */
+		util_err(err, errlen, "%s (use pg_basebackup or pg_dump)", rd_strerror(RD_E_NOT_SUPPORTED));
+		return store_pg_unported("store_backup");
+	}
 	sqlite3 *src = NULL, *dst = NULL;
 	int64_t n = 0, taken_ms = util_now_ms();
 	int rc = -1, fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);

@@ -56,6 +56,24 @@ static void sql_head(const char *sql, char out[48])
 			*p = ' ';
 }
 
+/* The server's message of r (or the connection's) on one line: libpq's
+ * may span several, and a log line is one. */
+static void server_message(PGconn *c, const PGresult *r, char *out, size_t len)
+{
+	const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+	snprintf(out, len, "%s", m ? m : PQerrorMessage(c));
+	size_t w = 0;
+	for (size_t i = 0; out[i]; i++) {
+		char ch = out[i] == '\n' || out[i] == '\t' ? ' ' : out[i];
+		if (ch == ' ' && (w == 0 || out[w - 1] == ' '))
+			continue;
+		out[w++] = ch;
+	}
+	while (w && out[w - 1] == ' ')
+		w--;
+	out[w] = '\0';
+}
+
 PGresult *store_pg_exec(PGconn *c, const char *sql, int n, const char *const *vals,
                         const int *lens, const int *fmts)
 {
@@ -63,13 +81,10 @@ PGresult *store_pg_exec(PGconn *c, const char *sql, int n, const char *const *va
 	ExecStatusType s = PQresultStatus(r);
 	if (s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK)
 		return r;
-	char head[48];
+	char head[48], msg[256];
 	sql_head(sql, head);
-	log_error("store: postgresql: %s (in \"%s...\")",
-	          r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
-	                                                      : PQresStatus(s)
-	            : PQerrorMessage(c),
-	          head);
+	server_message(c, r, msg, sizeof msg);
+	log_error("store: postgresql: %s (in \"%s...\")", msg[0] ? msg : PQresStatus(s), head);
 	PQclear(r);
 	return NULL;
 }
@@ -80,10 +95,10 @@ int store_pg_cmd(PGconn *c, const char *sql)
 	ExecStatusType s = PQresultStatus(r);
 	int rc = s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK ? 0 : -1;
 	if (rc && strcmp(sql, "ROLLBACK")) {
-		char head[48];
+		char head[48], msg[256];
 		sql_head(sql, head);
-		const char *m = r ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : NULL;
-		log_error("store: postgresql: %s (in \"%s...\")", m ? m : PQerrorMessage(c), head);
+		server_message(c, r, msg, sizeof msg);
+		log_error("store: postgresql: %s (in \"%s...\")", msg, head);
 	}
 	PQclear(r);
 	return rc;
@@ -163,12 +178,11 @@ PGconn *store_pg_connect(struct store_pg *pg, char *err, size_t errlen)
 	}
 	PGconn *c = PQconnectdbParams(keys, vals, 1);
 	if (!c || PQstatus(c) != CONNECTION_OK) {
+		char msg[256];
+		if (c)
+			server_message(c, NULL, msg, sizeof msg);
 		util_err(err, errlen, "cannot connect to postgresql (%s): %s", pg->masked,
-		         c ? PQerrorMessage(c) : "out of memory");
-		/* libpq's message ends in a newline */
-		size_t n = strlen(err);
-		if (n && err[n - 1] == '\n')
-			err[n - 1] = '\0';
+		         c ? msg : "out of memory");
 		PQfinish(c);
 		return NULL;
 	}
@@ -254,7 +268,15 @@ enum rd_err store_pg_read(struct store *st, store_tx_fn fn, void *ctx)
 	if (!conn)
 		return RD_E_STORAGE;
 	enum rd_err rc = RD_E_STORAGE;
-	if (!store_pg_cmd(conn->c, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")) {
+	static const char begin[] = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+	int began = store_pg_cmd(conn->c, begin);
+	if (began && PQstatus(conn->c) == CONNECTION_BAD) {
+		/* A pooled connection the server dropped (a restart, a failover,
+		 * pg_terminate_backend): libpq sees it only now. One new try. */
+		PQreset(conn->c);
+		began = PQstatus(conn->c) == CONNECTION_OK ? store_pg_cmd(conn->c, begin) : -1;
+	}
+	if (!began) {
 		rc = store_pg_tx_run(st, conn, false, fn, ctx);
 		store_pg_cmd(conn->c, "ROLLBACK");
 	}

@@ -31,6 +31,13 @@
  * another node) fails its job: the key_id column is read from the live
  * key row, and NULL violates its NOT NULL.
  *
+ * A dropped connection (server restart, failover) is reconnected when the
+ * writer next uses it. The group is run again on the new connection only
+ * when it provably did not commit: its statements could not be handed to
+ * the socket, or the server answered with an error. A COMMIT that was sent
+ * and never answered may have committed; that group fails (500) instead
+ * of risking a second copy.
+ *
  * The messages partition of each record's month is made sure of before
  * the group's BEGIN (store_pg_partition_for), in a short transaction of
  * its own, so DDL never sits in an ingest transaction.
@@ -50,8 +57,11 @@ enum { OID_INT8 = 20, OID_TEXT = 25, OID_BYTEA = 17 };
 
 #define INS_COLS "id, record_id, tenant, conv_hash, ts_ms, received_ms, role, channel, category," \
 	" key_id, conv_ct, text_ct, meta_ct, entity_counts"
+/* FOR SHARE: the key's row stays locked until the group commits, so a
+ * shred on any node (which must take the row FOR UPDATE, then look for
+ * records in a new statement) waits for this insert and sees it. */
 #define KEY_LIVE "(SELECT k.id FROM data_keys k WHERE k.tenant = $2 AND k.id = $9" \
-	" AND k.wrapped IS NOT NULL)"
+	" AND k.wrapped IS NOT NULL FOR SHARE)"
 
 static const char ins_msg_sql[] =
 	"INSERT INTO messages (" INS_COLS ") VALUES (nextval('messages_id_seq'), $1, $2, $3, $4, $5,"
@@ -135,7 +145,9 @@ static bool bad_sizes(const struct store_record *r)
 /* What the pipeline's results said. */
 struct pipe_state {
 	bool failed, full;
-	bool refused;      /* the COMMIT was refused (test hook): no second try */
+	bool refused;      /* no second try: COMMIT refused (test hook), or its outcome unknown */
+	bool stmt_error;   /* a statement failed: the server rolled back */
+	bool end_answered; /* the COMMIT (or ROLLBACK) got its result */
 	char *stored;      /* per record of the group: 1 stored, 0 a replay */
 	size_t next;       /* the record whose result comes next */
 };
@@ -160,9 +172,15 @@ static void read_chunk(PGconn *c, const char *kinds, size_t nkinds, struct pipe_
 			PQclear(r);
 			return;
 		}
+		if (k < nkinds && kinds[k] == 'E')
+			ps->end_answered = true;
 		if (s == PGRES_FATAL_ERROR) {
+			const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
 			ps->failed = true;
 			ps->full |= store_pg_err(r) == RD_E_STORAGE_FULL;
+			/* Class 08 (connection) and 57 (operator intervention: a
+			 * terminated backend) say nothing about what was committed. */
+			ps->stmt_error |= state && strncmp(state, "08", 2) && strncmp(state, "57", 2);
 			log_error("store: postgresql: %s", PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY)
 			          ? PQresultErrorField(r, PG_DIAG_MESSAGE_PRIMARY) : "error");
 		} else if (s == PGRES_PIPELINE_ABORTED) {
@@ -214,7 +232,8 @@ static size_t group_records(const struct store_job *head, size_t *links)
 static bool run_pipeline(struct store *st, struct store_job *head, struct pipe_state *ps)
 {
 	PGconn *c = st->pg->w.c;
-	size_t links, nrec = group_records(head, &links);
+	size_t links;
+	(void)group_records(head, &links);
 	/* kinds of one chunk: BEGIN, up to PG_CHUNK records with their links
 	 * (a record with more links makes a chunk of its own), COMMIT. */
 	size_t cap = PG_CHUNK + links + 2;
@@ -246,20 +265,24 @@ static bool run_pipeline(struct store *st, struct store_job *head, struct pipe_s
 		}
 	}
 	/* COMMIT, or a refusal (test hook) that rolls back as a failed commit. */
-	const char *end = ps->failed || commit_fail ? "ROLLBACK" : "COMMIT";
-	bool sent = PQsendQueryParams(c, end, 0, NULL, NULL, NULL, NULL, 1) && PQpipelineSync(c);
+	bool commit = !ps->failed && !commit_fail;
+	bool sent = PQsendQueryParams(c, commit ? "COMMIT" : "ROLLBACK", 0, NULL, NULL, NULL, NULL, 1) &&
+	            PQpipelineSync(c);
 	if (sent) {
-		kinds[nk++] = 'c';
+		kinds[nk++] = 'E';
 		read_chunk(c, kinds, nk, ps);
 	}
+	/* COMMIT handed to the server and then silence: it may have committed.
+	 * Running the group again could store it twice, so it fails instead
+	 * (a client retries; provider ids are deduplicated by the register). */
+	ps->refused |= sent && commit && !ps->end_answered && !ps->stmt_error;
 	PQexitPipelineMode(c);
 	free(kinds);
 	if (!sent || commit_fail)
 		ps->failed = true;
-	ps->refused = commit_fail;
+	ps->refused |= commit_fail;
 	if (ps->failed && PQtransactionStatus(c) != PQTRANS_IDLE)
 		store_pg_cmd(c, "ROLLBACK");
-	(void)nrec;
 	return !ps->failed;
 }
 
@@ -414,7 +437,12 @@ static void run_group(struct store *st, struct store_job *head)
 	bool committed = false, full = false;
 	for (struct store_job *j = head; j; j = j->next)
 		j->status = RD_E_STORAGE;
-	if (connection_ready(st) == 0 && partitions(st, head) == 0) {
+	/* A connection the server dropped shows only when it is used: then
+	 * one reconnect and a second try (nothing was written). */
+	int ready = connection_ready(st) == 0 && partitions(st, head) == 0;
+	if (!ready && PQstatus(st->pg->w.c) == CONNECTION_BAD)
+		ready = connection_ready(st) == 0 && partitions(st, head) == 0;
+	if (ready) {
 		size_t links, n = group_records(head, &links);
 		struct pipe_state ps = { .stored = calloc(n ? n : 1, 1) };
 		if (ps.stored && !has_exec(head) && run_pipeline(st, head, &ps)) {

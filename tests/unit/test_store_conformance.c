@@ -219,6 +219,37 @@ static void test_exec(void)
 	store_close(st);
 }
 
+static enum rd_err destroy_key(struct store_tx *tx, void *arg)
+{
+	char sql[128];
+	snprintf(sql, sizeof sql, "UPDATE data_keys SET wrapped = NULL WHERE id = %lld", *(long long *)arg);
+	return store_test_sql(tx, sql);
+}
+
+/* A record sealed under a key destroyed since (by another process, say)
+ * fails its job; a job beside it in the same group still commits. */
+static void test_dead_key(void)
+{
+	struct store *st = open_round("deadkey.db", true, true, kr1);
+	struct trec dead, live;
+	CHECK(st && make_rec(st, &dead, "acme", "d1", JAN_2020, "sealed before") == 0 &&
+	      make_rec(st, &live, "globex", "d2", JAN_2020, "other tenant") == 0, "two records sealed");
+	if (!st)
+		return;
+	long long id = dead.r.key_id;
+	CHECK(store_exec(st, destroy_key, &id) == RD_OK, "the first one's key destroyed in the database");
+	struct done_log d = { PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0, 0 };
+	store_pause_writer(st, true);   /* both in one group */
+	CHECK(store_submit_async(st, &dead.r, 1, on_done, &d) == RD_OK &&
+	      store_submit_async(st, &live.r, 1, on_done, &d) == RD_OK, "both queued");
+	store_pause_writer(st, false);
+	wait_calls(&d, 2);
+	CHECK(d.ok == 1 && d.err == 1, "the record under the dead key fails, the other commits");
+	CHECK(read_conv(st, kr1, "acme", "d1").opened == 0 && read_conv(st, kr1, "globex", "d2").opened == 1,
+	      "only the live one is stored");
+	store_close(st);
+}
+
 static enum rd_err migrate_finish(struct store_tx *tx, void *arg)
 {
 	(void)arg;
@@ -269,6 +300,7 @@ static void test_migrate(void)
 
 static void run_all(void)
 {
+	test_dead_key();
 	test_keys();
 	test_submit_read();
 	test_replay();
