@@ -44,6 +44,7 @@ static const struct command commands[] = {
 	{ "restore", cmd_restore, "restore BACKUP --to DB, replaying erasures made since" },
 	{ "token", cmd_token, "token new NAME --scopes LIST: a new bearer token and its section" },
 	{ "tenant", cmd_tenant, "tenant close NAME --after D, cancel, list: contract ends" },
+	{ "migrate", cmd_migrate, "migrate --from sqlite:PATH [--to URL]: a SQLite store into PostgreSQL" },
 };
 
 const char *cli_default_config(void)

@@ -93,6 +93,8 @@ int store_pq_load(char *err, size_t errlen) RD_WARN_UNUSED;
 #define STORE_PG_LOCK_AUDIT     0x72640002
 #define STORE_PG_LOCK_PARTITION 0x72640003
 #define STORE_PG_LOCK_ROOT      0x72640004
+/* redactd migrate (store_pg_pgmig.c): a session lock, one run at a time. */
+#define STORE_PG_LOCK_MIGRATE   0x72640010
 
 struct store_pg_conn {
 	PGconn *c;
@@ -141,6 +143,11 @@ int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen) RD_WARN_
 /* Writer: the messages partition of ts_ms's month exists (created now if
  * not, in its own transaction under an advisory lock). 0 or -1. */
 int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms) RD_WARN_UNUSED;
+
+/* store_pg_pgmig.c: -1 with err while a redactd migrate into the database
+ * has not finished (a daemon must not write into a half-copied store),
+ * else 0. */
+int store_pg_pgmig_check(PGconn *c, char *err, size_t errlen) RD_WARN_UNUSED;
 
 /* store_pg_writer.c */
 int store_pg_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;

@@ -174,6 +174,19 @@ static const char *const pg_steps[] = {
 	"  expired_upto bigint NOT NULL);"
 	"INSERT INTO journal_state (id, expired_upto) VALUES (1, 0) ON CONFLICT DO NOTHING;"
 	"CREATE INDEX IF NOT EXISTS messages_record ON messages (tenant, record_id);",
+	/* 3 (redactd migrate, store_pg_pgmig.c): its state (the source's
+	 * fingerprint, each table's cursor). */
+	"CREATE TABLE IF NOT EXISTS migrate_state ("
+	"  id int PRIMARY KEY CHECK (id = 1),"
+	"  source_fp bytea NOT NULL,"
+	"  source text NOT NULL,"
+	"  started_ms bigint NOT NULL,"
+	"  finished_ms bigint);"
+	"CREATE TABLE IF NOT EXISTS migrate_progress ("
+	"  tbl text PRIMARY KEY,"
+	"  cursor text,"
+	"  copied bigint NOT NULL DEFAULT 0,"
+	"  done boolean NOT NULL DEFAULT false);",
 };
 
 static int read_version(PGconn *c, int *version)

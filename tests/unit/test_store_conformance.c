@@ -9,11 +9,16 @@
  * holds, restrictions, consent records, the erasure journal and
  * rectification (conformance_rights.h). On PostgreSQL, an operation not
  * ported yet says so (RD_E_NOT_SUPPORTED).
+ * Migration goes one way: the PostgreSQL round copies the SQLite round's
+ * submit store into its database (store_pgmig_copy) and reads back what
+ * the SQLite round read; the SQLite round checks that a SQLite target is
+ * refused. test_store_pgmig.c covers the rest of it.
  */
 #include "audit.h"
 #include "store_fixture.h"
 #include "store_holds.h"
 #include "store_replay.h"
+#include "store_pgmig.h"
 #include "pg_fixture.h"
 
 static bool on_pg;
@@ -244,6 +249,54 @@ static void test_dead_key(void)
 	store_close(st);
 }
 
+static enum rd_err migrate_finish(struct store_tx *tx, void *arg)
+{
+	(void)arg;
+	enum rd_err rc = audit_append(tx, "test", "store.migrate", "from:sqlite", 5);
+	return rc == RD_OK ? store_pgmig_finish(tx) : rc;
+}
+
+static void test_migrate(void)
+{
+	struct store_options ro = { .sync_full = true, .readonly = true };
+	struct store *src = NULL, *dst = NULL;
+	struct store_pgmig_report r;
+	struct store_pgmig_options mo = { .batch = 2, .source_label = "conformance" };
+	char err[512] = "";
+	CHECK(store_open(tmp("submit.db"), &ro, &src, err, sizeof err) == RD_OK,
+	      "the SQLite round's store opens as a source");
+	if (!on_pg) {
+		CHECK(src && store_pgmig_copy(src, src, &mo, &r, err, sizeof err) == RD_E_INVALID_REQUEST,
+		      "a SQLite target is refused");
+		store_close(src);
+		return;
+	}
+	if (pg_new_db("migrate", pg_url, sizeof pg_url) == 0) {
+		ro.pg_url = pg_url;
+		if (store_open("", &ro, &dst, err, sizeof err) != RD_OK)
+			dst = NULL;
+	}
+	CHECK(src && dst && store_pgmig_copy(src, dst, &mo, &r, err, sizeof err) == RD_OK &&
+	      r.messages == 5, "the SQLite round's five records migrate");
+	if (err[0])
+		fprintf(stderr, "migrate: %s\n", err);
+	struct store *st = open_round("migrate", false, true, kr1);
+	CHECK(st == NULL, "a daemon's store does not open before the migration is finished");
+	store_close(st);
+	CHECK(dst && store_exec(dst, migrate_finish, NULL) == RD_OK, "the migration is finished");
+	store_close(dst);
+	store_close(src);
+	st = open_round("migrate", false, true, kr1);
+	CHECK(st != NULL, "then it opens");
+	if (!st)
+		return;
+	struct readback rb = read_conv(st, kr1, "acme", "c1");
+	CHECK_STR(rb.texts, "first|third|second month", "and read back as the SQLite round read them");
+	rb = read_conv(st, kr1, "acme", "c2");
+	CHECK_STR(rb.texts, "other|async", "with the async record");
+	store_close(st);
+}
+
 static void run_all(void)
 {
 	test_dead_key();
@@ -255,6 +308,7 @@ static void run_all(void)
 	test_consents();
 	test_journal();
 	test_rectify();
+	test_migrate();
 }
 
 int main(void)
