@@ -22,14 +22,20 @@
  * leaves the counts pending for the next pass on any process.
  *
  * Partitions: messages are partitioned by month (store_pg_schema.c). A
- * purge's candidates are found with ts_ms < cutoff, so only the months
- * before the cutoff are read; each batch deletes by primary key (tenant,
- * ts_ms, id), which names one partition. A month whose partition holds
- * only the purged (tenant, category), entirely before the cutoff and with
- * no record held, is emptied whole (TRUNCATE of the partition) in one
- * transaction instead (purge_partition): no per-row delete, no dead rows
- * for VACUUM. The partition itself is kept, so a writer on another process
- * that still knows it never finds it gone.
+ * purge first looks at each month wholly before its cutoff: when that
+ * month's partition holds only the purged (tenant, category) and no row
+ * of it is held, it is emptied whole in one transaction on a connection of
+ * its own (the writer goes on meanwhile): SHARE lock on the partition
+ * (reads go on; no row comes or goes), the checks, fn about every row as
+ * for a batch, replay ids and emptied subject links, then TRUNCATE (its
+ * ACCESS EXCLUSIVE lock lasts only that moment). No per-row delete, no
+ * dead rows for VACUUM, the space back at once. The partition is kept,
+ * not dropped, so a writer on another process that knows it never finds
+ * it gone. A month that fails a check, or where fn keeps a row (that
+ * attempt rolls back whole, pending count and all; its rows are then
+ * asked again by the batches), goes by batches: candidates found with
+ * ts_ms < cutoff (only the months before it are read), each deleted by
+ * primary key (tenant, ts_ms, id), which names one partition.
  *
  * Data keys and ingest on other processes: a key is destroyed only when
  * no record of its month uses it. An insert on another process checks
@@ -48,6 +54,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- parameters ------------------------------------------------------------ */
 
@@ -356,6 +363,222 @@ static enum rd_err purge_batch_fn(struct store_tx *tx, void *arg)
 	return rc != RD_OK ? rc : end;
 }
 
+/* ---- purge: a whole month's partition ---------------------------------------- */
+
+/* A partition of messages: its table name (messages_pYYYYMM, from the
+ * catalogue, digits checked here) and the month it holds. */
+struct pg_part {
+	char name[32];
+	int64_t start_ms, end_ms;
+};
+
+/* Parses a partition's name into p; -1 for a name that is not one of ours. */
+static int part_parse(const char *name, struct pg_part *p)
+{
+	static const char prefix[] = "messages_p";
+	const char *d = name + sizeof prefix - 1;
+	if (strncmp(name, prefix, sizeof prefix - 1) || strlen(d) != 6 || strspn(d, "0123456789") != 6)
+		return -1;
+	struct tm tm = { .tm_year = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 +
+	                            (d[3] - '0') - 1900,
+	                 .tm_mon = (d[4] - '0') * 10 + (d[5] - '0') - 1, .tm_mday = 1 };
+	char period[8];
+	if (tm.tm_mon < 0 || tm.tm_mon > 11 ||
+	    store_period((int64_t)timegm(&tm) * 1000, period, &p->start_ms, &p->end_ms))
+		return -1;
+	snprintf(p->name, sizeof p->name, "%s", name);
+	return 0;
+}
+
+/* The partitions whose whole month lies before cutoff_ms, oldest first;
+ * *n of them in *out (caller frees). */
+static enum rd_err parts_before(struct store *st, int64_t cutoff_ms, struct pg_part **out, size_t *n)
+{
+	char err[512];
+	PGconn *c = store_pg_connect(st->pg, err, sizeof err);
+	*out = NULL;
+	*n = 0;
+	if (!c) {
+		log_error("store: %s", err);
+		return RD_E_STORAGE;
+	}
+	PGresult *r = store_pg_exec(c, "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c"
+	                            " ON c.oid = i.inhrelid WHERE i.inhparent = 'messages'::regclass"
+	                            " ORDER BY 1", 0, NULL, NULL, NULL);
+	enum rd_err rc = r ? RD_OK : RD_E_STORAGE;
+	struct pg_part *v = r && PQntuples(r) ? calloc((size_t)PQntuples(r), sizeof *v) : NULL;
+	for (int i = 0; v && i < PQntuples(r); i++)
+		if (part_parse(PQgetvalue(r, i, 0), &v[*n]) == 0 && v[*n].end_ms <= cutoff_ms)
+			(*n)++;
+	if (r && PQntuples(r) && !v)
+		rc = RD_E_STORAGE;
+	PQclear(r);
+	PQfinish(c);
+	*out = v;
+	return rc;
+}
+
+struct pg_whole {
+	struct pg_purge *p;
+	const struct pg_part *part;
+	bool applied;         /* the partition was emptied */
+};
+
+/* A partition's statement: its name put in for %s (digits of ours from
+ * the catalogue, not input; a table name takes no parameter). */
+#define PART_SQL(buf, fmt, part) snprintf((buf), sizeof(buf), fmt, (part)->name)
+
+/* The partition holds rows, all of the purged group, none held. */
+static int whole_applies(PGconn *c, struct pg_whole *w)
+{
+	char sql[1024];
+	struct params q = { .n = 0 };
+	p_text(&q, w->p->tenant);
+	p_text(&q, w->p->category);
+	PART_SQL(sql, "SELECT count(*), count(*) FILTER (WHERE NOT (category = $2 AND"
+	         " ($1::text IS NULL OR tenant = $1))), count(*) FILTER (WHERE " PG_HELD_SQL ")"
+	         " FROM %s m", w->part);
+	PGresult *r = p_exec(c, sql, &q);
+	if (!r)
+		return -1;
+	int ok = store_pg_get64(r, 0, 0) > 0 && store_pg_get64(r, 0, 1) == 0 &&
+	         store_pg_get64(r, 0, 2) == 0;
+	PQclear(r);
+	return ok;
+}
+
+/* fn about every row of the partition (a batch at a time, in this one
+ * transaction): 0 all may go, 1 one is kept, -1 failed or fn said stop
+ * (*rc). The purge's cursor is left at the start for the batches. */
+static int whole_ask(struct store_tx *tx, struct pg_whole *w, enum rd_err *rc)
+{
+	struct pg_purge *p = w->p;
+	int64_t saved_cutoff = p->cutoff_ms;
+	int out = 0;
+	p->cutoff_ms = w->part->end_ms;
+	p->cur_ts = w->part->start_ms - 1;   /* (ts, id) > (start - 1, max): ts >= start */
+	p->cur_id = INT64_MAX;
+	*rc = RD_OK;
+	do {
+		if (purge_scan(tx->pg->c, p)) {
+			*rc = RD_E_STORAGE;
+			out = -1;
+			break;
+		}
+		for (p->done = 0; out == 0 && p->done < p->scanned; p->done++) {
+			const struct pg_cand *k = &p->c[p->done];
+			struct store_row row = {
+				.rowid = k->id, .id = k->rid, .tenant = k->tenant, .conv_hash = k->conv_hash,
+				.ts_ms = k->ts_ms, .category = p->category, .key_id = k->key_id,
+			};
+			bool keep = false;
+			*rc = p->fn ? p->fn(tx, &row, p->ctx, &keep) : RD_OK;
+			out = *rc != RD_OK ? -1 : keep ? 1 : 0;
+		}
+		if (p->scanned) {
+			p->cur_ts = p->c[p->scanned - 1].ts_ms;
+			p->cur_id = p->c[p->scanned - 1].id;
+		}
+	} while (out == 0 && p->scanned == p->batch);
+	p->cutoff_ms = saved_cutoff;
+	p->cur_ts = INT64_MIN;
+	p->cur_id = 0;
+	return out;
+}
+
+/* Runs sql with q; RD_OK or RD_E_STORAGE. */
+static enum rd_err run(PGconn *c, const char *sql, const struct params *q)
+{
+	PGresult *r = p_exec(c, sql, q);
+	PQclear(r);
+	return r ? RD_OK : RD_E_STORAGE;
+}
+
+/* Replay ids and emptied subject links go with the rows, then TRUNCATE. */
+static enum rd_err whole_empty(PGconn *c, struct pg_whole *w)
+{
+	char sql[1024];
+	struct params q = { .n = 0 }, none = { .n = 0 };
+	p_int(&q, w->part->start_ms);
+	p_int(&q, w->part->end_ms);
+	PART_SQL(sql, "SELECT count(*) FROM %s", w->part);
+	PGresult *r = p_exec(c, sql, &none);
+	if (!r)
+		return RD_E_STORAGE;
+	w->p->deleted = (size_t)store_pg_get64(r, 0, 0);
+	PQclear(r);
+	PART_SQL(sql, "DELETE FROM replay_ids x USING %s m WHERE x.tenant = m.tenant"
+	         " AND x.msg_id = m.id", w->part);
+	if (run(c, sql, &none))
+		return RD_E_STORAGE;
+	/* A conversation's links go when it has no message outside this month. */
+	PART_SQL(sql, "DELETE FROM subjects s USING (SELECT DISTINCT tenant, conv_hash FROM %s) d"
+	         " WHERE s.tenant = d.tenant AND s.conv_hash = d.conv_hash AND NOT EXISTS"
+	         " (SELECT 1 FROM messages m WHERE m.tenant = d.tenant AND m.conv_hash = d.conv_hash"
+	         " AND (m.ts_ms < $1::bigint OR m.ts_ms >= $2::bigint))", w->part);
+	if (run(c, sql, &q))
+		return RD_E_STORAGE;
+	PART_SQL(sql, "TRUNCATE %s", w->part);
+	return run(c, sql, &none);
+}
+
+/* One transaction: SHARE on the partition (reads go on, no row comes or
+ * goes meanwhile), the checks, fn about each row, then the partition
+ * emptied (TRUNCATE takes ACCESS EXCLUSIVE for its last moment). Not
+ * applicable: nothing written, w->applied false. */
+static enum rd_err whole_fn(struct store_tx *tx, void *arg)
+{
+	struct pg_whole *w = arg;
+	struct params none = { .n = 0 };
+	enum rd_err rc = RD_OK;
+	bool keep = false;
+	w->applied = false;
+	w->p->deleted = 0;
+	char sql[128];
+	PART_SQL(sql, "LOCK TABLE %s IN SHARE MODE", w->part);
+	PGresult *r = p_exec(tx->pg->c, sql, &none);
+	if (!r)
+		return RD_E_STORAGE;
+	PQclear(r);
+	int ok = whole_applies(tx->pg->c, w);
+	if (ok <= 0)
+		return ok < 0 ? RD_E_STORAGE : RD_OK;
+	int asked = whole_ask(tx, w, &rc);
+	if (asked == 0 && (rc = whole_empty(tx->pg->c, w)) == RD_OK)
+		w->applied = true;
+	if (!w->applied)
+		w->p->deleted = 0;
+	/* The batch's end, always (its pending count rolls back with us). */
+	enum rd_err end = w->p->fn ? w->p->fn(tx, NULL, w->p->ctx, &keep) : RD_OK;
+	if (rc != RD_OK)
+		return rc;
+	return asked == 1 ? RD_E_INTERNAL : end;   /* a kept row: undo the calls' effects */
+}
+
+/* Each partition wholly before the cutoff that holds only the purged
+ * group and nothing held is emptied whole; what remains goes by batches.
+ * On a connection of its own: a partition's rows are asked about in one
+ * transaction, which must not hold this process's writer meanwhile. */
+static enum rd_err purge_whole_parts(struct pg_purge *p, size_t *total)
+{
+	struct pg_part *parts = NULL;
+	size_t n = 0;
+	enum rd_err rc = parts_before(p->st, p->cutoff_ms, &parts, &n);
+	for (size_t i = 0; rc == RD_OK && i < n; i++) {
+		struct pg_whole w = { .p = p, .part = &parts[i] };
+		rc = store_pg_exec_direct(p->st, whole_fn, &w);
+		if (rc == RD_E_INTERNAL && !w.applied)
+			rc = RD_OK;   /* a row was kept: the batches take this month */
+		if (rc == RD_OK && w.applied) {
+			*total += p->deleted;
+			log_info("store: emptied the partition %s whole (%zu record(s))", parts[i].name,
+			         p->deleted);
+		}
+	}
+	free(parts);
+	return rc;
+}
+
 enum rd_err store_pg_purge_before(struct store *st, const char *tenant, const char *category,
                                   int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
                                   size_t *count)
@@ -367,7 +590,8 @@ enum rd_err store_pg_purge_before(struct store *st, const char *tenant, const ch
 	enum rd_err rc = RD_OK;
 	if (p.batch == 0 || p.batch > 100000 || !(p.c = calloc(p.batch, sizeof *p.c)))
 		return RD_E_STORAGE;
-	do {
+	rc = purge_whole_parts(&p, &total);
+	while (rc == RD_OK) {
 		if ((rc = store_exec(st, purge_batch_fn, &p)) != RD_OK)
 			break;
 		total += p.deleted;
@@ -375,7 +599,9 @@ enum rd_err store_pg_purge_before(struct store *st, const char *tenant, const ch
 			p.cur_ts = p.c[p.done - 1].ts_ms;
 			p.cur_id = p.c[p.done - 1].id;
 		}
-	} while (p.scanned == p.batch || p.done < p.scanned);
+		if (p.scanned < p.batch && p.done == p.scanned)
+			break;
+	}
 	free(p.c);
 	if (count)
 		*count = total;

@@ -99,8 +99,11 @@ else
 
 	live_keys() { psql_t "SELECT count(*) FROM data_keys WHERE tenant = '$1' AND period = '$2' AND wrapped IS NOT NULL"; }
 	check_eq "January 2020's key of acme/lead is live" "$(live_keys acme 2020-01)" 1
+	FILE_BEFORE=$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")
 	OUT=$(rd sweep 2>&1); RC=$?
 	check_eq "redactd sweep once the lock is free: exit 0" "$RC" 0
+	check "January 2020 held only expired acme/lead rows: its partition was emptied whole (TRUNCATE: a new file)" \
+		test "$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")" != "$FILE_BEFORE"
 	check "it purged the two expired records" grep -q "purged 2 record" <<<"$OUT"
 	req GET /v1/conversations/lead-1?tenant=acme "$ADMIN_TOKEN"
 	check_eq "the expired conversation is gone" "$STATUS" 404

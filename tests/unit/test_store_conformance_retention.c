@@ -241,6 +241,61 @@ static void test_purge_shred(void)
 	store_close(st);
 }
 
+/* A month whose partition holds only the purged group, none held, goes
+ * whole (on PostgreSQL a TRUNCATE: the table gets a new file); a month
+ * with a kept record goes by batches. The same result on both backends. */
+#define APR_2020 1585742400000LL        /* 2020-04-01T12:00:00Z */
+#define APR_2020_START 1585699200000LL  /* 2020-04-01T00:00:00Z */
+
+static long long relfile(const char *rel)
+{
+	char sql[160];
+	snprintf(sql, sizeof sql, "SELECT relfilenode FROM pg_class WHERE relname = '%s'", rel);
+	return on_pg ? pg_value(pg_url, sql) : 0;
+}
+
+static void test_purge_whole(void)
+{
+	struct store *st = open_round("whole.db", true);
+	unsigned char rh[CRYPTO_HASH_BYTES];
+	memset(rh, 0x43, sizeof rh);
+	CHECK(st && put(st, "acme", "w1", MAR_2020, rh) == 0 && put(st, "acme", "w1", MAR_2020 + 1, NULL) == 0 &&
+	      put(st, "acme", "w2", MAR_2020 + 2, NULL) == 0 && put(st, "acme", "w2", APR_2020, NULL) == 0,
+	      "March: three records of acme/chat only; w2 goes on in April");
+	if (!st)
+		return;
+	long long before = relfile("messages_p202003");
+	struct keep_ctx kc = { .asked = 0 };
+	size_t purged = 0;
+	CHECK(store_purge_before(st, "acme", "chat", APR_2020_START, 2, keep_fn, &kc, &purged) == RD_OK &&
+	      purged == 3, "March purged");
+	CHECK(kc.asked == 3 && kc.ends >= 1, "each record asked, the batch ended");
+	if (on_pg)
+		CHECK(before > 0 && relfile("messages_p202003") > 0 && relfile("messages_p202003") != before,
+		      "postgresql: the partition was emptied whole (TRUNCATE) and is still there");
+	CHECK(read_conv(st, kr1, "acme", "w1").opened == 0, "w1 is gone");
+	CHECK(read_conv(st, kr1, "acme", "w2").opened == 1, "w2 keeps its April record");
+	int64_t replays = -1;
+	CHECK(store_read(st, replay_read, &replays) == RD_OK && replays == 0, "the replay id went too");
+	struct subj_n q;
+	memset(q.s, 0x5a, sizeof q.s);
+	CHECK(store_read(st, subj_read, &q) == RD_OK && q.n == 1,
+	      "w1's subject link went, w2's (a record left in April) stays");
+
+	CHECK(put(st, "acme", "w3", MAR_2020 + 3, NULL) == 0 && put(st, "acme", "w4", MAR_2020 + 4, NULL) == 0,
+	      "two more March records");
+	before = relfile("messages_p202003");
+	memset(&kc, 0, sizeof kc);
+	conv_hash("acme", "w3", kc.keep);
+	CHECK(store_purge_before(st, "acme", "chat", APR_2020_START, 10, keep_fn, &kc, &purged) == RD_OK &&
+	      purged == 1, "with one record kept, the other goes");
+	if (on_pg)
+		CHECK(relfile("messages_p202003") == before, "postgresql: by batch (no TRUNCATE)");
+	CHECK(read_conv(st, kr1, "acme", "w3").opened == 1 && read_conv(st, kr1, "acme", "w4").opened == 0,
+	      "the kept record stays");
+	store_close(st);
+}
+
 /* ---- tenant closures ---------------------------------------------------------- */
 
 static enum rd_err closure_list(const struct store_closure *c, void *arg)
@@ -377,6 +432,7 @@ static void run_all(void)
 {
 	test_reads();
 	test_purge_shred();
+	test_purge_whole();
 	test_tenant();
 	test_rekey();
 	test_sweep_lock();
