@@ -390,31 +390,44 @@ static int part_parse(const char *name, struct pg_part *p)
 	return 0;
 }
 
+struct parts_ctx {
+	int64_t cutoff_ms;
+	struct pg_part *v;
+	size_t n;
+};
+
+static enum rd_err parts_fn(struct store_tx *tx, void *arg)
+{
+	struct parts_ctx *c = arg;
+	PGresult *r = store_pg_exec(tx->pg->c, "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c"
+	                            " ON c.oid = i.inhrelid WHERE i.inhparent = 'messages'::regclass"
+	                            " ORDER BY 1", 0, NULL, NULL, NULL);
+	if (!r)
+		return RD_E_STORAGE;
+	int rows = PQntuples(r);
+	enum rd_err rc = RD_OK;
+	if (rows > 0 && !(c->v = calloc((size_t)rows, sizeof *c->v)))
+		rc = RD_E_STORAGE;
+	for (int i = 0; rc == RD_OK && i < rows; i++)
+		if (part_parse(PQgetvalue(r, i, 0), &c->v[c->n]) == 0 && c->v[c->n].end_ms <= c->cutoff_ms)
+			c->n++;
+	PQclear(r);
+	return rc;
+}
+
 /* The partitions whose whole month lies before cutoff_ms, oldest first;
  * *n of them in *out (caller frees). */
 static enum rd_err parts_before(struct store *st, int64_t cutoff_ms, struct pg_part **out, size_t *n)
 {
-	char err[512];
-	PGconn *c = store_pg_connect(st->pg, err, sizeof err);
-	*out = NULL;
-	*n = 0;
-	if (!c) {
-		log_error("store: %s", err);
-		return RD_E_STORAGE;
+	struct parts_ctx c = { .cutoff_ms = cutoff_ms };
+	enum rd_err rc = store_pg_read(st, parts_fn, &c);
+	if (rc != RD_OK) {
+		free(c.v);
+		c.v = NULL;
+		c.n = 0;
 	}
-	PGresult *r = store_pg_exec(c, "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c"
-	                            " ON c.oid = i.inhrelid WHERE i.inhparent = 'messages'::regclass"
-	                            " ORDER BY 1", 0, NULL, NULL, NULL);
-	enum rd_err rc = r ? RD_OK : RD_E_STORAGE;
-	struct pg_part *v = r && PQntuples(r) ? calloc((size_t)PQntuples(r), sizeof *v) : NULL;
-	for (int i = 0; v && i < PQntuples(r); i++)
-		if (part_parse(PQgetvalue(r, i, 0), &v[*n]) == 0 && v[*n].end_ms <= cutoff_ms)
-			(*n)++;
-	if (r && PQntuples(r) && !v)
-		rc = RD_E_STORAGE;
-	PQclear(r);
-	PQfinish(c);
-	*out = v;
+	*out = c.v;
+	*n = c.n;
 	return rc;
 }
 
@@ -422,29 +435,47 @@ struct pg_whole {
 	struct pg_purge *p;
 	const struct pg_part *part;
 	bool applied;         /* the partition was emptied */
+	bool kept;            /* fn kept a row: the batches take this month */
 };
 
 /* A partition's statement: its name put in for %s (digits of ours from
  * the catalogue, not input; a table name takes no parameter). */
 #define PART_SQL(buf, fmt, part) snprintf((buf), sizeof(buf), fmt, (part)->name)
 
-/* The partition holds rows, all of the purged group, none held. */
-static int whole_applies(PGconn *c, struct pg_whole *w)
+/* 1 when the partition holds rows of the purged group, no other row and
+ * none held; 0 when not; -1. Cheapest first, each asked only when the one
+ * before passed (CASE evaluates lazily): a month of other groups answers
+ * after an index probe and the first foreign row, not a scan. */
+static int whole_applies(PGconn *c, const struct pg_whole *w)
 {
-	char sql[1024];
+	char sql[1536];
 	struct params q = { .n = 0 };
 	p_text(&q, w->p->tenant);
 	p_text(&q, w->p->category);
-	PART_SQL(sql, "SELECT count(*), count(*) FILTER (WHERE NOT (category = $2 AND"
-	         " ($1::text IS NULL OR tenant = $1))), count(*) FILTER (WHERE " PG_HELD_SQL ")"
-	         " FROM %s m", w->part);
+	PART_SQL(sql, "SELECT CASE"
+	         " WHEN NOT EXISTS (SELECT 1 FROM %1$s WHERE category = $2 AND ($1::text IS NULL OR tenant = $1))"
+	         " THEN 0"
+	         " WHEN EXISTS (SELECT 1 FROM %1$s WHERE NOT (category = $2 AND ($1::text IS NULL OR tenant = $1)))"
+	         " THEN 0"
+	         " WHEN EXISTS (SELECT 1 FROM %1$s m WHERE " PG_HELD_SQL ") THEN 0 ELSE 1 END", w->part);
 	PGresult *r = p_exec(c, sql, &q);
 	if (!r)
 		return -1;
-	int ok = store_pg_get64(r, 0, 0) > 0 && store_pg_get64(r, 0, 1) == 0 &&
-	         store_pg_get64(r, 0, 2) == 0;
+	int ok = (int)store_pg_get64(r, 0, 0);
 	PQclear(r);
 	return ok;
+}
+
+struct precheck {
+	const struct pg_whole *w;
+	int ok;
+};
+
+static enum rd_err precheck_fn(struct store_tx *tx, void *arg)
+{
+	struct precheck *c = arg;
+	c->ok = whole_applies(tx->pg->c, c->w);
+	return c->ok < 0 ? RD_E_STORAGE : RD_OK;
 }
 
 /* fn about every row of the partition (a batch at a time, in this one
@@ -532,7 +563,7 @@ static enum rd_err whole_fn(struct store_tx *tx, void *arg)
 	struct params none = { .n = 0 };
 	enum rd_err rc = RD_OK;
 	bool keep = false;
-	w->applied = false;
+	w->applied = w->kept = false;
 	w->p->deleted = 0;
 	char sql[128];
 	PART_SQL(sql, "LOCK TABLE %s IN SHARE MODE", w->part);
@@ -552,7 +583,8 @@ static enum rd_err whole_fn(struct store_tx *tx, void *arg)
 	enum rd_err end = w->p->fn ? w->p->fn(tx, NULL, w->p->ctx, &keep) : RD_OK;
 	if (rc != RD_OK)
 		return rc;
-	return asked == 1 ? RD_E_INTERNAL : end;   /* a kept row: undo the calls' effects */
+	w->kept = asked == 1;
+	return w->kept ? RD_E_INTERNAL : end;   /* a kept row: undo what the calls wrote */
 }
 
 /* Each partition wholly before the cutoff that holds only the purged
@@ -566,9 +598,13 @@ static enum rd_err purge_whole_parts(struct pg_purge *p, size_t *total)
 	enum rd_err rc = parts_before(p->st, p->cutoff_ms, &parts, &n);
 	for (size_t i = 0; rc == RD_OK && i < n; i++) {
 		struct pg_whole w = { .p = p, .part = &parts[i] };
+		struct precheck pc = { &w, 0 };
+		/* On a pooled reader first: most months are not for this path. */
+		if ((rc = store_pg_read(p->st, precheck_fn, &pc)) != RD_OK || pc.ok != 1)
+			continue;
 		rc = store_pg_exec_direct(p->st, whole_fn, &w);
-		if (rc == RD_E_INTERNAL && !w.applied)
-			rc = RD_OK;   /* a row was kept: the batches take this month */
+		if (w.kept)
+			rc = RD_OK;   /* rolled back; the batches take this month */
 		if (rc == RD_OK && w.applied) {
 			*total += p->deleted;
 			log_info("store: emptied the partition %s whole (%zu record(s))", parts[i].name,
