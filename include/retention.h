@@ -68,6 +68,7 @@ struct retention_report {
 	int64_t backups_removed;  /* backups past [backup] retention (backup.h) */
 	bool residue_pending;     /* purged rows still in the files (store_residue_clear) */
 	bool stopped;             /* interrupted by retention_stop */
+	bool skipped;             /* another process holds the sweep lock: nothing done */
 };
 
 /*

@@ -48,4 +48,15 @@ enum rd_err store_retention_pending(struct store_tx *tx, store_group_fn fn, void
 enum rd_err store_retention_take(struct store_tx *tx, store_group_fn fn, void *ctx)
 	RD_WARN_UNUSED;
 
+/*
+ * One sweep at a time over a store that several processes share. *got is
+ * true when this process may sweep now (call store_sweep_unlock after the
+ * pass), false when another holds the lock (skip the pass). PostgreSQL: a
+ * session advisory lock on a connection of its own, released by
+ * store_sweep_unlock or when the process dies. SQLite: always true (the
+ * file has one daemon). RD_OK or RD_E_STORAGE.
+ */
+enum rd_err store_sweep_lock(struct store *st, bool *got) RD_WARN_UNUSED;
+void store_sweep_unlock(struct store *st);
+
 #endif

@@ -178,7 +178,10 @@ int cmd_sweep(int argc, char **argv)
 	rc = retention_pass(&app, ACTOR, o.dry_run, NULL, &rep) ? EXIT_RUNTIME : EXIT_OK;
 	if (rc)
 		fprintf(stderr, "redactd sweep: the pass failed (see above); what was purged stands\n");
-	print_sweep(&rep, o.dry_run);
+	if (rep.skipped)
+		printf("another redactd process is sweeping this store now; nothing done\n");
+	else
+		print_sweep(&rep, o.dry_run);
 	retention_report_free(&rep);
 	app_close(&app);
 	return rc;

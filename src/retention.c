@@ -328,8 +328,8 @@ static int expire_backups(struct app *app, const char *actor, int64_t now_ms,
 	return rc == RD_OK ? 0 : -1;
 }
 
-int retention_pass(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
-                   struct retention_report *rep)
+static int pass_locked(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
+                       struct retention_report *rep)
 {
 	struct pass_conf pc;
 	struct closing closing = { 0 };
@@ -384,6 +384,30 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 		rep->residue_pending = residue_retry(app);
 	}
 	return 0;
+}
+
+/* A pass that changes anything runs under the store's sweep lock: with
+ * several processes on one PostgreSQL database, one sweeps at a time and
+ * the others skip (rep->skipped). A dry run only reads. */
+int retention_pass(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
+                   struct retention_report *rep)
+{
+	bool got = true;
+	if (!dry_run && store_sweep_lock(app->store, &got) != RD_OK) {
+		memset(rep, 0, sizeof *rep);
+		log_error("sweep: cannot take the sweep lock");
+		return -1;
+	}
+	if (!got) {
+		memset(rep, 0, sizeof *rep);
+		rep->skipped = true;
+		log_debug("sweep: another process is sweeping this store; pass skipped");
+		return 0;
+	}
+	int rc = pass_locked(app, actor, dry_run, stop, rep);
+	if (!dry_run)
+		store_sweep_unlock(app->store);
+	return rc;
 }
 
 void retention_report_free(struct retention_report *rep)

@@ -325,6 +325,39 @@ enum rd_err store_pg_audit_chains(struct store_tx *tx,
 enum rd_err store_pg_audit_last_of(struct store_tx *tx, const char *const *actions, size_t n,
                                    int64_t *ts_ms);
 
+/* store_pg_pgret.c: retention, shredding, key rotation and tenant
+ * closures on PostgreSQL (store_retention.h, store_tenant.h, store.h). */
+struct store_group;
+typedef enum rd_err (*store_pg_group_fn)(const struct store_group *g, void *ctx);
+typedef enum rd_err (*store_pg_entity_fn)(const char *tenant, const char *entity, int64_t n,
+                                          void *ctx);
+typedef enum rd_err (*store_pg_shred_fn)(struct store_tx *tx, size_t destroyed, void *ctx);
+enum rd_err store_pg_groups(struct store_tx *tx, store_pg_group_fn fn, void *ctx);
+enum rd_err store_pg_retention_pending(struct store_tx *tx, store_pg_group_fn fn, void *ctx);
+enum rd_err store_pg_retention_take(struct store_tx *tx, store_pg_group_fn fn, void *ctx);
+enum rd_err store_pg_retention_add(struct store_tx *tx, const char *tenant, const char *category,
+                                   int64_t purged);
+enum rd_err store_pg_count_due(struct store_tx *tx, const char *tenant, const char *category,
+                               int64_t cutoff_ms, int64_t *due, int64_t *held);
+enum rd_err store_pg_entity_totals(struct store_tx *tx, store_pg_entity_fn fn, void *ctx);
+enum rd_err store_pg_sweep_lock(struct store *st, bool *got);
+void store_pg_sweep_unlock(struct store *st);
+enum rd_err store_pg_purge_before(struct store *st, const char *tenant, const char *category,
+                                  int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
+                                  size_t *count);
+enum rd_err store_pg_shred_keys(struct store *st, int64_t now_ms, size_t *count);
+enum rd_err store_pg_rekey_tx(struct store_tx *tx, const struct keyring *old_kr,
+                              const struct keyring *new_kr, size_t *count);
+enum rd_err store_pg_closure_set(struct store_tx *tx, const char *tenant, int64_t requested_ms,
+                                 int64_t due_ms, const char *actor);
+enum rd_err store_pg_closure_delete(struct store_tx *tx, const char *tenant, bool *found);
+enum rd_err store_pg_closure_state(struct store_tx *tx, const char *tenant, const char *state,
+                                   int64_t done_ms);
+enum rd_err store_pg_tenant_records(struct store_tx *tx, const char *tenant, int64_t *records,
+                                    int64_t *held);
+enum rd_err store_pg_tenant_shred(struct store *st, const char *tenant, int64_t now_ms,
+                                  store_pg_shred_fn fn, void *ctx, size_t *count);
+
 /* The columns every row read selects, in store_row_from's order. */
 #define STORE_ROW_COLS "id, record_id, tenant, conv_hash, ts_ms, role, channel, category," \
 	" key_id, conv_ct, text_ct, meta_ct, entity_counts"

@@ -164,7 +164,8 @@ enum rd_err store_purge_before(struct store *st, const char *tenant, const char 
                                int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
                                size_t *count)
 {
-	STORE_PG_TODO(st, "store_purge_before");
+	if (st->pg)
+		return store_pg_purge_before(st, tenant, category, cutoff_ms, batch, fn, ctx, count);
 	struct purge_ctx p = { .tenant = tenant, .category = category, .cutoff_ms = cutoff_ms,
 	                       .batch = batch, .fn = fn, .ctx = ctx,
 	                       .cur_ts = INT64_MIN, .cur_rowid = 0, .st = st };
@@ -231,7 +232,8 @@ fail:
 
 enum rd_err store_shred_keys(struct store *st, int64_t now_ms, size_t *count)
 {
-	STORE_PG_TODO(st, "store_shred_keys");
+	if (st->pg)
+		return store_pg_shred_keys(st, now_ms, count);
 	char period[8];
 	int64_t end_ms;
 	struct shred_ctx c = { .now_ms = now_ms };
@@ -336,7 +338,8 @@ static int rekey_all(sqlite3 *db, void *arg)
 enum rd_err store_rekey_tx(struct store_tx *tx, const struct keyring *old_kr,
                            const struct keyring *new_kr, size_t *count)
 {
-	STORE_PG_TODO_TX(tx, "store_rekey_tx");
+	if (tx->pg)
+		return store_pg_rekey_tx(tx, old_kr, new_kr, count);
 	struct rekey_ctx c = { .old_kr = old_kr, .new_kr = new_kr };
 	if (rekey_all(tx->db, &c) != 0)
 		return RD_E_STORAGE;
@@ -360,7 +363,6 @@ static enum rd_err rekey_exec(struct store_tx *tx, void *arg)
 enum rd_err store_rekey(struct store *st, const struct keyring *old_kr,
                         const struct keyring *new_kr, size_t *count)
 {
-	STORE_PG_TODO(st, "store_rekey");
 	struct rekey_args a = { old_kr, new_kr, count };
 	enum rd_err rc = store_exec(st, rekey_exec, &a);
 	return rc == RD_OK || rc == RD_E_STORAGE_FULL || rc == RD_E_STORAGE_FAILED ||

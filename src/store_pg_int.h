@@ -95,6 +95,9 @@ int store_pq_load(char *err, size_t errlen) RD_WARN_UNUSED;
 #define STORE_PG_LOCK_ROOT      0x72640004
 /* redactd migrate (store_pg_pgmig.c): a session lock, one run at a time. */
 #define STORE_PG_LOCK_MIGRATE   0x72640010
+/* One sweeper at a time (store_pg_pgret.c): a session lock, not a
+ * transaction's, held for a whole pass. */
+#define STORE_PG_LOCK_SWEEP     0x72640011
 
 struct store_pg_conn {
 	PGconn *c;
@@ -113,6 +116,7 @@ struct store_pg {
 	int32_t months[64];
 	size_t nmonths;
 	bool prepared;                  /* the writer's statements are prepared */
+	PGconn *sweep;                  /* holds the sweep lock during a pass, else NULL */
 };
 
 /* store_pg.c: a new connection to the store's database with the session

@@ -5,7 +5,8 @@
  * memory stays store_keys.c's, for both backends.
  *
  * Several processes share one database: a new key is made without any
- * lock held for long. Its id comes from the sequence first (the wrap's
+ * lock held for long (a shared advisory lock that only a key rotation
+ * waits for). Its id comes from the sequence first (the wrap's
  * associated data binds it), then INSERT ... ON CONFLICT DO NOTHING on the
  * unique index of live keys; the loser of a race reads the winner's key.
  * Wrapped keys open only with the master key, which never enters the
@@ -136,8 +137,18 @@ enum rd_err store_pg_key_load_or_create(struct store *st, const struct keyring *
                                         int64_t *id, unsigned char dk[CRYPTO_KEY_BYTES])
 {
 	int found = -1;
+	char lock[96];
+	/* Shared with other key makers, exclusive against a rotation
+	 * (store_pg_rekey_tx): a key is made either before a rotation reads
+	 * the keys (and is re-wrapped by it) or after it committed (and
+	 * master_current refuses a node still on the old master key). */
+	snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock_shared(%d, 0)", STORE_PG_LOCK_ROOT);
 	pthread_mutex_lock(&st->kdb_lock);
 	PGconn *c = key_conn(st);
+	if (c && (store_pg_cmd(c, "BEGIN") || store_pg_cmd(c, lock))) {
+		store_pg_cmd(c, "ROLLBACK");
+		c = NULL;
+	}
 	/* Two rounds at most: a lost race finds the winner's key. */
 	for (int round = 0; c && round < 2; round++) {
 		found = select_live(c, kr, tenant, category, period, id, dk);
@@ -149,6 +160,10 @@ enum rd_err store_pg_key_load_or_create(struct store *st, const struct keyring *
 		}
 		if ((found = insert_new(c, kr, tenant, category, period, start_ms, end_ms, id, dk)) != 0)
 			break;
+	}
+	if (c && (found != 1 || store_pg_cmd(c, "COMMIT"))) {
+		store_pg_cmd(c, "ROLLBACK");
+		found = -1;
 	}
 	pthread_mutex_unlock(&st->kdb_lock);
 	if (found != 1) {

@@ -187,6 +187,14 @@ static const char *const pg_steps[] = {
 	"  cursor text,"
 	"  copied bigint NOT NULL DEFAULT 0,"
 	"  done boolean NOT NULL DEFAULT false);",
+	/* 4 (retention, store_pg_pgret.c): purged counts of a sweep pass not
+	 * yet in the audit log (store_retention.c's table). IF NOT EXISTS:
+	 * the step may be renumbered when other ports add theirs. */
+	"CREATE TABLE IF NOT EXISTS retention_pending ("
+	"  tenant text NOT NULL,"
+	"  category text NOT NULL,"
+	"  purged bigint NOT NULL,"
+	"  PRIMARY KEY (tenant, category));",
 };
 
 static int read_version(PGconn *c, int *version)

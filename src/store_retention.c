@@ -55,7 +55,8 @@ static enum rd_err each_group(struct store_tx *tx, const char *sql, store_group_
 
 enum rd_err store_groups(struct store_tx *tx, store_group_fn fn, void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_groups");
+	if (tx->pg)
+		return store_pg_groups(tx, fn, ctx);
 	/* In index order: no sort of the records (see schema step 6). */
 	return each_group(tx, "SELECT tenant, category, count(*), min(ts_ms), 0"
 	                  " FROM messages INDEXED BY messages_tenant_cat_ts"
@@ -64,13 +65,15 @@ enum rd_err store_groups(struct store_tx *tx, store_group_fn fn, void *ctx)
 
 enum rd_err store_retention_pending(struct store_tx *tx, store_group_fn fn, void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_retention_pending");
+	if (tx->pg)
+		return store_pg_retention_pending(tx, fn, ctx);
 	return each_group(tx, "SELECT tenant, category, 0, 0, 0 FROM retention_pending", fn, ctx);
 }
 
 enum rd_err store_retention_take(struct store_tx *tx, store_group_fn fn, void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_retention_take");
+	if (tx->pg)
+		return store_pg_retention_take(tx, fn, ctx);
 	return each_group(tx, "DELETE FROM retention_pending RETURNING tenant, category, 0, 0, purged",
 	                  fn, ctx);
 }
@@ -95,7 +98,8 @@ static enum rd_err count_one(struct store_tx *tx, const char *sql, const char *t
 enum rd_err store_count_due(struct store_tx *tx, const char *tenant, const char *category,
                             int64_t cutoff_ms, int64_t *due, int64_t *held)
 {
-	STORE_PG_TODO_TX(tx, "store_count_due");
+	if (tx->pg)
+		return store_pg_count_due(tx, tenant, category, cutoff_ms, due, held);
 	enum rd_err rc = count_one(tx, "SELECT count(*) " DUE_SQL, tenant, category, cutoff_ms, due);
 	if (rc == RD_OK)
 		rc = count_one(tx, "SELECT count(*) " DUE_SQL " AND " STORE_HELD_SQL("m.conv_hash"),
@@ -105,7 +109,8 @@ enum rd_err store_count_due(struct store_tx *tx, const char *tenant, const char 
 
 enum rd_err store_entity_totals(struct store_tx *tx, store_entity_fn fn, void *ctx)
 {
-	STORE_PG_TODO_TX(tx, "store_entity_totals");
+	if (tx->pg)
+		return store_pg_entity_totals(tx, fn, ctx);
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
 	int step;
@@ -129,7 +134,8 @@ enum rd_err store_entity_totals(struct store_tx *tx, store_entity_fn fn, void *c
 enum rd_err store_retention_add(struct store_tx *tx, const char *tenant, const char *category,
                                 int64_t purged)
 {
-	STORE_PG_TODO_TX(tx, "store_retention_add");
+	if (tx->pg)
+		return store_pg_retention_add(tx, tenant, category, purged);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "INSERT INTO retention_pending (tenant, category, purged) "
 	                       "VALUES (?1, ?2, ?3) ON CONFLICT (tenant, category) DO UPDATE "
@@ -141,4 +147,18 @@ enum rd_err store_retention_add(struct store_tx *tx, const char *tenant, const c
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
+}
+
+enum rd_err store_sweep_lock(struct store *st, bool *got)
+{
+	if (st->pg)
+		return store_pg_sweep_lock(st, got);
+	*got = true;
+	return RD_OK;
+}
+
+void store_sweep_unlock(struct store *st)
+{
+	if (st->pg)
+		store_pg_sweep_unlock(st);
 }

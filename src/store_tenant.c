@@ -29,7 +29,8 @@ const size_t store_tenant_schema_count = RD_ARRAY_LEN(store_tenant_schema);
 enum rd_err store_closure_set(struct store_tx *tx, const char *tenant, int64_t requested_ms,
                               int64_t due_ms, const char *actor)
 {
-	STORE_PG_TODO_TX(tx, "store_closure_set");
+	if (tx->pg)
+		return store_pg_closure_set(tx, tenant, requested_ms, due_ms, actor);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "INSERT OR REPLACE INTO tenant_closures (tenant, state, actor, "
 	                       "requested_ms, due_ms, done_ms) VALUES (?1, 'pending', ?2, ?3, ?4, NULL)",
@@ -46,7 +47,8 @@ enum rd_err store_closure_set(struct store_tx *tx, const char *tenant, int64_t r
 
 enum rd_err store_closure_delete(struct store_tx *tx, const char *tenant, bool *found)
 {
-	STORE_PG_TODO_TX(tx, "store_closure_delete");
+	if (tx->pg)
+		return store_pg_closure_delete(tx, tenant, found);
 	sqlite3_stmt *s;
 	*found = false;
 	if (sqlite3_prepare_v2(tx->db, "DELETE FROM tenant_closures WHERE tenant = ?1", -1, &s, NULL) !=
@@ -62,7 +64,8 @@ enum rd_err store_closure_delete(struct store_tx *tx, const char *tenant, bool *
 enum rd_err store_closure_state(struct store_tx *tx, const char *tenant, const char *state,
                                 int64_t done_ms)
 {
-	STORE_PG_TODO_TX(tx, "store_closure_state");
+	if (tx->pg)
+		return store_pg_closure_state(tx, tenant, state, done_ms);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "UPDATE tenant_closures SET state = ?2, done_ms = ?3 WHERE tenant = ?1",
 	                       -1, &s, NULL) != SQLITE_OK)
@@ -109,7 +112,8 @@ enum rd_err store_closures(struct store_tx *tx, store_closure_fn fn, void *ctx)
 enum rd_err store_tenant_records(struct store_tx *tx, const char *tenant, int64_t *records,
                                  int64_t *held)
 {
-	STORE_PG_TODO_TX(tx, "store_tenant_records");
+	if (tx->pg)
+		return store_pg_tenant_records(tx, tenant, records, held);
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(tx->db, "SELECT count(*), coalesce(sum(" STORE_HELD_SQL("m.conv_hash") "), 0)"
 	                       " FROM messages m WHERE m.tenant = ?1", -1, &s, NULL) != SQLITE_OK)
@@ -164,7 +168,8 @@ fail:
 enum rd_err store_tenant_shred(struct store *st, const char *tenant, int64_t now_ms,
                                store_shred_fn fn, void *ctx, size_t *count)
 {
-	STORE_PG_TODO(st, "store_tenant_shred");
+	if (st->pg)
+		return store_pg_tenant_shred(st, tenant, now_ms, fn, ctx, count);
 	struct tshred_ctx c = { .tenant = tenant, .now_ms = now_ms, .fn = fn, .ctx = ctx };
 	enum rd_err rc = store_exec(st, tshred_fn, &c);
 	if (rc == RD_OK) {
