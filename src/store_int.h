@@ -40,6 +40,9 @@
 #define STORE_RESIDUE_RETRY_MS 50
 #define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 #define STORE_PURGE_YIELD_MS 4        /* a purge batch gives way to waiting records after this */
+/* ...and the sweeper then waits this many times the batch's time (store_maint.c). */
+#define STORE_PURGE_PACE 9
+#define STORE_PURGE_PAUSE_MAX_MS 100
 
 /* SQL for the ids of one conversation's messages, with the tenant as ?1
  * and conv_hash as ?2: the bulk-filled conv_index plus the short tail of
@@ -198,6 +201,7 @@ struct store {
 	size_t test_purge_yield;        /* test hook: purge batches yield every n rows */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
 	atomic_uint_fast64_t n_ckpt_retries;   /* store_residue.c */
+	atomic_uint_fast64_t n_purge_paused_us; /* store_maint.c: sweeper pauses for ingest */
 	atomic_bool residue_pending;
 
 	/* Conversation index (store_convidx.c), writer only. */

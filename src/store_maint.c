@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- purge ----------------------------------------------------------------- */
@@ -35,6 +36,9 @@ struct purge_ctx {
 	store_purge_fn fn;
 	void *ctx;
 	int64_t cur_ts, cur_rowid;    /* resume after this (ts, rowid) */
+	int64_t held_us;              /* how long the last batch held the writer */
+	bool yielded;                 /* it ended early: records were waiting */
+	bool contended;               /* records were waiting when it ended */
 	struct cand *c;
 	size_t scanned, done, deleted; /* done: candidates decided, <= scanned */
 	sqlite3_stmt *del[2];         /* purge_sql, during a batch */
@@ -122,9 +126,33 @@ void store_test_purge_yield(struct store *st, size_t n)
 static bool purge_should_yield(struct purge_ctx *p, int64_t start_us)
 {
 	if (p->st->test_purge_yield)
-		return p->done % p->st->test_purge_yield == 0;
-	return p->done % 16 == 0 && util_mono_us() - start_us >= STORE_PURGE_YIELD_MS * 1000 &&
-	       store_records_waiting(p->st);
+		p->yielded = p->done % p->st->test_purge_yield == 0;
+	else
+		p->yielded = p->done % 16 == 0 &&
+		             util_mono_us() - start_us >= STORE_PURGE_YIELD_MS * 1000 &&
+		             store_records_waiting(p->st);
+	return p->yielded;
+}
+
+/* After a batch that records waited for (it gave way to them, or they
+ * were queued when it ended), the sweeper waits STORE_PURGE_PACE times as
+ * long as the batch held the writer before it asks for the next one, so
+ * that a sweep takes at most 1 / (1 + PACE) of the writer's time while
+ * ingest is busy. Back to back, the batches had the writer most of the
+ * time (each took its 4 ms between two groups of records), and a sweep
+ * cut ingest to 0.53-0.63 of its rate. When nothing waits, the batches
+ * run back to back as before. */
+static void purge_pace(struct purge_ctx *p)
+{
+	if (!p->contended || p->held_us <= 0)
+		return;
+	int64_t us = p->held_us * STORE_PURGE_PACE;
+	if (us > STORE_PURGE_PAUSE_MAX_MS * 1000)
+		us = STORE_PURGE_PAUSE_MAX_MS * 1000;
+	struct timespec ts = { .tv_sec = us / 1000000, .tv_nsec = (us % 1000000) * 1000 };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+	atomic_fetch_add(&p->st->n_purge_paused_us, (uint64_t)us);
 }
 
 static enum rd_err purge_candidates(struct store_tx *tx, struct purge_ctx *p)
@@ -148,7 +176,10 @@ static enum rd_err purge_batch_fn(struct store_tx *tx, void *arg)
 {
 	struct purge_ctx *p = arg;
 	bool keep = false;
+	int64_t start_us = util_mono_us();
 	p->deleted = p->done = 0;
+	p->yielded = p->contended = false;
+	p->held_us = 0;
 	if (purge_scan(tx->db, p))
 		return RD_E_STORAGE;
 	enum rd_err rc = purge_candidates(tx, p);
@@ -157,6 +188,8 @@ static enum rd_err purge_batch_fn(struct store_tx *tx, void *arg)
 		p->del[i] = NULL;
 	}
 	enum rd_err end = p->fn ? p->fn(tx, NULL, p->ctx, &keep) : RD_OK;   /* the batch's end, always */
+	p->held_us = util_mono_us() - start_us;
+	p->contended = p->yielded || store_records_waiting(p->st);
 	return rc != RD_OK ? rc : end;
 }
 
@@ -179,6 +212,8 @@ enum rd_err store_purge_before(struct store *st, const char *tenant, const char 
 			p.cur_ts = p.c[p.done - 1].ts_ms;
 			p.cur_rowid = p.c[p.done - 1].rowid;
 		}
+		if (p.scanned == p.batch || p.done < p.scanned)
+			purge_pace(&p);
 	} while (p.scanned == p.batch || p.done < p.scanned);
 	free(p.c);
 	if (count)

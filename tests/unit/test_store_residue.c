@@ -30,6 +30,40 @@ static void test_purge_yield(void)
 	free(recs);
 }
 
+/* Pacing (store_maint.c): a purge whose batches records waited for
+ * pauses between them, at least STORE_PURGE_PACE times each batch's time;
+ * one that nothing waited for runs its batches back to back. */
+static void test_purge_pace(void)
+{
+	enum { N = 96 };
+	struct store *st = open_store("pace.db", 1024, false, NULL);
+	struct store_record *recs = NULL;
+	struct trec *t = make_many(st, N, 8, JAN_2020, &recs);
+	struct store_counters c = { 0 };
+	size_t n = 0;
+	bool ok = t != NULL && store_submit(st, recs, N) == RD_OK;
+	CHECK(ok, "96 January records");
+	CHECK(ok && store_purge_before(st, "acme", "chat", JAN_2020 + 48, 10, NULL, NULL, &n) == 0 &&
+	      n == 48, "an uncontended purge of the oldest half");
+	if (st)
+		store_get_counters(st, &c);
+	CHECK(ok && c.purge_paused_us == 0, "with nothing waiting it did not pause");
+	size_t before = n;
+	int64_t t0 = util_mono_us();
+	if (st)
+		store_test_purge_yield(st, 8);   /* every batch gives way, as to waiting records */
+	CHECK(ok && store_purge_before(st, "acme", "chat", FEB_2020, 10, NULL, NULL, &n) == 0 &&
+	      before + n == N, "a contended purge of the rest, in batches that give way");
+	int64_t took = util_mono_us() - t0;
+	if (st)
+		store_get_counters(st, &c);
+	CHECK(c.purge_paused_us > 0 && took >= (int64_t)c.purge_paused_us,
+	      "it paused between its batches (counted, and within the time it took)");
+	store_close(st);
+	free(t);
+	free(recs);
+}
+
 /* pre: checkpoint before the purge, so the records sit in the database
  * file (secure_delete must zero them there); else they are only in the WAL. */
 static void test_residue(bool pre)
@@ -148,6 +182,7 @@ int main(void)
 		return 2;
 	kr1 = new_keyring("k1.key");
 	test_purge_yield();
+	test_purge_pace();
 	test_residue(true);
 	test_residue(false);
 	test_residue_reader();
