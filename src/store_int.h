@@ -57,6 +57,23 @@
 	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
 	" AND tenant = ?1 AND conv_hash = ?2)"
 
+/* The next purge candidates of one tenant (?2) and category (?1) older
+ * than ?3, after (ts_ms, id) = (?4, ?5), oldest first, at most ?6: a range
+ * of messages(tenant, category, ts_ms) read in order (test_plans). */
+#define STORE_PURGE_SCAN_SQL                                                                \
+	"SELECT id, record_id, tenant, conv_hash, ts_ms, key_id FROM messages"                 \
+	" WHERE tenant = ?2 AND category = ?1 AND ts_ms < ?3"                                 \
+	" AND (ts_ms, id) > (?4, ?5) ORDER BY ts_ms, id LIMIT ?6"
+
+/* Crypto-shredding: destroys the live data keys of months ended before ?1
+ * that no record uses any more (at ?2), returning their ids. */
+#define STORE_SHRED_SQL                                                                     \
+	"UPDATE data_keys SET wrapped = NULL, destroyed_ms = ?2"                               \
+	" WHERE wrapped IS NOT NULL AND end_ms <= ?1 AND NOT EXISTS"                           \
+	" (SELECT 1 FROM messages m WHERE m.tenant = data_keys.tenant"                         \
+	" AND m.category = data_keys.category AND m.ts_ms >= data_keys.start_ms"               \
+	" AND m.ts_ms < data_keys.end_ms AND m.key_id = data_keys.id) RETURNING id"
+
 /* Statements a typed operation may keep for the rest of its transaction
  * (store_tx_stmt): the held check asked once per purge candidate. */
 enum store_tx_cached { TXS_HELD, TXS_RESTRICTED, TXS_COUNT };
