@@ -57,6 +57,18 @@
 	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
 	" AND tenant = ?1 AND conv_hash = ?2)"
 
+/* The conversation index's bulk update (store_convidx.c): the messages
+ * above the fill mark, sorted by conversation. NOT INDEXED, as in the tail
+ * above: with messages(tenant, category, ts_ms) in the schema (v6) SQLite
+ * read that whole index in tenant order to sort by tenant first, so every
+ * update read every record's index entry (at 3 M records half the
+ * daemon's time, and p99 near a second: bench/soak.sh's slowdown). */
+#define STORE_CONVIDX_FILL_SQL                                                              \
+	"INSERT OR IGNORE INTO conv_index (tenant, conv_hash, msg_id)"                         \
+	" SELECT tenant, conv_hash, id FROM messages NOT INDEXED"                             \
+	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
+	" ORDER BY tenant, conv_hash, id"
+
 /* The next purge candidates of one tenant (?2) and category (?1) older
  * than ?3, after (ts_ms, id) = (?4, ?5), oldest first, at most ?6: a range
  * of messages(tenant, category, ts_ms) read in order (test_plans). */
