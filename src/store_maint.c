@@ -244,13 +244,14 @@ enum rd_err store_purge_before(struct store *st, const char *tenant, const char 
                                int64_t cutoff_ms, size_t batch, store_purge_fn fn, void *ctx,
                                size_t *count)
 {
-	struct purge_ctx p = { .category = category, .cutoff_ms = cutoff_ms, .batch = batch,
-	                       .fn = fn, .ctx = ctx, .st = st };
-	struct tenant_list all = { 0 };
+	struct purge_ctx p = { .tenant = tenant, .category = category, .cutoff_ms = cutoff_ms,
+	                       .batch = batch, .fn = fn, .ctx = ctx,
+	                       .cur_ts = INT64_MIN, .cur_rowid = 0, .st = st };
 	size_t total = 0;
 	enum rd_err rc = RD_OK;
 	if (p.batch == 0 || p.batch > 100000 || !(p.c = calloc(p.batch, sizeof *p.c)))
 		return RD_E_STORAGE;
+	struct tenant_list all = { 0 };   /* tenant NULL: each tenant in turn */
 	if (tenant)
 		rc = purge_tenant(st, &p, tenant, &total);
 	else if ((rc = store_read(st, list_tenants_fn, &all)) == RD_OK)
