@@ -64,6 +64,28 @@ static void test_purge_pace(void)
 	free(recs);
 }
 
+/* A purge for every tenant (tenant NULL) goes tenant by tenant since
+ * schema v8 (messages(tenant, category, ts_ms) is the only index on
+ * time): every tenant's old records go, the new ones stay. */
+static void test_purge_every_tenant(void)
+{
+	static const char *const tenants[] = { "acme", "beta", "zeta" };
+	struct store *st = open_store("tenants.db", 256, false, NULL);
+	struct trec t[12];
+	size_t n = 0;
+	bool ok = st != NULL;
+	for (int i = 0; ok && i < 12; i++)
+		ok = make_rec(st, &t[i], tenants[i % 3], "c", (i < 9 ? JAN_2020 : FEB_2020) + i, "x") == 0 &&
+		     store_submit(st, &t[i].r, 1) == RD_OK;
+	CHECK(ok, "12 records in three tenants, 9 of them old");
+	CHECK(ok && store_purge_before(st, NULL, "chat", FEB_2020, 2, NULL, NULL, &n) == 0 && n == 9,
+	      "a purge for every tenant, in batches of 2, deletes the 9 old ones");
+	store_close(st);
+	CHECK(count_sql("tenants.db", "SELECT count(*) FROM messages") == 3 &&
+	      count_sql("tenants.db", "SELECT count(DISTINCT tenant) FROM messages") == 3,
+	      "each tenant keeps its new record");
+}
+
 /* pre: checkpoint before the purge, so the records sit in the database
  * file (secure_delete must zero them there); else they are only in the WAL. */
 static void test_residue(bool pre)
@@ -183,6 +205,7 @@ int main(void)
 	kr1 = new_keyring("k1.key");
 	test_purge_yield();
 	test_purge_pace();
+	test_purge_every_tenant();
 	test_residue(true);
 	test_residue(false);
 	test_residue_reader();
