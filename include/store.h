@@ -370,6 +370,7 @@ struct store_counters {
 	uint64_t queued;           /* records waiting for the writer now */
 	uint64_t links_cached;     /* subject links known stored, not re-inserted */
 	uint64_t ckpt_retries;     /* residue checkpoints that readers held back */
+	uint64_t purge_paused_us;  /* purges waited between batches for busy ingest */
 	bool residue_pending;      /* deleted records still in the files (last seen) */
 };
 void store_get_counters(struct store *st, struct store_counters *out);

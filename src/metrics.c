@@ -506,6 +506,10 @@ int metrics_render_store(const struct store_counters *sc, struct buf *b)
 		" old snapshots held back (retried).\n"
 		"# TYPE redactd_store_checkpoint_retries_total counter\n"
 		"redactd_store_checkpoint_retries_total %llu\n"
+		"# HELP redactd_store_purge_paused_seconds_total Time retention purges waited between"
+		" batches to leave the writer to busy ingest.\n"
+		"# TYPE redactd_store_purge_paused_seconds_total counter\n"
+		"redactd_store_purge_paused_seconds_total %.3f\n"
 		"# HELP redactd_store_residue_pending 1 while deleted records may still be in the"
 		" database file or WAL.\n"
 		"# TYPE redactd_store_residue_pending gauge\n"
@@ -514,5 +518,5 @@ int metrics_render_store(const struct store_counters *sc, struct buf *b)
 		(unsigned long long)sc->syncs, (unsigned long long)sc->busy,
 		(unsigned long long)sc->jobs_failed, (unsigned long long)sc->queued,
 		(unsigned long long)sc->links_cached, (unsigned long long)sc->ckpt_retries,
-		sc->residue_pending ? 1 : 0);
+		(double)sc->purge_paused_us / 1e6, sc->residue_pending ? 1 : 0);
 }

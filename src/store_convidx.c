@@ -33,10 +33,7 @@ static const char *const ci_sql[CI_COUNT] = {
 	               " coalesce((SELECT max(id) FROM messages), 0)) + 1",
 	[CI_PENDING] = "SELECT count(*) FROM messages"
 	               " WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)",
-	[CI_INSERT] = "INSERT OR IGNORE INTO conv_index (tenant, conv_hash, msg_id)"
-	              " SELECT tenant, conv_hash, id FROM messages"
-	              " WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"
-	              " ORDER BY tenant, conv_hash, id",
+	[CI_INSERT] = STORE_CONVIDX_FILL_SQL,
 	[CI_UPTO] = "UPDATE conv_index_state"
 	            " SET upto = max(upto, coalesce((SELECT max(id) FROM messages), 0)) WHERE id = 1",
 };

@@ -40,6 +40,9 @@
 #define STORE_RESIDUE_RETRY_MS 50
 #define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 #define STORE_PURGE_YIELD_MS 4        /* a purge batch gives way to waiting records after this */
+/* ...and the sweeper then waits this many times the batch's time (store_maint.c). */
+#define STORE_PURGE_PACE 9
+#define STORE_PURGE_PAUSE_MAX_MS 100
 
 /* SQL for the ids of one conversation's messages, with the tenant as ?1
  * and conv_hash as ?2: the bulk-filled conv_index plus the short tail of
@@ -53,6 +56,35 @@
 	" UNION ALL SELECT id FROM messages NOT INDEXED"                                      \
 	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
 	" AND tenant = ?1 AND conv_hash = ?2)"
+
+/* The conversation index's bulk update (store_convidx.c): the messages
+ * above the fill mark, sorted by conversation. NOT INDEXED, as in the tail
+ * above: with messages(tenant, category, ts_ms) in the schema (v6) SQLite
+ * read that whole index in tenant order to sort by tenant first, so every
+ * update read every record's index entry (at 3 M records half the
+ * daemon's time, and p99 near a second: bench/soak.sh's slowdown). */
+#define STORE_CONVIDX_FILL_SQL                                                              \
+	"INSERT OR IGNORE INTO conv_index (tenant, conv_hash, msg_id)"                         \
+	" SELECT tenant, conv_hash, id FROM messages NOT INDEXED"                             \
+	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
+	" ORDER BY tenant, conv_hash, id"
+
+/* The next purge candidates of one tenant (?2) and category (?1) older
+ * than ?3, after (ts_ms, id) = (?4, ?5), oldest first, at most ?6: a range
+ * of messages(tenant, category, ts_ms) read in order (test_plans). */
+#define STORE_PURGE_SCAN_SQL                                                                \
+	"SELECT id, record_id, tenant, conv_hash, ts_ms, key_id FROM messages"                 \
+	" WHERE tenant = ?2 AND category = ?1 AND ts_ms < ?3"                                 \
+	" AND (ts_ms, id) > (?4, ?5) ORDER BY ts_ms, id LIMIT ?6"
+
+/* Crypto-shredding: destroys the live data keys of months ended before ?1
+ * that no record uses any more (at ?2), returning their ids. */
+#define STORE_SHRED_SQL                                                                     \
+	"UPDATE data_keys SET wrapped = NULL, destroyed_ms = ?2"                               \
+	" WHERE wrapped IS NOT NULL AND end_ms <= ?1 AND NOT EXISTS"                           \
+	" (SELECT 1 FROM messages m WHERE m.tenant = data_keys.tenant"                         \
+	" AND m.category = data_keys.category AND m.ts_ms >= data_keys.start_ms"               \
+	" AND m.ts_ms < data_keys.end_ms AND m.key_id = data_keys.id) RETURNING id"
 
 /* Statements a typed operation may keep for the rest of its transaction
  * (store_tx_stmt): the held check asked once per purge candidate. */
@@ -203,6 +235,7 @@ struct store {
 	size_t test_purge_yield;        /* test hook: purge batches yield every n rows */
 	atomic_uint_fast64_t n_commits, n_records, n_failed, n_busy;
 	atomic_uint_fast64_t n_ckpt_retries;   /* store_residue.c */
+	atomic_uint_fast64_t n_purge_paused_us; /* store_maint.c: sweeper pauses for ingest */
 	atomic_bool residue_pending;
 
 	/* Conversation index (store_convidx.c), writer only. */

@@ -134,6 +134,14 @@ static const struct store_schema_step store_steps[] = {
 	 * Now that walk and the due counts of a group read the index alone. It
 	 * grows at the end of each group's range, so ingest pays little. */
 	{ 6, "CREATE INDEX IF NOT EXISTS messages_tenant_cat_ts ON messages(tenant, category, ts_ms);" },
+
+	/* 8: messages(category, ts_ms) goes: (tenant, category, ts_ms) serves
+	 * what it served (the purge scan, tenant by tenant, and the search for
+	 * a data key's records, whose key names its tenant). Every index on
+	 * messages costs each group commit its last leaf and that leaf's
+	 * parent, again and again: this one was 2.3 of the 22 WAL frames a
+	 * commit of 13 chat turns wrote (BENCHMARKS.md, issue 16). */
+	{ 8, "DROP INDEX IF EXISTS messages_cat_ts;" },
 };
 
 /* The register of table owners, in the order their steps of one version

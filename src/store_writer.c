@@ -516,6 +516,7 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->syncs = atomic_load(&st->n_syncs);
 	out->links_cached = atomic_load(&st->n_link_hits);
 	out->ckpt_retries = atomic_load(&st->n_ckpt_retries);
+	out->purge_paused_us = atomic_load(&st->n_purge_paused_us);
 	out->residue_pending = atomic_load(&st->residue_pending);
 	pthread_mutex_lock(&st->qlock);
 	out->queued = st->queued_records;

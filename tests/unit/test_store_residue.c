@@ -30,6 +30,62 @@ static void test_purge_yield(void)
 	free(recs);
 }
 
+/* Pacing (store_maint.c): a purge whose batches records waited for
+ * pauses between them, at least STORE_PURGE_PACE times each batch's time;
+ * one that nothing waited for runs its batches back to back. */
+static void test_purge_pace(void)
+{
+	enum { N = 96 };
+	struct store *st = open_store("pace.db", 1024, false, NULL);
+	struct store_record *recs = NULL;
+	struct trec *t = make_many(st, N, 8, JAN_2020, &recs);
+	struct store_counters c = { 0 };
+	size_t n = 0;
+	bool ok = t != NULL && store_submit(st, recs, N) == RD_OK;
+	CHECK(ok, "96 January records");
+	CHECK(ok && store_purge_before(st, "acme", "chat", JAN_2020 + 48, 10, NULL, NULL, &n) == 0 &&
+	      n == 48, "an uncontended purge of the oldest half");
+	if (st)
+		store_get_counters(st, &c);
+	CHECK(ok && c.purge_paused_us == 0, "with nothing waiting it did not pause");
+	size_t before = n;
+	int64_t t0 = util_mono_us();
+	if (st)
+		store_test_purge_yield(st, 8);   /* every batch gives way, as to waiting records */
+	CHECK(ok && store_purge_before(st, "acme", "chat", FEB_2020, 10, NULL, NULL, &n) == 0 &&
+	      before + n == N, "a contended purge of the rest, in batches that give way");
+	int64_t took = util_mono_us() - t0;
+	if (st)
+		store_get_counters(st, &c);
+	CHECK(c.purge_paused_us > 0 && took >= (int64_t)c.purge_paused_us,
+	      "it paused between its batches (counted, and within the time it took)");
+	store_close(st);
+	free(t);
+	free(recs);
+}
+
+/* A purge for every tenant (tenant NULL) goes tenant by tenant since
+ * schema v8 (messages(tenant, category, ts_ms) is the only index on
+ * time): every tenant's old records go, the new ones stay. */
+static void test_purge_every_tenant(void)
+{
+	static const char *const tenants[] = { "acme", "beta", "zeta" };
+	struct store *st = open_store("tenants.db", 256, false, NULL);
+	struct trec t[12];
+	size_t n = 0;
+	bool ok = st != NULL;
+	for (int i = 0; ok && i < 12; i++)
+		ok = make_rec(st, &t[i], tenants[i % 3], "c", (i < 9 ? JAN_2020 : FEB_2020) + i, "x") == 0 &&
+		     store_submit(st, &t[i].r, 1) == RD_OK;
+	CHECK(ok, "12 records in three tenants, 9 of them old");
+	CHECK(ok && store_purge_before(st, NULL, "chat", FEB_2020, 2, NULL, NULL, &n) == 0 && n == 9,
+	      "a purge for every tenant, in batches of 2, deletes the 9 old ones");
+	store_close(st);
+	CHECK(count_sql("tenants.db", "SELECT count(*) FROM messages") == 3 &&
+	      count_sql("tenants.db", "SELECT count(DISTINCT tenant) FROM messages") == 3,
+	      "each tenant keeps its new record");
+}
+
 /* pre: checkpoint before the purge, so the records sit in the database
  * file (secure_delete must zero them there); else they are only in the WAL. */
 static void test_residue(bool pre)
@@ -148,6 +204,8 @@ int main(void)
 		return 2;
 	kr1 = new_keyring("k1.key");
 	test_purge_yield();
+	test_purge_pace();
+	test_purge_every_tenant();
 	test_residue(true);
 	test_residue(false);
 	test_residue_reader();

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# One traffic profile against one daemon, for profiling and A/B runs (issue
+# 16): starts redactd as bench/ingest.sh does (synchronous=FULL), on a
+# fresh database or on a copy of BENCH_DB (e.g. bench/synth_db.sh's, with
+# its master.key beside it), runs wrk (-t2 -c64, bench/ingest.lua, profile
+# PROFILE) for SECONDS, and prints the rate, p99, the daemon's CPU time a
+# message (user + system, /proc/PID/stat, over the requests wrk completed)
+# and the bytes it wrote a message (wchar). With PERF=1 it also records
+# `perf record --call-graph dwarf` of the daemon into DIR/perf.data.
+# Usage: bash bench/profile.sh BUILD_DIR [PROFILE (chat)] [SECONDS (20)]
+set -euo pipefail
+BUILD=${1:-build}; PROFILE=${2:-chat}; SECS=${3:-20}
+T=$(mktemp -d "${TMPDIR:-/tmp}/profile.XXXXXX"); PID=
+trap 'rc=$?; [ -n "$PID" ] && kill $PID 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$T"; exit $rc' EXIT
+TOKEN=bench-ingest-token; PORT=18090
+if [ -n "${BENCH_DB:-}" ]; then
+	cp "$BENCH_DB" "$T/bench.db"; cp "$(dirname "$BENCH_DB")/master.key" "$T/master.key"
+else
+	"$BUILD/redactd" keygen -o "$T/master.key" 2>/dev/null
+fi
+cat > "$T/redactd.conf" <<CONF
+[server]
+listen = 127.0.0.1:$PORT
+[storage]
+database = $T/bench.db
+key_file = $T/master.key
+synchronous = full
+[token "bench"]
+sha256 = $(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
+scopes = ingest
+CONF
+"$BUILD/redactd" serve -c "$T/redactd.conf" 2>"$T/daemon.log" & PID=$!
+for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
+cpu() { awk '{print $14 + $15}' /proc/$PID/stat; }
+wchar() { awk '$1 == "wchar:" {print $2}' /proc/$PID/io; }
+C0=$(cpu); W0=$(wchar)
+PERF_PID=
+if [ -n "${PERF:-}" ]; then
+	perf record -F 499 --call-graph dwarf,16384 -p $PID -o "$T/perf.data" -- sleep "$SECS" 2>/dev/null &
+	PERF_PID=$!
+fi
+BENCH_PROFILE=$PROFILE BENCH_RUN=$(date +%s%N) BENCH_TOKEN=$TOKEN \
+	wrk -t2 -c64 -d"${SECS}s" --latency -s bench/ingest.lua "http://127.0.0.1:$PORT" > "$T/wrk.txt"
+[ -n "$PERF_PID" ] && { wait "$PERF_PID" || true; }
+C1=$(cpu); W1=$(wchar)
+kill -TERM $PID; wait $PID || true; PID=
+awk -v c0="$C0" -v c1="$C1" -v w0="$W0" -v w1="$W1" -v hz="$(getconf CLK_TCK)" -v p="$PROFILE" '
+	/requests in/ {n = $1; t = $4 + 0}
+	$1 == "99%" {p99 = $2}
+	END {printf "profile %s: %.0f msgs/s, p99 %s, daemon CPU %.1f us a message, %.1f KB written a message\n",
+	             p, n / t, p99, (c1 - c0) * 1e6 / hz / n, (w1 - w0) / n / 1024}' "$T/wrk.txt"
+[ -n "${PERF:-}" ] && echo "perf data kept in $T/perf.data" && KEEP=1
+exit 0
