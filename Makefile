@@ -60,7 +60,11 @@ $(BUILD)/obj/%.o: src/%.c $(wildcard include/*.h src/*.h) | $(BUILD)/obj libs-pr
 # The name gazetteers are compiled into redact_names.o (.incbin).
 $(BUILD)/obj/redact_names.o: $(wildcard data/names/*.txt)
 
+# Made afresh each time: `ar r` never drops a member, so an object whose
+# source was renamed or removed would stay in the archive and its stale
+# copy of a symbol could be the one linked.
 $(BUILD)/libredactd.a: $(OBJS)
+	rm -f $@
 	ar rcs $@ $^
 
 $(BUILD)/redactd: $(BUILD)/obj/main.o $(BUILD)/libredactd.a

@@ -59,7 +59,7 @@ int cmd_tenant(int argc, char **argv);
 /* `consent add|list|optout` (cli_consent.c): consent records (consent.h). */
 int cmd_consent(int argc, char **argv);
 /* `migrate --from sqlite:PATH [--to URL]` (cli_migrate.c): SQLite into
- * PostgreSQL (store_pgmig.h). */
+ * PostgreSQL (store_import.h). */
 int cmd_migrate(int argc, char **argv);
 
 #endif

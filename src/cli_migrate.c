@@ -4,7 +4,7 @@
  *
  * Order, and why: the source's audit chain is verified first (a broken
  * history is not carried over as if it were whole); the store copies every
- * table in resumable batches and compares the counts (store_pgmig.h);
+ * table in resumable batches and compares the counts (store_import.h);
  * then the target's chain is verified and must end at the source's head,
  * so the copy provably holds the same history; last, one "store.migrate"
  * entry is appended on the target in the transaction that marks the
@@ -15,7 +15,7 @@
 #include "cli.h"
 #include "audit.h"
 #include "log.h"
-#include "store_pgmig.h"
+#include "store_import.h"
 #include "util.h"
 
 #include <errno.h>
@@ -62,8 +62,8 @@ static int parse(int argc, char **argv, struct migrate_opts *o)
 		case 't': o->to = optarg; break;
 		case 'v': o->verbose = true; break;
 		case 'b':
-			if (util_parse_long(optarg, 1, STORE_PGMIG_BATCH_MAX, &o->batch)) {
-				fprintf(stderr, "redactd migrate: --batch must be 1..%d\n", STORE_PGMIG_BATCH_MAX);
+			if (util_parse_long(optarg, 1, STORE_IMPORT_BATCH_MAX, &o->batch)) {
+				fprintf(stderr, "redactd migrate: --batch must be 1..%d\n", STORE_IMPORT_BATCH_MAX);
 				return EXIT_USAGE;
 			}
 			break;
@@ -128,7 +128,7 @@ static enum rd_err finish_fn(struct store_tx *tx, void *arg)
 {
 	const struct finish_ctx *f = arg;
 	enum rd_err rc = audit_append(tx, cli_actor(), "store.migrate", "from:sqlite", f->messages);
-	return rc == RD_OK ? store_pgmig_finish(tx) : rc;
+	return rc == RD_OK ? store_import_finish(tx) : rc;
 }
 
 /* ---- output ------------------------------------------------------------------ */
@@ -142,7 +142,7 @@ static void on_progress(const char *table, int64_t copied, int64_t total, bool f
 		        (long long)total, finished ? " done" : "");
 }
 
-static void print_summary(const char *from, const struct store_pgmig_report *r)
+static void print_summary(const char *from, const struct store_import_report *r)
 {
 	printf("migrated %s to postgresql%s\n", from, r->finished ? " (finished by an earlier run)" : "");
 	printf("%-18s %12s %12s\n", "table", "sqlite", "postgresql");
@@ -221,14 +221,14 @@ static int migrate_run(struct migrate_env *env, const struct migrate_opts *o)
 {
 	static char err[1024];
 	struct audit_report sa, ta;
-	struct store_pgmig_report r;
+	struct store_import_report r;
 	if (verify_chain(env->src, "SQLite store", &sa) || target_open(env, o))
 		return EXIT_RUNTIME;
-	struct store_pgmig_options mo = {
+	struct store_import_options mo = {
 		.batch = (size_t)o->batch, .max_batches = o->max_batches, .source_label = o->from,
 		.progress = on_progress, .ctx = (void *)o,
 	};
-	enum rd_err rc = store_pgmig_copy(env->src, env->dst, &mo, &r, err, sizeof err);
+	enum rd_err rc = store_import_copy(env->src, env->dst, &mo, &r, err, sizeof err);
 	if (rc != RD_OK) {
 		fprintf(stderr, "redactd migrate: %s\n", err);
 		if (rc == RD_E_STORAGE)

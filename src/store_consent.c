@@ -14,7 +14,7 @@
  */
 #include "store_int.h"
 #include "store_consent.h"
-#include "store_pg_pgrights.h"
+#include "store_pg_rights.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -8,7 +8,7 @@
  * the transaction (store_tx_stmt).
  */
 #include "store_int.h"
-#include "store_pg_pgrights.h"
+#include "store_pg_rights.h"
 #include "log.h"
 
 #include <string.h>

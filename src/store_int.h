@@ -358,7 +358,7 @@ enum rd_err store_pg_audit_chains(struct store_tx *tx,
 enum rd_err store_pg_audit_last_of(struct store_tx *tx, const char *const *actions, size_t n,
                                    int64_t *ts_ms);
 
-/* store_pg_pgret.c: retention, shredding, key rotation and tenant
+/* store_pg_retention.c: retention, shredding, key rotation and tenant
  * closures on PostgreSQL (store_retention.h, store_tenant.h, store.h). */
 struct store_group;
 typedef enum rd_err (*store_pg_group_fn)(const struct store_group *g, void *ctx);

@@ -19,7 +19,7 @@
  */
 #include "store_int.h"
 #include "store_journal.h"
-#include "store_pg_pgrights.h"
+#include "store_pg_rights.h"
 #include "log.h"
 #include "util.h"
 

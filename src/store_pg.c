@@ -340,7 +340,7 @@ enum rd_err store_pg_open(struct store *st, char *err, size_t errlen)
 	    store_pg_migrate(pg->w.c, &st->schema_version, err, errlen))
 		return RD_E_STORAGE;
 	st->seal_format = 2;   /* a PostgreSQL store never held format-1 rows */
-	if (!st->opt.readonly && store_pg_pgmig_check(pg->w.c, err, errlen))
+	if (!st->opt.readonly && store_import_check(pg->w.c, err, errlen))
 		return RD_E_STORAGE;
 	if (st->opt.readonly) {
 		PQfinish(pg->w.c);

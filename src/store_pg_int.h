@@ -93,9 +93,9 @@ int store_pq_load(char *err, size_t errlen) RD_WARN_UNUSED;
 #define STORE_PG_LOCK_AUDIT     0x72640002
 #define STORE_PG_LOCK_PARTITION 0x72640003
 #define STORE_PG_LOCK_ROOT      0x72640004
-/* redactd migrate (store_pg_pgmig.c): a session lock, one run at a time. */
+/* redactd migrate (store_pg_import.c): a session lock, one run at a time. */
 #define STORE_PG_LOCK_MIGRATE   0x72640010
-/* One sweeper at a time (store_pg_pgret.c): a session lock, not a
+/* One sweeper at a time (store_pg_retention.c): a session lock, not a
  * transaction's, held for a whole pass. */
 #define STORE_PG_LOCK_SWEEP     0x72640011
 
@@ -148,10 +148,10 @@ int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen) RD_WARN_
  * not, in its own transaction under an advisory lock). 0 or -1. */
 int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms) RD_WARN_UNUSED;
 
-/* store_pg_pgmig.c: -1 with err while a redactd migrate into the database
+/* store_pg_import.c: -1 with err while a redactd migrate into the database
  * has not finished (a daemon must not write into a half-copied store),
  * else 0. */
-int store_pg_pgmig_check(PGconn *c, char *err, size_t errlen) RD_WARN_UNUSED;
+int store_import_check(PGconn *c, char *err, size_t errlen) RD_WARN_UNUSED;
 
 /* store_pg_writer.c */
 int store_pg_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;

@@ -135,7 +135,7 @@ static const char *const pg_steps[] = {
 	"  requested_ms bigint NOT NULL,"
 	"  due_ms bigint NOT NULL,"
 	"  done_ms bigint);",
-	/* 2 (data-subject rights, store_pg_pgrights*.c): consent records
+	/* 2 (data-subject rights, store_pg_rights*.c): consent records
 	 * (append-only: a trigger refuses UPDATE), the erasure journal and its
 	 * expiry mark, and a message's lookup by record id (rectification).
 	 * IF NOT EXISTS throughout, so it may run after another step added in
@@ -174,7 +174,7 @@ static const char *const pg_steps[] = {
 	"  expired_upto bigint NOT NULL);"
 	"INSERT INTO journal_state (id, expired_upto) VALUES (1, 0) ON CONFLICT DO NOTHING;"
 	"CREATE INDEX IF NOT EXISTS messages_record ON messages (tenant, record_id);",
-	/* 3 (redactd migrate, store_pg_pgmig.c): its state (the source's
+	/* 3 (redactd migrate, store_pg_import.c): its state (the source's
 	 * fingerprint, each table's cursor). */
 	"CREATE TABLE IF NOT EXISTS migrate_state ("
 	"  id int PRIMARY KEY CHECK (id = 1),"
@@ -187,7 +187,7 @@ static const char *const pg_steps[] = {
 	"  cursor text,"
 	"  copied bigint NOT NULL DEFAULT 0,"
 	"  done boolean NOT NULL DEFAULT false);",
-	/* 4 (retention, store_pg_pgret.c): purged counts of a sweep pass not
+	/* 4 (retention, store_pg_retention.c): purged counts of a sweep pass not
 	 * yet in the audit log (store_retention.c's table). IF NOT EXISTS:
 	 * the step may be renumbered when other ports add theirs. */
 	"CREATE TABLE IF NOT EXISTS retention_pending ("

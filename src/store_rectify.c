@@ -9,7 +9,7 @@
  */
 #include "store_int.h"
 #include "store_rectify.h"
-#include "store_pg_pgrights.h"
+#include "store_pg_rights.h"
 
 enum rd_err store_message_get(struct store_tx *tx, const char *tenant, const char *record_id,
                               store_row_fn fn, void *ctx)

@@ -8,7 +8,7 @@
  * per conversation read by a non-admin token, one indexed probe.
  */
 #include "store_int.h"
-#include "store_pg_pgrights.h"
+#include "store_pg_rights.h"
 
 /* The restrict module's part of schema version 7 (IF NOT EXISTS, as
  * step 6: a database whose user_version was set back still has it). */

@@ -11,9 +11,8 @@
 #  - `redactd tenant close/list/cancel` and the admin API;
 #  - the sweeper purging an expired category, shredding the key of an
 #    ended month once no record uses it, and finishing a tenant closure.
-#    With stats (groups, entity totals). Every purge asks store_holds_held
-#    about each record, and stats counts holds: where legal holds are not
-#    on this backend yet (501) that part says it is skipped.
+#    With stats (groups, entity totals), and a legal hold that keeps an
+#    expired conversation through the sweep.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 if ! pg_setup; then finish; exit $([ "$FAILED" -eq 0 ] && echo 0 || echo 1); fi
@@ -88,47 +87,49 @@ req DELETE /v1/tenants/globex/close "$ADMIN_TOKEN"
 check_eq "and cancels" "$STATUS $(jget .closure)" "200 cancelled"
 
 # ---- purge, shredding, a closure's end -------------------------------------------
-req GET /v1/holds "$ADMIN_TOKEN"
-if [ "$STATUS" = 501 ]; then
-	echo "# skipped: stats, purges, shredding and a closure's end on postgresql (legal holds answer 501 here: stats counts them, every purge asks store_holds_held)"
-else
-	OUT=$(rd stats --json 2>/dev/null)   # it counts holds too
-	check_eq "stats counts acme's lead records" "$(jq -r '.tenants.acme.categories.lead.records' <<<"$OUT")" 2
-	check_eq "stats counts entities per tenant" "$(jq -r '.tenants.acme.entities.EMAIL' <<<"$OUT")" 2
-	check_eq "stats sees the other tenant" "$(jq -r '.tenants.globex.categories.chat_transcript.records' <<<"$OUT")" 1
+OUT=$(rd stats --json 2>/dev/null)   # it counts holds too
+check_eq "stats counts acme's lead records" "$(jq -r '.tenants.acme.categories.lead.records' <<<"$OUT")" 2
+check_eq "stats counts entities per tenant" "$(jq -r '.tenants.acme.entities.EMAIL' <<<"$OUT")" 2
+check_eq "stats sees the other tenant" "$(jq -r '.tenants.globex.categories.chat_transcript.records' <<<"$OUT")" 1
 
-	live_keys() { psql_t "SELECT count(*) FROM data_keys WHERE tenant = '$1' AND period = '$2' AND wrapped IS NOT NULL"; }
-	check_eq "January 2020's key of acme/lead is live" "$(live_keys acme 2020-01)" 1
-	FILE_BEFORE=$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")
-	OUT=$(rd sweep 2>&1); RC=$?
-	check_eq "redactd sweep once the lock is free: exit 0" "$RC" 0
-	check "January 2020 held only expired acme/lead rows: its partition was emptied whole (TRUNCATE: a new file)" \
-		test "$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")" != "$FILE_BEFORE"
-	check "it purged the two expired records" grep -q "purged 2 record" <<<"$OUT"
-	req GET /v1/conversations/lead-1?tenant=acme "$ADMIN_TOKEN"
-	check_eq "the expired conversation is gone" "$STATUS" 404
-	req GET /v1/conversations/chat-1?tenant=acme "$ADMIN_TOKEN"
-	check_eq "the kept category stays" "$STATUS" 200
-	check_eq "the purge is audited per (tenant, category)" \
-		"$(psql_t "SELECT target || ' ' || count FROM audit_log WHERE action = 'purge'")" "tenant:acme category:lead 2"
-	check_eq "the ended month's unused key is destroyed" "$(live_keys acme 2020-01)" 0
-	check_eq "no pending count is left" "$(psql_t "SELECT count(*) FROM retention_pending")" 0
+live_keys() { psql_t "SELECT count(*) FROM data_keys WHERE tenant = '$1' AND period = '$2' AND wrapped IS NOT NULL"; }
+check_eq "January 2020's key of acme/lead is live" "$(live_keys acme 2020-01)" 1
+# A legal hold on an expired conversation of another month: the purge
+# asks about every record, and this one stays.
+post acme lead-held lead "held: mail lee@example.net" 2020-02-03T04:05:06Z
+req POST /v1/holds "$ADMIN_TOKEN" '{"tenant":"acme","conversation_id":"lead-held","reason":"litigation"}'
+check_eq "a legal hold on an expired February 2020 conversation" "$STATUS" 201
+FILE_BEFORE=$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")
+OUT=$(rd sweep 2>&1); RC=$?
+check_eq "redactd sweep once the lock is free: exit 0" "$RC" 0
+check "January 2020 held only expired acme/lead rows: its partition was emptied whole (TRUNCATE: a new file)" \
+	test "$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")" != "$FILE_BEFORE"
+check "it purged the two expired records" grep -q "purged 2 record" <<<"$OUT"
+req GET /v1/conversations/lead-1?tenant=acme "$ADMIN_TOKEN"
+check_eq "the expired conversation is gone" "$STATUS" 404
+req GET /v1/conversations/chat-1?tenant=acme "$ADMIN_TOKEN"
+check_eq "the kept category stays" "$STATUS" 200
+req GET /v1/conversations/lead-held?tenant=acme "$ADMIN_TOKEN"
+check_eq "the held conversation survives the sweep" "$STATUS $(jget '.messages | length')" "200 1"
+check_eq "the purge is audited per (tenant, category)" \
+	"$(psql_t "SELECT target || ' ' || count FROM audit_log WHERE action = 'purge'")" "tenant:acme category:lead 2"
+check_eq "the ended month's unused key is destroyed" "$(live_keys acme 2020-01)" 0
+check_eq "no pending count is left" "$(psql_t "SELECT count(*) FROM retention_pending")" 0
 
-	# A closure due now: the daemon's own sweeper (restarted with a 1 s
-	# interval) finishes it.
-	daemon_stop
-	conf_set sweep_interval 1s
-	daemon_start || { finish; exit 1; }
-	rd tenant close globex --after 1s >/dev/null 2>&1
-	done_() { req GET /v1/tenants "$ADMIN_TOKEN"; [ "$(jget '.tenants[] | select(.name=="globex") | .closure.state')" = done ]; }
-	check "the sweeper erases globex and the closure is done" wait_for 20 done_
-	check_eq "no globex record is left" "$(psql_t "SELECT count(*) FROM messages WHERE tenant = 'globex'")" 0
-	check_eq "every globex key is destroyed" "$(psql_t "SELECT count(*) FROM data_keys WHERE tenant = 'globex' AND wrapped IS NOT NULL")" 0
-	check "acme keeps its keys" test "$(psql_t "SELECT count(*) FROM data_keys WHERE tenant = 'acme' AND wrapped IS NOT NULL")" -ge 1
-	check_eq "the closure's steps are audited" \
-		"$(psql_t "SELECT string_agg(DISTINCT action, ' ' ORDER BY action) FROM audit_log WHERE target LIKE 'tenant:globex%'")" \
-		"purge tenant.close tenant.close.cancel tenant.close.done tenant.close.erase tenant.shred"
-fi
+# A closure due now: the daemon's own sweeper (restarted with a 1 s
+# interval) finishes it.
+daemon_stop
+conf_set sweep_interval 1s
+daemon_start || { finish; exit 1; }
+rd tenant close globex --after 1s >/dev/null 2>&1
+done_() { req GET /v1/tenants "$ADMIN_TOKEN"; [ "$(jget '.tenants[] | select(.name=="globex") | .closure.state')" = done ]; }
+check "the sweeper erases globex and the closure is done" wait_for 20 done_
+check_eq "no globex record is left" "$(psql_t "SELECT count(*) FROM messages WHERE tenant = 'globex'")" 0
+check_eq "every globex key is destroyed" "$(psql_t "SELECT count(*) FROM data_keys WHERE tenant = 'globex' AND wrapped IS NOT NULL")" 0
+check "acme keeps its keys" test "$(psql_t "SELECT count(*) FROM data_keys WHERE tenant = 'acme' AND wrapped IS NOT NULL")" -ge 1
+check_eq "the closure's steps are audited" \
+	"$(psql_t "SELECT string_agg(DISTINCT action, ' ' ORDER BY action) FROM audit_log WHERE target LIKE 'tenant:globex%'")" \
+	"purge tenant.close tenant.close.cancel tenant.close.done tenant.close.erase tenant.shred"
 
 check "the audit chain verifies" rd audit verify
 # (The conversation ids as words: the cluster's directory is .../redactd-pg-NNNN.)

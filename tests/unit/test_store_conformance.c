@@ -10,15 +10,15 @@
  * rectification (conformance_rights.h). On PostgreSQL, an operation not
  * ported yet says so (RD_E_NOT_SUPPORTED).
  * Migration goes one way: the PostgreSQL round copies the SQLite round's
- * submit store into its database (store_pgmig_copy) and reads back what
+ * submit store into its database (store_import_copy) and reads back what
  * the SQLite round read; the SQLite round checks that a SQLite target is
- * refused. test_store_pgmig.c covers the rest of it.
+ * refused. test_store_import.c covers the rest of it.
  */
 #include "audit.h"
 #include "store_fixture.h"
 #include "store_holds.h"
 #include "store_replay.h"
-#include "store_pgmig.h"
+#include "store_import.h"
 #include "pg_fixture.h"
 
 static bool on_pg;
@@ -253,20 +253,20 @@ static enum rd_err migrate_finish(struct store_tx *tx, void *arg)
 {
 	(void)arg;
 	enum rd_err rc = audit_append(tx, "test", "store.migrate", "from:sqlite", 5);
-	return rc == RD_OK ? store_pgmig_finish(tx) : rc;
+	return rc == RD_OK ? store_import_finish(tx) : rc;
 }
 
 static void test_migrate(void)
 {
 	struct store_options ro = { .sync_full = true, .readonly = true };
 	struct store *src = NULL, *dst = NULL;
-	struct store_pgmig_report r;
-	struct store_pgmig_options mo = { .batch = 2, .source_label = "conformance" };
+	struct store_import_report r;
+	struct store_import_options mo = { .batch = 2, .source_label = "conformance" };
 	char err[512] = "";
 	CHECK(store_open(tmp("submit.db"), &ro, &src, err, sizeof err) == RD_OK,
 	      "the SQLite round's store opens as a source");
 	if (!on_pg) {
-		CHECK(src && store_pgmig_copy(src, src, &mo, &r, err, sizeof err) == RD_E_INVALID_REQUEST,
+		CHECK(src && store_import_copy(src, src, &mo, &r, err, sizeof err) == RD_E_INVALID_REQUEST,
 		      "a SQLite target is refused");
 		store_close(src);
 		return;
@@ -276,7 +276,7 @@ static void test_migrate(void)
 		if (store_open("", &ro, &dst, err, sizeof err) != RD_OK)
 			dst = NULL;
 	}
-	CHECK(src && dst && store_pgmig_copy(src, dst, &mo, &r, err, sizeof err) == RD_OK &&
+	CHECK(src && dst && store_import_copy(src, dst, &mo, &r, err, sizeof err) == RD_OK &&
 	      r.messages == 5, "the SQLite round's five records migrate");
 	if (err[0])
 		fprintf(stderr, "migrate: %s\n", err);

@@ -1,6 +1,6 @@
 /*
- * store_pg_pgmig.c — `redactd migrate`: a SQLite store copied into
- * PostgreSQL, in resumable batches (store_pgmig.h).
+ * store_pg_import.c — `redactd migrate`: a SQLite store copied into
+ * PostgreSQL, in resumable batches (store_import.h).
  *
  * Workload: once per installation, millions of rows. Each batch reads up
  * to `batch` rows of one table from SQLite in key order after the table's
@@ -30,7 +30,7 @@
  * constants of `tables` (never of input); parameters carry the values.
  */
 #include "store_pg_int.h"
-#include "store_pgmig.h"
+#include "store_import.h"
 #include "log.h"
 #include "util.h"
 
@@ -121,7 +121,7 @@ static const struct mig_table tables[] = {
 	  COUNT("sqlite_sequence WHERE name = 'audit_log' AND seq > 0"),
 	  COUNT("audit_chains WHERE chain = '' AND high_mark > 0") },
 };
-_Static_assert(RD_ARRAY_LEN(tables) <= STORE_PGMIG_TABLES, "report has room for every table");
+_Static_assert(RD_ARRAY_LEN(tables) <= STORE_IMPORT_TABLES, "report has room for every table");
 
 /* The sequences behind ids the target hands out from now on. */
 static const char *const sequences_sql[] = {
@@ -134,8 +134,8 @@ static const char *const sequences_sql[] = {
 
 struct mig {
 	struct store *src, *dst;
-	const struct store_pgmig_options *o;
-	struct store_pgmig_report *rep;
+	const struct store_import_options *o;
+	struct store_import_report *rep;
 	sqlite3 *db;                    /* a read connection of the source */
 	PGconn *c;                      /* this run's own connection to the target */
 	char *err;
@@ -504,7 +504,7 @@ static enum rd_err copy_batch(struct mig *m, const struct mig_table *t, const ch
 static enum rd_err copy_table(struct mig *m, size_t ti)
 {
 	const struct mig_table *t = &tables[ti];
-	struct store_pgmig_table *out = &m->rep->t[ti];
+	struct store_import_table *out = &m->rep->t[ti];
 	struct progress p;
 	enum rd_err rc = progress_load(m, t, &p);
 	if (rc != RD_OK || p.done)
@@ -567,7 +567,7 @@ static enum rd_err set_sequences(struct mig *m)
 static enum rd_err compare_counts(struct mig *m)
 {
 	for (size_t i = 0; i < RD_ARRAY_LEN(tables); i++) {
-		const struct store_pgmig_table *t = &m->rep->t[i];
+		const struct store_import_table *t = &m->rep->t[i];
 		if (t->source != t->target) {
 			util_err(m->err, m->errlen, "%s: %lld row(s) in the source, %lld in the target (did the"
 			         " source change during the migration? stop every redactd using it)", t->name,
@@ -610,8 +610,8 @@ static enum rd_err lock_target(struct mig *m)
 	return RD_OK;
 }
 
-enum rd_err store_pgmig_copy(struct store *src, struct store *dst,
-                             const struct store_pgmig_options *o, struct store_pgmig_report *rep,
+enum rd_err store_import_copy(struct store *src, struct store *dst,
+                             const struct store_import_options *o, struct store_import_report *rep,
                              char *err, size_t errlen)
 {
 	struct mig m = { .src = src, .dst = dst, .o = o, .rep = rep, .err = err, .errlen = errlen };
@@ -619,9 +619,9 @@ enum rd_err store_pgmig_copy(struct store *src, struct store *dst,
 	rep->n = RD_ARRAY_LEN(tables);
 	for (size_t i = 0; i < rep->n; i++)
 		rep->t[i].name = tables[i].name;
-	if (src->pg || !dst->pg || !o->batch || o->batch > STORE_PGMIG_BATCH_MAX) {
+	if (src->pg || !dst->pg || !o->batch || o->batch > STORE_IMPORT_BATCH_MAX) {
 		util_err(err, errlen, "a migration goes from a SQLite store to a PostgreSQL one, in batches"
-		         " of 1..%d rows", STORE_PGMIG_BATCH_MAX);
+		         " of 1..%d rows", STORE_IMPORT_BATCH_MAX);
 		return RD_E_INVALID_REQUEST;
 	}
 	if (src->seal_format != 2) {
@@ -644,7 +644,7 @@ enum rd_err store_pgmig_copy(struct store *src, struct store *dst,
 	return rc;
 }
 
-enum rd_err store_pgmig_finish(struct store_tx *tx)
+enum rd_err store_import_finish(struct store_tx *tx)
 {
 	if (!tx->pg)
 		return RD_E_INVALID_REQUEST;
@@ -658,7 +658,7 @@ enum rd_err store_pgmig_finish(struct store_tx *tx)
 	return r ? RD_OK : RD_E_STORAGE;
 }
 
-int store_pg_pgmig_check(PGconn *c, char *err, size_t errlen)
+int store_import_check(PGconn *c, char *err, size_t errlen)
 {
 	PGresult *r = store_pg_exec(c, "SELECT source FROM migrate_state WHERE id = 1 AND finished_ms IS NULL",
 	                            0, NULL, NULL, NULL);

@@ -1,6 +1,6 @@
 /*
- * store_pg_pgrights.c — legal holds, restrictions and consent records on
- * PostgreSQL (store_pg_pgrights.h): the statements of store_holds.c,
+ * store_pg_rights.c — legal holds, restrictions and consent records on
+ * PostgreSQL (store_pg_rights.h): the statements of store_holds.c,
  * store_restrict.c and store_consent.c in PostgreSQL's terms, with the
  * tenant first in every key and every value a parameter.
  *
@@ -10,7 +10,7 @@
  * means the same as SQLite's rowid order on every node sharing the
  * database; the table refuses UPDATE with a trigger, as SQLite's does.
  */
-#include "store_pg_pgrights.h"
+#include "store_pg_rights.h"
 #include "store_pg_int.h"
 
 #include <stdio.h>

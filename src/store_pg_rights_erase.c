@@ -1,6 +1,6 @@
 /*
- * store_pg_pgrights_erase.c — the erasure journal and rectification on
- * PostgreSQL (store_pg_pgrights.h): the statements of store_journal.c and
+ * store_pg_rights_erase.c — the erasure journal and rectification on
+ * PostgreSQL (store_pg_rights.h): the statements of store_journal.c and
  * store_rectify.c in PostgreSQL's terms.
  *
  * The journal: erasure_journal is keyed (tenant, seq), seq from one
@@ -16,7 +16,7 @@
  * ciphertext is then readable by whoever holds the master key until its
  * data key is destroyed (README, "Shredding on PostgreSQL").
  */
-#include "store_pg_pgrights.h"
+#include "store_pg_rights.h"
 #include "store_pg_int.h"
 
 #include <stdlib.h>

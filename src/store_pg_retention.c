@@ -1,5 +1,5 @@
 /*
- * store_pg_pgret.c — retention on PostgreSQL: the sweeper's reads
+ * store_pg_retention.c — retention on PostgreSQL: the sweeper's reads
  * (groups, records due, entity totals), its pending counts, purges in
  * batches, crypto-shredding of data keys, key rotation (re-wrapping),
  * tenant closures, and the lock that lets one process sweep at a time.

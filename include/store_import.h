@@ -1,5 +1,5 @@
 /*
- * store_pgmig.h — moving a single-node SQLite store into PostgreSQL
+ * store_import.h — moving a single-node SQLite store into PostgreSQL
  * (`redactd migrate`, issue 19).
  *
  * Rows are copied as they are: messages stay sealed (their associated
@@ -19,23 +19,23 @@
  * the same source (migrate_state keeps a fingerprint of the source's
  * root key). One migration at a time (a session advisory lock).
  */
-#ifndef REDACTD_STORE_PGMIG_H
-#define REDACTD_STORE_PGMIG_H
+#ifndef REDACTD_STORE_IMPORT_H
+#define REDACTD_STORE_IMPORT_H
 
 #include "store.h"
 
-#define STORE_PGMIG_TABLES 16
-#define STORE_PGMIG_BATCH_MAX 100000
+#define STORE_IMPORT_TABLES 16
+#define STORE_IMPORT_BATCH_MAX 100000
 
-struct store_pgmig_table {
+struct store_import_table {
 	const char *name;       /* static */
 	int64_t source;         /* rows in the source */
 	int64_t target;         /* rows in the target after the copy */
 	int64_t copied;         /* rows this run copied */
 };
 
-struct store_pgmig_report {
-	struct store_pgmig_table t[STORE_PGMIG_TABLES];
+struct store_import_report {
+	struct store_import_table t[STORE_IMPORT_TABLES];
 	size_t n;
 	bool resumed;           /* an earlier run had started this migration */
 	bool finished;          /* an earlier run had finished it: nothing copied */
@@ -46,14 +46,14 @@ struct store_pgmig_report {
 
 /* Called after each committed batch (NULL: quiet): rows of table copied
  * so far, rows in the source, whether the table is complete. */
-typedef void (*store_pgmig_progress_fn)(const char *table, int64_t copied, int64_t total,
+typedef void (*store_import_progress_fn)(const char *table, int64_t copied, int64_t total,
                                         bool finished, void *ctx);
 
-struct store_pgmig_options {
-	size_t batch;                   /* rows per transaction, 1..STORE_PGMIG_BATCH_MAX */
+struct store_import_options {
+	size_t batch;                   /* rows per transaction, 1..STORE_IMPORT_BATCH_MAX */
 	int64_t max_batches;            /* stop after this many batches (0: no limit) */
 	const char *source_label;       /* what migrate_state records as the source */
-	store_pgmig_progress_fn progress;
+	store_import_progress_fn progress;
 	void *ctx;
 };
 
@@ -67,14 +67,14 @@ struct store_pgmig_options {
  * RD_E_INTEGRITY (a count differs: the source changed during the copy),
  * RD_E_STORAGE. Does not verify the audit chains or record the
  * migration: the caller does both (audit.h sits above the store), then
- * calls store_pgmig_finish in the transaction of its audit entry.
+ * calls store_import_finish in the transaction of its audit entry.
  */
-enum rd_err store_pgmig_copy(struct store *src, struct store *dst,
-                             const struct store_pgmig_options *o, struct store_pgmig_report *rep,
+enum rd_err store_import_copy(struct store *src, struct store *dst,
+                             const struct store_import_options *o, struct store_import_report *rep,
                              char *err, size_t errlen) RD_WARN_UNUSED;
 
 /* Inside a write transaction on the target (store_exec): the migration is
  * finished; a later run copies nothing. */
-enum rd_err store_pgmig_finish(struct store_tx *tx) RD_WARN_UNUSED;
+enum rd_err store_import_finish(struct store_tx *tx) RD_WARN_UNUSED;
 
 #endif

@@ -1,17 +1,17 @@
 /*
- * store_pg_pgrights.h — the data-subject rights operations on PostgreSQL
+ * store_pg_rights.h — the data-subject rights operations on PostgreSQL
  * (issue 19, second wave): legal holds and restrictions (the store_pins_*
  * shape), consent records, the erasure journal, and a message's
  * rectification. The public functions of store_holds.h, store_restrict.h,
  * store_consent.h, store_journal.h and store_rectify.h dispatch here when
  * tx->pg is set; each has its public function's contract. The code is in
- * src/store_pg_pgrights.c (holds, restrictions, consents) and
- * src/store_pg_pgrights_erase.c (journal, rectification).
+ * src/store_pg_rights.c (holds, restrictions, consents) and
+ * src/store_pg_rights_erase.c (journal, rectification).
  *
  * Only store files include this; no libpq type appears in it.
  */
-#ifndef REDACTD_STORE_PG_PGRIGHTS_H
-#define REDACTD_STORE_PG_PGRIGHTS_H
+#ifndef REDACTD_STORE_PG_RIGHTS_H
+#define REDACTD_STORE_PG_RIGHTS_H
 
 #include "store_int.h"
 #include "store_consent.h"

@@ -1,6 +1,6 @@
 /*
- * test_store_pgmig.c — moving a SQLite store into PostgreSQL
- * (store_pgmig.h, `redactd migrate`), on a real SQLite file and a
+ * test_store_import.c — moving a SQLite store into PostgreSQL
+ * (store_import.h, `redactd migrate`), on a real SQLite file and a
  * database of the run's throwaway cluster (pg_fixture.h): a copy stopped
  * after a few batches and resumed copies every row once, a batch that
  * fails leaves nothing; the rows open on
@@ -12,7 +12,7 @@
  */
 #include "audit.h"
 #include "store_fixture.h"
-#include "store_pgmig.h"
+#include "store_import.h"
 #include "pg_fixture.h"
 
 static unsigned char replay_hash[CRYPTO_HASH_BYTES];
@@ -64,7 +64,7 @@ static enum rd_err finish_fn(struct store_tx *tx, void *arg)
 {
 	(void)arg;
 	enum rd_err rc = audit_append(tx, "test", "store.migrate", "from:sqlite", 0);
-	return rc == RD_OK ? store_pgmig_finish(tx) : rc;
+	return rc == RD_OK ? store_import_finish(tx) : rc;
 }
 
 static int submit_one(struct store *st, const char *tenant, const char *conv, int64_t ts,
@@ -106,13 +106,13 @@ static int fill_source(void)
 }
 
 static enum rd_err copy(struct store *src, struct store *dst, size_t batch, int64_t max,
-                        struct store_pgmig_report *r, char *err, size_t errlen)
+                        struct store_import_report *r, char *err, size_t errlen)
 {
-	struct store_pgmig_options o = { .batch = batch, .max_batches = max, .source_label = "test" };
-	return store_pgmig_copy(src, dst, &o, r, err, errlen);
+	struct store_import_options o = { .batch = batch, .max_batches = max, .source_label = "test" };
+	return store_import_copy(src, dst, &o, r, err, errlen);
 }
 
-static int64_t table(const struct store_pgmig_report *r, const char *name, bool target)
+static int64_t table(const struct store_import_report *r, const char *name, bool target)
 {
 	for (size_t i = 0; i < r->n; i++)
 		if (!strcmp(r->t[i].name, name))
@@ -123,7 +123,7 @@ static int64_t table(const struct store_pgmig_report *r, const char *name, bool 
 static void test_copy_resume(const char *url)
 {
 	struct store *src = sqlite_open("mig.db", NULL), *dst = pg_open(url, true, NULL);
-	struct store_pgmig_report r;
+	struct store_import_report r;
 	char err[512] = "";
 	CHECK(src && dst, "source (readonly SQLite) and target (PostgreSQL) open");
 	if (!src || !dst)
@@ -209,7 +209,7 @@ static void test_after(const char *url)
 
 static void test_refusals(const char *url)
 {
-	struct store_pgmig_report r;
+	struct store_import_report r;
 	char err[512] = "";
 	struct store *other = sqlite_open("other.db", kr2);
 	store_close(other);
