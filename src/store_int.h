@@ -427,6 +427,9 @@ int store_reseal(struct store *st, sqlite3 *db, const struct keyring *kr, char *
 /* store_writer.c */
 int store_writer_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_writer_stop(struct store *st);
+/* Either backend's writer: tells it to stop once the queue is drained and
+ * joins it (no-op when it never started). */
+void store_writer_join(struct store *st);
 enum rd_err store_writer_checkpoint(struct store *st, int wait_ms) RD_WARN_UNUSED;
 
 /* store_writer.c, for both backends' writer threads (qlock held): wait up

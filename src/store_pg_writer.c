@@ -521,13 +521,5 @@ int store_pg_writer_start(struct store *st, char *err, size_t errlen)
 
 void store_pg_writer_stop(struct store *st)
 {
-	if (!st->writer_started)
-		return;
-	pthread_mutex_lock(&st->qlock);
-	st->stopping = true;
-	st->paused = false;
-	pthread_cond_broadcast(&st->qcond);
-	pthread_mutex_unlock(&st->qlock);
-	pthread_join(st->writer, NULL);
-	st->writer_started = false;
+	store_writer_join(st);
 }

@@ -687,7 +687,7 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	return 0;
 }
 
-void store_writer_stop(struct store *st)
+void store_writer_join(struct store *st)
 {
 	if (!st->writer_started)
 		return;
@@ -698,5 +698,12 @@ void store_writer_stop(struct store *st)
 	pthread_mutex_unlock(&st->qlock);
 	pthread_join(st->writer, NULL);
 	st->writer_started = false;
+}
+
+void store_writer_stop(struct store *st)
+{
+	if (!st->writer_started)
+		return;
+	store_writer_join(st);
 	store_sync_stop(st);
 }
