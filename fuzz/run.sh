@@ -21,6 +21,11 @@ for s in src/*.c; do
 			$(pkg-config --cflags $PKGS) -c "$s" -o "$o"
 	fi
 done
+# An object whose source was renamed or removed would be linked beside its
+# successor (the harnesses link every object): gone with its source.
+for o in "$out"/obj/*.o; do
+	[ -f "src/$(basename "$o" .o).c" ] || rm -f "$o"
+done
 rc=0
 for h in fuzz/fuzz_*.c; do
 	name=$(basename "$h" .c)
