@@ -400,17 +400,9 @@ void store_row_from(sqlite3_stmt *s, struct store_row *r)
 	r->entity_counts = (const char *)sqlite3_column_text(s, 12);
 }
 
-struct conv_ctx {
-	const char *tenant;
-	const unsigned char *hash;
-	store_row_fn fn;
-	void *ctx;
-	size_t count;
-};
-
 static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 {
-	struct conv_ctx *c = arg;
+	struct store_conv_walk *c = arg;
 	sqlite3 *db = tx->db;
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
@@ -442,7 +434,7 @@ enum rd_err store_conversation(struct store *st, const char *tenant,
 {
 	if (st->pg)
 		return store_pg_conversation(st, tenant, conv_hash, fn, ctx, count);
-	struct conv_ctx c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
+	struct store_conv_walk c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
 	enum rd_err rc = store_read(st, conversation_fn, &c);
 	if (count)
 		*count = c.count;

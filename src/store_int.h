@@ -86,6 +86,16 @@
 	" AND m.category = data_keys.category AND m.ts_ms >= data_keys.start_ms"               \
 	" AND m.ts_ms < data_keys.end_ms AND m.key_id = data_keys.id) RETURNING id"
 
+/* A conversation read (store_conversation) as either backend walks it:
+ * the conversation, the caller's callback, and the rows visited. */
+struct store_conv_walk {
+	const char *tenant;
+	const unsigned char *hash;
+	store_row_fn fn;
+	void *ctx;
+	size_t count;
+};
+
 /* Statements a typed operation may keep for the rest of its transaction
  * (store_tx_stmt): the held check asked once per purge candidate. */
 enum store_tx_cached { TXS_HELD, TXS_RESTRICTED, TXS_COUNT };

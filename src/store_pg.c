@@ -419,17 +419,9 @@ void store_pg_row_from(const PGresult *r, int i, struct store_row *row)
 	row_from(r, i, row);
 }
 
-struct conv_ctx {
-	const char *tenant;
-	const unsigned char *hash;
-	store_row_fn fn;
-	void *ctx;
-	size_t count;
-};
-
 static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 {
-	struct conv_ctx *c = arg;
+	struct store_conv_walk *c = arg;
 	const char *vals[2] = { c->tenant, (const char *)c->hash };
 	const int lens[2] = { 0, CRYPTO_HASH_BYTES }, fmts[2] = { 0, 1 };
 	PGresult *r = store_pg_exec(tx->pg->c, "SELECT " PG_ROW_COLS " FROM messages"
@@ -452,7 +444,7 @@ enum rd_err store_pg_conversation(struct store *st, const char *tenant,
                                   const unsigned char conv_hash[CRYPTO_HASH_BYTES],
                                   store_row_fn fn, void *ctx, size_t *count)
 {
-	struct conv_ctx c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
+	struct store_conv_walk c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
 	enum rd_err rc = store_pg_read(st, conversation_fn, &c);
 	if (count)
 		*count = c.count;

@@ -48,3 +48,16 @@ pg_teardown() {
 	[ -n "$PG_OWN" ] && sh "$(dirname "$0")/../pg_cluster.sh" stop "$PG_OWN"
 	return 0
 }
+
+start_nodes() {  # start_nodes N: N daemons on $T/redactd.conf, each on its own port -> PIDS[i], BASES[i]
+	BASES=()
+	local i port
+	for i in $(seq 1 "$1"); do
+		port=$(free_port)
+		sed "s|^listen = .*|listen = 127.0.0.1:$port|" "$T/redactd.conf" > "$T/node$i.conf"
+		"$BIN" serve -c "$T/node$i.conf" >>"$T/node$i.log" 2>&1 &
+		PIDS[$i]=$!
+		BASES[$i]=http://127.0.0.1:$port
+		wait_healthy "${BASES[$i]}" "${PIDS[$i]}" || { echo "node $i did not start:"; cat "$T/node$i.log"; }
+	done
+}

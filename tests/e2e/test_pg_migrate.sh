@@ -93,15 +93,7 @@ check "... and says it was finished" bash -c "printf '%s' \"\$1\" | grep -q 'fin
 check_eq "still every message once" "$(psql_t "SELECT count(*) FROM messages")" "$SRC_MSGS"
 
 # ---- three nodes on PostgreSQL --------------------------------------------------
-BASES=()
-for i in 1 2 3; do
-	port=$(free_port)
-	sed "s|^listen = .*|listen = 127.0.0.1:$port|" "$T/redactd.conf" > "$T/node$i.conf"
-	"$BIN" serve -c "$T/node$i.conf" >>"$T/node$i.log" 2>&1 &
-	PIDS[$i]=$!
-	BASES[$i]=http://127.0.0.1:$port
-	wait_healthy "${BASES[$i]}" "${PIDS[$i]}" || { echo "node $i did not start:"; cat "$T/node$i.log"; }
-done
+start_nodes 3
 for i in 1 2 3; do
 	BASE=${BASES[$i]}
 	req GET /v1/conversations/mig-1 "$READ_TOKEN"

@@ -16,15 +16,7 @@ pg_config
 "$BIN" keygen -o "$T/master.key" 2>/dev/null
 N=${PG_MULTI_N:-80}   # messages per client; 4 clients per process
 
-BASES=()
-for i in 1 2 3; do
-	port=$(free_port)
-	sed "s|^listen = .*|listen = 127.0.0.1:$port|" "$T/redactd.conf" > "$T/node$i.conf"
-	"$BIN" serve -c "$T/node$i.conf" >>"$T/node$i.log" 2>&1 &
-	PIDS[$i]=$!
-	BASES[$i]=http://127.0.0.1:$port
-	wait_healthy "${BASES[$i]}" "${PIDS[$i]}" || { echo "node $i did not start:"; cat "$T/node$i.log"; }
-done
+start_nodes 3
 check "three processes serve one database" bash -c "kill -0 ${PIDS[1]} && kill -0 ${PIDS[2]} && kill -0 ${PIDS[3]}"
 
 # client NODE C: N messages into conversation mc-NODE-C; one line per 201

@@ -13,6 +13,7 @@
 #include "harness.h"
 
 #include <libpq-fe.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -33,6 +34,21 @@ static inline int pg_skip_or_fail(void)
 	}
 	printf("# skipped: the postgresql backend (no REDACTD_TEST_PG_URL; make test starts a cluster)\n");
 	return 1;
+}
+
+/* The conformance rounds: run_all on SQLite, then with *on_pg set on the
+ * cluster (or the skip/failure pg_skip_or_fail decides without one). */
+static inline void pg_both_rounds(void (*run_all)(void), bool *on_pg)
+{
+	printf("# sqlite\n");
+	run_all();
+	if (pg_base_url()) {
+		printf("# postgresql\n");
+		*on_pg = true;
+		run_all();
+	} else {
+		pg_skip_or_fail();
+	}
 }
 
 /* Runs sql on url; 0 or -1 (the server's message on stderr). */

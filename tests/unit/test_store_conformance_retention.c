@@ -444,15 +444,7 @@ int main(void)
 		return 2;
 	kr1 = new_keyring("k1.key");
 	kr2 = new_keyring("k2.key");
-	printf("# sqlite\n");
-	run_all();
-	if (pg_base_url()) {
-		printf("# postgresql\n");
-		on_pg = true;
-		run_all();
-	} else {
-		pg_skip_or_fail();
-	}
+	pg_both_rounds(run_all, &on_pg);
 	keyring_free(kr1);
 	keyring_free(kr2);
 	return TEST_DONE();
