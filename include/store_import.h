@@ -58,6 +58,10 @@ struct store_import_options {
 	/* Who copies, for a refusal ("redactd migrate" when NULL), and what
 	 * to add to it (NULL: nothing). */
 	const char *command, *refusal_hint;
+	/* Mixed into the source's fingerprint when not 0: a restore passes
+	 * its backup's time, so another backup of the same store is another
+	 * source (migrate passes 0: any copy of one store is the same). */
+	int64_t fingerprint_salt;
 };
 
 /*

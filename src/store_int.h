@@ -158,6 +158,10 @@ int store_journal_mark_backup(sqlite3 *copy, int64_t taken_ms, bool with_keys) R
 int store_backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *err, size_t errlen)
 	RD_WARN_UNUSED;
 int store_backup_count(sqlite3 *dst, int64_t *records) RD_WARN_UNUSED;
+/* store_journal.c: a backup's backup_meta row; 1 with its fields, 0 when
+ * db has none (not a backup, or one made before schema 7). */
+int store_backup_meta(sqlite3 *db, int64_t *taken_ms, int64_t *mark, bool *with_keys)
+	RD_WARN_UNUSED;
 /* store_pg_backup.c: store_backup of a PostgreSQL store (the same SQLite
  * backup file, from one snapshot). */
 enum rd_err store_pg_backup(struct store *st, const char *dest, unsigned flags, int64_t *records,

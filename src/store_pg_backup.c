@@ -49,6 +49,7 @@
 #include "util.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -349,5 +350,336 @@ enum rd_err store_pg_backup(struct store *st, const char *dest, unsigned flags, 
 	         (long long)b.journal_mark);
 	if (records)
 		*records = n;
+	return RD_OK;
+}
+
+/* ---- restore: the backup and the live journal ----------------------------------- */
+
+struct pgr {
+	struct store *target, *live;
+	unsigned flags;
+	PGconn *t, *l;                /* the target's connection, the live store's */
+	struct store_restore_report *r;
+	char *err;
+	size_t errlen;
+};
+
+/* The backup's meta: taken_ms and the journal mark it saw. */
+static enum rd_err read_backup(struct pgr *x, const char *backup)
+{
+	sqlite3 *db = NULL;
+	bool with_keys = false;
+	int found = -1;
+	if (sqlite3_open_v2(backup, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) == SQLITE_OK)
+		found = store_backup_meta(db, &x->r->taken_ms, &x->r->mark, &with_keys);
+	sqlite3_close(db);
+	if (found == 1)
+		return RD_OK;
+	util_err(x->err, x->errlen, "%s is not a redactd backup (or one made before the erasure journal"
+	         " existed, which only a restore into a SQLite file takes)", backup);
+	return found < 0 ? RD_E_STORAGE : RD_E_INVALID_REQUEST;
+}
+
+/* Does the live journal still hold every entry above the backup's mark? */
+static enum rd_err check_live(struct pgr *x)
+{
+	PGresult *r = store_pg_exec(x->l, "SELECT expired_upto FROM journal_state WHERE id = 1", 0, NULL,
+	                            NULL, NULL);
+	if (!r || PQntuples(r) != 1) {
+		PQclear(r);
+		return fail_pg(x->l, x->err, x->errlen, "cannot read the live erasure journal");
+	}
+	int64_t expired = store_pg_get64(r, 0, 0);
+	PQclear(r);
+	x->r->journal = true;
+	x->r->covered = expired <= x->r->mark;
+	x->r->forced = !x->r->covered;
+	if (x->r->covered || (x->flags & STORE_RESTORE_FORCE))
+		return RD_OK;
+	util_err(x->err, x->errlen, "the live erasure journal no longer covers this backup (entries up to"
+	         " %lld have expired, the backup saw %lld): erasures made since could not all be"
+	         " replayed; --force restores anyway", (long long)expired, (long long)x->r->mark);
+	return RD_E_NOT_FOUND;
+}
+
+/* The target must not be the live store's own database, whatever --force
+ * says: the live session holds an advisory lock with a random key, and the
+ * target looks for it among its own database's locks. */
+static enum rd_err check_not_live(struct pgr *x)
+{
+	char nonce[16], sql[256];
+	snprintf(nonce, sizeof nonce, "%u", (unsigned)randombytes_uniform(INT32_MAX));
+	const char *vals[1] = { nonce };
+	snprintf(sql, sizeof sql, "SELECT pg_advisory_lock(%d, $1::int)", STORE_PG_LOCK_RESTORE);
+	PGresult *r = store_pg_exec(x->l, sql, 1, vals, NULL, NULL);
+	if (!r)
+		return fail_pg(x->l, x->err, x->errlen, "cannot lock the live store");
+	PQclear(r);
+	snprintf(sql, sizeof sql, "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid"
+	         " = %d AND objid = $1::oid AND objsubid = 2 AND database = (SELECT oid FROM"
+	         " pg_database WHERE datname = current_database())", STORE_PG_LOCK_RESTORE);
+	r = store_pg_exec(x->t, sql, 1, vals, NULL, NULL);
+	int64_t same = r && PQntuples(r) == 1 ? store_pg_get64(r, 0, 0) : -1;
+	PQclear(r);
+	snprintf(sql, sizeof sql, "SELECT pg_advisory_unlock(%d, $1::int)", STORE_PG_LOCK_RESTORE);
+	PQclear(store_pg_exec(x->l, sql, 1, vals, NULL, NULL));
+	if (same < 0)
+		return fail_pg(x->t, x->err, x->errlen, "cannot look into the target");
+	if (same == 0)
+		return RD_OK;
+	util_err(x->err, x->errlen, "the target is the live store's own database: restore into a new"
+	         " one (CREATE DATABASE), then point [storage] url at it");
+	return RD_E_INVALID_REQUEST;
+}
+
+/* --force on a target that holds data: emptied, in one transaction. */
+static const char empty_sql[] =
+	"TRUNCATE messages, data_keys, key_root, subjects, replay_ids, audit_log, audit_chains, holds,"
+	" restrictions, tenant_closures, consents, erasure_journal, migrate_state, migrate_progress,"
+	" retention_pending; UPDATE journal_state SET expired_upto = 0";
+
+static enum rd_err empty_target(struct pgr *x)
+{
+	if (store_pg_cmd(x->t, "BEGIN") || store_pg_cmd(x->t, empty_sql) ||
+	    store_pg_cmd(x->t, "COMMIT")) {
+		store_pg_cmd(x->t, "ROLLBACK");
+		return fail_pg(x->t, x->err, x->errlen, "cannot empty the target");
+	}
+	return RD_OK;
+}
+
+/* ---- restore: the replay ------------------------------------------------------------ */
+
+/* What one journal entry deletes from the target, as an erasure does on
+ * PostgreSQL (store_pg_ops.c): the replay register's rows, the subject
+ * links left pointing at nothing, the messages (the last one's count is
+ * the records removed). $1 the tenant, $2 the target (a conversation's
+ * hash as bytea, a record id as text). */
+static const char *const replay_pg_sql[][3] = {
+	[STORE_JOURNAL_CONVERSATION] = {
+		"DELETE FROM replay_ids r USING messages m WHERE r.tenant = $1 AND m.tenant = $1"
+		" AND m.conv_hash = $2 AND r.msg_id = m.id",
+		"DELETE FROM subjects WHERE tenant = $1 AND conv_hash = $2",
+		"DELETE FROM messages WHERE tenant = $1 AND conv_hash = $2",
+	},
+	[STORE_JOURNAL_RECORD] = {
+		"DELETE FROM replay_ids r USING messages m WHERE r.tenant = $1 AND m.tenant = $1"
+		" AND m.record_id = $2 AND r.msg_id = m.id",
+		"DELETE FROM subjects WHERE tenant = $1 AND conv_hash IN (SELECT conv_hash FROM messages"
+		" WHERE tenant = $1 AND record_id = $2) AND NOT EXISTS (SELECT 1 FROM messages o"
+		" WHERE o.tenant = $1 AND o.conv_hash = subjects.conv_hash AND o.record_id <> $2)",
+		"DELETE FROM messages WHERE tenant = $1 AND record_id = $2",
+	},
+	[STORE_JOURNAL_TENANT] = {
+		"DELETE FROM replay_ids WHERE tenant = $1 AND $2::bytea IS NULL",
+		"DELETE FROM subjects WHERE tenant = $1 AND $2::bytea IS NULL",
+		"DELETE FROM messages WHERE tenant = $1 AND $2::bytea IS NULL",
+	},
+};
+
+static int kind_of(const char *name)
+{
+	static const char *const names[] = { "conversation", "record", "tenant" };
+	for (size_t i = 0; i < RD_ARRAY_LEN(names); i++)
+		if (!strcmp(name, names[i]))
+			return (int)i;
+	return -1;
+}
+
+/* A record entry whose record is still live was rectified: the target
+ * takes the live row's sealed text, document and counts. 1 when it did,
+ * 0 when the record is gone from the live store, -1 on error. */
+static int replay_rectified(struct pgr *x, const char *tenant, const char *rid)
+{
+	const char *v[2] = { tenant, rid };
+	PGresult *l = store_pg_exec(x->l, "SELECT text_ct, meta_ct, entity_counts FROM messages"
+	                            " WHERE tenant = $1 AND record_id = $2", 2, v, NULL, NULL);
+	if (!l)
+		return -1;
+	if (PQntuples(l) == 0) {
+		PQclear(l);
+		return 0;
+	}
+	const char *u[5] = { PQgetvalue(l, 0, 0), PQgetvalue(l, 0, 1), PQgetvalue(l, 0, 2), tenant, rid };
+	const int lens[5] = { PQgetlength(l, 0, 0), PQgetlength(l, 0, 1), PQgetlength(l, 0, 2), 0, 0 };
+	const int fmts[5] = { 1, 1, 1, 0, 0 };
+	PGresult *r = store_pg_exec(x->t, "UPDATE messages SET text_ct = $1, meta_ct = $2, entity_counts"
+	                            " = $3 WHERE tenant = $4 AND record_id = $5", 5, u, lens, fmts);
+	PQclear(l);
+	if (!r)
+		return -1;
+	x->r->rectified += strtoll(PQcmdTuples(r), NULL, 10);
+	PQclear(r);
+	return 1;
+}
+
+/* Live entry i of e: applied to the target, then kept in its journal. */
+static int replay_one(struct pgr *x, const PGresult *e, int i)
+{
+	int kind = kind_of(PQgetvalue(e, i, 2));
+	const char *tenant = PQgetvalue(e, i, 3);
+	int tlen = PQgetisnull(e, i, 4) ? -1 : PQgetlength(e, i, 4);
+	char rid[RD_RECORD_ID_LEN + 1] = "";
+	if (kind < 0 || (kind != STORE_JOURNAL_TENANT && tlen <= 0) ||
+	    (kind == STORE_JOURNAL_RECORD && tlen > RD_RECORD_ID_LEN))
+		return -1;
+	if (kind == STORE_JOURNAL_RECORD)
+		memcpy(rid, PQgetvalue(e, i, 4), (size_t)tlen);
+	int live = kind == STORE_JOURNAL_RECORD ? replay_rectified(x, tenant, rid) : 0;
+	if (live < 0)
+		return -1;
+	const char *v[2] = { tenant, kind == STORE_JOURNAL_RECORD ? rid
+	                             : kind == STORE_JOURNAL_CONVERSATION ? PQgetvalue(e, i, 4) : NULL };
+	const int lens[2] = { 0, kind == STORE_JOURNAL_CONVERSATION ? tlen : 0 };
+	const int fmts[2] = { 0, kind == STORE_JOURNAL_CONVERSATION };
+	for (int k = 0; !live && k < 3; k++) {
+		PGresult *r = store_pg_exec(x->t, replay_pg_sql[kind][k], 2, v, lens, fmts);
+		if (!r)
+			return -1;
+		if (k == 2)
+			x->r->removed += strtoll(PQcmdTuples(r), NULL, 10);
+		PQclear(r);
+	}
+	x->r->replayed++;
+	const char *j[5] = { tenant, PQgetvalue(e, i, 0), PQgetvalue(e, i, 1), PQgetvalue(e, i, 2),
+	                     tlen < 0 ? NULL : PQgetvalue(e, i, 4) };
+	const int jl[5] = { 0, 8, 8, 0, tlen < 0 ? 0 : tlen }, jf[5] = { 0, 1, 1, 0, 1 };
+	PGresult *r = store_pg_exec(x->t, "INSERT INTO erasure_journal (tenant, seq, ts_ms, kind, target)"
+	                            " VALUES ($1, $2::bigint, $3::bigint, $4, $5) ON CONFLICT DO NOTHING",
+	                            5, j, jl, jf);
+	PQclear(r);
+	return r ? 0 : -1;
+}
+
+static int replay_journal(struct pgr *x)
+{
+	char mark[8];
+	store_pg_put64(mark, x->r->mark);
+	const char *v[1] = { mark };
+	const int lens[1] = { 8 }, fmts[1] = { 1 };
+	PGresult *e = store_pg_exec(x->l, "SELECT seq, ts_ms, kind, tenant, target FROM erasure_journal"
+	                            " WHERE seq > $1::bigint ORDER BY seq", 1, v, lens, fmts);
+	if (!e)
+		return -1;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(e); i++)
+		rc = replay_one(x, e, i);
+	PQclear(e);
+	return rc;
+}
+
+/* The live store's key wraps: the same keys (same ids), wrapped by the
+ * current master key, destroyed where the live store destroyed them. */
+static int take_live_keys(struct pgr *x)
+{
+	PGresult *k = store_pg_exec(x->l, "SELECT id, tenant, category, period, wrapped, destroyed_ms"
+	                            " FROM data_keys UNION ALL SELECT 0, '', '', '', wrapped, NULL FROM"
+	                            " key_root WHERE id = 1", 0, NULL, NULL, NULL);
+	if (!k)
+		return -1;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(k); i++) {
+		const char *v[6];
+		int lens[6], fmts[6];
+		for (int c = 0; c < 6; c++) {
+			v[c] = PQgetisnull(k, i, c) ? NULL : PQgetvalue(k, i, c);
+			lens[c] = PQgetlength(k, i, c);
+			fmts[c] = PQfformat(k, c);
+		}
+		bool root = store_pg_get64(k, i, 0) == 0;
+		PGresult *r = root
+			? store_pg_exec(x->t, "UPDATE key_root SET wrapped = $1 WHERE id = 1", 1, v + 4,
+			                lens + 4, fmts + 4)
+			: store_pg_exec(x->t, "UPDATE data_keys SET wrapped = $5, destroyed_ms = $6::bigint"
+			                " WHERE id = $1::bigint AND tenant = $2 AND category = $3 AND period = $4",
+			                6, v, lens, fmts);
+		rc = r ? 0 : -1;
+		PQclear(r);
+	}
+	PQclear(k);
+	x->r->keys = rc == 0;
+	return rc;
+}
+
+/* Replay, keys, the journal's expiry mark, in one transaction. */
+static enum rd_err apply_live(struct pgr *x)
+{
+	char exp[8];
+	PGresult *r = store_pg_exec(x->l, "SELECT expired_upto FROM journal_state WHERE id = 1", 0,
+	                            NULL, NULL, NULL);
+	if (!r || PQntuples(r) != 1) {
+		PQclear(r);
+		return fail_pg(x->l, x->err, x->errlen, "cannot read the live erasure journal");
+	}
+	store_pg_put64(exp, store_pg_get64(r, 0, 0));
+	PQclear(r);
+	const char *v[1] = { exp };
+	const int lens[1] = { 8 }, fmts[1] = { 1 };
+	if (store_pg_cmd(x->t, "BEGIN") || replay_journal(x) || take_live_keys(x))
+		goto fail;
+	r = store_pg_exec(x->t, "UPDATE journal_state SET expired_upto = greatest(expired_upto,"
+	                  " $1::bigint) WHERE id = 1", 1, v, lens, fmts);
+	PQclear(r);
+	if (!r || store_pg_cmd(x->t, "SELECT setval('erasure_journal_seq', (SELECT coalesce(max(seq), 0)"
+	                       " + 1 FROM erasure_journal), false)") ||
+	    store_pg_cmd(x->t, "COMMIT"))
+		goto fail;
+	r = store_pg_exec(x->t, "SELECT count(*) FROM messages", 0, NULL, NULL, NULL);
+	x->r->records = r && PQntuples(r) == 1 ? store_pg_get64(r, 0, 0) : 0;
+	PQclear(r);
+	return RD_OK;
+fail:
+	fail_pg(x->t, x->err, x->errlen, "replaying the erasure journal into the target failed");
+	store_pg_cmd(x->t, "ROLLBACK");
+	return RD_E_STORAGE;
+}
+
+/* ---- restore: the whole --------------------------------------------------------------- */
+
+static enum rd_err restore_run(struct pgr *x, const char *backup, struct store_import_report *rep)
+{
+	enum rd_err rc = read_backup(x, backup);
+	if (rc == RD_OK && !(x->l = store_pg_connect(x->live->pg, x->err, x->errlen)))
+		rc = RD_E_STORAGE;
+	if (rc == RD_OK && !(x->t = store_pg_connect(x->target->pg, x->err, x->errlen)))
+		rc = RD_E_STORAGE;
+	if (rc == RD_OK)
+		rc = check_live(x);
+	if (rc == RD_OK)
+		rc = check_not_live(x);
+	if (rc == RD_OK && (x->flags & STORE_RESTORE_FORCE))
+		rc = empty_target(x);
+	if (rc != RD_OK)
+		return rc;
+	struct store_import_options o = {
+		.batch = 1000, .source_label = backup, .command = "redactd restore",
+		.refusal_hint = "; --force empties it first", .fingerprint_salt = x->r->taken_ms,
+	};
+	if ((rc = store_import_file(backup, x->target, &o, rep, x->err, x->errlen)) != RD_OK)
+		return rc;
+	x->r->done_before = rep->finished;
+	return rep->finished ? RD_OK : apply_live(x);
+}
+
+enum rd_err store_pg_restore(const char *backup, struct store *target, struct store *live,
+                             unsigned flags, struct store_restore_report *report, char *err,
+                             size_t errlen)
+{
+	struct store_restore_report r = { 0 };
+	struct store_import_report rep;
+	struct pgr x = { .target = target, .live = live, .flags = flags, .r = &r, .err = err,
+	                 .errlen = errlen };
+	if (!target->pg || !live->pg) {
+		util_err(err, errlen, "a restore into PostgreSQL replays a PostgreSQL store's journal");
+		return RD_E_INVALID_REQUEST;
+	}
+	enum rd_err rc = restore_run(&x, backup, &rep);
+	PQfinish(x.t);
+	PQfinish(x.l);
+	if (rc != RD_OK)
+		return rc;
+	log_info("store: restored a backup into postgresql: %lld journal entries replayed, %lld"
+	         " record(s) removed", (long long)r.replayed, (long long)r.removed);
+	*report = r;
 	return RD_OK;
 }

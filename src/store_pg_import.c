@@ -270,16 +270,26 @@ static int cursor_bind(const struct mig_table *t, sqlite3_stmt *s, const char *c
 /* ---- the target's state --------------------------------------------------- */
 
 /* A fingerprint of the source: the hash of its wrapped root key (random
- * per database, and what every keyed hash in it derives from). */
-static int source_fingerprint(sqlite3 *db, unsigned char fp[32])
+ * per database, and what every keyed hash in it derives from), and the
+ * salt when there is one (store_import_options.fingerprint_salt). */
+static int source_fingerprint(sqlite3 *db, int64_t salt, unsigned char fp[32])
 {
+	crypto_generichash_state h;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, "SELECT wrapped FROM key_root WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	int rc = sqlite3_step(s);
 	const void *w = rc == SQLITE_ROW ? sqlite3_column_blob(s, 0) : NULL;
 	size_t n = w ? (size_t)sqlite3_column_bytes(s, 0) : 0;
-	crypto_generichash(fp, 32, w ? w : (const void *)"", n, NULL, 0);
+	crypto_generichash_init(&h, NULL, 0, 32);
+	crypto_generichash_update(&h, w ? w : (const void *)"", n);
+	if (salt) {
+		unsigned char b[8];
+		for (int i = 0; i < 8; i++)
+			b[i] = (unsigned char)((uint64_t)salt >> (56 - 8 * i));
+		crypto_generichash_update(&h, b, sizeof b);
+	}
+	crypto_generichash_final(&h, fp, 32);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
@@ -295,7 +305,7 @@ static const char target_used_sql[] =
 static enum rd_err claim_target(struct mig *m)
 {
 	unsigned char fp[32];
-	if (source_fingerprint(m->db, fp))
+	if (source_fingerprint(m->db, m->o->fingerprint_salt, fp))
 		return fail_sqlite(m, "cannot read the source's root key");
 	PGresult *r = store_pg_exec(m->c, "SELECT source_fp, finished_ms FROM migrate_state WHERE id = 1",
 	                            0, NULL, NULL, NULL);
@@ -306,7 +316,9 @@ static enum rd_err claim_target(struct mig *m)
 	m->rep->finished = same && !PQgetisnull(r, 0, 1);
 	PQclear(r);
 	if (have && !same) {
-		util_err(m->err, m->errlen, "the target holds a migration from another SQLite store");
+		util_err(m->err, m->errlen, "the target holds a %s from another SQLite %s%s",
+		         m->o->command ? "restore" : "migration", m->o->command ? "backup" : "store",
+		         m->o->refusal_hint ? m->o->refusal_hint : "");
 		return RD_E_INVALID_REQUEST;
 	}
 	if (have) {
