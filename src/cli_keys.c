@@ -235,6 +235,9 @@ static const char backup_help[] =
 	"Writes a consistent copy of the database to DEST (a new file, mode 0600; an\n"
 	"existing DEST is refused) through SQLite's online backup API, while the\n"
 	"daemon runs and ingests. The copy holds no cleartext. Audit-logged.\n"
+	"On PostgreSQL ([storage] backend = postgresql) DEST is the same SQLite backup\n"
+	"file, read in one REPEATABLE READ snapshot (every node keeps ingesting); the\n"
+	"tenants' audit chains go beside the system's. Restore it with --to URL.\n"
 	"Without DEST it goes to [backup] directory as redactd-TIME.db; the sweeper\n"
 	"removes the backups there older than [backup] retention. Every backup\n"
 	"records when it was taken, so `redactd restore` can replay the erasures\n"
@@ -347,7 +350,7 @@ int cmd_backup(int argc, char **argv)
 /* ---- restore ------------------------------------------------------------------- */
 
 static const char restore_help[] =
-	"usage: redactd restore BACKUP --to DB [--force] [-c FILE]\n"
+	"usage: redactd restore BACKUP --to DB|URL [--force] [-c FILE]\n"
 	"Copies BACKUP (from `redactd backup`) to DB, a new file (mode 0600), then\n"
 	"replays there every erasure the live database ([storage] database) has\n"
 	"journalled since the backup was taken, so an erased subject does not come\n"
@@ -357,7 +360,15 @@ static const char restore_help[] =
 	"retention), it refuses (exit 1) unless --force. Audit-logged in both\n"
 	"databases (restore, or restore.forced).\n"
 	"To put DB in service: stop the daemon, move the live database (and its\n"
-	"-wal and -shm files) aside, move DB to [storage] database, start it.\n";
+	"-wal and -shm files) aside, move DB to [storage] database, start it.\n"
+	"On PostgreSQL, --to postgresql://... names a new, empty database (the\n"
+	"password is [storage] password_file's unless the URL has one): the backup\n"
+	"is loaded there (resumable: run the same command again after an\n"
+	"interruption), the configured store's journal replayed and its keys taken;\n"
+	"every audit chain must verify. A database that holds data is refused; with\n"
+	"--force it is EMPTIED first (and a journal that no longer covers the backup\n"
+	"is passed over). The configured store's own database is always refused.\n"
+	"Then point [storage] url at it and start the nodes.\n";
 
 struct restore_audit {
 	const char *action;
