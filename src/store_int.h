@@ -154,7 +154,12 @@ extern const size_t store_journal_schema_count;
 int store_journal_mark_backup(sqlite3 *copy, int64_t taken_ms, bool with_keys) RD_WARN_UNUSED;
 /* store_maint.c: a backup's last step on its copy (backup_meta, the key
  * material removed unless STORE_BACKUP_WITH_KEYS, rollback journal,
- * VACUUM), and the records in it; 0 or -1 (with err). */
+ * VACUUM), and the records in it; 0 or -1 (with err). With
+ * STORE_BACKUP_NO_SCRUB the copy has nothing to scrub: a PostgreSQL backup
+ * writes its file itself, and a key-less one clears the wrapped keys
+ * (secure_delete on) in the transaction that wrote them, so no VACUUM (and
+ * no copy of the whole file in memory) is needed. */
+#define STORE_BACKUP_NO_SCRUB 0x100u
 int store_backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *err, size_t errlen)
 	RD_WARN_UNUSED;
 int store_backup_count(sqlite3 *dst, int64_t *records) RD_WARN_UNUSED;

@@ -485,7 +485,7 @@ int store_backup_count(sqlite3 *dst, int64_t *records)
  * key material removed unless kept. */
 int store_backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *err, size_t errlen)
 {
-	const char *sql = (flags & STORE_BACKUP_WITH_KEYS)
+	const char *sql = (flags & (STORE_BACKUP_WITH_KEYS | STORE_BACKUP_NO_SCRUB))
 		? "PRAGMA journal_mode=DELETE;"
 		: "PRAGMA journal_mode=DELETE; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"
 		  " UPDATE data_keys SET wrapped = NULL WHERE wrapped IS NOT NULL; VACUUM;";

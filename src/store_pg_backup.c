@@ -289,8 +289,8 @@ static enum rd_err file_create(struct pgb *b, const char *dest)
 	if (sqlite3_open_v2(dest, &b->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOFOLLOW, NULL) !=
 	    SQLITE_OK)
 		return fail_sq(b, "cannot open the destination");
-	if (sqlite3_exec(b->db, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;", NULL, NULL,
-	                 NULL) != SQLITE_OK)
+	if (sqlite3_exec(b->db, "PRAGMA journal_mode=DELETE; PRAGMA synchronous=FULL;"
+	                 " PRAGMA secure_delete=ON;", NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sq(b, "cannot set up the destination");
 	if (store_migrate(b->db, &version, merr, sizeof merr)) {
 		util_err(b->err, b->errlen, "backup: the SQLite schema: %s", merr);
@@ -301,7 +301,7 @@ static enum rd_err file_create(struct pgb *b, const char *dest)
 	return RD_OK;
 }
 
-static enum rd_err backup_run(struct store *st, struct pgb *b, const char *dest)
+static enum rd_err backup_run(struct store *st, struct pgb *b, const char *dest, unsigned flags)
 {
 	enum rd_err rc = file_create(b, dest);
 	if (rc != RD_OK)
@@ -315,6 +315,11 @@ static enum rd_err backup_run(struct store *st, struct pgb *b, const char *dest)
 			rc = export_table(b, &store_pg_tables[i]);
 	if (rc == RD_OK && (rc = finish_rows(b)) == RD_OK)
 		rc = compare_counts(b);
+	/* Key-less: the keys never reach the file's committed state, and
+	 * secure_delete zeroes the cells they held (no VACUUM needed). */
+	if (rc == RD_OK && !(flags & STORE_BACKUP_WITH_KEYS) &&
+	    sqlite3_exec(b->db, "UPDATE data_keys SET wrapped = NULL", NULL, NULL, NULL) != SQLITE_OK)
+		rc = fail_sq(b, "cannot remove the key material");
 	if (rc == RD_OK && store_pg_cmd(b->c, "COMMIT"))
 		rc = fail_pg(b->c, b->err, b->errlen, "backup: the snapshot ended badly");
 	if (rc == RD_OK && sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
@@ -327,9 +332,9 @@ enum rd_err store_pg_backup(struct store *st, const char *dest, unsigned flags, 
 {
 	struct pgb b = { .err = err, .errlen = errlen };
 	int64_t n = 0, taken_ms = util_now_ms();
-	enum rd_err rc = backup_run(st, &b, dest);
-	if (rc == RD_OK && (store_backup_finish(b.db, flags, taken_ms, err, errlen) ||
-	                    store_backup_count(b.db, &n)))
+	enum rd_err rc = backup_run(st, &b, dest, flags);
+	if (rc == RD_OK && (store_backup_finish(b.db, flags | STORE_BACKUP_NO_SCRUB, taken_ms, err,
+	                                        errlen) || store_backup_count(b.db, &n)))
 		rc = RD_E_STORAGE;
 	PQfinish(b.c);
 	if (sqlite3_close(b.db) != SQLITE_OK && rc == RD_OK) {

@@ -77,9 +77,15 @@ check_eq "the system chain in audit_log" \
 check_eq "the tenants' chains beside it" \
 	"$(sqlite3 "file:$B?mode=ro" 'SELECT count(*) FROM backup_audit_chains')" "$(psql_t "SELECT count(*) FROM audit_log WHERE chain <> ''")"
 check_eq "the journal's mark" "$(sqlite3 "file:$B?mode=ro" 'SELECT journal_seq FROM backup_meta')" "$(psql_t "SELECT coalesce(max(seq), 0) FROM erasure_journal")"
+W=$(psql_t "SELECT encode(substring(wrapped from 1 for 16), 'hex') FROM data_keys WHERE wrapped IS NOT NULL LIMIT 1")
+check "a live wrapped key exists to look for" test -n "$W"
+check "... and none of its bytes are in the key-less file" bash -c "! od -An -tx1 -v '$B' | tr -d ' \n' | grep -q '$W'"
 check "no identifier or text in clear in the backup file" bash -c \
 	"! grep -aqiE 'pgbackup|7700|900877|Carol|version one|version two|Dave stays' '$B'"
 check_eq "the backup is audited (system chain)" "$(psql_t "SELECT count(*) FROM audit_log WHERE chain = '' AND action = 'backup'")" 1
+check "a --with-keys backup" rd backup "$T/with-keys.db" --with-keys
+check "... does hold the wrapped key's bytes (the look above can fail)" bash -c "od -An -tx1 -v '$T/with-keys.db' | tr -d ' \n' | grep -q '$W'"
+check_eq "... and says so in backup_meta" "$(sqlite3 "file:$T/with-keys.db?mode=ro" 'SELECT with_keys FROM backup_meta')" 1
 
 # ---- after the backup: erasures, a rectification, more ingest ----------------------
 req DELETE "/v1/subjects?email=$(uri $ALICE)" "$ADMIN_TOKEN"
