@@ -9,6 +9,14 @@
  * the database, and a backup needs no key at all (it copies ciphertext).
  * Audit entries: actor cli_actor() ("cli:NAME"), actions "key.rotate", "backup",
  * "restore".
+ *
+ * On PostgreSQL (issue 19) backup is the same command (store_backup writes
+ * the same file); restore takes --to postgresql://... instead of a file:
+ * the configured store is the live one whose journal is replayed, the
+ * target a second store opened readonly, and the restore is recorded only
+ * once every chain of the target verifies, its audit entry committing with
+ * the end of the load (store_import_finish), so a daemon never starts on a
+ * half-restored database.
  */
 #include "cli.h"
 #include "audit.h"
