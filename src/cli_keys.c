@@ -245,7 +245,7 @@ static const char backup_help[] =
 	"daemon runs and ingests. The copy holds no cleartext. Audit-logged.\n"
 	"On PostgreSQL ([storage] backend = postgresql) DEST is the same SQLite backup\n"
 	"file, read in one REPEATABLE READ snapshot (every node keeps ingesting); the\n"
-	"tenants' audit chains go beside the system's. Restore it with --to URL.\n"
+	"tenants' audit chains go beside the system's (redactd restore takes it).\n"
 	"Without DEST it goes to [backup] directory as redactd-TIME.db; the sweeper\n"
 	"removes the backups there older than [backup] retention. Every backup\n"
 	"records when it was taken, so `redactd restore` can replay the erasures\n"
