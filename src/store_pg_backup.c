@@ -241,7 +241,8 @@ static enum rd_err finish_rows(struct pgb *b)
 	    set_high_mark(b->db, "erasure_journal", b->journal_mark) ||
 	    sqlite3_exec(b->db, "INSERT INTO conv_index (tenant, conv_hash, msg_id)"
 	                 " SELECT tenant, conv_hash, id FROM messages;"
-	                 " UPDATE conv_index_state SET upto = coalesce((SELECT max(id) FROM messages), 0);",
+	                 " UPDATE conv_index_state SET upto ="
+	                 " coalesce((SELECT max(id) FROM messages), 0);",
 	                 NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sq(b, "cannot write the high marks");
 	return RD_OK;

@@ -12,7 +12,7 @@
  *
  * DESIGN
  * `store_pg_tables` below (store_pg_tables.h) is the whole mapping, one
- * line per table: the SQLite
+ * line per table, used both ways (a backup reads it back): the SQLite
  * select (its first nkey columns are the key the cursor walks), the
  * PostgreSQL insert ($1.. are the columns after `skip`), and the counts
  * compared at the end. Tables the SQLite side keys without the tenant
@@ -28,7 +28,8 @@
  *
  * INVARIANTS: the target was empty when the migration began (or held only
  * this migration); every SQL string here is a constant or made of the
- * constants of `store_pg_tables` (never of input); parameters carry the values.
+ * constants of `store_pg_tables` (never of input); parameters carry the
+ * values.
  */
 #include "store_pg_int.h"
 #include "store_import.h"
@@ -54,7 +55,8 @@
 
 const struct mig_table store_pg_tables[] = {
 	{ "key_root", "id, wrapped, created_ms", "key_root", "id", 1, 0, "ibi",
-	  "INSERT INTO key_root (id, wrapped, created_ms) VALUES ($1, $2, $3)", SAME("key_root"), NULL, NULL, 0 },
+	  "INSERT INTO key_root (id, wrapped, created_ms) VALUES ($1, $2, $3)", SAME("key_root"),
+	  NULL, NULL, 0 },
 	{ "data_keys", "id, tenant, category, period, start_ms, end_ms, wrapped, created_ms, destroyed_ms",
 	  "data_keys", "id", 1, 0, "itttiibii",
 	  "INSERT INTO data_keys (id, tenant, category, period, start_ms, end_ms, wrapped, created_ms,"
@@ -71,13 +73,15 @@ const struct mig_table store_pg_tables[] = {
 	  "r.id_hash", 1, 0, "bti", "INSERT INTO replay_ids (id_hash, tenant, msg_id) VALUES ($1, $2, $3)",
 	  SAME("replay_ids"), "SELECT id_hash, tenant, msg_id FROM replay_ids",
 	  "INSERT INTO replay_ids (id_hash, msg_id) VALUES (?1, ?3)", 0 },
-	{ "holds", PINS_COLS, "holds", "id", 1, 0, "tttbbti", PINS_INSERT("holds"), SAME("holds"), NULL, NULL, 0 },
+	{ "holds", PINS_COLS, "holds", "id", 1, 0, "tttbbti", PINS_INSERT("holds"), SAME("holds"),
+	  NULL, NULL, 0 },
 	{ "restrictions", PINS_COLS, "restrictions", "id", 1, 0, "tttbbti", PINS_INSERT("restrictions"),
 	  SAME("restrictions"), NULL, NULL, 0 },
 	{ "consents", "id, tenant, scope, target_hash, kind, state, method, source, ts_ms, recorded_ms",
 	  "consents", "id", 1, 0, "ittbttttii",
 	  "INSERT INTO consents (id, tenant, scope, target_hash, kind, state, method, source, ts_ms,"
-	  " recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", SAME("consents"), NULL, NULL, 0 },
+	  " recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", SAME("consents"),
+	  NULL, NULL, 0 },
 	{ "erasure_journal", "seq, ts_ms, kind, tenant, target", "erasure_journal", "seq", 1, 0, "iittb",
 	  "INSERT INTO erasure_journal (seq, ts_ms, kind, tenant, target) VALUES ($1, $2, $3, $4, $5)",
 	  SAME("erasure_journal"), NULL, NULL, 0 },
@@ -129,12 +133,14 @@ const struct mig_table store_pg_tables[] = {
 	  " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain) DO UPDATE SET high_mark ="
 	  " greatest(audit_chains.high_mark, excluded.high_mark), checkpoint_seq ="
 	  " excluded.checkpoint_seq, checkpoint_hash = excluded.checkpoint_hash, purged_ms ="
-	  " excluded.purged_ms", COUNT("backup_audit_chain_state"), COUNT("audit_chains WHERE chain <> ''"),
+	  " excluded.purged_ms", COUNT("backup_audit_chain_state"),
+	  COUNT("audit_chains WHERE chain <> ''"),
 	  "SELECT chain, high_mark, checkpoint_seq, checkpoint_hash, purged_ms FROM audit_chains"
 	  " WHERE chain <> ''", NULL, MIG_OPTIONAL },
 };
 const size_t store_pg_ntables = RD_ARRAY_LEN(store_pg_tables);
-_Static_assert(RD_ARRAY_LEN(store_pg_tables) <= STORE_IMPORT_TABLES, "report has room for every table");
+_Static_assert(RD_ARRAY_LEN(store_pg_tables) <= STORE_IMPORT_TABLES,
+               "report has room for every table");
 
 /* The sequences behind ids the target hands out from now on. */
 static const char *const sequences_sql[] = {
