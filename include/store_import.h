@@ -55,6 +55,13 @@ struct store_import_options {
 	const char *source_label;       /* what migrate_state records as the source */
 	store_import_progress_fn progress;
 	void *ctx;
+	/* Who copies, for a refusal ("redactd migrate" when NULL), and what
+	 * to add to it (NULL: nothing). */
+	const char *command, *refusal_hint;
+	/* Mixed into the source's fingerprint when not 0: a restore passes
+	 * its backup's time, so another backup of the same store is another
+	 * source (migrate passes 0: any copy of one store is the same). */
+	int64_t fingerprint_salt;
 };
 
 /*
@@ -72,6 +79,17 @@ struct store_import_options {
 enum rd_err store_import_copy(struct store *src, struct store *dst,
                              const struct store_import_options *o, struct store_import_report *rep,
                              char *err, size_t errlen) RD_WARN_UNUSED;
+
+/*
+ * The same from a SQLite file opened read-only (not as a store: nothing in
+ * it changes, not even its journal mode): `redactd restore` of a backup
+ * into PostgreSQL. Tables marked optional (the tenants' audit chains of a
+ * backup of a PostgreSQL store, store_pg_tables.h) are copied when the
+ * file has them. Same results as store_import_copy.
+ */
+enum rd_err store_import_file(const char *path, struct store *dst,
+                              const struct store_import_options *o, struct store_import_report *rep,
+                              char *err, size_t errlen) RD_WARN_UNUSED;
 
 /* Inside a write transaction on the target (store_exec): the migration is
  * finished; a later run copies nothing. */

@@ -74,6 +74,7 @@ struct store_restore_report {
 	bool covered;                 /* it still held every entry newer than the backup */
 	bool keys;                    /* data keys were taken from the live database */
 	bool forced;                  /* went on without journal or coverage (STORE_RESTORE_FORCE) */
+	bool done_before;             /* PostgreSQL: an earlier run finished this restore */
 };
 
 /*
@@ -88,5 +89,23 @@ struct store_restore_report {
 enum rd_err store_restore(const char *backup, const char *dest, const char *live, unsigned flags,
                           struct store_restore_report *report, char *err, size_t errlen)
 	RD_WARN_UNUSED;
+
+/*
+ * The same into PostgreSQL (issue 19): backup (from either backend) is
+ * loaded into target, a PostgreSQL store opened readonly whose database
+ * is empty, by the import path (store_import_file: resumable, counts
+ * compared), then live's journal entries newer than the backup are
+ * replayed there and live's wrapped keys taken, in one transaction. live
+ * is the configured PostgreSQL store. Refused (RD_E_INVALID_REQUEST): a
+ * target that holds data, unless STORE_RESTORE_FORCE, which then also
+ * empties it first; a target that is live's own database, always. A
+ * journal that no longer covers the backup: RD_E_NOT_FOUND unless forced.
+ * A run that stopped is run again (the load resumes); report->done_before
+ * when an earlier run had finished. The caller verifies the audit chains
+ * and records the restore (audit entry + store_import_finish on target).
+ */
+enum rd_err store_pg_restore(const char *backup, struct store *target, struct store *live,
+                             unsigned flags, struct store_restore_report *report, char *err,
+                             size_t errlen) RD_WARN_UNUSED;
 
 #endif

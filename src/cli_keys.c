@@ -9,11 +9,20 @@
  * the database, and a backup needs no key at all (it copies ciphertext).
  * Audit entries: actor cli_actor() ("cli:NAME"), actions "key.rotate", "backup",
  * "restore".
+ *
+ * On PostgreSQL (issue 19) backup is the same command (store_backup writes
+ * the same file); restore takes --to postgresql://... instead of a file:
+ * the configured store is the live one whose journal is replayed, the
+ * target a second store opened readonly, and the restore is recorded only
+ * once every chain of the target verifies, its audit entry committing with
+ * the end of the load (store_import_finish), so a daemon never starts on a
+ * half-restored database.
  */
 #include "cli.h"
 #include "audit.h"
 #include "backup.h"
 #include "log.h"
+#include "store_import.h"
 #include "store_journal.h"
 #include "util.h"
 
@@ -234,6 +243,9 @@ static const char backup_help[] =
 	"Writes a consistent copy of the database to DEST (a new file, mode 0600; an\n"
 	"existing DEST is refused) through SQLite's online backup API, while the\n"
 	"daemon runs and ingests. The copy holds no cleartext. Audit-logged.\n"
+	"On PostgreSQL ([storage] backend = postgresql) DEST is the same SQLite backup\n"
+	"file, read in one REPEATABLE READ snapshot (every node keeps ingesting); the\n"
+	"tenants' audit chains go beside the system's (redactd restore takes it).\n"
 	"Without DEST it goes to [backup] directory as redactd-TIME.db; the sweeper\n"
 	"removes the backups there older than [backup] retention. Every backup\n"
 	"records when it was taken, so `redactd restore` can replay the erasures\n"
@@ -346,7 +358,7 @@ int cmd_backup(int argc, char **argv)
 /* ---- restore ------------------------------------------------------------------- */
 
 static const char restore_help[] =
-	"usage: redactd restore BACKUP --to DB [--force] [-c FILE]\n"
+	"usage: redactd restore BACKUP --to DB|URL [--force] [-c FILE]\n"
 	"Copies BACKUP (from `redactd backup`) to DB, a new file (mode 0600), then\n"
 	"replays there every erasure the live database ([storage] database) has\n"
 	"journalled since the backup was taken, so an erased subject does not come\n"
@@ -356,7 +368,15 @@ static const char restore_help[] =
 	"retention), it refuses (exit 1) unless --force. Audit-logged in both\n"
 	"databases (restore, or restore.forced).\n"
 	"To put DB in service: stop the daemon, move the live database (and its\n"
-	"-wal and -shm files) aside, move DB to [storage] database, start it.\n";
+	"-wal and -shm files) aside, move DB to [storage] database, start it.\n"
+	"On PostgreSQL, --to postgresql://... names a new, empty database (the\n"
+	"password is [storage] password_file's unless the URL has one): the backup\n"
+	"is loaded there (resumable: run the same command again after an\n"
+	"interruption), the configured store's journal replayed and its keys taken;\n"
+	"every audit chain must verify. A database that holds data is refused; with\n"
+	"--force it is EMPTIED first (and a journal that no longer covers the backup\n"
+	"is passed over). The configured store's own database is always refused.\n"
+	"Then point [storage] url at it and start the nodes.\n";
 
 struct restore_audit {
 	const char *action;
@@ -425,6 +445,112 @@ static int restore_run(const struct config *cfg, const char *backup, const char 
 	return EXIT_OK;
 }
 
+/* ---- restore into PostgreSQL -------------------------------------------------------- */
+
+static bool is_pg_url(const char *to)
+{
+	return !strncmp(to, "postgresql://", 13) || !strncmp(to, "postgres://", 11);
+}
+
+struct verify_ctx {
+	bool intact;
+	char detail[256];
+};
+
+static void verify_line(const char *chain, const struct audit_report *r, void *ctx)
+{
+	struct verify_ctx *v = ctx;
+	if (r->fault != AUDIT_INTACT && !v->detail[0])
+		snprintf(v->detail, sizeof v->detail, "chain %s: %s", chain ? chain : "(system)", r->detail);
+}
+
+static enum rd_err verify_fn(struct store_tx *tx, void *arg)
+{
+	struct verify_ctx *v = arg;
+	return audit_verify_all(tx, verify_line, v, &v->intact);
+}
+
+/* The target's entry and the end of its load commit together: a daemon
+ * starts on the target only after both (store_import_check). */
+static enum rd_err restore_finish_fn(struct store_tx *tx, void *arg)
+{
+	enum rd_err rc = restore_audit_fn(tx, arg);
+	return rc == RD_OK ? store_import_finish(tx) : rc;
+}
+
+/* The configured (live) store and the target, both readonly; 0 or exit code. */
+static int open_pg_pair(const struct config *cfg, const char *url, struct store **live,
+                        struct store **target)
+{
+	static char err[1024];
+	struct store_options so = { .sync_full = true, .readonly = true, .pg_url = cfg->pg_url,
+	                            .pg_password = cfg->pg_password };
+	if (store_open("", &so, live, err, sizeof err) != RD_OK) {
+		fprintf(stderr, "redactd restore: the live store: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	so.pg_url = url;
+	if (store_open("", &so, target, err, sizeof err) != RD_OK) {
+		fprintf(stderr, "redactd restore: the target: %s\n", err);
+		return EXIT_RUNTIME;
+	}
+	return 0;
+}
+
+static int restore_pg_record(struct store *live, struct store *target, const char *backup,
+                             const struct store_restore_report *r)
+{
+	struct verify_ctx v = { 0 };
+	if (store_read(target, verify_fn, &v) != RD_OK || !v.intact) {
+		fprintf(stderr, "redactd restore: the restored audit chains do not verify: %s\n",
+		        v.detail[0] ? v.detail : "cannot read them");
+		return EXIT_RUNTIME;
+	}
+	struct restore_audit a = { r->forced ? "restore.forced" : "restore", "", r->removed };
+	char *copy = strdup(backup);
+	snprintf(a.target, sizeof a.target, "backup:%.80s", copy ? basename(copy) : "?");
+	free(copy);
+	if (store_exec(target, restore_finish_fn, &a) != RD_OK) {
+		fprintf(stderr, "redactd restore: the restore could not be audit-logged in the target; run"
+		        " the same command again (a daemon will not start on it until then)\n");
+		return EXIT_RUNTIME;
+	}
+	if (store_exec(live, restore_audit_fn, &a) != RD_OK) {
+		fprintf(stderr, "redactd restore: the target is restored, but the live store's audit entry"
+		        " failed\n");
+		return EXIT_RUNTIME;
+	}
+	return EXIT_OK;
+}
+
+static int restore_pg_run(const struct config *cfg, const char *backup, const char *url, bool force)
+{
+	static char err[1024];
+	if (cfg->backend != STORAGE_POSTGRESQL) {
+		fprintf(stderr, "redactd restore: a restore into PostgreSQL replays the erasure journal of the"
+		        " configured PostgreSQL store, and [storage] backend is sqlite: restore into a file"
+		        " (--to FILE), then redactd migrate it\n");
+		return EXIT_USAGE;
+	}
+	struct store *live = NULL, *target = NULL;
+	struct store_restore_report r;
+	int rc = open_pg_pair(cfg, url, &live, &target);
+	if (rc == 0) {
+		enum rd_err e = store_pg_restore(backup, target, live, force ? STORE_RESTORE_FORCE : 0, &r,
+		                                 err, sizeof err);
+		if (e != RD_OK)
+			fprintf(stderr, "redactd restore: %s\n", err);
+		rc = e == RD_E_INVALID_REQUEST ? EXIT_USAGE : e != RD_OK ? EXIT_RUNTIME : 0;
+	}
+	if (rc == 0 && r.done_before)
+		printf("an earlier run finished restoring %s into the target; nothing to do\n", backup);
+	else if (rc == 0 && (rc = restore_pg_record(live, target, backup, &r)) == EXIT_OK)
+		print_restore("the target database (postgresql)", &r);
+	store_close(target);
+	store_close(live);
+	return rc;
+}
+
 int cmd_restore(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -460,7 +586,16 @@ int cmd_restore(int argc, char **argv)
 		fprintf(stderr, "redactd restore: %s\n", err);
 		return EXIT_USAGE;
 	}
-	int rc = restore_run(cfg, argv[optind], to, force);
+	int rc;
+	if (is_pg_url(to)) {
+		rc = restore_pg_run(cfg, argv[optind], to, force);
+	} else if (cfg->backend == STORAGE_POSTGRESQL) {
+		fprintf(stderr, "redactd restore: [storage] backend is postgresql: restore into a new, empty"
+		        " PostgreSQL database (--to postgresql://...)\n");
+		rc = EXIT_USAGE;
+	} else {
+		rc = restore_run(cfg, argv[optind], to, force);
+	}
 	config_free(cfg);
 	return rc;
 }

@@ -152,6 +152,25 @@ extern const size_t store_journal_schema_count;
 /* store_journal.c: in a backup's copy, when it was taken and the erasure
  * journal's high mark its snapshot saw (table backup_meta). 0 or -1. */
 int store_journal_mark_backup(sqlite3 *copy, int64_t taken_ms, bool with_keys) RD_WARN_UNUSED;
+/* store_maint.c: a backup's last step on its copy (backup_meta, the key
+ * material removed unless STORE_BACKUP_WITH_KEYS, rollback journal,
+ * VACUUM), and the records in it; 0 or -1 (with err). With
+ * STORE_BACKUP_NO_SCRUB the copy has nothing to scrub: a PostgreSQL backup
+ * writes its file itself, and a key-less one clears the wrapped keys
+ * (secure_delete on) in the transaction that wrote them, so no VACUUM (and
+ * no copy of the whole file in memory) is needed. */
+#define STORE_BACKUP_NO_SCRUB 0x100u
+int store_backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *err, size_t errlen)
+	RD_WARN_UNUSED;
+int store_backup_count(sqlite3 *dst, int64_t *records) RD_WARN_UNUSED;
+/* store_journal.c: a backup's backup_meta row; 1 with its fields, 0 when
+ * db has none (not a backup, or one made before schema 7). */
+int store_backup_meta(sqlite3 *db, int64_t *taken_ms, int64_t *mark, bool *with_keys)
+	RD_WARN_UNUSED;
+/* store_pg_backup.c: store_backup of a PostgreSQL store (the same SQLite
+ * backup file, from one snapshot). */
+enum rd_err store_pg_backup(struct store *st, const char *dest, unsigned flags, int64_t *records,
+                            char *err, size_t errlen) RD_WARN_UNUSED;
 
 /* Whether a row of table (holds, restrictions: one shape, see
  * store_pins_*) pins the conversation whose hash is the SQL expression c,

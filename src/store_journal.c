@@ -172,7 +172,7 @@ static bool has_table(sqlite3 *db, const char *name)
 }
 
 /* backup_meta of db: 1 with its fields, 0 when there is none. */
-static int read_meta(sqlite3 *db, int64_t *taken_ms, int64_t *mark, bool *with_keys)
+int store_backup_meta(sqlite3 *db, int64_t *taken_ms, int64_t *mark, bool *with_keys)
 {
 	sqlite3_stmt *s;
 	int found = 0;
@@ -213,7 +213,7 @@ enum rd_err store_backup_info(const char *path, bool *is_backup, int64_t *taken_
 		sqlite3_close(db);
 		return RD_E_STORAGE;
 	}
-	*is_backup = read_meta(db, taken_ms, &mark, &wk) == 1;
+	*is_backup = store_backup_meta(db, taken_ms, &mark, &wk) == 1;
 	sqlite3_close(db);
 	return RD_OK;
 }
@@ -240,9 +240,21 @@ static enum rd_err restore_open_backup(struct restore *x)
 		util_err(x->err, x->errlen, "cannot open the backup: %s", sqlite3_errmsg(x->src));
 		return RD_E_STORAGE;
 	}
-	if (read_meta(x->src, &taken, &mark, &x->with_keys) == 1) {
+	if (store_backup_meta(x->src, &taken, &mark, &x->with_keys) == 1) {
 		x->r->taken_ms = taken;
 		x->r->mark = mark;
+		/* A PostgreSQL store's backup keeps its tenants' audit chains
+		 * beside the system's (store_pg_tables.h); SQLite keeps one chain,
+		 * so a restore into a file would drop them. */
+		int64_t tenant_chains = 0;
+		if (has_table(x->src, "backup_audit_chains") &&
+		    query_int(x->src, "SELECT count(*) FROM backup_audit_chains", &tenant_chains) == 0 &&
+		    tenant_chains > 0) {
+			util_err(x->err, x->errlen, "%s is a backup of a PostgreSQL store with tenants' audit"
+			         " chains, which a SQLite file cannot hold: restore it into PostgreSQL"
+			         " (--to postgresql://...)", x->backup);
+			return RD_E_INVALID_REQUEST;
+		}
 		return RD_OK;
 	}
 	/* A backup made before schema 7 has no time; every journal entry is

@@ -467,7 +467,7 @@ static int backup_copy(sqlite3 *src, sqlite3 *dst, char *err, size_t errlen)
 }
 
 /* Records in the copy. */
-static int backup_count(sqlite3 *dst, int64_t *records)
+int store_backup_count(sqlite3 *dst, int64_t *records)
 {
 	sqlite3_stmt *s;
 	int rc = -1;
@@ -483,9 +483,9 @@ static int backup_count(sqlite3 *dst, int64_t *records)
 
 /* The copy as one rollback-journal file that says when it was taken;
  * key material removed unless kept. */
-static int backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *err, size_t errlen)
+int store_backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *err, size_t errlen)
 {
-	const char *sql = (flags & STORE_BACKUP_WITH_KEYS)
+	const char *sql = (flags & (STORE_BACKUP_WITH_KEYS | STORE_BACKUP_NO_SCRUB))
 		? "PRAGMA journal_mode=DELETE;"
 		: "PRAGMA journal_mode=DELETE; PRAGMA secure_delete=ON; PRAGMA temp_store=MEMORY;"
 		  " UPDATE data_keys SET wrapped = NULL WHERE wrapped IS NOT NULL; VACUUM;";
@@ -500,10 +500,8 @@ static int backup_finish(sqlite3 *dst, unsigned flags, int64_t taken_ms, char *e
 enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int64_t *records,
                          char *err, size_t errlen)
 {
-	if (st->pg) {   /* its callers print err */
-		util_err(err, errlen, "%s (use pg_basebackup or pg_dump)", rd_strerror(RD_E_NOT_SUPPORTED));
-		return store_pg_unported("store_backup");
-	}
+	if (st->pg)
+		return store_pg_backup(st, dest, flags, records, err, errlen);
 	sqlite3 *src = NULL, *dst = NULL;
 	int64_t n = 0, taken_ms = util_now_ms();
 	int rc = -1, fd = open(dest, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -523,9 +521,9 @@ enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int
 		goto fail;
 	}
 	sqlite3_exec(dst, "PRAGMA synchronous=FULL", NULL, NULL, NULL);
-	if (backup_copy(src, dst, err, errlen) || backup_finish(dst, flags, taken_ms, err, errlen))
+	if (backup_copy(src, dst, err, errlen) || store_backup_finish(dst, flags, taken_ms, err, errlen))
 		goto fail;
-	if (backup_count(dst, &n)) {
+	if (store_backup_count(dst, &n)) {
 		util_err(err, errlen, "backup: cannot count the copy's records: %s", sqlite3_errmsg(dst));
 		goto fail;
 	}

@@ -11,7 +11,8 @@
  * and run with binary parameters; nothing is decrypted.
  *
  * DESIGN
- * `tables` below is the whole mapping, one line per table: the SQLite
+ * `store_pg_tables` below (store_pg_tables.h) is the whole mapping, one
+ * line per table, used both ways (a backup reads it back): the SQLite
  * select (its first nkey columns are the key the cursor walks), the
  * PostgreSQL insert ($1.. are the columns after `skip`), and the counts
  * compared at the end. Tables the SQLite side keys without the tenant
@@ -27,10 +28,12 @@
  *
  * INVARIANTS: the target was empty when the migration began (or held only
  * this migration); every SQL string here is a constant or made of the
- * constants of `tables` (never of input); parameters carry the values.
+ * constants of `store_pg_tables` (never of input); parameters carry the
+ * values.
  */
 #include "store_pg_int.h"
 #include "store_import.h"
+#include "store_pg_tables.h"
 #include "log.h"
 #include "util.h"
 
@@ -39,78 +42,73 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define MIG_COLS_MAX 16
 #define MIG_CURSOR_MAX 1024
 /* pg_type oids of the parameters (catalog/pg_type_d.h, stable). */
 #define MIG_OID_INT8  20
 #define MIG_OID_BYTEA 17
 #define MIG_OID_TEXT  25
 
-struct mig_table {
-	const char *name;
-	const char *cols;       /* SQLite select list, the key's columns first */
-	const char *from;       /* SQLite FROM (a table, join or subquery) */
-	const char *key;        /* the key, as ORDER BY and row value */
-	int nkey;
-	int skip;               /* leading columns not sent to PostgreSQL */
-	const char *types;      /* per selected column: i int8, t text, b bytes */
-	const char *insert;     /* PostgreSQL */
-	const char *src_count;  /* SQLite */
-	const char *dst_count;  /* PostgreSQL */
-};
-
 #define COUNT(t) "SELECT count(*) FROM " t
 #define SAME(t) COUNT(t), COUNT(t)
 #define PINS_COLS "id, tenant, kind, target_hash, doc_ct, actor, created_ms"
 #define PINS_INSERT(t) "INSERT INTO " t " (" PINS_COLS ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
 
-static const struct mig_table tables[] = {
+const struct mig_table store_pg_tables[] = {
 	{ "key_root", "id, wrapped, created_ms", "key_root", "id", 1, 0, "ibi",
-	  "INSERT INTO key_root (id, wrapped, created_ms) VALUES ($1, $2, $3)", SAME("key_root") },
+	  "INSERT INTO key_root (id, wrapped, created_ms) VALUES ($1, $2, $3)", SAME("key_root"),
+	  NULL, NULL, 0 },
 	{ "data_keys", "id, tenant, category, period, start_ms, end_ms, wrapped, created_ms, destroyed_ms",
 	  "data_keys", "id", 1, 0, "itttiibii",
 	  "INSERT INTO data_keys (id, tenant, category, period, start_ms, end_ms, wrapped, created_ms,"
-	  " destroyed_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", SAME("data_keys") },
+	  " destroyed_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", SAME("data_keys"), NULL, NULL, 0 },
 	{ "messages", "id, record_id, tenant, conv_hash, ts_ms, received_ms, role, channel, category,"
 	  " key_id, conv_ct, text_ct, meta_ct, entity_counts", "messages", "id", 1, 0, "ittbiitttibbbt",
 	  "INSERT INTO messages (id, record_id, tenant, conv_hash, ts_ms, received_ms, role, channel,"
 	  " category, key_id, conv_ct, text_ct, meta_ct, entity_counts) VALUES ($1, $2, $3, $4, $5, $6,"
-	  " $7, $8, $9, $10, $11, $12, $13, $14)", SAME("messages") },
+	  " $7, $8, $9, $10, $11, $12, $13, $14)", SAME("messages"), NULL, NULL, 0 },
 	{ "subjects", "subject_hash, tenant, conv_hash", "subjects", "subject_hash, tenant, conv_hash",
 	  3, 0, "btb", "INSERT INTO subjects (subject_hash, tenant, conv_hash) VALUES ($1, $2, $3)",
-	  SAME("subjects") },
+	  SAME("subjects"), NULL, NULL, 0 },
 	{ "replay_ids", "r.id_hash, m.tenant, r.msg_id", "replay_ids r JOIN messages m ON m.id = r.msg_id",
 	  "r.id_hash", 1, 0, "bti", "INSERT INTO replay_ids (id_hash, tenant, msg_id) VALUES ($1, $2, $3)",
-	  SAME("replay_ids") },
-	{ "holds", PINS_COLS, "holds", "id", 1, 0, "tttbbti", PINS_INSERT("holds"), SAME("holds") },
+	  SAME("replay_ids"), "SELECT id_hash, tenant, msg_id FROM replay_ids",
+	  "INSERT INTO replay_ids (id_hash, msg_id) VALUES (?1, ?3)", 0 },
+	{ "holds", PINS_COLS, "holds", "id", 1, 0, "tttbbti", PINS_INSERT("holds"), SAME("holds"),
+	  NULL, NULL, 0 },
 	{ "restrictions", PINS_COLS, "restrictions", "id", 1, 0, "tttbbti", PINS_INSERT("restrictions"),
-	  SAME("restrictions") },
+	  SAME("restrictions"), NULL, NULL, 0 },
 	{ "consents", "id, tenant, scope, target_hash, kind, state, method, source, ts_ms, recorded_ms",
 	  "consents", "id", 1, 0, "ittbttttii",
 	  "INSERT INTO consents (id, tenant, scope, target_hash, kind, state, method, source, ts_ms,"
-	  " recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", SAME("consents") },
+	  " recorded_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)", SAME("consents"),
+	  NULL, NULL, 0 },
 	{ "erasure_journal", "seq, ts_ms, kind, tenant, target", "erasure_journal", "seq", 1, 0, "iittb",
 	  "INSERT INTO erasure_journal (seq, ts_ms, kind, tenant, target) VALUES ($1, $2, $3, $4, $5)",
-	  SAME("erasure_journal") },
+	  SAME("erasure_journal"), NULL, NULL, 0 },
 	/* One row, which the target's schema step made: overwritten. */
 	{ "journal_state", "id, expired_upto", "journal_state", "id", 1, 0, "ii",
 	  "INSERT INTO journal_state (id, expired_upto) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE"
-	  " SET expired_upto = excluded.expired_upto", SAME("journal_state") },
+	  " SET expired_upto = excluded.expired_upto", SAME("journal_state"), NULL,
+	  "INSERT OR REPLACE INTO journal_state (id, expired_upto) VALUES (?1, ?2)", 0 },
 	{ "tenant_closures", "tenant, state, actor, requested_ms, due_ms, done_ms", "tenant_closures",
 	  "tenant", 1, 0, "tttiii",
 	  "INSERT INTO tenant_closures (tenant, state, actor, requested_ms, due_ms, done_ms)"
-	  " VALUES ($1, $2, $3, $4, $5, $6)", SAME("tenant_closures") },
+	  " VALUES ($1, $2, $3, $4, $5, $6)", SAME("tenant_closures"), NULL, NULL, 0 },
 	{ "audit_log", "seq, ts_ms, actor, action, target, count, prev_hash, hash", "audit_log", "seq",
 	  1, 0, "iitttibb",
 	  "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, count, prev_hash, hash)"
 	  " VALUES ('', $1, $2, $3, $4, $5, $6, $7, $8)",
-	  COUNT("audit_log"), COUNT("audit_log WHERE chain = ''") },
+	  COUNT("audit_log"), COUNT("audit_log WHERE chain = ''"),
+	  "SELECT seq, ts_ms, actor, action, target, count, prev_hash, hash FROM audit_log"
+	  " WHERE chain = ''", NULL, 0 },
 	{ "audit_checkpoint", "id, seq, hash, purged_ms", "audit_checkpoint", "id", 1, 1, "iibi",
 	  "INSERT INTO audit_chains (chain, checkpoint_seq, checkpoint_hash, purged_ms)"
 	  " VALUES ('', $1, $2, $3) ON CONFLICT (chain) DO UPDATE SET checkpoint_seq ="
 	  " excluded.checkpoint_seq, checkpoint_hash = excluded.checkpoint_hash, purged_ms ="
 	  " excluded.purged_ms", COUNT("audit_checkpoint"),
-	  COUNT("audit_chains WHERE chain = '' AND checkpoint_seq IS NOT NULL") },
+	  COUNT("audit_chains WHERE chain = '' AND checkpoint_seq IS NOT NULL"),
+	  "SELECT 1::bigint, checkpoint_seq, checkpoint_hash, purged_ms FROM audit_chains"
+	  " WHERE chain = '' AND checkpoint_seq IS NOT NULL", NULL, 0 },
 	/* The highest seq ever handed out: removing the newest entries stays
 	 * visible after the move. */
 	{ "audit_high_mark", "rid, seq",
@@ -119,9 +117,30 @@ static const struct mig_table tables[] = {
 	  "INSERT INTO audit_chains (chain, high_mark) VALUES ('', $1) ON CONFLICT (chain) DO UPDATE"
 	  " SET high_mark = greatest(audit_chains.high_mark, excluded.high_mark)",
 	  COUNT("sqlite_sequence WHERE name = 'audit_log' AND seq > 0"),
-	  COUNT("audit_chains WHERE chain = '' AND high_mark > 0") },
+	  COUNT("audit_chains WHERE chain = '' AND high_mark > 0"), NULL, NULL, MIG_NO_EXPORT },
+	/* The tenants' chains (store_pg_tables.h): only in a backup of a
+	 * PostgreSQL store. */
+	{ "audit_tenant_log", "chain, seq, ts_ms, actor, action, target, count, prev_hash, hash",
+	  "backup_audit_chains", "chain, seq", 2, 0, "tiitttibb",
+	  "INSERT INTO audit_log (chain, seq, ts_ms, actor, action, target, count, prev_hash, hash)"
+	  " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+	  COUNT("backup_audit_chains"), COUNT("audit_log WHERE chain <> ''"),
+	  "SELECT chain, seq, ts_ms, actor, action, target, count, prev_hash, hash FROM audit_log"
+	  " WHERE chain <> ''", NULL, MIG_OPTIONAL },
+	{ "audit_tenant_chains", "chain, high_mark, checkpoint_seq, checkpoint_hash, purged_ms",
+	  "backup_audit_chain_state", "chain", 1, 0, "tiibi",
+	  "INSERT INTO audit_chains (chain, high_mark, checkpoint_seq, checkpoint_hash, purged_ms)"
+	  " VALUES ($1, $2, $3, $4, $5) ON CONFLICT (chain) DO UPDATE SET high_mark ="
+	  " greatest(audit_chains.high_mark, excluded.high_mark), checkpoint_seq ="
+	  " excluded.checkpoint_seq, checkpoint_hash = excluded.checkpoint_hash, purged_ms ="
+	  " excluded.purged_ms", COUNT("backup_audit_chain_state"),
+	  COUNT("audit_chains WHERE chain <> ''"),
+	  "SELECT chain, high_mark, checkpoint_seq, checkpoint_hash, purged_ms FROM audit_chains"
+	  " WHERE chain <> ''", NULL, MIG_OPTIONAL },
 };
-_Static_assert(RD_ARRAY_LEN(tables) <= STORE_IMPORT_TABLES, "report has room for every table");
+const size_t store_pg_ntables = RD_ARRAY_LEN(store_pg_tables);
+_Static_assert(RD_ARRAY_LEN(store_pg_tables) <= STORE_IMPORT_TABLES,
+               "report has room for every table");
 
 /* The sequences behind ids the target hands out from now on. */
 static const char *const sequences_sql[] = {
@@ -133,7 +152,7 @@ static const char *const sequences_sql[] = {
 };
 
 struct mig {
-	struct store *src, *dst;
+	struct store *dst;
 	const struct store_import_options *o;
 	struct store_import_report *rep;
 	sqlite3 *db;                    /* a read connection of the source */
@@ -179,6 +198,22 @@ static int64_t sqlite_int(sqlite3 *db, const char *sql)
 		v = sqlite3_column_int64(s, 0);
 	sqlite3_finalize(s);
 	return v;
+}
+
+/* An optional table (MIG_OPTIONAL) the source lacks has no rows. */
+static bool source_has(struct mig *m, const struct mig_table *t)
+{
+	sqlite3_stmt *s;
+	bool found = false;
+	if (!(t->flags & MIG_OPTIONAL))
+		return true;
+	if (sqlite3_prepare_v2(m->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
+	                       -1, &s, NULL) != SQLITE_OK)
+		return false;
+	sqlite3_bind_text(s, 1, t->from, -1, SQLITE_STATIC);
+	found = sqlite3_step(s) == SQLITE_ROW;
+	sqlite3_finalize(s);
+	return found;
 }
 
 /* ---- the cursor: the last key copied, as text ---------------------------- */
@@ -241,16 +276,26 @@ static int cursor_bind(const struct mig_table *t, sqlite3_stmt *s, const char *c
 /* ---- the target's state --------------------------------------------------- */
 
 /* A fingerprint of the source: the hash of its wrapped root key (random
- * per database, and what every keyed hash in it derives from). */
-static int source_fingerprint(sqlite3 *db, unsigned char fp[32])
+ * per database, and what every keyed hash in it derives from), and the
+ * salt when there is one (store_import_options.fingerprint_salt). */
+static int source_fingerprint(sqlite3 *db, int64_t salt, unsigned char fp[32])
 {
+	crypto_generichash_state h;
 	sqlite3_stmt *s;
 	if (sqlite3_prepare_v2(db, "SELECT wrapped FROM key_root WHERE id = 1", -1, &s, NULL) != SQLITE_OK)
 		return -1;
 	int rc = sqlite3_step(s);
 	const void *w = rc == SQLITE_ROW ? sqlite3_column_blob(s, 0) : NULL;
 	size_t n = w ? (size_t)sqlite3_column_bytes(s, 0) : 0;
-	crypto_generichash(fp, 32, w ? w : (const void *)"", n, NULL, 0);
+	crypto_generichash_init(&h, NULL, 0, 32);
+	crypto_generichash_update(&h, w ? w : (const void *)"", n);
+	if (salt) {
+		unsigned char b[8];
+		for (int i = 0; i < 8; i++)
+			b[i] = (unsigned char)((uint64_t)salt >> (56 - 8 * i));
+		crypto_generichash_update(&h, b, sizeof b);
+	}
+	crypto_generichash_final(&h, fp, 32);
 	sqlite3_finalize(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
@@ -266,7 +311,7 @@ static const char target_used_sql[] =
 static enum rd_err claim_target(struct mig *m)
 {
 	unsigned char fp[32];
-	if (source_fingerprint(m->db, fp))
+	if (source_fingerprint(m->db, m->o->fingerprint_salt, fp))
 		return fail_sqlite(m, "cannot read the source's root key");
 	PGresult *r = store_pg_exec(m->c, "SELECT source_fp, finished_ms FROM migrate_state WHERE id = 1",
 	                            0, NULL, NULL, NULL);
@@ -277,7 +322,9 @@ static enum rd_err claim_target(struct mig *m)
 	m->rep->finished = same && !PQgetisnull(r, 0, 1);
 	PQclear(r);
 	if (have && !same) {
-		util_err(m->err, m->errlen, "the target holds a migration from another SQLite store");
+		util_err(m->err, m->errlen, "the target holds a %s from another SQLite %s%s",
+		         m->o->command ? "restore" : "migration", m->o->command ? "backup" : "store",
+		         m->o->refusal_hint ? m->o->refusal_hint : "");
 		return RD_E_INVALID_REQUEST;
 	}
 	if (have) {
@@ -288,8 +335,9 @@ static enum rd_err claim_target(struct mig *m)
 	if (used != 0) {
 		if (used < 0)
 			return fail_pg(m, "cannot look into the target");
-		util_err(m->err, m->errlen, "the target database already holds data: redactd migrate"
-		         " copies into an empty one (or resumes its own migration)");
+		util_err(m->err, m->errlen, "the target database already holds data: %s copies into an"
+		         " empty one (or resumes its own run)%s", m->o->command ? m->o->command
+		         : "redactd migrate", m->o->refusal_hint ? m->o->refusal_hint : "");
 		return RD_E_INVALID_REQUEST;
 	}
 	char now[8];
@@ -503,11 +551,11 @@ static enum rd_err copy_batch(struct mig *m, const struct mig_table *t, const ch
 
 static enum rd_err copy_table(struct mig *m, size_t ti)
 {
-	const struct mig_table *t = &tables[ti];
+	const struct mig_table *t = &store_pg_tables[ti];
 	struct store_import_table *out = &m->rep->t[ti];
 	struct progress p;
 	enum rd_err rc = progress_load(m, t, &p);
-	if (rc != RD_OK || p.done)
+	if (rc != RD_OK || p.done || !source_has(m, t))
 		return rc;
 	if (!strcmp(t->name, "messages") && (rc = ensure_partitions(m)) != RD_OK)
 		return rc;
@@ -545,9 +593,10 @@ static enum rd_err copy_table(struct mig *m, size_t ti)
 
 static enum rd_err count_all(struct mig *m, bool target)
 {
-	for (size_t i = 0; i < RD_ARRAY_LEN(tables); i++) {
-		int64_t v = target ? pg_int(m->c, tables[i].dst_count, 0, NULL)
-		                   : sqlite_int(m->db, tables[i].src_count);
+	for (size_t i = 0; i < store_pg_ntables; i++) {
+		const struct mig_table *t = &store_pg_tables[i];
+		int64_t v = target ? pg_int(m->c, t->dst_count, 0, NULL)
+		                   : source_has(m, t) ? sqlite_int(m->db, t->src_count) : 0;
 		if (v < 0)
 			return target ? fail_pg(m, "cannot count the target's rows")
 			              : fail_sqlite(m, "cannot count the source's rows");
@@ -566,7 +615,7 @@ static enum rd_err set_sequences(struct mig *m)
 
 static enum rd_err compare_counts(struct mig *m)
 {
-	for (size_t i = 0; i < RD_ARRAY_LEN(tables); i++) {
+	for (size_t i = 0; i < store_pg_ntables; i++) {
 		const struct store_import_table *t = &m->rep->t[i];
 		if (t->source != t->target) {
 			util_err(m->err, m->errlen, "%s: %lld row(s) in the source, %lld in the target (did the"
@@ -585,7 +634,7 @@ static enum rd_err run(struct mig *m)
 		rc = count_all(m, false);
 	if (rc != RD_OK || m->rep->finished)
 		return rc == RD_OK ? count_all(m, true) : rc;
-	for (size_t i = 0; rc == RD_OK && i < RD_ARRAY_LEN(tables) && !m->rep->stopped; i++)
+	for (size_t i = 0; rc == RD_OK && i < store_pg_ntables && !m->rep->stopped; i++)
 		rc = copy_table(m, i);
 	if (rc != RD_OK || m->rep->stopped)
 		return rc;
@@ -610,37 +659,70 @@ static enum rd_err lock_target(struct mig *m)
 	return RD_OK;
 }
 
+/* The run's common part, m->db being the source. */
+static enum rd_err import_db(struct mig *m, int seal_format)
+{
+	struct store_import_report *rep = m->rep;
+	memset(rep, 0, sizeof *rep);
+	rep->n = store_pg_ntables;
+	for (size_t i = 0; i < rep->n; i++)
+		rep->t[i].name = store_pg_tables[i].name;
+	if (!m->dst->pg || !m->o->batch || m->o->batch > STORE_IMPORT_BATCH_MAX) {
+		util_err(m->err, m->errlen, "a migration goes from a SQLite store to a PostgreSQL one, in"
+		         " batches of 1..%d rows", STORE_IMPORT_BATCH_MAX);
+		return RD_E_INVALID_REQUEST;
+	}
+	if (seal_format != 2) {
+		util_err(m->err, m->errlen, "the source still holds rows sealed in the old format: run"
+		         " redactd serve on it once (it re-seals them), stop it, then migrate");
+		return RD_E_INVALID_REQUEST;
+	}
+	if (!(m->c = store_pg_connect(m->dst->pg, m->err, m->errlen)))
+		return RD_E_STORAGE;
+	enum rd_err rc = lock_target(m);
+	if (rc == RD_OK)
+		rc = run(m);
+	rep->messages = rep->t[2].target;
+	PQfinish(m->c);   /* ends the session: the lock goes with it */
+	m->c = NULL;
+	return rc;
+}
+
 enum rd_err store_import_copy(struct store *src, struct store *dst,
                              const struct store_import_options *o, struct store_import_report *rep,
                              char *err, size_t errlen)
 {
-	struct mig m = { .src = src, .dst = dst, .o = o, .rep = rep, .err = err, .errlen = errlen };
-	memset(rep, 0, sizeof *rep);
-	rep->n = RD_ARRAY_LEN(tables);
-	for (size_t i = 0; i < rep->n; i++)
-		rep->t[i].name = tables[i].name;
-	if (src->pg || !dst->pg || !o->batch || o->batch > STORE_IMPORT_BATCH_MAX) {
-		util_err(err, errlen, "a migration goes from a SQLite store to a PostgreSQL one, in batches"
-		         " of 1..%d rows", STORE_IMPORT_BATCH_MAX);
+	struct mig m = { .dst = dst, .o = o, .rep = rep, .err = err, .errlen = errlen };
+	if (src->pg) {
+		memset(rep, 0, sizeof *rep);
+		util_err(err, errlen, "a migration goes from a SQLite store to a PostgreSQL one");
 		return RD_E_INVALID_REQUEST;
 	}
-	if (src->seal_format != 2) {
-		util_err(err, errlen, "the source still holds rows sealed in the old format: run redactd"
-		         " serve on it once (it re-seals them), stop it, then migrate");
-		return RD_E_INVALID_REQUEST;
-	}
-	if (!(m.c = store_pg_connect(dst->pg, err, errlen)))
-		return RD_E_STORAGE;
-	enum rd_err rc = RD_E_STORAGE;
 	if (!(m.db = store_reader_get(src))) {
+		memset(rep, 0, sizeof *rep);
 		util_err(err, errlen, "cannot read the source");
-	} else if ((rc = lock_target(&m)) == RD_OK) {
-		rc = run(&m);
+		return RD_E_STORAGE;
 	}
-	rep->messages = rep->t[2].target;
-	if (m.db)
-		store_reader_put(src, m.db);
-	PQfinish(m.c);   /* ends the session: the lock goes with it */
+	enum rd_err rc = import_db(&m, src->seal_format);
+	store_reader_put(src, m.db);
+	return rc;
+}
+
+enum rd_err store_import_file(const char *path, struct store *dst,
+                              const struct store_import_options *o, struct store_import_report *rep,
+                              char *err, size_t errlen)
+{
+	struct mig m = { .dst = dst, .o = o, .rep = rep, .err = err, .errlen = errlen };
+	memset(rep, 0, sizeof *rep);
+	if (sqlite3_open_v2(path, &m.db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOFOLLOW, NULL) != SQLITE_OK) {
+		util_err(err, errlen, "cannot open %s: %s", path, m.db ? sqlite3_errmsg(m.db) : "out of memory");
+		sqlite3_close(m.db);
+		return RD_E_STORAGE;
+	}
+	sqlite3_busy_timeout(m.db, STORE_BUSY_TIMEOUT_MS);
+	int64_t format = sqlite_int(m.db, "SELECT format FROM seal_format WHERE id = 1");
+	enum rd_err rc = import_db(&m, (int)format);
+	sqlite3_close(m.db);
 	return rc;
 }
 

@@ -93,11 +93,19 @@ int store_pq_load(char *err, size_t errlen) RD_WARN_UNUSED;
 #define STORE_PG_LOCK_AUDIT     0x72640002
 #define STORE_PG_LOCK_PARTITION 0x72640003
 #define STORE_PG_LOCK_ROOT      0x72640004
+/* Erasure journal appends hold it shared (in their transaction); a backup
+ * takes it exclusive for the instant its snapshot starts, so no erasure is
+ * in flight then and the journal's highest seq is an exact mark
+ * (store_pg_backup.c). */
+#define STORE_PG_LOCK_JOURNAL   0x72640005
 /* redactd migrate (store_pg_import.c): a session lock, one run at a time. */
 #define STORE_PG_LOCK_MIGRATE   0x72640010
 /* One sweeper at a time (store_pg_retention.c): a session lock, not a
  * transaction's, held for a whole pass. */
 #define STORE_PG_LOCK_SWEEP     0x72640011
+/* redactd restore into PostgreSQL: a probe that the target is not the
+ * live store's own database (store_pg_backup.c). */
+#define STORE_PG_LOCK_RESTORE   0x72640012
 
 struct store_pg_conn {
 	PGconn *c;

@@ -19,6 +19,7 @@
 #include "store_pg_rights.h"
 #include "store_pg_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -29,6 +30,12 @@ enum rd_err store_pg_journal_append(struct store_tx *tx, const char *kind, const
 	store_pg_put64(ts, ts_ms);
 	const char *vals[4] = { tenant, ts, kind, target };
 	const int lens[4] = { 0, 8, 0, (int)len }, fmts[4] = { 0, 1, 0, 1 };
+	/* Shared until the erasure commits: a backup's snapshot starts only
+	 * when no entry is in flight (STORE_PG_LOCK_JOURNAL). */
+	char lock[64];
+	snprintf(lock, sizeof lock, "SELECT pg_advisory_xact_lock_shared(%d, 0)", STORE_PG_LOCK_JOURNAL);
+	if (store_pg_cmd(tx->pg->c, lock))
+		return RD_E_STORAGE;
 	PGresult *r = store_pg_exec(tx->pg->c, "INSERT INTO erasure_journal (tenant, seq, ts_ms, kind,"
 	                            " target) VALUES ($1, nextval('erasure_journal_seq'), $2, $3, $4)",
 	                            4, vals, lens, fmts);

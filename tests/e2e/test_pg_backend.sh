@@ -2,8 +2,8 @@
 # End to end on the postgresql backend (issue 19): the real daemon with
 # [storage] backend = postgresql ingests over HTTP, reads the conversation
 # back, keeps it across a restart and a kill -9, holds and a subject export
-# work, `audit verify` passes, an operation not ported yet fails saying so
-# (never a silent success), and the database (pg_dump) holds neither the
+# work, `audit verify` passes, a backup onto an existing file is refused
+# (never clobbered), and the database (pg_dump) holds neither the
 # text nor the email in clear.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
@@ -88,13 +88,15 @@ check_eq "an edited entry fails verify" "$rc" 1
 check "verify names entry 1" bash -c "printf '%s' \"\$1\" | grep -q 'entry 1 edited'" _ "$OUT"
 psql_t "UPDATE audit_log SET count = count - 1 WHERE chain = 'default' AND seq = 1" >/dev/null
 
-# The CLI on the same config: what is not ported (backup) exits 1 saying
-# so; what is works (holds and the rest: test_pg_rights.sh; key rotation,
-# sweeps, closures: test_pg_retention.sh).
+# The CLI on the same config: backup works (test_pg_backup.sh), and an
+# existing DEST is refused and left as it was; the rest works too (holds
+# and the rest: test_pg_rights.sh; key rotation, sweeps, closures:
+# test_pg_retention.sh).
+printf 'not a backup' > "$T/b.db"
 out=$(rd backup "$T/b.db" 2>&1); rc=$?
-check_eq "redactd backup exits 1" "$rc" 1
-check "redactd backup says it is not supported on postgresql yet" bash -c "printf '%s' \"\$1\" | grep -qi 'not supported on the postgresql backend'" _ "$out"
-check "... and writes no file" test ! -e "$T/b.db"
+check_eq "redactd backup onto an existing file exits 1" "$rc" 1
+check "... saying it exists" bash -c "printf '%s' \"\$1\" | grep -q 'it exists'" _ "$out"
+check_eq "... and leaves the file as it was" "$(cat "$T/b.db")" "not a backup"
 for cmd in stats sweep; do
 	out=$(rd $cmd 2>&1); rc=$?
 	check_eq "redactd $cmd works on postgresql" "$rc" 0

@@ -6,7 +6,9 @@
 # kill -9 in the middle, then run again to the end, never duplicating --
 # start three nodes on the database, read back the same conversations from
 # each, export a subject, ingest more, and `audit verify` the history.
-# Also: a broken source chain and a second source are refused.
+# Also: a broken source chain and a second source are refused, and the
+# backup taken on SQLite before the move restores into PostgreSQL with an
+# erasure made there after the move replayed.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 if ! pg_setup; then finish; exit $([ "$FAILED" -eq 0 ] && echo 0 || echo 1); fi
@@ -150,6 +152,20 @@ OUT=$("$BIN" migrate --from "sqlite:$T/tampered.db" --to "postgresql://redactd@/
 check_eq "a source whose chain is broken is refused (exit 1)" "$rc" 1
 check "... naming the entry" bash -c "printf '%s' \"\$1\" | grep -q 'BROKEN: entry 2'" _ "$OUT"
 check_eq "... and nothing was copied" "$(PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d "$PG_DB2" -qAt -c "SELECT count(*) FROM pg_tables WHERE tablename = 'messages'")" 0
+PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d redactd -qAt -c "DROP DATABASE IF EXISTS $PG_DB2 WITH (FORCE)" >/dev/null
+
+# ---- a backup made on SQLite before the move restores into PostgreSQL ------------
+# (the migration kept the journal's seqs and the key ids: the replay of an
+# erasure made on PostgreSQL after the move reaches it)
+OUT=$(rd erase --conversation mig-2 2>&1)
+check "an erasure on PostgreSQL after the move" bash -c "printf '%s' \"\$1\" | grep -q '1 record'" _ "$OUT"
+PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d redactd -qAt -c "CREATE DATABASE $PG_DB2" >/dev/null
+OUT=$(rd restore "$T/before-migrate.db" --to "postgresql://redactd@/$PG_DB2?host=$PG_HOST" 2>&1); rc=$?
+check_eq "the SQLite backup restores into a new PostgreSQL database (exit 0)" "$rc" 0
+[ "$rc" = 0 ] || echo "$OUT"
+check "... replaying the erasure made after the move" bash -c "printf '%s' \"\$1\" | grep -q 'replayed 1 erasure(s) made since: 1 record(s) removed'" _ "$OUT"
+check_eq "... every other message of the backup there" \
+	"$(PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d "$PG_DB2" -qAt -c "SELECT count(*) FROM messages")" "$((SRC_MSGS - 1))"
 PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d redactd -qAt -c "DROP DATABASE IF EXISTS $PG_DB2 WITH (FORCE)" >/dev/null
 
 finish
