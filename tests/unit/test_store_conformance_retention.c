@@ -247,10 +247,13 @@ static void test_purge_shred(void)
 #define APR_2020 1585742400000LL        /* 2020-04-01T12:00:00Z */
 #define APR_2020_START 1585699200000LL  /* 2020-04-01T00:00:00Z */
 
-static long long relfile(const char *rel)
+/* The file of the partition of (category, month yyyymm): a TRUNCATE
+ * gives it a new one. */
+static long long relfile(const char *category, int yyyymm)
 {
-	char sql[160];
-	snprintf(sql, sizeof sql, "SELECT relfilenode FROM pg_class WHERE relname = '%s'", rel);
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p%06d_c'"
+	         " || (SELECT id FROM message_categories WHERE category = '%s')", yyyymm, category);
 	return on_pg ? pg_value(pg_url, sql) : 0;
 }
 
@@ -264,14 +267,14 @@ static void test_purge_whole(void)
 	      "March: three records of acme/chat only; w2 goes on in April");
 	if (!st)
 		return;
-	long long before = relfile("messages_p202003");
+	long long before = relfile("chat", 202003);
 	struct keep_ctx kc = { .asked = 0 };
 	size_t purged = 0;
 	CHECK(store_purge_before(st, "acme", "chat", APR_2020_START, 2, keep_fn, &kc, &purged) == RD_OK &&
 	      purged == 3, "March purged");
 	CHECK(kc.asked == 3 && kc.ends >= 1, "each record asked, the batch ended");
 	if (on_pg)
-		CHECK(before > 0 && relfile("messages_p202003") > 0 && relfile("messages_p202003") != before,
+		CHECK(before > 0 && relfile("chat", 202003) > 0 && relfile("chat", 202003) != before,
 		      "postgresql: the partition was emptied whole (TRUNCATE) and is still there");
 	CHECK(read_conv(st, kr1, "acme", "w1").opened == 0, "w1 is gone");
 	CHECK(read_conv(st, kr1, "acme", "w2").opened == 1, "w2 keeps its April record");
@@ -284,13 +287,13 @@ static void test_purge_whole(void)
 
 	CHECK(put(st, "acme", "w3", MAR_2020 + 3, NULL) == 0 && put(st, "acme", "w4", MAR_2020 + 4, NULL) == 0,
 	      "two more March records");
-	before = relfile("messages_p202003");
+	before = relfile("chat", 202003);
 	memset(&kc, 0, sizeof kc);
 	conv_hash("acme", "w3", kc.keep);
 	CHECK(store_purge_before(st, "acme", "chat", APR_2020_START, 10, keep_fn, &kc, &purged) == RD_OK &&
 	      purged == 1, "with one record kept, the other goes");
 	if (on_pg)
-		CHECK(relfile("messages_p202003") == before, "postgresql: by batch (no TRUNCATE)");
+		CHECK(relfile("chat", 202003) == before, "postgresql: by batch (no TRUNCATE)");
 	CHECK(read_conv(st, kr1, "acme", "w3").opened == 1 && read_conv(st, kr1, "acme", "w4").opened == 0,
 	      "the kept record stays");
 	store_close(st);
