@@ -153,6 +153,11 @@ int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen) RD_WARN_
 int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms,
                            const char *category) RD_WARN_UNUSED;
 
+/* store_pg_citus.c: when the database has the citus extension, its
+ * tables distributed by tenant or made reference tables (idempotent, under
+ * the schema lock), *distributed set; 0 (also without citus) or -1. */
+int store_pg_citus(PGconn *c, bool *distributed, char *err, size_t errlen) RD_WARN_UNUSED;
+
 /* store_pg_import.c: -1 with err while a redactd migrate into the database
  * has not finished (a daemon must not write into a half-copied store),
  * else 0. */
