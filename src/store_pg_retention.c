@@ -465,8 +465,10 @@ struct pg_whole {
 
 /* 1 when the partition holds rows of the purged group, no other row and
  * none held; 0 when not; -1. Cheapest first, each asked only when the one
- * before passed (CASE evaluates lazily): a month of other groups answers
- * after an index probe and the first foreign row, not a scan. */
+ * before passed (CASE evaluates lazily): a partition shared with other
+ * tenants answers after an index probe and the first foreign row, not a
+ * scan. (The category test holds for every row of a partition of ours;
+ * it stays, so a partition's name is never the only guard.) */
 static int whole_applies(PGconn *c, const struct pg_whole *w)
 {
 	char sql[1536];
