@@ -4,8 +4,10 @@
 -- (24 partitions), and in m1, by (category, month) (144), each with the
 -- conversation index; then the conversation lookup timed on each:
 --   createdb pb && psql -d pb -f bench/pg_parts.sql
---   for t in m0 m1; do printf '\\set c random(0, 4999)\nSELECT count(*) FROM %s WHERE tenant = %st3%s AND conv_hash = decode(md5(:c::text), %shex%s);\n' $t "'" "'" "'" "'" > /tmp/b_$t.sql
---     pgbench -n -M prepared -T 10 -c 1 -f /tmp/b_$t.sql pb | grep 'latency average'; done
+-- then for T in m0 and m1, a file b_T.sql of two lines,
+--   \set c random(0, 4999)
+--   SELECT count(*) FROM T WHERE tenant = 't3' AND conv_hash = decode(md5(:c::text), 'hex');
+-- run with: pgbench -n -M prepared -T 10 -c 1 -f b_T.sql pb (latency average).
 CREATE TABLE m1 (tenant text NOT NULL, category text COLLATE "C" NOT NULL, ts_ms bigint NOT NULL, id bigint NOT NULL, conv_hash bytea NOT NULL, pad bytea,
   PRIMARY KEY (tenant, category, ts_ms, id)) PARTITION BY RANGE (category, ts_ms);
 CREATE INDEX ON m1 (tenant, conv_hash, ts_ms, id);
