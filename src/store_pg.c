@@ -339,6 +339,9 @@ enum rd_err store_pg_open(struct store *st, char *err, size_t errlen)
 	if (!(pg->w.c = store_pg_connect(pg, err, errlen)) ||
 	    store_pg_migrate(pg->w.c, &st->schema_version, err, errlen))
 		return RD_E_STORAGE;
+	bool citus = false;
+	if (!st->opt.readonly && store_pg_citus(pg->w.c, &citus, err, errlen))
+		return RD_E_STORAGE;
 	st->seal_format = 2;   /* a PostgreSQL store never held format-1 rows */
 	if (!st->opt.readonly && store_import_check(pg->w.c, err, errlen))
 		return RD_E_STORAGE;
@@ -348,8 +351,8 @@ enum rd_err store_pg_open(struct store *st, char *err, size_t errlen)
 	} else if (store_pg_writer_start(st, err, errlen)) {
 		return RD_E_STORAGE;
 	}
-	log_info("store: opened postgresql (%s), schema version %d, synchronous_commit=on", pg->masked,
-	         st->schema_version);
+	log_info("store: opened postgresql (%s), schema version %d, synchronous_commit=on%s", pg->masked,
+	         st->schema_version, citus ? ", distributed by citus" : "");
 	return RD_OK;
 }
 

@@ -390,20 +390,22 @@ static enum rd_err progress_save(struct mig *m, const struct mig_table *t, const
 	return r ? RD_OK : fail_pg(m, "cannot save the migration's progress");
 }
 
-/* Every month the source's messages fall in has its partition (each made
- * in a transaction of its own, before the batches that need it). */
+/* Every (category, month) the source's messages fall in has its
+ * partition (each made in a transaction of its own, before the batches
+ * that need it). */
 static enum rd_err ensure_partitions(struct mig *m)
 {
 	sqlite3_stmt *s;
 	/* One ts of each UTC month (floor division: ts before 1970 too). */
-	if (sqlite3_prepare_v2(m->db, "SELECT min(ts_ms) FROM messages GROUP BY strftime('%Y%m',"
-	                       " (ts_ms - (((ts_ms % 1000) + 1000) % 1000)) / 1000, 'unixepoch')",
-	                       -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(m->db, "SELECT min(ts_ms), category FROM messages GROUP BY category,"
+	                       " strftime('%Y%m', (ts_ms - (((ts_ms % 1000) + 1000) % 1000)) / 1000,"
+	                       " 'unixepoch')", -1, &s, NULL) != SQLITE_OK)
 		return fail_sqlite(m, "cannot read the source's months");
 	enum rd_err rc = RD_OK;
 	int step;
 	while (rc == RD_OK && (step = sqlite3_step(s)) == SQLITE_ROW)
-		if (store_pg_partition_for(m->dst->pg, m->c, sqlite3_column_int64(s, 0)))
+		if (store_pg_partition_for(m->dst->pg, m->c, sqlite3_column_int64(s, 0),
+		                           (const char *)sqlite3_column_text(s, 1)))
 			rc = fail_pg(m, "cannot create a messages partition");
 	if (rc == RD_OK && step != SQLITE_DONE)
 		rc = fail_sqlite(m, "cannot read the source's months");

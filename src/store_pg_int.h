@@ -14,8 +14,8 @@
  *
  * Schema (store_pg_schema.c): tenant first in every key, so Citus can
  * distribute every table by tenant; messages are range-partitioned by
- * month of ts_ms, a partition per month created on demand by the writer,
- * so retention can later drop or delete per partition. The schema version
+ * (category, month of ts_ms), a partition per pair created on demand by
+ * the writer, so retention can empty a wholly expired one at once. The schema version
  * is in redactd_schema and is migrated on open under an advisory lock, so
  * several processes opening at once migrate it once.
  */
@@ -120,9 +120,12 @@ struct store_pg {
 	pthread_mutex_t plock;
 	struct store_pg_conn *pool[STORE_PG_READ_POOL];
 	size_t npool;
-	/* Writer: months whose messages partition is known to exist. */
-	int32_t months[64];
-	size_t nmonths;
+	/* Writer: (month, category) whose messages partition is known to exist. */
+	struct {
+		int32_t month;
+		char category[RD_MAX_NAME_LEN + 1];
+	} parts[64];
+	size_t nparts;
 	bool prepared;                  /* the writer's statements are prepared */
 	PGconn *sweep;                  /* holds the sweep lock during a pass, else NULL */
 };
@@ -152,9 +155,16 @@ void store_pg_row_from(const PGresult *r, int i, struct store_row *row);
 
 /* store_pg_schema.c: bring the database to the newest version; -1 with err. */
 int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen) RD_WARN_UNUSED;
-/* Writer: the messages partition of ts_ms's month exists (created now if
- * not, in its own transaction under an advisory lock). 0 or -1. */
-int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms) RD_WARN_UNUSED;
+/* Writer: the messages partition of (category, ts_ms's month) exists
+ * (created now if not, in its own transaction under an advisory lock).
+ * 0 or -1. */
+int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms,
+                           const char *category) RD_WARN_UNUSED;
+
+/* store_pg_citus.c: when the database has the citus extension, its
+ * tables distributed by tenant or made reference tables (idempotent, under
+ * the schema lock), *distributed set; 0 (also without citus) or -1. */
+int store_pg_citus(PGconn *c, bool *distributed, char *err, size_t errlen) RD_WARN_UNUSED;
 
 /* store_pg_import.c: -1 with err while a redactd migrate into the database
  * has not finished (a daemon must not write into a half-copied store),

@@ -21,21 +21,27 @@
  * into audit entries in one more. A process that dies between the two
  * leaves the counts pending for the next pass on any process.
  *
- * Partitions: messages are partitioned by month (store_pg_schema.c). A
- * purge first looks at each month wholly before its cutoff: when that
- * month's partition holds only the purged (tenant, category) and no row
- * of it is held, it is emptied whole in one transaction on a connection of
- * its own (the writer goes on meanwhile): SHARE lock on the partition
- * (reads go on; no row comes or goes), the checks, fn about every row as
- * for a batch, replay ids and emptied subject links, then TRUNCATE (its
- * ACCESS EXCLUSIVE lock lasts only that moment). No per-row delete, no
- * dead rows for VACUUM, the space back at once. The partition is kept,
- * not dropped, so a writer on another process that knows it never finds
- * it gone. A month that fails a check, or where fn keeps a row (that
- * attempt rolls back whole, pending count and all; its rows are then
- * asked again by the batches), goes by batches: candidates found with
- * ts_ms < cutoff (only the months before it are read), each deleted by
- * primary key (tenant, ts_ms, id), which names one partition.
+ * Partitions: messages are partitioned by (category, month)
+ * (store_pg_schema.c, messages_pYYYYMM_cN). A purge of (tenant, category)
+ * first looks at each partition of that category whose month lies wholly
+ * before its cutoff: when it holds rows of the purged tenant only (a
+ * partition holds every tenant's rows of its category and month) and no
+ * row of it is held, it is emptied whole in one transaction on a
+ * connection of its own (the writer goes on meanwhile): SHARE lock on the
+ * partition (reads go on; no row comes or goes), the checks, fn about
+ * every row as for a batch, replay ids and emptied subject links, then
+ * TRUNCATE (its ACCESS EXCLUSIVE lock lasts only that moment). No per-row
+ * delete, no dead rows for VACUUM, the space back at once. TRUNCATE, not
+ * DETACH and DROP: the partition is kept, so a writer on another process
+ * that knows it (its cache) never finds it gone, and a late record of
+ * that month still has its place; DETACH ... CONCURRENTLY cannot run in
+ * the transaction that also counts, audits and cleans up. A partition
+ * that fails a check, or where fn keeps a row (that attempt rolls back
+ * whole, pending count and all; its rows are then asked again by the
+ * batches), goes by batches: candidates found with category = c and
+ * ts_ms < cutoff (only that category's partitions before it are read),
+ * each deleted by primary key (tenant, category, ts_ms, id), which names
+ * one partition.
  *
  * Data keys and ingest on other processes: a key is destroyed only when
  * no record of its month uses it. An insert on another process checks
@@ -240,6 +246,7 @@ void store_pg_sweep_unlock(struct store *st)
 
 struct pg_cand {
 	int64_t id, ts_ms, key_id;
+	const char *category;            /* the purge's */
 	char rid[RD_RECORD_ID_LEN + 1];
 	char tenant[RD_MAX_NAME_LEN + 1];
 	unsigned char conv_hash[CRYPTO_HASH_BYTES];
@@ -285,6 +292,7 @@ static int purge_scan(PGconn *c, struct pg_purge *p)
 			memcpy(k->conv_hash, PQgetvalue(r, i, 3), CRYPTO_HASH_BYTES);
 		k->ts_ms = store_pg_get64(r, i, 4);
 		k->key_id = store_pg_get64(r, i, 5);
+		k->category = p->category;
 	}
 	PQclear(r);
 	return 0;
@@ -299,8 +307,10 @@ static enum rd_err purge_delete(PGconn *c, const struct pg_cand *k, bool *gone)
 	p_text(&q, k->tenant);
 	p_int(&q, k->ts_ms);
 	p_int(&q, k->id);
-	PGresult *r = p_exec(c, "WITH d AS (DELETE FROM messages WHERE tenant = $1 AND ts_ms = $2::bigint"
-	                     " AND id = $3::bigint RETURNING id), x AS (DELETE FROM replay_ids"
+	p_text(&q, k->category);
+	PGresult *r = p_exec(c, "WITH d AS (DELETE FROM messages WHERE tenant = $1 AND category = $4"
+	                     " AND ts_ms = $2::bigint AND id = $3::bigint RETURNING id),"
+	                     " x AS (DELETE FROM replay_ids"
 	                     " WHERE tenant = $1 AND msg_id IN (SELECT id FROM d))"
 	                     " SELECT count(*) FROM d", &q);
 	if (!r)
@@ -365,11 +375,12 @@ static enum rd_err purge_batch_fn(struct store_tx *tx, void *arg)
 
 /* ---- purge: a whole month's partition ---------------------------------------- */
 
-/* A partition of messages: its table name (messages_pYYYYMM, from the
- * catalogue, digits checked here) and the month it holds. */
+/* A partition of messages: its table name (messages_pYYYYMM_cN, from the
+ * catalogue, digits checked here), the month it holds and its category's
+ * number (message_categories.id). */
 struct pg_part {
-	char name[32];
-	int64_t start_ms, end_ms;
+	char name[48];
+	int64_t start_ms, end_ms, cat_id;
 };
 
 /* Parses a partition's name into p; -1 for a name that is not one of ours. */
@@ -377,8 +388,11 @@ static int part_parse(const char *name, struct pg_part *p)
 {
 	static const char prefix[] = "messages_p";
 	const char *d = name + sizeof prefix - 1;
-	if (strncmp(name, prefix, sizeof prefix - 1) || strlen(d) != 6 || strspn(d, "0123456789") != 6)
+	if (strncmp(name, prefix, sizeof prefix - 1) || strlen(d) < 9 || strlen(d) > 26 ||
+	    strspn(d, "0123456789") != 6 || strncmp(d + 6, "_c", 2) ||
+	    strspn(d + 8, "0123456789") != strlen(d + 8))
 		return -1;
+	p->cat_id = strtoll(d + 8, NULL, 10);
 	struct tm tm = { .tm_year = (d[0] - '0') * 1000 + (d[1] - '0') * 100 + (d[2] - '0') * 10 +
 	                            (d[3] - '0') - 1900,
 	                 .tm_mon = (d[4] - '0') * 10 + (d[5] - '0') - 1, .tm_mday = 1 };
@@ -391,6 +405,7 @@ static int part_parse(const char *name, struct pg_part *p)
 }
 
 struct parts_ctx {
+	const char *category;
 	int64_t cutoff_ms;
 	struct pg_part *v;
 	size_t n;
@@ -399,9 +414,13 @@ struct parts_ctx {
 static enum rd_err parts_fn(struct store_tx *tx, void *arg)
 {
 	struct parts_ctx *c = arg;
-	PGresult *r = store_pg_exec(tx->pg->c, "SELECT c.relname::text FROM pg_inherits i JOIN pg_class c"
-	                            " ON c.oid = i.inhrelid WHERE i.inhparent = 'messages'::regclass"
-	                            " ORDER BY 1", 0, NULL, NULL, NULL);
+	/* The category's partitions (never a partition of another: its rows
+	 * are not this purge's). */
+	struct params q = { .n = 0 };
+	p_text(&q, c->category);
+	PGresult *r = p_exec(tx->pg->c, "SELECT c.relname::text, k.id FROM pg_inherits i JOIN pg_class c"
+	                     " ON c.oid = i.inhrelid, message_categories k WHERE i.inhparent ="
+	                     " 'messages'::regclass AND k.category = $1 ORDER BY 1", &q);
 	if (!r)
 		return RD_E_STORAGE;
 	int rows = PQntuples(r);
@@ -409,17 +428,19 @@ static enum rd_err parts_fn(struct store_tx *tx, void *arg)
 	if (rows > 0 && !(c->v = calloc((size_t)rows, sizeof *c->v)))
 		rc = RD_E_STORAGE;
 	for (int i = 0; rc == RD_OK && i < rows; i++)
-		if (part_parse(PQgetvalue(r, i, 0), &c->v[c->n]) == 0 && c->v[c->n].end_ms <= c->cutoff_ms)
+		if (part_parse(PQgetvalue(r, i, 0), &c->v[c->n]) == 0 && c->v[c->n].end_ms <= c->cutoff_ms &&
+		    c->v[c->n].cat_id == store_pg_get64(r, i, 1))
 			c->n++;
 	PQclear(r);
 	return rc;
 }
 
-/* The partitions whose whole month lies before cutoff_ms, oldest first;
- * *n of them in *out (caller frees). */
-static enum rd_err parts_before(struct store *st, int64_t cutoff_ms, struct pg_part **out, size_t *n)
+/* The category's partitions whose whole month lies before cutoff_ms,
+ * oldest first; *n of them in *out (caller frees). */
+static enum rd_err parts_before(struct store *st, const char *category, int64_t cutoff_ms,
+                                struct pg_part **out, size_t *n)
 {
-	struct parts_ctx c = { .cutoff_ms = cutoff_ms };
+	struct parts_ctx c = { .category = category, .cutoff_ms = cutoff_ms };
 	enum rd_err rc = store_pg_read(st, parts_fn, &c);
 	if (rc != RD_OK) {
 		free(c.v);
@@ -444,8 +465,10 @@ struct pg_whole {
 
 /* 1 when the partition holds rows of the purged group, no other row and
  * none held; 0 when not; -1. Cheapest first, each asked only when the one
- * before passed (CASE evaluates lazily): a month of other groups answers
- * after an index probe and the first foreign row, not a scan. */
+ * before passed (CASE evaluates lazily): a partition shared with other
+ * tenants answers after an index probe and the first foreign row, not a
+ * scan. (The category test holds for every row of a partition of ours;
+ * it stays, so a partition's name is never the only guard.) */
 static int whole_applies(PGconn *c, const struct pg_whole *w)
 {
 	char sql[1536];
@@ -542,11 +565,13 @@ static enum rd_err whole_empty(PGconn *c, struct pg_whole *w)
 	         " AND x.msg_id = m.id", w->part);
 	if (run(c, sql, &none))
 		return RD_E_STORAGE;
-	/* A conversation's links go when it has no message outside this month. */
+	/* A conversation's links go when it has no message outside this
+	 * partition: none of another month, none of another category. */
+	p_text(&q, w->p->category);
 	PART_SQL(sql, "DELETE FROM subjects s USING (SELECT DISTINCT tenant, conv_hash FROM %s) d"
 	         " WHERE s.tenant = d.tenant AND s.conv_hash = d.conv_hash AND NOT EXISTS"
 	         " (SELECT 1 FROM messages m WHERE m.tenant = d.tenant AND m.conv_hash = d.conv_hash"
-	         " AND (m.ts_ms < $1::bigint OR m.ts_ms >= $2::bigint))", w->part);
+	         " AND (m.ts_ms < $1::bigint OR m.ts_ms >= $2::bigint OR m.category <> $3))", w->part);
 	if (run(c, sql, &q))
 		return RD_E_STORAGE;
 	PART_SQL(sql, "TRUNCATE %s", w->part);
@@ -595,7 +620,7 @@ static enum rd_err purge_whole_parts(struct pg_purge *p, size_t *total)
 {
 	struct pg_part *parts = NULL;
 	size_t n = 0;
-	enum rd_err rc = parts_before(p->st, p->cutoff_ms, &parts, &n);
+	enum rd_err rc = parts_before(p->st, p->category, p->cutoff_ms, &parts, &n);
 	for (size_t i = 0; rc == RD_OK && i < n; i++) {
 		struct pg_whole w = { .p = p, .part = &parts[i] };
 		struct precheck pc = { &w, 0 };

@@ -25,6 +25,7 @@
 #include "log.h"
 #include "util.h"
 
+#include <arpa/inet.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -195,6 +196,78 @@ static const char *const pg_steps[] = {
 	"  category text NOT NULL,"
 	"  purged bigint NOT NULL,"
 	"  PRIMARY KEY (tenant, category));",
+	/* 5 (issue 19: partitions by month and category): messages becomes
+	 * one level of partitions, each one (category, month), by RANGE on
+	 * (category, ts_ms), category in the "C" collation (bytes, as SQLite
+	 * compares): FROM (cat, start) TO (cat, end) holds exactly that
+	 * category's rows of that month. Not a month partitioned
+	 * again by LIST (category): Citus cannot distribute multi-level
+	 * partitioned tables. No DEFAULT partition: rows of a (category, month)
+	 * without its partition are refused, never mixed into one the sweeper
+	 * could not empty whole (the writer creates each before its insert).
+	 * message_categories numbers the categories for partition names
+	 * (messages_pYYYYMM_cN: a name never holds input text), and
+	 * redactd_messages_partition creates one, quoting the category with
+	 * format's %L. An existing messages table is copied into the new one
+	 * in this step's transaction (every row, once). */
+	"CREATE SEQUENCE IF NOT EXISTS message_categories_id_seq;"
+	"CREATE TABLE IF NOT EXISTS message_categories ("
+	"  category text PRIMARY KEY,"
+	"  id bigint NOT NULL UNIQUE DEFAULT nextval('message_categories_id_seq'));"
+	"CREATE OR REPLACE FUNCTION redactd_messages_partition(lock_key int, yyyymm int,"
+	"  lo bigint, hi bigint, cat text) RETURNS text LANGUAGE plpgsql AS $f$"
+	" DECLARE n bigint; rel text;"
+	" BEGIN"
+	"  PERFORM pg_advisory_xact_lock(lock_key, yyyymm);"
+	"  INSERT INTO message_categories (category) VALUES (cat) ON CONFLICT DO NOTHING;"
+	"  SELECT id INTO n FROM message_categories WHERE category = cat;"
+	"  rel := format('messages_p%s_c%s', lpad(yyyymm::text, 6, '0'), n);"
+	"  IF to_regclass(rel) IS NULL THEN"
+	"   EXECUTE format('CREATE TABLE %I PARTITION OF messages FOR VALUES FROM (%L, %s) TO (%L, %s)',"
+	"                  rel, cat, lo, cat, hi);"
+	"  END IF;"
+	"  RETURN rel;"
+	" END $f$;"
+	"DO $m$ DECLARE r record; BEGIN"
+	"  IF (SELECT partnatts FROM pg_partitioned_table WHERE partrelid = 'messages'::regclass) = 2 THEN"
+	"   RETURN;"
+	"  END IF;"
+	"  ALTER TABLE messages RENAME TO messages_v4;"
+	"  ALTER INDEX messages_pkey RENAME TO messages_v4_pkey;"
+	"  ALTER INDEX messages_conv RENAME TO messages_v4_conv;"
+	"  ALTER INDEX messages_cat_ts RENAME TO messages_v4_cat_ts;"
+	"  ALTER INDEX IF EXISTS messages_record RENAME TO messages_v4_record;"
+	"  CREATE TABLE messages ("
+	"   tenant text NOT NULL,"
+	"   ts_ms bigint NOT NULL,"
+	"   id bigint NOT NULL,"
+	"   record_id text NOT NULL,"
+	"   conv_hash bytea NOT NULL,"
+	"   received_ms bigint NOT NULL,"
+	"   role text NOT NULL,"
+	"   channel text NOT NULL,"
+	"   category text COLLATE \"C\" NOT NULL,"
+	"   key_id bigint NOT NULL,"
+	"   conv_ct bytea NOT NULL,"
+	"   text_ct bytea NOT NULL,"
+	"   meta_ct bytea NOT NULL,"
+	"   entity_counts text NOT NULL DEFAULT '{}',"
+	"   PRIMARY KEY (tenant, category, ts_ms, id))"
+	"   PARTITION BY RANGE (category, ts_ms);"
+	/* 1919156227: STORE_PG_LOCK_PARTITION (0x72640003). */
+	"  FOR r IN SELECT DISTINCT category, date_trunc('month', to_timestamp(ts_ms / 1000.0)"
+	"           AT TIME ZONE 'UTC') AS mo FROM messages_v4 LOOP"
+	"   PERFORM redactd_messages_partition(1919156227, to_char(r.mo, 'YYYYMM')::int,"
+	"    (extract(epoch FROM r.mo) * 1000)::bigint,"
+	"    (extract(epoch FROM r.mo + interval '1 month') * 1000)::bigint, r.category);"
+	"  END LOOP;"
+	"  INSERT INTO messages SELECT * FROM messages_v4;"
+	"  DROP TABLE messages_v4;"
+	" END $m$;"
+	/* The primary key (tenant, category, ts_ms, id) serves what
+	 * messages_cat_ts (tenant, category, ts_ms) did. */
+	"CREATE INDEX IF NOT EXISTS messages_conv ON messages (tenant, conv_hash, ts_ms, id);"
+	"CREATE INDEX IF NOT EXISTS messages_record ON messages (tenant, record_id);",
 };
 
 static int read_version(PGconn *c, int *version)
@@ -253,33 +326,42 @@ static int month_of(int64_t ts_ms, int32_t *yyyymm, int64_t *start, int64_t *end
 	return 0;
 }
 
-int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms)
+int store_pg_partition_for(struct store_pg *pg, PGconn *c, int64_t ts_ms, const char *category)
 {
 	int32_t m;
 	int64_t start, end;
-	if (month_of(ts_ms, &m, &start, &end))
+	if (month_of(ts_ms, &m, &start, &end) || !category || strlen(category) >= sizeof pg->parts[0].category)
 		return -1;
-	for (size_t i = 0; i < pg->nmonths; i++)
-		if (pg->months[i] == m)
+	for (size_t i = 0; i < pg->nparts; i++)
+		if (pg->parts[i].month == m && !strcmp(pg->parts[i].category, category))
 			return 0;
-	/* DDL cannot take parameters: the name and bounds are made of digits
-	 * computed here (a month and its epoch ms), never of input text. The
-	 * advisory lock serialises creators of the same month across
-	 * processes; IF NOT EXISTS makes the loser's statement a no-op. */
-	char sql[512];
-	snprintf(sql, sizeof sql,
-	         "DO $$ BEGIN PERFORM pg_advisory_xact_lock(%d, %d);"
-	         " IF to_regclass('messages_p%06d') IS NULL THEN"
-	         " CREATE TABLE messages_p%06d PARTITION OF messages FOR VALUES FROM (%lld) TO (%lld);"
-	         " END IF; END $$",
-	         STORE_PG_LOCK_PARTITION, (int)m, (int)m, (int)m, (long long)start, (long long)end);
-	if (store_pg_cmd(c, "BEGIN") || store_pg_cmd(c, sql) || store_pg_cmd(c, "COMMIT")) {
-		log_error("store: cannot create the messages partition of month %06d", (int)m);
+	/* The server-side function of schema step 5 quotes the category into
+	 * the DDL (format %L) and names the table by the category's number;
+	 * its advisory lock serialises creators of one month across
+	 * processes, and it does nothing when the partition exists. */
+	char lock[8], month[8], lo[8], hi[8];
+	store_pg_put64(lo, start);
+	store_pg_put64(hi, end);
+	uint32_t lk = htonl((uint32_t)STORE_PG_LOCK_PARTITION), mm = htonl((uint32_t)m);
+	memcpy(lock, &lk, 4);
+	memcpy(month, &mm, 4);
+	const char *vals[5] = { lock, month, lo, hi, category };
+	const int lens[5] = { 4, 4, 8, 8, 0 }, fmts[5] = { 1, 1, 1, 1, 0 };
+	PGresult *r = NULL;
+	if (store_pg_cmd(c, "BEGIN") ||
+	    !(r = store_pg_exec(c, "SELECT redactd_messages_partition($1::int, $2::int, $3::bigint,"
+	                        " $4::bigint, $5::text)", 5, vals, lens, fmts)) ||
+	    store_pg_cmd(c, "COMMIT")) {
+		PQclear(r);
+		log_error("store: cannot create a messages partition of month %06d", (int)m);
 		store_pg_cmd(c, "ROLLBACK");
 		return -1;
 	}
-	if (pg->nmonths == RD_ARRAY_LEN(pg->months))
-		pg->nmonths = 0;   /* forget the lot: a re-check costs one statement */
-	pg->months[pg->nmonths++] = m;
+	PQclear(r);
+	if (pg->nparts == RD_ARRAY_LEN(pg->parts))
+		pg->nparts = 0;   /* forget the lot: a re-check costs one statement */
+	pg->parts[pg->nparts].month = m;
+	snprintf(pg->parts[pg->nparts].category, sizeof pg->parts[0].category, "%s", category);
+	pg->nparts++;
 	return 0;
 }

@@ -38,7 +38,7 @@
  * and never answered may have committed; that group fails (500) instead
  * of risking a second copy.
  *
- * The messages partition of each record's month is made sure of before
+ * The messages partition of each record's (category, month) is made sure of before
  * the group's BEGIN (store_pg_partition_for), in a short transaction of
  * its own, so DDL never sits in an ingest transaction.
  */
@@ -390,7 +390,7 @@ static int connection_ready(struct store *st)
 	if (PQstatus(pg->w.c) != CONNECTION_OK) {
 		PQreset(pg->w.c);
 		pg->prepared = false;
-		pg->nmonths = 0;
+		pg->nparts = 0;
 		if (PQstatus(pg->w.c) != CONNECTION_OK) {
 			log_error("store: the writer lost its postgresql connection (%s)", pg->masked);
 			return -1;
@@ -406,7 +406,7 @@ static int partitions(struct store *st, const struct store_job *head)
 {
 	for (const struct store_job *j = head; j; j = j->next)
 		for (size_t i = 0; j->kind == JOB_RECORDS && i < j->n; i++)
-			if (store_pg_partition_for(st->pg, st->pg->w.c, j->recs[i].ts_ms))
+			if (store_pg_partition_for(st->pg, st->pg->w.c, j->recs[i].ts_ms, j->recs[i].category))
 				return -1;
 	return 0;
 }

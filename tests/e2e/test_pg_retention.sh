@@ -13,6 +13,10 @@
 #    ended month once no record uses it, and finishing a tenant closure.
 #    With stats (groups, entity totals), and a legal hold that keeps an
 #    expired conversation through the sweep.
+#  - partitions by (category, month): January 2020 of acme/lead, wholly
+#    expired, is emptied in one step (TRUNCATE) while January 2020 of a
+#    category kept ten years stays readable; February 2020 of lead holds a
+#    held conversation, so it goes by batches and the held one survives.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg_lib.sh"
 if ! pg_setup; then finish; exit $([ "$FAILED" -eq 0 ] && echo 0 || echo 1); fi
@@ -20,6 +24,7 @@ HOLDER=""
 cleanup() { [ -n "$HOLDER" ] && kill "$HOLDER" 2>/dev/null; pg_teardown; }
 trap cleanup EXIT
 pg_config
+sed -i "s/^email = 730d/&\narchive = 3650d/" "$T/redactd.conf"
 daemon_start || { finish; exit 1; }
 
 post() {  # post TENANT CONV CATEGORY TEXT [TS]
@@ -31,6 +36,7 @@ post() {  # post TENANT CONV CATEGORY TEXT [TS]
 post acme lead-1 lead "Lead: mail pat@example.net" 2020-01-02T03:04:05Z
 post acme lead-1 lead "second turn" 2020-01-02T03:04:06Z
 post acme chat-1 chat_transcript "kept a year, sam@example.net"
+post acme arch-1 archive "kept ten years, same month as lead-1" 2020-01-05T00:00:00Z
 post globex g-1 chat_transcript "another tenant, kim@example.net"
 
 # ---- the sweeper's reads -------------------------------------------------------
@@ -53,7 +59,7 @@ OUT=$(rd sweep 2>&1); RC=$?
 check_eq "redactd sweep while another sweeps: exit 0" "$RC" 0
 check "... saying another process is sweeping" grep -q "another redactd process is sweeping this store now; nothing done" <<<"$OUT"
 check_eq "... and writing no pass entry" "$(psql_t "SELECT count(*) FROM audit_log WHERE action IN ('sweep', 'purge')")" "$SWEEPS_BEFORE"
-check "the records are still there" test "$(psql_t "SELECT count(*) FROM messages")" = 4
+check "the records are still there" test "$(psql_t "SELECT count(*) FROM messages")" = 5
 kill -9 "$HOLDER"; wait "$HOLDER" 2>/dev/null; HOLDER=""
 released() { ! held; }
 check "the holder died: the server released its lock" wait_for 10 released
@@ -92,19 +98,30 @@ check_eq "stats counts acme's lead records" "$(jq -r '.tenants.acme.categories.l
 check_eq "stats counts entities per tenant" "$(jq -r '.tenants.acme.entities.EMAIL' <<<"$OUT")" 2
 check_eq "stats sees the other tenant" "$(jq -r '.tenants.globex.categories.chat_transcript.records' <<<"$OUT")" 1
 
-live_keys() { psql_t "SELECT count(*) FROM data_keys WHERE tenant = '$1' AND period = '$2' AND wrapped IS NOT NULL"; }
+live_keys() { psql_t "SELECT count(*) FROM data_keys WHERE tenant = '$1' AND category = 'lead' AND period = '$2' AND wrapped IS NOT NULL"; }
 check_eq "January 2020's key of acme/lead is live" "$(live_keys acme 2020-01)" 1
 # A legal hold on an expired conversation of another month: the purge
 # asks about every record, and this one stays.
 post acme lead-held lead "held: mail lee@example.net" 2020-02-03T04:05:06Z
 req POST /v1/holds "$ADMIN_TOKEN" '{"tenant":"acme","conversation_id":"lead-held","reason":"litigation"}'
 check_eq "a legal hold on an expired February 2020 conversation" "$STATUS" 201
-FILE_BEFORE=$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")
+post acme lead-2 lead "not held, same month" 2020-02-04T04:05:06Z
+# The file of the partition of (category, month): a TRUNCATE gives it a new one.
+part_file() { psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p$2_c' || (SELECT id FROM message_categories WHERE category = '$1')"; }
+check_eq "a partition for each (category, month): lead and archive of January 2020, lead of February, chat_transcript of now" \
+	"$(psql_t "SELECT count(*) FROM pg_inherits WHERE inhparent = 'messages'::regclass")" 4
+LEAD_JAN=$(part_file lead 202001); ARCH_JAN=$(part_file archive 202001); LEAD_FEB=$(part_file lead 202002)
 OUT=$(rd sweep 2>&1); RC=$?
 check_eq "redactd sweep once the lock is free: exit 0" "$RC" 0
-check "January 2020 held only expired acme/lead rows: its partition was emptied whole (TRUNCATE: a new file)" \
-	test "$(psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p202001'")" != "$FILE_BEFORE"
-check "it purged the two expired records" grep -q "purged 2 record" <<<"$OUT"
+check "January 2020 of lead held only expired acme rows: its partition was emptied whole (TRUNCATE: a new file)" \
+	test "$(part_file lead 202001)" != "$LEAD_JAN"
+check_eq "January 2020 of archive was not touched" "$(part_file archive 202001)" "$ARCH_JAN"
+check_eq "February 2020 of lead, with a held conversation, went by batches (no TRUNCATE)" "$(part_file lead 202002)" "$LEAD_FEB"
+check "it purged the three expired records" grep -q "purged 3 record" <<<"$OUT"
+req GET /v1/conversations/arch-1?tenant=acme "$ADMIN_TOKEN"
+check_eq "the other category of the same month stays readable" "$STATUS $(jget '.messages | length')" "200 1"
+req GET /v1/conversations/lead-2?tenant=acme "$ADMIN_TOKEN"
+check_eq "the unheld one of February is gone" "$STATUS" 404
 req GET /v1/conversations/lead-1?tenant=acme "$ADMIN_TOKEN"
 check_eq "the expired conversation is gone" "$STATUS" 404
 req GET /v1/conversations/chat-1?tenant=acme "$ADMIN_TOKEN"
@@ -112,7 +129,7 @@ check_eq "the kept category stays" "$STATUS" 200
 req GET /v1/conversations/lead-held?tenant=acme "$ADMIN_TOKEN"
 check_eq "the held conversation survives the sweep" "$STATUS $(jget '.messages | length')" "200 1"
 check_eq "the purge is audited per (tenant, category)" \
-	"$(psql_t "SELECT target || ' ' || count FROM audit_log WHERE action = 'purge'")" "tenant:acme category:lead 2"
+	"$(psql_t "SELECT target || ' ' || count FROM audit_log WHERE action = 'purge'")" "tenant:acme category:lead 3"
 check_eq "the ended month's unused key is destroyed" "$(live_keys acme 2020-01)" 0
 check_eq "no pending count is left" "$(psql_t "SELECT count(*) FROM retention_pending")" 0
 

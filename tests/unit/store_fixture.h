@@ -80,6 +80,7 @@ FIXTURE void conv_hash(const char *tenant, const char *conv, unsigned char h[CRY
 }
 
 FIXTURE bool seal_v1;   /* make_rec seals under format 1, as before issue 11 */
+FIXTURE const char *rec_category;   /* make_rec's category; NULL: "chat" */
 
 FIXTURE size_t seal(const unsigned char *key, enum crypto_field f, const struct store_record *r,
                    const char *m, unsigned char *out)
@@ -93,7 +94,7 @@ FIXTURE size_t seal(const unsigned char *key, enum crypto_field f, const struct 
 }
 
 /* Fills t: conversation conv of tenant, text, sealed with the data key of
- * (tenant, "chat", ts). -1 if no data key. */
+ * (tenant, rec_category or "chat", ts). -1 if no data key. */
 FIXTURE int make_rec(struct store *st, struct trec *t, const char *tenant, const char *conv,
                     int64_t ts, const char *text)
 {
@@ -108,8 +109,8 @@ FIXTURE int make_rec(struct store *st, struct trec *t, const char *tenant, const
 	r->received_ms = ts;
 	r->role = ROLE_BOT;
 	r->channel = CH_SMS;
-	r->category = "chat";
-	if (strlen(text) > 256 || store_data_key_for(st, kr1, tenant, "chat", ts, &r->key_id, key))
+	r->category = rec_category ? rec_category : "chat";
+	if (strlen(text) > 256 || store_data_key_for(st, kr1, tenant, r->category, ts, &r->key_id, key))
 		return -1;
 	r->conv_ct_len = seal(key, FIELD_CONVERSATION, r, conv, t->conv);
 	r->text_ct_len = seal(key, FIELD_TEXT, r, text, t->text);

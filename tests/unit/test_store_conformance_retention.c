@@ -247,10 +247,13 @@ static void test_purge_shred(void)
 #define APR_2020 1585742400000LL        /* 2020-04-01T12:00:00Z */
 #define APR_2020_START 1585699200000LL  /* 2020-04-01T00:00:00Z */
 
-static long long relfile(const char *rel)
+/* The file of the partition of (category, month yyyymm): a TRUNCATE
+ * gives it a new one. */
+static long long relfile(const char *category, int yyyymm)
 {
-	char sql[160];
-	snprintf(sql, sizeof sql, "SELECT relfilenode FROM pg_class WHERE relname = '%s'", rel);
+	char sql[256];
+	snprintf(sql, sizeof sql, "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p%06d_c'"
+	         " || (SELECT id FROM message_categories WHERE category = '%s')", yyyymm, category);
 	return on_pg ? pg_value(pg_url, sql) : 0;
 }
 
@@ -264,14 +267,14 @@ static void test_purge_whole(void)
 	      "March: three records of acme/chat only; w2 goes on in April");
 	if (!st)
 		return;
-	long long before = relfile("messages_p202003");
+	long long before = relfile("chat", 202003);
 	struct keep_ctx kc = { .asked = 0 };
 	size_t purged = 0;
 	CHECK(store_purge_before(st, "acme", "chat", APR_2020_START, 2, keep_fn, &kc, &purged) == RD_OK &&
 	      purged == 3, "March purged");
 	CHECK(kc.asked == 3 && kc.ends >= 1, "each record asked, the batch ended");
 	if (on_pg)
-		CHECK(before > 0 && relfile("messages_p202003") > 0 && relfile("messages_p202003") != before,
+		CHECK(before > 0 && relfile("chat", 202003) > 0 && relfile("chat", 202003) != before,
 		      "postgresql: the partition was emptied whole (TRUNCATE) and is still there");
 	CHECK(read_conv(st, kr1, "acme", "w1").opened == 0, "w1 is gone");
 	CHECK(read_conv(st, kr1, "acme", "w2").opened == 1, "w2 keeps its April record");
@@ -284,15 +287,70 @@ static void test_purge_whole(void)
 
 	CHECK(put(st, "acme", "w3", MAR_2020 + 3, NULL) == 0 && put(st, "acme", "w4", MAR_2020 + 4, NULL) == 0,
 	      "two more March records");
-	before = relfile("messages_p202003");
+	before = relfile("chat", 202003);
 	memset(&kc, 0, sizeof kc);
 	conv_hash("acme", "w3", kc.keep);
 	CHECK(store_purge_before(st, "acme", "chat", APR_2020_START, 10, keep_fn, &kc, &purged) == RD_OK &&
 	      purged == 1, "with one record kept, the other goes");
 	if (on_pg)
-		CHECK(relfile("messages_p202003") == before, "postgresql: by batch (no TRUNCATE)");
+		CHECK(relfile("chat", 202003) == before, "postgresql: by batch (no TRUNCATE)");
 	CHECK(read_conv(st, kr1, "acme", "w3").opened == 1 && read_conv(st, kr1, "acme", "w4").opened == 0,
 	      "the kept record stays");
+	store_close(st);
+}
+
+/* Partitions by (category, month) on PostgreSQL: March of chat goes whole
+ * while March of email stays readable; a conversation with a record in
+ * email keeps its subject links when its chat month goes; a held record
+ * of chat's April blocks the whole path (batches; it survives). The same
+ * result on SQLite. */
+#define MAY_2020_START 1588291200000LL  /* 2020-05-01T00:00:00Z */
+
+static int put_cat(struct store *st, const char *category, const char *conv, int64_t ts)
+{
+	rec_category = category;
+	int rc = put(st, "acme", conv, ts, NULL);
+	rec_category = NULL;
+	return rc;
+}
+
+static void test_purge_whole_category(void)
+{
+	struct store *st = open_round("wholecat.db", true);
+	CHECK(st && put_cat(st, "chat", "c1", MAR_2020) == 0 && put_cat(st, "chat", "c2", MAR_2020 + 1) == 0 &&
+	      put_cat(st, "email", "e1", MAR_2020 + 2) == 0 && put_cat(st, "email", "c2", MAR_2020 + 3) == 0,
+	      "March: two chat records, two email ones (c2 in both categories)");
+	if (!st)
+		return;
+	long long chat = relfile("chat", 202003), email = relfile("email", 202003);
+	if (on_pg)
+		CHECK(chat > 0 && email > 0 && chat != email, "postgresql: a partition for each (category, month)");
+	struct keep_ctx kc = { .asked = 0 };
+	size_t purged = 0;
+	CHECK(store_purge_before(st, "acme", "chat", APR_2020_START, 100, keep_fn, &kc, &purged) == RD_OK &&
+	      purged == 2 && kc.asked == 2, "March of chat purged, each record asked");
+	if (on_pg)
+		CHECK(relfile("chat", 202003) != chat && relfile("email", 202003) == email,
+		      "postgresql: chat's March emptied whole (TRUNCATE), email's untouched");
+	CHECK(read_conv(st, kr1, "acme", "c1").opened == 0, "c1 is gone");
+	CHECK(read_conv(st, kr1, "acme", "e1").opened == 1, "email of the same month stays readable");
+	CHECK(read_conv(st, kr1, "acme", "c2").opened == 1, "c2 keeps its email record");
+	struct subj_n q;
+	memset(q.s, 0x5a, sizeof q.s);
+	CHECK(store_read(st, subj_read, &q) == RD_OK && q.n == 2,
+	      "subject links: c1's went; c2's (a record left in email) and e1's stay");
+
+	CHECK(put_cat(st, "chat", "h1", APR_2020) == 0 && put_cat(st, "chat", "h2", APR_2020 + 1) == 0,
+	      "April of chat: two records, one of them held");
+	long long apr = relfile("chat", 202004);
+	memset(&kc, 0, sizeof kc);
+	conv_hash("acme", "h1", kc.keep);
+	CHECK(store_purge_before(st, "acme", "chat", MAY_2020_START, 100, keep_fn, &kc, &purged) == RD_OK &&
+	      purged == 1, "a held record blocks the whole path: the other goes by batch");
+	if (on_pg)
+		CHECK(relfile("chat", 202004) == apr, "postgresql: no TRUNCATE of April");
+	CHECK(read_conv(st, kr1, "acme", "h1").opened == 1 && read_conv(st, kr1, "acme", "h2").opened == 0,
+	      "the held record survives");
 	store_close(st);
 }
 
@@ -433,6 +491,7 @@ static void run_all(void)
 	test_reads();
 	test_purge_shred();
 	test_purge_whole();
+	test_purge_whole_category();
 	test_tenant();
 	test_rekey();
 	test_sweep_lock();
