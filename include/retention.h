@@ -52,7 +52,7 @@ struct retention_line {
 	char tenant[RD_MAX_NAME_LEN + 1];
 	char category[RD_MAX_NAME_LEN + 1];
 	int64_t horizon_s;        /* 0 = kept forever */
-	int64_t records;          /* records of the group before the pass */
+	int64_t records;          /* records of the group before the pass (-1: not counted) */
 	int64_t due;              /* older than the horizon and not held */
 	int64_t held;             /* older than the horizon but held */
 	int64_t purged;           /* deleted by this pass (0 on a dry run) */
@@ -71,14 +71,21 @@ struct retention_report {
 	bool skipped;             /* another process holds the sweep lock: nothing done */
 };
 
+enum retention_flags {
+	RETENTION_DRY_RUN = 1,   /* change nothing, audit nothing: say what would go */
+	RETENTION_COUNT = 2,     /* count each group's records (lines[].records); else -1 */
+};
+
 /*
  * One pass now; its audit entries name `actor` ("sweeper" for the daemon's
- * thread, "cli" for `redactd sweep`). With dry_run nothing is changed (and
- * nothing audited); the report says what would go. stop may be NULL.
- * Caller frees the report with retention_report_free. 0, or -1 on a
- * storage error (the report then holds what was done before it).
+ * thread, "cli" for `redactd sweep`). flags: enum retention_flags. A dry
+ * run's report says what would go. Without RETENTION_COUNT the groups are
+ * found by a few index seeks each instead of a read of every record (the
+ * daemon's passes and the metrics). stop may be NULL. Caller frees the
+ * report with retention_report_free. 0, or -1 on a storage error (the
+ * report then holds what was done before it).
  */
-int retention_pass(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
+int retention_pass(struct app *app, const char *actor, unsigned flags, const atomic_bool *stop,
                    struct retention_report *rep) RD_WARN_UNUSED;
 void retention_report_free(struct retention_report *rep);
 

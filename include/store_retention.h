@@ -24,6 +24,11 @@ typedef enum rd_err (*store_group_fn)(const struct store_group *g, void *ctx);
 
 /* Every (tenant, category) that has records, in (tenant, category) order. */
 enum rd_err store_groups(struct store_tx *tx, store_group_fn fn, void *ctx) RD_WARN_UNUSED;
+/* The same groups with their oldest timestamp but records = -1 (not
+ * counted): a few index seeks per group, where store_groups reads every
+ * record's index entry (seconds at millions of records). For the sweeper
+ * and the metrics, which only need to know that a group is there. */
+enum rd_err store_group_heads(struct store_tx *tx, store_group_fn fn, void *ctx) RD_WARN_UNUSED;
 /* Records of (tenant, category) older than cutoff_ms: *due all of them,
  * *held those a legal hold keeps (store_holds.h). */
 enum rd_err store_count_due(struct store_tx *tx, const char *tenant, const char *category,

@@ -175,7 +175,7 @@ int cmd_sweep(int argc, char **argv)
 	if ((rc = open_app(&app, &o)))
 		return rc;
 	struct retention_report rep;
-	rc = retention_pass(&app, ACTOR, o.dry_run, NULL, &rep) ? EXIT_RUNTIME : EXIT_OK;
+	rc = retention_pass(&app, ACTOR, (o.dry_run ? RETENTION_DRY_RUN : 0) | RETENTION_COUNT, NULL, &rep) ? EXIT_RUNTIME : EXIT_OK;
 	if (rc)
 		fprintf(stderr, "redactd sweep: the pass failed (see above); what was purged stands\n");
 	if (rep.skipped)

@@ -54,12 +54,19 @@ static enum rd_err group_line(const struct store_group *g, void *arg)
 	return add_line(arg, g->tenant, g->category, g->records) ? RD_E_INTERNAL : RD_OK;
 }
 
+struct groups_ctx {
+	struct retention_report *rep;
+	bool count;   /* RETENTION_COUNT: records per group too (a read of every record) */
+};
+
 /* Every (tenant, category) with records, and those with counts pending
  * from an interrupted pass. */
 static enum rd_err groups_fn(struct store_tx *tx, void *arg)
 {
-	enum rd_err rc = store_groups(tx, group_line, arg);
-	return rc == RD_OK ? store_retention_pending(tx, group_line, arg) : rc;
+	struct groups_ctx *g = arg;
+	enum rd_err rc = g->count ? store_groups(tx, group_line, g->rep)
+	                          : store_group_heads(tx, group_line, g->rep);
+	return rc == RD_OK ? store_retention_pending(tx, group_line, g->rep) : rc;
 }
 
 struct pass_conf {
@@ -328,14 +335,16 @@ static int expire_backups(struct app *app, const char *actor, int64_t now_ms,
 	return rc == RD_OK ? 0 : -1;
 }
 
-static int pass_locked(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
+static int pass_locked(struct app *app, const char *actor, unsigned flags, const atomic_bool *stop,
                        struct retention_report *rep)
 {
 	struct pass_conf pc;
 	struct closing closing = { 0 };
+	bool dry_run = flags & RETENTION_DRY_RUN;
 	int64_t now_ms = util_now_ms();
 	memset(rep, 0, sizeof *rep);
-	if (store_read(app->store, groups_fn, rep) != RD_OK) {
+	struct groups_ctx gc = { rep, flags & RETENTION_COUNT };
+	if (store_read(app->store, groups_fn, &gc) != RD_OK) {
 		log_error("sweep: cannot list categories");
 		return -1;
 	}
@@ -389,9 +398,10 @@ static int pass_locked(struct app *app, const char *actor, bool dry_run, const a
 /* A pass that changes anything runs under the store's sweep lock: with
  * several processes on one PostgreSQL database, one sweeps at a time and
  * the others skip (rep->skipped). A dry run only reads. */
-int retention_pass(struct app *app, const char *actor, bool dry_run, const atomic_bool *stop,
+int retention_pass(struct app *app, const char *actor, unsigned flags, const atomic_bool *stop,
                    struct retention_report *rep)
 {
+	bool dry_run = flags & RETENTION_DRY_RUN;
 	bool got = true;
 	if (!dry_run && store_sweep_lock(app->store, &got) != RD_OK) {
 		memset(rep, 0, sizeof *rep);
@@ -404,7 +414,7 @@ int retention_pass(struct app *app, const char *actor, bool dry_run, const atomi
 		log_debug("sweep: another process is sweeping this store; pass skipped");
 		return 0;
 	}
-	int rc = pass_locked(app, actor, dry_run, stop, rep);
+	int rc = pass_locked(app, actor, flags, stop, rep);
 	if (!dry_run)
 		store_sweep_unlock(app->store);
 	return rc;
@@ -512,7 +522,7 @@ static void *sweeper_main(void *arg)
 		struct retention_report rep;
 		int64_t t0 = util_now_ms();
 		atomic_store(&r->pass_started_us, util_mono_us());
-		bool ok = retention_pass(r->app, "sweeper", false, &r->stop, &rep) == 0;
+		bool ok = retention_pass(r->app, "sweeper", 0, &r->stop, &rep) == 0;
 		atomic_store(&r->pass_started_us, 0);
 		atomic_store(&r->heartbeat_us, util_mono_us());
 		if (!ok)
@@ -711,7 +721,7 @@ int retention_render_metrics(struct app *app, struct buf *b)
 	    atomic_exchange(&overdue_cache.stale, false)) {
 		struct retention_report rep;
 		struct buf fresh = { 0 };
-		if (retention_pass(app, "metrics", true, NULL, &rep) == 0 && render_overdue(&rep, &fresh) == 0) {
+		if (retention_pass(app, "metrics", RETENTION_DRY_RUN, NULL, &rep) == 0 && render_overdue(&rep, &fresh) == 0) {
 			buf_free(&overdue_cache.text);
 			overdue_cache.text = fresh;
 			overdue_cache.at_ms = now;

@@ -395,6 +395,7 @@ typedef enum rd_err (*store_pg_entity_fn)(const char *tenant, const char *entity
                                           void *ctx);
 typedef enum rd_err (*store_pg_shred_fn)(struct store_tx *tx, size_t destroyed, void *ctx);
 enum rd_err store_pg_groups(struct store_tx *tx, store_pg_group_fn fn, void *ctx);
+enum rd_err store_pg_group_heads(struct store_tx *tx, store_pg_group_fn fn, void *ctx);
 enum rd_err store_pg_retention_pending(struct store_tx *tx, store_pg_group_fn fn, void *ctx);
 enum rd_err store_pg_retention_take(struct store_tx *tx, store_pg_group_fn fn, void *ctx);
 enum rd_err store_pg_retention_add(struct store_tx *tx, const char *tenant, const char *category,

@@ -144,6 +144,24 @@ enum rd_err store_pg_groups(struct store_tx *tx, store_group_fn fn, void *ctx)
 	                  " GROUP BY tenant, category ORDER BY tenant, category", fn, ctx);
 }
 
+/* A loose index scan of messages(tenant, category, ts_ms): each step
+ * seeks the first row after the previous group (PostgreSQL's btree takes
+ * the row comparison as one range), so it reads one entry per group and
+ * partition, not every record. */
+enum rd_err store_pg_group_heads(struct store_tx *tx, store_group_fn fn, void *ctx)
+{
+	return each_group(tx,
+	                  "WITH RECURSIVE g AS ("
+	                  " (SELECT tenant, category, ts_ms FROM messages"
+	                  "  ORDER BY tenant, category, ts_ms LIMIT 1)"
+	                  " UNION ALL"
+	                  " SELECT n.tenant, n.category, n.ts_ms FROM g CROSS JOIN LATERAL"
+	                  " (SELECT m.tenant, m.category, m.ts_ms FROM messages m"
+	                  "  WHERE (m.tenant, m.category) > (g.tenant, g.category)"
+	                  "  ORDER BY m.tenant, m.category, m.ts_ms LIMIT 1) n)"
+	                  " SELECT tenant, category, -1::bigint, ts_ms, 0::bigint FROM g", fn, ctx);
+}
+
 enum rd_err store_pg_retention_pending(struct store_tx *tx, store_group_fn fn, void *ctx)
 {
 	return each_group(tx, "SELECT tenant, category, 0::bigint, 0::bigint, 0::bigint"

@@ -11,6 +11,9 @@
 #include "store_int.h"
 #include "log.h"
 
+#include <stdio.h>
+#include <string.h>
+
 /* The retention module's part of schema version 2: rows purged by a sweep
  * pass not yet written to the audit log. Each batch adds to it in its own
  * transaction, the pass's audit entry takes it, so a crash mid-pass loses
@@ -61,6 +64,81 @@ enum rd_err store_groups(struct store_tx *tx, store_group_fn fn, void *ctx)
 	return each_group(tx, "SELECT tenant, category, count(*), min(ts_ms), 0"
 	                  " FROM messages INDEXED BY messages_tenant_cat_ts"
 	                  " GROUP BY tenant, category ORDER BY tenant, category", fn, ctx);
+}
+
+/* One index seek on messages(tenant, category, ts_ms) each: the first
+ * tenant after ?1, the first category of tenant ?1 after ?2, and the
+ * oldest record of (?1, ?2). (A row value `(tenant, category) > (?, ?)`
+ * would read one tenant's whole range: SQLite seeks on its first column
+ * only.) */
+enum { HEAD_TENANT, HEAD_CATEGORY, HEAD_OLDEST, HEAD_COUNT };
+static const char *const head_sql[HEAD_COUNT] = {
+	[HEAD_TENANT] = "SELECT min(tenant) FROM messages INDEXED BY messages_tenant_cat_ts"
+	                " WHERE tenant > ?1",
+	[HEAD_CATEGORY] = "SELECT min(category) FROM messages INDEXED BY messages_tenant_cat_ts"
+	                  " WHERE tenant = ?1 AND category > ?2",
+	[HEAD_OLDEST] = "SELECT min(ts_ms) FROM messages INDEXED BY messages_tenant_cat_ts"
+	                " WHERE tenant = ?1 AND category = ?2",
+};
+
+/* The single value of statement s with ?1 = a, ?2 = b, copied into out
+ * (text) or *ms (integer); out[0] = '\0' when there is none. */
+static enum rd_err head_step(struct store_tx *tx, sqlite3_stmt *s, const char *a, const char *b,
+                             char *out, size_t outlen, int64_t *ms)
+{
+	sqlite3_reset(s);
+	sqlite3_bind_text(s, 1, a, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(s, 2, b, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(s) != SQLITE_ROW)
+		return store_db_err(tx->db);
+	if (ms)
+		*ms = sqlite3_column_int64(s, 0);
+	if (out) {
+		const char *v = (const char *)sqlite3_column_text(s, 0);
+		if (v && strlen(v) >= outlen)
+			return RD_E_INTERNAL;   /* longer than any name redactd writes */
+		snprintf(out, outlen, "%s", v ? v : "");
+	}
+	return RD_OK;
+}
+
+static enum rd_err heads_walk(struct store_tx *tx, sqlite3_stmt *st[HEAD_COUNT], store_group_fn fn,
+                              void *ctx)
+{
+	char tenant[RD_MAX_NAME_LEN + 2] = "", category[RD_MAX_NAME_LEN + 2];
+	enum rd_err rc = head_step(tx, st[HEAD_TENANT], "", NULL, tenant, sizeof tenant, NULL);
+	while (rc == RD_OK && tenant[0]) {
+		category[0] = '\0';
+		rc = head_step(tx, st[HEAD_CATEGORY], tenant, "", category, sizeof category, NULL);
+		while (rc == RD_OK && category[0]) {
+			struct store_group g = { .tenant = tenant, .category = category, .records = -1 };
+			rc = head_step(tx, st[HEAD_OLDEST], tenant, category, NULL, 0, &g.oldest_ms);
+			if (rc == RD_OK)
+				rc = fn(&g, ctx);
+			if (rc == RD_OK)
+				rc = head_step(tx, st[HEAD_CATEGORY], tenant, category, category, sizeof category,
+				               NULL);
+		}
+		if (rc == RD_OK)
+			rc = head_step(tx, st[HEAD_TENANT], tenant, NULL, tenant, sizeof tenant, NULL);
+	}
+	return rc;
+}
+
+enum rd_err store_group_heads(struct store_tx *tx, store_group_fn fn, void *ctx)
+{
+	if (tx->pg)
+		return store_pg_group_heads(tx, fn, ctx);
+	sqlite3_stmt *st[HEAD_COUNT] = { NULL };
+	enum rd_err rc = RD_OK;
+	for (int i = 0; i < HEAD_COUNT && rc == RD_OK; i++)
+		if (sqlite3_prepare_v2(tx->db, head_sql[i], -1, &st[i], NULL) != SQLITE_OK)
+			rc = store_db_err(tx->db);
+	if (rc == RD_OK)
+		rc = heads_walk(tx, st, fn, ctx);
+	for (int i = 0; i < HEAD_COUNT; i++)
+		sqlite3_finalize(st[i]);
+	return rc;
 }
 
 enum rd_err store_retention_pending(struct store_tx *tx, store_group_fn fn, void *ctx)

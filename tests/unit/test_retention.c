@@ -48,7 +48,13 @@ static void test_dry_run_and_pass(void)
 		CHECK(0, "pass setup");
 		return;
 	}
-	CHECK(retention_pass(&app, "test", true, NULL, &r) == 0, "a dry run");
+	CHECK(retention_pass(&app, "test", RETENTION_DRY_RUN, NULL, &r) == 0, "a dry run, not counting");
+	const struct retention_line *h = line(&r, "acme", "chat_transcript");
+	CHECK(h && h->records == -1 && h->due == 3 && r.due == 5 && r.n == 3,
+	      "the same groups and due counts, records not counted (the daemon's passes)");
+	retention_report_free(&r);
+	CHECK(retention_pass(&app, "test", RETENTION_DRY_RUN | RETENTION_COUNT, NULL, &r) == 0,
+	      "a dry run, counting (redactd sweep)");
 	const struct retention_line *l = line(&r, "acme", "chat_transcript");
 	CHECK(l && l->records == 5 && l->due == 3 && l->purged == 0 && l->horizon_s == 30 * 86400,
 	      "acme chat: 5 records, 3 past 30 days");
@@ -67,7 +73,7 @@ static void test_dry_run_and_pass(void)
 	      "/metrics shows the 3 overdue records");
 	buf_free(&m);
 
-	CHECK(retention_pass(&app, "test", false, NULL, &r) == 0 && r.purged == 5 && !r.stopped,
+	CHECK(retention_pass(&app, "test", 0, NULL, &r) == 0 && r.purged == 5 && !r.stopped,
 	      "a pass in batches of 2 purges the 5");
 	CHECK((l = line(&r, "acme", "chat_transcript")) && l->purged == 3, "3 of acme's chat");
 	CHECK(!r.residue_pending, "and nothing of them is left in the files");
@@ -86,7 +92,7 @@ static void test_dry_run_and_pass(void)
 	CHECK(afx_count("pass", "SELECT count(*) FROM data_keys WHERE wrapped IS NULL") >= 1,
 	      "the emptied months' data keys are destroyed");
 
-	CHECK(retention_pass(&app, "test", false, NULL, &r) == 0 && r.purged == 0,
+	CHECK(retention_pass(&app, "test", 0, NULL, &r) == 0 && r.purged == 0,
 	      "a second pass purges nothing");
 	retention_report_free(&r);
 	CHECK(afx_audit_count("pass", "sweep") == 1, "and leaves a sweep entry that it ran");
@@ -120,7 +126,7 @@ static void test_pending_counts(void)
 	CHECK(store_exec(app.store, pending_fn, &a) == RD_OK &&
 	      store_exec(app.store, pending_fn, &a) == RD_OK, "two batches' counts pending");
 	CHECK(afx_count("pending", "SELECT purged FROM retention_pending") == 14, "they add up");
-	CHECK(retention_pass(&app, "test", false, NULL, &r) == 0 && r.purged == 5 &&
+	CHECK(retention_pass(&app, "test", 0, NULL, &r) == 0 && r.purged == 5 &&
 	      line(&r, "gone", "chat_transcript") != NULL, "the pass includes the pending group");
 	retention_report_free(&r);
 	CHECK(afx_count("pending", "SELECT count FROM audit_log WHERE action = 'purge' AND target ="
@@ -140,14 +146,14 @@ static void test_stopped(void)
 		CHECK(0, "stop setup");
 		return;
 	}
-	CHECK(retention_pass(&app, "test", false, &stop, &r) == 0 && r.stopped && r.purged == 0,
+	CHECK(retention_pass(&app, "test", 0, &stop, &r) == 0 && r.stopped && r.purged == 0,
 	      "a stopped pass reports it and purges nothing");
 	retention_report_free(&r);
 	CHECK(afx_count("stop", "SELECT count(*) FROM messages") == 7 &&
 	      afx_count("stop", "SELECT count(*) FROM retention_pending") == 0,
 	      "its batch rolled back, count and all");
 	atomic_store(&stop, false);
-	CHECK(retention_pass(&app, "test", false, &stop, &r) == 0 && r.purged == 5,
+	CHECK(retention_pass(&app, "test", 0, &stop, &r) == 0 && r.purged == 5,
 	      "the next pass does it");
 	retention_report_free(&r);
 	app_close(&app);

@@ -78,6 +78,47 @@ static enum rd_err groups_read(struct store_tx *tx, void *arg)
 	return rc == RD_OK ? store_entity_totals(tx, entity_fn, c) : rc;
 }
 
+static enum rd_err heads_read(struct store_tx *tx, void *arg)
+{
+	return store_group_heads(tx, group_fn, arg);
+}
+
+/* The group heads: the same groups as store_groups, found by index seeks,
+ * with their oldest record and no count; categories of one tenant in
+ * order, a tenant's first category before the next tenant's. */
+static void test_group_heads(void)
+{
+	struct store *st = open_round("heads.db", true);
+	struct groups g = { "", 0 };
+	CHECK(st && store_read(st, heads_read, &g) == RD_OK && g.list[0] == '\0',
+	      "no group in an empty store");
+	struct trec t;
+	static const struct { const char *tenant, *category; int64_t ts; } rows[] = {
+		{ "globex", "lead", MAR_2020 }, { "acme", "lead", FEB_2020 + 7 },
+		{ "acme", "chat", FEB_2020 }, { "acme", "lead", JAN_2020 + 3 },
+		{ "acme", "email", MAR_2020 }, { "globex", "chat", JAN_2020 + 9 },
+		{ "acme", "chat", JAN_2020 + 1 },
+	};
+	bool put_all = st != NULL;
+	for (size_t i = 0; put_all && i < RD_ARRAY_LEN(rows); i++) {
+		rec_category = rows[i].category;
+		put_all = make_rec(st, &t, rows[i].tenant, "c", rows[i].ts, "x") == 0 &&
+		          store_submit(st, &t.r, 1) == RD_OK;
+	}
+	rec_category = NULL;
+	CHECK(put_all, "records of two tenants in three categories, out of order");
+	if (!st)
+		return;
+	char want[512];
+	snprintf(want, sizeof want,
+	         "acme/chat=-1,%lld,0;acme/email=-1,%lld,0;acme/lead=-1,%lld,0;"
+	         "globex/chat=-1,%lld,0;globex/lead=-1,%lld,0;",
+	         JAN_2020 + 1, MAR_2020, JAN_2020 + 3, JAN_2020 + 9, MAR_2020);
+	CHECK(store_read(st, heads_read, &g) == RD_OK, "group heads read");
+	CHECK_STR(g.list, want, "every (tenant, category) once, in order, with its oldest record");
+	store_close(st);
+}
+
 struct due {
 	const char *tenant;
 	int64_t cutoff, due, held;
@@ -489,6 +530,7 @@ static void test_sweep_lock(void)
 static void run_all(void)
 {
 	test_reads();
+	test_group_heads();
 	test_purge_shred();
 	test_purge_whole();
 	test_purge_whole_category();
