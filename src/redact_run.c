@@ -428,6 +428,17 @@ static void run_start_flags(const char *t, size_t n, size_t d, struct window *w)
 			w->ord = true;
 }
 
+/* A NINO's suffix letter in lowercase after its last digits, spaced or
+ * not ("ab 12 34 56 c", "ab 123456c"): one letter A-D standing alone. */
+static bool nino_tail(const char *t, size_t n, size_t i)
+{
+	if (t[i] == ' ')
+		i++;
+	if (i >= n || (unsigned)(((unsigned char)t[i] | 0x20u) - 'a') > 'd' - 'a')
+		return false;
+	return i + 1 >= n || !is_alpha(t[i + 1]);
+}
+
 /* The bytes that may join the digits of one chain ("0123 456-789", "(0)"). */
 static const bool joiner[256] = { [' '] = true, ['.'] = true, ['-'] = true, ['/'] = true, ['('] = true, [')'] = true };
 
@@ -466,8 +477,8 @@ static size_t scan_cluster(const char *t, size_t n, size_t first, struct window 
 			continue;
 		}
 		if (after_digit && (is_upper(c) || (is_alpha(c) && run >= 6) ||
-		                    (c == ' ' && i + 1 < n && is_upper(t[i + 1]))))
-			w->glued = true;    /* a letter after a digit run: "12345678Z", "56 C" */
+		                    (c == ' ' && i + 1 < n && is_upper(t[i + 1])) || nino_tail(t, n, i)))
+			w->glued = true;    /* a letter after a digit run: "12345678Z", "56 C", "56 c" */
 		if (!joiner[(unsigned char)c])
 			joined = false;
 		if (c == '.' && after_digit && i + 1 < n && is_digit(t[i + 1])) {
