@@ -74,7 +74,9 @@ $(BUILD)/redactd: $(BUILD)/obj/main.o $(BUILD)/libredactd.a
 # any one of them (RD_ALLOC_FAIL, docs/development.md); the daemon's do not.
 ALLOC_WRAP := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup,--wrap=strndup,--wrap=free
 
-$(BUILD)/tests/%: tests/unit/%.c tests/unit/harness.h $(BUILD)/libredactd.a | $(BUILD)/tests
+# Every fixture header (store_fixture.h, pg_fixture.h, ...): a change to
+# one rebuilds the tests, as a change to include/ rebuilds the objects.
+$(BUILD)/tests/%: tests/unit/%.c $(wildcard tests/unit/*.h include/*.h) $(BUILD)/libredactd.a | $(BUILD)/tests
 	$(CC) $(CFLAGS) $(HARDEN) -Itests/unit -o $@ $< $(BUILD)/libredactd.a $(LDFLAGS) $(ALLOC_WRAP) $(LDLIBS) -lpq
 
 $(BUILD)/obj $(BUILD)/tests:
