@@ -7,22 +7,9 @@
 # Usage: bench/migrate.sh [BUILD_DIR] [THOUSANDS] [BATCH]
 set -u
 BUILD=${1:-build}; THOUSANDS=${2:-100}; BATCH=${3:-1000}
-export REDACTD_BIN="$PWD/$BUILD/redactd" MAX_BODY=1M   # requests of 1,000 messages
-. tests/e2e/lib.sh
-. tests/e2e/pg_lib.sh
-PGDIR="${TMPDIR:-/tmp}/redactd-bench-mig-$$"
-trap 'sh tests/pg_cluster.sh stop "$PGDIR" >/dev/null 2>&1' EXIT
-REDACTD_TEST_PG_URL=$(sh tests/pg_cluster.sh start "$PGDIR") ||
-	{ echo "migrate bench: no PostgreSQL server (install postgresql)"; exit 0; }
-export REDACTD_TEST_PG_URL
-pg_setup || exit 1
+NAME=mig; . bench/pg_bulk.sh
 daemon_start || exit 1
-for b in $(seq 1 "$THOUSANDS"); do
-	body=$(jq -nc --arg b "$b" '{messages: [range(0; 1000) | {conversation_id: ("bulk-" + $b + "-" + (. % 100 | tostring)),
-		text: ("write to jane\(.)@example.com or call +44 7700 900\(. % 1000 + 100) line \(.)")}]}')
-	req POST /v1/messages "$INGEST_TOKEN" "$body"
-	[ "$STATUS" = 201 ] || { echo "ingest failed: $STATUS"; exit 1; }
-done
+bulk_ingest "$THOUSANDS"
 daemon_stop
 echo "source: $(db_count) messages, $(sqlite3 "$T/redactd.db" 'SELECT count(*) FROM subjects') subject links, $(stat -c %s "$T/redactd.db") bytes"
 pg_config

@@ -8,23 +8,10 @@
 # Usage: bench/pg_backup.sh [BUILD_DIR] [THOUSANDS]
 set -u
 BUILD=${1:-build}; THOUSANDS=${2:-100}
-export REDACTD_BIN="$PWD/$BUILD/redactd" MAX_BODY=1M   # requests of 1,000 messages
-. tests/e2e/lib.sh
-. tests/e2e/pg_lib.sh
-PGDIR="${TMPDIR:-/tmp}/redactd-bench-pgb-$$"
-trap 'sh tests/pg_cluster.sh stop "$PGDIR" >/dev/null 2>&1' EXIT
-REDACTD_TEST_PG_URL=$(sh tests/pg_cluster.sh start "$PGDIR") ||
-	{ echo "pg_backup bench: no PostgreSQL server (install postgresql)"; exit 0; }
-export REDACTD_TEST_PG_URL
-pg_setup || exit 1
+NAME=pgb; . bench/pg_bulk.sh
 pg_config
 daemon_start || exit 1
-for b in $(seq 1 "$THOUSANDS"); do
-	body=$(jq -nc --arg b "$b" '{messages: [range(0; 1000) | {conversation_id: ("bulk-" + $b + "-" + (. % 100 | tostring)),
-		text: ("write to jane\(.)@example.com or call +44 7700 900\(. % 1000 + 100) line \(.)")}]}')
-	req POST /v1/messages "$INGEST_TOKEN" "$body"
-	[ "$STATUS" = 201 ] || { echo "ingest failed: $STATUS"; exit 1; }
-done
+bulk_ingest "$THOUSANDS"
 daemon_stop
 echo "source: $(psql_t "SELECT count(*) FROM messages") messages, $(psql_t "SELECT count(*) FROM subjects") subject links, $(psql_t "SELECT pg_database_size(current_database())") bytes (pg_database_size)"
 /usr/bin/time -f "backup: %e s elapsed, %U s user, %M KB peak RSS" \
