@@ -56,7 +56,6 @@ enum rd_err {
 	RD_E_AUDIT,              /* the audit entry could not be written */
 	RD_E_INTEGRITY,          /* a sealed value failed to authenticate */
 	RD_E_INTERNAL,           /* out of memory and other local failures */
-	RD_E_NOT_SUPPORTED,      /* not available on this storage backend (yet) */
 	RD_ERR_COUNT
 };
 

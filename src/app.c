@@ -30,9 +30,6 @@ void rd_error_store(struct rd_error *e, enum rd_err rc, enum rd_err err, const c
 	case RD_E_SHUTTING_DOWN:
 		rd_error_set(e, rc, "the daemon is shutting down");
 		break;
-	case RD_E_NOT_SUPPORTED:
-		rd_error_set(e, rc, "%s", rd_strerror(rc));
-		break;
 	default:
 		rd_error_set(e, err, "%s", message);
 	}

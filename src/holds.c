@@ -266,10 +266,7 @@ int holds_pin_list(struct app *app, enum holds_pin kind, const char *tenant, con
 	enum rd_err sr = c.holds ? store_read(app->store, list_fn, &c) : RD_E_INTERNAL;
 	if (sr != RD_OK) {
 		json_decref(c.holds);
-		if (sr == RD_E_NOT_SUPPORTED)
-			rd_error_store(e, sr, RD_E_STORAGE, "");
-		else
-			rd_error_set(e, RD_E_STORAGE, "the %s could not be read", k->list_key);
+		rd_error_set(e, RD_E_STORAGE, "the %s could not be read", k->list_key);
 		return -1;
 	}
 	char t[AUDIT_TARGET_MAX];

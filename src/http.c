@@ -96,7 +96,6 @@ static const short HTTP_STATUS[RD_ERR_COUNT] = {
 	[RD_E_BOT_BUSY] = 503, [RD_E_BOT_UNREACHABLE] = 502, [RD_E_BOT_TIMEOUT] = 504,
 	[RD_E_STORAGE_FULL] = 503, [RD_E_STORAGE_FAILED] = 503,
 	[RD_E_STORAGE] = 500, [RD_E_AUDIT] = 500, [RD_E_INTEGRITY] = 500, [RD_E_INTERNAL] = 500,
-	[RD_E_NOT_SUPPORTED] = 501,
 };
 
 int http_status_of(enum rd_err err)

@@ -45,7 +45,6 @@ static const struct {
 	[RD_E_STORAGE] = { "storage_error", "the database failed the operation" },
 	[RD_E_AUDIT] = { "audit_error", "the audit entry could not be written" },
 	[RD_E_INTEGRITY] = { "integrity_error", "a stored record failed to authenticate" },
-	[RD_E_NOT_SUPPORTED] = { "not_supported", "not supported on the postgresql backend yet" },
 	[RD_E_INTERNAL] = { "internal", "internal error" },
 };
 

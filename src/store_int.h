@@ -314,12 +314,6 @@ struct store {
 
 /* ---- the postgresql backend: what the SQLite files call (store_pg*.c) ---- */
 
-/* A typed operation not ported to PostgreSQL yet: RD_E_NOT_SUPPORTED,
- * logged once per operation. The dispatch lines below put it first in
- * each such function, so it never succeeds silently. */
-enum rd_err store_pg_unported(const char *op);
-#define STORE_PG_TODO_TX(tx, op) do { if ((tx)->pg) return store_pg_unported(op); } while (0)
-#define STORE_PG_TODO(st, op) do { if ((st)->pg) return store_pg_unported(op); } while (0)
 
 /* store_pg.c */
 enum rd_err store_pg_open(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;

@@ -110,25 +110,6 @@ enum rd_err store_pg_err(const PGresult *r)
 	return state && !strcmp(state, "53100") ? RD_E_STORAGE_FULL : RD_E_STORAGE;
 }
 
-enum rd_err store_pg_unported(const char *op)
-{
-	/* Once per operation name: a sweeper asking every minute would
-	 * otherwise fill the log. The names are static strings. */
-	static const char *seen[128];
-	static size_t nseen;
-	static pthread_mutex_t m = PTHREAD_MUTEX_INITIALIZER;
-	bool first = true;
-	pthread_mutex_lock(&m);
-	for (size_t i = 0; i < nseen; i++)
-		if (seen[i] == op)
-			first = false;
-	if (first && nseen < RD_ARRAY_LEN(seen))
-		seen[nseen++] = op;
-	pthread_mutex_unlock(&m);
-	if (first)
-		log_warn("store: %s is not supported on the postgresql backend yet", op);
-	return RD_E_NOT_SUPPORTED;
-}
 
 /* ---- connections ---------------------------------------------------------- */
 

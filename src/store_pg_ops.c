@@ -2,9 +2,8 @@
  * store_pg_ops.c — typed operations on PostgreSQL (subject links,
  * conversations, the replay register, restrictions, tenant closures): the
  * functions the public ones of store.h and store_*.h dispatch to when
- * tx->pg is set. A port of another typed operation goes here (or in a
- * store_pg_<owner>.c beside it) and replaces its STORE_PG_TODO_TX line
- * with a call.
+ * tx->pg is set. Each public operation's first line sends a PostgreSQL
+ * transaction here (or to a store_pg_<owner>.c beside it).
  */
 #include "store_pg_int.h"
 #include "store_tenant.h"

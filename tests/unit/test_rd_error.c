@@ -35,7 +35,6 @@ static const struct {
 	{ RD_E_STORAGE_FULL, "storage_full", 503 },        { RD_E_STORAGE_FAILED, "storage_failed", 503 },
 	{ RD_E_STORAGE, "storage_error", 500 },            { RD_E_AUDIT, "audit_error", 500 },
 	{ RD_E_INTEGRITY, "integrity_error", 500 },        { RD_E_INTERNAL, "internal", 500 },
-	{ RD_E_NOT_SUPPORTED, "not_supported", 501 },
 };
 
 static void test_every_value_is_covered(void)
