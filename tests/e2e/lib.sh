@@ -163,6 +163,13 @@ rd() {  # rd SUBCOMMAND [args...]: the CLI against this test's config
 	"$BIN" "$@" -c "$T/redactd.conf"
 }
 
+post_in() {  # post_in TENANT CONV CATEGORY TEXT [TS]: one message (admin token); STATUS/BODY
+	local ts=""
+	[ -n "${5:-}" ] && ts=",\"ts\":\"$5\""
+	req POST /v1/messages "$ADMIN_TOKEN" "{\"tenant\":\"$1\",\"conversation_id\":\"$2\",\"category\":\"$3\",\"text\":\"$4\"$ts}"
+	[ "$STATUS" = 201 ] || echo "# ingest failed: $STATUS $BODY"
+}
+
 uri() { printf '%s' "$1" | jq -sRr @uri; }  # percent-encode one query value
 
 wait_for() {  # wait_for SECONDS COMMAND...: poll until the command succeeds

@@ -32,7 +32,7 @@ psql2() { PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d "$PG_DB2" -qA
 ALICE=alice.pgbackup@example.com
 BOB=bob.pgbackup@example.org
 PHONE=+447700900877
-post() {  # post CONV TEXT [TENANT-TOKEN]
+post() {  # post CONV TEXT
 	req POST /v1/messages "$INGEST_TOKEN" "{\"conversation_id\":\"$1\",\"text\":\"$2\"}"
 	[ "$STATUS" = 201 ] || echo "ingest failed: $STATUS $BODY"
 }

@@ -19,7 +19,6 @@ csql "DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public" >/dev/null
 write_config
 sed -i "s|^key_file = .*|&\nbackend = postgresql\nurl = $REDACTD_CITUS_URL|" "$T/redactd.conf"
 daemon_start || { finish; exit 1; }
-rd() { "$BIN" "$@" -c "$T/redactd.conf"; }
 
 check "the daemon says the store is distributed" grep -q "distributed by citus" "$T/daemon.log"
 check_eq "messages is distributed by tenant" \
@@ -31,16 +30,11 @@ check_eq "subjects, holds and data keys co-located with messages" \
 check_eq "redactd_schema is a reference table" \
 	"$(csql "SELECT partmethod FROM pg_dist_partition WHERE logicalrelid = 'redactd_schema'::regclass")" n
 
-post() {  # post TENANT CONV CATEGORY TEXT [TS]
-	local ts=""
-	[ -n "${5:-}" ] && ts=",\"ts\":\"$5\""
-	req POST /v1/messages "$ADMIN_TOKEN" "{\"tenant\":\"$1\",\"conversation_id\":\"$2\",\"category\":\"$3\",\"text\":\"$4\"$ts}"
-}
-post acme c-1 chat_transcript "hello, rosa.citus@example.org here"
+post_in acme c-1 chat_transcript "hello, rosa.citus@example.org here"
 check_eq "ingest on citus: 201" "$STATUS" 201
-post acme c-1 chat_transcript "second turn"
-post globex g-1 chat_transcript "another tenant"
-post acme old-1 lead "expired lead" 2020-01-02T03:04:05Z
+post_in acme c-1 chat_transcript "second turn"
+post_in globex g-1 chat_transcript "another tenant"
+post_in acme old-1 lead "expired lead" 2020-01-02T03:04:05Z
 check_eq "a record of 2020: 201" "$STATUS" 201
 req GET /v1/conversations/c-1?tenant=acme "$ADMIN_TOKEN"
 check_eq "read back: two messages" "$STATUS $(jget '.messages | length')" "200 2"

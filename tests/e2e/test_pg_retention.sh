@@ -27,17 +27,11 @@ pg_config
 sed -i "s/^email = 730d/&\narchive = 3650d/" "$T/redactd.conf"
 daemon_start || { finish; exit 1; }
 
-post() {  # post TENANT CONV CATEGORY TEXT [TS]
-	local ts=""
-	[ -n "${5:-}" ] && ts=",\"ts\":\"$5\""
-	req POST /v1/messages "$ADMIN_TOKEN" "{\"tenant\":\"$1\",\"conversation_id\":\"$2\",\"category\":\"$3\",\"text\":\"$4\"$ts}"
-	[ "$STATUS" = 201 ] || echo "# ingest failed: $STATUS $BODY"
-}
-post acme lead-1 lead "Lead: mail pat@example.net" 2020-01-02T03:04:05Z
-post acme lead-1 lead "second turn" 2020-01-02T03:04:06Z
-post acme chat-1 chat_transcript "kept a year, sam@example.net"
-post acme arch-1 archive "kept ten years, same month as lead-1" 2020-01-05T00:00:00Z
-post globex g-1 chat_transcript "another tenant, kim@example.net"
+post_in acme lead-1 lead "Lead: mail pat@example.net" 2020-01-02T03:04:05Z
+post_in acme lead-1 lead "second turn" 2020-01-02T03:04:06Z
+post_in acme chat-1 chat_transcript "kept a year, sam@example.net"
+post_in acme arch-1 archive "kept ten years, same month as lead-1" 2020-01-05T00:00:00Z
+post_in globex g-1 chat_transcript "another tenant, kim@example.net"
 
 # ---- the sweeper's reads -------------------------------------------------------
 check "the lead category is overdue (2020, retention 365d)" \
@@ -72,7 +66,7 @@ check_eq "key rotate on postgresql: exit 0" "$RC" 0
 check "it re-wrapped the root and the data keys" grep -Eq "re-wrapped [4-9] key" <<<"$OUT"
 check_eq "the audit log has the rotation" "$(psql_t "SELECT count(*) FROM audit_log WHERE action = 'key.rotate'")" 1
 kill -HUP "$DAEMON_PID"
-reloaded() { post acme after-rotate chat_transcript "after the rotation"; [ "$STATUS" = 201 ]; }
+reloaded() { post_in acme after-rotate chat_transcript "after the rotation"; [ "$STATUS" = 201 ]; }
 check "after a reload the daemon writes under the new key" wait_for 10 reloaded
 req GET /v1/conversations/chat-1?tenant=acme "$ADMIN_TOKEN"
 check_eq "and reads what was written under the old one" "$(jget '.messages | length')" 1
@@ -102,10 +96,10 @@ live_keys() { psql_t "SELECT count(*) FROM data_keys WHERE tenant = '$1' AND cat
 check_eq "January 2020's key of acme/lead is live" "$(live_keys acme 2020-01)" 1
 # A legal hold on an expired conversation of another month: the purge
 # asks about every record, and this one stays.
-post acme lead-held lead "held: mail lee@example.net" 2020-02-03T04:05:06Z
+post_in acme lead-held lead "held: mail lee@example.net" 2020-02-03T04:05:06Z
 req POST /v1/holds "$ADMIN_TOKEN" '{"tenant":"acme","conversation_id":"lead-held","reason":"litigation"}'
 check_eq "a legal hold on an expired February 2020 conversation" "$STATUS" 201
-post acme lead-2 lead "not held, same month" 2020-02-04T04:05:06Z
+post_in acme lead-2 lead "not held, same month" 2020-02-04T04:05:06Z
 # The file of the partition of (category, month): a TRUNCATE gives it a new one.
 part_file() { psql_t "SELECT relfilenode FROM pg_class WHERE relname = 'messages_p$2_c' || (SELECT id FROM message_categories WHERE category = '$1')"; }
 check_eq "a partition for each (category, month): lead and archive of January 2020, lead of February, chat_transcript of now" \
