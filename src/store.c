@@ -109,38 +109,81 @@ static int set_wal(sqlite3 *db, char *err, size_t errlen)
 	return ok ? 0 : -1;
 }
 
-sqlite3 *store_reader_get(struct store *st)
+static void finalize_all(sqlite3_stmt *cached[TXS_COUNT])
 {
-	sqlite3 *db = NULL;
+	for (size_t i = 0; i < TXS_COUNT; i++) {
+		sqlite3_finalize(cached[i]);
+		cached[i] = NULL;
+	}
+}
+
+/* A pooled read connection with the statements kept on it, or a new one. */
+static int reader_take(struct store *st, struct store_reader *r)
+{
 	char err[256];
+	memset(r, 0, sizeof *r);
 	pthread_mutex_lock(&st->rlock);
 	if (st->nfree > 0)
-		db = st->rfree[--st->nfree];
+		*r = st->rfree[--st->nfree];
 	pthread_mutex_unlock(&st->rlock);
-	if (db)
-		return db;
+	if (r->db)
+		return 0;
 	/* Never wait for a pooled one: a reader may hold one while it needs another. */
-	if (store_connect(st->path, &st->opt, &db, err, sizeof err)) {
+	if (store_connect(st->path, &st->opt, &r->db, err, sizeof err)) {
 		log_error("store: read connection: %s", err);
-		return NULL;
+		return -1;
 	}
-	sqlite3_exec(db, "PRAGMA query_only=ON", NULL, NULL, NULL);
-	return db;
+	sqlite3_exec(r->db, "PRAGMA query_only=ON", NULL, NULL, NULL);
+	return 0;
+}
+
+/* Back to the pool (its statements reset), or closed when the pool is full. */
+static void reader_give(struct store *st, struct store_reader *r)
+{
+	if (!r->db)
+		return;
+	for (size_t i = 0; i < TXS_COUNT; i++)
+		if (r->cached[i]) {
+			sqlite3_reset(r->cached[i]);
+			sqlite3_clear_bindings(r->cached[i]);
+		}
+	if (!sqlite3_get_autocommit(r->db))
+		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
+	pthread_mutex_lock(&st->rlock);
+	bool kept = st->nfree < STORE_READ_POOL;
+	if (kept)
+		st->rfree[st->nfree++] = *r;
+	pthread_mutex_unlock(&st->rlock);
+	if (!kept) {
+		finalize_all(r->cached);
+		sqlite3_close(r->db);
+	}
+	r->db = NULL;
+}
+
+static void store_readers_close(struct store *st)
+{
+	for (size_t i = 0; i < st->nfree; i++) {
+		finalize_all(st->rfree[i].cached);
+		sqlite3_close(st->rfree[i].db);
+	}
+	st->nfree = 0;
+}
+
+/* A read connection for a caller that prepares its own statements. */
+sqlite3 *store_reader_get(struct store *st)
+{
+	struct store_reader r;
+	if (reader_take(st, &r))
+		return NULL;
+	finalize_all(r.cached);
+	return r.db;
 }
 
 void store_reader_put(struct store *st, sqlite3 *db)
 {
-	if (!db)
-		return;
-	if (!sqlite3_get_autocommit(db))
-		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-	pthread_mutex_lock(&st->rlock);
-	if (st->nfree < STORE_READ_POOL) {
-		st->rfree[st->nfree++] = db;
-		db = NULL;
-	}
-	pthread_mutex_unlock(&st->rlock);
-	sqlite3_close(db);
+	struct store_reader r = { .db = db };
+	reader_give(st, &r);
 }
 
 /* ---- transactions handed to other modules ------------------------------- */
@@ -161,14 +204,29 @@ sqlite3_stmt *store_tx_stmt(struct store_tx *tx, enum store_tx_cached which, con
 
 void store_tx_end(struct store_tx *tx)
 {
-	for (size_t i = 0; i < TXS_COUNT; i++) {
-		sqlite3_finalize(tx->cached[i]);
-		tx->cached[i] = NULL;
-	}
+	finalize_all(tx->cached);
+}
+
+/* fn in a transaction whose statements stay prepared in keep (reset) for
+ * the next transaction on the same connection. */
+static enum rd_err tx_run_keeping(struct store *st, sqlite3 *db, bool write,
+                                  sqlite3_stmt *keep[TXS_COUNT], store_tx_fn fn, void *ctx)
+{
+	struct store_tx tx = { .st = st, .db = db, .write = write };
+	memcpy(tx.cached, keep, sizeof tx.cached);
+	enum rd_err rc = fn(&tx, ctx);
+	for (size_t i = 0; i < TXS_COUNT; i++)
+		if ((keep[i] = tx.cached[i])) {
+			sqlite3_reset(keep[i]);
+			sqlite3_clear_bindings(keep[i]);
+		}
+	return rc;
 }
 
 enum rd_err store_tx_run(struct store *st, sqlite3 *db, bool write, store_tx_fn fn, void *ctx)
 {
+	if (db == st->wdb)
+		return tx_run_keeping(st, db, write, st->wcached, fn, ctx);
 	struct store_tx tx = { .st = st, .db = db, .write = write };
 	enum rd_err rc = fn(&tx, ctx);
 	store_tx_end(&tx);
@@ -300,6 +358,7 @@ enum rd_err store_open(const char *path, const struct store_options *opt, struct
 	    open_keysrc(st, opt->keys_from, err, errlen))
 		goto fail;
 	if (st->opt.readonly) {
+		finalize_all(st->wcached);
 		sqlite3_close(st->wdb);
 		st->wdb = NULL;
 	} else if (store_writer_start(st, err, errlen)) {
@@ -329,14 +388,14 @@ void store_close(struct store *st)
 	store_convidx_stop(st);
 	for (size_t i = 0; i < sizeof st->tx / sizeof st->tx[0]; i++)
 		sqlite3_finalize(st->tx[i]);
+	finalize_all(st->wcached);
 	if (st->wdb) {
 		int rc = sqlite3_wal_checkpoint_v2(st->wdb, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
 		if (rc != SQLITE_OK)
 			log_warn("store: final checkpoint: %s", sqlite3_errstr(rc));
 		sqlite3_close(st->wdb);
 	}
-	for (size_t i = 0; i < st->nfree; i++)
-		sqlite3_close(st->rfree[i]);
+	store_readers_close(st);
 	sqlite3_close(st->kdb);
 	sqlite3_close(st->keysrc);
 	store_keys_free(st);
@@ -363,11 +422,11 @@ enum rd_err store_read(struct store *st, store_tx_fn fn, void *ctx)
 {
 	if (st->pg)
 		return store_pg_read(st, fn, ctx);
-	sqlite3 *db = store_reader_get(st);
-	if (!db)
+	struct store_reader r;
+	if (reader_take(st, &r))
 		return RD_E_STORAGE;
-	enum rd_err rc = store_tx_run(st, db, false, fn, ctx);
-	store_reader_put(st, db);
+	enum rd_err rc = tx_run_keeping(st, r.db, false, r.cached, fn, ctx);
+	reader_give(st, &r);
 	return rc;
 }
 
@@ -404,13 +463,13 @@ static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 {
 	struct store_conv_walk *c = arg;
 	sqlite3 *db = tx->db;
-	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
 	int step;
-	if (sqlite3_prepare_v2(db, "SELECT id, record_id, tenant, conv_hash, ts_ms, role, channel,"
-	                       " category, key_id, conv_ct, text_ct, meta_ct, entity_counts FROM messages"
-	                       " WHERE id IN " STORE_CONV_IDS_SQL " ORDER BY ts_ms, id", -1, &s,
-	                       NULL) != SQLITE_OK)
+	sqlite3_stmt *s = store_tx_stmt(tx, TXS_CONVERSATION,
+		"SELECT id, record_id, tenant, conv_hash, ts_ms, role, channel,"
+		" category, key_id, conv_ct, text_ct, meta_ct, entity_counts FROM messages"
+		" WHERE id IN " STORE_CONV_IDS_SQL " ORDER BY ts_ms, id");
+	if (!s)
 		return RD_E_STORAGE;
 	sqlite3_bind_text(s, 1, c->tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, c->hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
@@ -424,7 +483,7 @@ static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 		log_error("store: conversation read failed: %s", sqlite3_errmsg(db));
 		rc = RD_E_STORAGE;
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc;
 }
 

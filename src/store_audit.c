@@ -81,18 +81,18 @@ enum rd_err store_audit_head(struct store_tx *tx, int64_t *seq,
 {
 	if (tx->pg)
 		return store_pg_audit_head(tx, seq, hash);
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(tx->db, "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1", -1,
-	                       &s, NULL) != SQLITE_OK)
+	sqlite3_stmt *s = store_tx_stmt(tx, TXS_AUDIT_HEAD,
+	                                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1");
+	if (!s)
 		return RD_E_STORAGE;
 	int rc = sqlite3_step(s);
 	if (rc == SQLITE_ROW && sqlite3_column_bytes(s, 1) == STORE_AUDIT_HASH_BYTES) {
 		*seq = sqlite3_column_int64(s, 0);
 		memcpy(hash, sqlite3_column_blob(s, 1), STORE_AUDIT_HASH_BYTES);
-		sqlite3_finalize(s);
+		sqlite3_reset(s);
 		return RD_OK;
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
 		return RD_E_STORAGE;
 	return store_audit_checkpoint(tx, seq, hash);
@@ -102,10 +102,10 @@ enum rd_err store_audit_insert(struct store_tx *tx, const struct store_audit_ent
 {
 	if (tx->pg)
 		return store_pg_audit_insert(tx, e);
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(tx->db, "INSERT INTO audit_log (seq, ts_ms, actor, action, target, count, "
-	                       "prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)", -1, &s,
-	                       NULL) != SQLITE_OK)
+	sqlite3_stmt *s = store_tx_stmt(tx, TXS_AUDIT_INSERT,
+	                                "INSERT INTO audit_log (seq, ts_ms, actor, action, target, count,"
+	                                " prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?)");
+	if (!s)
 		return store_db_err(tx->db);
 	sqlite3_bind_int64(s, 1, e->seq);
 	sqlite3_bind_int64(s, 2, e->ts_ms);
@@ -115,13 +115,13 @@ enum rd_err store_audit_insert(struct store_tx *tx, const struct store_audit_ent
 	sqlite3_bind_int64(s, 6, e->count);
 	sqlite3_bind_blob(s, 7, e->prev, (int)e->prev_len, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 8, e->hash, (int)e->hash_len, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
-	if (rc != SQLITE_DONE) {
+	enum rd_err rc = RD_OK;
+	if (sqlite3_step(s) != SQLITE_DONE) {
 		log_error("audit: append failed: %s", sqlite3_errmsg(tx->db));
-		return store_db_err(tx->db);
+		rc = store_db_err(tx->db);
 	}
-	return RD_OK;
+	sqlite3_reset(s);
+	return rc;
 }
 
 static void entry_from_row(sqlite3_stmt *s, struct store_audit_entry *e)

@@ -97,8 +97,20 @@ struct store_conv_walk {
 };
 
 /* Statements a typed operation may keep for the rest of its transaction
- * (store_tx_stmt): the held check asked once per purge candidate. */
-enum store_tx_cached { TXS_HELD, TXS_RESTRICTED, TXS_COUNT };
+ * (store_tx_stmt): the held check asked once per purge candidate. On the
+ * writer's connection and on pooled read connections they also outlive
+ * the transaction, reset, for the next one on that connection: a
+ * conversation read prepared four statements and an audit entry two,
+ * and SQLite's parser was a tenth of a read's CPU time. */
+enum store_tx_cached {
+	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT, TXS_COUNT
+};
+
+/* An idle read connection and the statements prepared on it. */
+struct store_reader {
+	sqlite3 *db;
+	sqlite3_stmt *cached[TXS_COUNT];
+};
 
 /* What store_exec and store_read hand to a module (store.h): the
  * connection, and statements prepared on it during this transaction,
@@ -235,6 +247,7 @@ struct store {
 
 	/* Writer (store_writer.c): it alone uses wdb once started. */
 	sqlite3 *wdb;
+	sqlite3_stmt *wcached[TXS_COUNT];   /* store_tx_stmt's statements on wdb, kept */
 	sqlite3_stmt *ins_msg, *ins_subj, *key_live, *data_version;
 	sqlite3_stmt *ins_replay;       /* store_replay.c: the claim of a provider id */
 	/* What the current transaction has checked (store_writer.c): data
@@ -295,7 +308,7 @@ struct store {
 	/* Read connections, opened on demand. */
 	pthread_mutex_t rlock;
 	pthread_cond_t rcond;
-	sqlite3 *rfree[STORE_READ_POOL];
+	struct store_reader rfree[STORE_READ_POOL];
 	size_t nfree, nopen;
 
 	/* Data keys (store_keys.c). */
