@@ -31,6 +31,12 @@ void json_mem_install(void);
  * installed allocator, so plain free() would be wrong). NULL is fine. */
 void json_mem_free_text(char *s);
 
+struct buf;
+/* Appends s (len bytes, UTF-8) to b as a JSON string literal, quotes
+ * included, escaped by jansson; its copies come from the wiped arena.
+ * -1 when s is not valid UTF-8 or out of memory. */
+int json_mem_append_quoted(struct buf *b, const char *s, size_t len);
+
 /* Statistics of the calling thread's arena, for tests. */
 struct json_mem_stats {
 	size_t arena_used;     /* bytes handed out since the last reset */

@@ -257,17 +257,16 @@ const char *http_query_tenant(struct request *rq, struct rd_error *e)
 static void handle_get_conversation(struct request *rq)
 {
 	struct rd_error e;
-	json_t *reply = NULL;
+	struct buf reply = { 0 };
 	const char *tenant = http_query_tenant(rq, &e);
 	if (!tenant ||
 	    restrict_check_read(rq->srv->app, rq->snap, tenant, rq->id,
 	                        (rq->token_scopes & SCOPE_ADMIN) != 0, rq->token_name, &e) ||
-	    read_conversation(rq->srv->app, rq->snap, tenant, rq->id, rq->token_name, &reply, &e)) {
+	    read_conversation(rq->srv->app, rq->snap, tenant, rq->id, rq->token_name, &reply, &e))
 		http_reply_error(rq, &e);
-		return;
-	}
-	http_reply_json(rq, 200, reply);
-	json_decref(reply);
+	else
+		http_reply_text(rq, 200, "application/json", reply.data, reply.len, NULL, NULL);
+	buf_free(&reply);
 }
 
 /* 503 once the store cannot make writes durable (restarting is the fix),

@@ -430,16 +430,6 @@ static int tally_json(const struct tally *t, struct buf *b)
 	return buf_append(b, "}", 1);
 }
 
-/* A JSON string literal for s (quotes included). */
-static int json_quote(struct buf *b, const char *s, size_t len)
-{
-	json_t *j = json_stringn(s, len);
-	char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
-	int rc = q ? buf_append(b, q, strlen(q)) : -1;
-	json_mem_free_text(q);
-	json_decref(j);
-	return rc;
-}
 
 /* Appends res's findings to the "findings" array text in doc and to the
  * message's and the batch's counts. */
@@ -454,7 +444,7 @@ static int add_findings(struct buf *doc, struct tally *counts, struct tally *tot
 		    buf_append_str(doc, f->rule) || buf_append_str(doc, "\",\"start\":") ||
 		    buf_append_uint(doc, f->start) || buf_append_str(doc, ",\"end\":") ||
 		    buf_append_uint(doc, f->end) || buf_append_str(doc, ",\"field\":") ||
-		    (field ? json_quote(doc, field, strlen(field)) : buf_append(doc, "\"text\"", 6)) ||
+		    (field ? json_mem_append_quoted(doc, field, strlen(field)) : buf_append(doc, "\"text\"", 6)) ||
 		    buf_append(doc, "}", 1))
 			return -1;
 	}
@@ -749,7 +739,7 @@ static int build_reply(const struct prepared *p, size_t n, const struct tally *t
 			return -1;
 		for (size_t i = 0; i < n; i++)
 			if ((i && buf_append(out, ",", 1)) ||
-			    json_quote(out, p[i].redacted_text, strlen(p[i].redacted_text)))
+			    json_mem_append_quoted(out, p[i].redacted_text, strlen(p[i].redacted_text)))
 				return -1;
 		if (buf_append(out, "]", 1))
 			return -1;

@@ -13,6 +13,7 @@
  * freed), so a leaked tree or a use after free is reported as before.
  */
 #include "json_mem.h"
+#include "util.h"
 
 #include <jansson.h>
 #include <pthread.h>
@@ -165,6 +166,16 @@ void json_mem_free_text(char *s)
 	json_get_alloc_funcs(NULL, &free_fn);
 	sodium_memzero(s, strlen(s));
 	free_fn(s);
+}
+
+int json_mem_append_quoted(struct buf *b, const char *s, size_t len)
+{
+	json_t *j = json_stringn(s, len);
+	char *q = j ? json_dumps(j, JSON_ENCODE_ANY) : NULL;
+	int rc = q ? buf_append(b, q, strlen(q)) : -1;
+	json_mem_free_text(q);
+	json_decref(j);
+	return rc;
 }
 
 void json_mem_thread_stats(struct json_mem_stats *out)

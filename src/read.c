@@ -8,6 +8,7 @@
  */
 #include "read.h"
 #include "audit.h"
+#include "json_mem.h"
 #include "log.h"
 #include "record.h"
 #include "util.h"
@@ -19,9 +20,15 @@
 struct read_ctx {
 	struct app *app;
 	const struct app_snap *snap;
-	json_t *messages;
+	struct buf *out;                /* the reply's text: its messages so far */
+	size_t n;                       /* messages in it */
 	int failures;                   /* rows that did not open (reported) */
 	int shredded;                   /* rows whose data key was destroyed */
+};
+
+/* A row's opened fields (wiped and freed by opened_free). */
+struct opened {
+	char *text, *meta, *conv;
 };
 
 static void free_secret(char *s)
@@ -30,6 +37,42 @@ static void free_secret(char *s)
 		sodium_memzero(s, strlen(s));
 		free(s);
 	}
+}
+
+static void opened_free(struct opened *o)
+{
+	free_secret(o->text);
+	free_secret(o->meta);
+	free_secret(o->conv);
+}
+
+/* Opens a row's text and metadata document (and conversation id): 0; 1 when
+ * its data key was destroyed; -1 when a field does not authenticate
+ * (logged by record id) or the key is unavailable. */
+static int open_fields(struct app *app, const struct app_snap *snap, const struct store_row *row,
+                       bool with_conversation, struct opened *o)
+{
+	unsigned char key[CRYPTO_KEY_BYTES];
+	memset(o, 0, sizeof *o);
+	enum rd_err krc = store_data_key_get(app->store, snap->keys, row->key_id, key);
+	if (krc == RD_E_NOT_FOUND)
+		return 1;
+	if (krc != RD_OK) {
+		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
+		return -1;
+	}
+	int format = store_seal_format(app->store);
+	o->text = record_open(key, format, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
+	o->meta = record_open(key, format, FIELD_META, row, row->meta_ct, row->meta_ct_len);
+	if (with_conversation)
+		o->conv = record_open(key, format, FIELD_CONVERSATION, row, row->conv_ct, row->conv_ct_len);
+	sodium_memzero(key, sizeof key);
+	if (!o->text || !o->meta || (with_conversation && !o->conv)) {
+		log_error("record %s: ciphertext failed to authenticate", row->id);
+		opened_free(o);
+		return -1;
+	}
+	return 0;
 }
 
 static json_t *row_json(const struct store_row *row, const char *text, const char *meta)
@@ -48,17 +91,98 @@ static json_t *row_json(const struct store_row *row, const char *text, const cha
 	return o;
 }
 
+/* The stored document as ingest and rectification write it,
+ * {"metadata":M,"findings":[...]} in jansson's compact form: M and the
+ * findings array F as they stand, found without parsing (the document
+ * authenticated: these are bytes redactd wrote). The separator is the
+ * last ,"findings":[ : M may hold it (a nested key), F cannot (its keys
+ * are fixed and its strings quoted). false for any other shape. */
+static bool doc_parts(const char *doc, const char **m, size_t *mlen, const char **f, size_t *flen)
+{
+	static const char head[] = "{\"metadata\":", sep[] = ",\"findings\":[";
+	size_t len = strlen(doc);
+	if (len < sizeof head + sizeof sep || memcmp(doc, head, sizeof head - 1) ||
+	    memcmp(doc + len - 2, "]}", 2))
+		return false;
+	const char *last = NULL;
+	for (const char *p = doc; (p = memmem(p, (size_t)(doc + len - p), sep, sizeof sep - 1)); p++)
+		last = p;
+	if (!last || last < doc + sizeof head - 1)
+		return false;
+	*m = doc + sizeof head - 1;
+	*mlen = (size_t)(last - *m);
+	*f = last + sizeof sep - 2;   /* from its [ */
+	*flen = (size_t)(doc + len - 1 - *f);
+	return *mlen > 0;
+}
+
+/* "metadata":M,"findings":F of a document of another shape (older
+ * records), through jansson, as row_json prints them. */
+static int doc_parts_parsed(struct buf *b, const char *doc)
+{
+	json_t *d = json_loads(doc, 0, NULL);
+	json_t *md = d ? json_object_get(d, "metadata") : NULL;
+	json_t *fi = d ? json_object_get(d, "findings") : NULL;
+	char *m = md ? json_dumps(md, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	char *f = fi ? json_dumps(fi, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+	int rc = buf_append_str(b, "\"metadata\":") || buf_append_str(b, m ? m : "{}") ||
+	         buf_append_str(b, ",\"findings\":") || buf_append_str(b, f ? f : "[]") ? -1 : 0;
+	json_mem_free_text(m);
+	json_mem_free_text(f);
+	json_decref(d);
+	return rc;
+}
+
+/* Record id, role, channel, category and time are redactd's own names
+ * (letters, digits, . _ - :), written as they are; the text is quoted by
+ * jansson. */
+int read_row_text(struct buf *b, const struct store_row *row, const char *text, const char *meta)
+{
+	char ts[32];
+	const char *m, *f;
+	size_t mlen, flen;
+	util_format_ts(row->ts_ms, ts);
+	if (buf_append_str(b, "{\"id\":\"") || buf_append_str(b, row->id) ||
+	    buf_append_str(b, "\",\"ts\":\"") || buf_append_str(b, ts) ||
+	    buf_append_str(b, "\",\"role\":\"") || buf_append_str(b, rd_role_name(row->role)) ||
+	    buf_append_str(b, "\",\"channel\":\"") || buf_append_str(b, rd_channel_name(row->channel)) ||
+	    buf_append_str(b, "\",\"category\":\"") || buf_append_str(b, row->category) ||
+	    buf_append_str(b, "\",\"text\":") || json_mem_append_quoted(b, text, strlen(text)) ||
+	    buf_append(b, ",", 1))
+		return -1;
+	if (doc_parts(meta, &m, &mlen, &f, &flen)) {
+		if (buf_append_str(b, "\"metadata\":") || buf_append(b, m, mlen) ||
+		    buf_append_str(b, ",\"findings\":") || buf_append(b, f, flen))
+			return -1;
+	} else if (doc_parts_parsed(b, meta)) {
+		return -1;
+	}
+	return buf_append(b, "}", 1);
+}
+
 static enum rd_err read_row(const struct store_row *row, void *arg)
 {
 	struct read_ctx *ctx = arg;
-	json_t *o;
-	int rc = read_open_row(ctx->app, ctx->snap, row, false, &o);
-	if (rc == 1)
+	struct opened o;
+	int rc = open_fields(ctx->app, ctx->snap, row, false, &o);
+	if (rc == 1) {
 		ctx->shredded++;
-	else if (rc != 0)
+		return RD_OK;
+	}
+	if (rc != 0) {
 		ctx->failures++;
-	else if (json_array_append_new(ctx->messages, o))
-		return RD_E_INTERNAL;
+		return RD_OK;
+	}
+	size_t mark = ctx->out->len;
+	if ((ctx->n && buf_append(ctx->out, ",", 1)) || read_row_text(ctx->out, row, o.text, o.meta)) {
+		/* Not valid UTF-8 (cannot be quoted): reported as a row that does
+		 * not open, as before; else out of memory. */
+		ctx->out->len = mark;
+		ctx->failures++;
+	} else {
+		ctx->n++;
+	}
+	opened_free(&o);
 	return RD_OK;
 }
 
@@ -78,40 +202,37 @@ static int audit_read(struct app *app, const struct app_snap *snap, const char *
 }
 
 int read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
-                      const char *conversation_id, const char *actor, json_t **reply,
+                      const char *conversation_id, const char *actor, struct buf *reply,
                       struct rd_error *e)
 {
 	unsigned char hash[CRYPTO_HASH_BYTES];
 	size_t count = 0;
-	struct read_ctx ctx = { .app = app, .snap = snap, .messages = json_array() };
-	if (!ctx.messages) {
+	struct read_ctx ctx = { .app = app, .snap = snap, .out = reply };
+	buf_reset(reply);
+	if (buf_append_str(reply, "{\"conversation_id\":") ||
+	    json_mem_append_quoted(reply, conversation_id, strlen(conversation_id)) ||
+	    buf_append_str(reply, ",\"messages\":[")) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
 	enum rd_err sr = store_conversation(app->store, tenant, hash, read_row, &ctx, &count);
 	if (sr != RD_OK) {
-		json_decref(ctx.messages);
 		rd_error_store(e, sr, RD_E_STORAGE, "the conversation could not be read");
 		return -1;
 	}
 	if (ctx.failures) {
-		json_decref(ctx.messages);
 		rd_error_set(e, RD_E_INTEGRITY,
 		              "%d stored record(s) failed to authenticate; see the daemon log", ctx.failures);
 		return -1;
 	}
-	if (json_array_size(ctx.messages) == 0) {
-		json_decref(ctx.messages);
+	if (ctx.n == 0) {
 		rd_error_set(e, RD_E_NOT_FOUND, "no messages are held for this conversation");
 		return -1;
 	}
-	if (audit_read(app, snap, tenant, actor, hash, json_array_size(ctx.messages), e)) {
-		json_decref(ctx.messages);
+	if (audit_read(app, snap, tenant, actor, hash, ctx.n, e))
 		return -1;
-	}
-	*reply = json_pack("{s:s, s:o}", "conversation_id", conversation_id, "messages", ctx.messages);
-	if (!*reply) {
+	if (buf_append(reply, "]}", 2)) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}
@@ -121,32 +242,16 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 int read_open_row(struct app *app, const struct app_snap *snap, const struct store_row *row,
                   bool with_conversation, json_t **out)
 {
-	unsigned char key[CRYPTO_KEY_BYTES];
-	enum rd_err krc = store_data_key_get(app->store, snap->keys, row->key_id, key);
-	if (krc == RD_E_NOT_FOUND)
-		return 1;
-	if (krc != RD_OK) {
-		log_error("record %s: data key %lld unavailable", row->id, (long long)row->key_id);
-		return -1;
-	}
-	int format = store_seal_format(app->store);
-	char *text = record_open(key, format, FIELD_TEXT, row, row->text_ct, row->text_ct_len);
-	char *meta = record_open(key, format, FIELD_META, row, row->meta_ct, row->meta_ct_len);
-	char *conv = with_conversation ? record_open(key, format, FIELD_CONVERSATION, row, row->conv_ct,
-	                                             row->conv_ct_len)
-	                               : NULL;
-	sodium_memzero(key, sizeof key);
-	json_t *o = NULL;
-	if (!text || !meta || (with_conversation && !conv))
-		log_error("record %s: ciphertext failed to authenticate", row->id);
-	else if ((o = row_json(row, text, meta)) && conv &&
-	         json_object_set_new(o, "conversation_id", json_string(conv))) {
+	struct opened f;
+	int rc = open_fields(app, snap, row, with_conversation, &f);
+	if (rc != 0)
+		return rc;
+	json_t *o = row_json(row, f.text, f.meta);
+	if (o && f.conv && json_object_set_new(o, "conversation_id", json_string(f.conv))) {
 		json_decref(o);
 		o = NULL;
 	}
-	free_secret(text);
-	free_secret(meta);
-	free_secret(conv);
+	opened_free(&f);
 	if (!o)
 		return -1;
 	*out = o;
