@@ -16,7 +16,11 @@ BUILD=${1:-build}; PROFILE=${2:-chat}; SECS=${3:-20}
 T=$(mktemp -d "${TMPDIR:-/tmp}/profile.XXXXXX"); PID=
 trap 'rc=$?; [ -n "$PID" ] && kill $PID 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$T"; exit $rc' EXIT
 TOKEN=bench-ingest-token; READ_TOKEN=bench-read-token; PORT=18090
-if [ -n "${BENCH_DB:-}" ]; then
+CONV=bench-read-$(date +%s%N)   # a new conversation each run, also on a kept BENCH_DB
+DB=$T/bench.db
+if [ -n "${BENCH_DB:-}" ] && [ -n "${BENCH_INPLACE:-}" ]; then
+	DB=$BENCH_DB; cp "$(dirname "$BENCH_DB")/master.key" "$T/master.key"
+elif [ -n "${BENCH_DB:-}" ]; then
 	cp "$BENCH_DB" "$T/bench.db"; cp "$(dirname "$BENCH_DB")/master.key" "$T/master.key"
 	sync   # else the copy's gigabytes are written back during the run, and every fsync waits
 else
@@ -26,7 +30,7 @@ cat > "$T/redactd.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 [storage]
-database = $T/bench.db
+database = $DB
 key_file = $T/master.key
 synchronous = full
 [token "bench"]
@@ -42,7 +46,7 @@ BASE=http://127.0.0.1:$PORT
 read_conv() {  # N OUT: N reads of the 50-turn conversation, seconds to the first byte
 	for _ in $(seq 1 "$1"); do
 		curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $READ_TOKEN" \
-			"$BASE/v1/conversations/bench-read"
+			"$BASE/v1/conversations/$CONV"
 	done | sort -n > "$2"
 }
 read_stats() {  # FILE LABEL
@@ -51,7 +55,7 @@ read_stats() {  # FILE LABEL
 }
 if [ -n "${READS:-}" ]; then
 	for i in $(seq 1 50); do
-		printf '{"conversation_id":"bench-read","text":"turn %d: reach me at bench.reader@example.org or +44 7700 900123 about order 1234"}' "$i"
+		printf '{"conversation_id":"%s","text":"turn %d: reach me at bench.reader@example.org or +44 7700 900123 about order 1234"}' "$CONV" "$i"
 	done | jq -s '{messages: .}' > "$T/conv.json"
 	curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
 		--data-binary @"$T/conv.json" "$BASE/v1/messages"
@@ -71,6 +75,7 @@ BENCH_PROFILE=$PROFILE BENCH_RUN=$(date +%s%N) BENCH_TOKEN=$TOKEN \
 C1=$(cpu); W1=$(wchar)
 if [ -n "${READS:-}" ]; then
 	wait "$READ_PID" || true
+	sleep "${READ_SETTLE:-0}"   # e.g. 5: the index catches up and checkpoints finish first
 	read_conv "$READS" "$T/reads_idle"
 fi
 kill -TERM $PID; wait $PID || true; PID=

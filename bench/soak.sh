@@ -16,6 +16,9 @@
 #     slices (baseline), the daemon restarts with sweep_interval = 1s, and
 #     `chat` runs again while the sweeper purges them; the rate while it
 #     purges is compared with the baseline.
+# SOAK_DB=PATH runs on that database in place (its master.key beside it,
+# e.g. bench/synth_db.sh's 10 M records) and skips step 1 when it already
+# holds SOAK_RECORDS; it keeps what steps 2 and 3 add.
 # Usage: bash bench/soak.sh [BUILD_DIR]
 set -euo pipefail
 BUILD=${1:-build}
@@ -30,13 +33,18 @@ trap 'rc=$?; [ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$T"; exit $rc' EXIT
 PORT=18095; BASE=http://127.0.0.1:$PORT
 INGEST=soak-ingest-token; READ=soak-read-token; ADMIN=soak-admin-token
 sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
-"$BUILD/redactd" keygen -o "$T/master.key" 2>/dev/null
+DB=$T/soak.db
+if [ -n "${SOAK_DB:-}" ]; then
+	DB=$SOAK_DB; cp "$(dirname "$SOAK_DB")/master.key" "$T/master.key"
+else
+	"$BUILD/redactd" keygen -o "$T/master.key" 2>/dev/null
+fi
 conf() {  # SWEEP_INTERVAL
 	cat > "$T/redactd.conf" <<CONF
 [server]
 listen = 127.0.0.1:$PORT
 [storage]
-database = $T/soak.db
+database = $DB
 key_file = $T/master.key
 synchronous = full
 [retention]
@@ -70,37 +78,40 @@ wrk_slice() {  # PROFILE SECONDS -> "rate p99_ms non2xx"
 	     /Non-2xx/ {x = $NF}
 	     END {printf "%.0f %.2f %d\n", n / t, p, x}'
 }
-db_mb() { du -cm "$T"/soak.db* | awk 'END {print $1}'; }
+db_mb() { du -cm "$DB"* | awk 'END {print $1}'; }
 rss_mb() { awk -v k="$1" '$1 == k ":" {printf "%.1f", $2 / 1024}' /proc/"$PID"/status; }
 
 # ---- 1. growth ----
 conf 30d; start
-BASE_RECORDS=0; ALL_NON2XX=0
-echo "soak: chat traffic until $TARGET records (wrk -t2 -c64, ${SLICE}s slices, synchronous=FULL)"
-printf '%10s %9s %9s %8s %8s %9s\n' records msgs/s p99_ms rss_MB peak_MB db_MB
-echo "records,msgs_per_s,p99_ms,rss_mb,peak_rss_mb,db_mb" > "$T/soak.csv"
-next=$STEP; n=0; secs=0; worst=0
-while :; do
-	read -r rate p99 bad <<<"$(wrk_slice chat "$SLICE")"
-	ALL_NON2XX=$((ALL_NON2XX + bad))
-	n=$((n + rate * SLICE)); secs=$((secs + SLICE))
-	worst=$(awk -v a="$worst" -v b="$p99" 'BEGIN {print (b > a ? b : a)}')
-	have=$(records)
-	if [ "$have" -ge "$next" ] || [ "$have" -ge "$TARGET" ]; then
-		line="$have $((n / secs)) $worst $(rss_mb VmRSS) $(rss_mb VmHWM) $(db_mb)"
-		printf '%10s %9s %9s %8s %8s %9s\n' $line
-		echo "$line" | tr ' ' ',' >> "$T/soak.csv"
-		n=0; secs=0; worst=0
-		while [ "$next" -le "$have" ]; do next=$((next + STEP)); done
-	fi
-	[ "$have" -ge "$TARGET" ] && break
-done
-echo "soak: non-2xx answers during growth: $ALL_NON2XX"
-awk -F, 'NR == 2 {first = $2} NR > 1 {last = $2; if ($3 > p) p = $3; if ($5 > r) r = $5}
-	END {printf "soak: last step / first step rate %.2f; worst p99 %.2f ms; peak RSS %.1f MB\n", last / first, p, r}' "$T/soak.csv"
-cp "$T/soak.csv" "$OUT/soak.csv"
-if command -v gnuplot >/dev/null; then
-	gnuplot <<PLOT
+if [ "$(records)" -ge "$TARGET" ]; then
+	echo "soak: $DB already holds $(records) records: no growth step"
+else
+	BASE_RECORDS=0; ALL_NON2XX=0
+	echo "soak: chat traffic until $TARGET records (wrk -t2 -c64, ${SLICE}s slices, synchronous=FULL)"
+	printf '%10s %9s %9s %8s %8s %9s\n' records msgs/s p99_ms rss_MB peak_MB db_MB
+	echo "records,msgs_per_s,p99_ms,rss_mb,peak_rss_mb,db_mb" > "$T/soak.csv"
+	next=$STEP; n=0; secs=0; worst=0
+	while :; do
+		read -r rate p99 bad <<<"$(wrk_slice chat "$SLICE")"
+		ALL_NON2XX=$((ALL_NON2XX + bad))
+		n=$((n + rate * SLICE)); secs=$((secs + SLICE))
+		worst=$(awk -v a="$worst" -v b="$p99" 'BEGIN {print (b > a ? b : a)}')
+		have=$(records)
+		if [ "$have" -ge "$next" ] || [ "$have" -ge "$TARGET" ]; then
+			line="$have $((n / secs)) $worst $(rss_mb VmRSS) $(rss_mb VmHWM) $(db_mb)"
+			printf '%10s %9s %9s %8s %8s %9s\n' $line
+			echo "$line" | tr ' ' ',' >> "$T/soak.csv"
+			n=0; secs=0; worst=0
+			while [ "$next" -le "$have" ]; do next=$((next + STEP)); done
+		fi
+		[ "$have" -ge "$TARGET" ] && break
+	done
+	echo "soak: non-2xx answers during growth: $ALL_NON2XX"
+	awk -F, 'NR == 2 {first = $2} NR > 1 {last = $2; if ($3 > p) p = $3; if ($5 > r) r = $5}
+		END {printf "soak: last step / first step rate %.2f; worst p99 %.2f ms; peak RSS %.1f MB\n", last / first, p, r}' "$T/soak.csv"
+	cp "$T/soak.csv" "$OUT/soak.csv"
+	if command -v gnuplot >/dev/null; then
+		gnuplot <<PLOT
 set terminal pngcairo size 900,520 font ",10"
 set output "$OUT/soak.png"
 set datafile separator ","
@@ -115,7 +126,8 @@ plot "$T/soak.csv" skip 1 using (\$1/1e6):2 with linespoints lw 2 title "msgs/s"
      "" skip 1 using (\$1/1e6):3 axes x1y2 with linespoints title "p99 ms", \
      "" skip 1 using (\$1/1e6):5 axes x1y2 with linespoints title "peak RSS MB"
 PLOT
-	echo "soak: plot in $OUT/soak.png"
+		echo "soak: plot in $OUT/soak.png"
+	fi
 fi
 
 # ---- 2. reads and rights at this size ----
