@@ -40,12 +40,12 @@ const size_t store_audit_schema_count = RD_ARRAY_LEN(store_audit_schema);
 /* Runs a one-row query whose parameters bind() set; copies column 0 as an
  * integer to *v and, when hash is given, column 1 as a hash (only when it
  * is whole). No row: *v = 0, hash untouched. */
-static enum rd_err one_row(struct store_tx *tx, const char *sql, int64_t arg, bool bind_arg,
-                           int64_t *v, unsigned char *hash)
+static enum rd_err one_row(struct store_tx *tx, enum store_tx_cached which, const char *sql,
+                           int64_t arg, bool bind_arg, int64_t *v, unsigned char *hash)
 {
-	sqlite3_stmt *s;
+	sqlite3_stmt *s = store_tx_stmt(tx, which, sql);
 	*v = 0;
-	if (sqlite3_prepare_v2(tx->db, sql, -1, &s, NULL) != SQLITE_OK)
+	if (!s)
 		return RD_E_STORAGE;
 	if (bind_arg)
 		sqlite3_bind_int64(s, 1, arg);
@@ -55,7 +55,7 @@ static enum rd_err one_row(struct store_tx *tx, const char *sql, int64_t arg, bo
 		if (hash)
 			memcpy(hash, sqlite3_column_blob(s, 1), STORE_AUDIT_HASH_BYTES);
 	}
-	sqlite3_finalize(s);
+	sqlite3_reset(s);
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? RD_OK : RD_E_STORAGE;
 }
 
@@ -65,15 +65,16 @@ enum rd_err store_audit_checkpoint(struct store_tx *tx, int64_t *seq,
 	if (tx->pg)
 		return store_pg_audit_checkpoint(tx, seq, hash);
 	memset(hash, 0, STORE_AUDIT_HASH_BYTES);
-	return one_row(tx, "SELECT seq, hash FROM audit_checkpoint WHERE id = 1", 0, false, seq, hash);
+	return one_row(tx, TXS_AUDIT_CHECKPOINT, "SELECT seq, hash FROM audit_checkpoint WHERE id = 1",
+	               0, false, seq, hash);
 }
 
 enum rd_err store_audit_high_mark(struct store_tx *tx, int64_t *seq)
 {
 	if (tx->pg)
 		return store_pg_audit_high_mark(tx, seq);
-	return one_row(tx, "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'", 0, false, seq,
-	               NULL);
+	return one_row(tx, TXS_AUDIT_MARK, "SELECT seq FROM sqlite_sequence WHERE name = 'audit_log'",
+	               0, false, seq, NULL);
 }
 
 enum rd_err store_audit_head(struct store_tx *tx, int64_t *seq,
@@ -193,7 +194,8 @@ enum rd_err store_audit_last_before(struct store_tx *tx, int64_t before_ms, int6
 {
 	if (tx->pg)
 		return store_pg_audit_last_before(tx, before_ms, seq, hash);
-	return one_row(tx, "SELECT seq, hash FROM audit_log WHERE ts_ms < ? ORDER BY seq DESC LIMIT 1",
+	return one_row(tx, TXS_AUDIT_BEFORE,
+	               "SELECT seq, hash FROM audit_log WHERE ts_ms < ? ORDER BY seq DESC LIMIT 1",
 	               before_ms, true, seq, hash);
 }
 
@@ -253,7 +255,7 @@ enum rd_err store_audit_count(struct store_tx *tx, int64_t *n)
 {
 	if (tx->pg)
 		return store_pg_audit_count(tx, n);
-	return one_row(tx, "SELECT count(*) FROM audit_log", 0, false, n, NULL);
+	return one_row(tx, TXS_AUDIT_COUNT, "SELECT count(*) FROM audit_log", 0, false, n, NULL);
 }
 
 enum rd_err store_audit_last_of(struct store_tx *tx, const char *const *actions, size_t n,

@@ -103,7 +103,8 @@ struct store_conv_walk {
  * conversation read prepared four statements and an audit entry two,
  * and SQLite's parser was a tenth of a read's CPU time. */
 enum store_tx_cached {
-	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT, TXS_COUNT
+	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT,
+	TXS_AUDIT_CHECKPOINT, TXS_AUDIT_MARK, TXS_AUDIT_BEFORE, TXS_AUDIT_COUNT, TXS_COUNT
 };
 
 /* An idle read connection and the statements prepared on it. */
