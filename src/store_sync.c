@@ -129,20 +129,13 @@ static bool checkpoint_due(struct store *st)
  * the writer's next transaction if that begins after a complete copy; when
  * it has grown to four times the threshold because none did, RESTART waits
  * for a gap between the writer's transactions so that the next one
- * restarts it, which bounds the WAL. RESTART holds the writer out while it
- * copies, so a PASSIVE pass copies first and RESTART only the rest: on a
- * 10 M-record database a RESTART of ~4,000 frames had stalled commits for
- * 55-80 ms. */
+ * restarts it, which bounds the WAL. */
 static void background_checkpoint(struct store *st)
 {
 	int pages = atomic_load(&st->wal_pages);
 	int mode = pages >= STORE_CHECKPOINT_RESTART_AT * st->ckpt_pages ? SQLITE_CHECKPOINT_RESTART
 	                                                                  : SQLITE_CHECKPOINT_PASSIVE;
-	int rc = SQLITE_OK;
-	if (mode == SQLITE_CHECKPOINT_RESTART)
-		rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
-	if (rc == SQLITE_OK || rc == SQLITE_BUSY)
-		rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", mode, NULL, NULL);
+	int rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", mode, NULL, NULL);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		log_warn("store: background checkpoint: %s", sqlite3_errstr(rc));
 	atomic_store(&st->ckpt_at, pages);
