@@ -12,6 +12,8 @@
 
 #include "redactd.h"
 
+#include <string.h>
+
 struct outbuf;
 
 /* A buffer of `cap` bytes (at least 4096) over `fd`, which stays the
@@ -29,8 +31,12 @@ int outbuf_flush(struct outbuf *o) RD_WARN_UNUSED;
 /* Appends bytes, a NUL-terminated string, an unsigned decimal number.
  * 0, or -1 after a failed write. */
 int outbuf_put(struct outbuf *o, const void *p, size_t n) RD_WARN_UNUSED;
-int outbuf_puts(struct outbuf *o, const char *s) RD_WARN_UNUSED;
 int outbuf_u64(struct outbuf *o, uint64_t v) RD_WARN_UNUSED;
+/* Inline so that a literal's length is known when compiling. */
+RD_WARN_UNUSED static inline int outbuf_puts(struct outbuf *o, const char *s)
+{
+	return outbuf_put(o, s, strlen(s));
+}
 
 /*
  * Appends s[0..n) as the inside of a JSON string (no quotes): the ASCII

@@ -130,10 +130,19 @@ static int put_line_object(struct filter *fl, uint64_t offset)
 	return 0;
 }
 
+static int utf8_error(uint64_t offset, size_t len)
+{
+	fprintf(stderr, "redactd redact: input is not valid UTF-8 (between bytes %llu and %llu)\n",
+	        (unsigned long long)offset, (unsigned long long)(offset + len));
+	return -1;
+}
+
 /* Redacts text[0..len) at stream offset `offset` and writes it. */
 static int emit(struct filter *fl, const char *text, size_t len, uint64_t offset)
 {
 	if (redact_run(fl->engine, fl->tenant, fl->channel, text, len, &fl->res)) {
+		if (!util_utf8_valid(text, len))
+			return utf8_error(offset, len);
 		fprintf(stderr, "redactd redact: redaction failed near byte %llu\n",
 		        (unsigned long long)offset);
 		return -1;
@@ -153,13 +162,13 @@ static int emit(struct filter *fl, const char *text, size_t len, uint64_t offset
 /* One piece of the stream: whole, or line by line for --lines. */
 static int process(struct filter *fl, const char *text, size_t len)
 {
-	if (!util_utf8_valid(text, len)) {
-		fprintf(stderr, "redactd redact: input is not valid UTF-8 (between bytes %llu and %llu)\n",
-		        (unsigned long long)fl->offset, (unsigned long long)(fl->offset + len));
-		return -1;
-	}
+	/* redact_run refuses invalid UTF-8: a whole piece needs no check of
+	 * its own (one pass less). --lines checks the piece first, so that no
+	 * line of a piece with a bad byte is printed. */
 	if (!fl->lines)
 		return emit(fl, text, len, fl->offset);
+	if (!util_utf8_valid(text, len))
+		return utf8_error(fl->offset, len);
 	for (size_t at = 0; at < len;) {
 		const char *nl = memchr(text + at, '\n', len - at);
 		size_t end = nl ? (size_t)(nl - text) : len;

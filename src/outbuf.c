@@ -132,20 +132,20 @@ int outbuf_put(struct outbuf *o, const void *p, size_t n)
 	return 0;
 }
 
-int outbuf_puts(struct outbuf *o, const char *s)
-{
-	return outbuf_put(o, s, strlen(s));
-}
-
 int outbuf_u64(struct outbuf *o, uint64_t v)
 {
-	char tmp[20];
-	size_t i = sizeof tmp;
+	if (room(o))   /* 20 digits at most */
+		return -1;
+	size_t digits = 1;
+	for (uint64_t t = v; t >= 10; t /= 10)
+		digits++;
+	char *d = o->buf + o->len + digits;
 	do {
-		tmp[--i] = (char)('0' + v % 10);
+		*--d = (char)('0' + v % 10);
 		v /= 10;
 	} while (v);
-	return outbuf_put(o, tmp + i, sizeof tmp - i);
+	o->len += digits;
+	return o->failed ? -1 : 0;
 }
 
 /* Bit i set where p[i] (i < k <= 16) needs an escape; the block is copied
