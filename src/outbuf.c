@@ -11,9 +11,11 @@
  * text is then copied 16 bytes at a time (SSE2, or a byte loop without
  * it), each block checked for such a character, and only those looked up.
  *
- * INVARIANT: outbuf_json_text makes sure OUTBUF_SLACK bytes are free before
- * each step, and no step writes more than that: a 16-byte block, then one
- * 8-byte table entry at most 15 bytes into it (23 bytes).
+ * INVARIANT: outbuf_json_text and outbuf_u64 make sure OUTBUF_SLACK bytes
+ * are free before each step, and no step writes more than that: a 16-byte
+ * block, then one 8-byte table entry at most 15 bytes into it (23 bytes);
+ * the last 15 bytes of a text, 6 bytes each and 2 more for the last
+ * entry's padding (92 bytes); 20 digits.
  */
 #include "outbuf.h"
 
@@ -29,7 +31,7 @@
 #include <emmintrin.h>
 #endif
 
-#define OUTBUF_SLACK 32
+#define OUTBUF_SLACK 128
 
 struct outbuf {
 	int fd;
@@ -132,64 +134,69 @@ int outbuf_put(struct outbuf *o, const void *p, size_t n)
 	return 0;
 }
 
+/* "00" "01" ... "99": two digits per division. */
+static const char digits2[] =
+	"00010203040506070809101112131415161718192021222324252627282930313233343536373839"
+	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
+	"8081828384858687888990919293949596979899";
+
 int outbuf_u64(struct outbuf *o, uint64_t v)
 {
 	if (room(o))   /* 20 digits at most */
 		return -1;
-	size_t digits = 1;
-	for (uint64_t t = v; t >= 10; t /= 10)
-		digits++;
-	char *d = o->buf + o->len + digits;
-	do {
-		*--d = (char)('0' + v % 10);
-		v /= 10;
-	} while (v);
-	o->len += digits;
+	char tmp[40] = { 0 };   /* digits end at tmp + 20; 20 bytes are copied from the first */
+	char *d = tmp + 20;
+	while (v >= 100) {
+		d -= 2;
+		memcpy(d, digits2 + 2 * (v % 100), 2);
+		v /= 100;
+	}
+	if (v >= 10) {
+		d -= 2;
+		memcpy(d, digits2 + 2 * v, 2);
+	} else {
+		*--d = (char)('0' + v);
+	}
+	memcpy(o->buf + o->len, d, 20);   /* a fixed size: no call to memcpy */
+	o->len += (size_t)(tmp + 20 - d);
 	return o->failed ? -1 : 0;
 }
 
-/* Bit i set where p[i] (i < k <= 16) needs an escape; the block is copied
- * to d (16 bytes, those past k being scratch within OUTBUF_SLACK). */
-static inline unsigned escape_mask(const unsigned char *p, size_t k, char *d)
-{
 #ifdef __SSE2__
-	__m128i v;
-	if (k == 16) {
-		v = _mm_loadu_si128((const __m128i *)(const void *)p);
-	} else {
-		unsigned char tail[16] = { 0 };
-		memcpy(tail, p, k);
-		v = _mm_loadu_si128((const __m128i *)(const void *)tail);
-	}
+/* Bit i set where p[i] needs an escape; the 16 bytes are copied to d. */
+static inline unsigned escape_mask16(const unsigned char *p, char *d)
+{
+	__m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
 	_mm_storeu_si128((__m128i *)(void *)d, v);
 	/* unsigned v <= 0x1F is min(v, 0x1F) == v */
 	__m128i ctl = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1F)), v);
 	__m128i quote = _mm_cmpeq_epi8(v, _mm_set1_epi8('"'));
 	__m128i bslash = _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'));
-	unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(quote, bslash)));
-	return k == 16 ? m : m & ((1u << k) - 1);
+	return (unsigned)_mm_movemask_epi8(_mm_or_si128(ctl, _mm_or_si128(quote, bslash)));
+}
 #else
+static inline unsigned escape_mask16(const unsigned char *p, char *d)
+{
 	unsigned m = 0;
-	memcpy(d, p, k);
-	for (size_t i = 0; i < k; i++)
+	memcpy(d, p, 16);
+	for (unsigned i = 0; i < 16; i++)
 		if (p[i] < 0x80 && json_esc_len[p[i]])
 			m |= 1u << i;
 	return m;
-#endif
 }
+#endif
 
 int outbuf_json_text(struct outbuf *o, const char *s, size_t n)
 {
 	const unsigned char *p = (const unsigned char *)s, *end = p + n;
-	while (p < end) {
+	while (end - p >= 16) {
 		if (room(o))
 			return -1;
-		size_t k = (size_t)(end - p) < 16 ? (size_t)(end - p) : 16;
 		char *d = o->buf + o->len;
-		unsigned m = escape_mask(p, k, d);
+		unsigned m = escape_mask16(p, d);
 		if (m == 0) {
-			o->len += k;
-			p += k;
+			o->len += 16;
+			p += 16;
 			continue;
 		}
 		/* the bytes before the first escape are already in place */
@@ -199,5 +206,19 @@ int outbuf_json_text(struct outbuf *o, const char *s, size_t n)
 		o->len += i + json_esc_len[c];
 		p += i + 1;
 	}
+	/* The last 0-15 bytes one at a time (reading 16 would read past s). */
+	if (p < end && room(o))
+		return -1;
+	char *d = o->buf + o->len;
+	for (; p < end; p++) {
+		unsigned char c = *p;
+		if (c < 0x80 && json_esc_len[c]) {
+			memcpy(d, json_esc[c], sizeof json_esc[c]);
+			d += json_esc_len[c];
+		} else {
+			*d++ = (char)c;
+		}
+	}
+	o->len = (size_t)(d - o->buf);
 	return o->failed ? -1 : 0;
 }
