@@ -32,6 +32,15 @@ int outbuf_flush(struct outbuf *o) RD_WARN_UNUSED;
  * 0, or -1 after a failed write. */
 int outbuf_put(struct outbuf *o, const void *p, size_t n) RD_WARN_UNUSED;
 int outbuf_u64(struct outbuf *o, uint64_t v) RD_WARN_UNUSED;
+/* Room for n bytes (n <= 4096) written by the caller from the pointer
+ * returned, flushing first if need be; NULL after a failed write. Then
+ * outbuf_commit(o, end) with `end` just past the last byte written. For
+ * many small pieces at once, without a call per piece. */
+char *outbuf_reserve(struct outbuf *o, size_t n) RD_WARN_UNUSED;
+void outbuf_commit(struct outbuf *o, char *end);
+/* Writes v in decimal at d (20 bytes at most); returns the end. */
+char *outbuf_fmt_u64(char *d, uint64_t v);
+
 /* Inline so that a literal's length is known when compiling. */
 RD_WARN_UNUSED static inline int outbuf_puts(struct outbuf *o, const char *s)
 {

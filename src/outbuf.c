@@ -140,26 +140,53 @@ static const char digits2[] =
 	"40414243444546474849505152535455565758596061626364656667686970717273747576777879"
 	"8081828384858687888990919293949596979899";
 
-int outbuf_u64(struct outbuf *o, uint64_t v)
+static const uint64_t pow10[20] = {
+	1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull,
+	100000000ull, 1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull,
+	10000000000000ull, 100000000000000ull, 1000000000000000ull, 10000000000000000ull,
+	100000000000000000ull, 1000000000000000000ull, 10000000000000000000ull,
+};
+
+/* Digits written straight into place, last first: building them in a
+ * scratch array and copying it out stalled on store forwarding (a 16-byte
+ * load of bytes just stored two at a time), 5 % of --lines --json. */
+char *outbuf_fmt_u64(char *d, uint64_t v)
 {
-	if (room(o))   /* 20 digits at most */
-		return -1;
-	char tmp[40] = { 0 };   /* digits end at tmp + 20; 20 bytes are copied from the first */
-	char *d = tmp + 20;
+	/* floor(log10(v)) from the bit length (1233/4096 ~ log10(2)) */
+	unsigned t = ((64u - (unsigned)__builtin_clzll(v | 1)) * 1233u) >> 12;
+	unsigned n = v == 0 ? 1 : t + 1 - (v < pow10[t]);
+	char *p = d + n;
 	while (v >= 100) {
-		d -= 2;
-		memcpy(d, digits2 + 2 * (v % 100), 2);
+		p -= 2;
+		memcpy(p, digits2 + 2 * (v % 100), 2);
 		v /= 100;
 	}
-	if (v >= 10) {
-		d -= 2;
-		memcpy(d, digits2 + 2 * v, 2);
-	} else {
-		*--d = (char)('0' + v);
-	}
-	memcpy(o->buf + o->len, d, 20);   /* a fixed size: no call to memcpy */
-	o->len += (size_t)(tmp + 20 - d);
-	return o->failed ? -1 : 0;
+	if (v >= 10)
+		memcpy(p - 2, digits2 + 2 * v, 2);
+	else
+		p[-1] = (char)('0' + v);
+	return d + n;
+}
+
+int outbuf_u64(struct outbuf *o, uint64_t v)
+{
+	char *d = outbuf_reserve(o, 20);
+	if (!d)
+		return -1;
+	outbuf_commit(o, outbuf_fmt_u64(d, v));
+	return 0;
+}
+
+char *outbuf_reserve(struct outbuf *o, size_t n)
+{
+	if (n > o->cap - o->len && outbuf_flush(o))
+		return NULL;
+	return o->failed ? NULL : o->buf + o->len;
+}
+
+void outbuf_commit(struct outbuf *o, char *end)
+{
+	o->len = (size_t)(end - o->buf);
 }
 
 #ifdef __SSE2__
