@@ -28,6 +28,9 @@ void outbuf_free(struct outbuf *o);
  * 0, or -1 if a write failed (errno is write(2)'s). */
 int outbuf_flush(struct outbuf *o) RD_WARN_UNUSED;
 
+/* 0, or the errno of the write that failed (EIO for a write of 0 bytes). */
+int outbuf_error(const struct outbuf *o);
+
 /* Appends bytes, a NUL-terminated string, an unsigned decimal number.
  * 0, or -1 after a failed write. */
 int outbuf_put(struct outbuf *o, const void *p, size_t n) RD_WARN_UNUSED;

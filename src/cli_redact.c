@@ -272,8 +272,10 @@ static int run_filter(struct filter *fl)
 	if (rc == 0 && fl->findings)
 		rc = finish_json(fl);
 	/* What was made before a failure still goes out, as stdio did. */
-	if (fl->out && outbuf_flush(fl->out))
+	if (fl->out && outbuf_flush(fl->out)) {
+		fprintf(stderr, "redactd redact: cannot write to stdout: %s\n", strerror(outbuf_error(fl->out)));
 		rc = -1;
+	}
 	close_output(fl);
 	if (win) {
 		sodium_memzero(win, len);

@@ -36,6 +36,7 @@
 struct outbuf {
 	int fd;
 	bool failed;
+	int err;                /* errno of the failed write */
 	size_t len, cap;
 	char *buf;
 };
@@ -44,12 +45,15 @@ struct outbuf {
  * its length, 0 for a character written as it is. */
 static char json_esc[0x80][8];
 static unsigned char json_esc_len[0x80];
-static pthread_once_t json_esc_once = PTHREAD_ONCE_INIT;
-static bool json_esc_ok;
+static pthread_mutex_t json_esc_mu = PTHREAD_MUTEX_INITIALIZER;
+static bool json_esc_ok;   /* under json_esc_mu; once true, the tables are fixed */
 
-static void json_esc_init(void)
+/* Fills the tables once; a failure (jansson out of memory) is tried again
+ * at the next outbuf_new. */
+static int json_esc_init(void)
 {
-	for (unsigned c = 0; c < 0x80; c++) {
+	pthread_mutex_lock(&json_esc_mu);
+	for (unsigned c = 0; c < 0x80 && !json_esc_ok; c++) {
 		if (c >= 0x20 && c != '"' && c != '\\')
 			continue;
 		char one = (char)c, dump[16];
@@ -57,16 +61,20 @@ static void json_esc_init(void)
 		size_t n = j ? json_dumpb(j, dump, sizeof dump, JSON_ENCODE_ANY) : 0;
 		json_decref(j);
 		if (n < 3 || n - 2 >= sizeof json_esc[c])
-			return;   /* json_esc_ok stays false */
+			break;
 		memcpy(json_esc[c], dump + 1, n - 2);   /* without the quotes */
 		json_esc_len[c] = (unsigned char)(n - 2);
+		if (c == '\\')   /* the last one */
+			json_esc_ok = true;
 	}
-	json_esc_ok = true;
+	bool ok = json_esc_ok;
+	pthread_mutex_unlock(&json_esc_mu);
+	return ok ? 0 : -1;
 }
 
 struct outbuf *outbuf_new(int fd, size_t cap)
 {
-	if (pthread_once(&json_esc_once, json_esc_init) != 0 || !json_esc_ok)
+	if (json_esc_init())
 		return NULL;
 	if (cap < 4096)
 		cap = 4096;
@@ -97,12 +105,18 @@ static int write_all(struct outbuf *o, const char *p, size_t n)
 			continue;
 		if (w <= 0) {
 			o->failed = true;
+			o->err = w < 0 ? errno : EIO;
 			break;
 		}
 		p += w;
 		n -= (size_t)w;
 	}
 	return o->failed ? -1 : 0;
+}
+
+int outbuf_error(const struct outbuf *o)
+{
+	return o->failed ? o->err : 0;
 }
 
 int outbuf_flush(struct outbuf *o)
