@@ -108,6 +108,19 @@ for i, (o, l) in enumerate(zip(objs, lines)):
     off += len(l) + 1
 ' "$T/esc.txt" "$T/esc.lines"
 
+# Findings are written in place, names and all: the longest names the
+# config allows (64 characters) come out whole in both JSON modes.
+LONG_RULE=$(printf 'r%.0s' $(seq 1 64)); LONG_ENTITY=$(printf 'E%.0s' $(seq 1 64))
+cp "$T/redactd.conf" "$T/long.conf"
+printf '\n[rule "%s"]\npattern = zqx[0-9]{3}\nentity = %s\n' "$LONG_RULE" "$LONG_ENTITY" >> "$T/long.conf"
+printf 'code zqx123 and a@b.com\nnext zqx999\n' > "$T/long-names.txt"
+check_eq "64-character names: --json" \
+	"$("$BIN" redact -c "$T/long.conf" --json < "$T/long-names.txt" | jq -c '[.findings[] | [.entity, .rule, .start, .end]]')" \
+	"[[\"$LONG_ENTITY\",\"$LONG_RULE\",5,11],[\"EMAIL\",\"email\",16,23],[\"$LONG_ENTITY\",\"$LONG_RULE\",29,35]]"
+check_eq "64-character names: --lines --json" \
+	"$("$BIN" redact -c "$T/long.conf" --lines --json < "$T/long-names.txt" | jq -c '[.findings[] | [.entity, .rule, .start, .end]]' | tr '\n' ' ')" \
+	"[[\"$LONG_ENTITY\",\"$LONG_RULE\",5,11],[\"EMAIL\",\"email\",16,23]] [[\"$LONG_ENTITY\",\"$LONG_RULE\",29,35]] "
+
 R --json < "$T/in.txt" > /dev/full 2> "$T/err"
 check_eq "stdout full: exit 1" "$?" 1
 check "stdout full: says so" grep -q 'cannot write to stdout: No space left on device' "$T/err"
