@@ -69,6 +69,62 @@ check_eq "invalid UTF-8: exit 1" "$?" 1
 check "invalid UTF-8: says where" grep -q 'not valid UTF-8 (between bytes 0 and 14)' "$T/err"
 check_eq "empty input, --json" "$(printf '' | R --json)" '{"redacted":"","findings":[]}'
 
+# JSON escapes written by the filter's own buffer (outbuf.c, 16 bytes at a
+# time): quotes, backslashes, controls, DEL and multi-byte characters at
+# every offset of short lines and inside 3 MB of text (several windows,
+# several buffer flushes); nothing to redact, so the JSON must give back
+# exactly the input, whole (--json) and line by line (--lines --json).
+python3 - "$T/esc.txt" <<'PY'
+import random, sys
+random.seed(16)
+specials = ['"', '\\', '\t', '\r', '\x01', '\x1f', '\x7f', '\x00', '/', 'é', '€', '𝄞', '\b', '\f']
+lines = []
+for n in range(0, 40):
+    for at in range(0, n + 1):
+        s = specials[(n + at) % len(specials)]
+        lines.append("a" * at + s + "b" * (n - at))
+while sum(len(l) + 1 for l in lines) < 3 * 1024 * 1024:
+    lines.append("".join(random.choice(["x", "y ", "zz"] + specials) for _ in range(random.randrange(0, 200))))
+lines.append('"' * 70000 + "\\" * 70000)   # runs of escapes longer than the output buffer
+open(sys.argv[1], "w", encoding="utf-8", newline="").write("\n".join(lines))
+PY
+R --json < "$T/esc.txt" > "$T/esc.json"
+check "--json: escapes at every offset and across flushes give back the input" python3 -c '
+import json, sys
+doc = json.load(open(sys.argv[2], encoding="utf-8"))
+assert doc["findings"] == [], doc["findings"][:3]
+assert doc["redacted"] == open(sys.argv[1], encoding="utf-8", newline="").read()
+' "$T/esc.txt" "$T/esc.json"
+R --lines --json < "$T/esc.txt" > "$T/esc.lines"
+check "--lines --json: the same, one object per line with its number and offset" python3 -c '
+import json, sys
+data = open(sys.argv[1], "rb").read()
+lines = data.split(b"\n")
+objs = [json.loads(l) for l in open(sys.argv[2], encoding="utf-8")]
+assert len(objs) == len(lines), (len(objs), len(lines))
+off = 0
+for i, (o, l) in enumerate(zip(objs, lines)):
+    assert o["line"] == i + 1 and o["offset"] == off and o["redacted"].encode() == l, i
+    off += len(l) + 1
+' "$T/esc.txt" "$T/esc.lines"
+
+# Findings are written in place, names and all: the longest names the
+# config allows (64 characters) come out whole in both JSON modes.
+LONG_RULE=$(printf 'r%.0s' $(seq 1 64)); LONG_ENTITY=$(printf 'E%.0s' $(seq 1 64))
+cp "$T/redactd.conf" "$T/long.conf"
+printf '\n[rule "%s"]\npattern = zqx[0-9]{3}\nentity = %s\n' "$LONG_RULE" "$LONG_ENTITY" >> "$T/long.conf"
+printf 'code zqx123 and a@b.com\nnext zqx999\n' > "$T/long-names.txt"
+check_eq "64-character names: --json" \
+	"$("$BIN" redact -c "$T/long.conf" --json < "$T/long-names.txt" | jq -c '[.findings[] | [.entity, .rule, .start, .end]]')" \
+	"[[\"$LONG_ENTITY\",\"$LONG_RULE\",5,11],[\"EMAIL\",\"email\",16,23],[\"$LONG_ENTITY\",\"$LONG_RULE\",29,35]]"
+check_eq "64-character names: --lines --json" \
+	"$("$BIN" redact -c "$T/long.conf" --lines --json < "$T/long-names.txt" | jq -c '[.findings[] | [.entity, .rule, .start, .end]]' | tr '\n' ' ')" \
+	"[[\"$LONG_ENTITY\",\"$LONG_RULE\",5,11],[\"EMAIL\",\"email\",16,23]] [[\"$LONG_ENTITY\",\"$LONG_RULE\",29,35]] "
+
+R --json < "$T/in.txt" > /dev/full 2> "$T/err"
+check_eq "stdout full: exit 1" "$?" 1
+check "stdout full: says so" grep -q 'cannot write to stdout: No space left on device' "$T/err"
+
 # Memory stays bounded: 60 MB in, peak RSS well under 16 MB.
 for _ in 1 2 3 4 5; do cat "$T/in.txt"; done > "$T/big.txt"
 # (Under `make asan` the sanitizer's shadow memory and quarantine make RSS
