@@ -15,34 +15,9 @@ set -euo pipefail
 BUILD=${1:-build}; PROFILE=${2:-chat}; SECS=${3:-20}
 T=$(mktemp -d "${TMPDIR:-/tmp}/profile.XXXXXX"); PID=
 trap 'rc=$?; [ -n "$PID" ] && kill $PID 2>/dev/null; [ -z "${KEEP:-}" ] && rm -rf "$T"; exit $rc' EXIT
-TOKEN=bench-ingest-token; READ_TOKEN=bench-read-token; PORT=18090
 CONV=bench-read-$(date +%s%N)   # a new conversation each run, also on a kept BENCH_DB
-DB=$T/bench.db
-if [ -n "${BENCH_DB:-}" ] && [ -n "${BENCH_INPLACE:-}" ]; then
-	DB=$BENCH_DB; cp "$(dirname "$BENCH_DB")/master.key" "$T/master.key"
-elif [ -n "${BENCH_DB:-}" ]; then
-	cp "$BENCH_DB" "$T/bench.db"; cp "$(dirname "$BENCH_DB")/master.key" "$T/master.key"
-	sync   # else the copy's gigabytes are written back during the run, and every fsync waits
-else
-	"$BUILD/redactd" keygen -o "$T/master.key" 2>/dev/null
-fi
-cat > "$T/redactd.conf" <<CONF
-[server]
-listen = 127.0.0.1:$PORT
-[storage]
-database = $DB
-key_file = $T/master.key
-synchronous = full
-[token "bench"]
-sha256 = $(printf '%s' "$TOKEN" | sha256sum | cut -d' ' -f1)
-scopes = ingest
-[token "reader"]
-sha256 = $(printf '%s' "$READ_TOKEN" | sha256sum | cut -d' ' -f1)
-scopes = read
-CONF
-"$BUILD/redactd" serve -c "$T/redactd.conf" 2>"$T/daemon.log" & PID=$!
-for _ in $(seq 1 600); do curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null && break; sleep 0.05; done
-BASE=http://127.0.0.1:$PORT
+. bench/daemon.sh
+bench_daemon "$BUILD" 18090
 read_conv() {  # N OUT: N reads of the 50-turn conversation, seconds to the first byte
 	for _ in $(seq 1 "$1"); do
 		curl -s -o /dev/null -w '%{time_starttransfer}\n' -H "Authorization: Bearer $READ_TOKEN" \
@@ -54,11 +29,7 @@ read_stats() {  # FILE LABEL
 		l, v[int(NR * 0.5)], v[int(NR * 0.99)], NR}' "$1"
 }
 if [ -n "${READS:-}" ]; then
-	for i in $(seq 1 50); do
-		printf '{"conversation_id":"%s","text":"turn %d: reach me at bench.reader@example.org or +44 7700 900123 about order 1234"}' "$CONV" "$i"
-	done | jq -s '{messages: .}' > "$T/conv.json"
-	curl -sf -o /dev/null -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
-		--data-binary @"$T/conv.json" "$BASE/v1/messages"
+	bench_conversation "$CONV"
 	(sleep 2; read_conv "$READS" "$T/reads_busy") & READ_PID=$!
 fi
 cpu() { awk '{print $14 + $15}' /proc/$PID/stat; }
@@ -70,7 +41,7 @@ if [ -n "${PERF:-}" ]; then
 	PERF_PID=$!
 fi
 BENCH_PROFILE=$PROFILE BENCH_RUN=$(date +%s%N) BENCH_TOKEN=$TOKEN \
-	wrk -t2 -c64 -d"${SECS}s" --latency -s bench/ingest.lua "http://127.0.0.1:$PORT" > "$T/wrk.txt"
+	wrk -t2 -c64 -d"${SECS}s" --latency -s bench/ingest.lua "$BASE" > "$T/wrk.txt"
 [ -n "$PERF_PID" ] && { wait "$PERF_PID" || true; }
 C1=$(cpu); W1=$(wchar)
 if [ -n "${READS:-}" ]; then
