@@ -22,20 +22,12 @@ static json_t *parse(const uint8_t *p, size_t n, int want_object)
 	return want_object ? json_object() : json_array();
 }
 
-/* The message's tree, printed by jansson: read.c's row_json. */
+/* The message's tree (read_open_row's path), printed by jansson. */
 static char *expected(const struct store_row *row, const char *text, const char *meta)
 {
-	char ts[32];
-	util_format_ts(row->ts_ms, ts);
-	json_t *doc = json_loads(meta, 0, NULL);
-	json_t *md = doc ? json_object_get(doc, "metadata") : NULL;
-	json_t *fi = doc ? json_object_get(doc, "findings") : NULL;
-	json_t *o = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:O, s:O}", "id", row->id, "ts", ts,
-	                      "role", "user", "channel", "web", "category", row->category,
-	                      "text", text, "metadata", md, "findings", fi);
+	json_t *o = read_row_json(row, text, meta);
 	char *s = o ? json_dumps(o, JSON_COMPACT) : NULL;
 	json_decref(o);
-	json_decref(doc);
 	return s;
 }
 

@@ -27,10 +27,15 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
                       const char *conversation_id, const char *actor, struct buf *reply,
                       struct rd_error *e) RD_WARN_UNUSED;
 
-/* One opened message as JSON text appended to b: the bytes json_dumps
- * (JSON_COMPACT) prints for read_open_row's object, built without a tree
- * (a read's CPU time halved). meta is the opened metadata document. 0, or
- * -1 when text is not valid UTF-8 or out of memory. */
+/* One opened message (its text and metadata document) as the API's object
+ * {"id", "ts", "role", "channel", "category", "text", "metadata",
+ * "findings"}: a tree (read_open_row, the export), or NULL when text is not
+ * valid UTF-8 or out of memory. */
+json_t *read_row_json(const struct store_row *row, const char *text, const char *meta);
+
+/* The same as JSON text appended to b: the bytes json_dumps (JSON_COMPACT)
+ * prints for read_row_json's tree, built without one (a read's CPU time
+ * halved). 0, or -1 when text is not valid UTF-8 or out of memory. */
 int read_row_text(struct buf *b, const struct store_row *row, const char *text, const char *meta)
 	RD_WARN_UNUSED;
 

@@ -111,7 +111,8 @@ static size_t cut_point(const char *win, size_t len, bool eof, bool lines)
  * separated (a leading comma unless `first`); offsets from `base`. Written
  * in place: dense text has a finding every 180 bytes. Entity and rule
  * names are the engine's (built in or from the config), never escaped. */
-static int put_findings(struct outbuf *out, const struct redact_result *res, uint64_t base, bool first)
+static int put_findings(struct outbuf *out, const struct redact_result *res, uint64_t base,
+                        bool first)
 {
 	for (size_t i = 0; i < res->nfindings; i++) {
 		const struct redact_finding *f = &res->findings[i];

@@ -430,7 +430,6 @@ static int tally_json(const struct tally *t, struct buf *b)
 	return buf_append(b, "}", 1);
 }
 
-
 /* Appends res's findings to the "findings" array text in doc and to the
  * message's and the batch's counts. */
 static int add_findings(struct buf *doc, struct tally *counts, struct tally *total,
@@ -444,7 +443,8 @@ static int add_findings(struct buf *doc, struct tally *counts, struct tally *tot
 		    buf_append_str(doc, f->rule) || buf_append_str(doc, "\",\"start\":") ||
 		    buf_append_uint(doc, f->start) || buf_append_str(doc, ",\"end\":") ||
 		    buf_append_uint(doc, f->end) || buf_append_str(doc, ",\"field\":") ||
-		    (field ? json_mem_append_quoted(doc, field, strlen(field)) : buf_append(doc, "\"text\"", 6)) ||
+		    (field ? json_mem_append_quoted(doc, field, strlen(field))
+		           : buf_append(doc, "\"text\"", 6)) ||
 		    buf_append(doc, "}", 1))
 			return -1;
 	}

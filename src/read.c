@@ -75,7 +75,7 @@ static int open_fields(struct app *app, const struct app_snap *snap, const struc
 	return 0;
 }
 
-static json_t *row_json(const struct store_row *row, const char *text, const char *meta)
+json_t *read_row_json(const struct store_row *row, const char *text, const char *meta)
 {
 	char ts[32];
 	util_format_ts(row->ts_ms, ts);
@@ -92,33 +92,25 @@ static json_t *row_json(const struct store_row *row, const char *text, const cha
 }
 
 /* The stored document as ingest and rectification write it,
- * {"metadata":M,"findings":[...]} in jansson's compact form: M and the
- * findings array F as they stand, found without parsing (the document
- * authenticated: these are bytes redactd wrote). The separator is the
- * last ,"findings":[ : M may hold it (a nested key), F cannot (its keys
- * are fixed and its strings quoted). false for any other shape. */
-static bool doc_parts(const char *doc, const char **m, size_t *mlen, const char **f, size_t *flen)
+ * {"metadata":M,"findings":[...]} in jansson's compact form, is already the
+ * message object's tail without its braces: true with that inside, copied
+ * instead of parsed and printed again (the document authenticated: these
+ * are bytes redactd wrote). false for any other shape. */
+static bool doc_inside(const char *doc, const char **in, size_t *inlen)
 {
 	static const char head[] = "{\"metadata\":", sep[] = ",\"findings\":[";
-	size_t len = strlen(doc);
+	size_t len = strlen(doc), from = sizeof head;   /* M is at least one byte */
 	if (len < sizeof head + sizeof sep || memcmp(doc, head, sizeof head - 1) ||
-	    memcmp(doc + len - 2, "]}", 2))
+	    memcmp(doc + len - 2, "]}", 2) || !memmem(doc + from, len - from, sep, sizeof sep - 1))
 		return false;
-	const char *last = NULL;
-	for (const char *p = doc; (p = memmem(p, (size_t)(doc + len - p), sep, sizeof sep - 1)); p++)
-		last = p;
-	if (!last || last < doc + sizeof head - 1)
-		return false;
-	*m = doc + sizeof head - 1;
-	*mlen = (size_t)(last - *m);
-	*f = last + sizeof sep - 2;   /* from its [ */
-	*flen = (size_t)(doc + len - 1 - *f);
-	return *mlen > 0;
+	*in = doc + 1;
+	*inlen = len - 2;
+	return true;
 }
 
 /* "metadata":M,"findings":F of a document of another shape (older
- * records), through jansson, as row_json prints them. */
-static int doc_parts_parsed(struct buf *b, const char *doc)
+ * records), through jansson, as read_row_json prints them. */
+static int doc_inside_parsed(struct buf *b, const char *doc)
 {
 	json_t *d = json_loads(doc, 0, NULL);
 	json_t *md = d ? json_object_get(d, "metadata") : NULL;
@@ -139,8 +131,8 @@ static int doc_parts_parsed(struct buf *b, const char *doc)
 int read_row_text(struct buf *b, const struct store_row *row, const char *text, const char *meta)
 {
 	char ts[32];
-	const char *m, *f;
-	size_t mlen, flen;
+	const char *in;
+	size_t inlen;
 	util_format_ts(row->ts_ms, ts);
 	if (buf_append_str(b, "{\"id\":\"") || buf_append_str(b, row->id) ||
 	    buf_append_str(b, "\",\"ts\":\"") || buf_append_str(b, ts) ||
@@ -150,11 +142,10 @@ int read_row_text(struct buf *b, const struct store_row *row, const char *text, 
 	    buf_append_str(b, "\",\"text\":") || json_mem_append_quoted(b, text, strlen(text)) ||
 	    buf_append(b, ",", 1))
 		return -1;
-	if (doc_parts(meta, &m, &mlen, &f, &flen)) {
-		if (buf_append_str(b, "\"metadata\":") || buf_append(b, m, mlen) ||
-		    buf_append_str(b, ",\"findings\":") || buf_append(b, f, flen))
+	if (doc_inside(meta, &in, &inlen)) {
+		if (buf_append(b, in, inlen))
 			return -1;
-	} else if (doc_parts_parsed(b, meta)) {
+	} else if (doc_inside_parsed(b, meta)) {
 		return -1;
 	}
 	return buf_append(b, "}", 1);
@@ -246,7 +237,7 @@ int read_open_row(struct app *app, const struct app_snap *snap, const struct sto
 	int rc = open_fields(app, snap, row, with_conversation, &f);
 	if (rc != 0)
 		return rc;
-	json_t *o = row_json(row, f.text, f.meta);
+	json_t *o = read_row_json(row, f.text, f.meta);
 	if (o && f.conv && json_object_set_new(o, "conversation_id", json_string(f.conv))) {
 		json_decref(o);
 		o = NULL;

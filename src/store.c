@@ -137,16 +137,12 @@ static int reader_take(struct store *st, struct store_reader *r)
 	return 0;
 }
 
-/* Back to the pool (its statements reset), or closed when the pool is full. */
+/* Back to the pool with its statements (store_tx_run_keeping reset them),
+ * or closed when the pool is full. */
 static void reader_give(struct store *st, struct store_reader *r)
 {
 	if (!r->db)
 		return;
-	for (size_t i = 0; i < TXS_COUNT; i++)
-		if (r->cached[i]) {
-			sqlite3_reset(r->cached[i]);
-			sqlite3_clear_bindings(r->cached[i]);
-		}
 	if (!sqlite3_get_autocommit(r->db))
 		sqlite3_exec(r->db, "ROLLBACK", NULL, NULL, NULL);
 	pthread_mutex_lock(&st->rlock);
@@ -207,10 +203,8 @@ void store_tx_end(struct store_tx *tx)
 	finalize_all(tx->cached);
 }
 
-/* fn in a transaction whose statements stay prepared in keep (reset) for
- * the next transaction on the same connection. */
-static enum rd_err tx_run_keeping(struct store *st, sqlite3 *db, bool write,
-                                  sqlite3_stmt *keep[TXS_COUNT], store_tx_fn fn, void *ctx)
+enum rd_err store_tx_run_keeping(struct store *st, sqlite3 *db, bool write,
+                                 sqlite3_stmt *keep[TXS_COUNT], store_tx_fn fn, void *ctx)
 {
 	struct store_tx tx = { .st = st, .db = db, .write = write };
 	memcpy(tx.cached, keep, sizeof tx.cached);
@@ -225,8 +219,6 @@ static enum rd_err tx_run_keeping(struct store *st, sqlite3 *db, bool write,
 
 enum rd_err store_tx_run(struct store *st, sqlite3 *db, bool write, store_tx_fn fn, void *ctx)
 {
-	if (db == st->wdb)
-		return tx_run_keeping(st, db, write, st->wcached, fn, ctx);
 	struct store_tx tx = { .st = st, .db = db, .write = write };
 	enum rd_err rc = fn(&tx, ctx);
 	store_tx_end(&tx);
@@ -358,7 +350,6 @@ enum rd_err store_open(const char *path, const struct store_options *opt, struct
 	    open_keysrc(st, opt->keys_from, err, errlen))
 		goto fail;
 	if (st->opt.readonly) {
-		finalize_all(st->wcached);
 		sqlite3_close(st->wdb);
 		st->wdb = NULL;
 	} else if (store_writer_start(st, err, errlen)) {
@@ -425,7 +416,7 @@ enum rd_err store_read(struct store *st, store_tx_fn fn, void *ctx)
 	struct store_reader r;
 	if (reader_take(st, &r))
 		return RD_E_STORAGE;
-	enum rd_err rc = tx_run_keeping(st, r.db, false, r.cached, fn, ctx);
+	enum rd_err rc = store_tx_run_keeping(st, r.db, false, r.cached, fn, ctx);
 	reader_give(st, &r);
 	return rc;
 }

@@ -104,7 +104,7 @@ struct store_conv_walk {
  * (store_tx_stmt): the held check asked once per purge candidate. On the
  * writer's connection and on pooled read connections they also outlive
  * the transaction, reset, for the next one on that connection: a
- * conversation read prepared four statements and an audit entry two,
+ * conversation read prepared four statements and an audit entry three,
  * and SQLite's parser was a tenth of a read's CPU time. */
 enum store_tx_cached {
 	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT,
@@ -252,7 +252,7 @@ struct store {
 
 	/* Writer (store_writer.c): it alone uses wdb once started. */
 	sqlite3 *wdb;
-	sqlite3_stmt *wcached[TXS_COUNT];   /* store_tx_stmt's statements on wdb, kept */
+	sqlite3_stmt *wcached[TXS_COUNT];   /* exec jobs' store_tx_stmt statements, kept */
 	sqlite3_stmt *ins_msg, *ins_subj, *key_live, *data_version;
 	sqlite3_stmt *ins_replay;       /* store_replay.c: the claim of a provider id */
 	/* What the current transaction has checked (store_writer.c): data
@@ -331,7 +331,6 @@ struct store {
 };
 
 /* ---- the postgresql backend: what the SQLite files call (store_pg*.c) ---- */
-
 
 /* store_pg.c */
 enum rd_err store_pg_open(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
@@ -447,6 +446,11 @@ int store_connect(const char *path, const struct store_options *opt, sqlite3 **o
 /* Runs fn in a store_tx on db (which the caller has put in a transaction,
  * or not, for a read); finalizes the tx's statements after. */
 enum rd_err store_tx_run(struct store *st, sqlite3 *db, bool write, store_tx_fn fn, void *ctx);
+/* The same on a connection that lives on (the writer's, a pooled reader's):
+ * the tx starts with keep's statements and leaves its own there, reset, for
+ * the next transaction on db. */
+enum rd_err store_tx_run_keeping(struct store *st, sqlite3 *db, bool write,
+                                 sqlite3_stmt *keep[TXS_COUNT], store_tx_fn fn, void *ctx);
 
 /* Borrow / return a read connection (blocks while all are in use). */
 sqlite3 *store_reader_get(struct store *st);

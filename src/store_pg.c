@@ -110,7 +110,6 @@ enum rd_err store_pg_err(const PGresult *r)
 	return state && !strcmp(state, "53100") ? RD_E_STORAGE_FULL : RD_E_STORAGE;
 }
 
-
 /* ---- connections ---------------------------------------------------------- */
 
 /* Notices (IF NOT EXISTS, ...) are the server talking to a person; the

@@ -408,7 +408,7 @@ static enum rd_err run_job(struct store *st, struct store_job *j)
 	if (j->kind == JOB_EXEC && !j->fn) {
 		/* store_ping: nothing to run; the group's commit and sync answer it. */
 	} else if (j->kind == JOB_EXEC) {
-		rc = store_tx_run(st, st->wdb, true, j->fn, j->ctx);
+		rc = store_tx_run_keeping(st, st->wdb, true, st->wcached, j->fn, j->ctx);
 		if (rc != RD_OK)
 			note_full(st);
 		/* It may have destroyed keys or deleted links. */
