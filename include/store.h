@@ -368,7 +368,7 @@ struct store_counters {
 	uint64_t busy;             /* submits refused with RD_E_BUSY */
 	uint64_t syncs;            /* WAL fdatasyncs by the sync stage (FULL) */
 	uint64_t queued;           /* records waiting for the writer now */
-	uint64_t unindexed;        /* records not in the conversation index and links yet */
+	uint64_t links_cached;     /* subject links known stored, not re-inserted */
 	uint64_t ckpt_retries;     /* residue checkpoints that readers held back */
 	uint64_t purge_paused_us;  /* purges waited between batches for busy ingest */
 	bool residue_pending;      /* deleted records still in the files (last seen) */

@@ -24,7 +24,7 @@
 
 #include "store.h"
 
-#define STORE_IMPORT_TABLES 24
+#define STORE_IMPORT_TABLES 16
 #define STORE_IMPORT_BATCH_MAX 100000
 
 struct store_import_table {

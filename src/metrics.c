@@ -498,10 +498,10 @@ int metrics_render_store(const struct store_counters *sc, struct buf *b)
 		"# HELP redactd_store_queued_records Records waiting for the writer.\n"
 		"# TYPE redactd_store_queued_records gauge\n"
 		"redactd_store_queued_records %llu\n"
-		"# HELP redactd_store_unindexed_records Records whose conversation index entries and"
-		" subject links the writer has yet to write in bulk (readers scan them).\n"
-		"# TYPE redactd_store_unindexed_records gauge\n"
-		"redactd_store_unindexed_records %llu\n"
+		"# HELP redactd_store_subject_links_cached_total Subject links the writer knew were stored"
+		" and did not insert again.\n"
+		"# TYPE redactd_store_subject_links_cached_total counter\n"
+		"redactd_store_subject_links_cached_total %llu\n"
 		"# HELP redactd_store_checkpoint_retries_total Checkpoints after deletes that readers of"
 		" old snapshots held back (retried).\n"
 		"# TYPE redactd_store_checkpoint_retries_total counter\n"
@@ -517,6 +517,6 @@ int metrics_render_store(const struct store_counters *sc, struct buf *b)
 		(unsigned long long)sc->commits, (unsigned long long)sc->records,
 		(unsigned long long)sc->syncs, (unsigned long long)sc->busy,
 		(unsigned long long)sc->jobs_failed, (unsigned long long)sc->queued,
-		(unsigned long long)sc->unindexed, (unsigned long long)sc->ckpt_retries,
+		(unsigned long long)sc->links_cached, (unsigned long long)sc->ckpt_retries,
 		(double)sc->purge_paused_us / 1e6, sc->residue_pending ? 1 : 0);
 }

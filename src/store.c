@@ -372,8 +372,10 @@ void store_close(struct store *st)
 	store_pg_close(st);
 	store_writer_stop(st);
 	sqlite3_finalize(st->ins_msg);
+	sqlite3_finalize(st->ins_subj);
 	sqlite3_finalize(st->ins_replay);
 	sqlite3_finalize(st->key_live);
+	store_links_stop(st);
 	store_convidx_stop(st);
 	for (size_t i = 0; i < sizeof st->tx / sizeof st->tx[0]; i++)
 		sqlite3_finalize(st->tx[i]);

@@ -1,6 +1,5 @@
 /*
- * store_convidx.c — the conversation index and the subject links, filled
- * in bulk by the writer.
+ * store_convidx.c — the conversation index, filled in bulk by the writer.
  *
  * WHY
  * Finding a conversation's messages (reads, erasure, purges) needs an index
@@ -12,39 +11,29 @@
  * id > conv_index_state.upto, sorted, every CONVIDX_BATCH records or after
  * CONVIDX_IDLE_MS without traffic: a conversation's new entries then land
  * together and dirty its page once per batch, not once per message.
- * Subject links (`subjects`, by subject and by conversation) are filled the
- * same way from each row's subj column (its subjects' hashes): linked as
- * each message was written, a new customer dirtied two random pages of
- * them in every group commit, a third of a chat commit's WAL frames and
- * two thirds of the bytes written when every message is a new customer's
- * (BENCHMARKS.md, issue 16).
  *
  * INVARIANTS
- *   - Every message with id <= upto has its conv_index row and its subject
- *     links; readers scan the rows with id > upto (at most about one batch)
- *     for the rest (STORE_CONV_IDS_SQL; STORE_PINNED_SQL and
- *     store_subject_conversations read their subj column).
+ *   - Every message with id <= upto has its conv_index row; readers scan
+ *     the rows with id > upto (at most about one batch) for the rest
+ *     (STORE_CONV_IDS_SQL).
  *   - New messages get ids above both upto and every existing id
  *     (store_convidx_begin), so a row never slips under upto unindexed,
  *     even after the newest messages were deleted.
- *   - A trigger (schema step 3) deletes a message's conv_index row with it;
- *     links go with the conversation's last message (erasure, purges).
+ *   - A trigger (schema step 3) deletes a message's conv_index row with it.
  * A crash loses nothing: an index batch commits with its upto, or neither.
  */
 #include "store_int.h"
 #include "log.h"
 #include "util.h"
 
-enum { CI_NEXT_ID, CI_PENDING, CI_INSERT, CI_LINKS, CI_UPTO, CI_COUNT };
+enum { CI_NEXT_ID, CI_PENDING, CI_INSERT, CI_UPTO, CI_COUNT };
 _Static_assert(CI_COUNT == CONVIDX_STMTS, "struct store holds one slot per statement");
-_Static_assert(CRYPTO_HASH_BYTES == 32, "STORE_LINKS_FILL_SQL splits subj into 32-byte hashes");
 static const char *const ci_sql[CI_COUNT] = {
 	[CI_NEXT_ID] = "SELECT max(coalesce((SELECT upto FROM conv_index_state WHERE id = 1), 0),"
 	               " coalesce((SELECT max(id) FROM messages), 0)) + 1",
 	[CI_PENDING] = "SELECT count(*) FROM messages"
 	               " WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)",
 	[CI_INSERT] = STORE_CONVIDX_FILL_SQL,
-	[CI_LINKS] = STORE_LINKS_FILL_SQL,
 	[CI_UPTO] = "UPDATE conv_index_state"
 	            " SET upto = max(upto, coalesce((SELECT max(id) FROM messages), 0)) WHERE id = 1",
 };
@@ -111,7 +100,7 @@ void store_convidx_apply(struct store *st)
 		log_warn("store: conversation index update deferred: %s", sqlite3_errmsg(db));
 		return;
 	}
-	if (ci_run(st, CI_INSERT, NULL) || ci_run(st, CI_LINKS, NULL) || ci_run(st, CI_UPTO, NULL) ||
+	if (ci_run(st, CI_INSERT, NULL) || ci_run(st, CI_UPTO, NULL) ||
 	    sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		log_warn("store: conversation index update deferred: %s", sqlite3_errmsg(db));
 		if (!sqlite3_get_autocommit(db))

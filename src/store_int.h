@@ -38,7 +38,7 @@
  * writer runs free for STORE_RESIDUE_RETRY_MS before the next try. */
 #define STORE_RESIDUE_TRY_MS 10
 #define STORE_RESIDUE_RETRY_MS 50
-#define CONVIDX_STMTS 5               /* store_convidx.c's prepared statements */
+#define CONVIDX_STMTS 4               /* store_convidx.c's prepared statements */
 #define STORE_PURGE_YIELD_MS 4        /* a purge batch gives way to waiting records after this */
 /* ...and the sweeper then waits this many times the batch's time
  * (store_maint.c): 19, a twentieth of the writer's time at most. At 10 M
@@ -47,11 +47,6 @@
  * with 9, chat ingest kept 0.82 of its rate during a sweep there. */
 #define STORE_PURGE_PACE 19
 #define STORE_PURGE_PAUSE_MAX_MS 100
-
-/* The rowid floor of the unindexed tail, for `id > ` STORE_TAIL_FLOOR_SQL:
- * the rows above conv_index_state.upto, whose conversation index entries
- * and subject links the writer has not written yet (store_convidx.c). */
-#define STORE_TAIL_FLOOR_SQL "(SELECT upto FROM conv_index_state WHERE id = 1)"
 
 /* SQL for the ids of one conversation's messages, with the tenant as ?1
  * and conv_hash as ?2: the bulk-filled conv_index plus the short tail of
@@ -63,7 +58,8 @@
 #define STORE_CONV_IDS_SQL                                                                  \
 	"(SELECT msg_id FROM conv_index WHERE tenant = ?1 AND conv_hash = ?2"                  \
 	" UNION ALL SELECT id FROM messages NOT INDEXED"                                      \
-	" WHERE id > " STORE_TAIL_FLOOR_SQL " AND tenant = ?1 AND conv_hash = ?2)"
+	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
+	" AND tenant = ?1 AND conv_hash = ?2)"
 
 /* The conversation index's bulk update (store_convidx.c): the messages
  * above the fill mark, sorted by conversation. NOT INDEXED, as in the tail
@@ -74,22 +70,8 @@
 #define STORE_CONVIDX_FILL_SQL                                                              \
 	"INSERT OR IGNORE INTO conv_index (tenant, conv_hash, msg_id)"                         \
 	" SELECT tenant, conv_hash, id FROM messages NOT INDEXED"                             \
-	" WHERE id > " STORE_TAIL_FLOOR_SQL " ORDER BY tenant, conv_hash, id"
-
-/* The subject links the tail's rows name and `subjects` may lack yet:
- * each row's subj column split into its hashes (CRYPTO_HASH_BYTES each),
- * as (subject_hash, tenant, conv_hash), each once. */
-#define STORE_TAIL_LINKS_SQL                                                                \
-	"WITH RECURSIVE link(h, tenant, conv_hash, rest) AS ("                                 \
-	" SELECT substr(subj, 1, 32), tenant, conv_hash, substr(subj, 33)"                    \
-	" FROM messages NOT INDEXED WHERE id > " STORE_TAIL_FLOOR_SQL " AND subj IS NOT NULL" \
-	" UNION ALL SELECT substr(rest, 1, 32), tenant, conv_hash, substr(rest, 33) FROM link" \
-	" WHERE length(rest) >= 32)"                                                          \
-	" SELECT DISTINCT h AS subject_hash, tenant, conv_hash FROM link WHERE length(h) = 32"
-/* The same update's subject links, sorted, inserted where missing. */
-#define STORE_LINKS_FILL_SQL                                                                \
-	"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) "                    \
-	STORE_TAIL_LINKS_SQL " ORDER BY 1, 2, 3"
+	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
+	" ORDER BY tenant, conv_hash, id"
 
 /* The next purge candidates of one tenant (?2) and category (?1) older
  * than ?3, after (ts_ms, id) = (?4, ?5), oldest first, at most ?6: a range
@@ -207,48 +189,17 @@ int store_backup_meta(sqlite3 *db, int64_t *taken_ms, int64_t *mark, bool *with_
 enum rd_err store_pg_backup(struct store *st, const char *dest, unsigned flags, int64_t *records,
                             char *err, size_t errlen) RD_WARN_UNUSED;
 
-/* Whether tail row t (messages t) names the subject whose hash is the SQL
- * expression h: its subj column holds its subjects' hashes end to end.
- * instr can also match across two hashes: then a conversation is found
- * that does not name the subject, for 32 bytes of keyed hashes that
- * happen to repeat another's, never the other way round. */
-#define STORE_TAIL_NAMES_SQL(h) "instr(t.subj, " h ") > 0"
-
 /* Whether a row of table (holds, restrictions: one shape, see
  * store_pins_*) pins the conversation whose hash is the SQL expression c,
  * in tenant ?1 (statements bind the tenant as 1): directly, or through a
- * pinned subject linked to it, in `subjects` or named by one of the
- * conversation's tail rows. The tail is walked only when the tenant has a
- * pinned subject at all (the floor is then upto, else the largest rowid),
- * once for the whole check, not once per pin. For one conversation (c a
- * parameter); a query over many records uses STORE_PINNED_SET_SQL. */
+ * pinned subject linked to it. */
 #define STORE_PINNED_SQL(table, c)                                                      \
 	"(EXISTS (SELECT 1 FROM " table " h WHERE h.tenant = ?1 AND h.kind = 'conversation'" \
 	" AND h.target_hash = " c ") OR EXISTS (SELECT 1 FROM " table " h WHERE"             \
 	" h.tenant = ?1 AND h.kind = 'subject' AND EXISTS (SELECT 1 FROM subjects s"         \
-	" WHERE s.subject_hash = h.target_hash AND s.tenant = ?1 AND s.conv_hash = " c "))"  \
-	" OR EXISTS (SELECT 1 FROM messages t NOT INDEXED WHERE t.id > " STORE_PINNED_FLOOR_SQL(table) \
-	" AND t.tenant = ?1 AND t.conv_hash = " c " AND t.subj IS NOT NULL AND EXISTS"       \
-	" (SELECT 1 FROM " table " h WHERE h.tenant = ?1 AND h.kind = 'subject' AND "        \
-	STORE_TAIL_NAMES_SQL("h.target_hash") ")))"
-#define STORE_PINNED_FLOOR_SQL(table)                                                   \
-	"(SELECT CASE WHEN EXISTS (SELECT 1 FROM " table " WHERE tenant = ?1 AND"            \
-	" kind = 'subject') THEN upto ELSE 9223372036854775807 END"                          \
-	" FROM conv_index_state WHERE id = 1)"
-/* The same as a set of conversation hashes of tenant ?1, for
- * `conv_hash IN ` STORE_PINNED_SET_SQL(table): built once per statement,
- * where STORE_PINNED_SQL per record would walk the tail for each. */
-#define STORE_PINNED_SET_SQL(table)                                                     \
-	"(SELECT h.target_hash FROM " table " h WHERE h.tenant = ?1 AND"                     \
-	" h.kind = 'conversation' UNION SELECT s.conv_hash FROM " table " h, subjects s"     \
-	" WHERE h.tenant = ?1 AND h.kind = 'subject' AND s.subject_hash = h.target_hash"     \
-	" AND s.tenant = ?1 UNION SELECT t.conv_hash FROM messages t NOT INDEXED, " table    \
-	" h WHERE t.id > " STORE_PINNED_FLOOR_SQL(table) " AND t.tenant = ?1 AND"            \
-	" t.subj IS NOT NULL AND h.tenant = ?1 AND h.kind = 'subject' AND "                   \
-	STORE_TAIL_NAMES_SQL("h.target_hash") ")"
+	" WHERE s.subject_hash = h.target_hash AND s.tenant = ?1 AND s.conv_hash = " c ")))"
 /* The held condition of store_holds.c. */
 #define STORE_HELD_SQL(c) STORE_PINNED_SQL("holds", c)
-#define STORE_HELD_SET_SQL STORE_PINNED_SET_SQL("holds")
 
 /* store_holds.c: the operations legal holds and restrictions share. A
  * table of theirs has the holds table's columns (id, tenant, kind,
@@ -286,6 +237,13 @@ struct store_job {
 
 struct dk_cache;     /* store_keys.c */
 
+/* store_links.c: subject links (subjects rows) the writer knows the
+ * database holds, so it need not re-insert them for every message. */
+#define STORE_LINK_SLOTS 1024
+struct store_link {
+	unsigned char subject[CRYPTO_HASH_BYTES], conv[CRYPTO_HASH_BYTES];
+	char tenant[RD_MAX_NAME_LEN + 1];   /* "" while the slot is free */
+};
 #define STORE_LIVE_KEYS 8             /* data keys checked live per transaction */
 
 struct store {
@@ -295,12 +253,18 @@ struct store {
 	/* Writer (store_writer.c): it alone uses wdb once started. */
 	sqlite3 *wdb;
 	sqlite3_stmt *wcached[TXS_COUNT];   /* exec jobs' store_tx_stmt statements, kept */
-	sqlite3_stmt *ins_msg, *key_live;
+	sqlite3_stmt *ins_msg, *ins_subj, *key_live, *data_version;
 	sqlite3_stmt *ins_replay;       /* store_replay.c: the claim of a provider id */
 	/* What the current transaction has checked (store_writer.c): data
 	 * keys found live. Reset at BEGIN and after every exec job. */
 	int64_t live_keys[STORE_LIVE_KEYS];
 	size_t nlive_keys;
+	/* Subject links known to be in the database (store_links.c), and the
+	 * PRAGMA data_version they were seen under: another connection's
+	 * commit (a CLI erasure, say) may have deleted some. */
+	struct store_link *links;
+	int64_t links_version;
+	atomic_uint_fast64_t n_link_hits;
 	/* Transaction control, prepared once: the writer runs these for every
 	 * job, and parsing them each time showed in profiles. */
 	sqlite3_stmt *tx[6];
@@ -324,7 +288,7 @@ struct store {
 	/* Conversation index (store_convidx.c), writer only. */
 	sqlite3_stmt *ci[CONVIDX_STMTS];
 	int64_t next_msg_id;            /* id of the next message inserted */
-	atomic_size_t ci_pending;       /* messages not in conv_index yet (writer; /metrics reads) */
+	size_t ci_pending;              /* messages not in conv_index yet */
 	int64_t ci_applied_ms;          /* last bulk update */
 
 	/* Sync stage (synchronous=FULL): the writer commits without fsync and
@@ -542,6 +506,16 @@ void store_sync_stop(struct store *st);
 void store_sync_wait_taken(struct store *st);
 /* Writer: a committed group, acknowledged once it is durable. */
 void store_sync_committed(struct store *st, struct store_job *group);
+
+/* store_links.c: the subject link cache (writer thread). */
+int store_links_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
+void store_links_stop(struct store *st);
+void store_links_forget(struct store *st);
+void store_links_check_version(struct store *st);
+bool store_links_known(struct store *st, const unsigned char *subject, const char *tenant,
+                       const unsigned char *conv);
+void store_links_note(struct store *st, const unsigned char *subject, const char *tenant,
+                      const unsigned char *conv);
 
 /* store_convidx.c: the bulk-filled conversation index (writer thread). */
 /* Records per bulk update. Larger batches write each conversation's index

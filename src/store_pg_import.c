@@ -69,14 +69,6 @@ const struct mig_table store_pg_tables[] = {
 	{ "subjects", "subject_hash, tenant, conv_hash", "subjects", "subject_hash, tenant, conv_hash",
 	  3, 0, "btb", "INSERT INTO subjects (subject_hash, tenant, conv_hash) VALUES ($1, $2, $3)",
 	  SAME("subjects"), NULL, NULL, 0 },
-	/* The links of the source's newest messages, which its writer had not
-	 * written into `subjects` yet (a backup of a live store, a crash). */
-	{ "subjects (unindexed tail)", "subject_hash, tenant, conv_hash", "(" STORE_TAIL_LINKS_SQL ")",
-	  "subject_hash, tenant, conv_hash", 3, 0, "btb",
-	  "INSERT INTO subjects (subject_hash, tenant, conv_hash) VALUES ($1, $2, $3)"
-	  " ON CONFLICT DO NOTHING",
-	  "SELECT count(*) FROM (" STORE_TAIL_LINKS_SQL " EXCEPT SELECT subject_hash, tenant, conv_hash"
-	  " FROM subjects)", "SELECT 0::bigint", NULL, NULL, MIG_NO_EXPORT | MIG_TAIL },
 	{ "replay_ids", "r.id_hash, m.tenant, r.msg_id", "replay_ids r JOIN messages m ON m.id = r.msg_id",
 	  "r.id_hash", 1, 0, "bti", "INSERT INTO replay_ids (id_hash, tenant, msg_id) VALUES ($1, $2, $3)",
 	  SAME("replay_ids"), "SELECT id_hash, tenant, msg_id FROM replay_ids",
@@ -213,9 +205,6 @@ static bool source_has(struct mig *m, const struct mig_table *t)
 {
 	sqlite3_stmt *s;
 	bool found = false;
-	if (t->flags & MIG_TAIL)
-		return sqlite_int(m->db, "SELECT count(*) FROM pragma_table_info('messages')"
-		                         " WHERE name = 'subj'") == 1;
 	if (!(t->flags & MIG_OPTIONAL))
 		return true;
 	if (sqlite3_prepare_v2(m->db, "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1",
@@ -525,7 +514,7 @@ static enum rd_err send_rows(struct mig *m, const struct mig_table *t, const cha
 static enum rd_err copy_batch(struct mig *m, const struct mig_table *t, const char *stmt,
                               struct progress *p, int64_t *n)
 {
-	char sql[2048];
+	char sql[1024];
 	char marks[64] = "";
 	for (int i = 0; i < t->nkey; i++)
 		snprintf(marks + strlen(marks), sizeof marks - strlen(marks), "%s?%d", i ? ", " : "", i + 1);
@@ -613,11 +602,6 @@ static enum rd_err count_all(struct mig *m, bool target)
 		if (v < 0)
 			return target ? fail_pg(m, "cannot count the target's rows")
 			              : fail_sqlite(m, "cannot count the source's rows");
-		if (t->flags & MIG_TAIL) {   /* counted with the table before */
-			if (!target)
-				m->rep->t[i - 1].source += v;
-			v = 0;
-		}
 		*(target ? &m->rep->t[i].target : &m->rep->t[i].source) = v;
 	}
 	return RD_OK;

@@ -33,10 +33,6 @@
 enum {
 	MIG_OPTIONAL = 1,       /* the SQLite side may lack the table: no rows */
 	MIG_NO_EXPORT = 2,      /* a backup writes it by other means (a high mark) */
-	/* More rows of the table before's (its source count includes them;
-	 * this one's counts are 0), read from the source's unindexed tail: a
-	 * source without messages.subj (schema < 9) has none. */
-	MIG_TAIL = 4,
 };
 
 struct mig_table {

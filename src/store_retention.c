@@ -180,7 +180,7 @@ enum rd_err store_count_due(struct store_tx *tx, const char *tenant, const char 
 		return store_pg_count_due(tx, tenant, category, cutoff_ms, due, held);
 	enum rd_err rc = count_one(tx, "SELECT count(*) " DUE_SQL, tenant, category, cutoff_ms, due);
 	if (rc == RD_OK)
-		rc = count_one(tx, "SELECT count(*) " DUE_SQL " AND m.conv_hash IN " STORE_HELD_SET_SQL,
+		rc = count_one(tx, "SELECT count(*) " DUE_SQL " AND " STORE_HELD_SQL("m.conv_hash"),
 		               tenant, category, cutoff_ms, held);
 	return rc;
 }

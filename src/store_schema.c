@@ -142,13 +142,6 @@ static const struct store_schema_step store_steps[] = {
 	 * parent, again and again: this one was 2.3 of the 22 WAL frames a
 	 * commit of 13 chat turns wrote (BENCHMARKS.md, issue 16). */
 	{ 8, "DROP INDEX IF EXISTS messages_cat_ts;" },
-
-	/* 9: a message's subject hashes (CRYPTO_HASH_BYTES each, end to end;
-	 * NULL for none) in its row. The writer no longer links them as it
-	 * inserts: the conversation index's bulk update does (store_convidx.c),
-	 * and until then readers find them in the tail. Rows written before
-	 * keep NULL here and their links in `subjects`. */
-	{ 9, "ALTER TABLE messages ADD COLUMN subj BLOB;" },
 };
 
 /* The register of table owners, in the order their steps of one version

@@ -5,7 +5,7 @@
  *
  * Workload: rare, operator-driven; a few conversations per request, each
  * found through the conversation index plus its short unindexed tail
- * (STORE_CONV_IDS_SQL), a subject's through its links plus the same tail.
+ * (STORE_CONV_IDS_SQL).
  */
 #include "store_int.h"
 #include "log.h"
@@ -19,11 +19,8 @@ enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
 	sqlite3_stmt *s;
 	enum rd_err rc = RD_OK;
 	int step;
-	/* The links, and the tail rows not linked yet (store_convidx.c). */
-	if (sqlite3_prepare_v2(tx->db, "SELECT conv_hash FROM subjects WHERE tenant = ?1 AND "
-	                       "subject_hash = ?2 UNION SELECT conv_hash FROM messages t NOT INDEXED"
-	                       " WHERE t.id > " STORE_TAIL_FLOOR_SQL " AND t.tenant = ?1 AND "
-	                       STORE_TAIL_NAMES_SQL("?2"), -1, &s, NULL) != SQLITE_OK)
+	if (sqlite3_prepare_v2(tx->db, "SELECT DISTINCT conv_hash FROM subjects WHERE tenant = ? AND "
+	                       "subject_hash = ?", -1, &s, NULL) != SQLITE_OK)
 		return RD_E_STORAGE;
 	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, subject, CRYPTO_HASH_BYTES, SQLITE_STATIC);

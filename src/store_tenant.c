@@ -115,7 +115,7 @@ enum rd_err store_tenant_records(struct store_tx *tx, const char *tenant, int64_
 	if (tx->pg)
 		return store_pg_tenant_records(tx, tenant, records, held);
 	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(tx->db, "SELECT count(*), coalesce(sum(m.conv_hash IN " STORE_HELD_SET_SQL "), 0)"
+	if (sqlite3_prepare_v2(tx->db, "SELECT count(*), coalesce(sum(" STORE_HELD_SQL("m.conv_hash") "), 0)"
 	                       " FROM messages m WHERE m.tenant = ?1", -1, &s, NULL) != SQLITE_OK)
 		return store_db_err(tx->db);
 	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);

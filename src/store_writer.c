@@ -338,19 +338,38 @@ static int insert_message(struct store *st, const struct store_record *r)
 	sqlite3_bind_blob(s, 11, r->text_ct, (int)r->text_ct_len, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 12, r->meta_ct, (int)r->meta_ct_len, SQLITE_STATIC);
 	sqlite3_bind_text(s, 13, r->entity_counts, -1, SQLITE_STATIC);
-	/* The subjects' hashes end to end: the conversation index's bulk
-	 * update links them (store_convidx.c), readers find them here first. */
-	if (r->nsubjects)
-		sqlite3_bind_blob(s, 15, r->subjects, (int)(r->nsubjects * CRYPTO_HASH_BYTES),
-		                  SQLITE_STATIC);
-	else
-		sqlite3_bind_null(s, 15);
 	int rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		note_full(st);
 		log_error("store: insert failed: %s", sqlite3_errmsg(st->wdb));
 		return -1;
+	}
+	return 0;
+}
+
+/* Links each subject to the record's conversation, skipping the links the
+ * cache knows are stored (store_links.c). */
+static int link_subjects(struct store *st, const struct store_record *r)
+{
+	sqlite3_stmt *s = st->ins_subj;
+	for (size_t i = 0; i < r->nsubjects; i++) {
+		if (store_links_known(st, r->subjects[i], r->tenant, r->conv_hash)) {
+			atomic_fetch_add(&st->n_link_hits, 1);
+			continue;
+		}
+		sqlite3_bind_blob(s, 1, r->subjects[i], CRYPTO_HASH_BYTES, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, r->tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, r->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+		int rc = sqlite3_step(s);
+		sqlite3_reset(s);
+		if (rc != SQLITE_DONE) {
+			note_full(st);
+			log_error("store: subject link failed: %s", sqlite3_errmsg(st->wdb));
+			return -1;
+		}
+		if (sqlite3_changes(st->wdb) == 0)   /* there already */
+			store_links_note(st, r->subjects[i], r->tenant, r->conv_hash);
 	}
 	return 0;
 }
@@ -372,13 +391,12 @@ static int insert_record(struct store *st, const struct store_record *r)
 			return 1;
 		}
 	}
-	return insert_message(st, r) ? -1 : 0;
+	return insert_message(st, r) || link_subjects(st, r) ? -1 : 0;
 }
 
 static bool bad_sizes(const struct store_record *r)
 {
-	return r->conv_ct_len > INT32_MAX || r->text_ct_len > INT32_MAX || r->meta_ct_len > INT32_MAX ||
-	       r->nsubjects > INT32_MAX / CRYPTO_HASH_BYTES;
+	return r->conv_ct_len > INT32_MAX || r->text_ct_len > INT32_MAX || r->meta_ct_len > INT32_MAX;
 }
 
 /* One job inside the group's transaction, under its own savepoint. */
@@ -393,8 +411,9 @@ static enum rd_err run_job(struct store *st, struct store_job *j)
 		rc = store_tx_run_keeping(st, st->wdb, true, st->wcached, j->fn, j->ctx);
 		if (rc != RD_OK)
 			note_full(st);
-		/* It may have destroyed keys. */
+		/* It may have destroyed keys or deleted links. */
 		st->nlive_keys = 0;
+		store_links_forget(st);
 	} else {
 		for (size_t i = 0; i < j->n && rc == RD_OK; i++) {
 			int ins = bad_sizes(&j->recs[i]) ? -1 : insert_record(st, &j->recs[i]);
@@ -408,8 +427,10 @@ static enum rd_err run_job(struct store *st, struct store_job *j)
 	}
 	if (sqlite3_get_autocommit(st->wdb))
 		return rc != RD_OK ? rc : RD_E_STORAGE;   /* SQLite rolled the whole transaction back */
-	if (rc != RD_OK)
+	if (rc != RD_OK) {
 		tx(st, TX_ROLLBACK_TO);
+		store_links_forget(st);   /* links it found may have been its own */
+	}
 	tx(st, TX_RELEASE);
 	return rc;
 }
@@ -453,6 +474,8 @@ static bool run_group(struct store *st, struct store_job *head)
 	st->nlive_keys = 0;
 	st->group_full = false;
 	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0;
+	if (!lost)
+		store_links_check_version(st);
 	for (struct store_job *j = head; j && !lost; j = j->next) {
 		j->status = run_job(st, j);
 		lost = sqlite3_get_autocommit(st->wdb) != 0;
@@ -464,6 +487,7 @@ static bool run_group(struct store *st, struct store_job *head)
 		log_error("store: transaction lost: %s", sqlite3_errmsg(st->wdb));
 		if (!sqlite3_get_autocommit(st->wdb))
 			tx(st, TX_ROLLBACK);   /* else the next BEGIN fails, and every one after */
+		store_links_forget(st);   /* links found there may have been this group's */
 		for (struct store_job *j = head; j; j = j->next)
 			j->status = RD_E_STORAGE;
 	} else {
@@ -490,7 +514,7 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->jobs_failed = atomic_load(&st->n_failed);
 	out->busy = atomic_load(&st->n_busy);
 	out->syncs = atomic_load(&st->n_syncs);
-	out->unindexed = atomic_load(&st->ci_pending);
+	out->links_cached = atomic_load(&st->n_link_hits);
 	out->ckpt_retries = atomic_load(&st->n_ckpt_retries);
 	out->purge_paused_us = atomic_load(&st->n_purge_paused_us);
 	out->residue_pending = atomic_load(&st->residue_pending);
@@ -621,9 +645,11 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 {
 	static const char ins_msg[] =
 		"INSERT INTO messages (id, record_id, tenant, conv_hash, ts_ms, received_ms, role, channel,"
-		" category, key_id, conv_ct, text_ct, meta_ct, entity_counts, subj)"
-		" VALUES (?14, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?15)";
+		" category, key_id, conv_ct, text_ct, meta_ct, entity_counts)"
+		" VALUES (?14, ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)";
 	static const char key_live_sql[] = "SELECT 1 FROM data_keys WHERE id = ?1 AND wrapped IS NOT NULL";
+	static const char ins_subj[] =
+		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) VALUES (?1, ?2, ?3)";
 	/* The writer's page cache: index pages of random keys (record ids,
 	 * conversation hashes) stay hot instead of being re-read. */
 	sqlite3_exec(st->wdb, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
@@ -637,12 +663,14 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 		log_warn("store: the writer keeps SQLite's default lookaside");
 	if (sqlite3_prepare_v3(st->wdb, ins_msg, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_msg,
 	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->wdb, ins_subj, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_subj,
+	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->wdb, key_live_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->key_live,
 	                       NULL) != SQLITE_OK || prepare_tx(st)) {
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));
 		return -1;
 	}
-	if (store_convidx_start(st, err, errlen) ||
+	if (store_convidx_start(st, err, errlen) || store_links_start(st, err, errlen) ||
 	    store_replay_start(st, err, errlen))
 		return -1;
 	sqlite3_commit_hook(st->wdb, refuse_commit_on_request, st);

@@ -72,7 +72,7 @@ check "metrics count findings by entity" grep -q 'redactd_findings_total{entity=
 check "metrics count group commits" grep -q '^redactd_store_commits_total [1-9]' "$T/resp"
 check "metrics count committed records" grep -q '^redactd_store_records_total [1-9]' "$T/resp"
 check "metrics count WAL syncs (synchronous=FULL)" grep -q '^redactd_store_syncs_total [1-9]' "$T/resp"
-check "metrics show the records not indexed yet" grep -q '^redactd_store_unindexed_records [0-9]' "$T/resp"
+check "metrics count subject links known stored" grep -q '^redactd_store_subject_links_cached_total [1-9]' "$T/resp"
 check "metrics show the writer queue" grep -q '^redactd_store_queued_records [0-9]' "$T/resp"
 check "metrics carry the ingest latency histogram" grep -q 'redactd_ingest_latency_seconds_bucket{le="+Inf"} [1-9]' "$T/resp"
 check "metrics are Prometheus text" grep -qi '^Content-Type: text/plain; version=0.0.4' "$T/headers"

@@ -9,11 +9,6 @@
 #include "store_fixture.h"
 #include "../../src/store_int.h"   /* STORE_CONV_IDS_SQL, to ask SQLite for its plan */
 #include "audit.h"
-#include "store_holds.h"
-#include "store_retention.h"
-#include "store_tenant.h"
-
-#define JAN_2030 1893456000000LL   /* 2030-01-01T00:00:00Z */
 
 /* ---- basic ----------------------------------------------------------------- */
 
@@ -464,101 +459,102 @@ static enum rd_err exec_insert_then(struct store_tx *tx, void *ctx)
 	return ret;
 }
 
-/* ---- subject links, written in bulk --------------------------------------- */
+/* ---- what the writer remembers between inserts ---------------------------- */
 
-/* What the readers of subject links see of one conversation. */
-struct links_q {
-	unsigned char conv[CRYPTO_HASH_BYTES], subject[CRYPTO_HASH_BYTES];
-	int convs;               /* the subject's conversations */
-	bool held;               /* the conversation, by store_holds_held */
-	int64_t due, due_held;   /* store_count_due before 2030 */
-	int64_t recs, recs_held; /* store_tenant_records */
-};
-
-static enum rd_err count_conv(const unsigned char h[CRYPTO_HASH_BYTES], void *arg)
+static int links_stored(const char *dbname)
 {
-	struct links_q *q = arg;
-	if (memcmp(h, q->conv, CRYPTO_HASH_BYTES) == 0)
-		q->convs++;
-	return RD_OK;
+	return (int)count_sql(dbname, "SELECT count(*) FROM subjects");
 }
 
-static enum rd_err links_q_fn(struct store_tx *tx, void *arg)
+static enum rd_err exec_delete_links(struct store_tx *tx, void *ctx)
 {
-	struct links_q *q = arg;
-	enum rd_err rc;
-	q->convs = 0;
-	if ((rc = store_subject_conversations(tx, "acme", q->subject, count_conv, q)) != RD_OK ||
-	    (rc = store_holds_held(tx, "acme", q->conv, &q->held)) != RD_OK ||
-	    (rc = store_count_due(tx, "acme", "chat", JAN_2030, &q->due, &q->due_held)) != RD_OK)
-		return rc;
-	return store_tenant_records(tx, "acme", &q->recs, &q->recs_held);
+	(void)ctx;
+	return store_test_sql(tx, "DELETE FROM subjects");
 }
 
-static enum rd_err hold_subject_fn(struct store_tx *tx, void *arg)
+static uint64_t links_cached(struct store *st)
 {
-	(void)arg;
-	return store_test_sql(tx, "INSERT INTO holds (id, tenant, kind, target_hash, doc_ct, actor,"
-	                          " created_ms) VALUES ('h1', 'acme', 'subject', zeroblob(32), x'00',"
-	                          " 'test', 0)");
+	struct store_counters c;
+	store_get_counters(st, &c);
+	return c.links_cached;
 }
 
-/* Subject links are written by the conversation index's bulk update, not
- * with each message (schema v9, store_convidx.c): until then every reader
- * of links finds them in the tail rows' subj column. */
-static void test_deferred_links(void)
+/* Submits one new record of conversation conv (subject 0x5a); its status. */
+static enum rd_err submit_one(struct store *st, const char *conv, int64_t ts)
+{
+	struct trec t;
+	if (make_rec(st, &t, "acme", conv, ts, "x"))
+		return RD_E_INTERNAL;
+	return store_submit(st, &t.r, 1);
+}
+
+/* Three records of conversation conv, ts, ts + 1, ts + 2; false if no key. */
+static bool make_three(struct store *st, const char *conv, int64_t ts, struct trec t[3])
+{
+	for (int i = 0; i < 3; i++)
+		if (make_rec(st, &t[i], "acme", conv, ts + i, "x"))
+			return false;
+	return true;
+}
+
+/* The subject link cache (store_links.c) skips links known stored, and
+ * forgets them whenever a link may have gone: an exec job, another
+ * connection's commit, a job rolled back. */
+static void test_link_cache(void)
 {
 	const char *name = "links.db";
 	struct store *st = open_store(name, 1024, false, NULL);
-	struct trec t[3];
-	struct links_q q;
-	memset(&q, 0, sizeof q);
-	if (!st || make_rec(st, &t[0], "acme", "x", FEB_2020, "a") ||
-	    make_rec(st, &t[1], "acme", "x", FEB_2020 + 1, "b") ||
-	    make_rec(st, &t[2], "acme", "y", FEB_2020 + 2, "c")) {
-		CHECK(0, "deferred links setup");
+	if (!st) {
+		CHECK(0, "link cache setup");
+		return;
+	}
+	for (int i = 0; i < 3; i++)
+		CHECK(submit_one(st, "x", FEB_2020 + i) == RD_OK, "record with a subject stored");
+	CHECK(links_cached(st) == 1, "the third record's link is known, not inserted again");
+
+	CHECK(store_exec(st, exec_delete_links, NULL) == 0 && links_stored(name) == 0,
+	      "an exec job deletes the links");
+	CHECK(submit_one(st, "x", FEB_2020 + 3) == RD_OK && links_stored(name) == 1,
+	      "after an exec job the link is inserted again");
+
+	submit_one(st, "x", FEB_2020 + 4);
+	sqlite3 *other = NULL;
+	CHECK(sqlite3_open(tmp(name), &other) == SQLITE_OK &&
+	      sqlite3_exec(other, "DELETE FROM subjects", NULL, NULL, NULL) == SQLITE_OK,
+	      "another connection deletes the links");
+	sqlite3_close(other);
+	CHECK(submit_one(st, "x", FEB_2020 + 5) == RD_OK && links_stored(name) == 1,
+	      "after another connection's commit the link is inserted again");
+
+	/* A job links (y0), finds its own link (y1), then fails (y0 again). */
+	struct trec y[3], z[3];
+	if (!make_three(st, "y", FEB_2020 + 6, y) || !make_three(st, "z", FEB_2020 + 9, z)) {
+		CHECK(0, "rollback setup");
 		store_close(st);
 		return;
 	}
-	/* x: make_rec's subject 0x5a twice; y: a subject of zeros, then 0x5a. */
-	unsigned char two[2][CRYPTO_HASH_BYTES];
-	memset(two[0], 0, CRYPTO_HASH_BYTES);
-	memset(two[1], 0x5a, CRYPTO_HASH_BYTES);
-	t[2].r.subjects = (const unsigned char (*)[CRYPTO_HASH_BYTES])two;
-	t[2].r.nsubjects = 2;
-	struct store_record recs[3] = { t[0].r, t[1].r, t[2].r };
-	CHECK(store_submit(st, recs, 3) == RD_OK, "three records with subjects");
-	CHECK(count_sql(name, "SELECT count(*) FROM subjects") == 0 &&
-	      count_sql(name, "SELECT count(*) FROM messages WHERE length(subj) = 32") == 2 &&
-	      count_sql(name, "SELECT count(*) FROM messages WHERE length(subj) = 64") == 1,
-	      "their subjects wait in their rows, not linked yet");
+	struct store_record job[3] = { y[0].r, y[1].r, y[0].r };
+	CHECK(store_submit(st, job, 3) == RD_E_STORAGE && links_stored(name) == 1,
+	      "a failed job's link is rolled back");
+	CHECK(store_submit(st, &y[2].r, 1) == RD_OK && links_stored(name) == 2,
+	      "and inserted by the next record of that conversation");
 
-	memset(q.subject, 0x5a, CRYPTO_HASH_BYTES);
-	conv_hash("acme", "x", q.conv);
-	CHECK(store_read(st, links_q_fn, &q) == RD_OK && q.convs == 1 && !q.held,
-	      "the subject's conversation is found in the tail");
-	memset(q.subject, 0, CRYPTO_HASH_BYTES);
-	conv_hash("acme", "y", q.conv);
-	CHECK(store_read(st, links_q_fn, &q) == RD_OK && q.convs == 1,
-	      "so is a second subject of one message");
-	CHECK(store_exec(st, hold_subject_fn, NULL) == RD_OK &&
-	      count_sql(name, "SELECT count(*) FROM subjects") == 0, "a hold on the zero subject");
-	CHECK(store_read(st, links_q_fn, &q) == RD_OK && q.held && q.due == 3 && q.due_held == 1 &&
-	      q.recs == 3 && q.recs_held == 1, "holds it through a tail row: one conversation, one record");
-	conv_hash("acme", "x", q.conv);
-	CHECK(store_read(st, links_q_fn, &q) == RD_OK && !q.held, "and not the other conversation");
-
-	store_close(st);   /* the writer links what it has not linked before it stops */
-	CHECK(count_sql(name, "SELECT count(*) FROM subjects") == 3,
-	      "the bulk update links both conversations' subjects, each once");
-	st = open_store(name, 1024, false, NULL);
-	conv_hash("acme", "y", q.conv);
-	CHECK(st && store_read(st, links_q_fn, &q) == RD_OK && q.convs == 1 && q.held &&
-	      q.due_held == 1 && q.recs_held == 1, "the same answers from the links");
+	/* Two jobs in one group: the first links, the second finds its link;
+	 * then the COMMIT fails and takes both back. */
+	struct job_status su = { 1, false }, sv = { 1, false };
+	store_pause_writer(st, true);
+	store_test_fail_next_commit(st);
+	CHECK(store_submit_async(st, &z[0].r, 1, on_job, &su) == RD_OK &&
+	      store_submit_async(st, &z[1].r, 1, on_job, &sv) == RD_OK, "two jobs queued");
+	store_pause_writer(st, false);
+	for (int i = 0; i < 5000 && !(su.called && sv.called); i++)
+		usleep(1000);
+	CHECK(su.called && su.status == RD_E_STORAGE && sv.called && sv.status == RD_E_STORAGE,
+	      "a refused COMMIT fails every job of its group");
+	CHECK(store_submit(st, &z[2].r, 1) == RD_OK, "a record after the failed commit");
+	CHECK(links_stored(name) == 3, "and the next record links the conversation again");
 	store_close(st);
 }
-
-/* ---- what the writer remembers between inserts ---------------------------- */
 
 struct destroy_arg {
 	struct store *st;
@@ -685,9 +681,6 @@ static void check_migrated(const char *name, size_t from)
 	snprintf(label, sizeof label, "version %zu: messages(category, ts_ms) is gone", from);
 	CHECK(count_sql(name, "SELECT count(*) FROM sqlite_schema WHERE name = 'messages_cat_ts'") == 0,
 	      label);
-	snprintf(label, sizeof label, "version %zu: messages carry their subjects (subj)", from);
-	CHECK(count_sql(name, "SELECT count(*) FROM pragma_table_info('messages') WHERE name = 'subj'") == 1,
-	      label);
 	snprintf(label, sizeof label, "version %zu: conversation index complete after close", from);
 	CHECK(conv_index_consistent(name) &&
 	      count_sql(name, "SELECT count(*) FROM conv_index") == (from >= 1 ? 1 : 0), label);
@@ -718,8 +711,7 @@ static void test_migrations(void)
 	size_t newest = store_migration_count();
 	/* Issue 13 moved each owner's steps into its own list: the schema, and
 	 * so every existing database, stays exactly as it was. */
-	CHECK(newest == 9, "the schema version is 9 (v7: tenant closures, replay register, consent,"
-	      " restrictions, erasure journal; v8: messages(category, ts_ms) dropped; v9: messages.subj)");
+	CHECK(newest == 8, "the schema version is 8 (v7: tenant closures, replay register, consent, restrictions, erasure journal; v8: messages(category, ts_ms) dropped)");
 	for (size_t v = 0; v <= newest; v++) {
 		char name[32], label[96];
 		snprintf(name, sizeof name, "mig%zu.db", v);
@@ -797,21 +789,6 @@ static void test_plans(void)
 	CHECK(n > 0 && strstr(plan, "SEARCH messages USING INTEGER PRIMARY KEY (rowid>?)") &&
 	      strstr(plan, "messages_tenant_cat_ts") == NULL,
 	      "the conversation index's bulk update reads only the rows above its mark");
-	/* Schema v9: subject links come from the same rows in bulk, and their
-	 * readers walk the same rowid range. */
-	n = query_plan("plan.db", STORE_LINKS_FILL_SQL, plan, sizeof plan);
-	CHECK(n > 0 && strstr(plan, "SEARCH messages USING INTEGER PRIMARY KEY (rowid>?)") &&
-	      strstr(plan, "messages_tenant_cat_ts") == NULL,
-	      "the subject links' bulk update reads only the rows above the mark");
-	n = query_plan("plan.db", "SELECT " STORE_HELD_SQL("?2"), plan, sizeof plan);
-	CHECK(n > 0 && strstr(plan, "SEARCH t USING INTEGER PRIMARY KEY (rowid>?)") &&
-	      strstr(plan, "SCAN t") == NULL && strstr(plan, "SCAN messages") == NULL,
-	      "a conversation's held check reads the tail as a rowid range");
-	n = query_plan("plan.db", "SELECT count(*) FROM messages m WHERE m.tenant = ?1 AND"
-	               " m.conv_hash IN " STORE_HELD_SET_SQL, plan, sizeof plan);
-	CHECK(n > 0 && strstr(plan, "SEARCH t USING INTEGER PRIMARY KEY (rowid>?)") &&
-	      strstr(plan, "CORRELATED") == NULL,
-	      "a count of held records builds the held set once, the tail a rowid range");
 	/* v8 dropped messages(category, ts_ms): the purge scan and the search
 	 * for a data key's records read ranges of (tenant, category, ts). */
 	n = query_plan("plan.db", STORE_PURGE_SCAN_SQL, plan, sizeof plan);
@@ -841,7 +818,7 @@ int main(void)
 	test_conv_index();
 	test_conv_index_before_exec();
 	test_exec();
-	test_deferred_links();
+	test_link_cache();
 	test_key_checks();
 	test_migrations();
 	test_plans();
