@@ -84,8 +84,16 @@ static void test_add_list_remove(void)
 	      "neither reason nor identifier is stored in clear");
 
 	json_t *l = list(&app, "acme");
+	/* Listed by creation time, then id: two holds made in the same
+	 * millisecond come in either order. */
 	json_t *h0 = json_array_get(json_object_get(l, "holds"), 0);
 	json_t *h1 = json_array_get(json_object_get(l, "holds"), 1);
+	const char *k0 = json_string_value(json_object_get(h0, "kind"));
+	if (k0 && !strcmp(k0, "subject")) {
+		json_t *t = h0;
+		h0 = h1;
+		h1 = t;
+	}
 	CHECK(json_array_size(json_object_get(l, "holds")) == 2, "the tenant's list has both");
 	CHECK_STR(json_string_value(json_object_get(h0, "reason")), "litigation 42",
 	          "the sealed reason opens");
