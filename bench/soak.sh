@@ -18,7 +18,9 @@
 #     purges is compared with the baseline.
 # SOAK_DB=PATH runs on that database in place (its master.key beside it,
 # e.g. bench/synth_db.sh's 10 M records) and skips step 1 when it already
-# holds SOAK_RECORDS; it keeps what steps 2 and 3 add.
+# holds SOAK_RECORDS; it keeps what steps 2 and 3 add. With SOAK_WARM=1 the
+# file is first cached as a running daemon's reads leave it
+# (bench/warm_db.py; never warm it with cat or cp, see there).
 # Usage: bash bench/soak.sh [BUILD_DIR]
 set -euo pipefail
 BUILD=${1:-build}
@@ -36,6 +38,7 @@ sha() { printf '%s' "$1" | sha256sum | cut -d' ' -f1; }
 DB=$T/soak.db
 if [ -n "${SOAK_DB:-}" ]; then
 	DB=$SOAK_DB; cp "$(dirname "$SOAK_DB")/master.key" "$T/master.key"
+	[ -z "${SOAK_WARM:-}" ] || python3 bench/warm_db.py "$DB"
 else
 	"$BUILD/redactd" keygen -o "$T/master.key" 2>/dev/null
 fi
