@@ -74,6 +74,7 @@ struct store_restore_report {
 	bool covered;                 /* it still held every entry newer than the backup */
 	bool keys;                    /* data keys were taken from the live database */
 	bool forced;                  /* went on without journal or coverage (STORE_RESTORE_FORCE) */
+	bool emptied;                 /* PostgreSQL: the target held data, emptied (FORCE) */
 	bool done_before;             /* PostgreSQL: an earlier run finished this restore */
 };
 

@@ -366,7 +366,7 @@ static const char restore_help[] =
 	"since stay unreadable, and a key-less backup opens. Without a reachable\n"
 	"live journal, or one that no longer reaches back to the backup ([backup]\n"
 	"retention), it refuses (exit 1) unless --force. Audit-logged in both\n"
-	"databases (restore, or restore.forced).\n"
+	"databases (restore, or restore.forced when --force was needed).\n"
 	"To put DB in service: stop the daemon, move the live database (and its\n"
 	"-wal and -shm files) aside, move DB to [storage] database, start it.\n"
 	"On PostgreSQL, --to postgresql://... names a new, empty database (the\n"
@@ -419,6 +419,16 @@ static void print_restore(const char *dest, const struct store_restore_report *r
 		printf("FORCED: %s; erasures made since the backup may be in %s\n",
 		       r->journal ? "the live journal no longer covers the backup"
 		                  : "no live erasure journal was reachable", dest);
+	if (r->emptied)
+		printf("FORCED: %s held data; it was emptied first\n", dest);
+}
+
+/* restore.forced when --force changed what happened: a journal that no
+ * longer covers the backup was passed over, or a target's data was
+ * replaced. */
+static const char *restore_action(const struct store_restore_report *r)
+{
+	return r->forced || r->emptied ? "restore.forced" : "restore";
 }
 
 static int restore_run(const struct config *cfg, const char *backup, const char *dest, bool force)
@@ -431,7 +441,7 @@ static int restore_run(const struct config *cfg, const char *backup, const char 
 		fprintf(stderr, "redactd restore: %s\n", err);
 		return rc == RD_E_INVALID_REQUEST ? EXIT_USAGE : EXIT_RUNTIME;
 	}
-	struct restore_audit a = { r.forced ? "restore.forced" : "restore", "", r.removed };
+	struct restore_audit a = { restore_action(&r), "", r.removed };
 	char *copy = strdup(backup);
 	snprintf(a.target, sizeof a.target, "backup:%.80s", copy ? basename(copy) : "?");
 	free(copy);
@@ -506,7 +516,7 @@ static int restore_pg_record(struct store *live, struct store *target, const cha
 		        v.detail[0] ? v.detail : "cannot read them");
 		return EXIT_RUNTIME;
 	}
-	struct restore_audit a = { r->forced ? "restore.forced" : "restore", "", r->removed };
+	struct restore_audit a = { restore_action(r), "", r->removed };
 	char *copy = strdup(backup);
 	snprintf(a.target, sizeof a.target, "backup:%.80s", copy ? basename(copy) : "?");
 	free(copy);

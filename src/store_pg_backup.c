@@ -438,7 +438,8 @@ static enum rd_err check_not_live(struct pgr *x)
 	return RD_E_INVALID_REQUEST;
 }
 
-/* --force on a target that holds data: emptied, in one transaction. */
+/* --force: the target emptied, in one transaction; report->emptied when
+ * it held data (the restore is then audited as restore.forced). */
 static const char empty_sql[] =
 	"TRUNCATE messages, data_keys, key_root, subjects, replay_ids, audit_log, audit_chains, holds,"
 	" restrictions, tenant_closures, consents, erasure_journal, migrate_state, migrate_progress,"
@@ -446,6 +447,12 @@ static const char empty_sql[] =
 
 static enum rd_err empty_target(struct pgr *x)
 {
+	PGresult *r = store_pg_exec(x->t, STORE_PG_TARGET_USED_SQL, 0, NULL, NULL, NULL);
+	int64_t used = r && PQntuples(r) == 1 ? store_pg_get64(r, 0, 0) : -1;
+	PQclear(r);
+	if (used < 0)
+		return fail_pg(x->t, x->err, x->errlen, "cannot look into the target");
+	x->r->emptied = used > 0;
 	if (store_pg_cmd(x->t, "BEGIN") || store_pg_cmd(x->t, empty_sql) ||
 	    store_pg_cmd(x->t, "COMMIT")) {
 		store_pg_cmd(x->t, "ROLLBACK");

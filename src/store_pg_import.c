@@ -300,13 +300,6 @@ static int source_fingerprint(sqlite3 *db, int64_t salt, unsigned char fp[32])
 	return rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : -1;
 }
 
-/* Tables an earlier use of the target would have written to. */
-static const char target_used_sql[] =
-	"SELECT (SELECT count(*) FROM key_root) + (SELECT count(*) FROM data_keys) +"
-	" (SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1) m) +"
-	" (SELECT count(*) FROM (SELECT 1 FROM audit_log LIMIT 1) a) +"
-	" (SELECT count(*) FROM (SELECT 1 FROM subjects LIMIT 1) s)";
-
 /* A new migration (the target empty) or the same one again. */
 static enum rd_err claim_target(struct mig *m)
 {
@@ -331,7 +324,7 @@ static enum rd_err claim_target(struct mig *m)
 		m->rep->resumed = true;
 		return RD_OK;
 	}
-	int64_t used = pg_int(m->c, target_used_sql, 0, NULL);
+	int64_t used = pg_int(m->c, STORE_PG_TARGET_USED_SQL, 0, NULL);
 	if (used != 0) {
 		if (used < 0)
 			return fail_pg(m, "cannot look into the target");

@@ -149,6 +149,15 @@ enum rd_err store_pg_err(const PGresult *r);
 void store_pg_put64(char out[8], int64_t v);
 int64_t store_pg_get64(const PGresult *r, int row, int col);
 
+/* Non-zero when a database already holds what a use of it as a store
+ * writes (a migration or restore target must not; store_pg_import.c,
+ * store_pg_backup.c's --force). */
+#define STORE_PG_TARGET_USED_SQL                                                         \
+	"SELECT (SELECT count(*) FROM key_root) + (SELECT count(*) FROM data_keys) +"         \
+	" (SELECT count(*) FROM (SELECT 1 FROM messages LIMIT 1) m) +"                        \
+	" (SELECT count(*) FROM (SELECT 1 FROM audit_log LIMIT 1) a) +"                       \
+	" (SELECT count(*) FROM (SELECT 1 FROM subjects LIMIT 1) s)"
+
 /* A store_row over row i of r (STORE_ROW_COLS of store_int.h, binary
  * results as store_pg_exec gives them); valid while r lives. */
 void store_pg_row_from(const PGresult *r, int i, struct store_row *row);

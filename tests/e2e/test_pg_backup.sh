@@ -158,7 +158,9 @@ check_eq "--force restores into the non-empty database (exit 0)" "$RC" 0
 check_eq "... which now holds the second backup's records" "$(psql2 "SELECT count(*) FROM messages")" 4
 check_eq "... and its history alone, plus this restore (emptied first)" "$(psql2 "SELECT count(*) FROM audit_log")" \
 	"$(( $(sqlite3 "file:$B2?mode=ro" "SELECT (SELECT count(*) FROM audit_log) + (SELECT count(*) FROM backup_audit_chains)") + 1 ))"
-check_eq "... recorded as a restore (the journal covered it: not restore.forced)" "$(psql2 "SELECT action FROM audit_log WHERE chain = '' ORDER BY seq DESC LIMIT 1")" restore
+check_eq "... recorded as restore.forced: the data it held was replaced" "$(psql2 "SELECT action FROM audit_log WHERE chain = '' ORDER BY seq DESC LIMIT 1")" restore.forced
+check_eq "... and the live store's entry says so too" "$(psql_t "SELECT action FROM audit_log WHERE chain = '' ORDER BY seq DESC LIMIT 1")" restore.forced
+check "... and the command said it emptied the target" bash -c "printf '%s' \"\$1\" | grep -q 'held data; it was emptied first'" _ "$OUT"
 OUT=$(rd restore "$B" --to "$T/restored.db" 2>&1); RC=$?
 check_eq "a restore into a SQLite file is refused on a postgresql config (exit 2)" "$RC" 2
 OUT=$("$BIN" restore "$B" --to "$T/restored.db" -c "$T/sqlite.conf" 2>&1); RC=$?
