@@ -72,8 +72,24 @@ run_profile() {  # PROFILE: a fresh daemon and database, then the slices
 	awk -v r="$(metric redactd_store_records_total)" -v c="$(metric redactd_store_commits_total)" \
 	    -v s="$(metric redactd_store_syncs_total)" -v cpu="$CPU" -v hz="$(getconf CLK_TCK)" -v rows="$ROWS" \
 	    'BEGIN { printf "  store:       %.1f records per commit, %.1f per fdatasync; daemon CPU %.0f us per message\n", r / c, r / s, cpu * 1e6 / hz / rows }'
+	disk_line
 	echo "  bare server: $B req/s (slices $BS), p99 $BP, non-2xx $BX"
 	awk -v r="$R" -v b="$B" 'BEGIN { printf "  ratio:       %.3f of the bare server\n", r / b }'
+}
+# How many fdatasyncs and checkpoints took longer than 10 and 100 ms
+# (redactd_store_sync_seconds, redactd_store_checkpoint_seconds): a p99
+# far above the group commit's time is this machine's disk when these are
+# not zero.
+disk_line() {
+	awk '
+		function over(name, s,   k) { k = name "_bucket{le=\"" s "\"}"; return total[name] - cum[k] }
+		$1 ~ /^redactd_store_(sync|checkpoint)_seconds_bucket/ { cum[$1] = $2 }
+		$1 ~ /^redactd_store_(sync|checkpoint)_seconds_count$/ { n = $1; sub(/_count$/, "", n); total[n] = $2 }
+		END {
+			s = "redactd_store_sync_seconds"; c = "redactd_store_checkpoint_seconds"
+			printf "  disk:        %d fdatasyncs, %d over 10 ms, %d over 100 ms; %d checkpoints, %d over 10 ms, %d over 100 ms\n",
+				total[s], over(s, "0.01"), over(s, "0.1"), total[c], over(c, "0.01"), over(c, "0.1")
+		}' "$T/metrics.txt"
 }
 for PROFILE in $PROFILES; do
 	run_profile

@@ -360,6 +360,18 @@ enum rd_err store_backup(struct store *st, const char *dest, unsigned flags, int
  * table owner, src/store_schema.c). */
 size_t store_migration_count(void);
 
+/* Durations the disk decides (the WAL's fdatasync, a background
+ * checkpoint), counted in buckets with these upper bounds (µs) and one
+ * more for longer: when ingest's p99 is high, /metrics says whether the
+ * disk was slow then. */
+#define STORE_DURATION_BOUNDS_US \
+	{ 100, 250, 500, 1000, 2500, 5000, 10000, 25000, 50000, 100000, 250000, 1000000 }
+#define STORE_DURATION_BUCKETS 13
+struct store_durations {
+	uint64_t buckets[STORE_DURATION_BUCKETS];   /* not cumulative */
+	uint64_t count, sum_us;
+};
+
 /* Counters since open, for /metrics and benchmarks. */
 struct store_counters {
 	uint64_t commits;          /* group transactions committed */
@@ -372,6 +384,8 @@ struct store_counters {
 	uint64_t ckpt_retries;     /* residue checkpoints that readers held back */
 	uint64_t purge_paused_us;  /* purges waited between batches for busy ingest */
 	bool residue_pending;      /* deleted records still in the files (last seen) */
+	struct store_durations sync_time;   /* each WAL fdatasync (synchronous=FULL) */
+	struct store_durations ckpt_time;   /* each background checkpoint */
 };
 void store_get_counters(struct store *st, struct store_counters *out);
 

@@ -265,30 +265,48 @@ static int render_slots(const struct slot *t, struct buf *b, const char *metric,
 	return 0;
 }
 
-static int render_latency(struct metrics *m, struct buf *b)
+/* A Prometheus histogram in seconds: nb bounds (µs), counts[nb + 1] per
+ * bucket (the last for longer, not cumulative). */
+static int render_histogram(struct buf *b, const char *name, const char *help,
+                            const int64_t *bounds_us, size_t nb, const uint64_t *counts,
+                            uint64_t sum_us, uint64_t count)
 {
 	uint64_t cum = 0;
-	if (buf_printf(b, "# HELP redactd_ingest_latency_seconds Ingest request latency.\n"
-	                  "# TYPE redactd_ingest_latency_seconds histogram\n"))
+	if (buf_printf(b, "# HELP %s %s\n# TYPE %s histogram\n", name, help, name))
 		return -1;
-	for (size_t i = 0; i <= NBUCKETS; i++) {
-		cum += atomic_load(&m->latency_buckets[i]);
-		int rc = i < NBUCKETS
-			? buf_printf(b, "redactd_ingest_latency_seconds_bucket{le=\"%g\"} %llu\n",
-			             (double)latency_bounds_us[i] / 1e6, (unsigned long long)cum)
-			: buf_printf(b, "redactd_ingest_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-			             (unsigned long long)cum);
+	for (size_t i = 0; i <= nb; i++) {
+		cum += counts[i];
+		int rc = i < nb
+			? buf_printf(b, "%s_bucket{le=\"%g\"} %llu\n", name, (double)bounds_us[i] / 1e6,
+			             (unsigned long long)cum)
+			: buf_printf(b, "%s_bucket{le=\"+Inf\"} %llu\n", name, (unsigned long long)cum);
 		if (rc)
 			return -1;
 	}
-	return buf_printf(b, "redactd_ingest_latency_seconds_sum %.6f\nredactd_ingest_latency_seconds_count %llu\n",
-	                  (double)atomic_load(&m->latency_sum_us) / 1e6,
-	                  (unsigned long long)atomic_load(&m->latency_count));
+	return buf_printf(b, "%s_sum %.6f\n%s_count %llu\n", name, (double)sum_us / 1e6, name,
+	                  (unsigned long long)count);
+}
+
+/* One of struct metrics' latency histograms (latency_bounds_us). */
+static int render_latency_of(struct buf *b, const char *name, const char *help,
+                             const atomic_uint_fast64_t *buckets,
+                             const atomic_uint_fast64_t *sum_us, const atomic_uint_fast64_t *count)
+{
+	uint64_t counts[NBUCKETS + 1];
+	for (size_t i = 0; i <= NBUCKETS; i++)
+		counts[i] = atomic_load(&buckets[i]);
+	return render_histogram(b, name, help, latency_bounds_us, NBUCKETS, counts, atomic_load(sum_us),
+	                        atomic_load(count));
+}
+
+static int render_latency(struct metrics *m, struct buf *b)
+{
+	return render_latency_of(b, "redactd_ingest_latency_seconds", "Ingest request latency.",
+	                         m->latency_buckets, &m->latency_sum_us, &m->latency_count);
 }
 
 static int render_forward(struct metrics *m, struct buf *b)
 {
-	uint64_t cum = 0;
 	if (buf_printf(b, "# HELP redactd_forward_requests_total Forwards to a bot (tap mode), by source"
 	                  " and the bot's status (or why it gave none).\n"
 	                  "# TYPE redactd_forward_requests_total counter\n"))
@@ -306,27 +324,14 @@ static int render_forward(struct metrics *m, struct buf *b)
 		               st, (unsigned long long)atomic_load(&s->count)))
 			return -1;
 	}
-	if (buf_printf(b, "# HELP redactd_forward_latency_seconds Time from a forward's submit to the"
-	                  " bot's answer (or its failure).\n"
-	                  "# TYPE redactd_forward_latency_seconds histogram\n"))
+	if (render_latency_of(b, "redactd_forward_latency_seconds", "Time from a forward's submit to"
+	                      " the bot's answer (or its failure).", m->forward_buckets,
+	                      &m->forward_sum_us, &m->forward_count))
 		return -1;
-	for (size_t i = 0; i <= NBUCKETS; i++) {
-		cum += atomic_load(&m->forward_buckets[i]);
-		int rc = i < NBUCKETS
-			? buf_printf(b, "redactd_forward_latency_seconds_bucket{le=\"%g\"} %llu\n",
-			             (double)latency_bounds_us[i] / 1e6, (unsigned long long)cum)
-			: buf_printf(b, "redactd_forward_latency_seconds_bucket{le=\"+Inf\"} %llu\n",
-			             (unsigned long long)cum);
-		if (rc)
-			return -1;
-	}
-	return buf_printf(b, "redactd_forward_latency_seconds_sum %.6f\nredactd_forward_latency_seconds_count %llu\n"
-	                     "# HELP redactd_forward_log_failures_total Tapped turns (user or bot) that were"
+	return buf_printf(b, "# HELP redactd_forward_log_failures_total Tapped turns (user or bot) that were"
 	                     " not stored; the provider's answer did not wait for them.\n"
 	                     "# TYPE redactd_forward_log_failures_total counter\n"
 	                     "redactd_forward_log_failures_total %llu\n",
-	                  (double)atomic_load(&m->forward_sum_us) / 1e6,
-	                  (unsigned long long)atomic_load(&m->forward_count),
 	                  (unsigned long long)atomic_load(&m->forward_log_failures));
 }
 
@@ -477,8 +482,23 @@ int metrics_render_tls(const char *cert_pem, struct buf *b)
 	                     "redactd_tls_certificate_expiry_timestamp_seconds %lld\n", (long long)expires);
 }
 
+static int render_durations(struct buf *b, const char *name, const char *help,
+                            const struct store_durations *d)
+{
+	static const int64_t bounds[] = STORE_DURATION_BOUNDS_US;
+	_Static_assert(RD_ARRAY_LEN(bounds) + 1 == STORE_DURATION_BUCKETS, "a bucket per bound, one more");
+	return render_histogram(b, name, help, bounds, RD_ARRAY_LEN(bounds), d->buckets, d->sum_us,
+	                        d->count);
+}
+
 int metrics_render_store(const struct store_counters *sc, struct buf *b)
 {
+	if (render_durations(b, "redactd_store_sync_seconds", "Time each fdatasync of the WAL took"
+	                     " (synchronous=full): acknowledgements wait for it.", &sc->sync_time) ||
+	    render_durations(b, "redactd_store_checkpoint_seconds", "Time each background checkpoint"
+	                     " took (copying WAL frames into the database file and syncing it).",
+	                     &sc->ckpt_time))
+		return -1;
 	return buf_printf(b,
 		"# HELP redactd_store_commits_total Group transactions committed by the writer.\n"
 		"# TYPE redactd_store_commits_total counter\n"

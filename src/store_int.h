@@ -305,6 +305,9 @@ struct store {
 	bool sync_busy;                 /* the syncer is working on groups it took */
 	atomic_bool sync_failed;        /* an fdatasync failed: refuse writes */
 	atomic_uint_fast64_t n_syncs;
+	struct store_durations_live {   /* store_durations, written by the sync stage */
+		atomic_uint_fast64_t buckets[STORE_DURATION_BUCKETS], count, sum_us;
+	} sync_time, ckpt_time;
 	sqlite3 *cdb;                   /* the syncer's checkpoint connection */
 	atomic_int wal_pages;           /* WAL frames after the writer's last commit */
 	atomic_int ckpt_at;             /* wal_pages at the last background checkpoint */
@@ -502,6 +505,9 @@ int store_replay_claim(struct store *st, const unsigned char hash[CRYPTO_HASH_BY
 /* store_sync.c: the sync stage (synchronous=FULL). */
 int store_sync_start(struct store *st, char *err, size_t errlen) RD_WARN_UNUSED;
 void store_sync_stop(struct store *st);
+/* The sync stage's fdatasync and checkpoint durations so far. */
+void store_durations_read(struct store *st, struct store_durations *sync,
+                          struct store_durations *ckpt);
 /* Writer: before taking a group, while a committed one waits for the syncer. */
 void store_sync_wait_taken(struct store *st);
 /* Writer: a committed group, acknowledged once it is durable. */

@@ -43,6 +43,34 @@
 
 static bool checkpoint_due(struct store *st);
 
+static const int64_t duration_bounds_us[] = STORE_DURATION_BOUNDS_US;
+_Static_assert(RD_ARRAY_LEN(duration_bounds_us) + 1 == STORE_DURATION_BUCKETS,
+               "one bucket per bound and one for longer");
+
+static void note_duration(struct store_durations_live *d, int64_t start_us)
+{
+	int64_t us = util_mono_us() - start_us;
+	size_t b = 0;
+	while (b < RD_ARRAY_LEN(duration_bounds_us) && us > duration_bounds_us[b])
+		b++;
+	atomic_fetch_add(&d->buckets[b], 1);
+	atomic_fetch_add(&d->count, 1);
+	atomic_fetch_add(&d->sum_us, (uint64_t)(us > 0 ? us : 0));
+}
+
+void store_durations_read(struct store *st, struct store_durations *sync,
+                          struct store_durations *ckpt)
+{
+	const struct store_durations_live *from[2] = { &st->sync_time, &st->ckpt_time };
+	struct store_durations *to[2] = { sync, ckpt };
+	for (int i = 0; i < 2; i++) {
+		for (size_t b = 0; b < STORE_DURATION_BUCKETS; b++)
+			to[i]->buckets[b] = atomic_load(&from[i]->buckets[b]);
+		to[i]->count = atomic_load(&from[i]->count);
+		to[i]->sum_us = atomic_load(&from[i]->sum_us);
+	}
+}
+
 /* While a committed group still waits for the syncer (busy with an
  * earlier fsync), a new commit would only wait behind it: the writer waits
  * too, and meanwhile more records queue up for one bigger transaction,
@@ -77,7 +105,10 @@ static void sync_enqueue(struct store *st, struct store_job *group)
  * groups was written before this call. */
 static void sync_and_finish(struct store *st, struct store_job *jobs)
 {
-	if (fdatasync(st->wal_fd) != 0) {
+	int64_t start = util_mono_us();
+	int synced = fdatasync(st->wal_fd);
+	note_duration(&st->sync_time, start);
+	if (synced != 0) {
 		log_error("store: fdatasync of the WAL failed (%s): refusing writes until restart",
 		          strerror(errno));
 		atomic_store(&st->sync_failed, true);
@@ -135,7 +166,9 @@ static void background_checkpoint(struct store *st)
 	int pages = atomic_load(&st->wal_pages);
 	int mode = pages >= STORE_CHECKPOINT_RESTART_AT * st->ckpt_pages ? SQLITE_CHECKPOINT_RESTART
 	                                                                  : SQLITE_CHECKPOINT_PASSIVE;
+	int64_t start = util_mono_us();
 	int rc = sqlite3_wal_checkpoint_v2(st->cdb, "main", mode, NULL, NULL);
+	note_duration(&st->ckpt_time, start);
 	if (rc != SQLITE_OK && rc != SQLITE_BUSY)
 		log_warn("store: background checkpoint: %s", sqlite3_errstr(rc));
 	atomic_store(&st->ckpt_at, pages);

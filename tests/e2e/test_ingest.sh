@@ -72,6 +72,13 @@ check "metrics count findings by entity" grep -q 'redactd_findings_total{entity=
 check "metrics count group commits" grep -q '^redactd_store_commits_total [1-9]' "$T/resp"
 check "metrics count committed records" grep -q '^redactd_store_records_total [1-9]' "$T/resp"
 check "metrics count WAL syncs (synchronous=FULL)" grep -q '^redactd_store_syncs_total [1-9]' "$T/resp"
+check_eq "the fdatasync histogram counts every sync" \
+	"$(awk '$1 == "redactd_store_sync_seconds_count" {print $2}' "$T/resp")" \
+	"$(awk '$1 == "redactd_store_syncs_total" {print $2}' "$T/resp")"
+check_eq "its +Inf bucket holds them all" \
+	"$(awk '$1 == "redactd_store_sync_seconds_bucket{le=\"+Inf\"}" {print $2}' "$T/resp")" \
+	"$(awk '$1 == "redactd_store_syncs_total" {print $2}' "$T/resp")"
+check "the checkpoint histogram is there" grep -q '^redactd_store_checkpoint_seconds_count [0-9]' "$T/resp"
 check "metrics count subject links known stored" grep -q '^redactd_store_subject_links_cached_total [1-9]' "$T/resp"
 check "metrics show the writer queue" grep -q '^redactd_store_queued_records [0-9]' "$T/resp"
 check "metrics carry the ingest latency histogram" grep -q 'redactd_ingest_latency_seconds_bucket{le="+Inf"} [1-9]' "$T/resp"
