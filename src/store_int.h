@@ -304,9 +304,8 @@ struct store {
 	bool sync_stopping;
 	bool sync_busy;                 /* the syncer is working on groups it took */
 	atomic_bool sync_failed;        /* an fdatasync failed: refuse writes */
-	atomic_uint_fast64_t n_syncs;
 	struct store_durations_live {   /* store_durations, written by the sync stage */
-		atomic_uint_fast64_t buckets[STORE_DURATION_BUCKETS], count, sum_us;
+		atomic_uint_fast64_t buckets[STORE_DURATION_BUCKETS], sum_us;
 	} sync_time, ckpt_time;
 	sqlite3 *cdb;                   /* the syncer's checkpoint connection */
 	atomic_int wal_pages;           /* WAL frames after the writer's last commit */

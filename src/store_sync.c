@@ -54,7 +54,6 @@ static void note_duration(struct store_durations_live *d, int64_t start_us)
 	while (b < RD_ARRAY_LEN(duration_bounds_us) && us > duration_bounds_us[b])
 		b++;
 	atomic_fetch_add(&d->buckets[b], 1);
-	atomic_fetch_add(&d->count, 1);
 	atomic_fetch_add(&d->sum_us, (uint64_t)(us > 0 ? us : 0));
 }
 
@@ -64,9 +63,9 @@ void store_durations_read(struct store *st, struct store_durations *sync,
 	const struct store_durations_live *from[2] = { &st->sync_time, &st->ckpt_time };
 	struct store_durations *to[2] = { sync, ckpt };
 	for (int i = 0; i < 2; i++) {
+		to[i]->count = 0;
 		for (size_t b = 0; b < STORE_DURATION_BUCKETS; b++)
-			to[i]->buckets[b] = atomic_load(&from[i]->buckets[b]);
-		to[i]->count = atomic_load(&from[i]->count);
+			to[i]->count += to[i]->buckets[b] = atomic_load(&from[i]->buckets[b]);
 		to[i]->sum_us = atomic_load(&from[i]->sum_us);
 	}
 }
@@ -106,17 +105,16 @@ static void sync_enqueue(struct store *st, struct store_job *group)
 static void sync_and_finish(struct store *st, struct store_job *jobs)
 {
 	int64_t start = util_mono_us();
-	int synced = fdatasync(st->wal_fd);
-	note_duration(&st->sync_time, start);
-	if (synced != 0) {
+	int failed = fdatasync(st->wal_fd) == 0 ? 0 : errno;
+	note_duration(&st->sync_time, start);   /* also what redactd_store_syncs_total counts */
+	if (failed) {
 		log_error("store: fdatasync of the WAL failed (%s): refusing writes until restart",
-		          strerror(errno));
+		          strerror(failed));
 		atomic_store(&st->sync_failed, true);
 	}
 	if (atomic_load(&st->sync_failed))
 		for (struct store_job *j = jobs; j; j = j->next)
 			j->status = RD_E_STORAGE;
-	atomic_fetch_add(&st->n_syncs, 1);
 	store_finish_jobs(jobs);
 }
 

@@ -513,8 +513,8 @@ void store_get_counters(struct store *st, struct store_counters *out)
 	out->records = atomic_load(&st->n_records);
 	out->jobs_failed = atomic_load(&st->n_failed);
 	out->busy = atomic_load(&st->n_busy);
-	out->syncs = atomic_load(&st->n_syncs);
 	store_durations_read(st, &out->sync_time, &out->ckpt_time);
+	out->syncs = out->sync_time.count;
 	out->links_cached = atomic_load(&st->n_link_hits);
 	out->ckpt_retries = atomic_load(&st->n_ckpt_retries);
 	out->purge_paused_us = atomic_load(&st->n_purge_paused_us);

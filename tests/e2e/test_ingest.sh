@@ -75,6 +75,7 @@ check "metrics count WAL syncs (synchronous=FULL)" grep -q '^redactd_store_syncs
 check_eq "the fdatasync histogram counts every sync" \
 	"$(awk '$1 == "redactd_store_sync_seconds_count" {print $2}' "$T/resp")" \
 	"$(awk '$1 == "redactd_store_syncs_total" {print $2}' "$T/resp")"
+check "and adds up the time they took" awk '$1 == "redactd_store_sync_seconds_sum" && $2 > 0 {f = 1} END {exit !f}' "$T/resp"
 check_eq "its +Inf bucket holds them all" \
 	"$(awk '$1 == "redactd_store_sync_seconds_bucket{le=\"+Inf\"}" {print $2}' "$T/resp")" \
 	"$(awk '$1 == "redactd_store_syncs_total" {print $2}' "$T/resp")"

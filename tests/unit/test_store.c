@@ -328,11 +328,8 @@ static void test_sync_stage(void)
 	struct store_counters sc;
 	store_get_counters(st, &sc);
 	CHECK(sc.syncs >= 1 && sc.syncs <= sc.commits, "FULL: each acknowledged group was fdatasynced");
-	uint64_t in_buckets = 0;
-	for (size_t b = 0; b < STORE_DURATION_BUCKETS; b++)
-		in_buckets += sc.sync_time.buckets[b];
-	CHECK(sc.sync_time.count == sc.syncs && in_buckets == sc.syncs,
-	      "FULL: each fdatasync's time is in the histogram");
+	CHECK(sc.sync_time.count == sc.syncs && sc.sync_time.sum_us > 0,
+	      "FULL: each fdatasync is timed (syncs_total is the histogram's count)");
 	CHECK(store_writable(st), "writable before any failure");
 	store_test_fail_syncs(st);
 	CHECK(store_submit(st, &t[1].r, 1) == RD_E_STORAGE, "a failed fdatasync answers RD_E_STORAGE");
