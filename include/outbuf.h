@@ -28,8 +28,19 @@ void outbuf_free(struct outbuf *o);
  * 0, or -1 if a write failed (errno is write(2)'s). */
 int outbuf_flush(struct outbuf *o) RD_WARN_UNUSED;
 
-/* 0, or the errno of the write that failed (EIO for a write of 0 bytes). */
+/* 0, or the errno of the write that failed (EIO for a write of 0 bytes;
+ * ECANCELED when the gate refused). */
 int outbuf_error(const struct outbuf *o);
+
+/*
+ * For buffers filled by several threads whose output must go out in a
+ * fixed order: gate(arg) is called before each write(2) and may wait for
+ * the buffer's turn. A non-zero return fails the buffer (ECANCELED)
+ * without writing.
+ */
+void outbuf_set_gate(struct outbuf *o, int (*gate)(void *arg), void *arg);
+/* Wipes what the buffer holds without writing it. */
+void outbuf_discard(struct outbuf *o);
 
 /* Appends bytes, a NUL-terminated string, an unsigned decimal number.
  * 0, or -1 after a failed write. */

@@ -24,6 +24,9 @@ int util_hex_decode(const char *hex, unsigned char *out, size_t n) RD_WARN_UNUSE
 void util_hex_encode(const unsigned char *in, size_t n, char *out);
 /* Whole UTF-8 validity check (rejects overlongs, surrogates, > U+10FFFF). */
 bool util_utf8_valid(const char *s, size_t n);
+/* The length of the longest valid prefix (n when all of it is valid):
+ * where the first invalid sequence starts. */
+size_t util_utf8_valid_prefix(const char *s, size_t n);
 /* Current time. */
 int64_t util_now_ms(void);
 /* A monotonic clock in microseconds, for durations. */

@@ -38,7 +38,10 @@ struct outbuf {
 	bool failed;
 	int err;                /* errno of the failed write */
 	size_t len, cap;
+	size_t high;            /* the most it has held: what free wipes */
 	char *buf;
+	int (*gate)(void *arg);  /* before each write(2), if set */
+	void *gate_arg;
 };
 
 /* json_esc[c]: jansson's escape of ASCII c, NUL-padded; json_esc_len[c]
@@ -92,13 +95,35 @@ void outbuf_free(struct outbuf *o)
 {
 	if (!o)
 		return;
-	sodium_memzero(o->buf, o->cap);
+	/* Only what was written: wiping all of a large buffer would bring in
+	 * pages never used (the redact filter's 1 MB buffers, one a worker).
+	 * A step may write OUTBUF_SLACK bytes past the end it then commits. */
+	size_t used = (o->len > o->high ? o->len : o->high) + OUTBUF_SLACK;
+	sodium_memzero(o->buf, used < o->cap ? used : o->cap);
 	free(o->buf);
 	free(o);
 }
 
+void outbuf_set_gate(struct outbuf *o, int (*gate)(void *arg), void *arg)
+{
+	o->gate = gate;
+	o->gate_arg = arg;
+}
+
+void outbuf_discard(struct outbuf *o)
+{
+	if (o->len > o->high)
+		o->high = o->len;
+	sodium_memzero(o->buf, o->len);
+	o->len = 0;
+}
+
 static int write_all(struct outbuf *o, const char *p, size_t n)
 {
+	if (n > 0 && !o->failed && o->gate && o->gate(o->gate_arg)) {
+		o->failed = true;
+		o->err = ECANCELED;
+	}
 	while (n > 0 && !o->failed) {
 		ssize_t w = write(o->fd, p, n);
 		if (w < 0 && errno == EINTR)
@@ -121,6 +146,8 @@ int outbuf_error(const struct outbuf *o)
 
 int outbuf_flush(struct outbuf *o)
 {
+	if (o->len > o->high)
+		o->high = o->len;
 	int rc = write_all(o, o->buf, o->len);
 	o->len = 0;
 	return rc;

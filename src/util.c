@@ -118,8 +118,8 @@ void util_hex_encode(const unsigned char *in, size_t n, char *out)
 	sodium_bin2hex(out, 2 * n + 1, in, n);
 }
 
-/* Validates UTF-8 per RFC 3629: no overlongs, no surrogates, <= U+10FFFF. */
-bool util_utf8_valid(const char *str, size_t n)
+/* UTF-8 per RFC 3629: no overlongs, no surrogates, <= U+10FFFF. */
+size_t util_utf8_valid_prefix(const char *str, size_t n)
 {
 	const unsigned char *s = (const unsigned char *)str;
 	size_t i = 0;
@@ -144,17 +144,22 @@ bool util_utf8_valid(const char *str, size_t n)
 		else if (c == 0xF0) { need = 3; lo = 0x90; }
 		else if (c >= 0xF1 && c <= 0xF3) need = 3;
 		else if (c == 0xF4) { need = 3; hi = 0x8F; }
-		else return false;
+		else return i;
 		if (n - i <= need)
-			return false;
+			return i;
 		if (s[i + 1] < lo || s[i + 1] > hi)
-			return false;
+			return i;
 		for (size_t k = 2; k <= need; k++)
 			if ((s[i + k] & 0xC0) != 0x80)
-				return false;
+				return i;
 		i += need + 1;
 	}
-	return true;
+	return n;
+}
+
+bool util_utf8_valid(const char *s, size_t n)
+{
+	return util_utf8_valid_prefix(s, n) == n;
 }
 
 int64_t util_now_ms(void)

@@ -239,6 +239,65 @@ static void test_write_failure(void)
 	close(fd);
 }
 
+/* The gate: called before each write; a refusal fails the buffer with
+ * ECANCELED and writes nothing, then or later. */
+struct gate_state {
+	int calls;
+	int refuse_at;              /* the call that refuses (0: none) */
+};
+
+static int count_gate(void *arg)
+{
+	struct gate_state *g = arg;
+	g->calls++;
+	return g->calls == g->refuse_at ? -1 : 0;
+}
+
+static void test_gate(void)
+{
+	int fd = open_out();
+	struct outbuf *o = fd >= 0 ? outbuf_new(fd, 4096) : NULL;
+	struct gate_state g = { 0, 3 };
+	if (!o) {
+		CHECK(0, "gate: buffer made");
+		if (fd >= 0)
+			close(fd);
+		return;
+	}
+	outbuf_set_gate(o, count_gate, &g);
+	CHECK(outbuf_puts(o, "one ") == 0 && g.calls == 0, "gate: not asked while only buffering");
+	CHECK(outbuf_flush(o) == 0 && g.calls == 1, "gate: asked before a write");
+	CHECK(outbuf_flush(o) == 0 && g.calls == 1, "gate: not asked when there is nothing to write");
+	char big[5000];
+	memset(big, 'b', sizeof big);   /* more than the buffer: written without a copy */
+	CHECK(outbuf_put(o, big, sizeof big) == 0 && g.calls == 2, "gate: asked before a direct write");
+	CHECK(outbuf_puts(o, "held back") == 0, "gate: put before the refusal is buffered");
+	CHECK(outbuf_flush(o) == -1 && outbuf_error(o) == ECANCELED, "gate: a refusal fails the flush (ECANCELED)");
+	CHECK(outbuf_puts(o, "x") == -1 && outbuf_flush(o) == -1 && g.calls == 3,
+	      "gate: the buffer stays failed and is not asked again");
+	outbuf_free(o);
+	size_t len = 0;
+	char *got = read_out(&len);
+	CHECK(got && len == 4 + sizeof big && memcmp(got, "one ", 4) == 0 && got[len - 1] == 'b',
+	      "gate: only what it let through reached the file");
+	free(got);
+	close(fd);
+
+	fd = open_out();
+	o = fd >= 0 ? outbuf_new(fd, 4096) : NULL;
+	if (o) {
+		CHECK(outbuf_puts(o, "dropped") == 0, "discard: put buffered");
+		outbuf_discard(o);
+		CHECK(outbuf_puts(o, "kept") == 0 && outbuf_flush(o) == 0, "discard: the buffer goes on");
+		outbuf_free(o);
+		got = read_out(&len);
+		CHECK(got && len == 4 && memcmp(got, "kept", 4) == 0, "discard: what it held is never written");
+		free(got);
+	}
+	if (fd >= 0)
+		close(fd);
+}
+
 static void test_out_of_memory(void)
 {
 	long live = alloc_live();
@@ -267,6 +326,7 @@ int main(void)
 	test_json_text_across_flushes();
 	test_numbers_and_pieces();
 	test_write_failure();
+	test_gate();
 	test_out_of_memory();
 	return TEST_DONE();
 }

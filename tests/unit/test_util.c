@@ -46,6 +46,14 @@ static void test_utf8(void)
 	CHECK(!util_utf8_valid(bad_after_run, sizeof bad_after_run - 1), "utf8 invalid after an ASCII run");
 	CHECK(util_utf8_valid(good_after_run, sizeof good_after_run - 1), "utf8 valid after an ASCII run");
 	CHECK(!util_utf8_valid(cut_after_run, sizeof cut_after_run - 1), "utf8 truncated after an ASCII run");
+	CHECK(util_utf8_valid_prefix(bad_after_run, sizeof bad_after_run - 1) == 16,
+	      "utf8 prefix: the invalid byte after an ASCII run is at 16");
+	CHECK(util_utf8_valid_prefix(cut_after_run, sizeof cut_after_run - 1) == 15,
+	      "utf8 prefix: a truncated sequence starts at 15");
+	CHECK(util_utf8_valid_prefix("ab\xc3\xa9\xed\xa0\x80", 7) == 4, "utf8 prefix: a surrogate after a valid character");
+	CHECK(util_utf8_valid_prefix(good_after_run, sizeof good_after_run - 1) == sizeof good_after_run - 1,
+	      "utf8 prefix: all of a valid text");
+	CHECK(util_utf8_valid_prefix("", 0) == 0, "utf8 prefix: empty");
 }
 
 static void test_timestamps(void)
