@@ -373,6 +373,7 @@ void store_close(struct store *st)
 	store_writer_stop(st);
 	sqlite3_finalize(st->ins_msg);
 	sqlite3_finalize(st->ins_subj);
+	sqlite3_finalize(st->ins_msg_subj);
 	sqlite3_finalize(st->ins_replay);
 	sqlite3_finalize(st->key_live);
 	store_links_stop(st);

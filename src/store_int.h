@@ -73,6 +73,57 @@
 	" WHERE id > (SELECT upto FROM conv_index_state WHERE id = 1)"                        \
 	" ORDER BY tenant, conv_hash, id"
 
+/*
+ * Subject links by message (schema v9). A link (subject, tenant,
+ * conversation) in `subjects` is found by its subject (the table's key);
+ * the links of a conversation are found through its messages: every link
+ * is named in msg_subjects by at least one message of its conversation
+ * (the message that made it; legacy links by their conversation's newest
+ * message). A message deleted on its own hands the links it names to the
+ * newest message left in its conversation (STORE_LINKS_CARRY_SQL), or,
+ * being the last, takes them with it (STORE_LINKS_DROP_SQL); a trigger
+ * deletes its msg_subjects rows. Until v9 an index on subjects(tenant,
+ * conv_hash) found them, at the cost of a second random B-tree page per
+ * new customer on every ingest (BENCHMARKS.md, issue 16). Statements bind
+ * the tenant as ?1, conv_hash as ?2 and the message id as ?3.
+ */
+#define STORE_LINKS_CARRY_SQL                                                               \
+	"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"                            \
+	" SELECT n.id, s.subject_hash FROM msg_subjects s,"                                    \
+	" (SELECT max(msg_id) AS id FROM " STORE_CONV_IDS_SQL " WHERE msg_id <> ?3) n"          \
+	" WHERE s.msg_id = ?3 AND n.id IS NOT NULL"
+#define STORE_LINKS_DROP_SQL                                                                \
+	"DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2 AND subject_hash IN"        \
+	" (SELECT subject_hash FROM msg_subjects WHERE msg_id = ?3)"                          \
+	" AND NOT EXISTS (SELECT 1 FROM " STORE_CONV_IDS_SQL " WHERE msg_id <> ?3)"
+/* Every link of a conversation, before its messages are all deleted. */
+#define STORE_LINKS_DROP_CONV_SQL                                                           \
+	"DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2 AND subject_hash IN"        \
+	" (SELECT subject_hash FROM msg_subjects WHERE msg_id IN " STORE_CONV_IDS_SQL ")"
+/* Each link, named by the newest message of its conversation in the
+ * conversation index (which must hold every message), written in message
+ * order (appended, not scattered); links of no message are deleted. For
+ * the v9 migration and a backup written from PostgreSQL. */
+#define STORE_LINKS_BACKFILL_SQL                                                            \
+	"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"                            \
+	" SELECT m, h FROM (SELECT (SELECT max(c.msg_id) FROM conv_index c"                   \
+	" WHERE c.tenant = s.tenant AND c.conv_hash = s.conv_hash) AS m, s.subject_hash AS h" \
+	" FROM subjects s) WHERE m IS NOT NULL ORDER BY m;"                                    \
+	"DELETE FROM subjects WHERE NOT EXISTS (SELECT 1 FROM conv_index c"                    \
+	" WHERE c.tenant = subjects.tenant AND c.conv_hash = subjects.conv_hash);"
+
+/* Prepared STORE_LINKS_CARRY_SQL and STORE_LINKS_DROP_SQL, for messages
+ * deleted one at a time (purges, journal replay): before message `id` of
+ * (tenant, conv_hash) is deleted, its links are carried or dropped. */
+struct store_links_release {
+	sqlite3_stmt *carry, *drop;
+};
+int store_links_release_prepare(sqlite3 *db, struct store_links_release *r) RD_WARN_UNUSED;
+int store_links_release_run(struct store_links_release *r, const char *tenant,
+                            const unsigned char conv_hash[CRYPTO_HASH_BYTES], int64_t id)
+	RD_WARN_UNUSED;
+void store_links_release_finalize(struct store_links_release *r);
+
 /* The next purge candidates of one tenant (?2) and category (?1) older
  * than ?3, after (ts_ms, id) = (?4, ?5), oldest first, at most ?6: a range
  * of messages(tenant, category, ts_ms) read in order (test_plans). */
@@ -253,7 +304,7 @@ struct store {
 	/* Writer (store_writer.c): it alone uses wdb once started. */
 	sqlite3 *wdb;
 	sqlite3_stmt *wcached[TXS_COUNT];   /* exec jobs' store_tx_stmt statements, kept */
-	sqlite3_stmt *ins_msg, *ins_subj, *key_live, *data_version;
+	sqlite3_stmt *ins_msg, *ins_subj, *ins_msg_subj, *key_live, *data_version;
 	sqlite3_stmt *ins_replay;       /* store_replay.c: the claim of a provider id */
 	/* What the current transaction has checked (store_writer.c): data
 	 * keys found live. Reset at BEGIN and after every exec job. */

@@ -343,17 +343,16 @@ fail:
 /* What one journal entry deletes from the copy, as conversation_delete
  * and a purge do: the subject links that would be left pointing at
  * nothing, then the records (statements bind tenant as ?1, the target as
- * ?2). A record's links go only with the last record of its conversation. */
+ * ?2). A record's links go only with the last record of its conversation,
+ * and until then stay named by the newest one left (replay_record_links,
+ * no statement here). */
 static const char *const replay_sql[][2] = {
 	[STORE_JOURNAL_CONVERSATION] = {
-		"DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2",
+		STORE_LINKS_DROP_CONV_SQL,
 		"DELETE FROM messages WHERE id IN " STORE_CONV_IDS_SQL,
 	},
 	[STORE_JOURNAL_RECORD] = {
-		"DELETE FROM subjects WHERE tenant = ?1 AND conv_hash IN (SELECT conv_hash FROM messages"
-		" WHERE tenant = ?1 AND record_id = CAST(?2 AS TEXT)) AND NOT EXISTS (SELECT 1 FROM"
-		" messages o WHERE o.tenant = ?1 AND o.conv_hash = subjects.conv_hash"
-		" AND o.record_id <> CAST(?2 AS TEXT))",
+		NULL,
 		"DELETE FROM messages WHERE tenant = ?1 AND record_id = CAST(?2 AS TEXT)",
 	},
 	[STORE_JOURNAL_TENANT] = {
@@ -384,6 +383,29 @@ static int replay_step(sqlite3 *db, const char *sql, const char *tenant, const v
 	sqlite3_finalize(s);
 	*n = sqlite3_changes(db);
 	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+/* The links of record t's message, before it is deleted from the copy:
+ * carried to the newest message left in its conversation, or dropped. */
+static int replay_record_links(sqlite3 *db, const char *tenant, const void *t, int tlen)
+{
+	sqlite3_stmt *s;
+	struct store_links_release links;
+	if (sqlite3_prepare_v2(db, "SELECT id, conv_hash FROM messages"
+	                       " WHERE tenant = ?1 AND record_id = CAST(?2 AS TEXT)", -1, &s, NULL) !=
+	    SQLITE_OK)
+		return -1;
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, t, tlen, SQLITE_STATIC);
+	int step = sqlite3_step(s), rc = step == SQLITE_DONE ? 0 : -1;
+	if (step == SQLITE_ROW && sqlite3_column_bytes(s, 1) == CRYPTO_HASH_BYTES &&
+	    store_links_release_prepare(db, &links) == 0) {
+		rc = store_links_release_run(&links, tenant, sqlite3_column_blob(s, 1),
+		                             sqlite3_column_int64(s, 0));
+		store_links_release_finalize(&links);
+	}
+	sqlite3_finalize(s);
+	return rc;
 }
 
 /* A record entry whose record is still live was rectified (rectify.h):
@@ -434,8 +456,11 @@ static int replay_one(struct restore *x, sqlite3_stmt *e)
 	int live = kind == STORE_JOURNAL_RECORD ? replay_rectified(x, tenant, t, tlen) : 0;
 	if (live < 0)
 		return -1;
-	if (!live && (replay_step(x->dst, replay_sql[kind][0], tenant, t, tlen, &links) ||
-	              replay_step(x->dst, replay_sql[kind][1], tenant, t, tlen, &n)))
+	if (!live && (kind == STORE_JOURNAL_RECORD ?
+	              replay_record_links(x->dst, tenant, t, tlen) :
+	              replay_step(x->dst, replay_sql[kind][0], tenant, t, tlen, &links)))
+		return -1;
+	if (!live && replay_step(x->dst, replay_sql[kind][1], tenant, t, tlen, &n))
 		return -1;
 	x->r->removed += n;
 	x->r->replayed++;

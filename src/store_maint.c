@@ -42,6 +42,7 @@ struct purge_ctx {
 	struct cand *c;
 	size_t scanned, done, deleted; /* done: candidates decided, <= scanned */
 	sqlite3_stmt *del[2];         /* purge_sql, during a batch */
+	struct store_links_release links;
 	struct store *st;
 };
 
@@ -74,12 +75,13 @@ static int purge_scan(sqlite3 *db, struct purge_ctx *p)
 	return step == SQLITE_DONE ? 0 : -1;
 }
 
-/* Deleting a candidate, and its conversation's subject links once no
- * message of it is left. Prepared once per batch: preparing them for every
- * row was 60 % of a purge's time. */
+/* Deleting a candidate; first, if it names subjects, whether its links
+ * stay with its conversation or go with it (store_links_release).
+ * Prepared once per batch: preparing them for every row was 60 % of a
+ * purge's time. */
 static const char *const purge_sql[2] = {
 	"DELETE FROM messages WHERE id = ?1",
-	"DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2 AND NOT EXISTS " STORE_CONV_IDS_SQL,
+	"SELECT 1 FROM msg_subjects WHERE msg_id = ?1 LIMIT 1",
 };
 
 static int step_reset(sqlite3_stmt *s)
@@ -101,10 +103,15 @@ static enum rd_err purge_one(struct store_tx *tx, struct purge_ctx *p, const str
 	enum rd_err rc = p->fn ? p->fn(tx, &row, p->ctx, &keep) : RD_OK;
 	if (rc != RD_OK || keep)
 		return rc;
+	sqlite3_bind_int64(p->del[1], 1, c->rowid);
+	int names = sqlite3_step(p->del[1]);
+	sqlite3_reset(p->del[1]);
+	if ((names != SQLITE_ROW && names != SQLITE_DONE) ||
+	    (names == SQLITE_ROW &&
+	     store_links_release_run(&p->links, c->tenant, c->conv_hash, c->rowid)))
+		return store_db_err(tx->db);
 	sqlite3_bind_int64(p->del[0], 1, c->rowid);
-	sqlite3_bind_text(p->del[1], 1, c->tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(p->del[1], 2, c->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	if (step_reset(p->del[0]) || step_reset(p->del[1]))
+	if (step_reset(p->del[0]))
 		return store_db_err(tx->db);
 	p->deleted++;
 	return RD_OK;
@@ -157,6 +164,8 @@ static enum rd_err purge_candidates(struct store_tx *tx, struct purge_ctx *p)
 	for (size_t i = 0; i < 2; i++)
 		if (sqlite3_prepare_v2(tx->db, purge_sql[i], -1, &p->del[i], NULL) != SQLITE_OK)
 			return RD_E_STORAGE;
+	if (store_links_release_prepare(tx->db, &p->links))
+		return RD_E_STORAGE;
 	while (p->done < p->scanned) {
 		enum rd_err rc = purge_one(tx, p, &p->c[p->done]);
 		if (rc != RD_OK)
@@ -183,6 +192,7 @@ static enum rd_err purge_batch_fn(struct store_tx *tx, void *arg)
 		sqlite3_finalize(p->del[i]);
 		p->del[i] = NULL;
 	}
+	store_links_release_finalize(&p->links);
 	enum rd_err end = p->fn ? p->fn(tx, NULL, p->ctx, &keep) : RD_OK;   /* the batch's end, always */
 	p->held_us = util_mono_us() - start_us;
 	p->contended = p->yielded || store_records_waiting(p->st);

@@ -233,8 +233,9 @@ static int set_high_mark(sqlite3 *db, const char *table, int64_t v)
 	return 0;
 }
 
-/* The high marks, and the conversation index a SQLite store keeps (its
- * readers then need not scan every message as "not indexed yet"). */
+/* The high marks, the conversation index a SQLite store keeps (its
+ * readers then need not scan every message as "not indexed yet") and the
+ * messages that name its subject links (STORE_LINKS_CARRY_SQL). */
 static enum rd_err finish_rows(struct pgb *b)
 {
 	if (set_high_mark(b->db, "audit_log", b->audit_high) ||
@@ -242,7 +243,7 @@ static enum rd_err finish_rows(struct pgb *b)
 	    sqlite3_exec(b->db, "INSERT INTO conv_index (tenant, conv_hash, msg_id)"
 	                 " SELECT tenant, conv_hash, id FROM messages;"
 	                 " UPDATE conv_index_state SET upto ="
-	                 " coalesce((SELECT max(id) FROM messages), 0);",
+	                 " coalesce((SELECT max(id) FROM messages), 0);" STORE_LINKS_BACKFILL_SQL,
 	                 NULL, NULL, NULL) != SQLITE_OK)
 		return fail_sq(b, "cannot write the high marks");
 	return RD_OK;

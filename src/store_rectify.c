@@ -33,22 +33,36 @@ enum rd_err store_message_get(struct store_tx *tx, const char *tenant, const cha
 	return rc;
 }
 
+/* The rewritten message's subjects are linked to its conversation, and
+ * it names them (STORE_LINKS_CARRY_SQL's invariant). */
 static enum rd_err add_links(struct store_tx *tx, const struct store_rewrite *w)
 {
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(tx->db, "INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash)"
-	                       " VALUES (?1, ?2, ?3)", -1, &s, NULL) != SQLITE_OK)
-		return store_db_err(tx->db);
+	static const char *const sql[2] = {
+		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) VALUES (?1, ?2, ?3)",
+		"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash) VALUES (?4, ?1)",
+	};
+	sqlite3_stmt *s[2] = { NULL, NULL };
 	int rc = SQLITE_DONE;
+	for (size_t k = 0; k < 2; k++)
+		if (sqlite3_prepare_v2(tx->db, sql[k], -1, &s[k], NULL) != SQLITE_OK)
+			rc = SQLITE_ERROR;
 	for (size_t i = 0; i < w->nsubjects && rc == SQLITE_DONE; i++) {
-		sqlite3_bind_blob(s, 1, w->subjects[i], CRYPTO_HASH_BYTES, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, w->tenant, -1, SQLITE_STATIC);
-		sqlite3_bind_blob(s, 3, w->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-		rc = sqlite3_step(s);
-		sqlite3_reset(s);
+		for (size_t k = 0; k < 2 && rc == SQLITE_DONE; k++) {
+			sqlite3_bind_blob(s[k], 1, w->subjects[i], CRYPTO_HASH_BYTES, SQLITE_STATIC);
+			if (k == 0) {
+				sqlite3_bind_text(s[k], 2, w->tenant, -1, SQLITE_STATIC);
+				sqlite3_bind_blob(s[k], 3, w->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+			} else {
+				sqlite3_bind_int64(s[k], 4, w->rowid);
+			}
+			rc = sqlite3_step(s[k]);
+			sqlite3_reset(s[k]);
+		}
 	}
-	sqlite3_finalize(s);
-	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
+	enum rd_err out = rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
+	sqlite3_finalize(s[0]);
+	sqlite3_finalize(s[1]);
+	return out;
 }
 
 enum rd_err store_message_rewrite(struct store_tx *tx, const struct store_rewrite *w, bool *found)

@@ -142,6 +142,26 @@ static const struct store_schema_step store_steps[] = {
 	 * parent, again and again: this one was 2.3 of the 22 WAL frames a
 	 * commit of 13 chat turns wrote (BENCHMARKS.md, issue 16). */
 	{ 8, "DROP INDEX IF EXISTS messages_cat_ts;" },
+
+	/* 9: subject links found by conversation through the messages that
+	 * name them (msg_subjects; see STORE_LINKS_CARRY_SQL) instead of an
+	 * index on subjects(tenant, conv_hash), which cost every new customer
+	 * a second random B-tree page. Every message first goes into the
+	 * conversation index, then each existing link is named by its
+	 * conversation's newest message. */
+	{ 9,
+	"CREATE TABLE IF NOT EXISTS msg_subjects ("
+	"  msg_id INTEGER NOT NULL,"
+	"  subject_hash BLOB NOT NULL,"
+	"  PRIMARY KEY (msg_id, subject_hash)) WITHOUT ROWID;"
+	"CREATE TRIGGER IF NOT EXISTS messages_unlink AFTER DELETE ON messages BEGIN"
+	"  DELETE FROM msg_subjects WHERE msg_id = old.id;"
+	" END;"
+	STORE_CONVIDX_FILL_SQL ";"
+	"UPDATE conv_index_state"
+	"  SET upto = max(upto, coalesce((SELECT max(id) FROM messages), 0)) WHERE id = 1;"
+	STORE_LINKS_BACKFILL_SQL
+	"DROP INDEX IF EXISTS subjects_conv;" },
 };
 
 /* The register of table owners, in the order their steps of one version

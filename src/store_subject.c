@@ -33,22 +33,72 @@ enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
 	return rc;
 }
 
+/* A new link is named by the newest message of its conversation
+ * (STORE_LINKS_CARRY_SQL's invariant). A conversation without messages is
+ * not linked: nothing could name the link, and no erasure or purge of the
+ * conversation would find it (a hold links conversations it found through
+ * links, which have messages). */
 enum rd_err store_subject_link(struct store_tx *tx, const char *tenant,
                                const unsigned char subject[CRYPTO_HASH_BYTES],
                                const unsigned char conv_hash[CRYPTO_HASH_BYTES])
 {
 	if (tx->pg)
 		return store_pg_subject_link(tx, tenant, subject, conv_hash);
-	sqlite3_stmt *s;
-	if (sqlite3_prepare_v2(tx->db, "INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) "
-	                       "VALUES (?1, ?2, ?3)", -1, &s, NULL) != SQLITE_OK)
-		return store_db_err(tx->db);
-	sqlite3_bind_blob(s, 1, subject, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
-	sqlite3_bind_blob(s, 3, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-	int rc = sqlite3_step(s);
-	sqlite3_finalize(s);
+	static const char *const sql[2] = {
+		"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"
+		" SELECT max(msg_id), ?3 FROM " STORE_CONV_IDS_SQL " HAVING max(msg_id) IS NOT NULL",
+		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash)"
+		" SELECT ?3, ?1, ?2 WHERE EXISTS " STORE_CONV_IDS_SQL,
+	};
+	int rc = SQLITE_DONE;
+	for (size_t i = 0; i < 2 && rc == SQLITE_DONE; i++) {
+		sqlite3_stmt *s;
+		if (sqlite3_prepare_v2(tx->db, sql[i], -1, &s, NULL) != SQLITE_OK)
+			return store_db_err(tx->db);
+		sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 2, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+		sqlite3_bind_blob(s, 3, subject, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+		rc = sqlite3_step(s);
+		sqlite3_finalize(s);
+	}
 	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
+}
+
+int store_links_release_prepare(sqlite3 *db, struct store_links_release *r)
+{
+	*r = (struct store_links_release){ 0 };
+	if (sqlite3_prepare_v2(db, STORE_LINKS_CARRY_SQL, -1, &r->carry, NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v2(db, STORE_LINKS_DROP_SQL, -1, &r->drop, NULL) != SQLITE_OK) {
+		store_links_release_finalize(r);
+		return -1;
+	}
+	return 0;
+}
+
+static int release_step(sqlite3_stmt *s, const char *tenant, const unsigned char *conv_hash,
+                        int64_t id)
+{
+	sqlite3_bind_text(s, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 2, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 3, id);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
+int store_links_release_run(struct store_links_release *r, const char *tenant,
+                            const unsigned char conv_hash[CRYPTO_HASH_BYTES], int64_t id)
+{
+	return release_step(r->carry, tenant, conv_hash, id) ||
+	       release_step(r->drop, tenant, conv_hash, id) ? -1 : 0;
+}
+
+void store_links_release_finalize(struct store_links_release *r)
+{
+	sqlite3_finalize(r->carry);
+	sqlite3_finalize(r->drop);
+	r->carry = r->drop = NULL;
 }
 
 /* Runs a statement with (tenant, conv_hash) bound; *out gets the rows
@@ -83,10 +133,10 @@ enum rd_err store_conversation_delete(struct store_tx *tx, const char *tenant,
 {
 	if (tx->pg)
 		return store_pg_conversation_delete(tx, tenant, conv_hash, removed);
-	enum rd_err rc = run_conv(tx, "DELETE FROM messages WHERE id IN " STORE_CONV_IDS_SQL, tenant,
-	                          conv_hash, removed);
+	/* The links first: its messages name them. */
+	enum rd_err rc = run_conv(tx, STORE_LINKS_DROP_CONV_SQL, tenant, conv_hash, NULL);
 	if (rc == RD_OK)
-		rc = run_conv(tx, "DELETE FROM subjects WHERE tenant = ?1 AND conv_hash = ?2", tenant,
-		              conv_hash, NULL);
+		rc = run_conv(tx, "DELETE FROM messages WHERE id IN " STORE_CONV_IDS_SQL, tenant,
+		              conv_hash, removed);
 	return rc;
 }

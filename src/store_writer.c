@@ -348,9 +348,22 @@ static int insert_message(struct store *st, const struct store_record *r)
 	return 0;
 }
 
+/* Message `id` names a link it made (STORE_LINKS_CARRY_SQL's invariant):
+ * rows in message order, appended at the end of msg_subjects. */
+static int name_link(struct store *st, int64_t id, const unsigned char *subject)
+{
+	sqlite3_stmt *s = st->ins_msg_subj;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_blob(s, 2, subject, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	return rc == SQLITE_DONE ? 0 : -1;
+}
+
 /* Links each subject to the record's conversation, skipping the links the
- * cache knows are stored (store_links.c). */
-static int link_subjects(struct store *st, const struct store_record *r)
+ * cache knows are stored (store_links.c); the message just inserted (id)
+ * names each link it made. */
+static int link_subjects(struct store *st, const struct store_record *r, int64_t id)
 {
 	sqlite3_stmt *s = st->ins_subj;
 	for (size_t i = 0; i < r->nsubjects; i++) {
@@ -363,12 +376,13 @@ static int link_subjects(struct store *st, const struct store_record *r)
 		sqlite3_bind_blob(s, 3, r->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
 		int rc = sqlite3_step(s);
 		sqlite3_reset(s);
-		if (rc != SQLITE_DONE) {
+		bool made = rc == SQLITE_DONE && sqlite3_changes(st->wdb) > 0;
+		if (rc != SQLITE_DONE || (made && name_link(st, id, r->subjects[i]))) {
 			note_full(st);
 			log_error("store: subject link failed: %s", sqlite3_errmsg(st->wdb));
 			return -1;
 		}
-		if (sqlite3_changes(st->wdb) == 0)   /* there already */
+		if (!made)   /* there already */
 			store_links_note(st, r->subjects[i], r->tenant, r->conv_hash);
 	}
 	return 0;
@@ -391,7 +405,8 @@ static int insert_record(struct store *st, const struct store_record *r)
 			return 1;
 		}
 	}
-	return insert_message(st, r) || link_subjects(st, r) ? -1 : 0;
+	int64_t id = st->next_msg_id;   /* insert_message takes it */
+	return insert_message(st, r) || link_subjects(st, r, id) ? -1 : 0;
 }
 
 static bool bad_sizes(const struct store_record *r)
@@ -651,6 +666,8 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	static const char key_live_sql[] = "SELECT 1 FROM data_keys WHERE id = ?1 AND wrapped IS NOT NULL";
 	static const char ins_subj[] =
 		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash) VALUES (?1, ?2, ?3)";
+	static const char ins_msg_subj[] =
+		"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash) VALUES (?1, ?2)";
 	/* The writer's page cache: index pages of random keys (record ids,
 	 * conversation hashes) stay hot instead of being re-read. */
 	sqlite3_exec(st->wdb, "PRAGMA cache_size=-8192", NULL, NULL, NULL);
@@ -666,6 +683,8 @@ int store_writer_start(struct store *st, char *err, size_t errlen)
 	                       NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->wdb, ins_subj, -1, SQLITE_PREPARE_PERSISTENT, &st->ins_subj,
 	                       NULL) != SQLITE_OK ||
+	    sqlite3_prepare_v3(st->wdb, ins_msg_subj, -1, SQLITE_PREPARE_PERSISTENT,
+	                       &st->ins_msg_subj, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v3(st->wdb, key_live_sql, -1, SQLITE_PREPARE_PERSISTENT, &st->key_live,
 	                       NULL) != SQLITE_OK || prepare_tx(st)) {
 		util_err(err, errlen, "cannot prepare statements: %s", sqlite3_errmsg(st->wdb));

@@ -85,7 +85,12 @@ static void pins_round(struct store *st, bool restrictions)
 	unsigned char conv_a[CRYPTO_HASH_BYTES], conv_b[CRYPTO_HASH_BYTES], subj[CRYPTO_HASH_BYTES];
 	unsigned char doc[40];
 	memset(conv_a, 0xa1, sizeof conv_a);
-	memset(conv_b, 0xb2, sizeof conv_b);
+	/* conv_b holds a message: a subject is linked only to a conversation
+	 * that has one (SQLite names each link by a message of it). */
+	struct trec tb;
+	CHECK(make_rec(st, &tb, "acme", "pins-b", JAN_2020, "a turn") == 0 &&
+	      store_submit(st, &tb.r, 1) == RD_OK, "a message in the conversation to link");
+	memcpy(conv_b, tb.r.conv_hash, sizeof conv_b);
 	memset(subj, 0xc3, sizeof subj);
 	memset(doc, 0xd4, sizeof doc);
 	struct store_hold h1 = { .id = "h1", .tenant = "acme", .actor = "admin", .kind = STORE_HOLD_CONVERSATION,

@@ -666,6 +666,13 @@ static enum rd_err count_row_fn(const struct store_row *row, void *ctx)
 	return RD_OK;
 }
 
+/* Deletes tenant t's conversation of hash zero; *ctx gets the count. */
+static enum rd_err delete_conv_fn(struct store_tx *tx, void *ctx)
+{
+	unsigned char h[CRYPTO_HASH_BYTES] = { 0 };
+	return store_conversation_delete(tx, "t", h, ctx);
+}
+
 static void check_migrated(const char *name, size_t from)
 {
 	char label[96];
@@ -686,6 +693,21 @@ static void check_migrated(const char *name, size_t from)
 	snprintf(label, sizeof label, "version %zu: conversation index complete after close", from);
 	CHECK(conv_index_consistent(name) &&
 	      count_sql(name, "SELECT count(*) FROM conv_index") == (from >= 1 ? 1 : 0), label);
+	if (from < 1 || from >= 9)
+		return;
+	snprintf(label, sizeof label, "version %zu: the link to the message's conversation is named by it", from);
+	CHECK(count_sql(name, "SELECT count(*) FROM msg_subjects n JOIN subjects s USING (subject_hash)"
+	                " JOIN messages m ON m.id = n.msg_id WHERE m.conv_hash = s.conv_hash") == 1, label);
+	snprintf(label, sizeof label, "version %zu: a link to no message is dropped, the index too", from);
+	CHECK(count_sql(name, "SELECT count(*) FROM subjects") == 1 &&
+	      count_sql(name, "SELECT count(*) FROM sqlite_schema WHERE name = 'subjects_conv'") == 0, label);
+	st = open_store(name, 16, false, NULL);
+	int64_t removed = -1;
+	snprintf(label, sizeof label, "version %zu: erasing the conversation takes its migrated link", from);
+	CHECK(st && store_exec(st, delete_conv_fn, &removed) == 0 && removed == 1 &&
+	      count_sql(name, "SELECT count(*) FROM subjects") == 0 &&
+	      count_sql(name, "SELECT count(*) FROM msg_subjects") == 0, label);
+	store_close(st);
 }
 
 /* A database at schema version v, built by applying every step up to v
@@ -704,6 +726,12 @@ static int make_at_version(const char *name, size_t v)
 		                  " channel, category, key_id, conv_ct, text_ct, meta_ct) VALUES ('m_x', 't',"
 		                  " zeroblob(32), 1, 1, 'user', 'web', 'c', 7, x'00', x'00', x'00')",
 		                  NULL, NULL, NULL);
+	/* Links before v9: one to that conversation, one to a conversation
+	 * without messages (left behind by a bug, say). */
+	if (rc == SQLITE_OK && v >= 1 && v < 9)
+		rc = sqlite3_exec(db, "INSERT INTO subjects (subject_hash, tenant, conv_hash) VALUES"
+		                  " (randomblob(32), 't', zeroblob(32)), (randomblob(32), 't', randomblob(32))",
+		                  NULL, NULL, NULL);
 	sqlite3_close(db);
 	return rc == SQLITE_OK ? 0 : -1;
 }
@@ -713,7 +741,7 @@ static void test_migrations(void)
 	size_t newest = store_migration_count();
 	/* Issue 13 moved each owner's steps into its own list: the schema, and
 	 * so every existing database, stays exactly as it was. */
-	CHECK(newest == 8, "the schema version is 8 (v7: tenant closures, replay register, consent, restrictions, erasure journal; v8: messages(category, ts_ms) dropped)");
+	CHECK(newest == 9, "the schema version is 9 (v7: tenant closures, replay register, consent, restrictions, erasure journal; v8: messages(category, ts_ms) dropped; v9: links named by messages)");
 	for (size_t v = 0; v <= newest; v++) {
 		char name[32], label[96];
 		snprintf(name, sizeof name, "mig%zu.db", v);
@@ -797,6 +825,18 @@ static void test_plans(void)
 	CHECK(n > 0 && strstr(plan, "USING INDEX messages_tenant_cat_ts (tenant=? AND category=? AND ts_ms>? AND ts_ms<?)") &&
 	      strstr(plan, "TEMP B-TREE") == NULL,
 	      "the purge scan reads its tenant's and category's range in order");
+	/* v9: a conversation's links are found through its messages'
+	 * msg_subjects rows and the links' own key, never by a scan (there is
+	 * no index of links by conversation any more). */
+	static const char *const link_sql[] = {
+		STORE_LINKS_CARRY_SQL, STORE_LINKS_DROP_SQL, STORE_LINKS_DROP_CONV_SQL,
+	};
+	for (size_t i = 0; i < RD_ARRAY_LEN(link_sql); i++) {
+		n = query_plan("plan.db", link_sql[i], plan, sizeof plan);
+		CHECK(n > 0 && !strstr(plan, "SCAN subjects") && !strstr(plan, "SCAN msg_subjects") &&
+		      !strstr(plan, "SCAN messages") && !strstr(plan, "SCAN conv_index"),
+		      "subject links by conversation: searched by key, nothing scanned");
+	}
 	n = query_plan("plan.db", STORE_SHRED_SQL, plan, sizeof plan);
 	CHECK(n > 0 && strstr(plan, "messages_tenant_cat_ts (tenant=? AND category=? AND ts_ms>? AND ts_ms<?)"),
 	      "crypto-shredding probes a key's tenant, category and month");
