@@ -230,6 +230,12 @@ enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
 enum rd_err store_subject_link(struct store_tx *tx, const char *tenant,
                                const unsigned char subject[CRYPTO_HASH_BYTES],
                                const unsigned char conv_hash[CRYPTO_HASH_BYTES]) RD_WARN_UNUSED;
+/* Removes the link of a subject hash to a conversation, if there is one:
+ * after an erasure of the subject, so that a link no message named (a
+ * conversation left empty by an older redactd, say) cannot outlive it. */
+enum rd_err store_subject_unlink(struct store_tx *tx, const char *tenant,
+                                 const unsigned char subject[CRYPTO_HASH_BYTES],
+                                 const unsigned char conv_hash[CRYPTO_HASH_BYTES]) RD_WARN_UNUSED;
 /* *n gets the number of records of one conversation. */
 enum rd_err store_conversation_count(struct store_tx *tx, const char *tenant,
                                      const unsigned char conv_hash[CRYPTO_HASH_BYTES],

@@ -102,13 +102,15 @@
 	" (SELECT subject_hash FROM msg_subjects WHERE msg_id IN " STORE_CONV_IDS_SQL ")"
 /* Each link, named by the newest message of its conversation in the
  * conversation index (which must hold every message), written in message
- * order (appended, not scattered); links of no message are deleted. For
- * the v9 migration and a backup written from PostgreSQL. */
-#define STORE_LINKS_BACKFILL_SQL                                                            \
+ * order (appended, not scattered). For the v9 migration, which then
+ * deletes the links of no message (STORE_LINKS_STALE_SQL), and a backup
+ * written from PostgreSQL, which keeps every row of its snapshot. */
+#define STORE_LINKS_NAME_SQL                                                                \
 	"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"                            \
 	" SELECT m, h FROM (SELECT (SELECT max(c.msg_id) FROM conv_index c"                   \
 	" WHERE c.tenant = s.tenant AND c.conv_hash = s.conv_hash) AS m, s.subject_hash AS h" \
-	" FROM subjects s) WHERE m IS NOT NULL ORDER BY m;"                                    \
+	" FROM subjects s) WHERE m IS NOT NULL ORDER BY m;"
+#define STORE_LINKS_STALE_SQL                                                               \
 	"DELETE FROM subjects WHERE NOT EXISTS (SELECT 1 FROM conv_index c"                    \
 	" WHERE c.tenant = subjects.tenant AND c.conv_hash = subjects.conv_hash);"
 
@@ -422,6 +424,9 @@ enum rd_err store_pg_subject_conversations(struct store_tx *tx, const char *tena
 enum rd_err store_pg_subject_link(struct store_tx *tx, const char *tenant,
                                   const unsigned char subject[CRYPTO_HASH_BYTES],
                                   const unsigned char conv_hash[CRYPTO_HASH_BYTES]);
+enum rd_err store_pg_subject_unlink(struct store_tx *tx, const char *tenant,
+                                    const unsigned char subject[CRYPTO_HASH_BYTES],
+                                    const unsigned char conv_hash[CRYPTO_HASH_BYTES]);
 enum rd_err store_pg_conversation_count(struct store_tx *tx, const char *tenant,
                                         const unsigned char conv_hash[CRYPTO_HASH_BYTES],
                                         int64_t *n);

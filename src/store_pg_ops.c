@@ -40,8 +40,24 @@ enum rd_err store_pg_subject_link(struct store_tx *tx, const char *tenant,
 {
 	const char *vals[3] = { tenant, (const char *)subject, (const char *)conv_hash };
 	const int lens[3] = { 0, CRYPTO_HASH_BYTES, CRYPTO_HASH_BYTES }, fmts[3] = { 0, 1, 1 };
+	/* As on SQLite (store_subject_link): only a conversation that has a
+	 * message is linked. */
 	PGresult *r = store_pg_exec(tx->pg->c, "INSERT INTO subjects (tenant, subject_hash, conv_hash)"
-	                            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, vals, lens, fmts);
+	                            " SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM messages"
+	                            " WHERE tenant = $1 AND conv_hash = $3) ON CONFLICT DO NOTHING",
+	                            3, vals, lens, fmts);
+	PQclear(r);
+	return r ? RD_OK : RD_E_STORAGE;
+}
+
+enum rd_err store_pg_subject_unlink(struct store_tx *tx, const char *tenant,
+                                    const unsigned char subject[CRYPTO_HASH_BYTES],
+                                    const unsigned char conv_hash[CRYPTO_HASH_BYTES])
+{
+	const char *vals[3] = { tenant, (const char *)subject, (const char *)conv_hash };
+	const int lens[3] = { 0, CRYPTO_HASH_BYTES, CRYPTO_HASH_BYTES }, fmts[3] = { 0, 1, 1 };
+	PGresult *r = store_pg_exec(tx->pg->c, "DELETE FROM subjects WHERE tenant = $1"
+	                            " AND subject_hash = $2 AND conv_hash = $3", 3, vals, lens, fmts);
 	PQclear(r);
 	return r ? RD_OK : RD_E_STORAGE;
 }

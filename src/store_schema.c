@@ -160,7 +160,8 @@ static const struct store_schema_step store_steps[] = {
 	STORE_CONVIDX_FILL_SQL ";"
 	"UPDATE conv_index_state"
 	"  SET upto = max(upto, coalesce((SELECT max(id) FROM messages), 0)) WHERE id = 1;"
-	STORE_LINKS_BACKFILL_SQL
+	STORE_LINKS_NAME_SQL
+	STORE_LINKS_STALE_SQL
 	"DROP INDEX IF EXISTS subjects_conv;" },
 };
 

@@ -46,7 +46,8 @@ enum rd_err store_subject_link(struct store_tx *tx, const char *tenant,
 		return store_pg_subject_link(tx, tenant, subject, conv_hash);
 	static const char *const sql[2] = {
 		"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"
-		" SELECT max(msg_id), ?3 FROM " STORE_CONV_IDS_SQL " HAVING max(msg_id) IS NOT NULL",
+		" SELECT m, ?3 FROM (SELECT max(msg_id) AS m FROM " STORE_CONV_IDS_SQL ")"
+		" WHERE m IS NOT NULL",
 		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash)"
 		" SELECT ?3, ?1, ?2 WHERE EXISTS " STORE_CONV_IDS_SQL,
 	};
@@ -61,6 +62,24 @@ enum rd_err store_subject_link(struct store_tx *tx, const char *tenant,
 		rc = sqlite3_step(s);
 		sqlite3_finalize(s);
 	}
+	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
+}
+
+enum rd_err store_subject_unlink(struct store_tx *tx, const char *tenant,
+                                 const unsigned char subject[CRYPTO_HASH_BYTES],
+                                 const unsigned char conv_hash[CRYPTO_HASH_BYTES])
+{
+	if (tx->pg)
+		return store_pg_subject_unlink(tx, tenant, subject, conv_hash);
+	sqlite3_stmt *s;
+	if (sqlite3_prepare_v2(tx->db, "DELETE FROM subjects WHERE subject_hash = ?1 AND tenant = ?2"
+	                       " AND conv_hash = ?3", -1, &s, NULL) != SQLITE_OK)
+		return store_db_err(tx->db);
+	sqlite3_bind_blob(s, 1, subject, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(s, 3, conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int rc = sqlite3_step(s);
+	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
 }
 

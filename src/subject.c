@@ -403,6 +403,10 @@ static enum rd_err erase_conversation(struct store_tx *tx, struct erase_ctx *c,
 	}
 	if ((rc = store_conversation_delete(tx, tenant, h, &n)) != RD_OK)
 		return rc;
+	/* The subject's own links to it go by key too, whatever named them. */
+	for (size_t i = 0; c->q->kind != SQ_CONVERSATION && i < c->l->n; i++)
+		if ((rc = store_subject_unlink(tx, tenant, c->l->h[i], h)) != RD_OK)
+			return rc;
 	/* Also when nothing was left here: a backup may still hold it. */
 	if ((rc = store_journal_append(tx, STORE_JOURNAL_CONVERSATION, tenant, h, CRYPTO_HASH_BYTES,
 	                               util_now_ms())) != RD_OK)

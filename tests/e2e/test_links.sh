@@ -58,6 +58,17 @@ check_eq "erasing c-bob by conversation" "$(jget '.removed')" 1
 check_eq "no link left" "$(sq 'SELECT count(*) FROM subjects')" 0
 check_eq "no naming row left" "$(sq 'SELECT count(*) FROM msg_subjects')" 0
 
+# A link no message names (left by a redactd before v9, or by a bug) still
+# goes when its subject is erased: the erasure deletes the subject's links
+# by key too.
+post c-x "write to $ANN"
+sqlite3 "$T/redactd.db" "DELETE FROM msg_subjects" 2>/dev/null
+check_eq "a link named by no message" \
+	"$(sq 'SELECT count(*) FROM subjects s WHERE NOT EXISTS (SELECT 1 FROM msg_subjects n WHERE n.subject_hash = s.subject_hash)')" 1
+req DELETE "/v1/subjects?email=$(uri "$ANN")" "$ADMIN_TOKEN"
+check_eq "erasing Ann removes c-x" "$(jget '.removed')" 1
+check_eq "and the unnamed link with it" "$(sq 'SELECT count(*) FROM subjects')" 0
+
 # A conversation id used again after its links went starts afresh: Ann,
 # erased, is not linked to a new turn of c-gone that does not name her.
 post c-gone "a new customer, nobody named"
