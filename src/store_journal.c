@@ -408,6 +408,46 @@ static int replay_record_links(sqlite3 *db, const char *tenant, const void *t, i
 	return rc;
 }
 
+/* The subjects the live record names (rectification names it for each
+ * subject of its new text, STORE_LINKS_CARRY_SQL) are linked in the copy
+ * too, and named by its row there: an export by a subject the new text
+ * added finds the restored record. */
+static int replay_rectified_links(struct restore *x, const char *tenant, const void *t, int tlen)
+{
+	static const char *const sql[2] = {
+		"INSERT OR IGNORE INTO subjects (subject_hash, tenant, conv_hash)"
+		" SELECT ?1, tenant, conv_hash FROM messages WHERE tenant = ?2 AND record_id = CAST(?3 AS TEXT)",
+		"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"
+		" SELECT id, ?1 FROM messages WHERE tenant = ?2 AND record_id = CAST(?3 AS TEXT)",
+	};
+	sqlite3_stmt *l, *ins[2] = { NULL, NULL };
+	int rc = 0, step;
+	if (sqlite3_prepare_v2(x->ldb, "SELECT n.subject_hash FROM messages m JOIN msg_subjects n"
+	                       " ON n.msg_id = m.id WHERE m.tenant = ?1 AND m.record_id = CAST(?2 AS TEXT)",
+	                       -1, &l, NULL) != SQLITE_OK)
+		return -1;
+	for (int k = 0; k < 2; k++)
+		if (sqlite3_prepare_v2(x->dst, sql[k], -1, &ins[k], NULL) != SQLITE_OK)
+			rc = -1;
+	sqlite3_bind_text(l, 1, tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(l, 2, t, tlen, SQLITE_STATIC);
+	while (rc == 0 && (step = sqlite3_step(l)) == SQLITE_ROW) {
+		for (int k = 0; k < 2 && rc == 0; k++) {
+			sqlite3_bind_value(ins[k], 1, sqlite3_column_value(l, 0));
+			sqlite3_bind_text(ins[k], 2, tenant, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(ins[k], 3, t, tlen, SQLITE_STATIC);
+			rc = sqlite3_step(ins[k]) == SQLITE_DONE ? 0 : -1;
+			sqlite3_reset(ins[k]);
+		}
+	}
+	if (rc == 0 && step != SQLITE_DONE)
+		rc = -1;
+	sqlite3_finalize(ins[0]);
+	sqlite3_finalize(ins[1]);
+	sqlite3_finalize(l);
+	return rc;
+}
+
 /* A record entry whose record is still live was rectified (rectify.h):
  * the copy takes the live row's sealed text, document and counts (same
  * rowid, key and associated data). 1 when it did, 0 when the record is not
@@ -435,7 +475,7 @@ static int replay_rectified(struct restore *x, const char *tenant, const void *t
 		sqlite3_bind_blob(u, 5, t, tlen, SQLITE_STATIC);
 		if (sqlite3_step(u) == SQLITE_DONE) {
 			x->r->rectified += sqlite3_changes(x->dst);
-			rc = 1;
+			rc = replay_rectified_links(x, tenant, t, tlen) ? -1 : 1;
 		}
 	}
 	sqlite3_finalize(u);

@@ -97,6 +97,8 @@ check "a daemon on the restored copy" daemon2_start "$T/r.conf" "$P2"
 req2 GET /v1/conversations/c-r "$READ_TOKEN"
 check_eq "restored: the rectified text, not the backup's" "$(jget ".messages[] | select(.id==\"$ID\") | .text")" "Correct details: write to [EMAIL] please"
 check_eq "restored: the other rectified turn too" "$(jget ".messages[] | select(.id==\"$ID2\") | .text")" "changed"
+req2 GET "/v1/subjects?email=$(uri $NEW_EMAIL)" "$ADMIN_TOKEN"
+check_eq "restored: the email the rectified text added links its conversation" "$(jget '.records')" 2
 daemon2_stop
 check "restored file has no old text" bash -c "! grep -qa zqxoldmarker '$T/restored.db'"
 
