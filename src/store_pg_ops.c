@@ -34,32 +34,35 @@ enum rd_err store_pg_subject_conversations(struct store_tx *tx, const char *tena
 	return rc;
 }
 
+/* Runs sql with (tenant, subject, conv_hash) as $1, $2, $3. */
+static enum rd_err run_link(struct store_tx *tx, const char *sql, const char *tenant,
+                            const unsigned char *subject, const unsigned char *conv_hash)
+{
+	const char *vals[3] = { tenant, (const char *)subject, (const char *)conv_hash };
+	const int lens[3] = { 0, CRYPTO_HASH_BYTES, CRYPTO_HASH_BYTES }, fmts[3] = { 0, 1, 1 };
+	PGresult *r = store_pg_exec(tx->pg->c, sql, 3, vals, lens, fmts);
+	PQclear(r);
+	return r ? RD_OK : RD_E_STORAGE;
+}
+
+/* As on SQLite (store_subject_link): only a conversation that has a
+ * message is linked. */
 enum rd_err store_pg_subject_link(struct store_tx *tx, const char *tenant,
                                   const unsigned char subject[CRYPTO_HASH_BYTES],
                                   const unsigned char conv_hash[CRYPTO_HASH_BYTES])
 {
-	const char *vals[3] = { tenant, (const char *)subject, (const char *)conv_hash };
-	const int lens[3] = { 0, CRYPTO_HASH_BYTES, CRYPTO_HASH_BYTES }, fmts[3] = { 0, 1, 1 };
-	/* As on SQLite (store_subject_link): only a conversation that has a
-	 * message is linked. */
-	PGresult *r = store_pg_exec(tx->pg->c, "INSERT INTO subjects (tenant, subject_hash, conv_hash)"
-	                            " SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM messages"
-	                            " WHERE tenant = $1 AND conv_hash = $3) ON CONFLICT DO NOTHING",
-	                            3, vals, lens, fmts);
-	PQclear(r);
-	return r ? RD_OK : RD_E_STORAGE;
+	return run_link(tx, "INSERT INTO subjects (tenant, subject_hash, conv_hash)"
+	                " SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM messages"
+	                " WHERE tenant = $1 AND conv_hash = $3) ON CONFLICT DO NOTHING",
+	                tenant, subject, conv_hash);
 }
 
 enum rd_err store_pg_subject_unlink(struct store_tx *tx, const char *tenant,
                                     const unsigned char subject[CRYPTO_HASH_BYTES],
                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES])
 {
-	const char *vals[3] = { tenant, (const char *)subject, (const char *)conv_hash };
-	const int lens[3] = { 0, CRYPTO_HASH_BYTES, CRYPTO_HASH_BYTES }, fmts[3] = { 0, 1, 1 };
-	PGresult *r = store_pg_exec(tx->pg->c, "DELETE FROM subjects WHERE tenant = $1"
-	                            " AND subject_hash = $2 AND conv_hash = $3", 3, vals, lens, fmts);
-	PQclear(r);
-	return r ? RD_OK : RD_E_STORAGE;
+	return run_link(tx, "DELETE FROM subjects WHERE tenant = $1 AND subject_hash = $2"
+	                " AND conv_hash = $3", tenant, subject, conv_hash);
 }
 
 /* Runs sql with (tenant, conv_hash) as $1, $2; *out gets the first
