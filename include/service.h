@@ -32,5 +32,9 @@ void service_reloading(struct service *s);
 void service_reloaded(struct service *s, bool ok, const char *why);
 /* STOPPING=1 and the thread stopped. NULL is a no-op. */
 void service_stopping(struct service *s);
+/* The store is about to bring the database from schema version `from` to
+ * `to` (store_set_migration_hook): extends the start timeout by an hour and
+ * says so in STATUS=, so a long step is not killed and started over. */
+void service_migrating(int from, int to);
 
 #endif

@@ -15,6 +15,7 @@
 #include "log.h"
 #include "retention.h"
 #include "service.h"
+#include "store.h"
 #include "util.h"
 
 #include <getopt.h>
@@ -106,6 +107,7 @@ int cmd_serve(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	struct app app;
+	store_set_migration_hook(service_migrating);
 	if ((rc = cli_open_app(&app, config, APP_SERVE)))
 		return rc;
 	/* Listening and key_file change only on restart: the first snapshot's

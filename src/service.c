@@ -40,6 +40,15 @@ static void notify(const char *state)
 		log_warn("sd_notify failed: %s", strerror(-rc));
 }
 
+void service_migrating(int from, int to)
+{
+	char msg[160];
+	log_info("store: upgrading the database schema from version %d to %d", from, to);
+	snprintf(msg, sizeof msg, "EXTEND_TIMEOUT_USEC=%llu\nSTATUS=upgrading the database schema"
+	         " from version %d to %d", 3600ull * 1000000ull, from, to);
+	notify(msg);
+}
+
 /* "serving; 12 records queued; last sweep 2026-12-02T10:00:00Z ok" */
 static void status_line(struct service *s, char *out, size_t len)
 {

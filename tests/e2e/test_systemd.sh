@@ -78,4 +78,25 @@ check_eq "drains and exits 0" "$DAEMON_RC" 0
 check "STOPPING=1 on SIGTERM" got 'STOPPING=1'
 check "no identifiers in what systemd was told" bash -c "! grep -q 'stuck-1\|waits' '$T/notify.log'"
 kill "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null
+
+# A database of an older schema (v8: links indexed by conversation, no
+# msg_subjects): before it migrates, serve extends the start timeout and
+# says why, then READY=1 comes as usual.
+sqlite3 "$T/redactd.db" "PRAGMA user_version = 8; DROP TRIGGER messages_unlink; DROP TABLE msg_subjects;
+	CREATE INDEX subjects_conv ON subjects(tenant, conv_hash);"
+sed -i '/^threds/d' "$T/redactd.conf"   # the refused reload's bad line
+rm -f "$T/notify.sock"
+python3 "$T/listen.py" "$T/notify.sock" "$T/notify2.log" 15 &
+LISTENER=$!
+for _ in $(seq 1 50); do [ -S "$T/notify.sock" ] && break; sleep 0.1; done
+NOTIFY_SOCKET=$T/notify.sock "$BIN" serve -c "$T/redactd.conf" >>"$T/daemon.log" 2>&1 &
+DAEMON_PID=$!
+wait_healthy "$BASE" "$DAEMON_PID"
+check "an older schema: the start timeout is extended while it migrates" wait_for 5 grep -q \
+	'EXTEND_TIMEOUT_USEC=3600000000 | STATUS=upgrading the database schema from version 8 to 9' "$T/notify2.log"
+check "then READY=1" wait_for 5 grep -q 'READY=1' "$T/notify2.log"
+check "the migration comes first" bash -c "grep -n 'EXTEND_TIMEOUT\|READY=1' '$T/notify2.log' | head -n 1 | grep -q EXTEND_TIMEOUT"
+check_eq "and the database is at version 9" "$(sqlite3 "file:$T/redactd.db?mode=ro" 'PRAGMA user_version')" 9
+daemon_stop
+kill "$LISTENER" 2>/dev/null; wait "$LISTENER" 2>/dev/null
 finish

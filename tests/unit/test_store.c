@@ -736,9 +736,19 @@ static int make_at_version(const char *name, size_t v)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+static int hook_calls, hook_from, hook_to;
+
+static void note_migration(int from, int to)
+{
+	hook_calls++;
+	hook_from = from;
+	hook_to = to;
+}
+
 static void test_migrations(void)
 {
 	size_t newest = store_migration_count();
+	store_set_migration_hook(note_migration);
 	/* Issue 13 moved each owner's steps into its own list: the schema, and
 	 * so every existing database, stays exactly as it was. */
 	CHECK(newest == 9, "the schema version is 9 (v7: tenant closures, replay register, consent, restrictions, erasure journal; v8: messages(category, ts_ms) dropped; v9: links named by messages)");
@@ -746,10 +756,15 @@ static void test_migrations(void)
 		char name[32], label[96];
 		snprintf(name, sizeof name, "mig%zu.db", v);
 		CHECK(make_at_version(name, v) == 0, "build a database at an earlier version");
+		hook_calls = 0;
 		struct store *st = open_store(name, 16, false, NULL);
 		snprintf(label, sizeof label, "migrates from version %zu to %zu", v, newest);
 		CHECK(st && store_schema_version(st) == (int)newest, label);
 		store_close(st);
+		snprintf(label, sizeof label, "version %zu: the migration hook is told (%s)", v,
+		         v > 0 && v < newest ? "from, to" : "not for a new or current database");
+		CHECK(v > 0 && v < newest ? hook_calls == 1 && hook_from == (int)v && hook_to == (int)newest
+		                          : hook_calls == 0, label);
 		snprintf(label, sizeof label, "version %zu: data survives", v);
 		CHECK(count_sql(name, "SELECT count(*) FROM messages") == (v >= 1 ? 1 : 0), label);
 		st = open_store(name, 16, false, NULL);
@@ -765,6 +780,7 @@ static void test_migrations(void)
 		sqlite3_exec(db, sql, NULL, NULL, NULL);
 	sqlite3_close(db);
 	CHECK(open_store("future.db", 16, false, NULL) == NULL, "a newer schema is refused");
+	store_set_migration_hook(NULL);
 }
 /* SQLite's plan for sql on the database file name, as "detail;detail;".
  * The length written (0 if it could not be asked). */
