@@ -230,9 +230,10 @@ typedef enum rd_err (*store_hash_fn)(const unsigned char hash[CRYPTO_HASH_BYTES]
 enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
                                         const unsigned char subject[CRYPTO_HASH_BYTES],
                                         store_hash_fn fn, void *ctx) RD_WARN_UNUSED;
-/* Links a subject hash to a conversation (nothing if it is already). For a
- * number found under a form it was hashed in before its tenant had a
- * region, linked under its current form (subject.c). */
+/* Links a subject hash to a conversation (nothing if it is already, or if
+ * the conversation holds no message). For a number found under a form it
+ * was hashed in before its tenant had a region, linked under its current
+ * form (subject.c). */
 enum rd_err store_subject_link(struct store_tx *tx, const char *tenant,
                                const unsigned char subject[CRYPTO_HASH_BYTES],
                                const unsigned char conv_hash[CRYPTO_HASH_BYTES]) RD_WARN_UNUSED;

@@ -97,7 +97,6 @@ struct worker {
 	struct redact_result res;
 	struct piece piece;
 	bool busy;                      /* holds a piece (under fl->mu) */
-	bool has_turn;                  /* its piece's output is next */
 	uint64_t line;                  /* --lines: number of the current line */
 	char err[256];                  /* the piece's failure, told at its turn */
 };
@@ -318,7 +317,6 @@ static int take_turn(void *arg)
 	pthread_mutex_lock(&fl->mu);
 	while (fl->turn != w->piece.seq)
 		pthread_cond_wait(&fl->cv, &fl->mu);
-	w->has_turn = true;
 	int rc = fl->failed ? -1 : 0;
 	pthread_mutex_unlock(&fl->mu);
 	return rc;
@@ -329,7 +327,7 @@ static int take_turn(void *arg)
 static void finish_piece(struct worker *w, int rc)
 {
 	struct filter *fl = w->fl;
-	bool go = w->has_turn ? !fl->failed : take_turn(w) == 0;
+	bool go = take_turn(w) == 0;   /* at once if a full buffer took it already */
 	if (go) {
 		int wrc = outbuf_flush(w->out);
 		if (wrc == 0 && w->findings)
@@ -356,7 +354,6 @@ static void finish_piece(struct worker *w, int rc)
 	if (!go)
 		fl->failed = true;
 	fl->turn++;
-	w->has_turn = false;
 	w->busy = false;
 	pthread_cond_broadcast(&fl->cv);
 	pthread_mutex_unlock(&fl->mu);

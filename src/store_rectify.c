@@ -46,15 +46,13 @@ static enum rd_err add_links(struct store_tx *tx, const struct store_rewrite *w)
 	for (size_t k = 0; k < 2; k++)
 		if (sqlite3_prepare_v2(tx->db, sql[k], -1, &s[k], NULL) != SQLITE_OK)
 			rc = SQLITE_ERROR;
+	/* Both statements take the same four parameters (each uses some). */
 	for (size_t i = 0; i < w->nsubjects && rc == SQLITE_DONE; i++) {
 		for (size_t k = 0; k < 2 && rc == SQLITE_DONE; k++) {
 			sqlite3_bind_blob(s[k], 1, w->subjects[i], CRYPTO_HASH_BYTES, SQLITE_STATIC);
-			if (k == 0) {
-				sqlite3_bind_text(s[k], 2, w->tenant, -1, SQLITE_STATIC);
-				sqlite3_bind_blob(s[k], 3, w->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
-			} else {
-				sqlite3_bind_int64(s[k], 4, w->rowid);
-			}
+			sqlite3_bind_text(s[k], 2, w->tenant, -1, SQLITE_STATIC);
+			sqlite3_bind_blob(s[k], 3, w->conv_hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+			sqlite3_bind_int64(s[k], 4, w->rowid);
 			rc = sqlite3_step(s[k]);
 			sqlite3_reset(s[k]);
 		}
