@@ -413,8 +413,9 @@ static void print_restore(const char *dest, const struct store_restore_report *r
 		util_format_ts(r->taken_ms, ts);
 	printf("restored %s: %lld record(s); backup taken %s\n", dest, (long long)r->records, ts);
 	if (r->journal)
-		printf("replayed %lld erasure(s) made since: %lld record(s) removed; data keys from the"
-		       " live database\n", (long long)r->replayed, (long long)r->removed);
+		printf("replayed %lld erasure(s) and rectification(s) made since: %lld record(s) removed,"
+		       " %lld rectification(s) applied; data keys from the live database\n", (long long)r->replayed,
+		       (long long)r->removed, (long long)r->rectified);
 	if (r->forced)
 		printf("FORCED: %s; erasures made since the backup may be in %s\n",
 		       r->journal ? "the live journal no longer covers the backup"

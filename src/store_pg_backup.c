@@ -500,9 +500,36 @@ static int kind_of(const char *name)
 	return -1;
 }
 
+/* The live store's links of the rectified record's conversation that the
+ * target lacks (those its new text added among them) are made in the
+ * target too: PostgreSQL links subjects to conversations, not to messages
+ * (no msg_subjects), so the target answers a subject as the live store
+ * does for the conversation's restored messages. */
+static int replay_rectified_links(struct pgr *x, const char *tenant, const char *rid)
+{
+	const char *v[2] = { tenant, rid };
+	PGresult *l = store_pg_exec(x->l, "SELECT s.subject_hash, s.conv_hash FROM subjects s JOIN"
+	                            " messages m ON s.tenant = m.tenant AND s.conv_hash = m.conv_hash"
+	                            " WHERE m.tenant = $1 AND m.record_id = $2", 2, v, NULL, NULL);
+	if (!l)
+		return -1;
+	int rc = 0;
+	for (int i = 0; rc == 0 && i < PQntuples(l); i++) {
+		const char *u[3] = { tenant, PQgetvalue(l, i, 0), PQgetvalue(l, i, 1) };
+		const int lens[3] = { 0, PQgetlength(l, i, 0), PQgetlength(l, i, 1) }, fmts[3] = { 0, 1, 1 };
+		PGresult *r = store_pg_exec(x->t, "INSERT INTO subjects (tenant, subject_hash, conv_hash)"
+		                            " VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", 3, u, lens, fmts);
+		rc = r ? 0 : -1;
+		PQclear(r);
+	}
+	PQclear(l);
+	return rc;
+}
+
 /* A record entry whose record is still live was rectified: the target
- * takes the live row's sealed text, document and counts. 1 when it did,
- * 0 when the record is gone from the live store, -1 on error. */
+ * takes the live row's sealed text, document and counts, and the links
+ * of its conversation. 1 when it did, 0 when the record is gone from the
+ * live store, -1 on error. */
 static int replay_rectified(struct pgr *x, const char *tenant, const char *rid)
 {
 	const char *v[2] = { tenant, rid };
@@ -524,7 +551,7 @@ static int replay_rectified(struct pgr *x, const char *tenant, const char *rid)
 		return -1;
 	x->r->rectified += strtoll(PQcmdTuples(r), NULL, 10);
 	PQclear(r);
-	return 1;
+	return replay_rectified_links(x, tenant, rid) ? -1 : 1;
 }
 
 /* Live entry i of e: applied to the target, then kept in its journal. */

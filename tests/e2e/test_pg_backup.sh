@@ -5,7 +5,8 @@
 # audit chain, backup_meta), with no identifier in clear; a subject and a
 # conversation erased after it stay erased when `redactd restore --to
 # postgresql://...` loads it into a second, empty database and replays the
-# live journal; everything else is back, and `audit verify` passes there
+# live journal; a record rectified since has its new text and the links it
+# added; everything else is back, and `audit verify` passes there
 # on every chain. A non-empty target is refused unless --force (which
 # empties it first), the live database itself always; a PostgreSQL
 # backup with tenants' chains is refused by a restore into a SQLite file;
@@ -102,6 +103,11 @@ req DELETE /v1/conversations/c-carol "$ADMIN_TOKEN"
 check_eq "erase c-carol: 2 records" "$(jget '.removed')" 2
 post c-frank "Frank came after the backup"
 check_eq "the live journal has the two erasures" "$(psql_t "SELECT count(*) FROM erasure_journal WHERE seq > $(sqlite3 "file:$B?mode=ro" 'SELECT journal_seq FROM backup_meta')")" 2
+DAVE=dave.pgbackup@example.net
+req GET /v1/conversations/c-dave "$READ_TOKEN"
+DAVE_ID=$(jget '.messages[0].id')
+req PATCH "/v1/messages/$DAVE_ID" "$ADMIN_TOKEN" "{\"text\":\"The note stays, write to $DAVE\"}"
+check_eq "a rectification after the backup adds an email" "$STATUS" 200
 
 # ---- restore into a second, empty database -----------------------------------------
 PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d redactd -qAt -c "CREATE DATABASE $PG_DB2" >/dev/null
@@ -109,7 +115,7 @@ URL2="postgresql://redactd@/$PG_DB2?host=$PG_HOST"
 OUT=$(rd restore "$B" --to "$URL2" 2>&1); RC=$?
 check_eq "restore into an empty PostgreSQL database: exit 0" "$RC" 0
 [ "$RC" = 0 ] || echo "$OUT"
-check "it says what it replayed" bash -c "printf '%s' \"\$1\" | grep -q 'replayed 2 erasure(s) made since: 4 record(s) removed'" _ "$OUT"
+check "it says what it replayed" bash -c "printf '%s' \"\$1\" | grep -q 'replayed 3 erasure(s) and rectification(s) made since: 4 record(s) removed, 1 rectification(s) applied'" _ "$OUT"
 check "it prints no password" bash -c "! printf '%s' \"\$1\" | grep -q '$PG_PASSWORD'" _ "$OUT"
 check_eq "restored: Bob, Dave and Erin, not Alice, Carol or Frank" "$(psql2 "SELECT count(*) FROM messages")" 3
 check_eq "restored: the erased subject's links are gone (the planted one is as it was)" \
@@ -144,6 +150,10 @@ req GET /v1/conversations/c-carol "$READ_TOKEN"
 check_eq "nor Carol's" "$STATUS" 404
 req GET /v1/conversations/c-erin "$READ_TOKEN"
 check_eq "the rectified text, as rectified" "$(jget '.messages[0].text')" "version two of the note"
+req GET /v1/conversations/c-dave "$READ_TOKEN"
+check_eq "the record rectified after the backup has its new text" "$(jget '.messages[0].text')" "The note stays, write to [EMAIL]"
+req GET "/v1/subjects?email=$(uri $DAVE)" "$ADMIN_TOKEN"
+check_eq "an export by the email its rectification added finds it" "$(jget '.records')" 1
 daemon_stop
 sed -i "s|^url = .*|url = $PG_URL|" "$T/redactd.conf"
 

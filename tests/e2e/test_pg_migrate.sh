@@ -159,7 +159,7 @@ PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d redactd -qAt -c "CREATE
 OUT=$(rd restore "$T/before-migrate.db" --to "postgresql://redactd@/$PG_DB2?host=$PG_HOST" 2>&1); rc=$?
 check_eq "the SQLite backup restores into a new PostgreSQL database (exit 0)" "$rc" 0
 [ "$rc" = 0 ] || echo "$OUT"
-check "... replaying the erasure made after the move" bash -c "printf '%s' \"\$1\" | grep -q 'replayed 1 erasure(s) made since: 1 record(s) removed'" _ "$OUT"
+check "... replaying the erasure made after the move" bash -c "printf '%s' \"\$1\" | grep -q 'replayed 1 erasure(s) and rectification(s) made since: 1 record(s) removed, 0 rectification(s) applied'" _ "$OUT"
 check_eq "... every other message of the backup there" \
 	"$(PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d "$PG_DB2" -qAt -c "SELECT count(*) FROM messages")" "$((SRC_MSGS - 1))"
 PGPASSWORD=$PG_PASSWORD psql -h "$PG_HOST" -U redactd -d redactd -qAt -c "DROP DATABASE IF EXISTS $PG_DB2 WITH (FORCE)" >/dev/null

@@ -91,6 +91,7 @@ check "the daemon log has no text" bash -c "! grep -qE 'zqxoldmarker|fixed.perso
 # A restore of the older backup: the record gets its rectified content.
 OUT=$(rd restore "$T/before.db" --to "$T/restored.db" 2>&1)
 check_eq "restore of the older backup: exit 0" "$?" 0
+check "... saying it applied the three rectifications (two of one record)" bash -c "printf '%s' \"\$1\" | grep -q 'record(s) removed, 3 rectification(s) applied'" _ "$OUT"
 P2=$(free_port)
 conf_variant "$T/r.conf" "$P2" "database=$T/restored.db"
 check "a daemon on the restored copy" daemon2_start "$T/r.conf" "$P2"

@@ -48,7 +48,7 @@ check "the journal holds no identifier" bash -c \
 # ---- restore with the live journal ----
 OUT=$(rd restore "$B" --to "$T/restored.db" 2>&1); RC=$?
 check_eq "restore: exit 0" "$RC" 0
-check "restore says what it replayed" bash -c "printf '%s' \"\$1\" | grep -q 'replayed 2 erasure(s) made since: 4 record(s) removed'" _ "$OUT"
+check "restore says what it replayed" bash -c "printf '%s' \"\$1\" | grep -q 'replayed 2 erasure(s) and rectification(s) made since: 4 record(s) removed, 0 rectification(s) applied'" _ "$OUT"
 check_eq "restored file mode 0600" "$(file_mode "$T/restored.db")" 600
 check_eq "restored: only Bob's record is left" \
 	"$(sqlite3 "file:$T/restored.db?mode=ro" 'SELECT count(*) FROM messages')" 1
