@@ -67,10 +67,11 @@ struct store_options {
 	const char *pg_password;
 };
 
-/* Called, when set, before an existing SQLite database is brought to a
- * newer schema (from, to: versions), on the opening thread; a step may
- * read the whole database (docs/operations.md, "Upgrading"). serve uses it
- * to extend systemd's start timeout. Set it before any store is opened. */
+/* Called, when set, before an existing database (SQLite or PostgreSQL) is
+ * brought to a newer schema (from, to: versions), on the opening thread; a
+ * step may read the whole database (docs/operations.md, "Upgrading").
+ * serve uses it to extend systemd's start timeout. Set it before any store
+ * is opened. */
 void store_set_migration_hook(void (*fn)(int from, int to));
 
 /* A message ready to store: every personal field already sealed. The

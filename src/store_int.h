@@ -520,6 +520,10 @@ enum rd_err store_exec_direct(struct store *st, store_tx_fn fn, void *ctx) RD_WA
 
 /* store_schema.c: bring db to the newest version; -1 with err. */
 int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen) RD_WARN_UNUSED;
+/* Tells the migration hook (store_set_migration_hook), if any, that an
+ * existing database of version `from` is about to be brought to `to`;
+ * nothing for a new one (0) or one already at `to`. Both backends. */
+void store_migration_starting(int from, int to);
 
 /* store_reseal.c: the seal format of the database (table seal_format). */
 int store_seal_format_read(sqlite3 *db, int *format, char *err, size_t errlen) RD_WARN_UNUSED;

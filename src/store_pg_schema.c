@@ -296,6 +296,7 @@ int store_pg_migrate(PGconn *c, int *version, char *err, size_t errlen)
 		store_pg_cmd(c, "ROLLBACK");
 		return -1;
 	}
+	store_migration_starting(*version, newest);
 	for (int v = *version + 1; v <= newest; v++) {
 		char set[128];
 		snprintf(set, sizeof set, "INSERT INTO redactd_schema (id, version) VALUES (1, %d)"

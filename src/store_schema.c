@@ -190,6 +190,14 @@ void store_set_migration_hook(void (*fn)(int from, int to))
 	migration_hook = fn;
 }
 
+void store_migration_starting(int from, int to)
+{
+	/* A new database (version 0) is made at once; an existing one may take
+	 * a while. */
+	if (from > 0 && from < to && migration_hook)
+		migration_hook(from, to);
+}
+
 static size_t owner_steps(size_t o)
 {
 	return owners[o].count ? *owners[o].count : RD_ARRAY_LEN(store_steps);
@@ -266,10 +274,8 @@ int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen)
 		         newest);
 		goto fail;
 	}
-	/* A new database (version 0) is made at once; an existing one may take
-	 * a while. */
-	if (v > 0 && v < newest && migration_hook)
-		migration_hook(v, newest);
+	if (v > 0)
+		store_migration_starting(v, newest);
 	if (v < 0 || apply_steps(db, v, newest, err, errlen))
 		goto fail;
 	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {

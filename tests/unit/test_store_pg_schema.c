@@ -167,9 +167,20 @@ static int put(struct store *st, const char *tenant, const char *category, const
 	return rc;
 }
 
+static int hook_from = -1, hook_to = -1, hook_calls;
+
+static void migration_hook(int from, int to)
+{
+	hook_from = from;
+	hook_to = to;
+	hook_calls++;
+}
+
 static void test_step5(void)
 {
+	store_set_migration_hook(migration_hook);
 	struct store *st = pg_new_db("step5", url, sizeof url) == 0 ? pg_open() : NULL;
+	CHECK(st && hook_calls == 0, "a new database: the migration hook is not called");
 	CHECK(st && put(st, "acme", "chat", "a", JAN_2020, "one") == 0 && put(st, "acme", "email", "a", JAN_2020 + 1, "two") == 0 &&
 	      put(st, "acme", "chat", "b", FEB_2020, "three") == 0 && put(st, "globex", "chat", "g", FEB_2020, "four") == 0,
 	      "four records: two categories, two months, two tenants");
@@ -180,6 +191,9 @@ static void test_step5(void)
 
 	st = pg_open();
 	CHECK(st != NULL, "the new code opens it (step 5 runs)");
+	CHECK(hook_calls == 1 && hook_from == 4 && hook_to == pg_value(url, "SELECT version FROM redactd_schema"),
+	      "the migration hook was told, once, before the steps: from 4 to the newest");
+	store_set_migration_hook(NULL);
 	if (!st)
 		return;
 	CHECK(pg_value(url, "SELECT version FROM redactd_schema") >= 5, "at version 5 or later");
