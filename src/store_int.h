@@ -109,7 +109,14 @@
 	"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"                            \
 	" SELECT m, h FROM (SELECT (SELECT max(c.msg_id) FROM conv_index c"                   \
 	" WHERE c.tenant = s.tenant AND c.conv_hash = s.conv_hash) AS m, s.subject_hash AS h" \
-	" FROM subjects s) WHERE m IS NOT NULL ORDER BY m;"
+	" FROM subjects s WHERE s.subject_hash >= ?1 AND s.subject_hash < ?2)"                 \
+	" WHERE m IS NOT NULL ORDER BY m"
+/* STORE_LINKS_NAME_SQL over every link, in slices of subject hashes of
+ * about STORE_LINKS_NAME_SLICE links each: the sort behind ORDER BY m is
+ * in memory (temp_store=MEMORY), so a slice bounds it (~95 bytes a link)
+ * whatever the number of links. -1 on error (sqlite3_errmsg(db)). */
+#define STORE_LINKS_NAME_SLICE 65536
+int store_links_name_all(sqlite3 *db) RD_WARN_UNUSED;
 #define STORE_LINKS_STALE_SQL                                                               \
 	"DELETE FROM subjects WHERE NOT EXISTS (SELECT 1 FROM conv_index c"                    \
 	" WHERE c.tenant = subjects.tenant AND c.conv_hash = subjects.conv_hash);"

@@ -243,8 +243,8 @@ static enum rd_err finish_rows(struct pgb *b)
 	    sqlite3_exec(b->db, "INSERT INTO conv_index (tenant, conv_hash, msg_id)"
 	                 " SELECT tenant, conv_hash, id FROM messages;"
 	                 " UPDATE conv_index_state SET upto ="
-	                 " coalesce((SELECT max(id) FROM messages), 0);" STORE_LINKS_NAME_SQL,
-	                 NULL, NULL, NULL) != SQLITE_OK)
+	                 " coalesce((SELECT max(id) FROM messages), 0);",
+	                 NULL, NULL, NULL) != SQLITE_OK || store_links_name_all(b->db))
 		return fail_sq(b, "cannot write the high marks");
 	return RD_OK;
 }

@@ -10,6 +10,8 @@
 #include "store_int.h"
 #include "log.h"
 
+#include <string.h>
+
 enum rd_err store_subject_conversations(struct store_tx *tx, const char *tenant,
                                         const unsigned char subject[CRYPTO_HASH_BYTES],
                                         store_hash_fn fn, void *ctx)
@@ -81,6 +83,45 @@ enum rd_err store_subject_unlink(struct store_tx *tx, const char *tenant,
 	int rc = sqlite3_step(s);
 	sqlite3_finalize(s);
 	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
+}
+
+/* Slices are ranges of the hashes' first two bytes (keyed hashes:
+ * uniform), a power of two of them; the last one ends above every 32-byte
+ * hash. */
+int store_links_name_all(sqlite3 *db)
+{
+	sqlite3_stmt *count = NULL, *name = NULL;
+	int rc = -1;
+	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM subjects", -1, &count, NULL) != SQLITE_OK ||
+	    sqlite3_step(count) != SQLITE_ROW ||
+	    sqlite3_prepare_v2(db, STORE_LINKS_NAME_SQL, -1, &name, NULL) != SQLITE_OK)
+		goto out;
+	int64_t links = sqlite3_column_int64(count, 0);
+	unsigned slices = 1;
+	while (slices < 65536 && (int64_t)slices * STORE_LINKS_NAME_SLICE < links)
+		slices <<= 1;
+	const unsigned step = 65536 / slices;
+	unsigned char lo[2], hi[2], top[CRYPTO_HASH_BYTES + 1];
+	memset(top, 0xff, sizeof top);
+	rc = 0;
+	for (unsigned k = 0; rc == 0 && k < slices; k++) {
+		unsigned from = k * step, to = from + step;
+		lo[0] = (unsigned char)(from >> 8);
+		lo[1] = (unsigned char)from;
+		hi[0] = (unsigned char)(to >> 8);
+		hi[1] = (unsigned char)to;
+		sqlite3_bind_blob(name, 1, lo, sizeof lo, SQLITE_STATIC);
+		if (to < 65536)
+			sqlite3_bind_blob(name, 2, hi, sizeof hi, SQLITE_STATIC);
+		else
+			sqlite3_bind_blob(name, 2, top, sizeof top, SQLITE_STATIC);
+		rc = sqlite3_step(name) == SQLITE_DONE ? 0 : -1;
+		sqlite3_reset(name);
+	}
+out:
+	sqlite3_finalize(count);
+	sqlite3_finalize(name);
+	return rc;
 }
 
 int store_links_release_prepare(sqlite3 *db, struct store_links_release *r)

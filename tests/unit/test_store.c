@@ -736,6 +736,58 @@ static int make_at_version(const char *name, size_t v)
 	return rc == SQLITE_OK ? 0 : -1;
 }
 
+/* v9 names links in slices of subject hashes (store_links_name_all) so
+ * that its in-memory sort stays small: with more links than one slice
+ * holds, every link to a conversation with messages is still named once,
+ * by that conversation's newest message, and the others are dropped. */
+static void test_migration_v9_slices(void)
+{
+	const char *name = "mig9slices.db";
+	sqlite3 *db = NULL;
+	int rc = store_test_create_at_version(tmp(name), 8) == RD_OK &&
+	         sqlite3_open(tmp(name), &db) == SQLITE_OK ? SQLITE_OK : SQLITE_ERROR;
+	/* 100,000 conversations of two messages and two links each, plus 1,000
+	 * links to no conversation: three slices' worth. */
+	if (rc == SQLITE_OK)
+		rc = sqlite3_exec(db, "BEGIN;"
+		                  "INSERT INTO data_keys (id, tenant, category, period, start_ms, end_ms,"
+		                  " wrapped, created_ms) VALUES (7, 't', 'c', '2020-01', 0, 1, x'00', 0);"
+		                  "CREATE TEMP TABLE convs AS WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL"
+		                  " SELECT i + 1 FROM n WHERE i < 100000) SELECT i, randomblob(32) AS h FROM n;"
+		                  "INSERT INTO messages (record_id, tenant, conv_hash, ts_ms, received_ms, role,"
+		                  " channel, category, key_id, conv_ct, text_ct, meta_ct) SELECT 'm_' || i || '_' || j,"
+		                  " 't', h, 1, 1, 'user', 'web', 'c', 7, x'00', x'00', x'00' FROM convs,"
+		                  " (SELECT 1 AS j UNION ALL SELECT 2) ORDER BY i, j;"
+		                  "INSERT INTO subjects (subject_hash, tenant, conv_hash) SELECT randomblob(32), 't', h"
+		                  " FROM convs, (SELECT 1 UNION ALL SELECT 2);"
+		                  "INSERT INTO subjects (subject_hash, tenant, conv_hash) SELECT randomblob(32), 't',"
+		                  " randomblob(32) FROM convs WHERE i <= 1000;"
+		                  "COMMIT;", NULL, NULL, NULL);
+	sqlite3_close(db);
+	CHECK(rc == SQLITE_OK, "a v8 database with 201,000 links, 1,000 of them to no conversation");
+	struct store *st = open_store(name, 16, false, NULL);
+	CHECK(st && store_schema_version(st) == 9, "migrates to 9");
+	store_close(st);
+	CHECK(count_sql(name, "SELECT count(*) FROM subjects") == 200000 &&
+	      count_sql(name, "SELECT count(*) FROM msg_subjects") == 200000,
+	      "every link of a conversation named, once; the 1,000 others dropped");
+	CHECK(count_sql(name, "SELECT count(*) FROM msg_subjects n JOIN messages m ON m.id = n.msg_id"
+	                " JOIN subjects s ON s.subject_hash = n.subject_hash AND s.conv_hash = m.conv_hash"
+	                " WHERE m.record_id LIKE 'm\\_%\\_2' ESCAPE '\\'") == 200000,
+	      "each by its conversation's newest message");
+	CHECK(count_sql(name, "SELECT count(*) FROM sqlite_schema WHERE name = 'subjects_conv'") == 0,
+	      "the index by conversation is gone (dropped after the migration's commit)");
+	/* A crash between the migration's commit and that drop. */
+	rc = sqlite3_open(tmp(name), &db) == SQLITE_OK ?
+	     sqlite3_exec(db, "CREATE INDEX subjects_conv ON subjects(tenant, conv_hash)", NULL, NULL, NULL) :
+	     SQLITE_ERROR;
+	sqlite3_close(db);
+	st = rc == SQLITE_OK ? open_store(name, 16, false, NULL) : NULL;
+	store_close(st);
+	CHECK(st && count_sql(name, "SELECT count(*) FROM sqlite_schema WHERE name = 'subjects_conv'") == 0,
+	      "an index left behind by a crash after the commit is dropped at the next open");
+}
+
 static int hook_calls, hook_from, hook_to;
 
 static void note_migration(int from, int to)
@@ -879,6 +931,7 @@ int main(void)
 	test_link_cache();
 	test_key_checks();
 	test_migrations();
+	test_migration_v9_slices();
 	test_plans();
 	keyring_free(kr1);
 	keyring_free(kr2);
