@@ -291,6 +291,7 @@ struct store_job {
 	store_done_fn done;             /* async: called by the writer, then the job freed */
 	void *done_ctx;
 	int wait_ms;                    /* JOB_CHECKPOINT: how long it waits for readers */
+	bool alone;                     /* JOB_EXEC: in a group of its own (store_exec_alone) */
 	sem_t done_sem;                 /* sync: the submitter waits here */
 	enum rd_err status;
 };

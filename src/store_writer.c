@@ -9,7 +9,8 @@
  *     borrowed buffers into one allocation, so the caller may free its own
  *     at once);
  *   - JOB_EXEC: a function to run inside the transaction (store_exec:
- *     purges, erasure, holds, audit entries, key rotation);
+ *     purges, erasure, holds, audit entries, key rotation); one from
+ *     store_exec_alone (erasure) makes a group by itself;
  *   - JOB_CHECKPOINT: wal_checkpoint(TRUNCATE), run between transactions.
  * The queue is bounded in records (opt.queue_size): a submit that does not
  * fit returns RD_E_BUSY at once, so memory stays bounded under overload and
@@ -22,6 +23,8 @@
  *     per job: SAVEPOINT job; its inserts or fn; RELEASE job
  *              (on failure ROLLBACK TO job: only that job fails)
  *   COMMIT
+ * A group of one job takes no savepoint (a failure rolls the transaction
+ * back): SQLite copies every page a savepoint's job changes into memory.
  * and only once the COMMIT is durable wakes each job with its status: a
  * synchronous submitter waiting on its job's semaphore, or an
  * asynchronous one through its done callback. So an acknowledged record is
@@ -215,7 +218,7 @@ enum rd_err store_submit_async(struct store *st, const struct store_record *recs
 	return rc;
 }
 
-enum rd_err store_exec(struct store *st, store_tx_fn fn, void *ctx)
+static enum rd_err exec_job(struct store *st, store_tx_fn fn, void *ctx, bool alone)
 {
 	if (!st->writer_started)
 		return store_exec_direct(st, fn, ctx);
@@ -230,7 +233,18 @@ enum rd_err store_exec(struct store *st, store_tx_fn fn, void *ctx)
 	j->kind = JOB_EXEC;
 	j->fn = fn;
 	j->ctx = ctx;
+	j->alone = alone;
 	return run_sync(st, j);
+}
+
+enum rd_err store_exec(struct store *st, store_tx_fn fn, void *ctx)
+{
+	return exec_job(st, fn, ctx, false);
+}
+
+enum rd_err store_exec_alone(struct store *st, store_tx_fn fn, void *ctx)
+{
+	return exec_job(st, fn, ctx, true);
 }
 
 enum rd_err store_ping(struct store *st)
@@ -414,11 +428,14 @@ static bool bad_sizes(const struct store_record *r)
 	return r->conv_ct_len > INT32_MAX || r->text_ct_len > INT32_MAX || r->meta_ct_len > INT32_MAX;
 }
 
-/* One job inside the group's transaction, under its own savepoint. */
-static enum rd_err run_job(struct store *st, struct store_job *j)
+/* One job inside the group's transaction, under its own savepoint unless
+ * it is the group's only job (single): then the caller rolls the whole
+ * transaction back if it fails, and SQLite keeps no copy of the pages it
+ * changes (store_exec_alone says why that matters). */
+static enum rd_err run_job(struct store *st, struct store_job *j, bool single)
 {
 	enum rd_err rc = RD_OK;
-	if (tx(st, TX_SAVEPOINT) != SQLITE_OK)
+	if (!single && tx(st, TX_SAVEPOINT) != SQLITE_OK)
 		return RD_E_STORAGE;
 	if (j->kind == JOB_EXEC && !j->fn) {
 		/* store_ping: nothing to run; the group's commit and sync answer it. */
@@ -442,6 +459,8 @@ static enum rd_err run_job(struct store *st, struct store_job *j)
 	}
 	if (sqlite3_get_autocommit(st->wdb))
 		return rc != RD_OK ? rc : RD_E_STORAGE;   /* SQLite rolled the whole transaction back */
+	if (single)
+		return rc;
 	if (rc != RD_OK) {
 		tx(st, TX_ROLLBACK_TO);
 		store_links_forget(st);   /* links it found may have been its own */
@@ -489,14 +508,20 @@ static bool run_group(struct store *st, struct store_job *head)
 	st->nlive_keys = 0;
 	st->group_full = false;
 	bool lost = tx(st, TX_BEGIN) != SQLITE_OK || store_convidx_begin(st) != 0;
+	bool single = !head->next, undone = false;
 	if (!lost)
 		store_links_check_version(st);
 	for (struct store_job *j = head; j && !lost; j = j->next) {
-		j->status = run_job(st, j);
+		j->status = run_job(st, j, single);
 		lost = sqlite3_get_autocommit(st->wdb) != 0;
 	}
-	if (!lost && tx(st, TX_COMMIT) != SQLITE_OK)
+	if (!lost && single && head->status != RD_OK) {
+		undone = true;   /* the only job failed: nothing of the group to keep */
+		tx(st, TX_ROLLBACK);
+		store_links_forget(st);   /* links it found may have been its own */
+	} else if (!lost && tx(st, TX_COMMIT) != SQLITE_OK) {
 		lost = true;
+	}
 	if (lost) {
 		note_full(st);
 		log_error("store: transaction lost: %s", sqlite3_errmsg(st->wdb));
@@ -505,10 +530,10 @@ static bool run_group(struct store *st, struct store_job *head)
 		store_links_forget(st);   /* links found there may have been this group's */
 		for (struct store_job *j = head; j; j = j->next)
 			j->status = RD_E_STORAGE;
-	} else {
+	} else if (!undone) {
 		atomic_fetch_add(&st->n_commits, 1);
 	}
-	group_full_status(st, head, lost);
+	group_full_status(st, head, lost || undone);   /* undone: nothing committed either */
 	for (struct store_job *j = head; j; j = j->next) {
 		if (j->kind != JOB_RECORDS)
 			continue;
@@ -519,7 +544,7 @@ static bool run_group(struct store *st, struct store_job *head)
 			atomic_fetch_add(&st->n_failed, 1);
 		}
 	}
-	return !lost;
+	return !lost && !undone;
 }
 
 void store_get_counters(struct store *st, struct store_counters *out)
@@ -573,8 +598,8 @@ struct store_job *store_take_group(struct store *st)
 {
 	struct store_job *head = st->qhead, *last = head;
 	size_t recs = head->kind == JOB_RECORDS ? head->n : 0;
-	if (head->kind != JOB_CHECKPOINT) {
-		while (last->next && last->next->kind != JOB_CHECKPOINT &&
+	if (head->kind != JOB_CHECKPOINT && !head->alone) {
+		while (last->next && last->next->kind != JOB_CHECKPOINT && !last->next->alone &&
 		       (last->next->kind == JOB_EXEC ||
 		        recs + last->next->n <= (size_t)st->opt.batch_max)) {
 			last = last->next;

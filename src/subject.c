@@ -3,10 +3,12 @@
  *
  * Workload: rare, operator-driven requests touching a few conversations.
  * Reads go through store_conversation on a read connection and rows are
- * opened by read_open_row; an erasure runs in one store_exec transaction
- * on the writer with its held checks (holds.h) and audit entries, which
- * are given the same store_tx, so an action and its audit entry commit
- * together. See subject.h for the contracts.
+ * opened by read_open_row; an erasure runs in one transaction of its own
+ * on the writer (store_exec_alone: a subject may name every conversation,
+ * and the writer then holds no copy of the pages it deletes) with its held
+ * checks (holds.h) and audit entries, which are given the same store_tx,
+ * so an action and its audit entry commit together. See subject.h for the
+ * contracts.
  */
 #include "subject.h"
 #include "audit.h"
@@ -460,7 +462,7 @@ int subject_erase(struct app *app, const struct subject_query *q, const char *ac
 		return -1;
 	query_target(app, q, l.h[0], target);
 	struct erase_ctx c = { .q = q, .l = &l, .actor = actor, .target = target };
-	enum rd_err rc = store_exec(app->store, erase_fn, &c);
+	enum rd_err rc = store_exec_alone(app->store, erase_fn, &c);
 	if (rc != RD_OK) {
 		rd_error_store(e, rc, RD_E_STORAGE, "the erasure could not be committed");
 		return -1;
