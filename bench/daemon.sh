@@ -1,5 +1,6 @@
-# Sourced by bench/profile.sh and bench/reads.sh: one redactd for a
-# benchmark, with an ingest token ($TOKEN) and a read token ($READ_TOKEN).
+# Sourced by bench/profile.sh, bench/reads.sh and bench/erase.sh: one
+# redactd for a benchmark, with an ingest token ($TOKEN), a read token
+# ($READ_TOKEN) and an admin token ($ADMIN_TOKEN).
 # bench_daemon BUILD PORT starts it in $T on a fresh database, on a copy of
 # BENCH_DB (its master.key beside it), or on BENCH_DB in place with
 # BENCH_INPLACE=1; sets PID, BASE and DB. With BENCH_WARM=1 the database
@@ -8,7 +9,7 @@
 # checkpoint write cost more; 5.5 minutes for 15 GB). bench_conversation CONV posts a
 # 50-turn conversation (an email, a phone number and an order number in
 # every turn, a page in its metadata).
-TOKEN=bench-ingest-token; READ_TOKEN=bench-read-token
+TOKEN=bench-ingest-token; READ_TOKEN=bench-read-token; ADMIN_TOKEN=bench-admin-token
 bench_daemon() {
 	DB=$T/bench.db
 	if [ -n "${BENCH_DB:-}" ] && [ -n "${BENCH_INPLACE:-}" ]; then
@@ -35,6 +36,9 @@ scopes = ingest
 [token "reader"]
 sha256 = $(printf '%s' "$READ_TOKEN" | sha256sum | cut -d' ' -f1)
 scopes = read
+[token "admin"]
+sha256 = $(printf '%s' "$ADMIN_TOKEN" | sha256sum | cut -d' ' -f1)
+scopes = admin
 CONF
 	"$1/redactd" serve -c "$T/redactd.conf" 2>"$T/daemon.log" & PID=$!
 	BASE=http://127.0.0.1:$2

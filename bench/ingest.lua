@@ -10,6 +10,9 @@
 --   backfill  like chat, but every turn is dated BENCH_BACKFILL_DAYS (400)
 --           days ago: records that are already past retention, for the
 --           sweep-under-load measurement of bench/soak.sh.
+--   huge    every turn in one conversation (BENCH_CONV), one in five naming
+--           the same customer: a bot that sends everything under one id,
+--           for bench/erase.sh.
 -- Ids and identifiers are unique per run: each wrk thread has its own
 -- prefix (BENCH_RUN plus the thread number), and counts its own turns.
 local profile = os.getenv("BENCH_PROFILE") or "repeat"
@@ -80,6 +83,9 @@ request = function()
     body = chat_body(n)
   elseif profile == "worst" then
     body = worst_body(n)
+  elseif profile == "huge" then
+    body = string.format('{"conversation_id":"%s","text":"Turn %d. %s%s"}', os.getenv("BENCH_CONV"),
+      n, short_filler, n % 5 == 0 and " Write to huge.customer@example.com." or "")
   else
     body = bodies[(n % 64) + 1]
   end

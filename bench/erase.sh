@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Erasing a large conversation (issue 16's rights, at the size a bot that
+# sends everything under one conversation id makes): wrk posts `huge`
+# turns (bench/ingest.lua: ~1 KB, all in one conversation, one in five
+# naming the same customer) for SECONDS, then the conversation is erased
+# with DELETE /v1/conversations/ID. Prints the records, the erasure's
+# time, and the daemon's peak RSS during it (VmHWM, reset just before by
+# /proc/PID/clear_refs) beside its RSS before.
+# Usage: bash bench/erase.sh BUILD_DIR [SECONDS (20)]
+set -euo pipefail
+BUILD=${1:-build}; SECS=${2:-20}
+T=$(mktemp -d "${TMPDIR:-/tmp}/erase.XXXXXX"); PID=
+trap 'rc=$?; [ -n "$PID" ] && kill $PID 2>/dev/null; rm -rf "$T"; exit $rc' EXIT
+. bench/daemon.sh
+bench_daemon "$BUILD" 18093
+CONV=bench-huge-$(date +%s%N)
+BENCH_PROFILE=huge BENCH_CONV=$CONV BENCH_TOKEN=$TOKEN \
+	wrk -t2 -c32 -d"${SECS}s" -s bench/ingest.lua "$BASE" > "$T/wrk.txt"
+sleep 2   # the last groups sync and the conversation index catches up
+rss() { awk -v k="$1:" '$1 == k {print $2}' /proc/$PID/status; }
+BEFORE=$(rss VmRSS)
+echo 5 > /proc/$PID/clear_refs
+T0=$(date +%s%N)
+OUT=$(curl -s -X DELETE -H "Authorization: Bearer $ADMIN_TOKEN" "$BASE/v1/conversations/$CONV")
+T1=$(date +%s%N)
+PEAK=$(rss VmHWM)
+echo "$OUT" | jq -r --arg s "$(( (T1 - T0) / 1000000 ))" --arg b "$BEFORE" --arg p "$PEAK" \
+	'"erased \(.removed) records of one conversation in \($s) ms; daemon RSS \($b) KB before, peak \($p) KB during"'
