@@ -109,12 +109,14 @@
 	"INSERT OR IGNORE INTO msg_subjects (msg_id, subject_hash)"                            \
 	" SELECT m, h FROM (SELECT (SELECT max(c.msg_id) FROM conv_index c"                   \
 	" WHERE c.tenant = s.tenant AND c.conv_hash = s.conv_hash) AS m, s.subject_hash AS h" \
-	" FROM subjects s WHERE s.subject_hash >= ?1 AND s.subject_hash < ?2)"                 \
+	" FROM subjects s WHERE (s.subject_hash, s.tenant, s.conv_hash) > (?1, ?2, ?3)"        \
+	" AND (s.subject_hash, s.tenant, s.conv_hash) <= (?4, ?5, ?6))"                         \
 	" WHERE m IS NOT NULL ORDER BY m"
-/* STORE_LINKS_NAME_SQL over every link, in slices of subject hashes of
- * about STORE_LINKS_NAME_SLICE links each: the sort behind ORDER BY m is
- * in memory (temp_store=MEMORY), so a slice bounds it (~95 bytes a link)
- * whatever the number of links. -1 on error (sqlite3_errmsg(db)). */
+/* STORE_LINKS_NAME_SQL over every link, in slices of STORE_LINKS_NAME_SLICE
+ * links by key: the sort behind ORDER BY m is in memory
+ * (temp_store=MEMORY), so a slice bounds it (~95 bytes a link) whatever
+ * the number of links, also when one subject (a hotline's number) has
+ * most of them. -1 on error (sqlite3_errmsg(db)). */
 #define STORE_LINKS_NAME_SLICE 65536
 int store_links_name_all(sqlite3 *db) RD_WARN_UNUSED;
 #define STORE_LINKS_STALE_SQL                                                               \
@@ -167,7 +169,7 @@ struct store_conv_walk {
  * conversation read prepared four statements and an audit entry three,
  * and SQLite's parser was a tenth of a read's CPU time. */
 enum store_tx_cached {
-	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT,
+	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_CONVERSATION_ROW, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT,
 	TXS_AUDIT_CHECKPOINT, TXS_AUDIT_MARK, TXS_AUDIT_BEFORE, TXS_AUDIT_COUNT, TXS_COUNT
 };
 

@@ -549,9 +549,11 @@ static int replay_rectified(struct pgr *x, const char *tenant, const char *rid)
 	PQclear(l);
 	if (!r)
 		return -1;
-	x->r->rectified += strtoll(PQcmdTuples(r), NULL, 10);
+	long long updated = strtoll(PQcmdTuples(r), NULL, 10);
+	x->r->rectified += updated;
 	PQclear(r);
-	return replay_rectified_links(x, tenant, rid) ? -1 : 1;
+	/* A record ingested after the backup is not in the target: no links. */
+	return updated && replay_rectified_links(x, tenant, rid) ? -1 : 1;
 }
 
 /* Live entry i of e: applied to the target, then kept in its journal. */

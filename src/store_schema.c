@@ -24,6 +24,7 @@
  * the old version intact.
  */
 #include "store_int.h"
+#include "log.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -311,10 +312,10 @@ int store_migrate(sqlite3 *db, int *version, char *err, size_t errlen)
 		util_err(err, errlen, "cannot commit the migration: %s", sqlite3_errmsg(db));
 		goto fail;
 	}
-	if (sqlite3_exec(db, retired_indexes_sql, NULL, NULL, NULL) != SQLITE_OK) {
-		util_err(err, errlen, "cannot drop a retired index: %s", sqlite3_errmsg(db));
-		goto fail;
-	}
+	/* Not a reason to refuse the store (it is migrated): the next open
+	 * tries again. A full disk, say: secure_delete writes every page. */
+	if (sqlite3_exec(db, retired_indexes_sql, NULL, NULL, NULL) != SQLITE_OK)
+		log_warn("store: cannot drop a retired index yet: %s", sqlite3_errmsg(db));
 	*version = newest;
 	rc = 0;
 fail:

@@ -85,41 +85,72 @@ enum rd_err store_subject_unlink(struct store_tx *tx, const char *tenant,
 	return rc == SQLITE_DONE ? RD_OK : store_db_err(tx->db);
 }
 
-/* Slices are ranges of the hashes' first two bytes (keyed hashes:
- * uniform), a power of two of them; the last one ends above every 32-byte
- * hash. */
+/* Slices are ranges of subjects' primary key, (subject_hash, tenant,
+ * conv_hash): each ends at the key STORE_LINKS_NAME_SLICE rows after the
+ * end of the one before (found by a walk of the key's index), the last one
+ * at a key above every other (a 33-byte hash). */
+static void values_free(sqlite3_value *v[3])
+{
+	for (int k = 0; k < 3; k++) {
+		sqlite3_value_free(v[k]);
+		v[k] = NULL;
+	}
+}
+
 int store_links_name_all(sqlite3 *db)
 {
-	sqlite3_stmt *count = NULL, *name = NULL;
+	static const unsigned char top[CRYPTO_HASH_BYTES + 1] = {
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+	};
+	sqlite3_stmt *end = NULL, *name = NULL;
+	sqlite3_value *lo[3] = { NULL, NULL, NULL };
 	int rc = -1;
-	if (sqlite3_prepare_v2(db, "SELECT count(*) FROM subjects", -1, &count, NULL) != SQLITE_OK ||
-	    sqlite3_step(count) != SQLITE_ROW ||
+	if (sqlite3_prepare_v2(db, "SELECT subject_hash, tenant, conv_hash FROM subjects"
+	                       " WHERE (subject_hash, tenant, conv_hash) > (?1, ?2, ?3)"
+	                       " ORDER BY subject_hash, tenant, conv_hash LIMIT 1 OFFSET ?4",
+	                       -1, &end, NULL) != SQLITE_OK ||
 	    sqlite3_prepare_v2(db, STORE_LINKS_NAME_SQL, -1, &name, NULL) != SQLITE_OK)
 		goto out;
-	int64_t links = sqlite3_column_int64(count, 0);
-	unsigned slices = 1;
-	while (slices < 65536 && (int64_t)slices * STORE_LINKS_NAME_SLICE < links)
-		slices <<= 1;
-	const unsigned step = 65536 / slices;
-	unsigned char lo[2], hi[2], top[CRYPTO_HASH_BYTES + 1];
-	memset(top, 0xff, sizeof top);
-	rc = 0;
-	for (unsigned k = 0; rc == 0 && k < slices; k++) {
-		unsigned from = k * step, to = from + step;
-		lo[0] = (unsigned char)(from >> 8);
-		lo[1] = (unsigned char)from;
-		hi[0] = (unsigned char)(to >> 8);
-		hi[1] = (unsigned char)to;
-		sqlite3_bind_blob(name, 1, lo, sizeof lo, SQLITE_STATIC);
-		if (to < 65536)
-			sqlite3_bind_blob(name, 2, hi, sizeof hi, SQLITE_STATIC);
-		else
-			sqlite3_bind_blob(name, 2, top, sizeof top, SQLITE_STATIC);
-		rc = sqlite3_step(name) == SQLITE_DONE ? 0 : -1;
+	sqlite3_bind_int(end, 4, STORE_LINKS_NAME_SLICE - 1);
+	for (bool last = false; !last;) {
+		/* Both start above lo; the first slice above the empty key. */
+		for (int k = 0; k < 3; k++) {
+			if (lo[k]) {
+				sqlite3_bind_value(end, k + 1, lo[k]);
+				sqlite3_bind_value(name, k + 1, lo[k]);
+			} else {
+				sqlite3_bind_zeroblob(end, k + 1, 0);
+				sqlite3_bind_zeroblob(name, k + 1, 0);
+			}
+		}
+		int step = sqlite3_step(end);
+		if (step == SQLITE_ROW) {
+			for (int k = 0; k < 3; k++)
+				sqlite3_bind_value(name, k + 4, sqlite3_column_value(end, k));
+		} else if (step == SQLITE_DONE) {
+			last = true;
+			sqlite3_bind_blob(name, 4, top, sizeof top, SQLITE_STATIC);
+			sqlite3_bind_text(name, 5, "", 0, SQLITE_STATIC);
+			sqlite3_bind_blob(name, 6, "", 0, SQLITE_STATIC);
+		} else {
+			goto out;
+		}
+		if (sqlite3_step(name) != SQLITE_DONE)
+			goto out;
 		sqlite3_reset(name);
+		/* The next slice starts above this one's end. */
+		values_free(lo);
+		for (int k = 0; !last && k < 3; k++)
+			if (!(lo[k] = sqlite3_value_dup(sqlite3_column_value(end, k))))
+				goto out;
+		sqlite3_reset(end);
 	}
+	rc = 0;
 out:
-	sqlite3_finalize(count);
+	values_free(lo);
+	sqlite3_finalize(end);
 	sqlite3_finalize(name);
 	return rc;
 }

@@ -516,8 +516,10 @@ static bool run_group(struct store *st, struct store_job *head)
 		lost = sqlite3_get_autocommit(st->wdb) != 0;
 	}
 	if (!lost && single && head->status != RD_OK) {
-		undone = true;   /* the only job failed: nothing of the group to keep */
-		tx(st, TX_ROLLBACK);
+		/* The only job failed: nothing of the group to keep. A ROLLBACK
+		 * that fails leaves the transaction open: lost, below. */
+		undone = tx(st, TX_ROLLBACK) == SQLITE_OK;
+		lost = !undone;
 		store_links_forget(st);   /* links it found may have been its own */
 	} else if (!lost && tx(st, TX_COMMIT) != SQLITE_OK) {
 		lost = true;

@@ -852,8 +852,9 @@ static void test_migration_v9_slices(void)
 	sqlite3 *db = NULL;
 	int rc = store_test_create_at_version(tmp(name), 8) == RD_OK &&
 	         sqlite3_open(tmp(name), &db) == SQLITE_OK ? SQLITE_OK : SQLITE_ERROR;
-	/* 100,000 conversations of two messages and two links each, plus 1,000
-	 * links to no conversation: three slices' worth. */
+	/* 100,000 conversations of two messages and two links each (one of them
+	 * to the same subject in every conversation), plus 1,000 links to no
+	 * conversation: four slices' worth. */
 	if (rc == SQLITE_OK)
 		rc = sqlite3_exec(db, "BEGIN;"
 		                  "INSERT INTO data_keys (id, tenant, category, period, start_ms, end_ms,"
@@ -865,7 +866,10 @@ static void test_migration_v9_slices(void)
 		                  " 't', h, 1, 1, 'user', 'web', 'c', 7, x'00', x'00', x'00' FROM convs,"
 		                  " (SELECT 1 AS j UNION ALL SELECT 2) ORDER BY i, j;"
 		                  "INSERT INTO subjects (subject_hash, tenant, conv_hash) SELECT randomblob(32), 't', h"
-		                  " FROM convs, (SELECT 1 UNION ALL SELECT 2);"
+		                  " FROM convs;"
+		                  /* A hotline's number, in every conversation: half the links, one hash. */
+		                  "INSERT INTO subjects (subject_hash, tenant, conv_hash) SELECT zeroblob(32), 't', h"
+		                  " FROM convs;"
 		                  "INSERT INTO subjects (subject_hash, tenant, conv_hash) SELECT randomblob(32), 't',"
 		                  " randomblob(32) FROM convs WHERE i <= 1000;"
 		                  "COMMIT;", NULL, NULL, NULL);
@@ -878,7 +882,7 @@ static void test_migration_v9_slices(void)
 	      count_sql(name, "SELECT count(*) FROM msg_subjects") == 200000,
 	      "every link of a conversation named, once; the 1,000 others dropped");
 	CHECK(count_sql(name, "SELECT count(*) FROM msg_subjects n JOIN messages m ON m.id = n.msg_id"
-	                " JOIN subjects s ON s.subject_hash = n.subject_hash AND s.conv_hash = m.conv_hash"
+	                " JOIN subjects s ON s.subject_hash = n.subject_hash AND s.tenant = m.tenant AND s.conv_hash = m.conv_hash"
 	                " WHERE m.record_id LIKE 'm\\_%\\_2' ESCAPE '\\'") == 200000,
 	      "each by its conversation's newest message");
 	CHECK(count_sql(name, "SELECT count(*) FROM sqlite_schema WHERE name = 'subjects_conv'") == 0,
