@@ -41,6 +41,7 @@ enum rd_err {
 	RD_E_RATE_LIMITED,
 	/* what is there */
 	RD_E_NOT_FOUND,
+	RD_E_REPLY_TOO_LARGE,    /* what was asked is too large for one reply: ask in pages */
 	RD_E_TENANT_CLOSED,      /* the tenant's closure is due: nothing more is stored */
 	RD_E_CONSENT_REQUIRED,   /* a voice transcript without a recorded consent */
 	/* the service */

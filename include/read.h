@@ -15,17 +15,31 @@
 
 #include <jansson.h>
 
+/* A reply holds at most this much of a transcript (JSON text): a page
+ * ends there, and a whole transcript over it is refused
+ * (RD_E_REPLY_TOO_LARGE) rather than built in memory. */
+#define READ_REPLY_MAX (8 << 20)
+
+/* Which part of a transcript (GET /v1/conversations/{id}?limit=&after=). */
+struct read_page {
+	size_t limit;        /* 0: the whole transcript; else at most this many messages */
+	const char *after;   /* NULL, or the record id the page starts after */
+};
+
 /* The opened transcript {"conversation_id", "messages": [...]} of
- * conversation_id in tenant, as JSON text in *reply (which the caller
- * frees with buf_free: it wipes), once its read by actor
- * (a token's name) is in the audit log: content is not released unless its
- * read is on record. -1 with e: RD_E_NOT_FOUND when nothing of it is left to
- * read, RD_E_INTEGRITY when a row fails to authenticate, RD_E_AUDIT (or
- * RD_E_STORAGE_FULL, RD_E_STORAGE_FAILED) when the read cannot be recorded,
- * RD_E_STORAGE, RD_E_INTERNAL. */
+ * conversation_id in tenant (page: NULL for all of it), as JSON text in
+ * *reply (which the caller frees with buf_free: it wipes), once its read
+ * by actor (a token's name) is in the audit log: content is not released
+ * unless its read is on record. A page that more messages follow ends
+ * with "next": the last message's id, for the next page's `after`. -1
+ * with e: RD_E_NOT_FOUND when nothing of it is left to read or `after` is
+ * not one of its messages, RD_E_REPLY_TOO_LARGE when the whole transcript
+ * is over READ_REPLY_MAX, RD_E_INTEGRITY when a row fails to authenticate,
+ * RD_E_AUDIT (or RD_E_STORAGE_FULL, RD_E_STORAGE_FAILED) when the read
+ * cannot be recorded, RD_E_STORAGE, RD_E_INTERNAL. */
 int read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
-                      const char *conversation_id, const char *actor, struct buf *reply,
-                      struct rd_error *e) RD_WARN_UNUSED;
+                      const char *conversation_id, const struct read_page *page, const char *actor,
+                      struct buf *reply, struct rd_error *e) RD_WARN_UNUSED;
 
 /* One opened message (its text and metadata document) as the API's object
  * {"id", "ts", "role", "channel", "category", "text", "metadata",

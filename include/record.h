@@ -29,4 +29,8 @@ unsigned char *record_seal(const unsigned char key[CRYPTO_KEY_BYTES], enum crypt
 char *record_open(const unsigned char key[CRYPTO_KEY_BYTES], int format, enum crypto_field field,
                   const struct store_row *row, const unsigned char *c, size_t clen) RD_WARN_UNUSED;
 
+/* A record id as crypto_record_id makes them: "m_" and 24 lowercase hex
+ * digits. */
+bool record_id_valid(const char *id);
+
 #endif

@@ -18,6 +18,7 @@
 #include "metrics.h"
 #include "ratelimit.h"
 #include "read.h"
+#include "record.h"
 #include "restrict.h"
 #include "retention.h"
 #include "tenant.h"
@@ -91,6 +92,7 @@ static const short HTTP_STATUS[RD_ERR_COUNT] = {
 	[RD_E_UNKNOWN_FIELD] = 422,
 	[RD_E_UNAUTHORIZED] = 401, [RD_E_BAD_SIGNATURE] = 403, [RD_E_FORBIDDEN] = 403,
 	[RD_E_RATE_LIMITED] = 429, [RD_E_NOT_FOUND] = 404, [RD_E_TENANT_CLOSED] = 409,
+	[RD_E_REPLY_TOO_LARGE] = 422,
 	[RD_E_CONSENT_REQUIRED] = 403, [RD_E_RESTRICTED] = 403,
 	[RD_E_BUSY] = 503, [RD_E_SHUTTING_DOWN] = 503, [RD_E_SOURCE_UNAVAILABLE] = 503,
 	[RD_E_BOT_BUSY] = 503, [RD_E_BOT_UNREACHABLE] = 502, [RD_E_BOT_TIMEOUT] = 504,
@@ -254,15 +256,44 @@ const char *http_query_tenant(struct request *rq, struct rd_error *e)
 	return tenant_resolve(http_token_tenant(rq), t, NULL, RD_E_INVALID_QUERY, e);
 }
 
+/* ?limit=N (1..READ_PAGE_MAX) and ?after=ID (a record id): a page of the
+ * transcript (read.h). 0, or -1 with e. */
+#define READ_PAGE_MAX 100000
+static int query_page(struct request *rq, struct read_page *page, struct rd_error *e)
+{
+	const char *limit = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "limit");
+	const char *after = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "after");
+	char *end = NULL;
+	unsigned long long n = limit ? strtoull(limit, &end, 10) : 0;
+	if (limit && (!*limit || *end || limit[0] == '-' || n < 1 || n > READ_PAGE_MAX)) {
+		rd_error_set(e, RD_E_INVALID_QUERY, "limit must be a whole number from 1 to %d",
+		             READ_PAGE_MAX);
+		return -1;
+	}
+	if (after && !record_id_valid(after)) {
+		rd_error_set(e, RD_E_INVALID_QUERY, "after must be a message id (m_ and 24 hex digits)");
+		return -1;
+	}
+	if (after && !limit) {
+		rd_error_set(e, RD_E_INVALID_QUERY, "after needs limit: ?limit=N&after=ID");
+		return -1;
+	}
+	page->limit = (size_t)n;
+	page->after = after;
+	return 0;
+}
+
 static void handle_get_conversation(struct request *rq)
 {
 	struct rd_error e;
 	struct buf reply = { 0 };
+	struct read_page page;
 	const char *tenant = http_query_tenant(rq, &e);
-	if (!tenant ||
+	if (!tenant || query_page(rq, &page, &e) ||
 	    restrict_check_read(rq->srv->app, rq->snap, tenant, rq->id,
 	                        (rq->token_scopes & SCOPE_ADMIN) != 0, rq->token_name, &e) ||
-	    read_conversation(rq->srv->app, rq->snap, tenant, rq->id, rq->token_name, &reply, &e))
+	    read_conversation(rq->srv->app, rq->snap, tenant, rq->id, &page, rq->token_name, &reply,
+	                      &e))
 		http_reply_error(rq, &e);
 	else
 		http_reply_text(rq, 200, "application/json", reply.data, reply.len, NULL, NULL);

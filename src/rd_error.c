@@ -32,6 +32,7 @@ static const struct {
 	[RD_E_RESTRICTED] = { "restricted", "the subject's records are restricted" },
 	[RD_E_RATE_LIMITED] = { "rate_limited", "too many requests" },
 	[RD_E_NOT_FOUND] = { "not_found", "nothing found" },
+	[RD_E_REPLY_TOO_LARGE] = { "reply_too_large", "too large for one reply: ask for it in pages" },
 	[RD_E_TENANT_CLOSED] = { "tenant_closed", "the tenant is closed: its closure is due" },
 	[RD_E_CONSENT_REQUIRED] = { "consent_required", "no recorded consent allows storing this" },
 	[RD_E_BUSY] = { "busy", "the write queue is full" },

@@ -20,10 +20,15 @@
 struct read_ctx {
 	struct app *app;
 	const struct app_snap *snap;
+	const struct read_page *page;
 	struct buf *out;                /* the reply's text: its messages so far */
 	size_t n;                       /* messages in it */
 	int failures;                   /* rows that did not open (reported) */
 	int shredded;                   /* rows whose data key was destroyed */
+	bool found_after;               /* page->after was passed (or there is none) */
+	bool stopped;                   /* the walk was stopped here: the page is full */
+	bool too_large;                 /* ... by READ_REPLY_MAX, with no limit asked */
+	char last[RD_RECORD_ID_LEN + 1];   /* the page's last message */
 };
 
 /* A row's opened fields (wiped and freed by opened_free). */
@@ -151,9 +156,25 @@ int read_row_text(struct buf *b, const struct store_row *row, const char *text, 
 	return buf_append(b, "}", 1);
 }
 
+/* Stops the walk (store_conversation hands back the callback's value). */
+static enum rd_err stop_walk(struct read_ctx *ctx)
+{
+	ctx->stopped = true;
+	return RD_E_INTERNAL;
+}
+
 static enum rd_err read_row(const struct store_row *row, void *arg)
 {
 	struct read_ctx *ctx = arg;
+	if (!ctx->found_after) {   /* rows up to the cursor are not opened */
+		ctx->found_after = !strcmp(row->id, ctx->page->after);
+		return RD_OK;
+	}
+	/* One more message after a full page: it has a next page. */
+	if ((ctx->page->limit && ctx->n == ctx->page->limit) || ctx->out->len > READ_REPLY_MAX) {
+		ctx->too_large = !ctx->page->limit;
+		return stop_walk(ctx);
+	}
 	struct opened o;
 	int rc = open_fields(ctx->app, ctx->snap, row, false, &o);
 	if (rc == 1) {
@@ -172,6 +193,7 @@ static enum rd_err read_row(const struct store_row *row, void *arg)
 		ctx->failures++;
 	} else {
 		ctx->n++;
+		memcpy(ctx->last, row->id, sizeof ctx->last);
 	}
 	opened_free(&o);
 	return RD_OK;
@@ -193,12 +215,16 @@ static int audit_read(struct app *app, const struct app_snap *snap, const char *
 }
 
 int read_conversation(struct app *app, const struct app_snap *snap, const char *tenant,
-                      const char *conversation_id, const char *actor, struct buf *reply,
-                      struct rd_error *e)
+                      const char *conversation_id, const struct read_page *page, const char *actor,
+                      struct buf *reply, struct rd_error *e)
 {
 	unsigned char hash[CRYPTO_HASH_BYTES];
 	size_t count = 0;
-	struct read_ctx ctx = { .app = app, .snap = snap, .out = reply };
+	static const struct read_page whole = { 0 };
+	if (!page)
+		page = &whole;
+	struct read_ctx ctx = { .app = app, .snap = snap, .page = page, .out = reply,
+	                        .found_after = !page->after };
 	buf_reset(reply);
 	if (buf_append_str(reply, "{\"conversation_id\":") ||
 	    json_mem_append_quoted(reply, conversation_id, strlen(conversation_id)) ||
@@ -208,8 +234,19 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 	}
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
 	enum rd_err sr = store_conversation(app->store, tenant, hash, read_row, &ctx, &count);
-	if (sr != RD_OK) {
+	if (sr != RD_OK && !ctx.stopped) {
 		rd_error_store(e, sr, RD_E_STORAGE, "the conversation could not be read");
+		return -1;
+	}
+	if (ctx.too_large) {
+		rd_error_set(e, RD_E_REPLY_TOO_LARGE, "the transcript is over %d MB: read it in pages,"
+		             " ?limit=N and then ?limit=N&after=ID with the \"next\" of each page",
+		             READ_REPLY_MAX >> 20);
+		return -1;
+	}
+	if (!ctx.found_after) {
+		rd_error_set(e, RD_E_NOT_FOUND, "no message %s in this conversation (erased since?)",
+		             page->after);
 		return -1;
 	}
 	if (ctx.failures) {
@@ -217,13 +254,16 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 		              "%d stored record(s) failed to authenticate; see the daemon log", ctx.failures);
 		return -1;
 	}
-	if (ctx.n == 0) {
+	if (ctx.n == 0 && !page->after) {
 		rd_error_set(e, RD_E_NOT_FOUND, "no messages are held for this conversation");
 		return -1;
 	}
-	if (audit_read(app, snap, tenant, actor, hash, ctx.n, e))
+	if (ctx.n && audit_read(app, snap, tenant, actor, hash, ctx.n, e))
 		return -1;
-	if (buf_append(reply, "]}", 2)) {
+	if (buf_append(reply, "]", 1) ||
+	    (ctx.stopped && (buf_append_str(reply, ",\"next\":\"") || buf_append_str(reply, ctx.last) ||
+	                     buf_append(reply, "\"", 1))) ||
+	    buf_append(reply, "}", 1)) {
 		rd_error_set(e, RD_E_INTERNAL, "out of memory");
 		return -1;
 	}

@@ -4,6 +4,7 @@
 #include "record.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 unsigned char *record_seal(const unsigned char key[CRYPTO_KEY_BYTES], enum crypto_field field,
                            const struct store_record *rec, const void *m, size_t mlen,
@@ -42,4 +43,14 @@ char *record_open(const unsigned char key[CRYPTO_KEY_BYTES], int format, enum cr
 	}
 	out[mlen] = '\0';
 	return out;
+}
+
+bool record_id_valid(const char *id)
+{
+	if (strlen(id) != RD_RECORD_ID_LEN || strncmp(id, "m_", 2) != 0)
+		return false;
+	for (const char *p = id + 2; *p; p++)
+		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
+			return false;
+	return true;
 }

@@ -35,16 +35,6 @@ struct old_row {
 	bool shredded;
 };
 
-static bool id_valid(const char *id)
-{
-	if (strlen(id) != RD_RECORD_ID_LEN || strncmp(id, "m_", 2) != 0)
-		return false;
-	for (const char *p = id + 2; *p; p++)
-		if (!((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')))
-			return false;
-	return true;
-}
-
 static enum rd_err row_fn(const struct store_row *row, void *arg)
 {
 	struct old_row *o = arg;
@@ -214,7 +204,7 @@ int rectify_message(struct app *app, struct app_snap *snap, const char *tenant,
 	struct new_fields n = { 0 };
 	json_t *root = NULL;
 	int rc = -1;
-	if (!id_valid(record_id)) {
+	if (!record_id_valid(record_id)) {
 		rd_error_set(e, RD_E_NOT_FOUND, "no such message");
 		return -1;
 	}

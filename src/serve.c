@@ -19,6 +19,7 @@
 #include "util.h"
 
 #include <getopt.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <signal.h>
 #include <stdio.h>
@@ -106,6 +107,13 @@ int cmd_serve(int argc, char **argv)
 	sigaddset(&set, SIGHUP);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	signal(SIGPIPE, SIG_IGN);
+	/* Blocks over 256 KB (a page of a transcript, an export) are mapped
+	 * and given back when freed. glibc's default threshold rises to the
+	 * largest block freed, after which such blocks stay in the arena of
+	 * the thread that freed them: a 190 MB read left the daemon at 139 MB
+	 * for good. */
+	if (!mallopt(M_MMAP_THRESHOLD, 256 * 1024))
+		log_warn("serve: cannot set malloc's mmap threshold; large replies may stay resident");
 	struct app app;
 	store_set_migration_hook(service_migrating);
 	if ((rc = cli_open_app(&app, config, APP_SERVE)))

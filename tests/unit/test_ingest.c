@@ -94,7 +94,7 @@ static json_t *read_back(const char *tenant, const char *conv, struct rd_error *
 	json_t *out = NULL;
 	struct buf text = { 0 };
 	struct app_snap *snap = app_snap_acquire(&app);
-	if (read_conversation(&app, snap, tenant, conv, "test", &text, e) == 0)
+	if (read_conversation(&app, snap, tenant, conv, NULL, "test", &text, e) == 0)
 		out = json_loadb(text.data, text.len, JSON_REJECT_DUPLICATES, NULL);
 	app_snap_release(snap);
 	buf_free(&text);

@@ -28,6 +28,7 @@ static const struct {
 	{ RD_E_RESTRICTED, "restricted", 403 },
 	{ RD_E_NOT_FOUND, "not_found", 404 },              { RD_E_BUSY, "busy", 503 },
 	{ RD_E_TENANT_CLOSED, "tenant_closed", 409 },
+	{ RD_E_REPLY_TOO_LARGE, "reply_too_large", 422 },
 	{ RD_E_CONSENT_REQUIRED, "consent_required", 403 },
 	{ RD_E_SHUTTING_DOWN, "shutting_down", 503 },      { RD_E_SOURCE_UNAVAILABLE, "source_unavailable", 503 },
 	{ RD_E_BOT_BUSY, "bot_busy", 503 },                { RD_E_BOT_UNREACHABLE, "bot_unreachable", 502 },
