@@ -402,25 +402,34 @@ void store_pg_row_from(const PGresult *r, int i, struct store_row *row)
 	row_from(r, i, row);
 }
 
+/* Through a cursor, 500 rows at a time: a result holds all its rows in
+ * this process, and a conversation can have hundreds of thousands. */
 static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 {
 	struct store_conv_walk *c = arg;
 	const char *vals[2] = { c->tenant, (const char *)c->hash };
 	const int lens[2] = { 0, CRYPTO_HASH_BYTES }, fmts[2] = { 0, 1 };
-	PGresult *r = store_pg_exec(tx->pg->c, "SELECT " PG_ROW_COLS " FROM messages"
-	                            " WHERE tenant = $1 AND conv_hash = $2 ORDER BY ts_ms, id",
+	PGresult *r = store_pg_exec(tx->pg->c, "DECLARE rd_conv NO SCROLL CURSOR FOR SELECT " PG_ROW_COLS
+	                            " FROM messages WHERE tenant = $1 AND conv_hash = $2 ORDER BY ts_ms, id",
 	                            2, vals, lens, fmts);
 	if (!r)
 		return RD_E_STORAGE;
-	enum rd_err rc = RD_OK;
-	for (int i = 0; i < PQntuples(r) && rc == RD_OK; i++) {
-		struct store_row row;
-		row_from(r, i, &row);
-		c->count++;
-		rc = c->fn(&row, c->ctx);
-	}
 	PQclear(r);
-	return rc;
+	enum rd_err rc = RD_OK;
+	int n;
+	do {
+		if (!(r = store_pg_exec(tx->pg->c, "FETCH 500 FROM rd_conv", 0, NULL, NULL, NULL)))
+			return RD_E_STORAGE;
+		n = PQntuples(r);
+		for (int i = 0; i < n && rc == RD_OK; i++) {
+			struct store_row row;
+			row_from(r, i, &row);
+			c->count++;
+			rc = c->fn(&row, c->ctx);
+		}
+		PQclear(r);
+	} while (rc == RD_OK && n == 500);
+	return store_pg_cmd(tx->pg->c, "CLOSE rd_conv") && rc == RD_OK ? RD_E_STORAGE : rc;
 }
 
 enum rd_err store_pg_conversation(struct store *st, const char *tenant,

@@ -299,8 +299,59 @@ static void test_migrate(void)
 	store_close(st);
 }
 
+struct walk_order {
+	size_t rows;
+	int64_t last_ts;
+	bool ordered;
+	size_t stop_at;   /* the callback stops the walk at this row (0: never) */
+};
+
+static enum rd_err walk_order_fn(const struct store_row *row, void *arg)
+{
+	struct walk_order *w = arg;
+	w->ordered = w->ordered && row->ts_ms >= w->last_ts;
+	w->last_ts = row->ts_ms;
+	return ++w->rows == w->stop_at ? RD_E_INTERNAL : RD_OK;
+}
+
+/* A conversation longer than one fetch of the PostgreSQL walk's cursor
+ * (500 rows) and than one page: every row, in time order, and a callback
+ * that stops the walk stops it. */
+static void test_long_walk(void)
+{
+	struct store *st = open_round("walk.db", true, true, kr1);
+	struct store_record *recs = NULL;
+	struct trec *t = make_many(st, 1234, 1, JAN_2020, &recs);
+	/* Reversed: the walk must order by time, not by insertion. */
+	for (int i = 0; recs && i < 617; i++) {
+		struct store_record x = recs[i];
+		recs[i] = recs[1233 - i];
+		recs[1233 - i] = x;
+	}
+	bool stored = recs != NULL;
+	for (int i = 0; stored && i < 1234; i += 50)   /* the queue holds 64 */
+		stored = store_submit(st, recs + i, i + 50 <= 1234 ? 50 : (size_t)(1234 - i)) == RD_OK;
+	CHECK(stored, "one conversation of 1,234 records");
+	unsigned char h[CRYPTO_HASH_BYTES];
+	conv_hash("acme", "c0", h);
+	struct walk_order w = { .ordered = true };
+	size_t count = 0;
+	CHECK(st && store_conversation(st, "acme", h, walk_order_fn, &w, &count) == RD_OK &&
+	      w.rows == 1234 && count == 1234 && w.ordered, "walked whole, in time order");
+	w = (struct walk_order){ .ordered = true, .stop_at = 700 };
+	CHECK(st && store_conversation(st, "acme", h, walk_order_fn, &w, &count) == RD_E_INTERNAL &&
+	      w.rows == 700, "a callback that stops the walk stops it, with its value");
+	w = (struct walk_order){ .ordered = true };
+	CHECK(st && store_conversation(st, "acme", h, walk_order_fn, &w, &count) == RD_OK && w.rows == 1234,
+	      "and the next walk on the same connection is whole again");
+	free(recs);
+	free(t);
+	store_close(st);
+}
+
 static void run_all(void)
 {
+	test_long_walk();
 	test_dead_key();
 	test_keys();
 	test_submit_read();
