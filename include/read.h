@@ -15,9 +15,9 @@
 
 #include <jansson.h>
 
-/* A reply holds at most this much of a transcript (JSON text): a page
- * ends there, and a whole transcript over it is refused
- * (RD_E_REPLY_TOO_LARGE) rather than built in memory. */
+/* A page ends once its JSON text passes this (so it holds this much and
+ * one message more at most), and a whole transcript that passes it is
+ * refused (RD_E_REPLY_TOO_LARGE) rather than built in memory. */
 #define READ_REPLY_MAX (8 << 20)
 
 /* Which part of a transcript (GET /v1/conversations/{id}?limit=&after=). */
@@ -30,8 +30,10 @@ struct read_page {
  * conversation_id in tenant (page: NULL for all of it), as JSON text in
  * *reply (which the caller frees with buf_free: it wipes), once its read
  * by actor (a token's name) is in the audit log: content is not released
- * unless its read is on record. A page that more messages follow ends
- * with "next": the last message's id, for the next page's `after`. -1
+ * unless its read is on record. A page that more stored rows follow ends
+ * with "next": the last message's id, for the next page's `after` (the
+ * next page may be empty when those rows' keys were destroyed). The rows
+ * before `after` are not read. -1
  * with e: RD_E_NOT_FOUND when nothing of it is left to read or `after` is
  * not one of its messages, RD_E_REPLY_TOO_LARGE when the whole transcript
  * is over READ_REPLY_MAX, RD_E_INTEGRITY when a row fails to authenticate,

@@ -174,6 +174,13 @@ enum rd_err store_submit_async(struct store *st, const struct store_record *recs
 enum rd_err store_conversation(struct store *st, const char *tenant,
                                const unsigned char conv_hash[CRYPTO_HASH_BYTES],
                                store_row_fn fn, void *ctx, size_t *count) RD_WARN_UNUSED;
+/* The same, from the message after record `after` (a page's cursor):
+ * RD_E_NOT_FOUND when that record is not one of the conversation's. The
+ * messages before it are not read. */
+enum rd_err store_conversation_after(struct store *st, const char *tenant,
+                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                     const char *after, store_row_fn fn, void *ctx,
+                                     size_t *count) RD_WARN_UNUSED;
 
 /*
  * The data key for (tenant, category, month of ts_ms), created and wrapped

@@ -25,6 +25,7 @@
 #include "util.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <stdatomic.h>
 #include <errno.h>
 #include <microhttpd.h>
@@ -265,7 +266,7 @@ static int query_page(struct request *rq, struct read_page *page, struct rd_erro
 	const char *after = MHD_lookup_connection_value(rq->conn, MHD_GET_ARGUMENT_KIND, "after");
 	char *end = NULL;
 	unsigned long long n = limit ? strtoull(limit, &end, 10) : 0;
-	if (limit && (!*limit || *end || limit[0] == '-' || n < 1 || n > READ_PAGE_MAX)) {
+	if (limit && (!isdigit((unsigned char)limit[0]) || *end || n < 1 || n > READ_PAGE_MAX)) {
 		rd_error_set(e, RD_E_INVALID_QUERY, "limit must be a whole number from 1 to %d",
 		             READ_PAGE_MAX);
 		return -1;

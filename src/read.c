@@ -25,7 +25,6 @@ struct read_ctx {
 	size_t n;                       /* messages in it */
 	int failures;                   /* rows that did not open (reported) */
 	int shredded;                   /* rows whose data key was destroyed */
-	bool found_after;               /* page->after was passed (or there is none) */
 	bool stopped;                   /* the walk was stopped here: the page is full */
 	bool too_large;                 /* ... by READ_REPLY_MAX, with no limit asked */
 	char last[RD_RECORD_ID_LEN + 1];   /* the page's last message */
@@ -166,10 +165,6 @@ static enum rd_err stop_walk(struct read_ctx *ctx)
 static enum rd_err read_row(const struct store_row *row, void *arg)
 {
 	struct read_ctx *ctx = arg;
-	if (!ctx->found_after) {   /* rows up to the cursor are not opened */
-		ctx->found_after = !strcmp(row->id, ctx->page->after);
-		return RD_OK;
-	}
 	/* One more message after a full page: it has a next page. */
 	if ((ctx->page->limit && ctx->n == ctx->page->limit) || ctx->out->len > READ_REPLY_MAX) {
 		ctx->too_large = !ctx->page->limit;
@@ -223,8 +218,7 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 	static const struct read_page whole = { 0 };
 	if (!page)
 		page = &whole;
-	struct read_ctx ctx = { .app = app, .snap = snap, .page = page, .out = reply,
-	                        .found_after = !page->after };
+	struct read_ctx ctx = { .app = app, .snap = snap, .page = page, .out = reply };
 	buf_reset(reply);
 	if (buf_append_str(reply, "{\"conversation_id\":") ||
 	    json_mem_append_quoted(reply, conversation_id, strlen(conversation_id)) ||
@@ -233,7 +227,13 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 		return -1;
 	}
 	crypto_conversation_hash(app->lookup_key, tenant, conversation_id, strlen(conversation_id), hash);
-	enum rd_err sr = store_conversation(app->store, tenant, hash, read_row, &ctx, &count);
+	enum rd_err sr = store_conversation_after(app->store, tenant, hash, page->after, read_row, &ctx,
+	                                          &count);
+	if (sr == RD_E_NOT_FOUND && page->after) {
+		rd_error_set(e, RD_E_NOT_FOUND, "no message %s in this conversation (erased since?)",
+		             page->after);
+		return -1;
+	}
 	if (sr != RD_OK && !ctx.stopped) {
 		rd_error_store(e, sr, RD_E_STORAGE, "the conversation could not be read");
 		return -1;
@@ -242,11 +242,6 @@ int read_conversation(struct app *app, const struct app_snap *snap, const char *
 		rd_error_set(e, RD_E_REPLY_TOO_LARGE, "the transcript is over %d MB: read it in pages,"
 		             " ?limit=N and then ?limit=N&after=ID with the \"next\" of each page",
 		             READ_REPLY_MAX >> 20);
-		return -1;
-	}
-	if (!ctx.found_after) {
-		rd_error_set(e, RD_E_NOT_FOUND, "no message %s in this conversation (erased since?)",
-		             page->after);
 		return -1;
 	}
 	if (ctx.failures) {

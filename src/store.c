@@ -451,6 +451,25 @@ void store_row_from(sqlite3_stmt *s, struct store_row *r)
 	r->entity_counts = (const char *)sqlite3_column_text(s, 12);
 }
 
+/* The (ts_ms, id) of record c->after in the walked conversation. */
+static enum rd_err after_key(sqlite3 *db, const struct store_conv_walk *c, int64_t *ts, int64_t *id)
+{
+	sqlite3_stmt *q;
+	if (sqlite3_prepare_v2(db, "SELECT ts_ms, id FROM messages WHERE record_id = ?1 AND tenant = ?2"
+	                       " AND conv_hash = ?3", -1, &q, NULL) != SQLITE_OK)
+		return RD_E_STORAGE;
+	sqlite3_bind_text(q, 1, c->after, -1, SQLITE_STATIC);
+	sqlite3_bind_text(q, 2, c->tenant, -1, SQLITE_STATIC);
+	sqlite3_bind_blob(q, 3, c->hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	int step = sqlite3_step(q);
+	if (step == SQLITE_ROW) {
+		*ts = sqlite3_column_int64(q, 0);
+		*id = sqlite3_column_int64(q, 1);
+	}
+	sqlite3_finalize(q);
+	return step == SQLITE_ROW ? RD_OK : step == SQLITE_DONE ? RD_E_NOT_FOUND : RD_E_STORAGE;
+}
+
 static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 {
 	struct store_conv_walk *c = arg;
@@ -460,8 +479,17 @@ static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 	/* The order is sorted on the ids alone, and each row read by its id:
 	 * sorting whole rows kept every sealed row of the conversation in
 	 * memory at once (temp_store=MEMORY), 500 MB for one of 350,000. */
-	sqlite3_stmt *s = store_tx_stmt(tx, TXS_CONVERSATION,
-		"SELECT id FROM messages WHERE id IN " STORE_CONV_IDS_SQL " ORDER BY ts_ms, id");
+	int64_t from_ts = 0, from_id = 0;
+	if (c->after) {
+		enum rd_err arc = after_key(db, c, &from_ts, &from_id);
+		if (arc != RD_OK)
+			return arc;
+	}
+	sqlite3_stmt *s = c->after
+		? store_tx_stmt(tx, TXS_CONVERSATION_AFTER, "SELECT id FROM messages WHERE id IN "
+		                STORE_CONV_IDS_SQL " AND (ts_ms, id) > (?3, ?4) ORDER BY ts_ms, id")
+		: store_tx_stmt(tx, TXS_CONVERSATION,
+		                "SELECT id FROM messages WHERE id IN " STORE_CONV_IDS_SQL " ORDER BY ts_ms, id");
 	sqlite3_stmt *r = store_tx_stmt(tx, TXS_CONVERSATION_ROW,
 		"SELECT id, record_id, tenant, conv_hash, ts_ms, role, channel,"
 		" category, key_id, conv_ct, text_ct, meta_ct, entity_counts FROM messages WHERE id = ?1");
@@ -469,6 +497,10 @@ static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 		return RD_E_STORAGE;
 	sqlite3_bind_text(s, 1, c->tenant, -1, SQLITE_STATIC);
 	sqlite3_bind_blob(s, 2, c->hash, CRYPTO_HASH_BYTES, SQLITE_STATIC);
+	if (c->after) {
+		sqlite3_bind_int64(s, 3, from_ts);
+		sqlite3_bind_int64(s, 4, from_id);
+	}
 	while (rc == RD_OK && (step = sqlite3_step(s)) == SQLITE_ROW) {
 		sqlite3_bind_int64(r, 1, sqlite3_column_int64(s, 0));
 		if (sqlite3_step(r) == SQLITE_ROW) {   /* in the same snapshot: it is there */
@@ -494,9 +526,17 @@ enum rd_err store_conversation(struct store *st, const char *tenant,
                                const unsigned char conv_hash[CRYPTO_HASH_BYTES],
                                store_row_fn fn, void *ctx, size_t *count)
 {
+	return store_conversation_after(st, tenant, conv_hash, NULL, fn, ctx, count);
+}
+
+enum rd_err store_conversation_after(struct store *st, const char *tenant,
+                                     const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                     const char *after, store_row_fn fn, void *ctx, size_t *count)
+{
 	if (st->pg)
-		return store_pg_conversation(st, tenant, conv_hash, fn, ctx, count);
-	struct store_conv_walk c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
+		return store_pg_conversation(st, tenant, conv_hash, after, fn, ctx, count);
+	struct store_conv_walk c = { .tenant = tenant, .hash = conv_hash, .after = after, .fn = fn,
+	                             .ctx = ctx };
 	enum rd_err rc = store_read(st, conversation_fn, &c);
 	if (count)
 		*count = c.count;

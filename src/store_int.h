@@ -157,6 +157,7 @@ void store_links_release_finalize(struct store_links_release *r);
 struct store_conv_walk {
 	const char *tenant;
 	const unsigned char *hash;
+	const char *after;   /* NULL, or the record id the walk starts after */
 	store_row_fn fn;
 	void *ctx;
 	size_t count;
@@ -169,7 +170,7 @@ struct store_conv_walk {
  * conversation read prepared four statements and an audit entry three,
  * and SQLite's parser was a tenth of a read's CPU time. */
 enum store_tx_cached {
-	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_CONVERSATION_ROW, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT,
+	TXS_HELD, TXS_RESTRICTED, TXS_CONVERSATION, TXS_CONVERSATION_AFTER, TXS_CONVERSATION_ROW, TXS_AUDIT_HEAD, TXS_AUDIT_INSERT,
 	TXS_AUDIT_CHECKPOINT, TXS_AUDIT_MARK, TXS_AUDIT_BEFORE, TXS_AUDIT_COUNT, TXS_COUNT
 };
 
@@ -405,7 +406,7 @@ enum rd_err store_pg_exec_direct(struct store *st, store_tx_fn fn, void *ctx) RD
 bool store_pg_tx_open(struct store_tx *tx);
 enum rd_err store_pg_test_sql(struct store_tx *tx, const char *sql) RD_WARN_UNUSED;
 enum rd_err store_pg_conversation(struct store *st, const char *tenant,
-                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES], const char *after,
                                   store_row_fn fn, void *ctx, size_t *count) RD_WARN_UNUSED;
 /* store_pg_keys.c: what store_keys.c does on the key database. */
 typedef void (*store_pg_key_fn)(struct store *st, int64_t id, const char *tenant,

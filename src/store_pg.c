@@ -407,11 +407,30 @@ void store_pg_row_from(const PGresult *r, int i, struct store_row *row)
 static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 {
 	struct store_conv_walk *c = arg;
-	const char *vals[2] = { c->tenant, (const char *)c->hash };
-	const int lens[2] = { 0, CRYPTO_HASH_BYTES }, fmts[2] = { 0, 1 };
-	PGresult *r = store_pg_exec(tx->pg->c, "DECLARE rd_conv NO SCROLL CURSOR FOR SELECT " PG_ROW_COLS
-	                            " FROM messages WHERE tenant = $1 AND conv_hash = $2 ORDER BY ts_ms, id",
-	                            2, vals, lens, fmts);
+	const char *vals[4] = { c->tenant, (const char *)c->hash, c->after, NULL };
+	int lens[4] = { 0, CRYPTO_HASH_BYTES, 0, 0 }, fmts[4] = { 0, 1, 0, 1 };
+	PGresult *k = NULL, *r;
+	if (c->after) {   /* the cursor starts after that record's (ts_ms, id) */
+		if (!(k = store_pg_exec(tx->pg->c, "SELECT ts_ms, id FROM messages WHERE tenant = $1"
+		                        " AND conv_hash = $2 AND record_id = $3", 3, vals, lens, fmts)))
+			return RD_E_STORAGE;
+		if (PQntuples(k) != 1) {
+			PQclear(k);
+			return RD_E_NOT_FOUND;
+		}
+		vals[2] = PQgetvalue(k, 0, 0);
+		vals[3] = PQgetvalue(k, 0, 1);
+		lens[2] = lens[3] = 8;
+		fmts[2] = 1;
+	}
+	r = store_pg_exec(tx->pg->c, c->after
+	                  ? "DECLARE rd_conv NO SCROLL CURSOR FOR SELECT " PG_ROW_COLS " FROM messages"
+	                    " WHERE tenant = $1 AND conv_hash = $2 AND (ts_ms, id) > ($3::bigint, $4::bigint)"
+	                    " ORDER BY ts_ms, id"
+	                  : "DECLARE rd_conv NO SCROLL CURSOR FOR SELECT " PG_ROW_COLS " FROM messages"
+	                    " WHERE tenant = $1 AND conv_hash = $2 ORDER BY ts_ms, id",
+	                  c->after ? 4 : 2, vals, lens, fmts);
+	PQclear(k);
 	if (!r)
 		return RD_E_STORAGE;
 	PQclear(r);
@@ -433,10 +452,11 @@ static enum rd_err conversation_fn(struct store_tx *tx, void *arg)
 }
 
 enum rd_err store_pg_conversation(struct store *st, const char *tenant,
-                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES],
+                                  const unsigned char conv_hash[CRYPTO_HASH_BYTES], const char *after,
                                   store_row_fn fn, void *ctx, size_t *count)
 {
-	struct store_conv_walk c = { .tenant = tenant, .hash = conv_hash, .fn = fn, .ctx = ctx };
+	struct store_conv_walk c = { .tenant = tenant, .hash = conv_hash, .after = after, .fn = fn,
+	                             .ctx = ctx };
 	enum rd_err rc = store_pg_read(st, conversation_fn, &c);
 	if (count)
 		*count = c.count;

@@ -43,7 +43,7 @@ check_eq "after the last message: an empty page, 200" "$STATUS:$(jget '[(.messag
 req GET "/v1/conversations/c-pages?limit=25" "$READ_TOKEN"
 check_eq "a limit of exactly all: no next" "$(jget '[(.messages | length), has("next")] | @tsv')" "25	false"
 
-for q in "limit=0" "limit=-1" "limit=abc" "limit=100001" "limit=" "after=$NEXT" "limit=5&after=x" \
+for q in "limit=0" "limit=-1" "limit=%2B5" "limit=%205" "limit=abc" "limit=100001" "limit=" "after=$NEXT" "limit=5&after=x" \
 	"limit=5&after=m_ABCDEF0123456789abcdef01"; do
 	req GET "/v1/conversations/c-pages?$q" "$READ_TOKEN"
 	check_eq "?$q: 400 invalid_query" "$STATUS:$(jget '.error.code // .code')" "400:invalid_query"

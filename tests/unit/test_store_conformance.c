@@ -304,6 +304,8 @@ struct walk_order {
 	int64_t last_ts;
 	bool ordered;
 	size_t stop_at;   /* the callback stops the walk at this row (0: never) */
+	char first[RD_RECORD_ID_LEN + 1], last[RD_RECORD_ID_LEN + 1];
+	int64_t first_ts;
 };
 
 static enum rd_err walk_order_fn(const struct store_row *row, void *arg)
@@ -311,6 +313,11 @@ static enum rd_err walk_order_fn(const struct store_row *row, void *arg)
 	struct walk_order *w = arg;
 	w->ordered = w->ordered && row->ts_ms >= w->last_ts;
 	w->last_ts = row->ts_ms;
+	if (!w->rows) {
+		snprintf(w->first, sizeof w->first, "%s", row->id);
+		w->first_ts = row->ts_ms;
+	}
+	snprintf(w->last, sizeof w->last, "%s", row->id);
 	return ++w->rows == w->stop_at ? RD_E_INTERNAL : RD_OK;
 }
 
@@ -341,9 +348,19 @@ static void test_long_walk(void)
 	w = (struct walk_order){ .ordered = true, .stop_at = 700 };
 	CHECK(st && store_conversation(st, "acme", h, walk_order_fn, &w, &count) == RD_E_INTERNAL &&
 	      w.rows == 700, "a callback that stops the walk stops it, with its value");
+	char cursor[RD_RECORD_ID_LEN + 1];
+	snprintf(cursor, sizeof cursor, "%s", w.last);
 	w = (struct walk_order){ .ordered = true };
 	CHECK(st && store_conversation(st, "acme", h, walk_order_fn, &w, &count) == RD_OK && w.rows == 1234,
 	      "and the next walk on the same connection is whole again");
+	w = (struct walk_order){ .ordered = true };
+	CHECK(st && store_conversation_after(st, "acme", h, cursor, walk_order_fn, &w, &count) == RD_OK &&
+	      w.rows == 534 && w.ordered && w.first_ts == JAN_2020 + 700,
+	      "a walk after the 700th record: the 534 after it, from the 701st");
+	w = (struct walk_order){ .ordered = true };
+	CHECK(st && store_conversation_after(st, "acme", h, "m_000000000000000000000000", walk_order_fn, &w,
+	                                     &count) == RD_E_NOT_FOUND && w.rows == 0,
+	      "after a record the conversation does not hold: RD_E_NOT_FOUND");
 	free(recs);
 	free(t);
 	store_close(st);
