@@ -2,9 +2,10 @@
 # Erasing a large conversation (issue 16's rights, at the size a bot that
 # sends everything under one conversation id makes): wrk posts `huge`
 # turns (bench/ingest.lua: ~1 KB, all in one conversation, one in five
-# naming the same customer) for SECONDS, then the conversation is erased
-# with DELETE /v1/conversations/ID. Prints the records, the erasure's
-# time, and the daemon's peak RSS during it (VmHWM, reset just before by
+# naming the same customer) for SECONDS, reads it back in pages of 5,000
+# (GET ?limit=5000&after=NEXT), then erases it with DELETE
+# /v1/conversations/ID. Prints the pages' time and the erasure's, and the
+# daemon's peak RSS during each (VmHWM, reset just before by
 # /proc/PID/clear_refs) beside its RSS before.
 # Usage: bash bench/erase.sh BUILD_DIR [SECONDS (20)]
 set -euo pipefail
@@ -18,6 +19,17 @@ BENCH_PROFILE=huge BENCH_CONV=$CONV BENCH_TOKEN=$TOKEN \
 	wrk -t2 -c32 -d"${SECS}s" -s bench/ingest.lua "$BASE" > "$T/wrk.txt"
 sleep 2   # the last groups sync and the conversation index catches up
 rss() { awk -v k="$1:" '$1 == k {print $2}' /proc/$PID/status; }
+BEFORE=$(rss VmRSS)
+echo 5 > /proc/$PID/clear_refs
+T0=$(date +%s%N); N=0; PAGES=0; AFTER=
+while :; do
+	curl -s -o "$T/page.json" -H "Authorization: Bearer $READ_TOKEN" \
+		"$BASE/v1/conversations/$CONV?limit=5000${AFTER:+&after=$AFTER}"
+	N=$((N + $(jq '.messages | length' "$T/page.json"))); PAGES=$((PAGES + 1))
+	AFTER=$(jq -r '.next // empty' "$T/page.json"); [ -n "$AFTER" ] || break
+done
+T1=$(date +%s%N)
+echo "read $N records in $PAGES pages of 5,000 in $(( (T1 - T0) / 1000000 )) ms; daemon RSS $BEFORE KB before, peak $(rss VmHWM) KB during"
 BEFORE=$(rss VmRSS)
 echo 5 > /proc/$PID/clear_refs
 T0=$(date +%s%N)
