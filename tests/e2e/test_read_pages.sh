@@ -59,6 +59,15 @@ check_eq "each read audited with its own count (the empty page is not a read)" "
 FILL=$(printf ' %.0s' $(seq 1 10); printf 'Thanks, I would like to know when my parcel arrives. %.0s' $(seq 1 24))
 for b in $(seq 0 324); do batch c-big $((b * 40 + 1)) $((b * 40 + 40)) "$FILL"; done
 kb() { awk -v k="$1:" '$1 == k {print $2}' /proc/$DAEMON_PID/status; }
+# (Under `make asan` the sanitizer's shadow memory and quarantine make RSS
+# meaningless: the bounds are checked on the normal build.)
+rss_check() {  # LABEL GREW_KB LIMIT_KB
+	if ldd "$BIN" | grep -q libasan; then
+		echo "ok - $1 # skip AddressSanitizer build"; PASSED=$((PASSED + 1))
+	else
+		check "$1" test "$2" -lt "$3"
+	fi
+}
 echo 5 > /proc/$DAEMON_PID/clear_refs   # VmHWM from here
 RSS0=$(kb VmRSS)
 req GET /v1/conversations/c-big "$READ_TOKEN"
@@ -66,7 +75,7 @@ check_eq "the whole of a 19 MB transcript: 422 reply_too_large" "$STATUS:$(jget 
 check "... saying how to read it" bash -c "grep -q 'read it in pages' '$T/resp'"
 GREW=$(( $(kb VmHWM) - RSS0 ))
 echo "# the refused read raised the daemon's peak RSS by $GREW KB"
-check "... without building it in memory (peak RSS up by less than 24 MB)" test "$GREW" -lt 24576
+rss_check "... without building it in memory (peak RSS up by less than 24 MB)" "$GREW" 24576
 N=0; AFTER=""; PAGES=0
 while :; do
 	req GET "/v1/conversations/c-big?limit=13000${AFTER:+&after=$AFTER}" "$READ_TOKEN"
@@ -78,7 +87,7 @@ check_eq "it reads in pages: all 13,000 turns" "$N" 13000
 check_eq "... a page ends at 8 MB, before its 13,000 turns: 3 pages" "$PAGES" 3
 GREW=$(( $(kb VmHWM) - RSS0 ))
 echo "# the pages raised the daemon's peak RSS by $GREW KB"
-check "... each built in bounded memory (peak RSS up by less than 40 MB)" test "$GREW" -lt 40960
+rss_check "... each built in bounded memory (peak RSS up by less than 40 MB)" "$GREW" 40960
 check "no message text in the daemon log" bash -c "! grep -q 'parcel arrives' '$T/daemon.log'"
 daemon_stop
 finish

@@ -775,7 +775,14 @@ static void test_exec_alone_memory(void)
 	long grew = vm_hwm_kb() - before;
 	printf("# erasing 60,000 records raised the peak RSS by %ld KB\n", grew);
 	CHECK(st && rc == RD_OK && removed == 60000, "store_exec_alone erases them");
+#ifdef __SANITIZE_ADDRESS__
+	/* The sanitizer's shadow memory and quarantine make RSS meaningless:
+	 * the bound is checked on the normal build. */
+	(void)before;
+	CHECK(1, "the peak RSS grew by less than 8 MB # skip AddressSanitizer build");
+#else
 	CHECK(before > 0 && grew < 8 * 1024, "the peak RSS grew by less than 8 MB");
+#endif
 	store_close(st);
 }
 
